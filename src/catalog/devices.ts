@@ -1,0 +1,179 @@
+/** The `devices` table: one row per filesystem identity (DESIGN §2). */
+import { UserError } from '../errors.js';
+import type { DB } from './open.js';
+
+export interface DeviceRow {
+  readonly id: number;
+  readonly identity: string;
+  readonly identityStable: boolean;
+  readonly alias: string;
+  readonly fsType: string;
+  readonly stDev: bigint;
+  readonly mountPoint: Buffer;
+  readonly mountRoot: Buffer;
+  readonly firstSeenAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface DeviceSighting {
+  readonly identity: string;
+  readonly stable: boolean;
+  readonly fsType: string;
+  readonly stDev: bigint;
+  readonly mountPoint: Buffer;
+  readonly mountRoot: Buffer;
+}
+
+interface RawDevice {
+  id: bigint;
+  identity: string;
+  identity_stable: bigint;
+  alias: string;
+  fs_type: string;
+  st_dev: bigint;
+  mount_point: Buffer;
+  mount_root: Buffer;
+  first_seen_at: bigint;
+  last_seen_at: bigint;
+}
+
+function toRow(r: RawDevice): DeviceRow {
+  return {
+    id: Number(r.id),
+    identity: r.identity,
+    identityStable: r.identity_stable !== 0n,
+    alias: r.alias,
+    fsType: r.fs_type,
+    stDev: r.st_dev,
+    mountPoint: r.mount_point,
+    mountRoot: r.mount_root,
+    firstSeenAt: Number(r.first_seen_at),
+    lastSeenAt: Number(r.last_seen_at),
+  };
+}
+
+const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A short alias from the mount point: '/pool' → 'pool', '/' → 'root'. */
+function suggestAlias(db: DB, mountPoint: Buffer): string {
+  const last = mountPoint.toString('utf8').split('/').filter(Boolean).pop() ?? 'root';
+  let base = last.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  if (!base) base = 'fs';
+  base = base.slice(0, 56);
+  const taken = db.prepare('SELECT 1 FROM devices WHERE alias = ?');
+  let alias = base;
+  for (let n = 2; taken.get(alias); n++) alias = `${base}-${n}`;
+  return alias;
+}
+
+export function getDeviceByIdentity(db: DB, identity: string): DeviceRow | undefined {
+  const r = db.prepare('SELECT * FROM devices WHERE identity = ?').safeIntegers(true).get(identity);
+  return r ? toRow(r as RawDevice) : undefined;
+}
+
+export function getDevice(db: DB, id: number): DeviceRow | undefined {
+  const r = db.prepare('SELECT * FROM devices WHERE id = ?').safeIntegers(true).get(id);
+  return r ? toRow(r as RawDevice) : undefined;
+}
+
+export function listDevices(db: DB): DeviceRow[] {
+  return (
+    db.prepare('SELECT * FROM devices ORDER BY id').safeIntegers(true).all() as RawDevice[]
+  ).map(toRow);
+}
+
+/**
+ * Register a filesystem seen during a scan, or refresh a known one. A new st_dev or mount
+ * point for a known identity is an update of that device, never a second device.
+ */
+export function registerDevice(db: DB, s: DeviceSighting, now = Date.now()): DeviceRow {
+  const known = getDeviceByIdentity(db, s.identity);
+  if (known) {
+    db.prepare(
+      `UPDATE devices SET st_dev = ?, fs_type = ?, mount_point = ?, mount_root = ?, last_seen_at = ?
+        WHERE id = ?`,
+    ).run(s.stDev, s.fsType, s.mountPoint, s.mountRoot, now, known.id);
+    return getDevice(db, known.id)!;
+  }
+  const alias = suggestAlias(db, s.mountPoint);
+  const info = db
+    .prepare(
+      `INSERT INTO devices (identity, identity_stable, alias, fs_type, st_dev, mount_point, mount_root,
+                            first_seen_at, last_seen_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      s.identity,
+      s.stable ? 1 : 0,
+      alias,
+      s.fsType,
+      s.stDev,
+      s.mountPoint,
+      s.mountRoot,
+      now,
+      now,
+    );
+  return getDevice(db, Number(info.lastInsertRowid))!;
+}
+
+export function findDeviceByAlias(db: DB, alias: string): DeviceRow | undefined {
+  const r = db.prepare('SELECT * FROM devices WHERE alias = ?').safeIntegers(true).get(alias);
+  return r ? toRow(r as RawDevice) : undefined;
+}
+
+export function renameDeviceAlias(db: DB, oldAlias: string, newAlias: string): DeviceRow {
+  const dev = findDeviceByAlias(db, oldAlias);
+  if (!dev) throw new UserError(`no device with alias '${oldAlias}'; 'hashall devices' lists them`);
+  if (!ALIAS_RE.test(newAlias)) {
+    throw new UserError(
+      `alias '${newAlias}' is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  const other = findDeviceByAlias(db, newAlias);
+  if (other && other.id !== dev.id)
+    throw new UserError(`alias '${newAlias}' is already used by device ${other.identity}`);
+  db.prepare('UPDATE devices SET alias = ? WHERE id = ?').run(newAlias, dev.id);
+  return getDevice(db, dev.id)!;
+}
+
+export interface DeviceUsage {
+  readonly deviceId: number;
+  readonly files: number;
+  readonly inodes: number;
+  readonly bytes: number;
+  readonly lastScanAt: number | null;
+}
+
+/** Active paths, distinct inodes and their bytes (each inode once), per device. */
+export function deviceUsage(db: DB): Map<number, DeviceUsage> {
+  const rows = db
+    .prepare(
+      `SELECT d.id AS device_id,
+              (SELECT count(*) FROM files f WHERE f.device_id = d.id AND f.status = 'active') AS files,
+              (SELECT count(*) FROM (SELECT DISTINCT inode FROM files f
+                  WHERE f.device_id = d.id AND f.status = 'active')) AS inodes,
+              (SELECT coalesce(sum(size), 0) FROM (SELECT inode, max(size) AS size FROM files f
+                  WHERE f.device_id = d.id AND f.status = 'active' GROUP BY inode)) AS bytes,
+              (SELECT max(finished_at) FROM scans s WHERE s.device_id = d.id AND s.status = 'completed') AS last_scan_at
+         FROM devices d`,
+    )
+    .all() as {
+    device_id: number;
+    files: number;
+    inodes: number;
+    bytes: number;
+    last_scan_at: number | null;
+  }[];
+  return new Map(
+    rows.map((r) => [
+      r.device_id,
+      {
+        deviceId: r.device_id,
+        files: r.files,
+        inodes: r.inodes,
+        bytes: r.bytes,
+        lastScanAt: r.last_scan_at,
+      },
+    ]),
+  );
+}

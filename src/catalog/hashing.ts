@@ -1,0 +1,125 @@
+/**
+ * Which inodes need hashing (DESIGN §3.5), in stages: a size shared with another active inode
+ * anywhere in the catalog makes a candidate for the prefix hash; a (size, prefix hash) shared
+ * with another inode makes a candidate for the full SHA-256. Each inode is one job, however
+ * many paths it has. Jobs go through a temporary table so the caller can page through them
+ * while writing results on the same connection.
+ */
+import type { DB } from './open.js';
+import { PREFIX_BYTES } from '../scan/hash-job.js';
+
+export type HashStage = 'prefix' | 'full' | 'all';
+
+export interface JobRow {
+  readonly jobId: number;
+  readonly deviceId: number;
+  readonly inode: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly dirPath: Buffer;
+  readonly name: Buffer;
+}
+
+const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
+                                 AND (g.device_id != f.device_id OR g.inode != f.inode))`;
+const PREFIX_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
+                                   AND g.prefix_hash = f.prefix_hash
+                                   AND (g.device_id != f.device_id OR g.inode != f.inode))`;
+
+const STAGE_FILTER: Record<HashStage, string> = {
+  prefix: `f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`,
+  full: `f.size > ${PREFIX_BYTES} AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION}`,
+  all: `f.sha256 IS NULL`,
+};
+
+/** Fill temp.hash_jobs for a stage; returns the number of jobs (inodes). */
+export function prepareJobs(db: DB, stage: HashStage): number {
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS hash_jobs (
+             job_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER, size INTEGER,
+             mtime_ns INTEGER, ctime_ns INTEGER, file_id INTEGER);
+           DELETE FROM temp.hash_jobs;`);
+  return db
+    .prepare(
+      `INSERT INTO temp.hash_jobs (device_id, inode, size, mtime_ns, ctime_ns, file_id)
+       SELECT f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns, min(f.id)
+         FROM files f
+        WHERE f.status = 'active' AND ${STAGE_FILTER[stage]}
+        GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns
+        ORDER BY f.device_id, f.inode`,
+    )
+    .run().changes;
+}
+
+/** Bytes the prepared jobs will read. */
+export function preparedJobBytes(db: DB, stage: HashStage): number {
+  const r = db.prepare('SELECT coalesce(sum(size), 0) AS b FROM temp.hash_jobs').get() as {
+    b: number;
+  };
+  return stage === 'prefix' ? 0 : r.b;
+}
+
+export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
+  const rows = db
+    .prepare(
+      `SELECT j.job_id, j.device_id, j.inode, j.size, j.mtime_ns, j.ctime_ns, d.path AS dir_path, f.name
+         FROM temp.hash_jobs j JOIN files f ON f.id = j.file_id JOIN dirs d ON d.id = f.dir_id
+        WHERE j.job_id > ? ORDER BY j.job_id LIMIT ?`,
+    )
+    .safeIntegers(true)
+    .all(afterJobId, limit) as {
+    job_id: bigint;
+    device_id: bigint;
+    inode: bigint;
+    size: bigint;
+    mtime_ns: bigint;
+    ctime_ns: bigint;
+    dir_path: Buffer;
+    name: Buffer;
+  }[];
+  return rows.map((r) => ({
+    jobId: Number(r.job_id),
+    deviceId: Number(r.device_id),
+    inode: r.inode,
+    size: r.size,
+    mtimeNs: r.mtime_ns,
+    ctimeNs: r.ctime_ns,
+    dirPath: r.dir_path,
+    name: r.name,
+  }));
+}
+
+export class HashWriter {
+  private readonly upd;
+  constructor(db: DB) {
+    this.upd = db.prepare(
+      `UPDATE files SET prefix_hash = ?, sha256 = coalesce(?, sha256)
+        WHERE device_id = ? AND inode = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ? AND status = 'active'`,
+    );
+  }
+  /** Store hashes for every active path of the inode whose identity is still the one hashed. */
+  store(job: JobRow, prefix: Buffer, sha256: Buffer | undefined): void {
+    this.upd.run(
+      prefix,
+      sha256 ?? null,
+      job.deviceId,
+      job.inode,
+      job.size,
+      job.mtimeNs,
+      job.ctimeNs,
+    );
+  }
+}
+
+/** Candidate inodes that still lack the hash their stage needs (offline, unreadable, changed). */
+export function pendingCandidates(db: DB): number {
+  const r = db
+    .prepare(
+      `SELECT count(*) AS n FROM (SELECT DISTINCT f.device_id, f.inode FROM files f
+        WHERE f.status = 'active' AND f.size > 0 AND (
+              (f.prefix_hash IS NULL AND ${SIZE_COLLISION})
+           OR (f.sha256 IS NULL AND f.size > ${PREFIX_BYTES} AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION})))`,
+    )
+    .get() as { n: number };
+  return r.n;
+}

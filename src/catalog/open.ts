@@ -1,0 +1,214 @@
+/**
+ * Opening the catalog: locate it, refuse anything that is not ours or is from the future,
+ * create it with private permissions, and migrate forward. Every refusal is a UserError
+ * (exit 2, one line); nothing is written to a file we refused.
+ */
+import Database from 'better-sqlite3';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  accessSync,
+  constants,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type DB = Database.Database;
+
+export function defaultCatalogPath(): string {
+  return join(homedir(), '.hashall', 'catalog.db');
+}
+
+export function catalogPath(option: string | undefined): string {
+  const p = option ?? process.env.HASHALL_CATALOG ?? defaultCatalogPath();
+  return resolve(p);
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+function readHeader(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(100);
+    const n = readSync(fd, buf, 0, 100, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface OpenOptions {
+  /** Commands that only read open the catalog read-only and never create it. */
+  readonly readonly?: boolean;
+}
+
+export interface Catalog {
+  readonly db: DB;
+  readonly path: string;
+}
+
+/** Map an SQLite failure to a one-line refusal. */
+function refuse(path: string, err: unknown): never {
+  const code = errnoCode(err) ?? '';
+  const msg = err instanceof Error ? err.message : String(err);
+  if (
+    code === 'SQLITE_NOTADB' ||
+    code === 'SQLITE_CORRUPT' ||
+    /malformed|not a database/i.test(msg)
+  ) {
+    throw new UserError(
+      `catalog ${path} is damaged or not a database (${msg}); restore it from a backup or point --catalog elsewhere`,
+    );
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    throw new UserError(
+      `catalog ${path} is locked by another process (${msg}); try again when it is done`,
+    );
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR')) {
+    throw new UserError(
+      `cannot write catalog ${path} (${msg}); check the path's permissions and free space`,
+    );
+  }
+  if (code === 'SQLITE_FULL') {
+    throw new UserError(
+      `catalog ${path}: disk full (${msg}); free space and run again`,
+      EXIT.partial,
+    );
+  }
+  throw err;
+}
+
+function checkExisting(path: string, readonly: boolean): boolean {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw new UserError(`cannot open catalog ${path}: ${describeErrno(err)}`);
+  }
+  if (st.isDirectory()) {
+    throw new UserError(`catalog path ${path} is a directory; give a file path with --catalog`);
+  }
+  if (!st.isFile()) throw new UserError(`catalog path ${path} is not a regular file`);
+  let header: Buffer;
+  try {
+    header = readHeader(path);
+  } catch (err) {
+    throw new UserError(`cannot read catalog ${path}: ${describeErrno(err)}`);
+  }
+  if (st.size === 0) {
+    throw new UserError(
+      `catalog ${path} is an empty file, not a hashall catalog; remove it or point --catalog elsewhere`,
+    );
+  }
+  if (header.length < 100 || !header.subarray(0, 16).equals(SQLITE_MAGIC)) {
+    throw new UserError(
+      `${path} is not a hashall catalog (not an SQLite database); point --catalog elsewhere`,
+    );
+  }
+  const appId = header.readUInt32BE(68);
+  const userVersion = header.readUInt32BE(60);
+  if (appId !== APPLICATION_ID) {
+    throw new UserError(
+      `${path} is an SQLite database but not a hashall catalog; point --catalog elsewhere`,
+    );
+  }
+  if (userVersion > SCHEMA_VERSION) {
+    throw new UserError(
+      `catalog ${path} has schema version ${userVersion}, newer than this hashall understands (${SCHEMA_VERSION}); upgrade hashall`,
+    );
+  }
+  if (!readonly) {
+    try {
+      accessSync(path, constants.W_OK);
+      accessSync(dirname(path), constants.W_OK);
+    } catch (err) {
+      throw new UserError(
+        `catalog ${path} is not writable (${describeErrno(err)}); run with write access to it and its directory, or copy it elsewhere`,
+      );
+    }
+  }
+  return true;
+}
+
+function configure(db: DB): void {
+  db.pragma('busy_timeout = 30000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -65536'); // 64 MiB page cache: bounded, and enough for batched merges
+  db.pragma('temp_store = FILE');
+}
+
+function migrate(db: DB): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new UserError(
+      `catalog schema version ${current} is newer than this hashall (${SCHEMA_VERSION}); upgrade hashall`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export function openCatalog(pathOption: string | undefined, opts: OpenOptions = {}): Catalog {
+  const path = catalogPath(pathOption);
+  const readonly = opts.readonly ?? false;
+  const exists = checkExisting(path, readonly);
+  if (!exists && readonly) {
+    throw new UserError(
+      `no catalog at ${path}; run 'hashall scan DIR' first, or point --catalog at one`,
+    );
+  }
+  let created = false;
+  if (!exists) {
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Create the file ourselves so it is private whatever the umask: file names are data.
+      closeSync(openSync(path, 'wx', 0o600));
+      created = true;
+    } catch (err) {
+      throw new UserError(
+        `cannot create catalog ${path}: ${describeErrno(err)}; choose a writable place with --catalog`,
+      );
+    }
+  }
+  let db: DB | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: true });
+    configure(db);
+    if (!readonly) {
+      if (created) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`application_id = ${APPLICATION_ID}`);
+      }
+      migrate(db);
+    }
+    // Touch the schema so corruption surfaces here rather than halfway through a command.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return { db, path };
+  } catch (err) {
+    db?.close();
+    if (created) {
+      for (const suffix of ['', '-wal', '-shm']) {
+        try {
+          unlinkSync(path + suffix);
+        } catch {
+          // already gone
+        }
+      }
+    }
+    if (err instanceof UserError) throw err;
+    return refuse(path, err);
+  }
+}

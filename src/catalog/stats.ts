@@ -1,0 +1,46 @@
+/** Catalog-wide figures for `hashall stats`. */
+import type { DB } from './open.js';
+
+export interface CatalogStats {
+  readonly devices: number;
+  readonly activeFiles: number;
+  readonly deletedFiles: number;
+  readonly activeInodes: number;
+  readonly activeBytes: number;
+  readonly emptyFiles: number;
+  readonly prefixHashed: number;
+  readonly fullHashed: number;
+  readonly dirs: number;
+  readonly scans: number;
+}
+
+export function catalogStats(db: DB): CatalogStats {
+  const r = db
+    .prepare(
+      `SELECT
+         (SELECT count(*) FROM devices) AS devices,
+         (SELECT count(*) FROM files WHERE status = 'active') AS active_files,
+         (SELECT count(*) FROM files WHERE status = 'deleted') AS deleted_files,
+         (SELECT count(*) FROM (SELECT DISTINCT device_id, inode FROM files WHERE status = 'active')) AS active_inodes,
+         (SELECT coalesce(sum(size), 0) FROM (SELECT max(size) AS size FROM files WHERE status = 'active'
+                                                GROUP BY device_id, inode)) AS active_bytes,
+         (SELECT count(*) FROM files WHERE status = 'active' AND size = 0) AS empty_files,
+         (SELECT count(*) FROM files WHERE status = 'active' AND prefix_hash IS NOT NULL) AS prefix_hashed,
+         (SELECT count(*) FROM files WHERE status = 'active' AND sha256 IS NOT NULL) AS full_hashed,
+         (SELECT count(*) FROM dirs WHERE status = 'active') AS dirs,
+         (SELECT count(*) FROM scans) AS scans`,
+    )
+    .get() as Record<string, number>;
+  return {
+    devices: r.devices!,
+    activeFiles: r.active_files!,
+    deletedFiles: r.deleted_files!,
+    activeInodes: r.active_inodes!,
+    activeBytes: r.active_bytes!,
+    emptyFiles: r.empty_files!,
+    prefixHashed: r.prefix_hashed!,
+    fullHashed: r.full_hashed!,
+    dirs: r.dirs!,
+    scans: r.scans!,
+  };
+}

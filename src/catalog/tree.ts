@@ -1,0 +1,266 @@
+/**
+ * Directory and file rows: the incremental merge of what a scan lists into the catalog.
+ *
+ * Deletions are never applied while a scan runs. A row that a completely listed directory no
+ * longer holds is parked in a temporary table and marked deleted only when the scan finishes;
+ * an interrupted or failed scan drops the parked rows, so it marks nothing deleted.
+ */
+import type { DB } from './open.js';
+import type { Statement } from 'better-sqlite3';
+import { ROOT_PATH, byteKey, parentOf } from '../paths.js';
+
+/** What lstat says about a regular file, in the exact forms the catalog stores. */
+export interface FileMeta {
+  readonly inode: bigint; // as a signed 64-bit value, the form SQLite stores
+  readonly nlink: number;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface ExistingFile {
+  readonly id: number;
+  readonly inode: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly active: boolean;
+}
+
+export interface ExistingDir {
+  readonly id: number;
+  readonly name: Buffer;
+}
+
+export type MergeOutcome = 'new' | 'changed' | 'unchanged';
+
+/** Prefix range for 'path is below dir': [dir + '/', dir + '0'), '0' being '/' + 1. */
+export function descendantRange(dir: Buffer): [Buffer, Buffer] {
+  if (dir.equals(ROOT_PATH)) return [ROOT_PATH, Buffer.from('0')];
+  return [Buffer.concat([dir, Buffer.from('/')]), Buffer.concat([dir, Buffer.from('0')])];
+}
+
+export class TreeStore {
+  private readonly selDir: Statement;
+  private readonly insDir: Statement;
+  private readonly reviveDir: Statement;
+  private readonly listedDir: Statement;
+  private readonly selFiles: Statement;
+  private readonly selSubdirs: Statement;
+  private readonly insFile: Statement;
+  private readonly updFile: Statement;
+  private readonly parkFile: Statement;
+  private readonly parkDir: Statement;
+
+  constructor(
+    private readonly db: DB,
+    private readonly scanId: number,
+  ) {
+    db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS gone_files (file_id INTEGER PRIMARY KEY);
+      CREATE TEMP TABLE IF NOT EXISTS gone_dirs (dir_id INTEGER PRIMARY KEY);
+      DELETE FROM temp.gone_files; DELETE FROM temp.gone_dirs;
+    `);
+    this.selDir = db.prepare('SELECT id, status FROM dirs WHERE device_id = ? AND path = ?');
+    this.insDir = db.prepare(
+      `INSERT INTO dirs (device_id, parent_id, path, status) VALUES (?, ?, ?, 'active')`,
+    );
+    this.reviveDir = db.prepare(`UPDATE dirs SET status = 'active', parent_id = ? WHERE id = ?`);
+    this.listedDir = db.prepare('UPDATE dirs SET last_listed_scan = ? WHERE id = ?');
+    this.selFiles = db
+      .prepare(
+        'SELECT id, name, inode, size, mtime_ns, ctime_ns, status FROM files WHERE dir_id = ?',
+      )
+      .safeIntegers(true);
+    this.selSubdirs = db.prepare(
+      `SELECT id, path FROM dirs WHERE parent_id = ? AND status = 'active'`,
+    );
+    this.insFile = db.prepare(
+      `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
+                          status, first_seen_scan, changed_scan)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+    );
+    this.updFile = db.prepare(
+      `UPDATE files SET inode = ?, nlink = ?, size = ?, mtime_ns = ?, ctime_ns = ?, mode = ?, uid = ?, gid = ?,
+                        prefix_hash = CASE WHEN ? THEN prefix_hash END,
+                        sha256 = CASE WHEN ? THEN sha256 END,
+                        status = 'active', changed_scan = ?, deleted_scan = NULL
+        WHERE id = ?`,
+    );
+    this.parkFile = db.prepare('INSERT OR IGNORE INTO temp.gone_files (file_id) VALUES (?)');
+    this.parkDir = db.prepare('INSERT OR IGNORE INTO temp.gone_dirs (dir_id) VALUES (?)');
+  }
+
+  /** The row of a directory, created (with its missing ancestors) when new. */
+  ensureDir(deviceId: number, path: Buffer, parentId?: number): number {
+    const row = this.selDir.get(deviceId, path) as { id: number; status: string } | undefined;
+    if (row) {
+      if (row.status !== 'active') {
+        const pid = parentId ?? this.parentIdFor(deviceId, path);
+        this.reviveDir.run(pid, row.id);
+      }
+      return row.id;
+    }
+    const pid = parentId ?? this.parentIdFor(deviceId, path);
+    return Number(this.insDir.run(deviceId, pid, path).lastInsertRowid);
+  }
+
+  private parentIdFor(deviceId: number, path: Buffer): number | null {
+    if (path.equals(ROOT_PATH)) return null;
+    return this.ensureDir(deviceId, Buffer.from(parentOf(path)));
+  }
+
+  markListed(dirId: number): void {
+    this.listedDir.run(this.scanId, dirId);
+  }
+
+  /** Every file row of a directory, deleted ones included (a path that comes back revives). */
+  filesIn(dirId: number): Map<string, ExistingFile> {
+    const map = new Map<string, ExistingFile>();
+    for (const r of this.selFiles.iterate(dirId) as Iterable<{
+      id: bigint;
+      name: Buffer;
+      inode: bigint;
+      size: bigint;
+      mtime_ns: bigint;
+      ctime_ns: bigint;
+      status: string;
+    }>) {
+      map.set(byteKey(r.name), {
+        id: Number(r.id),
+        inode: r.inode,
+        size: r.size,
+        mtimeNs: r.mtime_ns,
+        ctimeNs: r.ctime_ns,
+        active: r.status === 'active',
+      });
+    }
+    return map;
+  }
+
+  subdirsOf(dirId: number): ExistingDir[] {
+    return (this.selSubdirs.all(dirId) as { id: number; path: Buffer }[]).map((r) => ({
+      id: r.id,
+      name: r.path.subarray(r.path.lastIndexOf(0x2f) + 1),
+    }));
+  }
+
+  /** Merge one listed regular file. Unchanged means (inode, size, mtime_ns, ctime_ns) equal. */
+  mergeFile(
+    deviceId: number,
+    dirId: number,
+    name: Buffer,
+    meta: FileMeta,
+    existing: ExistingFile | undefined,
+  ): MergeOutcome {
+    if (!existing) {
+      this.insFile.run(
+        deviceId,
+        dirId,
+        name,
+        meta.inode,
+        meta.nlink,
+        meta.size,
+        meta.mtimeNs,
+        meta.ctimeNs,
+        meta.mode,
+        meta.uid,
+        meta.gid,
+        this.scanId,
+        this.scanId,
+      );
+      return 'new';
+    }
+    const same =
+      existing.inode === meta.inode &&
+      existing.size === meta.size &&
+      existing.mtimeNs === meta.mtimeNs &&
+      existing.ctimeNs === meta.ctimeNs;
+    if (same && existing.active) return 'unchanged';
+    // A deleted row whose identity is intact comes back with its hashes; anything else drops them.
+    const keep = same ? 1 : 0;
+    this.updFile.run(
+      meta.inode,
+      meta.nlink,
+      meta.size,
+      meta.mtimeNs,
+      meta.ctimeNs,
+      meta.mode,
+      meta.uid,
+      meta.gid,
+      keep,
+      keep,
+      this.scanId,
+      existing.id,
+    );
+    return existing.active ? 'changed' : 'new';
+  }
+
+  parkGoneFile(fileId: number): void {
+    this.parkFile.run(fileId);
+  }
+
+  parkGoneDir(dirId: number): void {
+    this.parkDir.run(dirId);
+  }
+
+  /**
+   * Apply the parked deletions (a finished scan only). First, moves: a row inserted in this
+   * scan that has the (device, inode, size, mtime_ns) of a parked row takes over its hashes.
+   * Returns how many active file rows were deleted and how many new rows were moves.
+   */
+  applyDeletions(): { deleted: number; moved: number } {
+    const db = this.db;
+    // Whole vanished directories: their subtrees join the parked files.
+    const goneDirs = db
+      .prepare(
+        'SELECT d.id, d.device_id, d.path FROM temp.gone_dirs g JOIN dirs d ON d.id = g.dir_id',
+      )
+      .all() as { id: number; device_id: number; path: Buffer }[];
+    const subtreeDirs = db.prepare(
+      `SELECT id FROM dirs WHERE device_id = ? AND (id = ? OR (path >= ? AND path < ?))`,
+    );
+    const parkActiveIn = db.prepare(
+      `INSERT OR IGNORE INTO temp.gone_files (file_id)
+         SELECT id FROM files WHERE dir_id = ? AND status = 'active'`,
+    );
+    const delDir = db.prepare(`UPDATE dirs SET status = 'deleted' WHERE id = ?`);
+    for (const g of goneDirs) {
+      const [lo, hi] = descendantRange(g.path);
+      for (const d of subtreeDirs.all(g.device_id, g.id, lo, hi) as { id: number }[]) {
+        parkActiveIn.run(d.id);
+        delDir.run(d.id);
+      }
+    }
+    const moved = db
+      .prepare(
+        `UPDATE files AS n
+            SET prefix_hash = o.prefix_hash, sha256 = o.sha256
+           FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns,
+                        max(f.prefix_hash) AS prefix_hash, max(f.sha256) AS sha256
+                   FROM temp.gone_files g JOIN files f ON f.id = g.file_id
+                  WHERE f.status = 'active'
+                  GROUP BY f.device_id, f.inode, f.size, f.mtime_ns) AS o
+          WHERE n.first_seen_scan = ? AND n.status = 'active'
+            AND n.device_id = o.device_id AND n.inode = o.inode AND n.size = o.size
+            AND n.mtime_ns = o.mtime_ns
+            AND n.id NOT IN (SELECT file_id FROM temp.gone_files)`,
+      )
+      .run(this.scanId).changes;
+    const deleted = db
+      .prepare(
+        `UPDATE files SET status = 'deleted', deleted_scan = ?
+          WHERE status = 'active' AND id IN (SELECT file_id FROM temp.gone_files)`,
+      )
+      .run(this.scanId).changes;
+    this.discardParked();
+    return { deleted, moved };
+  }
+
+  discardParked(): void {
+    this.db.exec('DELETE FROM temp.gone_files; DELETE FROM temp.gone_dirs;');
+  }
+}

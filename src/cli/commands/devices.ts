@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import {
+  deviceUsage,
+  findDeviceByAlias,
+  listDevices,
+  renameDeviceAlias,
+  type DeviceRow,
+  type DeviceUsage,
+} from '../../catalog/devices.js';
+import { UserError } from '../../errors.js';
+import { splitDev } from '../../fs/mountinfo.js';
+import { displayPath, jsonPath } from '../../paths.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { formatBytes, formatCount, formatTime, table } from '../format.js';
+
+function majMin(dev: bigint): string {
+  const { major, minor } = splitDev(dev);
+  return `${major}:${minor}`;
+}
+
+export function deviceJson(d: DeviceRow, u: DeviceUsage | undefined): Record<string, unknown> {
+  return {
+    id: d.id,
+    alias: d.alias,
+    identity: d.identity,
+    identity_stable: d.identityStable,
+    fs_type: d.fsType,
+    ...jsonPath('mount_point', d.mountPoint),
+    ...jsonPath('mount_root', d.mountRoot),
+    st_dev: Number(d.stDev),
+    st_dev_major_minor: majMin(d.stDev),
+    files: u?.files ?? 0,
+    inodes: u?.inodes ?? 0,
+    bytes: u?.bytes ?? 0,
+    first_seen_at: new Date(d.firstSeenAt).toISOString(),
+    last_seen_at: new Date(d.lastSeenAt).toISOString(),
+    last_scan_at: u?.lastScanAt ? new Date(u.lastScanAt).toISOString() : null,
+  };
+}
+
+function renderShow(d: DeviceRow, u: DeviceUsage | undefined): string {
+  return [
+    `Device ${d.alias}`,
+    `  Identity:     ${d.identity}${d.identityStable ? '' : '  (unstable: no filesystem UUID found)'}`,
+    `  Filesystem:   ${d.fsType}`,
+    `  Mount point:  ${displayPath(d.mountPoint)}${d.mountRoot.length > 1 ? ` (shows ${displayPath(d.mountRoot)})` : ''}`,
+    `  st_dev:       ${majMin(d.stDev)}`,
+    `  Files:        ${formatCount(u?.files ?? 0)} paths, ${formatCount(u?.inodes ?? 0)} inodes`,
+    `  Bytes:        ${formatBytes(u?.bytes ?? 0)} (${formatCount(u?.bytes ?? 0)} bytes, each inode once)`,
+    `  First seen:   ${formatTime(d.firstSeenAt)}`,
+    `  Last scan:    ${formatTime(u?.lastScanAt)}`,
+  ].join('\n');
+}
+
+export function registerDevices(program: Command): void {
+  const devices = withGlobals(
+    program.command('devices').description('list the filesystems in the catalog'),
+  ).action((opts: GlobalOptions) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const list = listDevices(db);
+      const usage = deviceUsage(db);
+      if (opts.json) {
+        printJson({ devices: list.map((d) => deviceJson(d, usage.get(d.id))) });
+        return;
+      }
+      if (list.length === 0) {
+        say(opts, 'No devices yet: run `hashall scan DIR`.');
+        return;
+      }
+      say(
+        opts,
+        table(
+          ['ALIAS', 'IDENTITY', 'FS', 'MOUNT POINT', 'ST_DEV', 'FILES', 'BYTES', 'LAST SCAN'],
+          list.map((d) => {
+            const u = usage.get(d.id);
+            return [
+              d.alias,
+              d.identity + (d.identityStable ? '' : ' (unstable)'),
+              d.fsType,
+              displayPath(d.mountPoint),
+              majMin(d.stDev),
+              formatCount(u?.files ?? 0),
+              formatBytes(u?.bytes ?? 0),
+              formatTime(u?.lastScanAt),
+            ];
+          }),
+          [false, false, false, false, false, true, true, false],
+        ),
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  withGlobals(
+    devices.command('show').description('one device in detail').argument('<alias>'),
+  ).action((alias: string, opts: GlobalOptions) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const d = findDeviceByAlias(db, alias);
+      if (!d) throw new UserError(`no device with alias '${alias}'; 'hashall devices' lists them`);
+      const u = deviceUsage(db).get(d.id);
+      if (opts.json) printJson(deviceJson(d, u));
+      else say(opts, renderShow(d, u));
+    } finally {
+      db.close();
+    }
+  });
+
+  withGlobals(
+    devices
+      .command('alias')
+      .description('rename a device alias')
+      .argument('<old>')
+      .argument('<new>'),
+  ).action((oldAlias: string, newAlias: string, opts: GlobalOptions) => {
+    const { db } = open(opts);
+    try {
+      const d = renameDeviceAlias(db, oldAlias, newAlias);
+      if (opts.json) printJson(deviceJson(d, deviceUsage(db).get(d.id)));
+      else say(opts, `Device ${d.identity} is now '${d.alias}'.`);
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -1,0 +1,143 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { EXIT } from '../../errors.js';
+import { jsonPath, displayPath } from '../../paths.js';
+import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
+import { withGlobals, open, printJson, say, warn, type GlobalOptions } from '../context.js';
+import { formatBytes, formatCount, formatDuration } from '../format.js';
+import { scanProgress } from '../progress.js';
+import { stopRequested } from '../signals.js';
+
+interface ScanCliOptions extends GlobalOptions {
+  oneFileSystem?: boolean;
+  exclude: string[];
+  hash: HashMode;
+  jobs?: number;
+}
+
+function parseJobs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new InvalidArgumentError('give a whole number from 1 to 256');
+  return n;
+}
+
+function parseHashMode(v: string): HashMode {
+  if (v !== 'candidates' && v !== 'all')
+    throw new InvalidArgumentError("use 'candidates' or 'all'");
+  return v;
+}
+
+export function scanJson(s: ScanSummary): unknown {
+  return {
+    roots: s.roots.map((r) => ({
+      ...jsonPath('root', r.root),
+      scan_id: r.scanId,
+      device: r.device,
+      status: r.status,
+    })),
+    files: s.files,
+    directories: s.dirs,
+    new: s.new,
+    changed: s.changed,
+    unchanged: s.unchanged,
+    moved: s.moved,
+    deleted: s.deleted,
+    hashed_files: s.hashedFiles,
+    hashed_bytes: s.hashedBytes,
+    changed_while_hashing: s.hashChanged,
+    skipped: s.skipped,
+    pruned: s.pruned,
+    errors: s.errors.map((e) => ({ ...jsonPath('path', e.path), error: e.error })),
+    error_count: s.errorCount,
+    pending: s.pending,
+    interrupted: s.interrupted,
+    elapsed_ms: s.elapsedMs,
+  };
+}
+
+function render(s: ScanSummary): string {
+  const skipped = Object.entries(s.skipped)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${formatCount(n)} ${k}`)
+    .join(', ');
+  const pruned = Object.entries(s.pruned)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${formatCount(n)} ${k.replace('_', ' ')}`)
+    .join(', ');
+  const lines = [
+    `${s.interrupted ? '⚠️  Scan interrupted' : '✅ Scan complete'}: ${s.roots.map((r) => `${displayPath(r.root)} (${r.device})`).join(', ')}`,
+    `   Files: ${formatCount(s.files)} in ${formatCount(s.dirs)} directories`,
+    `   New: ${formatCount(s.new)}  Changed: ${formatCount(s.changed)}  Unchanged: ${formatCount(s.unchanged)}  Moved: ${formatCount(s.moved)}  Deleted: ${formatCount(s.deleted)}`,
+    `   Hashed: ${formatCount(s.hashedFiles)} files, ${formatBytes(s.hashedBytes)}${s.hashChanged ? ` (${formatCount(s.hashChanged)} changed while hashing)` : ''}`,
+  ];
+  if (skipped) lines.push(`   Skipped (never opened): ${skipped}`);
+  if (pruned) lines.push(`   Not descended: ${pruned}`);
+  if (s.pending)
+    lines.push(
+      `   Pending: ${formatCount(s.pending)} candidate inodes still need hashing (offline, unreadable or changed)`,
+    );
+  if (s.errorCount) lines.push(`   Errors: ${formatCount(s.errorCount)}`);
+  lines.push(`   Elapsed: ${formatDuration(s.elapsedMs)}`);
+  return lines.join('\n');
+}
+
+export function registerScan(program: Command): void {
+  withGlobals(
+    program
+      .command('scan')
+      .description('catalogue every regular file under ROOT(s); a rescan reads only what changed')
+      .argument('<root...>', 'directories to scan')
+      .option('-x, --one-file-system', 'do not descend into other filesystems mounted below a root')
+      .option(
+        '--exclude <glob>',
+        'skip entries matching GLOB (a name glob, or a path glob relative to the root when it holds "/"); repeatable',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      )
+      .option(
+        '--hash <mode>',
+        "'candidates' (hash only possible duplicates) or 'all'",
+        parseHashMode,
+        'candidates',
+      )
+      .option(
+        '-j, --jobs <n>',
+        'hashing threads (default: CPU count; 1 suits a single spinning disk)',
+        parseJobs,
+      ),
+  ).action(async (roots: string[], opts: ScanCliOptions) => {
+    const catalog = open(opts);
+    const progress = scanProgress(!opts.quiet);
+    let summary: ScanSummary;
+    try {
+      summary = await runScan(catalog, {
+        roots,
+        oneFileSystem: opts.oneFileSystem ?? false,
+        exclude: opts.exclude,
+        hash: opts.hash,
+        ...(opts.jobs ? { jobs: opts.jobs } : {}),
+        shouldStop: stopRequested,
+        onProgress: (p) => progress.update(p),
+      });
+    } finally {
+      progress.stop();
+      catalog.db.close();
+    }
+    for (const e of summary.errors)
+      warn(opts, `hashall: warning: ${displayPath(e.path)}: ${e.error}`);
+    if (summary.errorCount > summary.errors.length) {
+      warn(
+        opts,
+        `hashall: warning: ${formatCount(summary.errorCount - summary.errors.length)} more errors not shown`,
+      );
+    }
+    if (opts.json) printJson(scanJson(summary));
+    else say(opts, render(summary));
+    process.exitCode = summary.interrupted
+      ? EXIT.interrupted
+      : summary.errorCount > 0
+        ? EXIT.partial
+        : EXIT.ok;
+  });
+}

@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { listDevices } from '../../catalog/devices.js';
+import { pendingCandidates } from '../../catalog/hashing.js';
+import { lastScanPerRoot } from '../../catalog/scans.js';
+import { catalogStats } from '../../catalog/stats.js';
+import { displayPath, jsonPath } from '../../paths.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { formatBytes, formatCount, formatTime } from '../format.js';
+
+export function registerStats(program: Command): void {
+  withGlobals(
+    program
+      .command('stats')
+      .description('catalog totals, hash coverage and the last scan of each root'),
+  ).action((opts: GlobalOptions) => {
+    const cat = open(opts, { readonly: true });
+    try {
+      const s = catalogStats(cat.db);
+      const pending = pendingCandidates(cat.db);
+      const aliases = new Map(listDevices(cat.db).map((d) => [d.id, d.alias]));
+      const scans = lastScanPerRoot(cat.db);
+      if (opts.json) {
+        printJson({
+          catalog: cat.path,
+          devices: s.devices,
+          files: s.activeFiles,
+          active_files: s.activeFiles,
+          deleted_files: s.deletedFiles,
+          inodes: s.activeInodes,
+          bytes: s.activeBytes,
+          empty_files: s.emptyFiles,
+          directories: s.dirs,
+          prefix_hashed_files: s.prefixHashed,
+          sha256_files: s.fullHashed,
+          pending,
+          scans: s.scans,
+          last_scans: scans.map((r) => ({
+            ...jsonPath('root', r.root),
+            scan_id: r.scanId,
+            device: r.deviceId === null ? null : (aliases.get(r.deviceId) ?? null),
+            status: r.status,
+            started_at: new Date(r.startedAt).toISOString(),
+            finished_at: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+          })),
+        });
+        return;
+      }
+      const pct = (n: number) =>
+        s.activeFiles ? `${((100 * n) / s.activeFiles).toFixed(1)}%` : '0%';
+      const lines = [
+        `📊 Catalog ${cat.path}`,
+        `   Devices:      ${formatCount(s.devices)}`,
+        `   Files:        ${formatCount(s.activeFiles)} active (${formatCount(s.activeInodes)} inodes), ${formatCount(s.deletedFiles)} deleted rows kept`,
+        `   Bytes:        ${formatBytes(s.activeBytes)} (each inode once)`,
+        `   Directories:  ${formatCount(s.dirs)}`,
+        `   Hashes:       ${formatCount(s.prefixHashed)} prefix (${pct(s.prefixHashed)}), ${formatCount(s.fullHashed)} SHA-256 (${pct(s.fullHashed)})`,
+        `   Pending:      ${formatCount(pending)} candidate inodes without the hash they need`,
+        '',
+        'Last scan per root:',
+        ...scans.map(
+          (r) =>
+            `   ${displayPath(r.root)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}${r.deviceId !== null ? `  (${aliases.get(r.deviceId)})` : ''}`,
+        ),
+      ];
+      say(opts, lines.join('\n'));
+    } finally {
+      cat.db.close();
+    }
+  });
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The hashall command line: parses, dispatches and renders. Logic lives in the modules the
+ * commands call, so tests can reach it without spawning a process.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT, UserError } from '../errors.js';
+import { registerDevices } from './commands/devices.js';
+import { registerScan } from './commands/scan.js';
+import { registerStats } from './commands/stats.js';
+import { installSignalHandlers } from './signals.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function buildProgram(): Command {
+  const program = new Command('hashall')
+    .description(
+      'One catalog of every file on every filesystem; safe, reviewed hardlink deduplication.',
+    )
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerScan(program);
+  registerDevices(program);
+  registerStats(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  installSignalHandlers();
+  const debug = argv.includes('--debug');
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its message.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`hashall: error: ${err.message}\n`);
+      if (debug) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`hashall: internal error: ${msg}\n`);
+    if (debug) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+    else
+      process.stderr.write('hashall: run again with --debug for details, and please report it\n');
+    process.exitCode = EXIT.partial;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,97 @@
+/**
+ * Filesystem identity (DESIGN §2): what stays the same when st_dev does not. A device number
+ * changes across reboots and hot-plugs; a filesystem UUID, a ZFS dataset GUID or a btrfs
+ * UUID + subvolume id does not. Only when none can be had do we fall back to MAJOR:MINOR,
+ * flagged unstable so that users and later code know rows may need re-mapping.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import type { MountEntry } from './mountinfo.js';
+
+export interface FsIdentity {
+  /** e.g. `uuid:…`, `btrfs:UUID:subvol:ID`, `zfs:GUID`, `dev:MAJ:MIN`. */
+  readonly identity: string;
+  readonly stable: boolean;
+  readonly fsType: string;
+}
+
+const cache = new Map<string, FsIdentity>();
+
+function run(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function deviceNumbersOf(path: string): { major: number; minor: number } | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isBlockDevice()) return undefined;
+    const rdev = st.rdev;
+    return { major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & ~0xff) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** UUID of a block device: udev's by-uuid links when present, else blkid (reads the superblock). */
+function blockUuid(source: string): string | undefined {
+  if (!source.startsWith('/dev/')) return undefined;
+  const byUuid = '/dev/disk/by-uuid';
+  const target = deviceNumbersOf(source);
+  if (target && existsSync(byUuid)) {
+    try {
+      for (const name of readdirSync(byUuid)) {
+        const nums = deviceNumbersOf(`${byUuid}/${name}`);
+        if (nums && nums.major === target.major && nums.minor === target.minor) return name;
+      }
+    } catch {
+      // fall through to blkid
+    }
+  }
+  const uuid = run('blkid', ['-o', 'value', '-s', 'UUID', source]);
+  return uuid ? uuid : undefined;
+}
+
+function optionValue(options: string, key: string): string | undefined {
+  for (const opt of options.split(',')) {
+    if (opt.startsWith(`${key}=`)) return opt.slice(key.length + 1);
+  }
+  return undefined;
+}
+
+export function resolveIdentity(mount: MountEntry): FsIdentity {
+  const key = `${mount.major}:${mount.minor}:${mount.source}:${mount.fsType}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const id = computeIdentity(mount);
+  cache.set(key, id);
+  return id;
+}
+
+function computeIdentity(m: MountEntry): FsIdentity {
+  const fsType = m.fsType;
+  if (fsType === 'zfs') {
+    const guid = run('zfs', ['get', '-Hp', '-o', 'value', 'guid', m.source]);
+    if (guid && /^\d+$/.test(guid)) return { identity: `zfs:${guid}`, stable: true, fsType };
+  }
+  if (fsType === 'btrfs') {
+    const uuid = blockUuid(m.source);
+    const subvol = optionValue(m.superOptions, 'subvolid');
+    if (uuid) return { identity: `btrfs:${uuid}:subvol:${subvol ?? '5'}`, stable: true, fsType };
+  }
+  const uuid = blockUuid(m.source);
+  if (uuid) return { identity: `uuid:${uuid}`, stable: true, fsType };
+  return { identity: `dev:${m.major}:${m.minor}`, stable: false, fsType };
+}
+
+/** Forget cached identities (a test remounts a device; a long-lived process re-reads). */
+export function clearIdentityCache(): void {
+  cache.clear();
+}

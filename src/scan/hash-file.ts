@@ -1,0 +1,72 @@
+/**
+ * Hash one inode, proving it is the inode the catalog describes: opened without following
+ * links and without blocking (a FIFO swapped in under the name cannot hang us), checked
+ * against the expected identity before reading, and re-checked after. Any difference means
+ * the file changed since it was listed: no hash is recorded for it.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { describeErrno } from '../errors.js';
+import type { PathReach } from '../fs/reach.js';
+import { PREFIX_BYTES, type HashJob, type HashResult } from './hash-job.js';
+
+const OPEN_FLAGS =
+  constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+function sameIdentity(st: BigIntStats, job: HashJob): boolean {
+  return (
+    st.isFile() &&
+    BigInt.asIntN(64, st.ino) === job.inode &&
+    st.size === job.size &&
+    st.mtimeNs === job.mtimeNs &&
+    st.ctimeNs === job.ctimeNs
+  );
+}
+
+export function hashFile(job: HashJob, buf: Buffer, reach: PathReach): HashResult {
+  let fd: number;
+  try {
+    fd = openSync(reach.reach(job.path), OPEN_FLAGS);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'ELOOP') return { id: job.id, kind: 'changed', bytesRead: 0 };
+    return { id: job.id, kind: 'error', error: describeErrno(err), bytesRead: 0 };
+  }
+  let bytesRead = 0;
+  try {
+    if (!sameIdentity(fstatSync(fd, { bigint: true }), job)) {
+      return { id: job.id, kind: 'changed', bytesRead };
+    }
+    const size = Number(job.size);
+    const whole = job.full || size <= PREFIX_BYTES;
+    const prefixHash = createHash('sha256');
+    const fullHash = whole ? createHash('sha256') : undefined;
+    const limit = whole ? size + 1 : PREFIX_BYTES; // +1: a file that grew shows up as extra bytes
+    while (bytesRead < limit) {
+      const want = Math.min(buf.length, limit - bytesRead);
+      const n = readSync(fd, buf, 0, want, null);
+      if (n === 0) break;
+      const chunk = buf.subarray(0, n);
+      if (bytesRead < PREFIX_BYTES) {
+        prefixHash.update(chunk.subarray(0, Math.min(n, PREFIX_BYTES - bytesRead)));
+      }
+      fullHash?.update(chunk);
+      bytesRead += n;
+    }
+    const expected = whole ? size : Math.min(size, PREFIX_BYTES);
+    if (bytesRead !== expected || !sameIdentity(fstatSync(fd, { bigint: true }), job)) {
+      return { id: job.id, kind: 'changed', bytesRead };
+    }
+    return {
+      id: job.id,
+      kind: 'ok',
+      prefix: prefixHash.digest(),
+      sha256: fullHash ? fullHash.digest() : null,
+      bytesRead,
+    };
+  } catch (err) {
+    return { id: job.id, kind: 'error', error: describeErrno(err), bytesRead };
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * `hashall scan`: walk each root, merge what it lists into the catalog, then hash the
+ * candidates. The walk commits in batches, so an interrupted scan keeps what it saw; deletions
+ * are applied only when a root's walk finished.
+ */
+import { availableParallelism } from 'node:os';
+import { lstatSync, realpathSync } from 'node:fs';
+import picomatch from 'picomatch';
+import type { Catalog, DB } from '../catalog/open.js';
+import { listDevices, registerDevice } from '../catalog/devices.js';
+import { finishScan, setScanRoot, startScan } from '../catalog/scans.js';
+import { TreeStore } from '../catalog/tree.js';
+import {
+  HashWriter,
+  type HashStage,
+  type JobRow,
+  jobPage,
+  pendingCandidates,
+  prepareJobs,
+  preparedJobBytes,
+} from '../catalog/hashing.js';
+import { UserError, describeErrno } from '../errors.js';
+import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
+import { resolveIdentity } from '../fs/identity.js';
+import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
+import { HashPool } from './hash-pool.js';
+import type { HashJob } from './hash-job.js';
+import { absolutePath, currentMounts, type MountView } from './reachability.js';
+import {
+  type DeviceContext,
+  type DirListing,
+  type PruneKind,
+  type SkipKind,
+  walk,
+} from './walker.js';
+
+export type HashMode = 'candidates' | 'all';
+
+export interface ScanOptions {
+  readonly roots: readonly string[];
+  readonly oneFileSystem?: boolean;
+  readonly exclude?: readonly string[];
+  readonly hash?: HashMode;
+  readonly jobs?: number;
+  readonly shouldStop?: () => boolean;
+  readonly onProgress?: (p: ScanProgress) => void;
+  /** Errors kept in the summary; the rest are only counted. */
+  readonly maxErrors?: number;
+}
+
+export interface ScanProgress {
+  phase: 'walk' | 'hash';
+  files: number;
+  dirs: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  hashTotalFiles: number;
+  hashTotalBytes: number;
+}
+
+export interface ScanError {
+  readonly path: Buffer;
+  readonly error: string;
+}
+
+export interface ScanSummary {
+  roots: { root: Buffer; scanId: number; device: string; status: string }[];
+  files: number;
+  dirs: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  moved: number;
+  deleted: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  hashChanged: number;
+  skipped: Record<SkipKind, number>;
+  pruned: Record<PruneKind, number>;
+  errors: ScanError[];
+  errorCount: number;
+  pending: number;
+  interrupted: boolean;
+  elapsedMs: number;
+}
+
+interface ResolvedRoot {
+  readonly abs: Buffer;
+  readonly stDev: bigint;
+  readonly mount: MountEntry;
+}
+
+const COMMIT_EVERY_MS = 1000;
+const COMMIT_EVERY_FILES = 20_000;
+
+function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot {
+  let abs: Buffer;
+  try {
+    abs = realpathSync(Buffer.from(root), { encoding: 'buffer' });
+  } catch (err) {
+    throw new UserError(`cannot scan ${root}: ${describeErrno(err)}; check the path`);
+  }
+  const st = lstatSync(abs, { bigint: true });
+  if (!st.isDirectory()) throw new UserError(`cannot scan ${root}: not a directory`);
+  const mount = findMount(mounts, abs, st.dev);
+  if (!mount)
+    throw new UserError(`cannot scan ${root}: no mount found for it in /proc/self/mountinfo`);
+  if (isPseudoFs(mount.fsType)) {
+    throw new UserError(
+      `cannot scan ${root}: it is on a ${mount.fsType} kernel filesystem, which holds no files to catalogue`,
+    );
+  }
+  return { abs, stDev: st.dev, mount };
+}
+
+function excludeMatcher(
+  globs: readonly string[],
+): ((rel: Buffer, name: Buffer) => boolean) | undefined {
+  if (globs.length === 0) return undefined;
+  const byName = globs.filter((g) => !g.includes('/'));
+  const byPath = globs.filter((g) => g.includes('/')).map((g) => g.replace(/^\//, ''));
+  const nameMatch = byName.length ? picomatch(byName, { dot: true }) : undefined;
+  const pathMatch = byPath.length ? picomatch(byPath, { dot: true }) : undefined;
+  return (rel, name) =>
+    (nameMatch?.(name.toString('utf8')) ?? false) ||
+    (pathMatch?.(rel.toString('utf8').replace(/^\//, '')) ?? false);
+}
+
+export function emptySummary(): ScanSummary {
+  return {
+    roots: [],
+    files: 0,
+    dirs: 0,
+    new: 0,
+    changed: 0,
+    unchanged: 0,
+    moved: 0,
+    deleted: 0,
+    hashedFiles: 0,
+    hashedBytes: 0,
+    hashChanged: 0,
+    skipped: { symlink: 0, fifo: 0, socket: 0, device: 0, other: 0 },
+    pruned: { excluded: 0, other_filesystem: 0, pseudo_filesystem: 0, bind_mount: 0 },
+    errors: [],
+    errorCount: 0,
+    pending: 0,
+    interrupted: false,
+    elapsedMs: 0,
+  };
+}
+
+export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<ScanSummary> {
+  const started = Date.now();
+  const db = catalog.db;
+  const shouldStop = opts.shouldStop ?? (() => false);
+  const maxErrors = opts.maxErrors ?? 10_000;
+  const summary = emptySummary();
+  const progress: ScanProgress = {
+    phase: 'walk',
+    files: 0,
+    dirs: 0,
+    hashedFiles: 0,
+    hashedBytes: 0,
+    hashTotalFiles: 0,
+    hashTotalBytes: 0,
+  };
+  const report = () => opts.onProgress?.(progress);
+  const addError = (path: Buffer, err: unknown) => {
+    summary.errorCount++;
+    if (summary.errors.length < maxErrors) summary.errors.push({ path, error: describeErrno(err) });
+  };
+
+  const mounts = readMountinfo();
+  // Resolve every root before touching the catalog: a typo must not half-run a scan.
+  const roots = opts.roots.map((r) => resolveRoot(r, mounts));
+  const isExcluded = excludeMatcher(opts.exclude ?? []);
+
+  for (const root of roots) {
+    if (shouldStop()) break;
+    const identity = resolveIdentity(root.mount);
+    const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
+    const device = registerDevice(db, {
+      identity: identity.identity,
+      stable: identity.stable,
+      fsType: identity.fsType,
+      stDev: mountSt,
+      mountPoint: root.mount.mountPoint,
+      mountRoot: root.mount.root,
+    });
+    const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
+    const scanId = startScan(db, root.abs);
+    setScanRoot(db, scanId, device.id, fsPath);
+    const tree = new TreeStore(db, scanId);
+    const rootCtx: DeviceContext = {
+      deviceId: device.id,
+      identity: device.identity,
+      fsType: device.fsType,
+    };
+
+    let inTx = false;
+    let lastCommit = Date.now();
+    let filesSinceCommit = 0;
+    const begin = () => {
+      if (!inTx) {
+        db.exec('BEGIN');
+        inTx = true;
+      }
+    };
+    const commit = () => {
+      if (inTx) {
+        db.exec('COMMIT');
+        inTx = false;
+      }
+      lastCommit = Date.now();
+      filesSinceCommit = 0;
+    };
+
+    const onListing = (l: DirListing): number => {
+      begin();
+      const dirId = tree.ensureDir(l.device.deviceId, l.fsPath, l.parentDirId);
+      const existing = tree.filesIn(dirId);
+      for (const f of l.files) {
+        const key = byteKey(f.name);
+        const outcome = tree.mergeFile(l.device.deviceId, dirId, f.name, f.meta, existing.get(key));
+        summary[outcome]++;
+        existing.delete(key);
+      }
+      for (const k of l.kept) existing.delete(byteKey(k));
+      // What is left was not listed as a regular file in a completely listed directory.
+      for (const row of existing.values()) if (row.active) tree.parkGoneFile(row.id);
+      const present = new Set([...l.subdirs, ...l.kept].map(byteKey));
+      for (const sub of tree.subdirsOf(dirId)) {
+        if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
+      }
+      tree.markListed(dirId);
+      summary.files += l.files.length;
+      summary.dirs++;
+      progress.files = summary.files;
+      progress.dirs = summary.dirs;
+      filesSinceCommit += l.files.length;
+      if (filesSinceCommit >= COMMIT_EVERY_FILES || Date.now() - lastCommit > COMMIT_EVERY_MS) {
+        commit();
+        report();
+      }
+      return dirId;
+    };
+
+    let stopped: boolean;
+    try {
+      ({ stopped } = await walk(
+        root.abs,
+        fsPath,
+        rootCtx,
+        root.stDev,
+        {
+          enterMount: (mount, stDev, knownIdentity) => {
+            const id = knownIdentity
+              ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
+              : resolveIdentity(mount);
+            begin();
+            const dev = registerDevice(db, {
+              identity: id.identity,
+              stable: id.stable,
+              fsType: id.fsType,
+              stDev,
+              mountPoint: mount.mountPoint,
+              mountRoot: mount.root,
+            });
+            return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
+          },
+          listing: onListing,
+          error: addError,
+          skip: (kind) => summary.skipped[kind]++,
+          prune: (kind) => summary.pruned[kind]++,
+        },
+        { oneFileSystem: opts.oneFileSystem ?? false, mounts, isExcluded, shouldStop },
+      ));
+    } catch (err) {
+      if (inTx) db.exec('ROLLBACK');
+      inTx = false;
+      tree.discardParked();
+      finishScan(db, scanId, 'failed', { error: describeErrno(err) });
+      throw err;
+    }
+    begin();
+    let status: 'completed' | 'interrupted';
+    if (stopped) {
+      tree.discardParked();
+      status = 'interrupted';
+      summary.interrupted = true;
+    } else {
+      const { deleted, moved } = tree.applyDeletions();
+      summary.deleted += deleted - moved;
+      summary.moved += moved;
+      summary.new -= moved;
+      status = 'completed';
+    }
+    finishScan(db, scanId, status, { files: summary.files });
+    commit();
+    summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
+  }
+
+  if (!summary.interrupted && !shouldStop()) {
+    const stages: HashStage[] = opts.hash === 'all' ? ['all'] : ['prefix', 'full'];
+    progress.phase = 'hash';
+    for (const stage of stages) {
+      const stop = await hashStage(
+        db,
+        stage,
+        opts.jobs ?? availableParallelism(),
+        summary,
+        progress,
+        report,
+        addError,
+        shouldStop,
+      );
+      if (stop) {
+        summary.interrupted = true;
+        break;
+      }
+    }
+  } else {
+    summary.interrupted = true;
+  }
+  summary.pending = pendingCandidates(db);
+  summary.elapsedMs = Date.now() - started;
+  return summary;
+}
+
+function safeDev(path: Buffer): bigint | undefined {
+  try {
+    return lstatSync(path, { bigint: true }).dev;
+  } catch {
+    return undefined;
+  }
+}
+
+const PAGE = 512;
+const BATCH_FILES = 64;
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+/** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
+async function hashStage(
+  db: DB,
+  stage: HashStage,
+  jobs: number,
+  summary: ScanSummary,
+  progress: ScanProgress,
+  report: () => void,
+  addError: (path: Buffer, err: unknown) => void,
+  shouldStop: () => boolean,
+): Promise<boolean> {
+  const total = prepareJobs(db, stage);
+  if (total === 0) return false;
+  progress.hashTotalFiles += total;
+  progress.hashTotalBytes += preparedJobBytes(db, stage);
+  const mounts = readMountinfo();
+  const views = new Map<number, MountView[]>();
+  for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
+  const writer = new HashWriter(db);
+  const pool = new HashPool(Math.min(jobs, total));
+  const inflight = new Set<Promise<void>>();
+  let stopped = false;
+  let after = 0;
+  try {
+    while (!stopped) {
+      const page = jobPage(db, after, PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.jobId;
+      const byId = new Map<number, JobRow>();
+      let batch: HashJob[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const sent = batch;
+        batch = [];
+        batchBytes = 0;
+        while (inflight.size >= pool.size * 2) await Promise.race(inflight);
+        const p: Promise<void> = pool.run(sent).then((results) => {
+          db.transaction(() => {
+            for (const r of results) {
+              const job = byId.get(r.id)!;
+              byId.delete(r.id);
+              summary.hashedBytes += r.bytesRead;
+              progress.hashedBytes += r.bytesRead;
+              if (r.kind === 'ok') {
+                summary.hashedFiles++;
+                progress.hashedFiles++;
+                writer.store(
+                  job,
+                  Buffer.from(r.prefix),
+                  r.sha256 ? Buffer.from(r.sha256) : undefined,
+                );
+              } else if (r.kind === 'changed') {
+                summary.hashChanged++;
+              } else {
+                addError(pathOf(job, views) ?? job.name, new Error(r.error));
+              }
+            }
+          })();
+          report();
+        });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      };
+      for (const job of page) {
+        if (shouldStop()) {
+          stopped = true;
+          break;
+        }
+        const path = pathOf(job, views);
+        if (!path) continue; // offline: stays pending
+        byId.set(job.jobId, job);
+        batch.push({
+          id: job.jobId,
+          path,
+          inode: job.inode,
+          size: job.size,
+          mtimeNs: job.mtimeNs,
+          ctimeNs: job.ctimeNs,
+          full: stage !== 'prefix',
+        });
+        batchBytes += stage === 'prefix' ? 4096 : Number(job.size);
+        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+      }
+      if (!stopped) await flush();
+    }
+    await Promise.all(inflight);
+  } finally {
+    await pool.close();
+  }
+  return stopped || shouldStop();
+}
+
+function pathOf(job: JobRow, views: Map<number, MountView[]>): Buffer | undefined {
+  const v = views.get(job.deviceId);
+  if (!v || v.length === 0) return undefined;
+  return absolutePath(joinPath(job.dirPath, job.name), v);
+}

@@ -1,0 +1,282 @@
+/**
+ * The directory walk. Never follows a symlink, opens no file (only lists directories and
+ * lstat()s entries), and reports each directory once with its regular files and what it
+ * could not look at, so that the merge knows which rows it may delete.
+ */
+import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
+import { PathReach } from '../fs/reach.js';
+import { byteKey, joinPath, relativeTo } from '../paths.js';
+import type { FileMeta } from '../catalog/tree.js';
+
+export interface DeviceContext {
+  readonly deviceId: number;
+  readonly identity: string;
+  readonly fsType: string;
+}
+
+export interface ListedFile {
+  readonly name: Buffer;
+  readonly meta: FileMeta;
+}
+
+export interface DirListing {
+  readonly abs: Buffer;
+  readonly fsPath: Buffer;
+  readonly device: DeviceContext;
+  readonly parentDirId: number | undefined;
+  readonly files: readonly ListedFile[];
+  /** Subdirectories on the same filesystem (they will be listed in turn). */
+  readonly subdirs: readonly Buffer[];
+  /** Names present but not looked at (errors, exclusions, mount points): their rows stay. */
+  readonly kept: readonly Buffer[];
+}
+
+export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
+export type PruneKind = 'excluded' | 'other_filesystem' | 'pseudo_filesystem' | 'bind_mount';
+
+export interface WalkHooks {
+  /** A filesystem mounted below the root: its device context, or undefined to not descend. */
+  enterMount(
+    mount: MountEntry,
+    stDev: bigint,
+    identity: string | undefined,
+  ): DeviceContext | undefined;
+  /** Merge a listed directory; returns its catalog id (the parent of its subdirectories). */
+  listing(l: DirListing): number;
+  /** A directory or entry that could not be read. */
+  error(abs: Buffer, err: unknown): void;
+  skip(kind: SkipKind): void;
+  prune(kind: PruneKind, abs: Buffer): void;
+}
+
+export interface WalkOptions {
+  readonly oneFileSystem: boolean;
+  readonly mounts: readonly MountEntry[];
+  /** true when the entry (path relative to the root, its name) is excluded. */
+  readonly isExcluded?: (rel: Buffer, name: Buffer, isDir: boolean) => boolean;
+  readonly shouldStop: () => boolean;
+}
+
+interface PendingDir {
+  readonly abs: Buffer;
+  readonly fsPath: Buffer;
+  readonly device: DeviceContext;
+  readonly stDev: bigint;
+  parentDirId: number | undefined;
+}
+
+export function toMeta(st: BigIntStats): FileMeta {
+  return {
+    inode: BigInt.asIntN(64, st.ino),
+    nlink: Number(st.nlink),
+    size: st.size,
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    mode: Number(st.mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
+}
+
+function direntKind(d: Dirent<Buffer> | BigIntStats): SkipKind {
+  if (d.isSymbolicLink()) return 'symlink';
+  if (d.isFIFO()) return 'fifo';
+  if (d.isSocket()) return 'socket';
+  if (d.isBlockDevice() || d.isCharacterDevice()) return 'device';
+  return 'other';
+}
+
+/** btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). */
+function btrfsRootId(abs: Buffer): string | undefined {
+  try {
+    const out = execFileSync('btrfs', ['inspect-internal', 'rootid', abs.toString('utf8')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    }).trim();
+    return /^\d+$/.test(out) ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function walk(
+  root: Buffer,
+  rootFsPath: Buffer,
+  rootDevice: DeviceContext,
+  rootStDev: bigint,
+  hooks: WalkHooks,
+  opts: WalkOptions,
+): Promise<{ stopped: boolean }> {
+  const reach = new PathReach();
+  const entered = new Set<string>([rootDevice.identity]);
+  const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
+  const stack: PendingDir[] = [
+    { abs: root, fsPath: rootFsPath, device: rootDevice, stDev: rootStDev, parentDirId: undefined },
+  ];
+  let lastYield = Date.now();
+  try {
+    while (stack.length > 0) {
+      if (opts.shouldStop()) return { stopped: true };
+      if (Date.now() - lastYield > 50) {
+        // Let signal handlers and the progress display run.
+        await new Promise((r) => setImmediate(r));
+        lastYield = Date.now();
+        if (opts.shouldStop()) return { stopped: true };
+      }
+      const dir = stack.pop()!;
+      let entries: Dirent<Buffer>[];
+      try {
+        entries = readdirSync(reach.reach(dir.abs), { withFileTypes: true, encoding: 'buffer' });
+      } catch (err) {
+        hooks.error(dir.abs, err);
+        continue; // unlisted: its rows and its subtree's rows stay as they are
+      }
+      const files: ListedFile[] = [];
+      const subdirs: Buffer[] = [];
+      const kept: Buffer[] = [];
+      const children: PendingDir[] = [];
+      for (const d of entries) {
+        const name = d.name;
+        const abs = joinPath(dir.abs, name);
+        const isDir = d.isDirectory();
+        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root), name, isDir)) {
+          hooks.prune('excluded', abs);
+          kept.push(name);
+          continue;
+        }
+        if (d.isFile()) {
+          let st: BigIntStats;
+          try {
+            st = lstatSync(reach.reach(abs), { bigint: true });
+          } catch (err) {
+            hooks.error(abs, err);
+            kept.push(name);
+            continue;
+          }
+          // The entry may have been swapped since readdir: trust lstat, not d_type.
+          if (!st.isFile()) {
+            if (!st.isDirectory()) hooks.skip(direntKind(st));
+            continue;
+          }
+          files.push({ name, meta: toMeta(st) });
+        } else if (isDir) {
+          let st: BigIntStats;
+          try {
+            st = lstatSync(reach.reach(abs), { bigint: true });
+          } catch (err) {
+            hooks.error(abs, err);
+            kept.push(name);
+            continue;
+          }
+          if (!st.isDirectory()) {
+            hooks.skip(direntKind(st));
+            continue;
+          }
+          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(abs));
+          if (!crossing) {
+            subdirs.push(name);
+            children.push({
+              abs,
+              fsPath: joinPath(dir.fsPath, name),
+              device: dir.device,
+              stDev: st.dev,
+              parentDirId: undefined,
+            });
+            continue;
+          }
+          kept.push(name);
+          const next = crossMount(abs, st.dev, dir, opts, hooks, entered);
+          if (next) children.push(next);
+        } else {
+          hooks.skip(direntKind(d));
+        }
+      }
+      const dirId = hooks.listing({
+        abs: dir.abs,
+        fsPath: dir.fsPath,
+        device: dir.device,
+        parentDirId: dir.parentDirId,
+        files,
+        subdirs,
+        kept,
+      });
+      for (let i = children.length - 1; i >= 0; i--) {
+        const c = children[i]!;
+        if (c.device === dir.device) c.parentDirId = dirId;
+        stack.push(c);
+      }
+    }
+    return { stopped: false };
+  } finally {
+    reach.close();
+  }
+}
+
+function crossMount(
+  abs: Buffer,
+  stDev: bigint,
+  parent: PendingDir,
+  opts: WalkOptions,
+  hooks: WalkHooks,
+  entered: Set<string>,
+): PendingDir | undefined {
+  const mount = mountAt(opts.mounts, abs);
+  if (mount && isPseudoFs(mount.fsType)) {
+    hooks.prune('pseudo_filesystem', abs);
+    return undefined;
+  }
+  if (opts.oneFileSystem) {
+    hooks.prune('other_filesystem', abs);
+    return undefined;
+  }
+  let identity: string | undefined;
+  let fsPath: Buffer;
+  let useMount: MountEntry;
+  if (mount) {
+    useMount = mount;
+    fsPath = mount.root;
+  } else if (parent.device.fsType === 'btrfs' && stDev !== parent.stDev) {
+    // A btrfs subvolume that is not mounted on its own: same filesystem, own inode space.
+    const rootId = btrfsRootId(abs);
+    const uuid = parent.device.identity.split(':')[1];
+    if (!rootId || !uuid) {
+      hooks.error(
+        abs,
+        new Error(
+          'btrfs subvolume whose id could not be read (is btrfs-progs installed?); scan it by its own mount',
+        ),
+      );
+      return undefined;
+    }
+    identity = `btrfs:${uuid}:subvol:${rootId}`;
+    fsPath = joinPath(parent.fsPath, abs.subarray(abs.lastIndexOf(0x2f) + 1));
+    useMount = {
+      mountId: -1,
+      parentId: -1,
+      major: 0,
+      minor: 0,
+      root: fsPath,
+      mountPoint: abs,
+      fsType: 'btrfs',
+      source: '',
+      superOptions: `subvolid=${rootId}`,
+    };
+  } else {
+    hooks.error(
+      abs,
+      new Error('a filesystem boundary with no entry in /proc/self/mountinfo; not descended'),
+    );
+    return undefined;
+  }
+  const device = hooks.enterMount(useMount, stDev, identity);
+  if (!device) return undefined;
+  if (entered.has(device.identity)) {
+    hooks.prune('bind_mount', abs);
+    return undefined;
+  }
+  entered.add(device.identity);
+  return { abs, fsPath, device, stDev, parentDirId: undefined };
+}
