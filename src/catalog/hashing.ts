@@ -6,7 +6,6 @@
  * while writing results on the same connection.
  */
 import type { DB } from './open.js';
-import { PREFIX_BYTES } from '../scan/hash-job.js';
 
 export type HashStage = 'prefix' | 'full' | 'all';
 
@@ -19,6 +18,8 @@ export interface JobRow {
   readonly ctimeNs: bigint;
   readonly dirPath: Buffer;
   readonly name: Buffer;
+  /** The inode was already read in this scan's prefix stage (count it once). */
+  readonly readBefore: boolean;
 }
 
 const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
@@ -29,7 +30,7 @@ const PREFIX_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active
 
 const STAGE_FILTER: Record<HashStage, string> = {
   prefix: `f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`,
-  full: `f.size > ${PREFIX_BYTES} AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION}`,
+  full: `f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION}`,
   all: `f.sha256 IS NULL`,
 };
 
@@ -38,7 +39,10 @@ export function prepareJobs(db: DB, stage: HashStage): number {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS hash_jobs (
              job_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER, size INTEGER,
              mtime_ns INTEGER, ctime_ns INTEGER, file_id INTEGER);
-           DELETE FROM temp.hash_jobs;`);
+           DELETE FROM temp.hash_jobs;
+           CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id INTEGER, inode INTEGER,
+                                                       PRIMARY KEY (device_id, inode));`);
+  if (stage !== 'full') db.exec('DELETE FROM temp.read_inodes');
   return db
     .prepare(
       `INSERT INTO temp.hash_jobs (device_id, inode, size, mtime_ns, ctime_ns, file_id)
@@ -62,7 +66,9 @@ export function preparedJobBytes(db: DB, stage: HashStage): number {
 export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
   const rows = db
     .prepare(
-      `SELECT j.job_id, j.device_id, j.inode, j.size, j.mtime_ns, j.ctime_ns, d.path AS dir_path, f.name
+      `SELECT j.job_id, j.device_id, j.inode, j.size, j.mtime_ns, j.ctime_ns, d.path AS dir_path, f.name,
+              EXISTS (SELECT 1 FROM temp.read_inodes r WHERE r.device_id = j.device_id AND r.inode = j.inode)
+                AS read_before
          FROM temp.hash_jobs j JOIN files f ON f.id = j.file_id JOIN dirs d ON d.id = f.dir_id
         WHERE j.job_id > ? ORDER BY j.job_id LIMIT ?`,
     )
@@ -76,6 +82,7 @@ export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
     ctime_ns: bigint;
     dir_path: Buffer;
     name: Buffer;
+    read_before: bigint;
   }[];
   return rows.map((r) => ({
     jobId: Number(r.job_id),
@@ -86,12 +93,17 @@ export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
     ctimeNs: r.ctime_ns,
     dirPath: r.dir_path,
     name: r.name,
+    readBefore: r.read_before !== 0n,
   }));
 }
 
 export class HashWriter {
   private readonly upd;
+  private readonly read;
   constructor(db: DB) {
+    this.read = db.prepare(
+      'INSERT OR IGNORE INTO temp.read_inodes (device_id, inode) VALUES (?, ?)',
+    );
     this.upd = db.prepare(
       `UPDATE files SET prefix_hash = ?, sha256 = coalesce(?, sha256)
         WHERE device_id = ? AND inode = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ? AND status = 'active'`,
@@ -108,6 +120,7 @@ export class HashWriter {
       job.mtimeNs,
       job.ctimeNs,
     );
+    if (!sha256) this.read.run(job.deviceId, job.inode);
   }
 }
 
@@ -118,7 +131,7 @@ export function pendingCandidates(db: DB): number {
       `SELECT count(*) AS n FROM (SELECT DISTINCT f.device_id, f.inode FROM files f
         WHERE f.status = 'active' AND f.size > 0 AND (
               (f.prefix_hash IS NULL AND ${SIZE_COLLISION})
-           OR (f.sha256 IS NULL AND f.size > ${PREFIX_BYTES} AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION})))`,
+           OR (f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION})))`,
     )
     .get() as { n: number };
   return r.n;

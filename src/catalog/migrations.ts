@@ -76,7 +76,8 @@ export const MIGRATIONS: readonly string[] = [
   -- Full paths, and 'last seen' taken from the directory that confirmed the file.
   CREATE VIEW file_paths AS
     SELECT f.*,
-           CASE WHEN d.path = X'2f' THEN X'2f' || f.name ELSE d.path || X'2f' || f.name END AS path,
+           -- || yields TEXT; the CAST gives the bytes back as a BLOB, untouched.
+           CAST(CASE WHEN d.path = X'2f' THEN X'2f' || f.name ELSE d.path || X'2f' || f.name END AS BLOB) AS path,
            d.last_listed_scan AS last_seen_scan
       FROM files f JOIN dirs d ON d.id = f.dir_id;
   `,

@@ -26,7 +26,7 @@ export function defaultCatalogPath(): string {
 }
 
 export function catalogPath(option: string | undefined): string {
-  const p = option ?? process.env.HASHALL_CATALOG ?? defaultCatalogPath();
+  const p = option || process.env.HASHALL_CATALOG || defaultCatalogPath();
   return resolve(p);
 }
 
@@ -125,15 +125,15 @@ function checkExisting(path: string, readonly: boolean): boolean {
       `catalog ${path} has schema version ${userVersion}, newer than this hashall understands (${SCHEMA_VERSION}); upgrade hashall`,
     );
   }
-  if (!readonly) {
-    try {
-      accessSync(path, constants.W_OK);
-      accessSync(dirname(path), constants.W_OK);
-    } catch (err) {
-      throw new UserError(
-        `catalog ${path} is not writable (${describeErrno(err)}); run with write access to it and its directory, or copy it elsewhere`,
-      );
-    }
+  // Even a reader needs the directory writable: SQLite's WAL mode keeps its shared-memory
+  // index in a file beside the catalog.
+  try {
+    if (!readonly) accessSync(path, constants.W_OK);
+    accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    throw new UserError(
+      `catalog ${path} is not writable (${describeErrno(err)}); hashall needs write access to it and its directory — copy it to a writable place`,
+    );
   }
   return true;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { describeErrno } from '../errors.js';
 import type { PathReach } from '../fs/reach.js';
-import { PREFIX_BYTES, type HashJob, type HashResult } from './hash-job.js';
+import { PREFIX_BYTES, WHOLE_READ_MAX, type HashJob, type HashResult } from './hash-job.js';
 
 const OPEN_FLAGS =
   constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
@@ -38,7 +38,7 @@ export function hashFile(job: HashJob, buf: Buffer, reach: PathReach): HashResul
       return { id: job.id, kind: 'changed', bytesRead };
     }
     const size = Number(job.size);
-    const whole = job.full || size <= PREFIX_BYTES;
+    const whole = job.full || size <= WHOLE_READ_MAX;
     const prefixHash = createHash('sha256');
     const fullHash = whole ? createHash('sha256') : undefined;
     const limit = whole ? size + 1 : PREFIX_BYTES; // +1: a file that grew shows up as extra bytes

@@ -1,7 +1,13 @@
 /** The messages between the scan and its hashing workers. */
 
-/** The prefix stage hashes this many leading bytes; a file no longer than this is hashed whole. */
+/** The prefix stage hashes this many leading bytes. */
 export const PREFIX_BYTES = 4096;
+
+/**
+ * A file up to this size is read whole in the prefix stage: opening it costs more than reading
+ * it, and reading it again for the full hash would cost a second open.
+ */
+export const WHOLE_READ_MAX = 64 * 1024;
 
 export interface HashJob {
   readonly id: number;
@@ -11,7 +17,7 @@ export interface HashJob {
   readonly size: bigint;
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
-  /** false: prefix only (and the full hash when the file fits in the prefix). */
+  /** false: prefix only (and the full hash too when size <= WHOLE_READ_MAX). */
   readonly full: boolean;
 }
 

@@ -384,7 +384,7 @@ async function hashStage(
               summary.hashedBytes += r.bytesRead;
               progress.hashedBytes += r.bytesRead;
               if (r.kind === 'ok') {
-                summary.hashedFiles++;
+                if (!job.readBefore) summary.hashedFiles++;
                 progress.hashedFiles++;
                 writer.store(
                   job,

@@ -117,6 +117,8 @@ export async function walk(
     { abs: root, fsPath: rootFsPath, device: rootDevice, stDev: rootStDev, parentDirId: undefined },
   ];
   let lastYield = Date.now();
+  // Test-only: slow the walk down so that a test can interrupt it at a known phase.
+  const testDelayMs = Number(process.env.HASHALL_TEST_DIR_DELAY_MS ?? 0);
   try {
     while (stack.length > 0) {
       if (opts.shouldStop()) return { stopped: true };
@@ -124,6 +126,10 @@ export async function walk(
         // Let signal handlers and the progress display run.
         await new Promise((r) => setImmediate(r));
         lastYield = Date.now();
+        if (opts.shouldStop()) return { stopped: true };
+      }
+      if (testDelayMs > 0) {
+        await new Promise((r) => setTimeout(r, testDelayMs));
         if (opts.shouldStop()) return { stopped: true };
       }
       const dir = stack.pop()!;
