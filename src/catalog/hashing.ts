@@ -36,21 +36,27 @@ const STAGE_FILTER: Record<HashStage, string> = {
 
 /** Fill temp.hash_jobs for a stage; returns the number of jobs (inodes). */
 export function prepareJobs(db: DB, stage: HashStage): number {
-  db.exec(`CREATE TEMP TABLE IF NOT EXISTS hash_jobs (
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id INTEGER, inode INTEGER,
+                                                       PRIMARY KEY (device_id, inode));
+           DROP TABLE IF EXISTS temp.hash_jobs;
+           CREATE TEMP TABLE hash_jobs (
              job_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER, size INTEGER,
-             mtime_ns INTEGER, ctime_ns INTEGER, file_id INTEGER);
-           DELETE FROM temp.hash_jobs;
-           CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id INTEGER, inode INTEGER,
-                                                       PRIMARY KEY (device_id, inode));`);
+             mtime_ns INTEGER, ctime_ns INTEGER, dir_path BLOB, name BLOB, read_before INTEGER);`);
   if (stage !== 'full') db.exec('DELETE FROM temp.read_inodes');
+  // One path per inode (the lowest row id), and everything needed to open it, so that paging
+  // through the jobs is a plain range scan.
   return db
     .prepare(
-      `INSERT INTO temp.hash_jobs (device_id, inode, size, mtime_ns, ctime_ns, file_id)
-       SELECT f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns, min(f.id)
-         FROM files f
-        WHERE f.status = 'active' AND ${STAGE_FILTER[stage]}
-        GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns
-        ORDER BY f.device_id, f.inode`,
+      `INSERT INTO temp.hash_jobs (device_id, inode, size, mtime_ns, ctime_ns, dir_path, name, read_before)
+       SELECT j.device_id, j.inode, j.size, j.mtime_ns, j.ctime_ns, d.path, f.name,
+              EXISTS (SELECT 1 FROM temp.read_inodes r WHERE r.device_id = j.device_id AND r.inode = j.inode)
+         FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns, min(f.id) AS file_id
+                 FROM files f
+                WHERE f.status = 'active' AND ${STAGE_FILTER[stage]}
+                GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns) j
+         JOIN files f ON f.id = j.file_id
+         JOIN dirs d ON d.id = f.dir_id
+        ORDER BY j.device_id, j.inode`,
     )
     .run().changes;
 }
@@ -66,11 +72,8 @@ export function preparedJobBytes(db: DB, stage: HashStage): number {
 export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
   const rows = db
     .prepare(
-      `SELECT j.job_id, j.device_id, j.inode, j.size, j.mtime_ns, j.ctime_ns, d.path AS dir_path, f.name,
-              EXISTS (SELECT 1 FROM temp.read_inodes r WHERE r.device_id = j.device_id AND r.inode = j.inode)
-                AS read_before
-         FROM temp.hash_jobs j JOIN files f ON f.id = j.file_id JOIN dirs d ON d.id = f.dir_id
-        WHERE j.job_id > ? ORDER BY j.job_id LIMIT ?`,
+      `SELECT job_id, device_id, inode, size, mtime_ns, ctime_ns, dir_path, name, read_before
+         FROM temp.hash_jobs WHERE job_id > ? ORDER BY job_id LIMIT ?`,
     )
     .safeIntegers(true)
     .all(afterJobId, limit) as {
@@ -109,7 +112,10 @@ export class HashWriter {
         WHERE device_id = ? AND inode = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ? AND status = 'active'`,
     );
   }
-  /** Store hashes for every active path of the inode whose identity is still the one hashed. */
+  /**
+   * Store hashes for every active path of the inode whose identity is still the one hashed.
+   * Call inside a transaction: one commit per thousands of results, not per result.
+   */
   store(job: JobRow, prefix: Buffer, sha256: Buffer | undefined): void {
     this.upd.run(
       prefix,

@@ -8,10 +8,18 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { describeErrno } from '../errors.js';
 import type { PathReach } from '../fs/reach.js';
-import { PREFIX_BYTES, WHOLE_READ_MAX, type HashJob, type HashResult } from './hash-job.js';
+import { HashStatus, PREFIX_BYTES, WHOLE_READ_MAX, type HashJob } from './hash-job.js';
 
 const OPEN_FLAGS =
   constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+export interface HashOutcome {
+  status: HashStatus;
+  prefix?: Buffer;
+  sha256?: Buffer;
+  bytesRead: number;
+  error?: string;
+}
 
 function sameIdentity(st: BigIntStats, job: HashJob): boolean {
   return (
@@ -23,49 +31,49 @@ function sameIdentity(st: BigIntStats, job: HashJob): boolean {
   );
 }
 
-export function hashFile(job: HashJob, buf: Buffer, reach: PathReach): HashResult {
+export function hashFile(job: HashJob, full: boolean, buf: Buffer, reach: PathReach): HashOutcome {
   let fd: number;
   try {
     fd = openSync(reach.reach(job.path), OPEN_FLAGS);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'ELOOP') return { id: job.id, kind: 'changed', bytesRead: 0 };
-    return { id: job.id, kind: 'error', error: describeErrno(err), bytesRead: 0 };
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR')
+      return { status: HashStatus.Changed, bytesRead: 0 };
+    return { status: HashStatus.Error, error: describeErrno(err), bytesRead: 0 };
   }
   let bytesRead = 0;
   try {
-    if (!sameIdentity(fstatSync(fd, { bigint: true }), job)) {
-      return { id: job.id, kind: 'changed', bytesRead };
-    }
+    if (!sameIdentity(fstatSync(fd, { bigint: true }), job))
+      return { status: HashStatus.Changed, bytesRead };
     const size = Number(job.size);
-    const whole = job.full || size <= WHOLE_READ_MAX;
+    const whole = full || size <= WHOLE_READ_MAX;
     const prefixHash = createHash('sha256');
     const fullHash = whole ? createHash('sha256') : undefined;
     const limit = whole ? size + 1 : PREFIX_BYTES; // +1: a file that grew shows up as extra bytes
     while (bytesRead < limit) {
-      const want = Math.min(buf.length, limit - bytesRead);
-      const n = readSync(fd, buf, 0, want, null);
+      const n = readSync(fd, buf, 0, Math.min(buf.length, limit - bytesRead), null);
       if (n === 0) break;
-      const chunk = buf.subarray(0, n);
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
       if (bytesRead < PREFIX_BYTES) {
-        prefixHash.update(chunk.subarray(0, Math.min(n, PREFIX_BYTES - bytesRead)));
+        prefixHash.update(
+          n + bytesRead <= PREFIX_BYTES ? chunk : chunk.subarray(0, PREFIX_BYTES - bytesRead),
+        );
       }
       fullHash?.update(chunk);
       bytesRead += n;
     }
     const expected = whole ? size : Math.min(size, PREFIX_BYTES);
     if (bytesRead !== expected || !sameIdentity(fstatSync(fd, { bigint: true }), job)) {
-      return { id: job.id, kind: 'changed', bytesRead };
+      return { status: HashStatus.Changed, bytesRead };
     }
     return {
-      id: job.id,
-      kind: 'ok',
+      status: HashStatus.Ok,
       prefix: prefixHash.digest(),
-      sha256: fullHash ? fullHash.digest() : null,
+      ...(fullHash ? { sha256: fullHash.digest() } : {}),
       bytesRead,
     };
   } catch (err) {
-    return { id: job.id, kind: 'error', error: describeErrno(err), bytesRead };
+    return { status: HashStatus.Error, error: describeErrno(err), bytesRead };
   } finally {
     closeSync(fd);
   }

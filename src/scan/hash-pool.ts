@@ -1,36 +1,40 @@
 /** A fixed pool of hashing workers; batches go to the least busy one. */
 import { Worker } from 'node:worker_threads';
-import type { HashBatchDone, HashJob, HashResult } from './hash-job.js';
+import { encodeBatch, transferList, type HashJob, type HashResultMessage } from './hash-job.js';
 
 interface Slot {
   readonly worker: Worker;
   pending: number;
 }
 
+interface Waiter {
+  readonly resolve: (r: HashResultMessage) => void;
+  readonly reject: (e: Error) => void;
+  readonly slot: Slot;
+}
+
 export class HashPool {
   private readonly slots: Slot[] = [];
-  private readonly waiting = new Map<
-    number,
-    { resolve: (r: readonly HashResult[]) => void; reject: (e: Error) => void; slot: Slot }
-  >();
+  private readonly waiting = new Map<number, Waiter>();
   private nextBatch = 1;
   private failure: Error | undefined;
+  private closing = false;
 
   constructor(size: number) {
     const url = new URL('./hash-worker.js', import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
       const worker = new Worker(url);
       const slot: Slot = { worker, pending: 0 };
-      worker.on('message', (done: HashBatchDone) => {
+      worker.on('message', (done: HashResultMessage) => {
         const w = this.waiting.get(done.batchId);
         if (!w) return;
         this.waiting.delete(done.batchId);
         w.slot.pending--;
-        w.resolve(done.results);
+        w.resolve(done);
       });
       worker.on('error', (err) => this.fail(err));
       worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`hash worker exited with code ${code}`));
+        if (!this.closing) this.fail(new Error(`hash worker exited with code ${code}`));
       });
       this.slots.push(slot);
     }
@@ -48,18 +52,20 @@ export class HashPool {
     }
   }
 
-  run(jobs: readonly HashJob[]): Promise<readonly HashResult[]> {
+  run(full: boolean, jobs: readonly HashJob[]): Promise<HashResultMessage> {
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
     const batchId = this.nextBatch++;
     slot.pending++;
+    const msg = encodeBatch(batchId, full, jobs);
     return new Promise((resolve, reject) => {
       this.waiting.set(batchId, { resolve, reject, slot });
-      slot.worker.postMessage({ batchId, jobs });
+      slot.worker.postMessage(msg, transferList(msg));
     });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -2,17 +2,43 @@
 import { parentPort } from 'node:worker_threads';
 import { PathReach } from '../fs/reach.js';
 import { hashFile } from './hash-file.js';
-import type { HashBatch, HashBatchDone } from './hash-job.js';
+import {
+  DIGEST_BYTES,
+  HashStatus,
+  decodeJob,
+  transferList,
+  type HashBatchMessage,
+  type HashResultMessage,
+} from './hash-job.js';
 
-const BUFFER_BYTES = 1 << 20;
-const buf = Buffer.allocUnsafe(BUFFER_BYTES);
+const buf = Buffer.allocUnsafeSlow(1 << 20);
 const reach = new PathReach();
 
-parentPort!.on('message', (batch: HashBatch) => {
-  const results = batch.jobs.map((job) =>
-    hashFile({ ...job, path: Buffer.from(job.path) }, buf, reach),
-  );
+parentPort!.on('message', (batch: HashBatchMessage) => {
+  const n = batch.count;
+  const out: HashResultMessage = {
+    batchId: batch.batchId,
+    status: new Uint8Array(n),
+    prefix: new Uint8Array(n * DIGEST_BYTES),
+    sha256: new Uint8Array(n * DIGEST_BYTES),
+    hasSha256: new Uint8Array(n),
+    bytesRead: new Float64Array(n),
+    errors: {},
+  };
+  for (let i = 0; i < n; i++) {
+    const r = hashFile(decodeJob(batch, i), batch.full, buf, reach);
+    out.status[i] = r.status;
+    out.bytesRead[i] = r.bytesRead;
+    if (r.status === HashStatus.Ok) {
+      out.prefix.set(r.prefix!, i * DIGEST_BYTES);
+      if (r.sha256) {
+        out.sha256.set(r.sha256, i * DIGEST_BYTES);
+        out.hasSha256[i] = 1;
+      }
+    } else if (r.status === HashStatus.Error) {
+      out.errors[i] = r.error ?? 'error';
+    }
+  }
   reach.close();
-  const done: HashBatchDone = { batchId: batch.batchId, results };
-  parentPort!.postMessage(done);
+  parentPort!.postMessage(out, transferList(out));
 });

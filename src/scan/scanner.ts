@@ -24,7 +24,13 @@ import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mou
 import { resolveIdentity } from '../fs/identity.js';
 import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
 import { HashPool } from './hash-pool.js';
-import type { HashJob } from './hash-job.js';
+import {
+  DIGEST_BYTES,
+  HashStatus,
+  PREFIX_BYTES,
+  type HashJob,
+  type HashResultMessage,
+} from './hash-job.js';
 import { absolutePath, currentMounts, type MountView } from './reachability.js';
 import {
   type DeviceContext,
@@ -335,9 +341,11 @@ function safeDev(path: Buffer): bigint | undefined {
   }
 }
 
-const PAGE = 512;
-const BATCH_FILES = 64;
-const BATCH_BYTES = 32 * 1024 * 1024;
+const PAGE = 2048;
+const BATCH_FILES = 256;
+const BATCH_BYTES = 64 * 1024 * 1024;
+const WRITE_EVERY_RESULTS = 8192;
+const WRITE_EVERY_MS = 500;
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(
@@ -358,74 +366,97 @@ async function hashStage(
   const views = new Map<number, MountView[]>();
   for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
   const writer = new HashWriter(db);
-  const pool = new HashPool(Math.min(jobs, total));
+  const full = stage !== 'prefix';
+  const pool = new HashPool(Math.min(jobs, Math.ceil(total / 16)));
   const inflight = new Set<Promise<void>>();
+
+  // Results are written in large transactions: a commit per small batch made the catalog,
+  // not the disk, the bottleneck.
+  type Done = { job: JobRow; prefix: Buffer; sha256: Buffer | undefined };
+  let toWrite: Done[] = [];
+  let lastWrite = Date.now();
+  const writeResults = () => {
+    if (toWrite.length === 0) return;
+    const batch = toWrite;
+    toWrite = [];
+    db.transaction(() => {
+      for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
+    })();
+    lastWrite = Date.now();
+    report();
+  };
+  const accept = (sent: readonly JobRow[], r: HashResultMessage) => {
+    for (let i = 0; i < sent.length; i++) {
+      const job = sent[i]!;
+      const bytes = r.bytesRead[i]!;
+      summary.hashedBytes += bytes;
+      progress.hashedBytes += bytes;
+      const status = r.status[i] as HashStatus;
+      if (status === HashStatus.Ok) {
+        if (!job.readBefore) summary.hashedFiles++;
+        progress.hashedFiles++;
+        const at = i * DIGEST_BYTES;
+        toWrite.push({
+          job,
+          prefix: Buffer.from(r.prefix.subarray(at, at + DIGEST_BYTES)),
+          sha256: r.hasSha256[i]
+            ? Buffer.from(r.sha256.subarray(at, at + DIGEST_BYTES))
+            : undefined,
+        });
+      } else if (status === HashStatus.Changed) {
+        summary.hashChanged++;
+      } else {
+        addError(pathOf(job, views) ?? job.name, new Error(r.errors[i] ?? 'error'));
+      }
+    }
+    if (toWrite.length >= WRITE_EVERY_RESULTS || Date.now() - lastWrite > WRITE_EVERY_MS)
+      writeResults();
+  };
+
   let stopped = false;
   let after = 0;
   try {
+    let rows: JobRow[] = [];
+    let batch: HashJob[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const sentJobs = batch;
+      const sentRows = rows;
+      batch = [];
+      rows = [];
+      batchBytes = 0;
+      while (inflight.size >= pool.size * 2) await Promise.race(inflight);
+      const p: Promise<void> = pool.run(full, sentJobs).then((r) => accept(sentRows, r));
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    };
     while (!stopped) {
       const page = jobPage(db, after, PAGE);
       if (page.length === 0) break;
       after = page[page.length - 1]!.jobId;
-      const byId = new Map<number, JobRow>();
-      let batch: HashJob[] = [];
-      let batchBytes = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        const sent = batch;
-        batch = [];
-        batchBytes = 0;
-        while (inflight.size >= pool.size * 2) await Promise.race(inflight);
-        const p: Promise<void> = pool.run(sent).then((results) => {
-          db.transaction(() => {
-            for (const r of results) {
-              const job = byId.get(r.id)!;
-              byId.delete(r.id);
-              summary.hashedBytes += r.bytesRead;
-              progress.hashedBytes += r.bytesRead;
-              if (r.kind === 'ok') {
-                if (!job.readBefore) summary.hashedFiles++;
-                progress.hashedFiles++;
-                writer.store(
-                  job,
-                  Buffer.from(r.prefix),
-                  r.sha256 ? Buffer.from(r.sha256) : undefined,
-                );
-              } else if (r.kind === 'changed') {
-                summary.hashChanged++;
-              } else {
-                addError(pathOf(job, views) ?? job.name, new Error(r.error));
-              }
-            }
-          })();
-          report();
-        });
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-      };
       for (const job of page) {
         if (shouldStop()) {
           stopped = true;
           break;
         }
         const path = pathOf(job, views);
-        if (!path) continue; // offline: stays pending
-        byId.set(job.jobId, job);
+        if (!path) continue; // its filesystem is not mounted: stays pending
+        rows.push(job);
         batch.push({
-          id: job.jobId,
           path,
           inode: job.inode,
           size: job.size,
           mtimeNs: job.mtimeNs,
           ctimeNs: job.ctimeNs,
-          full: stage !== 'prefix',
         });
-        batchBytes += stage === 'prefix' ? 4096 : Number(job.size);
+        batchBytes += full ? Number(job.size) : PREFIX_BYTES;
         if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
       }
       if (!stopped) await flush();
     }
     await Promise.all(inflight);
+    writeResults();
   } finally {
     await pool.close();
   }
