@@ -81,6 +81,68 @@ export const MIGRATIONS: readonly string[] = [
            d.last_listed_scan AS last_seen_scan
       FROM files f JOIN dirs d ON d.id = f.dir_id;
   `,
+  // 2: the conductor — plans, their actions, the execution journal and the executor lock.
+  `
+  CREATE TABLE conductor_plans (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT    NOT NULL,
+    status              TEXT    NOT NULL CHECK (status IN
+                          ('pending', 'executing', 'executed', 'partial', 'interrupted')),
+    created_at          INTEGER NOT NULL,
+    executed_at         INTEGER,
+    options             TEXT    NOT NULL,      -- JSON: device, keep rule, same/cross device
+    total_opportunities INTEGER NOT NULL,      -- inodes a full run frees
+    total_bytes_saveable INTEGER NOT NULL,
+    pending_groups      INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE conductor_actions (
+    id              INTEGER PRIMARY KEY,
+    plan_id         INTEGER NOT NULL REFERENCES conductor_plans(id) ON DELETE CASCADE,
+    group_no        INTEGER NOT NULL,
+    action_type     TEXT    NOT NULL CHECK (action_type IN ('HARDLINK', 'NOOP', 'SKIP')),
+    device_id       INTEGER NOT NULL REFERENCES devices(id),
+    group_hash      BLOB,                      -- SHA-256 of the content (NULL for link-only groups)
+    size            INTEGER NOT NULL,
+    source_device_id INTEGER NOT NULL REFERENCES devices(id),
+    source_path     BLOB    NOT NULL,          -- inside its filesystem, '/'-led
+    target_path     BLOB    NOT NULL,
+    -- What execute must still find on disk: (inode, size, mtime_ns, ctime_ns) of both.
+    source_inode    INTEGER NOT NULL,
+    source_mtime_ns INTEGER NOT NULL,
+    source_ctime_ns INTEGER NOT NULL,
+    target_inode    INTEGER NOT NULL,
+    target_mtime_ns INTEGER NOT NULL,
+    target_ctime_ns INTEGER NOT NULL,
+    target_nlink    INTEGER NOT NULL,
+    bytes_to_save   INTEGER NOT NULL,          -- the inode's size on the action that frees it, else 0
+    keep_rule       TEXT,
+    reason          TEXT,
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'executed', 'noop', 'failed', 'skipped')),
+    error           TEXT,
+    executed_at     INTEGER
+  );
+  CREATE INDEX conductor_actions_plan ON conductor_actions(plan_id, action_type, bytes_to_save);
+
+  -- Intent before, outcome after: a row here is an action whose outcome is not yet recorded.
+  CREATE TABLE conductor_journal (
+    action_id   INTEGER PRIMARY KEY REFERENCES conductor_actions(id) ON DELETE CASCADE,
+    plan_id     INTEGER NOT NULL,
+    source_abs  BLOB    NOT NULL,
+    target_abs  BLOB    NOT NULL,
+    temp_abs    BLOB    NOT NULL,
+    started_at  INTEGER NOT NULL
+  );
+
+  CREATE TABLE executor_lock (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    pid         INTEGER NOT NULL,
+    start_time  TEXT    NOT NULL,              -- /proc/PID/stat start time: guards against pid reuse
+    hostname    TEXT    NOT NULL,
+    plan_id     INTEGER,
+    acquired_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, UserError } from '../errors.js';
+import { registerConductor } from './commands/conductor.js';
 import { registerDevices } from './commands/devices.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   registerScan(program);
   registerDevices(program);
   registerStats(program);
+  registerConductor(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,0 +1,294 @@
+/**
+ * Duplicate groups, straight from SQL: nothing here holds the catalog in memory. Groups are
+ * materialised into temporary tables, so callers can page through them while writing plans on
+ * the same connection.
+ *
+ * A same-device group is (device, sha256, size) with at least two distinct inodes. An inode is
+ * *pinned* when its link count exceeds the links the catalog knows: replacing the known paths
+ * would not free its blocks.
+ */
+import type { DB } from './open.js';
+
+export interface GroupKey {
+  readonly rowId: number;
+  readonly deviceId: number;
+  readonly sha256: Buffer;
+  readonly size: number;
+  readonly inodes: number;
+  readonly paths: number;
+  readonly pinned: number;
+  /** Bytes a plan keeping a pinned inode (if any) frees: (inodes − max(pinned, 1)) × size. */
+  readonly saveable: number;
+}
+
+export interface Member {
+  readonly fileId: number;
+  readonly deviceId: number;
+  readonly path: Buffer;
+  readonly inode: bigint;
+  readonly nlink: number;
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly sha256: Buffer | null;
+}
+
+const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
+  deviceId === undefined ? '' : `AND ${col} = ${Number(deviceId)}`;
+
+/** Fill temp.same_groups, largest saving first; returns totals. */
+export function prepareSameDeviceGroups(
+  db: DB,
+  deviceId?: number,
+): { groups: number; saveable: number; pinnedInodes: number } {
+  db.exec(`DROP TABLE IF EXISTS temp.same_groups;
+           CREATE TEMP TABLE same_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER, sha256 BLOB,
+             size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, saveable INTEGER);`);
+  db.prepare(
+    `INSERT INTO temp.same_groups (device_id, sha256, size, inodes, paths, pinned, saveable)
+     SELECT device_id, sha256, size, count(*), sum(paths), sum(nlink > paths),
+            (count(*) - max(sum(nlink > paths), 1)) * size
+       FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths
+               FROM files
+              WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${deviceFilter(deviceId)}
+              GROUP BY device_id, sha256, size, inode)
+      GROUP BY device_id, sha256, size
+     HAVING count(*) > 1
+      ORDER BY (count(*) - max(sum(nlink > paths), 1)) * size DESC, device_id, sha256`,
+  ).run();
+  const r = db
+    .prepare(
+      `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
+         FROM temp.same_groups`,
+    )
+    .get() as { groups: number; saveable: number; pinned: number };
+  return { groups: r.groups, saveable: r.saveable, pinnedInodes: r.pinned };
+}
+
+export function sameGroupPage(
+  db: DB,
+  afterRowId: number,
+  limit: number,
+  deviceId?: number,
+): GroupKey[] {
+  const rows = db
+    .prepare(
+      `SELECT * FROM temp.same_groups WHERE row_id > ? ${deviceFilter(deviceId)} ORDER BY row_id LIMIT ?`,
+    )
+    .all(afterRowId, limit) as {
+    row_id: number;
+    device_id: number;
+    sha256: Buffer;
+    size: number;
+    inodes: number;
+    paths: number;
+    pinned: number;
+    saveable: number;
+  }[];
+  return rows.map((r) => ({
+    rowId: r.row_id,
+    deviceId: r.device_id,
+    sha256: r.sha256,
+    size: r.size,
+    inodes: r.inodes,
+    paths: r.paths,
+    pinned: r.pinned,
+    saveable: r.saveable,
+  }));
+}
+
+interface RawMember {
+  id: bigint;
+  device_id: bigint;
+  path: Buffer;
+  inode: bigint;
+  nlink: bigint;
+  size: bigint;
+  mtime_ns: bigint;
+  ctime_ns: bigint;
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  sha256: Buffer | null;
+}
+
+function toMember(r: RawMember): Member {
+  return {
+    fileId: Number(r.id),
+    deviceId: Number(r.device_id),
+    path: r.path,
+    inode: r.inode,
+    nlink: Number(r.nlink),
+    size: Number(r.size),
+    mtimeNs: r.mtime_ns,
+    ctimeNs: r.ctime_ns,
+    mode: Number(r.mode),
+    uid: Number(r.uid),
+    gid: Number(r.gid),
+    sha256: r.sha256,
+  };
+}
+
+const MEMBER_COLUMNS =
+  'id, device_id, path, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, sha256';
+
+/** Every active path with this content on this device. */
+export function groupMembers(db: DB, deviceId: number, sha256: Buffer, size: number): Member[] {
+  return (
+    db
+      .prepare(
+        `SELECT ${MEMBER_COLUMNS} FROM file_paths
+          WHERE sha256 = ? AND size = ? AND device_id = ? AND status = 'active'`,
+      )
+      .safeIntegers(true)
+      .all(sha256, size, deviceId) as RawMember[]
+  ).map(toMember);
+}
+
+/** Every active path with this content, on any device. */
+export function contentMembers(db: DB, sha256: Buffer, size: number): Member[] {
+  return (
+    db
+      .prepare(
+        `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE sha256 = ? AND size = ? AND status = 'active'`,
+      )
+      .safeIntegers(true)
+      .all(sha256, size) as RawMember[]
+  ).map(toMember);
+}
+
+/** The active paths of one inode. */
+export function inodeMembers(db: DB, deviceId: number, inode: bigint): Member[] {
+  return (
+    db
+      .prepare(
+        `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE device_id = ? AND inode = ? AND status = 'active'`,
+      )
+      .safeIntegers(true)
+      .all(deviceId, inode) as RawMember[]
+  ).map(toMember);
+}
+
+export interface CrossKey {
+  readonly rowId: number;
+  readonly sha256: Buffer;
+  readonly size: number;
+  readonly devices: number;
+  readonly copies: number;
+}
+
+/**
+ * Fill temp.cross_groups: contents present on two or more devices. `bytes` is what deleting the
+ * extra copies by hand would free: size × (devices − 1).
+ */
+export function prepareCrossDeviceGroups(
+  db: DB,
+  deviceId?: number,
+): { groups: number; bytes: number } {
+  db.exec(`DROP TABLE IF EXISTS temp.cross_groups;
+           CREATE TEMP TABLE cross_groups (row_id INTEGER PRIMARY KEY, sha256 BLOB, size INTEGER,
+             devices INTEGER, copies INTEGER);`);
+  const having = deviceId === undefined ? '' : `AND sum(device_id = ${Number(deviceId)}) > 0`;
+  db.prepare(
+    `INSERT INTO temp.cross_groups (sha256, size, devices, copies)
+     SELECT sha256, size, count(DISTINCT device_id), count(*)
+       FROM (SELECT DISTINCT device_id, inode, sha256, size FROM files
+              WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0)
+      GROUP BY sha256, size
+     HAVING count(DISTINCT device_id) > 1 ${having}
+      ORDER BY size * (count(DISTINCT device_id) - 1) DESC, sha256`,
+  ).run();
+  const r = db
+    .prepare(
+      `SELECT count(*) AS groups, coalesce(sum(size * (devices - 1)), 0) AS bytes FROM temp.cross_groups`,
+    )
+    .get() as { groups: number; bytes: number };
+  return r;
+}
+
+export function crossGroupPage(db: DB, afterRowId: number, limit: number): CrossKey[] {
+  return (
+    db
+      .prepare('SELECT * FROM temp.cross_groups WHERE row_id > ? ORDER BY row_id LIMIT ?')
+      .all(afterRowId, limit) as {
+      row_id: number;
+      sha256: Buffer;
+      size: number;
+      devices: number;
+      copies: number;
+    }[]
+  ).map((r) => ({
+    rowId: r.row_id,
+    sha256: r.sha256,
+    size: r.size,
+    devices: r.devices,
+    copies: r.copies,
+  }));
+}
+
+/**
+ * Fill temp.link_only: inodes with two or more catalogued paths that are in no same-device
+ * group (their content is unique, or unhashed): the already-optimal hardlinks a plan reports
+ * as NOOP.
+ */
+export function prepareLinkOnlyInodes(db: DB, deviceId?: number): number {
+  db.exec(`DROP TABLE IF EXISTS temp.link_only;
+           CREATE TEMP TABLE link_only (row_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER);`);
+  return db
+    .prepare(
+      `INSERT INTO temp.link_only (device_id, inode)
+       SELECT x.device_id, x.inode
+         FROM (SELECT f.device_id, f.inode, max(f.sha256) AS sha256, max(f.size) AS size FROM files f
+                WHERE f.status = 'active' ${deviceFilter(deviceId, 'f.device_id')}
+                GROUP BY f.device_id, f.inode HAVING count(*) > 1) x
+        WHERE NOT EXISTS (SELECT 1 FROM temp.same_groups g
+                           WHERE g.device_id = x.device_id AND g.sha256 = x.sha256 AND g.size = x.size)
+        ORDER BY x.device_id, x.inode`,
+    )
+    .run().changes;
+}
+
+export function linkOnlyPage(
+  db: DB,
+  afterRowId: number,
+  limit: number,
+): { rowId: number; deviceId: number; inode: bigint }[] {
+  return (
+    db
+      .prepare(
+        'SELECT row_id, device_id, inode FROM temp.link_only WHERE row_id > ? ORDER BY row_id LIMIT ?',
+      )
+      .safeIntegers(true)
+      .all(afterRowId, limit) as { row_id: bigint; device_id: bigint; inode: bigint }[]
+  ).map((r) => ({ rowId: Number(r.row_id), deviceId: Number(r.device_id), inode: r.inode }));
+}
+
+/** Empty files per device (never linked: linking them frees nothing and couples unrelated files). */
+export function emptyFileCounts(db: DB, deviceId?: number): Map<number, number> {
+  const rows = db
+    .prepare(
+      `SELECT device_id, count(*) AS n FROM files WHERE status = 'active' AND size = 0 ${deviceFilter(deviceId)}
+        GROUP BY device_id`,
+    )
+    .all() as { device_id: number; n: number }[];
+  return new Map(rows.map((r) => [r.device_id, r.n]));
+}
+
+/** Hardlink statistics: paths that share an inode, and the bytes those extra links already save. */
+export function hardlinkStats(
+  db: DB,
+  deviceId?: number,
+): { sharedPaths: number; inodes: number; bytesSaved: number } {
+  const r = db
+    .prepare(
+      `SELECT coalesce(sum(paths), 0) AS shared, count(*) AS inodes, coalesce(sum((paths - 1) * size), 0) AS saved
+         FROM (SELECT count(*) AS paths, max(size) AS size FROM files
+                WHERE status = 'active' ${deviceFilter(deviceId)}
+                GROUP BY device_id, inode HAVING count(*) > 1)`,
+    )
+    .get() as { shared: number; inodes: number; saved: number };
+  return { sharedPaths: r.shared, inodes: r.inodes, bytesSaved: r.saved };
+}

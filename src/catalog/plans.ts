@@ -1,0 +1,445 @@
+/** Plans, their actions and the execution journal (DESIGN §2, §4). */
+import type { Statement } from 'better-sqlite3';
+import type { DB } from './open.js';
+import type { ActionType, PlannedAction } from '../conductor/keep.js';
+import { baseName, parentOf } from '../paths.js';
+
+/** The row id of an active file by its path inside its filesystem (indexed lookups only). */
+export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {
+  const dir = db
+    .prepare('SELECT id FROM dirs WHERE device_id = ? AND path = ?')
+    .get(deviceId, Buffer.from(parentOf(path))) as { id: number } | undefined;
+  if (!dir) return undefined;
+  const f = db
+    .prepare(`SELECT id FROM files WHERE dir_id = ? AND name = ?`)
+    .get(dir.id, Buffer.from(baseName(path))) as { id: number } | undefined;
+  return f?.id;
+}
+
+export type PlanStatus = 'pending' | 'executing' | 'executed' | 'partial' | 'interrupted';
+export type ActionStatus = 'pending' | 'executed' | 'noop' | 'failed' | 'skipped';
+
+export interface PlanOptions {
+  readonly deviceId: number | null;
+  readonly deviceAlias: string | null;
+  readonly sameDevice: boolean;
+  readonly crossDevice: boolean;
+  readonly keep: string;
+}
+
+export interface PlanRow {
+  readonly id: number;
+  readonly name: string;
+  readonly status: PlanStatus;
+  readonly createdAt: number;
+  readonly executedAt: number | null;
+  readonly options: PlanOptions;
+  readonly opportunities: number;
+  readonly bytesSaveable: number;
+  readonly pendingGroups: number;
+}
+
+export interface ActionRow {
+  readonly id: number;
+  readonly planId: number;
+  readonly groupNo: number;
+  readonly type: ActionType;
+  readonly deviceId: number;
+  readonly groupHash: Buffer | null;
+  readonly size: number;
+  readonly sourceDeviceId: number;
+  readonly sourcePath: Buffer;
+  readonly targetPath: Buffer;
+  readonly sourceInode: bigint;
+  readonly sourceMtimeNs: bigint;
+  readonly sourceCtimeNs: bigint;
+  readonly targetInode: bigint;
+  readonly targetMtimeNs: bigint;
+  readonly targetCtimeNs: bigint;
+  readonly targetNlink: number;
+  readonly bytes: number;
+  readonly keepRule: string | null;
+  readonly reason: string | null;
+  readonly status: ActionStatus;
+  readonly error: string | null;
+}
+
+interface RawPlan {
+  id: number;
+  name: string;
+  status: PlanStatus;
+  created_at: number;
+  executed_at: number | null;
+  options: string;
+  total_opportunities: number;
+  total_bytes_saveable: number;
+  pending_groups: number;
+}
+
+function toPlan(r: RawPlan): PlanRow {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    createdAt: r.created_at,
+    executedAt: r.executed_at,
+    options: JSON.parse(r.options) as PlanOptions,
+    opportunities: r.total_opportunities,
+    bytesSaveable: r.total_bytes_saveable,
+    pendingGroups: r.pending_groups,
+  };
+}
+
+export function insertPlan(db: DB, name: string, options: PlanOptions, now = Date.now()): number {
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO conductor_plans (name, status, created_at, options, total_opportunities, total_bytes_saveable)
+         VALUES (?, 'pending', ?, ?, 0, 0)`,
+      )
+      .run(name, now, JSON.stringify(options)).lastInsertRowid,
+  );
+}
+
+export class ActionWriter {
+  private readonly ins: Statement;
+  constructor(
+    db: DB,
+    private readonly planId: number,
+    private readonly keepRule: string,
+  ) {
+    this.ins = db.prepare(
+      `INSERT INTO conductor_actions (plan_id, group_no, action_type, device_id, group_hash, size,
+          source_device_id, source_path, target_path,
+          source_inode, source_mtime_ns, source_ctime_ns, target_inode, target_mtime_ns, target_ctime_ns, target_nlink,
+          bytes_to_save, keep_rule, reason, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  add(groupNo: number, a: PlannedAction): void {
+    this.ins.run(
+      this.planId,
+      groupNo,
+      a.type,
+      a.target.deviceId,
+      a.target.sha256,
+      a.target.size,
+      a.source.deviceId,
+      a.source.path,
+      a.target.path,
+      a.source.inode,
+      a.source.mtimeNs,
+      a.source.ctimeNs,
+      a.target.inode,
+      a.target.mtimeNs,
+      a.target.ctimeNs,
+      a.target.nlink,
+      a.bytes,
+      a.type === 'HARDLINK' || a.type === 'NOOP' ? this.keepRule : null,
+      a.reason ?? null,
+      a.type === 'SKIP' ? 'skipped' : 'pending',
+    );
+  }
+}
+
+export function finalizePlanTotals(db: DB, planId: number, pendingGroups: number): void {
+  db.prepare(
+    `UPDATE conductor_plans SET
+        total_opportunities = (SELECT count(*) FROM conductor_actions
+                                WHERE plan_id = @plan AND action_type = 'HARDLINK' AND bytes_to_save > 0),
+        total_bytes_saveable = (SELECT coalesce(sum(bytes_to_save), 0) FROM conductor_actions
+                                 WHERE plan_id = @plan AND action_type = 'HARDLINK'),
+        pending_groups = @pending
+      WHERE id = @plan`,
+  ).run({ plan: planId, pending: pendingGroups });
+}
+
+export function getPlan(db: DB, id: number): PlanRow | undefined {
+  const r = db.prepare('SELECT * FROM conductor_plans WHERE id = ?').get(id) as RawPlan | undefined;
+  return r ? toPlan(r) : undefined;
+}
+
+export function listPlans(db: DB): PlanRow[] {
+  return (db.prepare('SELECT * FROM conductor_plans ORDER BY id').all() as RawPlan[]).map(toPlan);
+}
+
+export function setPlanStatus(db: DB, id: number, status: PlanStatus, executedAt?: number): void {
+  if (executedAt === undefined)
+    db.prepare('UPDATE conductor_plans SET status = ? WHERE id = ?').run(status, id);
+  else
+    db.prepare('UPDATE conductor_plans SET status = ?, executed_at = ? WHERE id = ?').run(
+      status,
+      executedAt,
+      id,
+    );
+}
+
+export function actionCounts(
+  db: DB,
+  planId: number,
+): { type: ActionType; status: ActionStatus; reason: string | null; n: number; bytes: number }[] {
+  return db
+    .prepare(
+      `SELECT action_type AS type, status, CASE WHEN action_type = 'SKIP' THEN reason END AS reason,
+              count(*) AS n, coalesce(sum(bytes_to_save), 0) AS bytes
+         FROM conductor_actions WHERE plan_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    )
+    .all(planId) as {
+    type: ActionType;
+    status: ActionStatus;
+    reason: string | null;
+    n: number;
+    bytes: number;
+  }[];
+}
+
+interface RawAction {
+  id: bigint;
+  plan_id: bigint;
+  group_no: bigint;
+  action_type: ActionType;
+  device_id: bigint;
+  group_hash: Buffer | null;
+  size: bigint;
+  source_device_id: bigint;
+  source_path: Buffer;
+  target_path: Buffer;
+  source_inode: bigint;
+  source_mtime_ns: bigint;
+  source_ctime_ns: bigint;
+  target_inode: bigint;
+  target_mtime_ns: bigint;
+  target_ctime_ns: bigint;
+  target_nlink: bigint;
+  bytes_to_save: bigint;
+  keep_rule: string | null;
+  reason: string | null;
+  status: ActionStatus;
+  error: string | null;
+}
+
+function toAction(r: RawAction): ActionRow {
+  return {
+    id: Number(r.id),
+    planId: Number(r.plan_id),
+    groupNo: Number(r.group_no),
+    type: r.action_type,
+    deviceId: Number(r.device_id),
+    groupHash: r.group_hash,
+    size: Number(r.size),
+    sourceDeviceId: Number(r.source_device_id),
+    sourcePath: r.source_path,
+    targetPath: r.target_path,
+    sourceInode: r.source_inode,
+    sourceMtimeNs: r.source_mtime_ns,
+    sourceCtimeNs: r.source_ctime_ns,
+    targetInode: r.target_inode,
+    targetMtimeNs: r.target_mtime_ns,
+    targetCtimeNs: r.target_ctime_ns,
+    targetNlink: Number(r.target_nlink),
+    bytes: Number(r.bytes_to_save),
+    keepRule: r.keep_rule,
+    reason: r.reason,
+    status: r.status,
+    error: r.error,
+  };
+}
+
+/** Actions in execution order (by id, i.e. group by group), paged. */
+export function actionPage(
+  db: DB,
+  planId: number,
+  afterId: number,
+  limit: number,
+  types: readonly ActionType[],
+): ActionRow[] {
+  const marks = types.map(() => '?').join(', ');
+  return (
+    db
+      .prepare(
+        `SELECT * FROM conductor_actions WHERE plan_id = ? AND id > ? AND action_type IN (${marks})
+          ORDER BY id LIMIT ?`,
+      )
+      .safeIntegers(true)
+      .all(planId, afterId, ...types, limit) as RawAction[]
+  ).map(toAction);
+}
+
+/** The top actions for display: HARDLINK by bytes, then NOOP, then SKIP. */
+export function topActions(db: DB, planId: number, limit: number): ActionRow[] {
+  return (
+    db
+      .prepare(
+        `SELECT * FROM conductor_actions WHERE plan_id = ?
+          ORDER BY CASE action_type WHEN 'HARDLINK' THEN 0 WHEN 'NOOP' THEN 1 ELSE 2 END,
+                   bytes_to_save DESC, size DESC, id
+          LIMIT ?`,
+      )
+      .safeIntegers(true)
+      .all(planId, limit < 0 ? -1 : limit) as RawAction[]
+  ).map(toAction);
+}
+
+export function getAction(db: DB, id: number): ActionRow | undefined {
+  const r = db
+    .prepare('SELECT * FROM conductor_actions WHERE id = ?')
+    .safeIntegers(true)
+    .get(id) as RawAction | undefined;
+  return r ? toAction(r) : undefined;
+}
+
+export function setActionOutcome(
+  db: DB,
+  id: number,
+  status: ActionStatus,
+  error: string | null,
+  now = Date.now(),
+): void {
+  db.prepare(
+    'UPDATE conductor_actions SET status = ?, error = ?, executed_at = ? WHERE id = ?',
+  ).run(status, error, now, id);
+}
+
+/**
+ * Bytes an execution freed: the sizes of the target inodes all of whose planned HARDLINK
+ * actions are executed (an inode with one link left standing frees nothing).
+ */
+export function bytesFreed(db: DB, planId: number): number {
+  const r = db
+    .prepare(
+      `SELECT coalesce(sum(size), 0) AS b FROM (
+          SELECT max(size) AS size FROM conductor_actions
+           WHERE plan_id = ? AND action_type = 'HARDLINK'
+           GROUP BY device_id, target_inode
+          HAVING sum(status != 'executed') = 0)`,
+    )
+    .get(planId) as { b: number };
+  return r.b;
+}
+
+// --- journal ---------------------------------------------------------------------------
+
+export interface JournalRow {
+  readonly actionId: number;
+  readonly planId: number;
+  readonly sourceAbs: Buffer;
+  readonly targetAbs: Buffer;
+  readonly tempAbs: Buffer;
+}
+
+export function journalIntent(db: DB, j: JournalRow, now = Date.now()): void {
+  db.prepare(
+    `INSERT OR REPLACE INTO conductor_journal (action_id, plan_id, source_abs, target_abs, temp_abs, started_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(j.actionId, j.planId, j.sourceAbs, j.targetAbs, j.tempAbs, now);
+}
+
+export function journalDone(db: DB, actionId: number): void {
+  db.prepare('DELETE FROM conductor_journal WHERE action_id = ?').run(actionId);
+}
+
+export function openJournal(db: DB): JournalRow[] {
+  return (
+    db.prepare('SELECT * FROM conductor_journal ORDER BY action_id').all() as {
+      action_id: number;
+      plan_id: number;
+      source_abs: Buffer;
+      target_abs: Buffer;
+      temp_abs: Buffer;
+    }[]
+  ).map((r) => ({
+    actionId: r.action_id,
+    planId: r.plan_id,
+    sourceAbs: r.source_abs,
+    targetAbs: r.target_abs,
+    tempAbs: r.temp_abs,
+  }));
+}
+
+// --- executor lock ---------------------------------------------------------------------
+
+export interface LockHolder {
+  readonly pid: number;
+  readonly startTime: string;
+  readonly hostname: string;
+  readonly planId: number | null;
+  readonly acquiredAt: number;
+}
+
+export function readLock(db: DB): LockHolder | undefined {
+  const r = db.prepare('SELECT * FROM executor_lock WHERE id = 1').get() as
+    | {
+        pid: number;
+        start_time: string;
+        hostname: string;
+        plan_id: number | null;
+        acquired_at: number;
+      }
+    | undefined;
+  return r
+    ? {
+        pid: r.pid,
+        startTime: r.start_time,
+        hostname: r.hostname,
+        planId: r.plan_id,
+        acquiredAt: r.acquired_at,
+      }
+    : undefined;
+}
+
+export function writeLock(db: DB, h: LockHolder): void {
+  db.prepare(
+    `INSERT OR REPLACE INTO executor_lock (id, pid, start_time, hostname, plan_id, acquired_at) VALUES (1, ?, ?, ?, ?, ?)`,
+  ).run(h.pid, h.startTime, h.hostname, h.planId, h.acquiredAt);
+}
+
+export function clearLock(db: DB, pid: number): void {
+  db.prepare('DELETE FROM executor_lock WHERE id = 1 AND pid = ?').run(pid);
+}
+
+// --- catalog rows after a replacement -------------------------------------------------
+
+/**
+ * After `target` became a link of the source inode: its row takes the source's identity and
+ * hashes (same content), and every row of the source inode takes the new link count and ctime.
+ */
+export function recordReplacement(
+  db: DB,
+  deviceId: number,
+  targetPath: Buffer,
+  sourceInode: bigint,
+  st: { nlink: number; ctimeNs: bigint; mtimeNs: bigint },
+): void {
+  const src = db
+    .prepare(
+      `SELECT prefix_hash, sha256, mode, uid, gid, size FROM files
+        WHERE device_id = ? AND inode = ? AND status = 'active' AND sha256 IS NOT NULL LIMIT 1`,
+    )
+    .get(deviceId, sourceInode) as
+    | { prefix_hash: Buffer; sha256: Buffer; mode: number; uid: number; gid: number; size: number }
+    | undefined;
+  const target = fileIdByPath(db, deviceId, targetPath);
+  if (target) {
+    db.prepare(
+      `UPDATE files SET inode = ?, nlink = ?, mtime_ns = ?, ctime_ns = ?,
+                        prefix_hash = coalesce(?, prefix_hash), sha256 = coalesce(?, sha256),
+                        mode = coalesce(?, mode), uid = coalesce(?, uid), gid = coalesce(?, gid)
+        WHERE id = ?`,
+    ).run(
+      sourceInode,
+      st.nlink,
+      st.mtimeNs,
+      st.ctimeNs,
+      src?.prefix_hash ?? null,
+      src?.sha256 ?? null,
+      src?.mode ?? null,
+      src?.uid ?? null,
+      src?.gid ?? null,
+      target,
+    );
+  }
+  db.prepare(
+    `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
+  ).run(st.nlink, st.ctimeNs, deviceId, sourceInode);
+}

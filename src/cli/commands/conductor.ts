@@ -1,0 +1,739 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { DB } from '../../catalog/open.js';
+import { listDevices, type DeviceRow } from '../../catalog/devices.js';
+import {
+  actionCounts,
+  getPlan,
+  listPlans,
+  openJournal,
+  topActions,
+  type ActionRow,
+  type PlanRow,
+} from '../../catalog/plans.js';
+import { analyze, status } from '../../conductor/analyze.js';
+import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import {
+  Executor,
+  type ActionReport,
+  type ExecuteSummary,
+  type Verify,
+} from '../../conductor/execute.js';
+import { KEEP_RULES, type KeepRule } from '../../conductor/keep.js';
+import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
+import { createPlan } from '../../conductor/plan.js';
+import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
+import { EXIT, UserError } from '../../errors.js';
+import { readMountinfo } from '../../fs/mountinfo.js';
+import { displayPath, jsonPath, rebase, relativeTo, isUnder } from '../../paths.js';
+import { absolutePath, currentMounts } from '../../scan/reachability.js';
+import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
+import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import { stopRequested } from '../signals.js';
+import { deviceJson } from './devices.js';
+
+const RULE = '═'.repeat(51);
+const BOX = '═'.repeat(62);
+const THIN = '─'.repeat(64);
+
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000_000) {
+    throw new InvalidArgumentError('give a whole number from 0 (everything) upwards');
+  }
+  return n;
+}
+
+function parsePlanId(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError('a plan id is a positive whole number');
+  return n;
+}
+
+function parseBool(v: string | boolean | undefined): boolean {
+  if (v === undefined || v === true) return true;
+  if (v === false) return false;
+  const s = String(v).toLowerCase();
+  if (['true', 'yes', '1', 'on'].includes(s)) return true;
+  if (['false', 'no', '0', 'off'].includes(s)) return false;
+  throw new InvalidArgumentError('use true or false, e.g. --same-device=false');
+}
+
+function parseKeep(v: string): KeepRule {
+  if (!(KEEP_RULES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`use one of: ${KEEP_RULES.join(', ')}`);
+  return v as KeepRule;
+}
+
+function parseVerify(v: string): Verify {
+  if (v !== 'bytes' && v !== 'hash') throw new InvalidArgumentError("use 'bytes' or 'hash'");
+  return v;
+}
+
+/** Absolute paths for display: through a current mount, else the last known one. */
+function pathMapper(db: DB): (deviceId: number, fsPath: Buffer) => Buffer {
+  const mounts = readMountinfo();
+  const devices = new Map(listDevices(db).map((d) => [d.id, d]));
+  const views = new Map<number, ReturnType<typeof currentMounts>>();
+  return (deviceId, fsPath) => {
+    const d = devices.get(deviceId);
+    if (!d) return fsPath;
+    let v = views.get(deviceId);
+    if (!v) {
+      v = currentMounts(d, mounts);
+      views.set(deviceId, v);
+    }
+    const abs = absolutePath(fsPath, v);
+    if (abs) return abs;
+    return isUnder(fsPath, d.mountRoot)
+      ? rebase(d.mountPoint, relativeTo(fsPath, d.mountRoot))
+      : fsPath;
+  };
+}
+
+function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
+  return arg === undefined ? undefined : resolveDeviceArg(db, arg);
+}
+
+function hex(b: Buffer | null, n = 12): string {
+  return b ? `${b.toString('hex').slice(0, n)}...` : '(hardlinks)';
+}
+
+// --- analyze -----------------------------------------------------------------------------
+
+interface AnalyzeOpts extends GlobalOptions {
+  device?: string;
+  crossDevice?: boolean;
+  limit: number;
+}
+
+function registerAnalyze(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('analyze')
+      .description('find deduplication opportunities in the catalog')
+      .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+      .option('--cross-device', 'also list contents duplicated across filesystems')
+      .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+  ).action((opts: AnalyzeOpts) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const device = deviceOption(db, opts.device);
+      const a = analyze(db, {
+        ...(device ? { device } : {}),
+        crossDevice: opts.crossDevice ?? false,
+        limit: opts.limit || -1,
+      });
+      if (opts.json) {
+        printJson({
+          devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
+          same_device: {
+            groups: a.sameDevice.groups,
+            bytes_saveable: a.sameDevice.bytesSaveable,
+            pinned_inodes: a.sameDevice.pinnedInodes,
+            blocked_groups: a.sameDevice.blockedGroups,
+            top: a.sameDevice.top.map((g) => ({
+              device: a.devices.find((d) => d.device.id === g.deviceId)?.device.alias ?? g.deviceId,
+              sha256: g.sha256.toString('hex'),
+              size: g.size,
+              inodes: g.inodes,
+              paths: g.paths,
+              pinned: g.pinned,
+              bytes_saveable: g.saveable,
+            })),
+          },
+          cross_device: a.crossDevice
+            ? {
+                groups: a.crossDevice.groups,
+                bytes: a.crossDevice.bytes,
+                top: a.crossDevice.top.map((g) => ({
+                  sha256: g.sha256.toString('hex'),
+                  size: g.size,
+                  devices: g.devices,
+                  copies: g.copies,
+                })),
+              }
+            : { groups: 0, bytes: 0, top: [] },
+          pending: a.pending,
+          empty_files: a.emptyFiles,
+        });
+        return;
+      }
+      const lines: string[] = ['📊 Registered Devices:'];
+      const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
+      for (const d of a.devices) {
+        lines.push(
+          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+        );
+      }
+      lines.push('', '🔍 Same-device deduplication opportunities:');
+      if (a.sameDevice.groups === 0) lines.push('  none');
+      for (const d of a.devices) {
+        const groups = a.sameDevice.top.filter((g) => g.deviceId === d.device.id);
+        if (groups.length === 0) continue;
+        lines.push(`  ${displayPath(d.device.mountPoint)}:`);
+        for (const g of groups) {
+          lines.push(
+            `    ${hex(g.sha256)} - ${g.inodes} inodes, ${g.paths} paths, save ${formatBytes(g.saveable)}${g.pinned ? ` (${g.pinned} pinned)` : ''}`,
+          );
+        }
+      }
+      lines.push(
+        `  Total: ${formatCount(a.sameDevice.groups)} groups, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
+      );
+      if (a.sameDevice.blockedGroups) {
+        lines.push(
+          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, or owner/group/mode differ)`,
+        );
+      }
+      if (a.sameDevice.pinnedInodes) {
+        lines.push(
+          `  ${formatCount(a.sameDevice.pinnedInodes)} inodes are pinned by links outside the catalog: they free nothing`,
+        );
+      }
+      if (a.crossDevice) {
+        lines.push('', '🌐 Cross-device duplicate files:');
+        if (a.crossDevice.groups === 0) lines.push('  none');
+        for (const g of a.crossDevice.top) {
+          lines.push(
+            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${g.copies} copies across ${g.devices} devices`,
+          );
+        }
+        lines.push(
+          `  Total: ${formatCount(a.crossDevice.groups)} contents, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
+        );
+      }
+      if (a.pending)
+        lines.push(
+          '',
+          `⏳ Pending: ${formatCount(a.pending)} candidate inodes still need hashing (offline or unreadable); rescan to include them`,
+        );
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+}
+
+// --- plan --------------------------------------------------------------------------------
+
+interface PlanOpts extends GlobalOptions {
+  device?: string;
+  sameDevice: boolean;
+  crossDevice: boolean;
+  keep: KeepRule;
+}
+
+function countsJson(counts: ReturnType<typeof actionCounts>): Record<string, number> {
+  const out: Record<string, number> = { HARDLINK: 0, NOOP: 0, SKIP: 0 };
+  for (const c of counts) out[c.type] = (out[c.type] ?? 0) + c.n;
+  return out;
+}
+
+function skipReasons(counts: ReturnType<typeof actionCounts>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of counts) {
+    if (c.type !== 'SKIP') continue;
+    const r = (c.reason ?? 'skipped').replace(/:.*/, '');
+    m.set(r, (m.get(r) ?? 0) + c.n);
+  }
+  return m;
+}
+
+function registerPlan(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('plan')
+      .description('create a deduplication plan (changes nothing on disk)')
+      .argument('<name>', 'a human-readable plan name')
+      .option('--device <path>', 'only this filesystem (a path on it, or its alias); default: all')
+      .option('--same-device [bool]', 'include same-device hardlink opportunities', parseBool, true)
+      .option(
+        '--cross-device [bool]',
+        'record cross-device duplicates as informational SKIP actions',
+        parseBool,
+        false,
+      )
+      .option(
+        '--keep <rule>',
+        `which copy to keep: ${KEEP_RULES.join(' | ')}`,
+        parseKeep,
+        'most-linked',
+      ),
+  ).action((name: string, opts: PlanOpts) => {
+    if (!name.trim()) throw new UserError('a plan needs a name');
+    const { db } = open(opts);
+    try {
+      const device = deviceOption(db, opts.device);
+      const { plan, counts } = createPlan(db, {
+        name,
+        ...(device ? { device } : {}),
+        sameDevice: opts.sameDevice,
+        crossDevice: opts.crossDevice,
+        keep: opts.keep,
+      });
+      const byType = countsJson(counts);
+      if (opts.json) {
+        printJson({
+          id: plan.id,
+          name: plan.name,
+          status: plan.status,
+          opportunities: plan.opportunities,
+          bytes_saveable: plan.bytesSaveable,
+          actions: byType,
+          skip_reasons: Object.fromEntries(skipReasons(counts)),
+          pending: plan.pendingGroups,
+        });
+        return;
+      }
+      const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
+      say(
+        opts,
+        [
+          `✅ Plan created: ${plan.name}`,
+          `   ID: ${plan.id}`,
+          `   Opportunities: ${formatCount(plan.opportunities)}`,
+          `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
+          `   Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
+          ...(plan.pendingGroups
+            ? [
+                `   Pending: ${formatCount(plan.pendingGroups)} candidate inodes not hashed yet (not planned)`,
+              ]
+            : []),
+          '',
+          `Review it with: hashall conductor show-plan ${plan.id}`,
+        ].join('\n'),
+      );
+    } finally {
+      db.close();
+    }
+  });
+}
+
+// --- show-plan / plans -------------------------------------------------------------------
+
+function requirePlan(db: DB, id: number): PlanRow {
+  const plan = getPlan(db, id);
+  if (!plan) throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
+  return plan;
+}
+
+function actionJson(
+  a: ActionRow,
+  toAbs: (d: number, p: Buffer) => Buffer,
+): Record<string, unknown> {
+  return {
+    id: a.id,
+    type: a.type,
+    ...jsonPath('source', toAbs(a.sourceDeviceId, a.sourcePath)),
+    ...jsonPath('target', toAbs(a.deviceId, a.targetPath)),
+    bytes: a.bytes,
+    size: a.size,
+    sha256: a.groupHash ? a.groupHash.toString('hex') : null,
+    status: a.status,
+    reason: a.reason,
+    error: a.error,
+  };
+}
+
+interface ShowOpts extends GlobalOptions {
+  limit: number;
+}
+
+function registerShowPlan(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('show-plan')
+      .description('display a plan: header, counts and its top actions')
+      .argument('<plan_id>', 'plan id', parsePlanId)
+      .option('--limit <n>', 'actions to show, HARDLINK by bytes first (0: all)', parseLimit, 20),
+  ).action((id: number, opts: ShowOpts) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const plan = requirePlan(db, id);
+      const counts = actionCounts(db, id);
+      const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
+      const toAbs = pathMapper(db);
+      if (opts.json) {
+        printJson({
+          id: plan.id,
+          name: plan.name,
+          status: plan.status,
+          created_at: new Date(plan.createdAt).toISOString(),
+          executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
+          options: plan.options,
+          opportunities: plan.opportunities,
+          bytes_saveable: plan.bytesSaveable,
+          counts: countsJson(counts),
+          actions: actions.map((a) => actionJson(a, toAbs)),
+        });
+        return;
+      }
+      const byType = countsJson(counts);
+      const lines = [
+        `╔${BOX}`,
+        `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
+        `╚${BOX}`,
+        '',
+        `Status: ${plan.status}`,
+        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${plan.options.keep}`,
+        `Opportunities: ${formatCount(plan.opportunities)}`,
+        `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
+        `Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        '',
+        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions:`,
+        THIN,
+      ];
+      actions.forEach((a, i) => {
+        const bytes =
+          a.type === 'HARDLINK'
+            ? `${formatCount(a.bytes).padStart(17)} bytes`
+            : a.type === 'SKIP'
+              ? `${formatCount(a.size).padStart(17)} bytes`
+              : '';
+        lines.push(
+          `${String(i + 1).padStart(2)}. ${a.type.padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
+        );
+        lines.push(`    ${hex(a.groupHash)}`);
+        lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
+        lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
+        if (a.error) lines.push(`    Error: ${a.error}`);
+        lines.push('');
+      });
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+
+  withGlobals(conductor.command('plans').description('list plans')).action(
+    (opts: GlobalOptions) => {
+      const { db } = open(opts, { readonly: true });
+      try {
+        const plans = listPlans(db);
+        if (opts.json) {
+          printJson({
+            plans: plans.map((p) => ({
+              id: p.id,
+              name: p.name,
+              status: p.status,
+              created_at: new Date(p.createdAt).toISOString(),
+              executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
+              device: p.options.deviceAlias,
+              opportunities: p.opportunities,
+              bytes_saveable: p.bytesSaveable,
+            })),
+          });
+          return;
+        }
+        if (plans.length === 0) {
+          say(opts, 'No plans yet: hashall conductor plan "NAME" creates one.');
+          return;
+        }
+        say(
+          opts,
+          table(
+            ['ID', 'NAME', 'STATUS', 'DEVICE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED'],
+            plans.map((p) => [
+              String(p.id),
+              p.name,
+              p.status,
+              p.options.deviceAlias ?? 'all',
+              formatCount(p.opportunities),
+              formatBytes(p.bytesSaveable),
+              formatTime(p.createdAt),
+            ]),
+            [true, false, false, false, true, true, false],
+          ),
+        );
+      } finally {
+        db.close();
+      }
+    },
+  );
+}
+
+// --- execute -----------------------------------------------------------------------------
+
+interface ExecOpts extends GlobalOptions {
+  dryRun?: boolean;
+  force?: boolean;
+  verify: Verify;
+}
+
+function openLog(
+  catalogPath: string,
+  planId: number,
+): { path: string; write: (line: string) => void; close: () => void } {
+  const dir = join(dirname(catalogPath), 'logs');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const path = join(dir, `conductor-plan-${planId}-${stamp}.log`);
+  const fd = openSync(path, 'a', 0o600);
+  return {
+    path,
+    write: (line) => {
+      writeSync(fd, `${new Date().toISOString()} ${line}\n`);
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+function recoveryText(r: RecoveryReport): string | undefined {
+  const n = r.rolledForward + r.rolledBack;
+  if (n === 0 && r.tempLinksRemoved === 0) return undefined;
+  return `🔧 Recovered an interrupted run: ${r.rolledForward} action(s) completed, ${r.rolledBack} rolled back, ${r.tempLinksRemoved} temporary link(s) removed`;
+}
+
+async function confirm(plan: PlanRow, hardlinks: number): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    process.stderr.write(
+      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} HARDLINK actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
+    );
+    const answer = await rl.question('Replace these files with hardlinks now? [y/N] ');
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function registerExecute(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('execute')
+      .description('carry out a plan (see --dry-run first)')
+      .argument('<plan_id>', 'plan id', parsePlanId)
+      .option('--dry-run', 'check every action against the disk and report; change nothing')
+      .option('--force', 'execute without asking (required when not on a terminal)')
+      .option(
+        '--verify <how>',
+        "'bytes' (compare both files, default) or 'hash' (re-hash both)",
+        parseVerify,
+        'bytes',
+      ),
+  ).action(async (id: number, opts: ExecOpts) => {
+    const dryRun = opts.dryRun ?? false;
+    const cat = open(opts, { readonly: dryRun });
+    const db = cat.db;
+    let log: ReturnType<typeof openLog> | undefined;
+    let locked = false;
+    try {
+      let plan = requirePlan(db, id);
+      const hardlinks = countsJson(actionCounts(db, id)).HARDLINK!;
+      if (!dryRun && !opts.force) {
+        if (!process.stdin.isTTY) {
+          throw new UserError(
+            `refusing to execute plan ${id} without --force when not on a terminal; review it with 'hashall conductor show-plan ${id}' and '--dry-run', then add --force`,
+          );
+        }
+        if (!(await confirm(plan, hardlinks))) {
+          say(opts, 'Nothing done.');
+          return;
+        }
+      }
+      let recovery: RecoveryReport | undefined;
+      if (dryRun) {
+        if (openJournal(db).length > 0 && !liveHolder(db)) {
+          warn(
+            opts,
+            'hashall: note: an interrupted execute left work to recover; the next real execute (or scan) will recover it first',
+          );
+        }
+      } else {
+        acquireExecutorLock(db, id);
+        locked = true;
+        recovery = recoverInterrupted(db);
+        const text = recoveryText(recovery);
+        if (text) warn(opts, text);
+        plan = requirePlan(db, id);
+        log = openLog(cat.path, id);
+        log.write(
+          `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
+        );
+        if (text) log.write(text);
+      }
+      const human = !opts.json && !opts.quiet;
+      if (human) {
+        process.stdout.write(
+          [
+            `${dryRun ? '🔍 DRY RUN' : '⚡ EXECUTING'} Plan #${plan.id}: ${plan.name}`,
+            `Actions to perform: ${formatCount(hardlinks)}`,
+            RULE,
+            '',
+          ].join('\n') + '\n',
+        );
+      }
+      const failures: ActionReport[] = [];
+      const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
+      const onAction = (r: ActionReport) => {
+        const o = r.outcome;
+        if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
+        log?.write(
+          `${r.action.type} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${toText(r.targetAbs)} source=${toText(r.sourceAbs)}`,
+        );
+        if (!human || r.action.type !== 'HARDLINK') return;
+        const mark =
+          o.kind === 'executed'
+            ? '✅ Success'
+            : o.kind === 'would-link'
+              ? '🔍 Would link (checked: identity and bytes)'
+              : o.kind === 'noop'
+                ? `➖ NOOP: ${o.why}`
+                : `❌ Failed: ${o.error}`;
+        process.stdout.write(
+          `HARDLINK: ${toText(r.targetAbs)}\n  → ${toText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`,
+        );
+      };
+      const summary: ExecuteSummary = await new Executor(db, plan, {
+        dryRun,
+        verify: opts.verify,
+        shouldStop: stopRequested,
+        onAction,
+      }).run();
+      log?.write(
+        `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes freed ${summary.bytesSaved}`,
+      );
+      if (opts.json) {
+        printJson({
+          plan_id: plan.id,
+          dry_run: dryRun,
+          executed: summary.executed,
+          would_link: summary.wouldLink,
+          noop: summary.noop,
+          failed: summary.failed,
+          skipped: summary.skipped,
+          bytes_saved: summary.bytesSaved,
+          would_save: summary.wouldSave,
+          status: dryRun ? plan.status : summary.status,
+          interrupted: summary.interrupted,
+          log: log?.path ?? null,
+          recovery: recovery
+            ? {
+                rolled_forward: recovery.rolledForward,
+                rolled_back: recovery.rolledBack,
+                temp_links_removed: recovery.tempLinksRemoved,
+              }
+            : null,
+          failures: failures.map((f) => ({
+            id: f.action.id,
+            ...jsonPath('target', f.targetAbs ?? f.action.targetPath),
+            ...jsonPath('source', f.sourceAbs ?? f.action.sourcePath),
+            error: f.outcome.kind === 'failed' ? f.outcome.error : '',
+          })),
+        });
+      } else if (human) {
+        const lines = [RULE];
+        if (dryRun) {
+          lines.push(
+            `🔍 Would link: ${formatCount(summary.wouldLink)} (${formatBytes(summary.wouldSave)})`,
+          );
+        } else {
+          lines.push(`✅ Executed: ${formatCount(summary.executed)}`);
+        }
+        lines.push(
+          `➖ NOOP: ${formatCount(summary.noop)}  ⏭️  Skipped: ${formatCount(summary.skipped)}`,
+        );
+        lines.push(
+          `❌ Failed: ${formatCount(summary.failed)}${dryRun && summary.failed ? ' (stale or changed: a real run would not link these)' : ''}`,
+        );
+        if (!dryRun)
+          lines.push(
+            `💾 Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
+          );
+        if (summary.interrupted)
+          lines.push(`⚠️  Interrupted: run 'hashall conductor execute ${plan.id}' again to resume`);
+        if (log) lines.push('', `See ${log.path} for details`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      process.exitCode = summary.interrupted
+        ? EXIT.interrupted
+        : summary.failed > 0
+          ? EXIT.partial
+          : EXIT.ok;
+    } finally {
+      log?.close();
+      if (locked) releaseExecutorLock(db);
+      db.close();
+    }
+  });
+}
+
+// --- status ------------------------------------------------------------------------------
+
+function registerStatus(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('status')
+      .description('devices, files, hardlink statistics, potential savings, pending candidates')
+      .option('--device <path>', 'only this filesystem (a path on it, or its alias)'),
+  ).action((opts: GlobalOptions & { device?: string }) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const device = deviceOption(db, opts.device);
+      const s = status(db, device);
+      if (opts.json) {
+        printJson({
+          devices: s.devices.map((d) => deviceJson(d.device, d.usage)),
+          files: s.files,
+          inodes: s.inodes,
+          bytes: s.bytes,
+          hardlinks: {
+            shared_paths: s.hardlinks.sharedPaths,
+            inodes: s.hardlinks.inodes,
+            bytes_saved: s.hardlinks.bytesSaved,
+          },
+          bytes_saveable: s.bytesSaveable,
+          groups: s.groups,
+          pending: s.pending,
+          last_scans: s.lastScans.map((r) => ({
+            ...jsonPath('root', r.root),
+            status: r.status,
+            finished_at: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+          })),
+        });
+        return;
+      }
+      const lines = ['📊 Registered Devices:'];
+      for (const d of s.devices) {
+        lines.push(
+          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+        );
+      }
+      lines.push(
+        '',
+        `Files:              ${formatCount(s.files)} paths, ${formatCount(s.inodes)} inodes`,
+        `Total space:        ${formatBytes(s.bytes)}`,
+        `Hardlinks:          ${formatCount(s.hardlinks.sharedPaths)} paths share ${formatCount(s.hardlinks.inodes)} inodes, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
+        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${formatCount(s.groups)} groups`,
+        `Pending candidates: ${formatCount(s.pending)}`,
+        '',
+        'Last scan per root:',
+        ...s.lastScans.map(
+          (r) =>
+            `  ${displayPath(r.root)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}`,
+        ),
+      );
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+}
+
+export function registerConductor(program: Command): void {
+  const conductor = program
+    .command('conductor')
+    .description('analyze → plan → review → dry-run → execute');
+  registerAnalyze(conductor);
+  registerPlan(conductor);
+  registerShowPlan(conductor);
+  registerExecute(conductor);
+  registerStatus(conductor);
+  for (const c of conductor.commands) c.exitOverride();
+  conductor.exitOverride();
+}

@@ -1,0 +1,19 @@
+/**
+ * Test-only crash injection. HASHALL_FAILPOINT=NAME kills the process with SIGKILL when the
+ * executor reaches step NAME (optionally only at action HASHALL_FAILPOINT_ACTION), so that the
+ * crash tests can prove every step of the replace protocol is recoverable. Unset in normal use.
+ */
+const point = process.env.HASHALL_FAILPOINT;
+const onAction = process.env.HASHALL_FAILPOINT_ACTION
+  ? Number(process.env.HASHALL_FAILPOINT_ACTION)
+  : undefined;
+let countdown = process.env.HASHALL_FAILPOINT_AFTER
+  ? Number(process.env.HASHALL_FAILPOINT_AFTER)
+  : 0;
+
+export function failpoint(name: string, actionId: number): void {
+  if (point !== name) return;
+  if (onAction !== undefined && onAction !== actionId) return;
+  if (countdown-- > 0) return;
+  process.kill(process.pid, 'SIGKILL');
+}

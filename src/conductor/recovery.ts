@@ -1,0 +1,87 @@
+/**
+ * Recovering an execute that was killed mid-action. For every journal row: remove our temp
+ * link if it is still there, then look at the target: if it is now the source inode the
+ * action completed (roll forward, record it), otherwise it never happened (roll back: the
+ * action is pending again). Either way every path still has its content.
+ */
+import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import type { DB } from '../catalog/open.js';
+import {
+  getAction,
+  journalDone,
+  openJournal,
+  recordReplacement,
+  setActionOutcome,
+  setPlanStatus,
+  getPlan,
+} from '../catalog/plans.js';
+import { describeErrno, errnoCode } from '../errors.js';
+import { baseName } from '../paths.js';
+
+export interface RecoveryReport {
+  rolledForward: number;
+  rolledBack: number;
+  tempLinksRemoved: number;
+  problems: string[];
+}
+
+const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
+
+export function recoverInterrupted(db: DB): RecoveryReport {
+  const rep: RecoveryReport = {
+    rolledForward: 0,
+    rolledBack: 0,
+    tempLinksRemoved: 0,
+    problems: [],
+  };
+  const plans = new Set<number>();
+  for (const j of openJournal(db)) {
+    plans.add(j.planId);
+    const action = getAction(db, j.actionId);
+    // Only ever unlink a name we made: our prefix, in the journal.
+    if (baseName(j.tempAbs).subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX)) {
+      try {
+        const st = lstatSync(j.tempAbs, { bigint: true });
+        if (st.isFile()) {
+          unlinkSync(j.tempAbs);
+          rep.tempLinksRemoved++;
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT')
+          rep.problems.push(`cannot remove ${j.tempAbs.toString('utf8')}: ${describeErrno(err)}`);
+      }
+    }
+    let done = false;
+    let st: BigIntStats | undefined;
+    try {
+      st = lstatSync(j.targetAbs, { bigint: true });
+      done =
+        action !== undefined && st.isFile() && BigInt.asIntN(64, st.ino) === action.sourceInode;
+    } catch (err) {
+      rep.problems.push(`cannot check ${j.targetAbs.toString('utf8')}: ${describeErrno(err)}`);
+    }
+    db.transaction(() => {
+      if (action && done && st) {
+        setActionOutcome(db, action.id, 'executed', null);
+        recordReplacement(db, action.deviceId, action.targetPath, action.sourceInode, {
+          nlink: Number(st.nlink),
+          ctimeNs: st.ctimeNs,
+          mtimeNs: st.mtimeNs,
+        });
+        rep.rolledForward++;
+      } else {
+        if (action && action.status !== 'executed')
+          setActionOutcome(db, action.id, 'pending', null);
+        rep.rolledBack++;
+      }
+      journalDone(db, j.actionId);
+    })();
+  }
+  for (const id of plans) {
+    const p = getPlan(db, id);
+    if (p && p.status === 'executing') setPlanStatus(db, id, 'interrupted');
+  }
+  // A plan left 'executing' by a killed run with nothing in flight is interrupted too.
+  db.prepare(`UPDATE conductor_plans SET status = 'interrupted' WHERE status = 'executing'`).run();
+  return rep;
+}
