@@ -179,12 +179,17 @@ export class Executor {
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
     let lastYield = Date.now();
+    // Test-only: slow each action down so a test can interrupt a run in the middle.
+    const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
     outer: for (;;) {
       const page = actionPage(this.db, this.plan.id, after, 500, ['HARDLINK', 'NOOP', 'SKIP']);
       if (page.length === 0) break;
       for (const action of page) {
         after = action.id;
-        if (Date.now() - lastYield > 50) {
+        if (testDelayMs > 0) {
+          await new Promise((r) => setTimeout(r, testDelayMs));
+          lastYield = Date.now();
+        } else if (Date.now() - lastYield > 50) {
           await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
           lastYield = Date.now();
         }

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { EXIT } from '../../errors.js';
+import type { DB } from '../../catalog/open.js';
+import { openJournal } from '../../catalog/plans.js';
+import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
+import { recoverInterrupted } from '../../conductor/recovery.js';
 import { jsonPath, displayPath } from '../../paths.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
 import { withGlobals, open, printJson, say, warn, type GlobalOptions } from '../context.js';
@@ -82,6 +86,21 @@ function render(s: ScanSummary): string {
   return lines.join('\n');
 }
 
+/** An execute that was killed left journal rows: finish or roll back its actions first. */
+function recoverIfNeeded(db: DB, opts: GlobalOptions): void {
+  if (openJournal(db).length === 0 || liveHolder(db)) return;
+  acquireExecutorLock(db, 0);
+  try {
+    const r = recoverInterrupted(db);
+    warn(
+      opts,
+      `🔧 Recovered an interrupted execute: ${r.rolledForward} action(s) completed, ${r.rolledBack} rolled back, ${r.tempLinksRemoved} temporary link(s) removed`,
+    );
+  } finally {
+    releaseExecutorLock(db);
+  }
+}
+
 export function registerScan(program: Command): void {
   withGlobals(
     program
@@ -108,6 +127,7 @@ export function registerScan(program: Command): void {
       ),
   ).action(async (roots: string[], opts: ScanCliOptions) => {
     const catalog = open(opts);
+    recoverIfNeeded(catalog.db, opts);
     const progress = scanProgress(!opts.quiet);
     let summary: ScanSummary;
     try {
