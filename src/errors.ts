@@ -43,6 +43,7 @@ const REASONS: Record<string, string> = {
 /** "EACCES (permission denied)" style text for a system error. */
 export function describeErrno(err: unknown): string {
   const code = errnoCode(err);
-  if (code) return REASONS[code] ? `${code} (${REASONS[code]})` : code;
-  return err instanceof Error ? err.message : String(err);
+  if (code && REASONS[code]) return `${code} (${REASONS[code]})`;
+  if (err instanceof Error && err.message) return err.message;
+  return code ?? String(err);
 }

@@ -318,6 +318,29 @@ export function bytesFreed(db: DB, planId: number): number {
   return r.b;
 }
 
+/**
+ * Our own link or rename changed an inode's ctime and link count. Actions of the plan that
+ * still have to run and name that inode take the new values, in the same transaction as the
+ * outcome, so that neither this run nor a resumed one mistakes our change for someone else's.
+ */
+export function propagateIdentity(
+  db: DB,
+  planId: number,
+  deviceId: number,
+  inode: bigint,
+  ctimeNs: bigint,
+  nlink: number,
+): void {
+  db.prepare(
+    `UPDATE conductor_actions SET source_ctime_ns = ?
+      WHERE plan_id = ? AND source_device_id = ? AND source_inode = ? AND status IN ('pending', 'failed')`,
+  ).run(ctimeNs, planId, deviceId, inode);
+  db.prepare(
+    `UPDATE conductor_actions SET target_ctime_ns = ?, target_nlink = ?
+      WHERE plan_id = ? AND device_id = ? AND target_inode = ? AND status IN ('pending', 'failed')`,
+  ).run(ctimeNs, nlink, planId, deviceId, inode);
+}
+
 // --- journal ---------------------------------------------------------------------------
 
 export interface JournalRow {
@@ -442,4 +465,16 @@ export function recordReplacement(
   db.prepare(
     `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
   ).run(st.nlink, st.ctimeNs, deviceId, sourceInode);
+}
+
+/** The replaced inode lost a link: its remaining rows take its new link count and ctime. */
+export function recordUnlinked(
+  db: DB,
+  deviceId: number,
+  inode: bigint,
+  st: { nlink: number; ctimeNs: bigint },
+): void {
+  db.prepare(
+    `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
+  ).run(st.nlink, st.ctimeNs, deviceId, inode);
 }

@@ -32,7 +32,9 @@ import {
   bytesFreed,
   journalDone,
   journalIntent,
+  propagateIdentity,
   recordReplacement,
+  recordUnlinked,
   setActionOutcome,
   setPlanStatus,
   type ActionRow,
@@ -423,10 +425,21 @@ export class Executor {
         if (!renamed) {
           try {
             unlinkSync(tmpPath);
+            journalDone(this.db, action.id);
           } catch {
-            // recovery will find it through the journal
+            // the journal row stays: recovery will remove the temp link
           }
-          journalDone(this.db, action.id);
+          // Linking and unlinking moved the source's ctime: that was us.
+          const s2 = fstatSync(src.fd, { bigint: true });
+          this.exp.touched(dev, action.sourceInode, s2.ctimeNs);
+          propagateIdentity(
+            this.db,
+            this.plan.id,
+            dev,
+            action.sourceInode,
+            s2.ctimeNs,
+            Number(s2.nlink),
+          );
         }
       }
       failpoint('after-rename', action.id);
@@ -449,6 +462,28 @@ export class Executor {
           ctimeNs: newSource.ctimeNs,
           mtimeNs: newSource.mtimeNs,
         });
+        propagateIdentity(
+          this.db,
+          this.plan.id,
+          dev,
+          action.sourceInode,
+          newSource.ctimeNs,
+          Number(newSource.nlink),
+        );
+        if (oldTarget.nlink > 0n) {
+          recordUnlinked(this.db, dev, action.targetInode, {
+            nlink: Number(oldTarget.nlink),
+            ctimeNs: oldTarget.ctimeNs,
+          });
+          propagateIdentity(
+            this.db,
+            this.plan.id,
+            dev,
+            action.targetInode,
+            oldTarget.ctimeNs,
+            Number(oldTarget.nlink),
+          );
+        }
       })();
       failpoint('after-commit', action.id);
       return { kind: 'executed' };

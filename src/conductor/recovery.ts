@@ -8,12 +8,14 @@ import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { DB } from '../catalog/open.js';
 import {
   getAction,
+  getPlan,
   journalDone,
   openJournal,
+  propagateIdentity,
   recordReplacement,
   setActionOutcome,
   setPlanStatus,
-  getPlan,
+  type ActionRow,
 } from '../catalog/plans.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { baseName } from '../paths.js';
@@ -26,6 +28,31 @@ export interface RecoveryReport {
 }
 
 const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
+
+/**
+ * The interrupted action changed ctimes and link counts (the temp link, the rename): let the
+ * plan's remaining actions expect the values on disk now, when the file is otherwise the same.
+ */
+function adoptOwnChanges(
+  db: DB,
+  action: ActionRow,
+  sourceAbs: Buffer,
+  targetAbs: Buffer,
+  forward: boolean,
+): void {
+  const adopt = (abs: Buffer, inode: bigint, mtimeNs: bigint) => {
+    try {
+      const st = lstatSync(abs, { bigint: true });
+      if (st.isFile() && BigInt.asIntN(64, st.ino) === inode && st.mtimeNs === mtimeNs) {
+        propagateIdentity(db, action.planId, action.deviceId, inode, st.ctimeNs, Number(st.nlink));
+      }
+    } catch {
+      // gone or unreadable: the next attempt reports it as stale
+    }
+  };
+  adopt(sourceAbs, action.sourceInode, action.sourceMtimeNs);
+  if (!forward) adopt(targetAbs, action.targetInode, action.targetMtimeNs);
+}
 
 export function recoverInterrupted(db: DB): RecoveryReport {
   const rep: RecoveryReport = {
@@ -61,6 +88,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
       rep.problems.push(`cannot check ${j.targetAbs.toString('utf8')}: ${describeErrno(err)}`);
     }
     db.transaction(() => {
+      if (action) adoptOwnChanges(db, action, j.sourceAbs, j.targetAbs, done);
       if (action && done && st) {
         setActionOutcome(db, action.id, 'executed', null);
         recordReplacement(db, action.deviceId, action.targetPath, action.sourceInode, {
