@@ -151,6 +151,44 @@ describe('execute against a disk that changed since the plan', () => {
     expect(strayTemps(tree)).toEqual([]);
   });
 
+  it('a read-only directory fails its actions with EACCES and the path; the run goes on (as nobody)', () => {
+    const tree = join(dir, 't');
+    writeTree(tree, {
+      'a/one.bin': BIG('1'),
+      'a/two.bin': BIG('2'),
+      'b/one.bin': BIG('1'),
+      'c/two.bin': BIG('2'),
+    });
+    const catDir = join(dir, 'cat');
+    mkdirSync(catDir);
+    spawnSync('chown', ['-R', '65534:65534', tree, catDir]);
+    spawnSync('chmod', ['755', dir]);
+    const cat = join(catDir, 'c.db');
+    const nobody = { uid: 65534, gid: 65534 };
+    expect(hashall(['scan', tree, '--catalog', cat, '-q'], { asUser: nobody }).code).toBe(0);
+    expect(
+      hashall(['conductor', 'plan', 'ro', '--keep', 'path', '--catalog', cat, '-q'], {
+        asUser: nobody,
+      }).code,
+    ).toBe(0);
+    spawnSync('chmod', ['555', join(tree, 'b')]);
+    const before = snapshot(tree);
+    const r = hashall(['conductor', 'execute', '1', '--force', '--json', '--catalog', cat], {
+      asUser: nobody,
+    });
+    expect(r.code).toBe(1);
+    const doc = r.json<ExecJson>();
+    expect(doc.executed).toBe(1);
+    expect(doc.failed).toBe(1);
+    expect(doc.failures[0]!.target).toBe(join(tree, 'b', 'one.bin'));
+    expect(doc.failures[0]!.error).toMatch(/EACCES/);
+    expect(contentDiff(before, snapshot(tree))).toEqual([]);
+    expect(lstatSync(join(tree, 'c', 'two.bin')).ino).toBe(
+      lstatSync(join(tree, 'a', 'two.bin')).ino,
+    );
+    spawnSync('chmod', ['755', join(tree, 'b')]);
+  });
+
   it('a directory swapped for a symlink to elsewhere: nothing is created, renamed or deleted outside', () => {
     const tree = join(dir, 't');
     writeTree(tree, { 'keep/x.bin': BIG('k'), 'victim/x.bin': BIG('k') });
