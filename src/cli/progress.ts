@@ -32,21 +32,28 @@ export function scanProgress(enabled: boolean): ProgressView {
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(p.phase === 'walk' ? 1 : Math.max(1, p.hashTotalBytes || p.hashTotalFiles), 0);
+        bar.start(
+          p.phase === 'walk' ? 1 : Math.max(1, p.hashTotalBytes || p.hashTotalFiles),
+          0,
+          payload(p),
+        );
       }
-      const secs = Math.max(0.001, (Date.now() - started) / 1000);
       const value = p.phase === 'walk' ? 0 : p.hashTotalBytes ? p.hashedBytes : p.hashedFiles;
-      bar!.update(value, {
-        files: formatCount(p.files),
-        dirs: formatCount(p.dirs),
-        done: formatCount(p.hashedFiles),
-        total: formatCount(p.hashTotalFiles),
-        bytes: formatBytes(p.hashedBytes),
-        rate: formatBytes(p.hashedBytes / secs),
-      });
+      bar!.update(value, payload(p));
     },
     stop() {
       bar?.stop();
     },
   };
+  function payload(p: ScanProgress): Record<string, string> {
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    return {
+      files: formatCount(p.files),
+      dirs: formatCount(p.dirs),
+      done: formatCount(p.hashedFiles),
+      total: formatCount(p.hashTotalFiles),
+      bytes: formatBytes(p.hashedBytes),
+      rate: formatBytes(Math.round(p.hashedBytes / secs)),
+    };
+  }
 }
