@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import {
   closeSync,
+  linkSync,
   mkdirSync,
   openSync,
   readSync,
@@ -55,6 +56,11 @@ export interface Catalog {
 
 /** Map an SQLite failure to a one-line refusal. */
 function refuse(path: string, err: unknown): never {
+  throw sqliteUserError(path, err) ?? err;
+}
+
+/** The one-line, actionable form of an SQLite error, or undefined when it is not one. */
+export function sqliteUserError(path: string, err: unknown): UserError | undefined {
   const code = errnoCode(err) ?? '';
   const msg = err instanceof Error ? err.message : String(err);
   if (
@@ -62,27 +68,29 @@ function refuse(path: string, err: unknown): never {
     code === 'SQLITE_CORRUPT' ||
     /malformed|not a database/i.test(msg)
   ) {
-    throw new UserError(
+    return new UserError(
       `catalog ${path} is damaged or not a database (${msg}); restore it from a backup or point --catalog elsewhere`,
     );
   }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    throw new UserError(
+    return new UserError(
       `catalog ${path} is locked by another process (${msg}); try again when it is done`,
     );
   }
   if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR')) {
-    throw new UserError(
+    return new UserError(
       `cannot write catalog ${path} (${msg}); check the path's permissions and free space`,
     );
   }
   if (code === 'SQLITE_FULL') {
-    throw new UserError(
+    return new UserError(
       `catalog ${path}: disk full (${msg}); free space and run again`,
       EXIT.partial,
     );
   }
-  throw err;
+  return code.startsWith('SQLITE_')
+    ? new UserError(`catalog ${path}: ${msg}`, EXIT.partial)
+    : undefined;
 }
 
 function checkExisting(path: string, readonly: boolean): boolean {
@@ -157,7 +165,56 @@ function migrate(db: DB): void {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
+  }
+}
+
+/**
+ * A new catalog is built under a temporary name and linked into place complete: a crash
+ * while creating it leaves no half-made file at the catalog's path.
+ */
+function createCatalog(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UserError(
+      `cannot create catalog ${path}: ${describeErrno(err)}; choose a writable place with --catalog`,
+    );
+  }
+  const tmp = `${path}.creating-${process.pid}`;
+  try {
+    // Created by us with 0600 whatever the umask: file names are data.
+    closeSync(openSync(tmp, 'wx', 0o600));
+    const db = new Database(tmp, { fileMustExist: true });
+    try {
+      configure(db);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      migrate(db);
+      db.pragma('journal_mode = WAL');
+    } finally {
+      db.close();
+    }
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err; // another process created it first: use theirs
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw (
+      sqliteUserError(path, err) ??
+      new UserError(
+        `cannot create catalog ${path}: ${describeErrno(err)}; choose a writable place with --catalog`,
+      )
+    );
+  } finally {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      try {
+        unlinkSync(tmp + suffix);
+      } catch {
+        // not there
+      }
+    }
   }
 }
 
@@ -170,44 +227,36 @@ export function openCatalog(pathOption: string | undefined, opts: OpenOptions = 
       `no catalog at ${path}; run 'hashall scan DIR' first, or point --catalog at one`,
     );
   }
-  let created = false;
-  if (!exists) {
-    try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      // Create the file ourselves so it is private whatever the umask: file names are data.
-      closeSync(openSync(path, 'wx', 0o600));
-      created = true;
-    } catch (err) {
-      throw new UserError(
-        `cannot create catalog ${path}: ${describeErrno(err)}; choose a writable place with --catalog`,
-      );
-    }
-  }
+  if (!exists) createCatalog(path);
   let db: DB | undefined;
   try {
     db = new Database(path, { readonly, fileMustExist: true });
     configure(db);
-    if (!readonly) {
-      if (created) {
-        db.pragma('journal_mode = WAL');
-        db.pragma(`application_id = ${APPLICATION_ID}`);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new UserError(
+        `catalog ${path} has schema version ${version}, newer than this hashall understands (${SCHEMA_VERSION}); upgrade hashall`,
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      if (readonly) {
+        // An older catalog: migrate it (a write), then go on read-only.
+        db.close();
+        db = new Database(path, { fileMustExist: true });
+        configure(db);
+        migrate(db);
+        db.close();
+        db = new Database(path, { readonly, fileMustExist: true });
+        configure(db);
+      } else {
+        migrate(db);
       }
-      migrate(db);
     }
     // Touch the schema so corruption surfaces here rather than halfway through a command.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
     return { db, path };
   } catch (err) {
     db?.close();
-    if (created) {
-      for (const suffix of ['', '-wal', '-shm']) {
-        try {
-          unlinkSync(path + suffix);
-        } catch {
-          // already gone
-        }
-      }
-    }
     if (err instanceof UserError) throw err;
     return refuse(path, err);
   }

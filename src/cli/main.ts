@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { EXIT, UserError } from '../errors.js';
+import { EXIT, UserError, errnoCode } from '../errors.js';
+import { catalogPath, sqliteUserError } from '../catalog/open.js';
 import { registerConductor } from './commands/conductor.js';
 import { registerDevices } from './commands/devices.js';
 import { registerScan } from './commands/scan.js';
@@ -37,11 +38,19 @@ async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
   try {
     await buildProgram().parseAsync(argv);
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
     if (err instanceof CommanderError) {
       // Help and version exit 0; commander has already printed its message.
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
+    }
+    // An SQLite failure in the middle of a command (disk full, lock, I/O): one clear line.
+    if (!(err instanceof UserError) && (errnoCode(err) ?? '').startsWith('SQLITE_')) {
+      const i = argv.indexOf('--catalog');
+      const eq = argv.find((a) => a.startsWith('--catalog='));
+      const given = i >= 0 ? argv[i + 1] : eq?.slice('--catalog='.length);
+      err = sqliteUserError(catalogPath(given), err) ?? err;
     }
     if (err instanceof UserError) {
       process.stderr.write(`hashall: error: ${err.message}\n`);

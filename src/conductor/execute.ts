@@ -46,7 +46,7 @@ import { readMountinfo } from '../fs/mountinfo.js';
 import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
 import { baseName, parentOf } from '../paths.js';
 import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
-import { failpoint } from './failpoint.js';
+import { failpoint } from '../failpoint.js';
 
 export type Verify = 'bytes' | 'hash';
 
@@ -454,37 +454,39 @@ export class Executor {
       }
       this.exp.touched(dev, action.sourceInode, newSource.ctimeNs);
       this.exp.touched(dev, action.targetInode, oldTarget.ctimeNs);
-      this.db.transaction(() => {
-        setActionOutcome(this.db, action.id, 'executed', null);
-        journalDone(this.db, action.id);
-        recordReplacement(this.db, dev, action.targetPath, action.sourceInode, {
-          nlink: Number(newSource.nlink),
-          ctimeNs: newSource.ctimeNs,
-          mtimeNs: newSource.mtimeNs,
-        });
-        propagateIdentity(
-          this.db,
-          this.plan.id,
-          dev,
-          action.sourceInode,
-          newSource.ctimeNs,
-          Number(newSource.nlink),
-        );
-        if (oldTarget.nlink > 0n) {
-          recordUnlinked(this.db, dev, action.targetInode, {
-            nlink: Number(oldTarget.nlink),
-            ctimeNs: oldTarget.ctimeNs,
+      this.db
+        .transaction(() => {
+          setActionOutcome(this.db, action.id, 'executed', null);
+          journalDone(this.db, action.id);
+          recordReplacement(this.db, dev, action.targetPath, action.sourceInode, {
+            nlink: Number(newSource.nlink),
+            ctimeNs: newSource.ctimeNs,
+            mtimeNs: newSource.mtimeNs,
           });
           propagateIdentity(
             this.db,
             this.plan.id,
             dev,
-            action.targetInode,
-            oldTarget.ctimeNs,
-            Number(oldTarget.nlink),
+            action.sourceInode,
+            newSource.ctimeNs,
+            Number(newSource.nlink),
           );
-        }
-      })();
+          if (oldTarget.nlink > 0n) {
+            recordUnlinked(this.db, dev, action.targetInode, {
+              nlink: Number(oldTarget.nlink),
+              ctimeNs: oldTarget.ctimeNs,
+            });
+            propagateIdentity(
+              this.db,
+              this.plan.id,
+              dev,
+              action.targetInode,
+              oldTarget.ctimeNs,
+              Number(oldTarget.nlink),
+            );
+          }
+        })
+        .immediate();
       failpoint('after-commit', action.id);
       return { kind: 'executed' };
     } finally {

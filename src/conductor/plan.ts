@@ -44,60 +44,62 @@ export interface PlanResult {
 const PAGE = 500;
 
 export function createPlan(db: DB, req: PlanRequest): PlanResult {
-  const planId = db.transaction(() => {
-    const id = insertPlan(db, req.name, {
-      deviceId: req.device?.id ?? null,
-      deviceAlias: req.device?.alias ?? null,
-      sameDevice: req.sameDevice,
-      crossDevice: req.crossDevice,
-      keep: req.keep,
-    });
-    const writer = new ActionWriter(db, id, req.keep);
-    let groupNo = 0;
-    const deviceId = req.device?.id;
-    if (req.sameDevice) {
-      prepareSameDeviceGroups(db, deviceId);
-      for (let after = 0; ;) {
-        const page = sameGroupPage(db, after, PAGE);
-        if (page.length === 0) break;
-        after = page[page.length - 1]!.rowId;
-        for (const g of page) {
-          groupNo++;
-          for (const a of planSameDeviceGroup(
-            groupMembers(db, g.deviceId, g.sha256, g.size),
-            req.keep,
-          )) {
-            writer.add(groupNo, a);
+  const planId = db
+    .transaction(() => {
+      const id = insertPlan(db, req.name, {
+        deviceId: req.device?.id ?? null,
+        deviceAlias: req.device?.alias ?? null,
+        sameDevice: req.sameDevice,
+        crossDevice: req.crossDevice,
+        keep: req.keep,
+      });
+      const writer = new ActionWriter(db, id, req.keep);
+      let groupNo = 0;
+      const deviceId = req.device?.id;
+      if (req.sameDevice) {
+        prepareSameDeviceGroups(db, deviceId);
+        for (let after = 0; ;) {
+          const page = sameGroupPage(db, after, PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]!.rowId;
+          for (const g of page) {
+            groupNo++;
+            for (const a of planSameDeviceGroup(
+              groupMembers(db, g.deviceId, g.sha256, g.size),
+              req.keep,
+            )) {
+              writer.add(groupNo, a);
+            }
+          }
+        }
+        prepareLinkOnlyInodes(db, deviceId);
+        for (let after = 0; ;) {
+          const page = linkOnlyPage(db, after, PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]!.rowId;
+          for (const ino of page) {
+            groupNo++;
+            for (const a of planLinkOnlyInode(inodeMembers(db, ino.deviceId, ino.inode)))
+              writer.add(groupNo, a);
           }
         }
       }
-      prepareLinkOnlyInodes(db, deviceId);
-      for (let after = 0; ;) {
-        const page = linkOnlyPage(db, after, PAGE);
-        if (page.length === 0) break;
-        after = page[page.length - 1]!.rowId;
-        for (const ino of page) {
-          groupNo++;
-          for (const a of planLinkOnlyInode(inodeMembers(db, ino.deviceId, ino.inode)))
-            writer.add(groupNo, a);
+      if (req.crossDevice) {
+        prepareCrossDeviceGroups(db, deviceId);
+        for (let after = 0; ;) {
+          const page = crossGroupPage(db, after, PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]!.rowId;
+          for (const g of page) {
+            groupNo++;
+            for (const a of planCrossDeviceGroup(contentMembers(db, g.sha256, g.size), req.keep))
+              writer.add(groupNo, a);
+          }
         }
       }
-    }
-    if (req.crossDevice) {
-      prepareCrossDeviceGroups(db, deviceId);
-      for (let after = 0; ;) {
-        const page = crossGroupPage(db, after, PAGE);
-        if (page.length === 0) break;
-        after = page[page.length - 1]!.rowId;
-        for (const g of page) {
-          groupNo++;
-          for (const a of planCrossDeviceGroup(contentMembers(db, g.sha256, g.size), req.keep))
-            writer.add(groupNo, a);
-        }
-      }
-    }
-    finalizePlanTotals(db, id, pendingCandidates(db));
-    return id;
-  })();
+      finalizePlanTotals(db, id, pendingCandidates(db));
+      return id;
+    })
+    .immediate();
   return { plan: getPlan(db, planId)!, counts: actionCounts(db, planId) };
 }

@@ -103,7 +103,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
         rep.rolledBack++;
       }
       journalDone(db, j.actionId);
-    })();
+    }).immediate();
   }
   for (const id of plans) {
     const p = getPlan(db, id);

@@ -23,6 +23,7 @@ import { UserError, describeErrno } from '../errors.js';
 import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
 import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
+import { failpoint } from '../failpoint.js';
 import { HashPool } from './hash-pool.js';
 import {
   DIGEST_BYTES,
@@ -97,6 +98,9 @@ interface ResolvedRoot {
 }
 
 const COMMIT_EVERY_MS = 1000;
+// Test-only: commit after every directory and every hash batch, so crash tests can land a
+// SIGKILL between two commits of one scan.
+const FORCE_COMMITS = process.env.HASHALL_TEST_SMALL_COMMITS === '1';
 const COMMIT_EVERY_FILES = 20_000;
 
 function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot {
@@ -208,7 +212,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     let filesSinceCommit = 0;
     const begin = () => {
       if (!inTx) {
-        db.exec('BEGIN');
+        db.exec('BEGIN IMMEDIATE');
         inTx = true;
       }
     };
@@ -244,8 +248,13 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       progress.files = summary.files;
       progress.dirs = summary.dirs;
       filesSinceCommit += l.files.length;
-      if (filesSinceCommit >= COMMIT_EVERY_FILES || Date.now() - lastCommit > COMMIT_EVERY_MS) {
+      if (
+        filesSinceCommit >= COMMIT_EVERY_FILES ||
+        Date.now() - lastCommit > COMMIT_EVERY_MS ||
+        FORCE_COMMITS
+      ) {
         commit();
+        failpoint('scan-walk-commit');
         report();
       }
       return dirId;
@@ -381,7 +390,8 @@ async function hashStage(
     toWrite = [];
     db.transaction(() => {
       for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
-    })();
+    }).immediate();
+    failpoint('scan-hash-write');
     lastWrite = Date.now();
     report();
   };

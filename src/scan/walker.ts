@@ -67,6 +67,14 @@ interface PendingDir {
   parentDirId: number | undefined;
 }
 
+const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
+
+export function isOurTempLink(name: Buffer): boolean {
+  return (
+    name.length > TEMP_PREFIX.length && name.subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX)
+  );
+}
+
 export function toMeta(st: BigIntStats): FileMeta {
   return {
     inode: BigInt.asIntN(64, st.ino),
@@ -146,6 +154,11 @@ export async function walk(
       const children: PendingDir[] = [];
       for (const d of entries) {
         const name = d.name;
+        if (isOurTempLink(name)) {
+          // A link a running (or killed) execute made: transient, never catalogued.
+          kept.push(name);
+          continue;
+        }
         const abs = joinPath(dir.abs, name);
         const isDir = d.isDirectory();
         if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root), name, isDir)) {

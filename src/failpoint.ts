@@ -1,7 +1,8 @@
 /**
- * Test-only crash injection. HASHALL_FAILPOINT=NAME kills the process with SIGKILL when the
- * executor reaches step NAME (optionally only at action HASHALL_FAILPOINT_ACTION), so that the
- * crash tests can prove every step of the replace protocol is recoverable. Unset in normal use.
+ * Test-only crash injection. HASHALL_FAILPOINT=NAME kills the process with SIGKILL when it
+ * reaches step NAME (the HASHALL_FAILPOINT_AFTER-th time; for the executor optionally only at
+ * action HASHALL_FAILPOINT_ACTION), so that the crash tests can prove every step is
+ * recoverable. Unset in normal use; the check is one string comparison.
  */
 const point = process.env.HASHALL_FAILPOINT;
 const onAction = process.env.HASHALL_FAILPOINT_ACTION
@@ -11,7 +12,7 @@ let countdown = process.env.HASHALL_FAILPOINT_AFTER
   ? Number(process.env.HASHALL_FAILPOINT_AFTER)
   : 0;
 
-export function failpoint(name: string, actionId: number): void {
+export function failpoint(name: string, actionId = 0): void {
   if (point !== name) return;
   if (onAction !== undefined && onAction !== actionId) return;
   if (countdown-- > 0) return;
