@@ -94,6 +94,7 @@ export interface ScanSummary {
 interface ResolvedRoot {
   readonly abs: Buffer;
   readonly stDev: bigint;
+  readonly ino: bigint;
   readonly mount: MountEntry;
 }
 
@@ -120,7 +121,7 @@ function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot 
       `cannot scan ${root}: it is on a ${mount.fsType} kernel filesystem, which holds no files to catalogue`,
     );
   }
-  return { abs, stDev: st.dev, mount };
+  return { abs, stDev: st.dev, ino: st.ino, mount };
 }
 
 function excludeMatcher(
@@ -267,6 +268,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
         fsPath,
         rootCtx,
         root.stDev,
+        root.ino,
         {
           enterMount: (mount, stDev, knownIdentity) => {
             const id = knownIdentity

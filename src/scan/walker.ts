@@ -3,7 +3,16 @@
  * lstat()s entries), and reports each directory once with its regular files and what it
  * could not look at, so that the merge knows which rows it may delete.
  */
-import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  type BigIntStats,
+  type Dirent,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
@@ -64,10 +73,13 @@ interface PendingDir {
   readonly fsPath: Buffer;
   readonly device: DeviceContext;
   readonly stDev: bigint;
+  /** The inode lstat showed when the parent was listed: what we must find when we open it. */
+  readonly ino: bigint;
   parentDirId: number | undefined;
 }
 
 const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export function isOurTempLink(name: Buffer): boolean {
   return (
@@ -115,6 +127,7 @@ export async function walk(
   rootFsPath: Buffer,
   rootDevice: DeviceContext,
   rootStDev: bigint,
+  rootIno: bigint,
   hooks: WalkHooks,
   opts: WalkOptions,
 ): Promise<{ stopped: boolean }> {
@@ -122,7 +135,14 @@ export async function walk(
   const entered = new Set<string>([rootDevice.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
-    { abs: root, fsPath: rootFsPath, device: rootDevice, stDev: rootStDev, parentDirId: undefined },
+    {
+      abs: root,
+      fsPath: rootFsPath,
+      device: rootDevice,
+      stDev: rootStDev,
+      ino: rootIno,
+      parentDirId: undefined,
+    },
   ];
   let lastYield = Date.now();
   // Test-only: slow the walk down so that a test can interrupt it at a known phase.
@@ -141,12 +161,38 @@ export async function walk(
         if (opts.shouldStop()) return { stopped: true };
       }
       const dir = stack.pop()!;
+      // Open the directory itself (never through a symlink) and make sure it is the one the
+      // parent listed: a directory swapped for a symlink or moved mid-scan is not walked.
+      // Its entries are then named relative to that fd, so nothing below can be redirected.
       let entries: Dirent<Buffer>[];
+      let dirFd: number;
       try {
-        entries = readdirSync(reach.reach(dir.abs), { withFileTypes: true, encoding: 'buffer' });
+        dirFd = openSync(reach.reach(dir.abs), DIR_FLAGS);
       } catch (err) {
         hooks.error(dir.abs, err);
         continue; // unlisted: its rows and its subtree's rows stay as they are
+      }
+      const inDir = (name: Buffer) => Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
+      try {
+        const st = fstatSync(dirFd, { bigint: true });
+        if (st.ino !== dir.ino || st.dev !== dir.stDev) {
+          hooks.error(
+            dir.abs,
+            new Error(
+              'the directory changed while it was being scanned (replaced or moved); not walked',
+            ),
+          );
+          closeSync(dirFd);
+          continue;
+        }
+        entries = readdirSync(Buffer.from(`/proc/self/fd/${dirFd}`), {
+          withFileTypes: true,
+          encoding: 'buffer',
+        });
+      } catch (err) {
+        hooks.error(dir.abs, err);
+        closeSync(dirFd);
+        continue;
       }
       const files: ListedFile[] = [];
       const subdirs: Buffer[] = [];
@@ -169,7 +215,7 @@ export async function walk(
         if (d.isFile()) {
           let st: BigIntStats;
           try {
-            st = lstatSync(reach.reach(abs), { bigint: true });
+            st = lstatSync(inDir(name), { bigint: true });
           } catch (err) {
             hooks.error(abs, err);
             kept.push(name);
@@ -184,7 +230,7 @@ export async function walk(
         } else if (isDir) {
           let st: BigIntStats;
           try {
-            st = lstatSync(reach.reach(abs), { bigint: true });
+            st = lstatSync(inDir(name), { bigint: true });
           } catch (err) {
             hooks.error(abs, err);
             kept.push(name);
@@ -202,17 +248,19 @@ export async function walk(
               fsPath: joinPath(dir.fsPath, name),
               device: dir.device,
               stDev: st.dev,
+              ino: st.ino,
               parentDirId: undefined,
             });
             continue;
           }
           kept.push(name);
-          const next = crossMount(abs, st.dev, dir, opts, hooks, entered);
+          const next = crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
           if (next) children.push(next);
         } else {
           hooks.skip(direntKind(d));
         }
       }
+      closeSync(dirFd);
       const dirId = hooks.listing({
         abs: dir.abs,
         fsPath: dir.fsPath,
@@ -237,6 +285,7 @@ export async function walk(
 function crossMount(
   abs: Buffer,
   stDev: bigint,
+  ino: bigint,
   parent: PendingDir,
   opts: WalkOptions,
   hooks: WalkHooks,
@@ -297,5 +346,5 @@ function crossMount(
     return undefined;
   }
   entered.add(device.identity);
-  return { abs, fsPath, device, stDev, parentDirId: undefined };
+  return { abs, fsPath, device, stDev, ino, parentDirId: undefined };
 }

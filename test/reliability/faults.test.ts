@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, hashall } from '../helpers/cli.js';
 import {
@@ -317,6 +317,44 @@ describe('filesystem faults', () => {
     } finally {
       unmount(fs);
     }
+  });
+});
+
+describe('a tree changing under a scan', () => {
+  let dir: string;
+  afterAll(() => removeTree(dir));
+
+  it('directories swapped for symlinks mid-walk are not followed, and reported', async () => {
+    dir = tempDir();
+    const tree = join(dir, 't');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 80; i++) files[`d${String(i).padStart(3, '0')}/own.txt`] = `own ${i}`;
+    writeTree(tree, files);
+    writeTree(join(dir, 'outside'), { 'secret.txt': 'not part of the tree' });
+    const cat = join(dir, 'c.db');
+    const child = spawn(process.execPath, [CLI, 'scan', tree, '--json', '--catalog', cat], {
+      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '15' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 80; i++) {
+      const d = join(tree, `d${String(i).padStart(3, '0')}`);
+      renameSync(d, `${d}-moved`);
+      symlinkSync(join(dir, 'outside'), d);
+    }
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    const doc = JSON.parse(out) as { errors: { path: string; error: string }[]; files: number };
+    expect(doc.files).toBeLessThan(80);
+    expect(doc.errors.length).toBeGreaterThan(0);
+    expect(
+      doc.errors.every((e) =>
+        /changed while it was being scanned|ENOENT|ELOOP|ENOTDIR/.test(e.error),
+      ),
+    ).toBe(true);
+    const paths = [...catalogView(cat).keys()];
+    expect(paths.some((p) => p.includes('secret.txt'))).toBe(false);
   });
 });
 
