@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { hashall } from '../helpers/cli.js';
 import { mktree, removeTree, tempDir, type MktreeSummary } from '../helpers/fs.js';
@@ -252,5 +260,32 @@ describe('jdupes as an oracle', () => {
       .map((g) => new Set(g.map(ino)))
       .filter((s) => s.size > 1);
     expect(new Set([...ours.values()].map(key))).toEqual(new Set(theirs.map(key)));
+  });
+});
+
+describe('workflow 3: verify existing hardlinks', () => {
+  let dir: string;
+  afterAll(() => removeTree(dir));
+
+  it('a tree of hardlinks plans only NOOPs, and show-plan | grep NOOP lists them', () => {
+    dir = tempDir();
+    const tree = join(dir, 'data');
+    mkdirSync(join(tree, 'torrents'), { recursive: true });
+    mkdirSync(join(tree, 'seeding'));
+    writeFileSync(join(tree, 'torrents', 'movie.mkv'), Buffer.alloc(50_000, 'm'));
+    linkSync(join(tree, 'torrents', 'movie.mkv'), join(tree, 'seeding', 'movie.mkv'));
+    writeFileSync(join(tree, 'unique.txt'), 'alone');
+    const cat = join(dir, 'c.db');
+    ok(['scan', tree], cat);
+    const plan = ok<PlanJson>(['conductor', 'plan', 'Verify hardlinks', '--device', tree], cat);
+    expect(plan.actions).toMatchObject({ HARDLINK: 0, NOOP: 1, SKIP: 0 });
+    const show = hashall(['conductor', 'show-plan', String(plan.id), '--catalog', cat]);
+    const noop = show.stdout.split('\n').filter((l) => l.includes('NOOP'));
+    expect(noop).toHaveLength(2); // the counts line and the action
+    expect(show.stdout).toMatch(
+      /1\. NOOP\s*\n.*\n {4}Source: .*torrents\/movie\.mkv|1\. NOOP\s*\n.*\n {4}Source: .*seeding\/movie\.mkv/,
+    );
+    const e = ok<ExecJson>(['conductor', 'execute', String(plan.id), '--force'], cat);
+    expect(e).toMatchObject({ executed: 0, noop: 1, failed: 0 });
   });
 });
