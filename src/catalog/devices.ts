@@ -87,6 +87,12 @@ export function listDevices(db: DB): DeviceRow[] {
  * point for a known identity is an update of that device, never a second device.
  */
 export function registerDevice(db: DB, s: DeviceSighting, now = Date.now()): DeviceRow {
+  // Look-up and insert under one write lock: two scans meeting a new filesystem at once must
+  // not both insert it.
+  return db.transaction(() => registerDeviceLocked(db, s, now)).immediate();
+}
+
+function registerDeviceLocked(db: DB, s: DeviceSighting, now: number): DeviceRow {
   const known = getDeviceByIdentity(db, s.identity);
   if (known) {
     db.prepare(
@@ -148,32 +154,33 @@ export interface DeviceUsage {
 export function deviceUsage(db: DB): Map<number, DeviceUsage> {
   const rows = db
     .prepare(
-      `SELECT d.id AS device_id,
-              (SELECT count(*) FROM files f WHERE f.device_id = d.id AND f.status = 'active') AS files,
-              (SELECT count(*) FROM (SELECT DISTINCT inode FROM files f
-                  WHERE f.device_id = d.id AND f.status = 'active')) AS inodes,
-              (SELECT coalesce(sum(size), 0) FROM (SELECT inode, max(size) AS size FROM files f
-                  WHERE f.device_id = d.id AND f.status = 'active' GROUP BY inode)) AS bytes,
-              (SELECT max(finished_at) FROM scans s WHERE s.device_id = d.id AND s.status = 'completed') AS last_scan_at
-         FROM devices d`,
+      `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes
+         FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size FROM files
+                WHERE status = 'active' GROUP BY device_id, inode)
+        GROUP BY device_id`,
     )
-    .all() as {
-    device_id: number;
-    files: number;
-    inodes: number;
-    bytes: number;
-    last_scan_at: number | null;
-  }[];
-  return new Map(
-    rows.map((r) => [
-      r.device_id,
-      {
-        deviceId: r.device_id,
-        files: r.files,
-        inodes: r.inodes,
-        bytes: r.bytes,
-        lastScanAt: r.last_scan_at,
-      },
-    ]),
+    .all() as { device_id: number; files: number; inodes: number; bytes: number }[];
+  const scans = new Map(
+    (
+      db
+        .prepare(
+          `SELECT device_id, max(finished_at) AS at FROM scans WHERE status = 'completed' GROUP BY device_id`,
+        )
+        .all() as { device_id: number; at: number }[]
+    ).map((r) => [r.device_id, r.at]),
   );
+  const out = new Map<number, DeviceUsage>();
+  for (const r of rows) {
+    out.set(r.device_id, {
+      deviceId: r.device_id,
+      files: r.files,
+      inodes: r.inodes,
+      bytes: r.bytes,
+      lastScanAt: scans.get(r.device_id) ?? null,
+    });
+  }
+  for (const [id, at] of scans) {
+    if (!out.has(id)) out.set(id, { deviceId: id, files: 0, inodes: 0, bytes: 0, lastScanAt: at });
+  }
+  return out;
 }

@@ -8,6 +8,7 @@
  * would not free its blocks.
  */
 import type { DB } from './open.js';
+import { stmt } from './stmt.js';
 
 export interface GroupKey {
   readonly rowId: number;
@@ -17,6 +18,8 @@ export interface GroupKey {
   readonly inodes: number;
   readonly paths: number;
   readonly pinned: number;
+  /** Distinct (mode, owner, group) among the inodes: above 1, some copies cannot be linked. */
+  readonly classes: number;
   /** Bytes a plan keeping a pinned inode (if any) frees: (inodes − max(pinned, 1)) × size. */
   readonly saveable: number;
 }
@@ -46,12 +49,13 @@ export function prepareSameDeviceGroups(
 ): { groups: number; saveable: number; pinnedInodes: number } {
   db.exec(`DROP TABLE IF EXISTS temp.same_groups;
            CREATE TEMP TABLE same_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER, sha256 BLOB,
-             size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, saveable INTEGER);`);
+             size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, classes INTEGER, saveable INTEGER);`);
   db.prepare(
-    `INSERT INTO temp.same_groups (device_id, sha256, size, inodes, paths, pinned, saveable)
-     SELECT device_id, sha256, size, count(*), sum(paths), sum(nlink > paths),
+    `INSERT INTO temp.same_groups (device_id, sha256, size, inodes, paths, pinned, classes, saveable)
+     SELECT device_id, sha256, size, count(*), sum(paths), sum(nlink > paths), count(DISTINCT class),
             (count(*) - max(sum(nlink > paths), 1)) * size
-       FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths
+       FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
+                    max(mode) || ':' || max(uid) || ':' || max(gid) AS class
                FROM files
               WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${deviceFilter(deviceId)}
               GROUP BY device_id, sha256, size, inode)
@@ -86,6 +90,7 @@ export function sameGroupPage(
     inodes: number;
     paths: number;
     pinned: number;
+    classes: number;
     saveable: number;
   }[];
   return rows.map((r) => ({
@@ -96,6 +101,7 @@ export function sameGroupPage(
     inodes: r.inodes,
     paths: r.paths,
     pinned: r.pinned,
+    classes: r.classes,
     saveable: r.saveable,
   }));
 }
@@ -138,11 +144,11 @@ const MEMBER_COLUMNS =
 /** Every active path with this content on this device. */
 export function groupMembers(db: DB, deviceId: number, sha256: Buffer, size: number): Member[] {
   return (
-    db
-      .prepare(
-        `SELECT ${MEMBER_COLUMNS} FROM file_paths
-          WHERE sha256 = ? AND size = ? AND device_id = ? AND status = 'active'`,
-      )
+    stmt(
+      db,
+      `SELECT ${MEMBER_COLUMNS} FROM file_paths
+        WHERE sha256 = ? AND size = ? AND device_id = ? AND status = 'active'`,
+    )
       .safeIntegers(true)
       .all(sha256, size, deviceId) as RawMember[]
   ).map(toMember);
@@ -151,10 +157,10 @@ export function groupMembers(db: DB, deviceId: number, sha256: Buffer, size: num
 /** Every active path with this content, on any device. */
 export function contentMembers(db: DB, sha256: Buffer, size: number): Member[] {
   return (
-    db
-      .prepare(
-        `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE sha256 = ? AND size = ? AND status = 'active'`,
-      )
+    stmt(
+      db,
+      `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE sha256 = ? AND size = ? AND status = 'active'`,
+    )
       .safeIntegers(true)
       .all(sha256, size) as RawMember[]
   ).map(toMember);
@@ -163,10 +169,10 @@ export function contentMembers(db: DB, sha256: Buffer, size: number): Member[] {
 /** The active paths of one inode. */
 export function inodeMembers(db: DB, deviceId: number, inode: bigint): Member[] {
   return (
-    db
-      .prepare(
-        `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE device_id = ? AND inode = ? AND status = 'active'`,
-      )
+    stmt(
+      db,
+      `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE device_id = ? AND inode = ? AND status = 'active'`,
+    )
       .safeIntegers(true)
       .all(deviceId, inode) as RawMember[]
   ).map(toMember);

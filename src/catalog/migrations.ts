@@ -143,6 +143,18 @@ export const MIGRATIONS: readonly string[] = [
     acquired_at INTEGER NOT NULL
   );
   `,
+  // 3: what an execution did to an inode's ctime and link count, once per inode: the plan's
+  // remaining actions accept these values as our own doing (linking changes ctime).
+  `
+  CREATE TABLE conductor_inode_state (
+    plan_id   INTEGER NOT NULL REFERENCES conductor_plans(id) ON DELETE CASCADE,
+    device_id INTEGER NOT NULL,
+    inode     INTEGER NOT NULL,
+    ctime_ns  INTEGER NOT NULL,
+    nlink     INTEGER NOT NULL,
+    PRIMARY KEY (plan_id, device_id, inode)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

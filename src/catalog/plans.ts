@@ -3,6 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { DB } from './open.js';
 import type { ActionType, PlannedAction } from '../conductor/keep.js';
 import { baseName, parentOf } from '../paths.js';
+import { stmt } from './stmt.js';
 
 /** The row id of an active file by its path inside its filesystem (indexed lookups only). */
 export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {
@@ -108,7 +109,8 @@ export class ActionWriter {
     private readonly planId: number,
     private readonly keepRule: string,
   ) {
-    this.ins = db.prepare(
+    this.ins = stmt(
+      db,
       `INSERT INTO conductor_actions (plan_id, group_no, action_type, device_id, group_hash, size,
           source_device_id, source_path, target_path,
           source_inode, source_mtime_ns, source_ctime_ns, target_inode, target_mtime_ns, target_ctime_ns, target_nlink,
@@ -144,7 +146,8 @@ export class ActionWriter {
 }
 
 export function finalizePlanTotals(db: DB, planId: number, pendingGroups: number): void {
-  db.prepare(
+  stmt(
+    db,
     `UPDATE conductor_plans SET
         total_opportunities = (SELECT count(*) FROM conductor_actions
                                 WHERE plan_id = @plan AND action_type = 'HARDLINK' AND bytes_to_save > 0),
@@ -156,19 +159,19 @@ export function finalizePlanTotals(db: DB, planId: number, pendingGroups: number
 }
 
 export function getPlan(db: DB, id: number): PlanRow | undefined {
-  const r = db.prepare('SELECT * FROM conductor_plans WHERE id = ?').get(id) as RawPlan | undefined;
+  const r = stmt(db, 'SELECT * FROM conductor_plans WHERE id = ?').get(id) as RawPlan | undefined;
   return r ? toPlan(r) : undefined;
 }
 
 export function listPlans(db: DB): PlanRow[] {
-  return (db.prepare('SELECT * FROM conductor_plans ORDER BY id').all() as RawPlan[]).map(toPlan);
+  return (stmt(db, 'SELECT * FROM conductor_plans ORDER BY id').all() as RawPlan[]).map(toPlan);
 }
 
 export function setPlanStatus(db: DB, id: number, status: PlanStatus, executedAt?: number): void {
   if (executedAt === undefined)
-    db.prepare('UPDATE conductor_plans SET status = ? WHERE id = ?').run(status, id);
+    stmt(db, 'UPDATE conductor_plans SET status = ? WHERE id = ?').run(status, id);
   else
-    db.prepare('UPDATE conductor_plans SET status = ?, executed_at = ? WHERE id = ?').run(
+    stmt(db, 'UPDATE conductor_plans SET status = ?, executed_at = ? WHERE id = ?').run(
       status,
       executedAt,
       id,
@@ -296,9 +299,12 @@ export function setActionOutcome(
   error: string | null,
   now = Date.now(),
 ): void {
-  db.prepare(
-    'UPDATE conductor_actions SET status = ?, error = ?, executed_at = ? WHERE id = ?',
-  ).run(status, error, now, id);
+  stmt(db, 'UPDATE conductor_actions SET status = ?, error = ?, executed_at = ? WHERE id = ?').run(
+    status,
+    error,
+    now,
+    id,
+  );
 }
 
 /**
@@ -319,9 +325,9 @@ export function bytesFreed(db: DB, planId: number): number {
 }
 
 /**
- * Our own link or rename changed an inode's ctime and link count. Actions of the plan that
- * still have to run and name that inode take the new values, in the same transaction as the
- * outcome, so that neither this run nor a resumed one mistakes our change for someone else's.
+ * Our own link or rename changed an inode's ctime and link count. Recorded once per inode (not
+ * on every action that names it, which made big groups quadratic), in the same transaction as
+ * the outcome, so that neither this run nor a resumed one mistakes our change for someone else's.
  */
 export function propagateIdentity(
   db: DB,
@@ -331,14 +337,27 @@ export function propagateIdentity(
   ctimeNs: bigint,
   nlink: number,
 ): void {
-  db.prepare(
-    `UPDATE conductor_actions SET source_ctime_ns = ?
-      WHERE plan_id = ? AND source_device_id = ? AND source_inode = ? AND status IN ('pending', 'failed')`,
-  ).run(ctimeNs, planId, deviceId, inode);
-  db.prepare(
-    `UPDATE conductor_actions SET target_ctime_ns = ?, target_nlink = ?
-      WHERE plan_id = ? AND device_id = ? AND target_inode = ? AND status IN ('pending', 'failed')`,
-  ).run(ctimeNs, nlink, planId, deviceId, inode);
+  stmt(
+    db,
+    `INSERT INTO conductor_inode_state (plan_id, device_id, inode, ctime_ns, nlink) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (plan_id, device_id, inode) DO UPDATE SET ctime_ns = excluded.ctime_ns, nlink = excluded.nlink`,
+  ).run(planId, deviceId, inode, ctimeNs, nlink);
+}
+
+/** The ctime our own operations last left on an inode during this plan's execution. */
+export function ownCtime(
+  db: DB,
+  planId: number,
+  deviceId: number,
+  inode: bigint,
+): bigint | undefined {
+  const r = stmt(
+    db,
+    `SELECT ctime_ns FROM conductor_inode_state WHERE plan_id = ? AND device_id = ? AND inode = ?`,
+  )
+    .safeIntegers(true)
+    .get(planId, deviceId, inode) as { ctime_ns: bigint } | undefined;
+  return r?.ctime_ns;
 }
 
 // --- journal ---------------------------------------------------------------------------
@@ -352,19 +371,20 @@ export interface JournalRow {
 }
 
 export function journalIntent(db: DB, j: JournalRow, now = Date.now()): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT OR REPLACE INTO conductor_journal (action_id, plan_id, source_abs, target_abs, temp_abs, started_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
   ).run(j.actionId, j.planId, j.sourceAbs, j.targetAbs, j.tempAbs, now);
 }
 
 export function journalDone(db: DB, actionId: number): void {
-  db.prepare('DELETE FROM conductor_journal WHERE action_id = ?').run(actionId);
+  stmt(db, 'DELETE FROM conductor_journal WHERE action_id = ?').run(actionId);
 }
 
 export function openJournal(db: DB): JournalRow[] {
   return (
-    db.prepare('SELECT * FROM conductor_journal ORDER BY action_id').all() as {
+    stmt(db, 'SELECT * FROM conductor_journal ORDER BY action_id').all() as {
       action_id: number;
       plan_id: number;
       source_abs: Buffer;
@@ -391,7 +411,7 @@ export interface LockHolder {
 }
 
 export function readLock(db: DB): LockHolder | undefined {
-  const r = db.prepare('SELECT * FROM executor_lock WHERE id = 1').get() as
+  const r = stmt(db, 'SELECT * FROM executor_lock WHERE id = 1').get() as
     | {
         pid: number;
         start_time: string;
@@ -412,20 +432,22 @@ export function readLock(db: DB): LockHolder | undefined {
 }
 
 export function writeLock(db: DB, h: LockHolder): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT OR REPLACE INTO executor_lock (id, pid, start_time, hostname, plan_id, acquired_at) VALUES (1, ?, ?, ?, ?, ?)`,
   ).run(h.pid, h.startTime, h.hostname, h.planId, h.acquiredAt);
 }
 
 export function clearLock(db: DB, pid: number): void {
-  db.prepare('DELETE FROM executor_lock WHERE id = 1 AND pid = ?').run(pid);
+  stmt(db, 'DELETE FROM executor_lock WHERE id = 1 AND pid = ?').run(pid);
 }
 
 // --- catalog rows after a replacement -------------------------------------------------
 
 /**
  * After `target` became a link of the source inode: its row takes the source's identity and
- * hashes (same content), and every row of the source inode takes the new link count and ctime.
+ * hashes (same content). The other rows of both inodes are brought up to date once per group
+ * with recordInodeMeta, not once per action.
  */
 export function recordReplacement(
   db: DB,
@@ -434,47 +456,43 @@ export function recordReplacement(
   sourceInode: bigint,
   st: { nlink: number; ctimeNs: bigint; mtimeNs: bigint },
 ): void {
-  const src = db
-    .prepare(
-      `SELECT prefix_hash, sha256, mode, uid, gid, size FROM files
-        WHERE device_id = ? AND inode = ? AND status = 'active' AND sha256 IS NOT NULL LIMIT 1`,
-    )
-    .get(deviceId, sourceInode) as
-    | { prefix_hash: Buffer; sha256: Buffer; mode: number; uid: number; gid: number; size: number }
-    | undefined;
+  const src = stmt(
+    db,
+    `SELECT prefix_hash, sha256, mode, uid, gid FROM files
+      WHERE device_id = ? AND inode = ? AND status = 'active' AND sha256 IS NOT NULL LIMIT 1`,
+  ).get(deviceId, sourceInode) as
+    { prefix_hash: Buffer; sha256: Buffer; mode: number; uid: number; gid: number } | undefined;
   const target = fileIdByPath(db, deviceId, targetPath);
-  if (target) {
-    db.prepare(
-      `UPDATE files SET inode = ?, nlink = ?, mtime_ns = ?, ctime_ns = ?,
-                        prefix_hash = coalesce(?, prefix_hash), sha256 = coalesce(?, sha256),
-                        mode = coalesce(?, mode), uid = coalesce(?, uid), gid = coalesce(?, gid)
-        WHERE id = ?`,
-    ).run(
-      sourceInode,
-      st.nlink,
-      st.mtimeNs,
-      st.ctimeNs,
-      src?.prefix_hash ?? null,
-      src?.sha256 ?? null,
-      src?.mode ?? null,
-      src?.uid ?? null,
-      src?.gid ?? null,
-      target,
-    );
-  }
-  db.prepare(
-    `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
-  ).run(st.nlink, st.ctimeNs, deviceId, sourceInode);
+  if (target === undefined) return;
+  stmt(
+    db,
+    `UPDATE files SET inode = ?, nlink = ?, mtime_ns = ?, ctime_ns = ?,
+                      prefix_hash = coalesce(?, prefix_hash), sha256 = coalesce(?, sha256),
+                      mode = coalesce(?, mode), uid = coalesce(?, uid), gid = coalesce(?, gid)
+      WHERE id = ?`,
+  ).run(
+    sourceInode,
+    st.nlink,
+    st.mtimeNs,
+    st.ctimeNs,
+    src?.prefix_hash ?? null,
+    src?.sha256 ?? null,
+    src?.mode ?? null,
+    src?.uid ?? null,
+    src?.gid ?? null,
+    target,
+  );
 }
 
-/** The replaced inode lost a link: its remaining rows take its new link count and ctime. */
-export function recordUnlinked(
+/** Every active row of an inode takes its current link count and ctime. */
+export function recordInodeMeta(
   db: DB,
   deviceId: number,
   inode: bigint,
   st: { nlink: number; ctimeNs: bigint },
 ): void {
-  db.prepare(
+  stmt(
+    db,
     `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
   ).run(st.nlink, st.ctimeNs, deviceId, inode);
 }

@@ -44,3 +44,10 @@ export function catalogStats(db: DB): CatalogStats {
     scans: r.scans!,
   };
 }
+
+/** Problems PRAGMA integrity_check finds (reads the whole catalog); empty when sound. */
+export function integrityProblems(db: DB, max = 10): string[] {
+  const rows = db.pragma(`integrity_check(${max})`) as { integrity_check: string }[];
+  const msgs = rows.map((r) => r.integrity_check);
+  return msgs.length === 1 && msgs[0] === 'ok' ? [] : msgs;
+}

@@ -23,7 +23,11 @@ function buildProgram(): Command {
       'One catalog of every file on every filesystem; safe, reviewed hardlink deduplication.',
     )
     .version(pkg.version)
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors are one line, like every other error: 'hashall: error: …'.
+    .configureOutput({
+      outputError: (str, write) =>
+        write(`hashall: ${str.trim().replace(/\n+/g, ' ')} (see --help)\n`),
+    })
     .exitOverride();
   registerScan(program);
   registerDevices(program);

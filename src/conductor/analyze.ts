@@ -85,12 +85,14 @@ export function sameDeviceSavings(
     if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
     for (const g of page) {
-      let saving = 0;
-      for (const a of planSameDeviceGroup(
-        groupMembers(db, g.deviceId, g.sha256, g.size),
-        'most-linked',
-      ))
-        saving += a.bytes;
+      // One owner/mode class: the SQL figure is exactly what the planner frees. Otherwise let
+      // the planner decide which copies it may link.
+      let saving = g.saveable;
+      if (g.classes > 1) {
+        saving = 0;
+        const members = groupMembers(db, g.deviceId, g.sha256, g.size);
+        for (const a of planSameDeviceGroup(members, 'most-linked')) saving += a.bytes;
+      }
       if (saving === 0) {
         blocked++;
         continue;

@@ -32,9 +32,10 @@ import {
   bytesFreed,
   journalDone,
   journalIntent,
+  ownCtime,
   propagateIdentity,
+  recordInodeMeta,
   recordReplacement,
-  recordUnlinked,
   setActionOutcome,
   setPlanStatus,
   type ActionRow,
@@ -88,17 +89,51 @@ class Stale extends Error {}
 
 const BUF_BYTES = 1 << 20;
 
-/** Identity check allowing for ctime changes this run made itself (linking changes ctime). */
+/**
+ * Identity check allowing for ctime changes this plan's execution made itself (linking changes
+ * the ctime of both inodes). Our changes are remembered in memory and, for a resumed run, in
+ * the catalog (conductor_inode_state). The catalog rows of touched inodes are brought up to
+ * date once per group rather than once per action.
+ */
 class Expectations {
   private readonly ctimes = new Map<string, bigint>();
+  private readonly dirty = new Map<
+    string,
+    { dev: number; ino: bigint; nlink: number; ctimeNs: bigint }
+  >();
+  constructor(
+    private readonly db: DB,
+    private readonly planId: number,
+  ) {}
   private key(dev: number, ino: bigint): string {
     return `${dev}:${ino}`;
   }
   ctimeOk(dev: number, ino: bigint, planned: bigint, actual: bigint): boolean {
-    return actual === planned || this.ctimes.get(this.key(dev, ino)) === actual;
+    if (actual === planned) return true;
+    const k = this.key(dev, ino);
+    let own = this.ctimes.get(k);
+    if (own === undefined) {
+      own = ownCtime(this.db, this.planId, dev, ino);
+      if (own !== undefined) this.ctimes.set(k, own);
+    }
+    return own === actual;
   }
-  touched(dev: number, ino: bigint, ctime: bigint): void {
-    this.ctimes.set(this.key(dev, ino), ctime);
+  /** Call inside the action's transaction. */
+  touched(dev: number, ino: bigint, st: BigIntStats): void {
+    const k = this.key(dev, ino);
+    this.ctimes.set(k, st.ctimeNs);
+    propagateIdentity(this.db, this.planId, dev, ino, st.ctimeNs, Number(st.nlink));
+    this.dirty.set(k, { dev, ino, nlink: Number(st.nlink), ctimeNs: st.ctimeNs });
+  }
+  /** Write the touched inodes' link counts and ctimes into their catalog rows. */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    this.db
+      .transaction(() => {
+        for (const d of this.dirty.values()) recordInodeMeta(this.db, d.dev, d.ino, d);
+      })
+      .immediate();
+    this.dirty.clear();
   }
 }
 
@@ -147,7 +182,7 @@ function hashFd(fd: number, buf: Buffer): Buffer {
 
 export class Executor {
   private readonly views = new Map<number, MountView[]>();
-  private readonly exp = new Expectations();
+  private readonly exp: Expectations;
   private readonly bufA = Buffer.allocUnsafeSlow(BUF_BYTES);
   private readonly bufB = Buffer.allocUnsafeSlow(BUF_BYTES);
 
@@ -156,6 +191,7 @@ export class Executor {
     private readonly plan: PlanRow,
     private readonly opts: ExecuteOptions,
   ) {
+    this.exp = new Expectations(db, plan.id);
     const mounts = readMountinfo();
     for (const d of listDevices(db)) this.views.set(d.id, currentMounts(d, mounts));
   }
@@ -180,6 +216,7 @@ export class Executor {
     };
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
+    let lastGroup = -1;
     let lastYield = Date.now();
     // Test-only: slow each action down so a test can interrupt a run in the middle.
     const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
@@ -199,6 +236,8 @@ export class Executor {
           s.interrupted = true;
           break outer;
         }
+        if (action.groupNo !== lastGroup && !this.opts.dryRun) this.exp.flush();
+        lastGroup = action.groupNo;
         const report = this.one(action);
         switch (report.outcome.kind) {
           case 'executed':
@@ -219,6 +258,8 @@ export class Executor {
         this.opts.onAction?.(report);
       }
     }
+    this.closeDirs();
+    if (!this.opts.dryRun) this.exp.flush();
     if (!this.opts.dryRun) {
       s.bytesSaved = bytesFreed(this.db, this.plan.id);
       const failedAny = (
@@ -289,13 +330,40 @@ export class Executor {
     }
   }
 
+  /**
+   * Verified directory fds, a few kept open: the actions of a group share directories. A
+   * directory stays the one we walked even if its path is swapped later: that is the point.
+   */
+  private readonly dirs = new Map<string, VerifiedDir>();
+
+  private dir(abs: Buffer): VerifiedDir {
+    const key = abs.toString('latin1');
+    const hit = this.dirs.get(key);
+    if (hit) {
+      this.dirs.delete(key);
+      this.dirs.set(key, hit); // most recent last
+      return hit;
+    }
+    const d = VerifiedDir.open(Buffer.from(abs));
+    this.dirs.set(key, d);
+    if (this.dirs.size > 8) {
+      const [oldKey, old] = this.dirs.entries().next().value as [string, VerifiedDir];
+      this.dirs.delete(oldKey);
+      old.close();
+    }
+    return d;
+  }
+
+  private closeDirs(): void {
+    for (const d of this.dirs.values()) d.close();
+    this.dirs.clear();
+  }
+
   private link(action: ActionRow, sourceAbs: Buffer, targetAbs: Buffer): Outcome {
-    const tdir = VerifiedDir.open(Buffer.from(parentOf(targetAbs)));
-    let sdir: VerifiedDir | undefined;
+    const tdir = this.dir(parentOf(targetAbs));
     const fds: number[] = [];
     try {
-      const sParent = parentOf(sourceAbs);
-      sdir = sParent.equals(tdir.abs) ? tdir : VerifiedDir.open(Buffer.from(sParent));
+      const sdir = this.dir(parentOf(sourceAbs));
       const srcPath = sdir.child(baseName(sourceAbs));
       const tgtName = baseName(targetAbs);
       const tgtPath = tdir.child(tgtName);
@@ -431,15 +499,7 @@ export class Executor {
           }
           // Linking and unlinking moved the source's ctime: that was us.
           const s2 = fstatSync(src.fd, { bigint: true });
-          this.exp.touched(dev, action.sourceInode, s2.ctimeNs);
-          propagateIdentity(
-            this.db,
-            this.plan.id,
-            dev,
-            action.sourceInode,
-            s2.ctimeNs,
-            Number(s2.nlink),
-          );
+          this.exp.touched(dev, action.sourceInode, s2);
         }
       }
       failpoint('after-rename', action.id);
@@ -452,8 +512,6 @@ export class Executor {
           'after rename the target is not the source inode (something else replaced it meanwhile)',
         );
       }
-      this.exp.touched(dev, action.sourceInode, newSource.ctimeNs);
-      this.exp.touched(dev, action.targetInode, oldTarget.ctimeNs);
       this.db
         .transaction(() => {
           setActionOutcome(this.db, action.id, 'executed', null);
@@ -463,36 +521,14 @@ export class Executor {
             ctimeNs: newSource.ctimeNs,
             mtimeNs: newSource.mtimeNs,
           });
-          propagateIdentity(
-            this.db,
-            this.plan.id,
-            dev,
-            action.sourceInode,
-            newSource.ctimeNs,
-            Number(newSource.nlink),
-          );
-          if (oldTarget.nlink > 0n) {
-            recordUnlinked(this.db, dev, action.targetInode, {
-              nlink: Number(oldTarget.nlink),
-              ctimeNs: oldTarget.ctimeNs,
-            });
-            propagateIdentity(
-              this.db,
-              this.plan.id,
-              dev,
-              action.targetInode,
-              oldTarget.ctimeNs,
-              Number(oldTarget.nlink),
-            );
-          }
+          this.exp.touched(dev, action.sourceInode, newSource);
+          if (oldTarget.nlink > 0n) this.exp.touched(dev, action.targetInode, oldTarget);
         })
         .immediate();
       failpoint('after-commit', action.id);
       return { kind: 'executed' };
     } finally {
       for (const fd of fds) closeSync(fd);
-      if (sdir && sdir !== tdir) sdir.close();
-      tdir.close();
     }
   }
 }

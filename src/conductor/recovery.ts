@@ -12,6 +12,7 @@ import {
   journalDone,
   openJournal,
   propagateIdentity,
+  recordInodeMeta,
   recordReplacement,
   setActionOutcome,
   setPlanStatus,
@@ -45,6 +46,10 @@ function adoptOwnChanges(
       const st = lstatSync(abs, { bigint: true });
       if (st.isFile() && BigInt.asIntN(64, st.ino) === inode && st.mtimeNs === mtimeNs) {
         propagateIdentity(db, action.planId, action.deviceId, inode, st.ctimeNs, Number(st.nlink));
+        recordInodeMeta(db, action.deviceId, inode, {
+          nlink: Number(st.nlink),
+          ctimeNs: st.ctimeNs,
+        });
       }
     } catch {
       // gone or unreadable: the next attempt reports it as stale

@@ -19,7 +19,7 @@ import {
   prepareJobs,
   preparedJobBytes,
 } from '../catalog/hashing.js';
-import { UserError, describeErrno } from '../errors.js';
+import { UserError, describeErrno, errnoCode } from '../errors.js';
 import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
 import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
@@ -296,7 +296,11 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       if (inTx) db.exec('ROLLBACK');
       inTx = false;
       tree.discardParked();
-      finishScan(db, scanId, 'failed', { error: describeErrno(err) });
+      // A damaged catalog gets no more writes from us: only the refusal.
+      const code = errnoCode(err) ?? '';
+      if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
+        finishScan(db, scanId, 'failed', { error: describeErrno(err) });
+      }
       throw err;
     }
     begin();

@@ -417,14 +417,16 @@ describe('commands at the same time', () => {
     mktree(tree, ['--files', '3000', '--total-mb', '30', '--seed', '31']);
     writeFileSync(join(tree, 'marker'), 'x');
     const cat = join(dir, 'c.db');
+    const stderr: string[] = [];
     const start = (root: string) =>
       new Promise<number | null>((resolve) => {
         const c = spawn(process.execPath, [CLI, 'scan', root, '-q', '--catalog', cat]);
+        c.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
         c.on('exit', resolve);
       });
     const sub = readdirSync(tree, { withFileTypes: true }).find((e) => e.isDirectory())!.name;
     const codes = await Promise.all([start(tree), start(join(tree, sub)), start(tree)]);
-    expect(codes).toEqual([0, 0, 0]);
+    expect(codes, stderr.join('')).toEqual([0, 0, 0]);
     expect(integrity(cat)).toBe('ok');
     const fresh = join(dir, 'fresh.db');
     run(['scan', tree], fresh);

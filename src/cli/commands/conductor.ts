@@ -40,7 +40,7 @@ const THIN = '─'.repeat(64);
 
 function parseLimit(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 1_000_000_000) {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 1_000_000_000) {
     throw new InvalidArgumentError('give a whole number from 0 (everything) upwards');
   }
   return n;

@@ -21,7 +21,7 @@ interface ScanCliOptions extends GlobalOptions {
 
 function parseJobs(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256)
+  if (!/^\d+$/.test(v) || n < 1 || n > 256)
     throw new InvalidArgumentError('give a whole number from 1 to 256');
   return n;
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { listDevices } from '../../catalog/devices.js';
 import { pendingCandidates } from '../../catalog/hashing.js';
 import { lastScanPerRoot } from '../../catalog/scans.js';
-import { catalogStats } from '../../catalog/stats.js';
+import { catalogStats, integrityProblems } from '../../catalog/stats.js';
+import { UserError } from '../../errors.js';
 import { displayPath, jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
@@ -11,10 +12,22 @@ export function registerStats(program: Command): void {
   withGlobals(
     program
       .command('stats')
-      .description('catalog totals, hash coverage and the last scan of each root'),
-  ).action((opts: GlobalOptions) => {
+      .description('catalog totals, hash coverage and the last scan of each root')
+      .option(
+        '--check',
+        'verify the whole catalog first (PRAGMA integrity_check; reads every page)',
+      ),
+  ).action((opts: GlobalOptions & { check?: boolean }) => {
     const cat = open(opts, { readonly: true });
     try {
+      if (opts.check) {
+        const problems = integrityProblems(cat.db);
+        if (problems.length) {
+          throw new UserError(
+            `catalog ${cat.path} is damaged (${problems.slice(0, 3).join('; ')}); restore it from a backup`,
+          );
+        }
+      }
       const s = catalogStats(cat.db);
       const pending = pendingCandidates(cat.db);
       const aliases = new Map(listDevices(cat.db).map((d) => [d.id, d.alias]));
