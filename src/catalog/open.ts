@@ -146,8 +146,22 @@ function checkExisting(path: string, readonly: boolean): boolean {
   return true;
 }
 
+/**
+ * How long to wait for another process's write lock on the catalog before giving up with
+ * "locked by another process": HASHALL_BUSY_TIMEOUT seconds, default 30.
+ */
+function busyTimeoutMs(): number {
+  const v = process.env.HASHALL_BUSY_TIMEOUT;
+  if (v === undefined || v === '') return 30_000;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) {
+    throw new UserError(`HASHALL_BUSY_TIMEOUT=${v} is not a number of seconds`);
+  }
+  return Math.round(n * 1000);
+}
+
 function configure(db: DB): void {
-  db.pragma('busy_timeout = 30000');
+  db.pragma(`busy_timeout = ${busyTimeoutMs()}`);
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -65536'); // 64 MiB page cache: bounded, and enough for batched merges

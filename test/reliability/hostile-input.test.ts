@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -742,5 +742,38 @@ describe('command-line input', () => {
       hashall(['stats', '--json'], { env: { HASHALL_CATALOG: catDir } }),
       /is a directory/,
     );
+  });
+});
+
+describe('a catalog locked by another process', () => {
+  it('waits HASHALL_BUSY_TIMEOUT seconds, then exits 2 with one line, the file untouched', async () => {
+    const dir = workDir();
+    const tree = join(dir, 'tree');
+    writeTree(tree, { 'a.txt': 'same', 'b.txt': 'same' });
+    const cat = join(dir, 'c.db');
+    ok<ScanJson>(['scan', tree], cat);
+    const holder = spawn(
+      'python3',
+      [
+        '-c',
+        `import sqlite3,time,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\ntime.sleep(30)`,
+        cat,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+        holder.on('exit', () => reject(new Error('the lock holder exited early')));
+      });
+      const before = fileSha(cat);
+      const started = Date.now();
+      const r = hashall(['scan', tree, '--catalog', cat], { env: { HASHALL_BUSY_TIMEOUT: '1' } });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expectRefusal(r, /locked by another process/);
+      expect(fileSha(cat)).toBe(before);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
