@@ -147,6 +147,8 @@ export interface DeviceUsage {
   readonly files: number;
   readonly inodes: number;
   readonly bytes: number;
+  /** st_blocks × 512 over the inodes: less than `bytes` for sparse files. */
+  readonly allocatedBytes: number;
   readonly lastScanAt: number | null;
 }
 
@@ -154,12 +156,18 @@ export interface DeviceUsage {
 export function deviceUsage(db: DB): Map<number, DeviceUsage> {
   const rows = db
     .prepare(
-      `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes
-         FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size FROM files
+      `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes, sum(blocks) * 512 AS allocated
+         FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks FROM files
                 WHERE status = 'active' GROUP BY device_id, inode)
         GROUP BY device_id`,
     )
-    .all() as { device_id: number; files: number; inodes: number; bytes: number }[];
+    .all() as {
+    device_id: number;
+    files: number;
+    inodes: number;
+    bytes: number;
+    allocated: number;
+  }[];
   const scans = new Map(
     (
       db
@@ -176,11 +184,20 @@ export function deviceUsage(db: DB): Map<number, DeviceUsage> {
       files: r.files,
       inodes: r.inodes,
       bytes: r.bytes,
+      allocatedBytes: r.allocated,
       lastScanAt: scans.get(r.device_id) ?? null,
     });
   }
   for (const [id, at] of scans) {
-    if (!out.has(id)) out.set(id, { deviceId: id, files: 0, inodes: 0, bytes: 0, lastScanAt: at });
+    if (!out.has(id))
+      out.set(id, {
+        deviceId: id,
+        files: 0,
+        inodes: 0,
+        bytes: 0,
+        allocatedBytes: 0,
+        lastScanAt: at,
+      });
   }
   return out;
 }

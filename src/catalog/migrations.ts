@@ -155,6 +155,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (plan_id, device_id, inode)
   ) WITHOUT ROWID;
   `,
+  // 4: allocated blocks, so that sparse files are reported by what they occupy as well.
+  `
+  ALTER TABLE files ADD COLUMN blocks INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

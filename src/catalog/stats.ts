@@ -7,6 +7,8 @@ export interface CatalogStats {
   readonly deletedFiles: number;
   readonly activeInodes: number;
   readonly activeBytes: number;
+  /** Bytes the active inodes occupy on disk (st_blocks × 512, each inode once). */
+  readonly allocatedBytes: number;
   readonly emptyFiles: number;
   readonly prefixHashed: number;
   readonly fullHashed: number;
@@ -24,6 +26,8 @@ export function catalogStats(db: DB): CatalogStats {
          (SELECT count(*) FROM (SELECT DISTINCT device_id, inode FROM files WHERE status = 'active')) AS active_inodes,
          (SELECT coalesce(sum(size), 0) FROM (SELECT max(size) AS size FROM files WHERE status = 'active'
                                                 GROUP BY device_id, inode)) AS active_bytes,
+         (SELECT coalesce(sum(blocks), 0) * 512 FROM (SELECT max(blocks) AS blocks FROM files WHERE status = 'active'
+                                                GROUP BY device_id, inode)) AS allocated_bytes,
          (SELECT count(*) FROM files WHERE status = 'active' AND size = 0) AS empty_files,
          (SELECT count(*) FROM files WHERE status = 'active' AND prefix_hash IS NOT NULL) AS prefix_hashed,
          (SELECT count(*) FROM files WHERE status = 'active' AND sha256 IS NOT NULL) AS full_hashed,
@@ -37,6 +41,7 @@ export function catalogStats(db: DB): CatalogStats {
     deletedFiles: r.deleted_files!,
     activeInodes: r.active_inodes!,
     activeBytes: r.active_bytes!,
+    allocatedBytes: r.allocated_bytes!,
     emptyFiles: r.empty_files!,
     prefixHashed: r.prefix_hashed!,
     fullHashed: r.full_hashed!,

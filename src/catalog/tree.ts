@@ -19,6 +19,8 @@ export interface FileMeta {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
+  /** Allocated 512-byte blocks (st_blocks): a sparse file's real footprint. */
+  readonly blocks: number;
 }
 
 export interface ExistingFile {
@@ -80,12 +82,12 @@ export class TreeStore {
     );
     this.insFile = db.prepare(
       `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                          status, first_seen_scan, changed_scan)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+                          blocks, status, first_seen_scan, changed_scan)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
     );
     this.updFile = db.prepare(
       `UPDATE files SET inode = ?, nlink = ?, size = ?, mtime_ns = ?, ctime_ns = ?, mode = ?, uid = ?, gid = ?,
-                        prefix_hash = CASE WHEN ? THEN prefix_hash END,
+                        blocks = ?, prefix_hash = CASE WHEN ? THEN prefix_hash END,
                         sha256 = CASE WHEN ? THEN sha256 END,
                         status = 'active', changed_scan = ?, deleted_scan = NULL
         WHERE id = ?`,
@@ -169,6 +171,7 @@ export class TreeStore {
         meta.mode,
         meta.uid,
         meta.gid,
+        meta.blocks,
         this.scanId,
         this.scanId,
       );
@@ -191,6 +194,7 @@ export class TreeStore {
       meta.mode,
       meta.uid,
       meta.gid,
+      meta.blocks,
       keep,
       keep,
       this.scanId,

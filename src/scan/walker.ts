@@ -97,6 +97,7 @@ export function toMeta(st: BigIntStats): FileMeta {
     mode: Number(st.mode),
     uid: Number(st.uid),
     gid: Number(st.gid),
+    blocks: Number(st.blocks),
   };
 }
 

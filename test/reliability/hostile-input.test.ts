@@ -471,8 +471,11 @@ describe('sizes', () => {
     for (const p of [a, b, c]) expect(row(cat, p)!.size).toBe(SIZE);
     expect(row(cat, a)!.sha256).toEqual(row(cat, b)!.sha256);
     expect(row(cat, a)!.sha256).not.toEqual(row(cat, c)!.sha256);
-    const stats = ok<{ bytes: number; files: number }>(['stats'], cat);
+    const stats = ok<{ bytes: number; allocated_bytes: number; files: number }>(['stats'], cat);
     expect(stats.bytes).toBe(3 * SIZE);
+    // Apparent and allocated sizes are both reported: these files occupy almost nothing.
+    expect(stats.allocated_bytes).toBeGreaterThan(0);
+    expect(stats.allocated_bytes).toBeLessThan(10 * 1024 * 1024);
     const devs = ok<{ devices: { bytes: number; files: number }[] }>(['devices'], cat);
     expect(devs.devices).toHaveLength(1);
     expect(devs.devices[0]!.bytes).toBe(3 * SIZE);

@@ -32,6 +32,7 @@ export function deviceJson(d: DeviceRow, u: DeviceUsage | undefined): Record<str
     files: u?.files ?? 0,
     inodes: u?.inodes ?? 0,
     bytes: u?.bytes ?? 0,
+    allocated_bytes: u?.allocatedBytes ?? 0,
     first_seen_at: new Date(d.firstSeenAt).toISOString(),
     last_seen_at: new Date(d.lastSeenAt).toISOString(),
     last_scan_at: u?.lastScanAt ? new Date(u.lastScanAt).toISOString() : null,
