@@ -31,6 +31,7 @@ import {
   writeTree,
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
+import { waitForCatalog } from '../helpers/wait.js';
 import { processStartTime } from '../../src/conductor/lock.js';
 
 interface ExecJson {
@@ -323,7 +324,10 @@ describe('interrupting and locking', () => {
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitForCatalog(
+      cat,
+      `SELECT count(*) AS n FROM conductor_actions WHERE status = 'executed'`,
+    );
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { hashall } from '../helpers/cli.js';
+import { waitForCatalog } from '../helpers/wait.js';
 import { activePaths, countRows, hardlinkSaving, readCatalog } from '../helpers/catalog.js';
 import {
   findFiles,
@@ -295,11 +296,15 @@ describe('Ctrl-C', () => {
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers/cli.js');
     const child = spawn(process.execPath, [CLI, 'scan', tree, '--catalog', cat, '--json'], {
-      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '10' },
+      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '10', HASHALL_TEST_SMALL_COMMITS: '1' },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Interrupt once the new scan has committed part of its walk.
+    await waitForCatalog(
+      cat,
+      `SELECT count(*) AS n FROM dirs WHERE last_listed_scan = (SELECT max(id) FROM scans WHERE status = 'running')`,
+    );
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);

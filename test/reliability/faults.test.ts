@@ -23,6 +23,7 @@ import {
   writeTree,
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
+import { waitForCatalog } from '../helpers/wait.js';
 
 const ITERATIONS = Number(process.env.HASHALL_RELIABILITY_ITERATIONS ?? (process.env.CI ? 8 : 16));
 
@@ -333,11 +334,11 @@ describe('a tree changing under a scan', () => {
     writeTree(join(dir, 'outside'), { 'secret.txt': 'not part of the tree' });
     const cat = join(dir, 'c.db');
     const child = spawn(process.execPath, [CLI, 'scan', tree, '--json', '--catalog', cat], {
-      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '15' },
+      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '15', HASHALL_TEST_SMALL_COMMITS: '1' },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 500));
+    await waitForCatalog(cat, `SELECT count(*) AS n FROM dirs WHERE last_listed_scan IS NOT NULL`);
     for (let i = 0; i < 80; i++) {
       const d = join(tree, `d${String(i).padStart(3, '0')}`);
       renameSync(d, `${d}-moved`);
@@ -393,7 +394,10 @@ describe('commands at the same time', () => {
     );
     let out = '';
     first.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 600));
+    await waitForCatalog(
+      cat,
+      `SELECT count(*) AS n FROM conductor_actions WHERE status = 'executed'`,
+    );
     const second = run(['conductor', 'execute', String(plan.id), '--force'], cat);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/another hashall execute holds this catalog \(pid \d+/);
