@@ -97,7 +97,7 @@ const mounted: string[] = [];
 const loopImages: string[] = [];
 
 export function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8' });
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function mountTmpfs(dir: string, sizeMb = 64): void {
