@@ -159,6 +159,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE files ADD COLUMN blocks INTEGER NOT NULL DEFAULT 0;
   `,
+  // 5: which process runs a scan, so that a scan killed mid-way is recognised later.
+  `
+  ALTER TABLE scans ADD COLUMN pid INTEGER;
+  ALTER TABLE scans ADD COLUMN pid_start_time TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,11 +3,52 @@ import type { DB } from './open.js';
 
 export type ScanStatus = 'running' | 'completed' | 'interrupted' | 'failed';
 
-export function startScan(db: DB, root: Buffer, now = Date.now()): number {
+export function startScan(
+  db: DB,
+  root: Buffer,
+  owner: { pid: number; startTime: string },
+  now = Date.now(),
+): number {
   const info = db
-    .prepare(`INSERT INTO scans (root, started_at, status) VALUES (?, ?, 'running')`)
-    .run(root, now);
+    .prepare(
+      `INSERT INTO scans (root, started_at, status, pid, pid_start_time) VALUES (?, ?, 'running', ?, ?)`,
+    )
+    .run(root, now, owner.pid, owner.startTime);
   return Number(info.lastInsertRowid);
+}
+
+export interface RunningScan {
+  readonly id: number;
+  readonly root: Buffer;
+  readonly startedAt: number;
+  readonly pid: number | null;
+  readonly pidStartTime: string | null;
+}
+
+export function runningScans(db: DB): RunningScan[] {
+  return (
+    db
+      .prepare(
+        `SELECT id, root, started_at, pid, pid_start_time FROM scans WHERE status = 'running'`,
+      )
+      .all() as {
+      id: number;
+      root: Buffer;
+      started_at: number;
+      pid: number | null;
+      pid_start_time: string | null;
+    }[]
+  ).map((r) => ({
+    id: r.id,
+    root: r.root,
+    startedAt: r.started_at,
+    pid: r.pid,
+    pidStartTime: r.pid_start_time,
+  }));
+}
+
+export function markScanInterrupted(db: DB, id: number): void {
+  db.prepare(`UPDATE scans SET status = 'interrupted' WHERE id = ? AND status = 'running'`).run(id);
 }
 
 export function setScanRoot(db: DB, scanId: number, deviceId: number, fsPath: Buffer): void {

@@ -8,7 +8,14 @@ import { lstatSync, realpathSync } from 'node:fs';
 import picomatch from 'picomatch';
 import type { Catalog, DB } from '../catalog/open.js';
 import { listDevices, registerDevice } from '../catalog/devices.js';
-import { finishScan, setScanRoot, startScan } from '../catalog/scans.js';
+import {
+  finishScan,
+  markScanInterrupted,
+  runningScans,
+  setScanRoot,
+  startScan,
+} from '../catalog/scans.js';
+import { processStartTime } from '../conductor/lock.js';
 import { TreeStore } from '../catalog/tree.js';
 import {
   HashWriter,
@@ -89,6 +96,8 @@ export interface ScanSummary {
   pending: number;
   interrupted: boolean;
   elapsedMs: number;
+  /** Earlier scans found killed mid-way (their partial results were kept). */
+  recovered: { root: Buffer; startedAt: number }[];
 }
 
 interface ResolvedRoot {
@@ -157,6 +166,7 @@ export function emptySummary(): ScanSummary {
     pending: 0,
     interrupted: false,
     elapsedMs: 0,
+    recovered: [],
   };
 }
 
@@ -181,6 +191,19 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     if (summary.errors.length < maxErrors) summary.errors.push({ path, error: describeErrno(err) });
   };
 
+  // Scans left 'running' by a process that is gone were killed: say so, and close them.
+  // What they committed stays; they marked nothing deleted.
+  for (const r of runningScans(db)) {
+    if (
+      r.pid !== null &&
+      r.pid !== process.pid &&
+      processStartTime(r.pid) === (r.pidStartTime ?? undefined)
+    )
+      continue;
+    if (r.pid === null && Date.now() - r.startedAt < 24 * 3600 * 1000) continue;
+    markScanInterrupted(db, r.id);
+    summary.recovered.push({ root: r.root, startedAt: r.startedAt });
+  }
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
@@ -199,7 +222,10 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       mountRoot: root.mount.root,
     });
     const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
-    const scanId = startScan(db, root.abs);
+    const scanId = startScan(db, root.abs, {
+      pid: process.pid,
+      startTime: processStartTime(process.pid) ?? '0',
+    });
     setScanRoot(db, scanId, device.id, fsPath);
     const tree = new TreeStore(db, scanId);
     const rootCtx: DeviceContext = {
@@ -316,7 +342,9 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       summary.new -= moved;
       status = 'completed';
     }
-    finishScan(db, scanId, status, { files: summary.files });
+    // A walked root stays 'running' until its hashing is done too: a scan killed while
+    // hashing is then recognised by the next one.
+    if (status === 'interrupted') finishScan(db, scanId, status, { files: summary.files });
     commit();
     summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
   }
@@ -342,6 +370,11 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     }
   } else {
     summary.interrupted = true;
+  }
+  for (const r of summary.roots) {
+    if (r.status !== 'completed') continue;
+    if (summary.interrupted) r.status = 'interrupted';
+    finishScan(db, r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
   }
   summary.pending = pendingCandidates(db);
   summary.elapsedMs = Date.now() - started;

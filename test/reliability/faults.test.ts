@@ -134,6 +134,9 @@ describe('SIGKILL of scan', () => {
       db.close();
       const again = run(['scan', tree], cat);
       expect(again.code).toBe(0);
+      // The next scan says the killed one was interrupted.
+      expect(again.stderr).toMatch(/earlier scan of .* was killed before it finished/);
+      expect(again.json<{ recovered_scans: unknown[] }>().recovered_scans).toHaveLength(1);
       const fresh = join(dir, 'fresh.db');
       expect(run(['scan', tree], fresh).code).toBe(0);
       expect(catalogView(cat)).toEqual(catalogView(fresh));

@@ -56,6 +56,10 @@ export function scanJson(s: ScanSummary): unknown {
     error_count: s.errorCount,
     pending: s.pending,
     interrupted: s.interrupted,
+    recovered_scans: s.recovered.map((r) => ({
+      ...jsonPath('root', r.root),
+      started_at: new Date(r.startedAt).toISOString(),
+    })),
     elapsed_ms: s.elapsedMs,
   };
 }
@@ -144,8 +148,15 @@ export function registerScan(program: Command): void {
       progress.stop();
       catalog.db.close();
     }
-    for (const e of summary.errors)
+    for (const r of summary.recovered) {
+      warn(
+        opts,
+        `🔧 An earlier scan of ${displayPath(r.root)} (started ${new Date(r.startedAt).toISOString()}) was killed before it finished; what it recorded was kept, and it marked nothing deleted.`,
+      );
+    }
+    for (const e of summary.errors) {
       warn(opts, `hashall: warning: ${displayPath(e.path)}: ${e.error}`);
+    }
     if (summary.errorCount > summary.errors.length) {
       warn(
         opts,
