@@ -359,6 +359,32 @@ export class Executor {
     this.dirs.clear();
   }
 
+  private checkSource(action: ActionRow, st: BigIntStats): void {
+    checkIdentity(
+      'source',
+      st,
+      action.sourceDeviceId,
+      action.sourceInode,
+      action.size,
+      action.sourceMtimeNs,
+      action.sourceCtimeNs,
+      this.exp,
+    );
+  }
+
+  private checkTarget(action: ActionRow, st: BigIntStats): void {
+    checkIdentity(
+      'target',
+      st,
+      action.deviceId,
+      action.targetInode,
+      action.size,
+      action.targetMtimeNs,
+      action.targetCtimeNs,
+      this.exp,
+    );
+  }
+
   private link(action: ActionRow, sourceAbs: Buffer, targetAbs: Buffer): Outcome {
     const tdir = this.dir(parentOf(targetAbs));
     const fds: number[] = [];
@@ -378,26 +404,8 @@ export class Executor {
         );
       }
       const dev = action.deviceId;
-      checkIdentity(
-        'source',
-        ss,
-        dev,
-        action.sourceInode,
-        action.size,
-        action.sourceMtimeNs,
-        action.sourceCtimeNs,
-        this.exp,
-      );
-      checkIdentity(
-        'target',
-        ts,
-        dev,
-        action.targetInode,
-        action.size,
-        action.targetMtimeNs,
-        action.targetCtimeNs,
-        this.exp,
-      );
+      this.checkSource(action, ss);
+      this.checkTarget(action, ts);
       if (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid) {
         throw new Stale(
           'owner/group/mode differ now: a hardlink would change who may read or write the file',
@@ -425,26 +433,8 @@ export class Executor {
         );
       }
       // Nothing may have changed while we compared.
-      checkIdentity(
-        'source',
-        fstatSync(src.fd, { bigint: true }),
-        dev,
-        action.sourceInode,
-        action.size,
-        action.sourceMtimeNs,
-        action.sourceCtimeNs,
-        this.exp,
-      );
-      checkIdentity(
-        'target',
-        fstatSync(tgt.fd, { bigint: true }),
-        dev,
-        action.targetInode,
-        action.size,
-        action.targetMtimeNs,
-        action.targetCtimeNs,
-        this.exp,
-      );
+      this.checkSource(action, fstatSync(src.fd, { bigint: true }));
+      this.checkTarget(action, fstatSync(tgt.fd, { bigint: true }));
 
       if (this.opts.dryRun) return { kind: 'would-link' };
 
@@ -471,16 +461,7 @@ export class Executor {
       let renamed = false;
       try {
         const t2 = lstatSync(tgtPath, { bigint: true });
-        checkIdentity(
-          'target',
-          t2,
-          dev,
-          action.targetInode,
-          action.size,
-          action.targetMtimeNs,
-          action.targetCtimeNs,
-          this.exp,
-        );
+        this.checkTarget(action, t2);
         const tmpSt = lstatSync(tmpPath, { bigint: true });
         if (tmpSt.ino !== ss.ino)
           throw new Stale(
