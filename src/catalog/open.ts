@@ -164,7 +164,7 @@ function configure(db: DB): void {
   db.pragma(`busy_timeout = ${busyTimeoutMs()}`);
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
-  db.pragma('cache_size = -65536'); // 64 MiB page cache: bounded, and enough for batched merges
+  db.pragma('cache_size = -16384'); // 16 MiB page cache: bounded; the OS page cache holds the rest
   db.pragma('temp_store = FILE');
 }
 
