@@ -133,6 +133,12 @@ export async function walk(
   opts: WalkOptions,
 ): Promise<{ stopped: boolean }> {
   const reach = new PathReach();
+  let startCwd = '/';
+  try {
+    startCwd = process.cwd();
+  } catch {
+    // the working directory was deleted: come back to '/'
+  }
   const entered = new Set<string>([rootDevice.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
@@ -173,7 +179,11 @@ export async function walk(
         hooks.error(dir.abs, err);
         continue; // unlisted: its rows and its subtree's rows stay as they are
       }
-      const inDir = (name: Buffer) => Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
+      // Entries are named relative to the verified directory: we make it the working directory
+      // (chdir through /proc/self/fd lands on the directory itself, as fchdir would), so each
+      // lstat resolves one component from there — as safe as naming /proc/self/fd/N/NAME, and
+      // cheaper, since the kernel does not walk /proc for every entry.
+      const inDir = (name: Buffer) => name;
       try {
         const st = fstatSync(dirFd, { bigint: true });
         if (st.ino !== dir.ino || st.dev !== dir.stDev) {
@@ -186,10 +196,8 @@ export async function walk(
           closeSync(dirFd);
           continue;
         }
-        entries = readdirSync(Buffer.from(`/proc/self/fd/${dirFd}`), {
-          withFileTypes: true,
-          encoding: 'buffer',
-        });
+        process.chdir(`/proc/self/fd/${dirFd}`);
+        entries = readdirSync('.', { withFileTypes: true, encoding: 'buffer' });
       } catch (err) {
         hooks.error(dir.abs, err);
         closeSync(dirFd);
@@ -279,6 +287,7 @@ export async function walk(
     }
     return { stopped: false };
   } finally {
+    process.chdir(startCwd);
     reach.close();
   }
 }
