@@ -467,6 +467,12 @@ export class Executor {
           throw new Stale(
             'stale: the temporary link is not the source (source replaced while linking)',
           );
+        // The source inode must still hold the bytes we compared (our link moved its ctime, so
+        // mtime and size are what can be checked here).
+        const s1 = fstatSync(src.fd, { bigint: true });
+        if (s1.mtimeNs !== action.sourceMtimeNs || s1.size !== BigInt(action.size)) {
+          throw new Stale('stale: the source was modified while linking');
+        }
         failpoint('before-rename', action.id);
         renameSync(tmpPath, tgtPath);
         renamed = true;
