@@ -138,44 +138,30 @@ function toMember(r: RawMember): Member {
   };
 }
 
-const MEMBER_COLUMNS =
-  'id, device_id, path, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, sha256';
+/** Active paths matching `where` (over the file_paths view), as group members. */
+function members(db: DB, where: string, ...params: unknown[]): Member[] {
+  const sql = `SELECT id, device_id, path, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, sha256
+                 FROM file_paths WHERE ${where} AND status = 'active'`;
+  return (
+    stmt(db, sql)
+      .safeIntegers(true)
+      .all(...params) as RawMember[]
+  ).map(toMember);
+}
 
 /** Every active path with this content on this device. */
 export function groupMembers(db: DB, deviceId: number, sha256: Buffer, size: number): Member[] {
-  return (
-    stmt(
-      db,
-      `SELECT ${MEMBER_COLUMNS} FROM file_paths
-        WHERE sha256 = ? AND size = ? AND device_id = ? AND status = 'active'`,
-    )
-      .safeIntegers(true)
-      .all(sha256, size, deviceId) as RawMember[]
-  ).map(toMember);
+  return members(db, 'sha256 = ? AND size = ? AND device_id = ?', sha256, size, deviceId);
 }
 
 /** Every active path with this content, on any device. */
 export function contentMembers(db: DB, sha256: Buffer, size: number): Member[] {
-  return (
-    stmt(
-      db,
-      `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE sha256 = ? AND size = ? AND status = 'active'`,
-    )
-      .safeIntegers(true)
-      .all(sha256, size) as RawMember[]
-  ).map(toMember);
+  return members(db, 'sha256 = ? AND size = ?', sha256, size);
 }
 
 /** The active paths of one inode. */
 export function inodeMembers(db: DB, deviceId: number, inode: bigint): Member[] {
-  return (
-    stmt(
-      db,
-      `SELECT ${MEMBER_COLUMNS} FROM file_paths WHERE device_id = ? AND inode = ? AND status = 'active'`,
-    )
-      .safeIntegers(true)
-      .all(deviceId, inode) as RawMember[]
-  ).map(toMember);
+  return members(db, 'device_id = ? AND inode = ?', deviceId, inode);
 }
 
 export interface CrossKey {
