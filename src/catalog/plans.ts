@@ -7,13 +7,15 @@ import { stmt } from './stmt.js';
 
 /** The row id of an active file by its path inside its filesystem (indexed lookups only). */
 export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {
-  const dir = db
-    .prepare('SELECT id FROM dirs WHERE device_id = ? AND path = ?')
-    .get(deviceId, Buffer.from(parentOf(path))) as { id: number } | undefined;
+  const dir = stmt(db, 'SELECT id FROM dirs WHERE device_id = ? AND path = ?').get(
+    deviceId,
+    Buffer.from(parentOf(path)),
+  ) as { id: number } | undefined;
   if (!dir) return undefined;
-  const f = db
-    .prepare(`SELECT id FROM files WHERE dir_id = ? AND name = ?`)
-    .get(dir.id, Buffer.from(baseName(path))) as { id: number } | undefined;
+  const f = stmt(db, `SELECT id FROM files WHERE dir_id = ? AND name = ?`).get(
+    dir.id,
+    Buffer.from(baseName(path)),
+  ) as { id: number } | undefined;
   return f?.id;
 }
 
@@ -258,12 +260,14 @@ export function actionPage(
   types: readonly ActionType[],
 ): ActionRow[] {
   const marks = types.map(() => '?').join(', ');
+  // A plan's actions have consecutive ids: walk the primary key (the unary '+' keeps SQLite
+  // from choosing the (plan_id, action_type, …) index and sorting the whole plan per page).
   return (
-    db
-      .prepare(
-        `SELECT * FROM conductor_actions WHERE plan_id = ? AND id > ? AND action_type IN (${marks})
+    stmt(
+      db,
+      `SELECT * FROM conductor_actions WHERE +plan_id = ? AND id > ? AND +action_type IN (${marks})
           ORDER BY id LIMIT ?`,
-      )
+    )
       .safeIntegers(true)
       .all(planId, afterId, ...types, limit) as RawAction[]
   ).map(toAction);

@@ -2,17 +2,23 @@
  * `conductor execute`: replace each planned duplicate with a hardlink, proving at that moment
  * that nothing moved and the bytes are identical (DESIGN §4).
  *
- * Per HARDLINK action:
+ * Actions run in batches (up to BATCH_ACTIONS, never across a page). Per HARDLINK action:
  *   1. open both parent directories and verify the kernel opened the planned paths;
  *   2. lstat both: regular files, same filesystem, the identity the plan recorded;
  *   3. compare the bytes (or re-hash both against the plan's SHA-256);
- *   4. journal the intent (committed before anything is touched);
+ * then, for the verified actions of the batch:
+ *   4. journal every intent in one transaction (committed before anything is touched);
+ * and per action:
  *   5. link(source, DIR/.hashall-tmp-…) in the target's directory;
- *   6. re-check the target and the temp link;
+ *   6. re-check the target's and the source's identity and the temp link;
  *   7. rename(temp, target) — atomic: the path names the old file or the new link, never nothing;
- *   8. lstat the target: it must be the source inode; record the outcome (and the catalog rows).
+ *   8. lstat the target: it must be the source inode;
+ * and finally record every outcome (and the catalog rows) in one transaction.
  * A crash at any point leaves every path with its content; the journal lets the next run roll
- * the action forward or back and remove the temp link.
+ * each journaled action forward (the target is the source inode) or back (it is not), and
+ * remove any temp link. Batching the two commits is what makes execute cost a few syscalls per
+ * action rather than two SQLite commits; it widens no check window: steps 6-8 still run
+ * immediately around each rename.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -45,7 +51,7 @@ import {
 import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
-import { baseName, parentOf } from '../paths.js';
+import { baseName, byteKey, parentOf } from '../paths.js';
 import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
 import { failpoint } from '../failpoint.js';
 
@@ -88,6 +94,10 @@ export interface ExecuteSummary {
 class Stale extends Error {}
 
 const BUF_BYTES = 1 << 20;
+/** Verified actions per journal commit (each holds two open fds until its batch is applied). */
+const BATCH_ACTIONS = 256;
+/** Verified directory fds kept open between batches. */
+const DIR_CACHE = 128;
 
 /**
  * Identity check allowing for ctime changes this plan's execution made itself (linking changes
@@ -118,21 +128,25 @@ class Expectations {
     }
     return own === actual;
   }
-  /** Call inside the action's transaction. */
+  /**
+   * We just changed this inode (link, rename, unlink of our temp link): later checks in this
+   * run must expect the new ctime. The catalog learns it in the batch's outcome transaction.
+   */
   touched(dev: number, ino: bigint, st: BigIntStats): void {
     const k = this.key(dev, ino);
     this.ctimes.set(k, st.ctimeNs);
-    propagateIdentity(this.db, this.planId, dev, ino, st.ctimeNs, Number(st.nlink));
     this.dirty.set(k, { dev, ino, nlink: Number(st.nlink), ctimeNs: st.ctimeNs });
   }
-  /** Write the touched inodes' link counts and ctimes into their catalog rows. */
+  /**
+   * Call inside the outcome transaction: a resumed run must recognise our ctime changes
+   * (conductor_inode_state), and the touched inodes' catalog rows take their link counts and
+   * ctimes.
+   */
   flush(): void {
-    if (this.dirty.size === 0) return;
-    this.db
-      .transaction(() => {
-        for (const d of this.dirty.values()) recordInodeMeta(this.db, d.dev, d.ino, d);
-      })
-      .immediate();
+    for (const d of this.dirty.values()) {
+      propagateIdentity(this.db, this.planId, d.dev, d.ino, d.ctimeNs, d.nlink);
+      recordInodeMeta(this.db, d.dev, d.ino, d);
+    }
     this.dirty.clear();
   }
 }
@@ -180,6 +194,27 @@ function hashFd(fd: number, buf: Buffer): Buffer {
   return h.digest();
 }
 
+/** A HARDLINK action whose identity and bytes were proven, waiting for its batch's journal. */
+interface Verified {
+  readonly action: ActionRow;
+  readonly sourceAbs: Buffer;
+  readonly targetAbs: Buffer;
+  readonly srcPath: Buffer;
+  readonly tgtPath: Buffer;
+  readonly tmpPath: Buffer;
+  readonly tempAbs: Buffer;
+  readonly srcFd: number;
+  readonly tgtFd: number;
+  readonly sourceIno: bigint;
+}
+
+type Prepared = { kind: 'verified'; v: Verified } | { kind: 'done'; report: ActionReport };
+
+/** What step 5-8 did to one verified action, recorded in the batch's outcome transaction. */
+type Applied =
+  | { kind: 'executed'; v: Verified; newSource: BigIntStats }
+  | { kind: 'failed'; v: Verified; error: string; journalClear: boolean };
+
 export class Executor {
   private readonly views = new Map<number, MountView[]>();
   private readonly exp: Expectations;
@@ -216,50 +251,53 @@ export class Executor {
     };
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
-    let lastGroup = -1;
     let lastYield = Date.now();
     // Test-only: slow each action down so a test can interrupt a run in the middle.
     const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
-    outer: for (;;) {
-      const page = actionPage(this.db, this.plan.id, after, 500, ['HARDLINK', 'NOOP', 'SKIP']);
-      if (page.length === 0) break;
-      for (const action of page) {
-        after = action.id;
-        if (testDelayMs > 0) {
-          await new Promise((r) => setTimeout(r, testDelayMs));
-          lastYield = Date.now();
-        } else if (Date.now() - lastYield > 50) {
-          await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
-          lastYield = Date.now();
+    // Reports are emitted in plan order: those of verified actions once their batch is applied.
+    const pending: Prepared[] = [];
+    let verified = 0;
+    const emit = (r: ActionReport) => {
+      tally(s, r);
+      this.opts.onAction?.(r);
+    };
+    const drain = () => {
+      // applyBatch owns (and closes) the fds of the verified actions from here on.
+      const items = pending.splice(0);
+      verified = 0;
+      const applied = this.applyBatch(items.flatMap((p) => (p.kind === 'verified' ? [p.v] : [])));
+      for (const p of items) emit(p.kind === 'done' ? p.report : applied.get(p.v.action.id)!);
+      this.trimDirs();
+    };
+    try {
+      outer: for (;;) {
+        const page = actionPage(this.db, this.plan.id, after, 500, ['HARDLINK', 'NOOP', 'SKIP']);
+        if (page.length === 0) break;
+        for (const action of page) {
+          after = action.id;
+          if (testDelayMs > 0) {
+            await new Promise((r) => setTimeout(r, testDelayMs));
+            lastYield = Date.now();
+          } else if (Date.now() - lastYield > 50) {
+            await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
+            lastYield = Date.now();
+          }
+          if (this.opts.shouldStop()) {
+            s.interrupted = true;
+            break outer;
+          }
+          const p = this.prepare(action);
+          pending.push(p);
+          if (p.kind === 'verified') verified++;
+          if (verified >= BATCH_ACTIONS || testDelayMs > 0) drain();
         }
-        if (this.opts.shouldStop()) {
-          s.interrupted = true;
-          break outer;
-        }
-        if (action.groupNo !== lastGroup && !this.opts.dryRun) this.exp.flush();
-        lastGroup = action.groupNo;
-        const report = this.one(action);
-        switch (report.outcome.kind) {
-          case 'executed':
-            s.executed++;
-            break;
-          case 'would-link':
-            s.wouldLink++;
-            s.wouldSave += action.bytes;
-            break;
-          case 'noop':
-            if (action.type === 'SKIP') s.skipped++;
-            else s.noop++;
-            break;
-          case 'failed':
-            s.failed++;
-            break;
-        }
-        this.opts.onAction?.(report);
+        drain();
       }
+      drain(); // the actions verified before a stop are completed: they are proven
+    } finally {
+      for (const p of pending) if (p.kind === 'verified') this.closeFds(p.v);
+      this.closeDirs();
     }
-    this.closeDirs();
-    if (!this.opts.dryRun) this.exp.flush();
     if (!this.opts.dryRun) {
       s.bytesSaved = bytesFreed(this.db, this.plan.id);
       const failedAny = (
@@ -275,42 +313,42 @@ export class Executor {
     return s;
   }
 
-  private one(action: ActionRow): ActionReport {
+  /** Steps 1-3 for one action: a final report, or a verified action holding its open fds. */
+  private prepare(action: ActionRow): Prepared {
     const sourceAbs = this.abs(action.sourceDeviceId, action.sourcePath);
     const targetAbs = this.abs(action.deviceId, action.targetPath);
-    const report = (outcome: Outcome): ActionReport => ({ action, sourceAbs, targetAbs, outcome });
-    if (action.type === 'SKIP') return report({ kind: 'noop', why: action.reason ?? 'skipped' });
+    const done = (outcome: Outcome): Prepared => ({
+      kind: 'done',
+      report: { action, sourceAbs, targetAbs, outcome },
+    });
+    if (action.type === 'SKIP') return done({ kind: 'noop', why: action.reason ?? 'skipped' });
     if (action.type === 'NOOP') {
       // Verify the hardlink still stands; record nothing (dry-run or not).
-      return report(this.checkNoop(sourceAbs, targetAbs));
+      return done(this.checkNoop(sourceAbs, targetAbs));
     }
     if (!sourceAbs || !targetAbs) {
-      return this.fail(
-        action,
-        report,
-        'device not mounted: its filesystem is not reachable at any mount point now',
+      return done(
+        this.fail(
+          action,
+          'device not mounted: its filesystem is not reachable at any mount point now',
+        ),
       );
     }
-    let outcome: Outcome;
     try {
-      outcome = this.link(action, sourceAbs, targetAbs);
+      const r = this.verify(action, sourceAbs, targetAbs);
+      if (r.kind === 'verified') return r;
+      if (!this.opts.dryRun && r.outcome.kind === 'noop' && action.status !== 'executed') {
+        setActionOutcome(this.db, action.id, 'noop', null);
+      }
+      return done(r.outcome);
     } catch (err) {
-      const msg = err instanceof Stale ? err.message : describeErrno(err);
-      return this.fail(action, report, msg);
+      return done(this.fail(action, err instanceof Stale ? err.message : describeErrno(err)));
     }
-    if (!this.opts.dryRun && outcome.kind === 'noop' && action.status !== 'executed') {
-      setActionOutcome(this.db, action.id, 'noop', null);
-    }
-    return report(outcome);
   }
 
-  private fail(
-    action: ActionRow,
-    report: (o: Outcome) => ActionReport,
-    error: string,
-  ): ActionReport {
+  private fail(action: ActionRow, error: string): Outcome {
     if (!this.opts.dryRun) setActionOutcome(this.db, action.id, 'failed', error);
-    return report({ kind: 'failed', error });
+    return { kind: 'failed', error };
   }
 
   private checkNoop(sourceAbs: Buffer | undefined, targetAbs: Buffer | undefined): Outcome {
@@ -331,32 +369,45 @@ export class Executor {
   }
 
   /**
-   * Verified directory fds, a few kept open: the actions of a group share directories. A
-   * directory stays the one we walked even if its path is swapped later: that is the point.
+   * Verified directory fds, kept open: the actions of a group share directories, and a
+   * directory is opened relative to its cached parent (one open instead of a walk from '/').
+   * A directory stays the one we walked even if its path is swapped later: that is the point.
+   * Never closed while a pending batch may name a file through it: trimmed between batches.
    */
   private readonly dirs = new Map<string, VerifiedDir>();
 
   private dir(abs: Buffer): VerifiedDir {
-    const key = abs.toString('latin1');
+    const key = byteKey(abs);
     const hit = this.dirs.get(key);
     if (hit) {
       this.dirs.delete(key);
       this.dirs.set(key, hit); // most recent last
       return hit;
     }
-    const d = VerifiedDir.open(Buffer.from(abs));
+    const d =
+      abs.length <= 1
+        ? VerifiedDir.open(Buffer.from(abs))
+        : this.dir(parentOf(abs)).openChild(baseName(abs));
     this.dirs.set(key, d);
-    if (this.dirs.size > 8) {
-      const [oldKey, old] = this.dirs.entries().next().value as [string, VerifiedDir];
-      this.dirs.delete(oldKey);
-      old.close();
-    }
     return d;
+  }
+
+  private trimDirs(): void {
+    for (const [key, d] of this.dirs) {
+      if (this.dirs.size <= DIR_CACHE) break;
+      this.dirs.delete(key);
+      d.close();
+    }
   }
 
   private closeDirs(): void {
     for (const d of this.dirs.values()) d.close();
     this.dirs.clear();
+  }
+
+  private closeFds(v: Verified): void {
+    closeSync(v.srcFd);
+    closeSync(v.tgtFd);
   }
 
   private checkSource(action: ActionRow, st: BigIntStats): void {
@@ -385,34 +436,38 @@ export class Executor {
     );
   }
 
-  private link(action: ActionRow, sourceAbs: Buffer, targetAbs: Buffer): Outcome {
+  /** Steps 1-3. On success the two fds stay open for the batch; otherwise they are closed. */
+  private verify(
+    action: ActionRow,
+    sourceAbs: Buffer,
+    targetAbs: Buffer,
+  ): { kind: 'verified'; v: Verified } | { kind: 'outcome'; outcome: Outcome } {
     const tdir = this.dir(parentOf(targetAbs));
+    const sdir = this.dir(parentOf(sourceAbs));
+    const srcPath = sdir.child(baseName(sourceAbs));
+    const tgtName = baseName(targetAbs);
+    const tgtPath = tdir.child(tgtName);
+    const ss = lstatSync(srcPath, { bigint: true });
+    const ts = lstatSync(tgtPath, { bigint: true });
+    if (ss.isFile() && ts.isFile() && ss.ino === ts.ino && ss.dev === ts.dev) {
+      return { kind: 'outcome', outcome: { kind: 'noop', why: 'already linked' } };
+    }
+    if (ss.dev !== ts.dev) {
+      throw new Stale(
+        'cross-device: source and target are on different filesystems now (EXDEV); never linked',
+      );
+    }
+    this.checkSource(action, ss);
+    this.checkTarget(action, ts);
+    if (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid) {
+      throw new Stale(
+        'owner/group/mode differ now: a hardlink would change who may read or write the file',
+      );
+    }
+    // Prove the content: open both (no symlink, no FIFO), confirm they are the files stat'ed.
     const fds: number[] = [];
+    let keep = false;
     try {
-      const sdir = this.dir(parentOf(sourceAbs));
-      const srcPath = sdir.child(baseName(sourceAbs));
-      const tgtName = baseName(targetAbs);
-      const tgtPath = tdir.child(tgtName);
-      const ss = lstatSync(srcPath, { bigint: true });
-      const ts = lstatSync(tgtPath, { bigint: true });
-      if (ss.isFile() && ts.isFile() && ss.ino === ts.ino && ss.dev === ts.dev) {
-        return { kind: 'noop', why: 'already linked' };
-      }
-      if (ss.dev !== ts.dev) {
-        throw new Stale(
-          'cross-device: source and target are on different filesystems now (EXDEV); never linked',
-        );
-      }
-      const dev = action.deviceId;
-      this.checkSource(action, ss);
-      this.checkTarget(action, ts);
-      if (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid) {
-        throw new Stale(
-          'owner/group/mode differ now: a hardlink would change who may read or write the file',
-        );
-      }
-
-      // Prove the content: open both (no symlink, no FIFO), confirm they are the files stat'ed.
       const src = openRegular(srcPath);
       fds.push(src.fd);
       const tgt = openRegular(tgtPath);
@@ -435,87 +490,164 @@ export class Executor {
       // Nothing may have changed while we compared.
       this.checkSource(action, fstatSync(src.fd, { bigint: true }));
       this.checkTarget(action, fstatSync(tgt.fd, { bigint: true }));
-
-      if (this.opts.dryRun) return { kind: 'would-link' };
+      if (this.opts.dryRun) return { kind: 'outcome', outcome: { kind: 'would-link' } };
 
       const tmpName = Buffer.from(
         `.hashall-tmp-${this.plan.id}-${action.id}-${randomBytes(4).toString('hex')}`,
       );
-      const tmpPath = tdir.child(tmpName);
-      const tempAbs = Buffer.concat([tdir.abs, Buffer.from('/'), tmpName]);
-      journalIntent(this.db, {
-        actionId: action.id,
-        planId: this.plan.id,
-        sourceAbs,
-        targetAbs,
-        tempAbs,
-      });
-      failpoint('after-journal', action.id);
-      try {
-        linkSync(srcPath, tmpPath);
-      } catch (err) {
-        journalDone(this.db, action.id);
-        throw err;
-      }
-      failpoint('after-link', action.id);
-      let renamed = false;
-      try {
-        const t2 = lstatSync(tgtPath, { bigint: true });
-        this.checkTarget(action, t2);
-        const tmpSt = lstatSync(tmpPath, { bigint: true });
-        if (tmpSt.ino !== ss.ino)
-          throw new Stale(
-            'stale: the temporary link is not the source (source replaced while linking)',
-          );
-        // The source inode must still hold the bytes we compared (our link moved its ctime, so
-        // mtime and size are what can be checked here).
-        const s1 = fstatSync(src.fd, { bigint: true });
-        if (s1.mtimeNs !== action.sourceMtimeNs || s1.size !== BigInt(action.size)) {
-          throw new Stale('stale: the source was modified while linking');
-        }
-        failpoint('before-rename', action.id);
-        renameSync(tmpPath, tgtPath);
-        renamed = true;
-      } finally {
-        if (!renamed) {
-          try {
-            unlinkSync(tmpPath);
-            journalDone(this.db, action.id);
-          } catch {
-            // the journal row stays: recovery will remove the temp link
-          }
-          // Linking and unlinking moved the source's ctime: that was us.
-          const s2 = fstatSync(src.fd, { bigint: true });
-          this.exp.touched(dev, action.sourceInode, s2);
-        }
-      }
-      failpoint('after-rename', action.id);
-      const post = lstatSync(tgtPath, { bigint: true });
-      const oldTarget = fstatSync(tgt.fd, { bigint: true }); // the replaced inode: one link fewer now
-      const newSource = fstatSync(src.fd, { bigint: true });
-      if (post.ino !== ss.ino) {
-        journalDone(this.db, action.id);
-        throw new Stale(
-          'after rename the target is not the source inode (something else replaced it meanwhile)',
-        );
-      }
+      keep = true;
+      return {
+        kind: 'verified',
+        v: {
+          action,
+          sourceAbs,
+          targetAbs,
+          srcPath,
+          tgtPath,
+          tmpPath: tdir.child(tmpName),
+          tempAbs: Buffer.concat([tdir.abs, Buffer.from('/'), tmpName]),
+          srcFd: src.fd,
+          tgtFd: tgt.fd,
+          sourceIno: ss.ino,
+        },
+      };
+    } finally {
+      if (!keep) for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  /** Steps 4-8 for a batch of verified actions, then one outcome transaction. */
+  private applyBatch(batch: Verified[]): Map<number, ActionReport> {
+    const reports = new Map<number, ActionReport>();
+    if (batch.length === 0) return reports;
+    const applied: Applied[] = [];
+    try {
       this.db
         .transaction(() => {
-          setActionOutcome(this.db, action.id, 'executed', null);
-          journalDone(this.db, action.id);
-          recordReplacement(this.db, dev, action.targetPath, action.sourceInode, {
-            nlink: Number(newSource.nlink),
-            ctimeNs: newSource.ctimeNs,
-            mtimeNs: newSource.mtimeNs,
-          });
-          this.exp.touched(dev, action.sourceInode, newSource);
-          if (oldTarget.nlink > 0n) this.exp.touched(dev, action.targetInode, oldTarget);
+          for (const v of batch) {
+            journalIntent(this.db, {
+              actionId: v.action.id,
+              planId: this.plan.id,
+              sourceAbs: v.sourceAbs,
+              targetAbs: v.targetAbs,
+              tempAbs: v.tempAbs,
+            });
+          }
         })
         .immediate();
-      failpoint('after-commit', action.id);
-      return { kind: 'executed' };
+      for (const v of batch) applied.push(this.linkOne(v));
+      this.db
+        .transaction(() => {
+          for (const a of applied) {
+            const { action } = a.v;
+            if (a.kind === 'executed') {
+              setActionOutcome(this.db, action.id, 'executed', null);
+              journalDone(this.db, action.id);
+              recordReplacement(this.db, action.deviceId, action.targetPath, action.sourceInode, {
+                nlink: Number(a.newSource.nlink),
+                ctimeNs: a.newSource.ctimeNs,
+                mtimeNs: a.newSource.mtimeNs,
+              });
+            } else {
+              setActionOutcome(this.db, action.id, 'failed', a.error);
+              // A temp link we could not remove stays journaled: recovery removes it.
+              if (a.journalClear) journalDone(this.db, action.id);
+            }
+          }
+          this.exp.flush();
+        })
+        .immediate();
     } finally {
-      for (const fd of fds) closeSync(fd);
+      for (const v of batch) this.closeFds(v);
     }
+    for (const a of applied) {
+      failpoint('after-commit', a.v.action.id);
+      const outcome: Outcome =
+        a.kind === 'executed' ? { kind: 'executed' } : { kind: 'failed', error: a.error };
+      reports.set(a.v.action.id, {
+        action: a.v.action,
+        sourceAbs: a.v.sourceAbs,
+        targetAbs: a.v.targetAbs,
+        outcome,
+      });
+    }
+    return reports;
+  }
+
+  /** Steps 5-8 for one journaled action. Failures are outcomes, never exceptions. */
+  private linkOne(v: Verified): Applied {
+    const { action } = v;
+    const dev = action.deviceId;
+    failpoint('after-journal', action.id);
+    try {
+      linkSync(v.srcPath, v.tmpPath);
+    } catch (err) {
+      return { kind: 'failed', v, error: describeErrno(err), journalClear: true };
+    }
+    failpoint('after-link', action.id);
+    try {
+      const t2 = lstatSync(v.tgtPath, { bigint: true });
+      this.checkTarget(action, t2);
+      const tmpSt = lstatSync(v.tmpPath, { bigint: true });
+      if (tmpSt.ino !== v.sourceIno)
+        throw new Stale(
+          'stale: the temporary link is not the source (source replaced while linking)',
+        );
+      // The source inode must still hold the bytes we compared (our link moved its ctime, so
+      // mtime and size are what can be checked here).
+      const s1 = fstatSync(v.srcFd, { bigint: true });
+      if (s1.mtimeNs !== action.sourceMtimeNs || s1.size !== BigInt(action.size)) {
+        throw new Stale('stale: the source was modified while linking');
+      }
+      failpoint('before-rename', action.id);
+      renameSync(v.tmpPath, v.tgtPath);
+    } catch (err) {
+      let journalClear = false;
+      try {
+        unlinkSync(v.tmpPath);
+        journalClear = true;
+      } catch {
+        // the journal row stays: recovery will remove the temp link
+      }
+      // Linking and unlinking moved the source's ctime: that was us.
+      this.exp.touched(dev, action.sourceInode, fstatSync(v.srcFd, { bigint: true }));
+      const error = err instanceof Stale ? err.message : describeErrno(err);
+      return { kind: 'failed', v, error, journalClear };
+    }
+    failpoint('after-rename', action.id);
+    const post = lstatSync(v.tgtPath, { bigint: true });
+    const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer now
+    const newSource = fstatSync(v.srcFd, { bigint: true });
+    this.exp.touched(dev, action.sourceInode, newSource);
+    if (oldTarget.nlink > 0n) this.exp.touched(dev, action.targetInode, oldTarget);
+    if (post.ino !== v.sourceIno) {
+      return {
+        kind: 'failed',
+        v,
+        error:
+          'after rename the target is not the source inode (something else replaced it meanwhile)',
+        journalClear: true,
+      };
+    }
+    return { kind: 'executed', v, newSource };
+  }
+}
+
+function tally(s: ExecuteSummary, r: ActionReport): void {
+  switch (r.outcome.kind) {
+    case 'executed':
+      s.executed++;
+      break;
+    case 'would-link':
+      s.wouldLink++;
+      s.wouldSave += r.action.bytes;
+      break;
+    case 'noop':
+      if (r.action.type === 'SKIP') s.skipped++;
+      else s.noop++;
+      break;
+    case 'failed':
+      s.failed++;
+      break;
   }
 }

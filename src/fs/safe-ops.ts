@@ -10,6 +10,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 
+const SLASH = Buffer.from('/');
 const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 function procChild(fd: number, name: Buffer): Buffer {
@@ -24,7 +25,7 @@ export class VerifiedDir {
 
   /** Open absolute directory `abs` without following any symlink on the way. */
   static open(abs: Buffer): VerifiedDir {
-    let fd = openSync('/', DIR_NOFOLLOW);
+    let dir = new VerifiedDir(openSync('/', DIR_NOFOLLOW), Buffer.from('/'));
     try {
       let start = 1;
       while (start < abs.length) {
@@ -33,27 +34,35 @@ export class VerifiedDir {
         const name = abs.subarray(start, end);
         start = end + 1;
         if (name.length === 0 || (name.length === 1 && name[0] === 0x2e)) continue;
-        let next: number;
-        try {
-          next = openSync(procChild(fd, name), DIR_NOFOLLOW);
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code === 'ELOOP' || code === 'ENOTDIR') {
-            throw Object.assign(
-              new Error(
-                `${name.toString('utf8')} on the path ${abs.toString('utf8')} is no longer a directory (a symlink or a file); nothing done there`,
-              ),
-              { code: 'EDIRCHANGED' },
-            );
-          }
-          throw err;
-        }
-        closeSync(fd);
-        fd = next;
+        const next = dir.openChild(name);
+        dir.close();
+        dir = next;
       }
-      return new VerifiedDir(fd, abs);
+      return new VerifiedDir(dir.fd, abs);
     } catch (err) {
-      closeSync(fd);
+      dir.close();
+      throw err;
+    }
+  }
+
+  /** Open subdirectory `name` relative to this open directory, never following a symlink. */
+  openChild(name: Buffer): VerifiedDir {
+    const abs = Buffer.concat([
+      this.abs.length === 1 ? this.abs : Buffer.concat([this.abs, SLASH]),
+      name,
+    ]);
+    try {
+      return new VerifiedDir(openSync(procChild(this.fd, name), DIR_NOFOLLOW), abs);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') {
+        throw Object.assign(
+          new Error(
+            `${name.toString('utf8')} on the path ${abs.toString('utf8')} is no longer a directory (a symlink or a file); nothing done there`,
+          ),
+          { code: 'EDIRCHANGED' },
+        );
+      }
       throw err;
     }
   }
