@@ -164,6 +164,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE scans ADD COLUMN pid INTEGER;
   ALTER TABLE scans ADD COLUMN pid_start_time TEXT;
   `,
+  // 6 (issue 6, reflink mode; renumber after the filters' migration when merging): the inode of
+  // the clone a reflink action made, journaled before the clone is renamed over its target, so
+  // that recovery tells our clone from anything else that may stand at the target.
+  `
+  ALTER TABLE conductor_journal ADD COLUMN temp_inode INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -28,6 +28,10 @@ export interface PlanOptions {
   readonly sameDevice: boolean;
   readonly crossDevice: boolean;
   readonly keep: string;
+  /** How duplicates are replaced (absent in plans made before reflink mode: hardlink). */
+  readonly mode?: 'hardlink' | 'reflink';
+  /** Reflink plans: filesystems where no clone is possible, so nothing was planned there. */
+  readonly reflink_unsupported?: { device: string; fs_type: string; reason: string }[];
 }
 
 export interface PlanRow {

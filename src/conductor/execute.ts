@@ -19,11 +19,22 @@
  * remove any temp link. Batching the two commits is what makes execute cost a few syscalls per
  * action rather than two SQLite commits; it widens no check window: steps 6-8 still run
  * immediately around each rename.
+ *
+ * A reflink plan replaces steps 5-8 (cloneOne): in a private staging directory
+ * (DIR/.hashall-tmp-…/, 0700) FICLONE the verified source fd into a new file, check its size,
+ * give it the target's owner, group, mode, atime and mtime and check them, journal the clone's
+ * inode (one small commit), re-check target and source, rename the clone over the target,
+ * check the target is the clone, remove the staging directory. Owner and mode may differ
+ * between source and target: the clone is a new inode with the target's metadata. Recovery
+ * rolls forward when the target is the journaled clone inode, back otherwise.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fchmodSync,
+  fchownSync,
   fstatSync,
+  futimesSync,
   linkSync,
   lstatSync,
   readSync,
@@ -48,9 +59,13 @@ import {
   type PlanRow,
   type PlanStatus,
 } from '../catalog/plans.js';
+import { bytesShared, journalCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
+import { CloneStage, cloneErrorText } from '../fs/reflink.js';
 import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
+import { planMode, type Mode } from './mode.js';
+import { ALREADY_SHARED } from './reflink-plan.js';
 import { baseName, byteKey, parentOf } from '../paths.js';
 import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
 import { failpoint } from '../failpoint.js';
@@ -206,6 +221,10 @@ interface Verified {
   readonly srcFd: number;
   readonly tgtFd: number;
   readonly sourceIno: bigint;
+  /** The target as lstat saw it before we read it (reflink: the clone takes its metadata). */
+  readonly targetSt: BigIntStats;
+  readonly tdir: VerifiedDir;
+  readonly tmpName: Buffer;
 }
 
 type Prepared = { kind: 'verified'; v: Verified } | { kind: 'done'; report: ActionReport };
@@ -213,13 +232,35 @@ type Prepared = { kind: 'verified'; v: Verified } | { kind: 'done'; report: Acti
 /** What step 5-8 did to one verified action, recorded in the batch's outcome transaction. */
 type Applied =
   | { kind: 'executed'; v: Verified; newSource: BigIntStats }
+  | { kind: 'cloned'; v: Verified; clone: BigIntStats; journalClear: boolean }
   | { kind: 'failed'; v: Verified; error: string; journalClear: boolean };
+
+/**
+ * A time for futimes(): Node passes seconds as a double and libuv keeps whole microseconds, so
+ * the sub-microsecond digits cannot be set; aim at the middle of the microsecond so that the
+ * double's rounding cannot move it into the next or previous one.
+ */
+function utimeArg(ns: bigint): number {
+  let sec = ns / 1_000_000_000n;
+  let rem = ns % 1_000_000_000n;
+  if (rem < 0n) {
+    sec -= 1n;
+    rem += 1_000_000_000n;
+  }
+  return Number(sec) + (Number(rem / 1000n) * 1000 + 500) / 1e9;
+}
+
+/** Whole microseconds (floor), the precision a clone's times are set to. */
+function micros(ns: bigint): bigint {
+  return ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
+}
 
 export class Executor {
   private readonly views = new Map<number, MountView[]>();
   private readonly exp: Expectations;
   private readonly bufA = Buffer.allocUnsafeSlow(BUF_BYTES);
   private readonly bufB = Buffer.allocUnsafeSlow(BUF_BYTES);
+  private readonly mode: Mode;
 
   constructor(
     private readonly db: DB,
@@ -227,6 +268,7 @@ export class Executor {
     private readonly opts: ExecuteOptions,
   ) {
     this.exp = new Expectations(db, plan.id);
+    this.mode = planMode(plan);
     const mounts = readMountinfo();
     for (const d of listDevices(db)) this.views.set(d.id, currentMounts(d, mounts));
   }
@@ -299,7 +341,10 @@ export class Executor {
       this.closeDirs();
     }
     if (!this.opts.dryRun) {
-      s.bytesSaved = bytesFreed(this.db, this.plan.id);
+      s.bytesSaved =
+        this.mode === 'reflink'
+          ? bytesShared(this.db, this.plan.id)
+          : bytesFreed(this.db, this.plan.id);
       const failedAny = (
         this.db
           .prepare(
@@ -323,6 +368,8 @@ export class Executor {
     });
     if (action.type === 'SKIP') return done({ kind: 'noop', why: action.reason ?? 'skipped' });
     if (action.type === 'NOOP') {
+      // A target found sharing every block with the kept file when the plan was made.
+      if (action.reason === ALREADY_SHARED) return done({ kind: 'noop', why: ALREADY_SHARED });
       // Verify the hardlink still stands; record nothing (dry-run or not).
       return done(this.checkNoop(sourceAbs, targetAbs));
     }
@@ -459,7 +506,11 @@ export class Executor {
     }
     this.checkSource(action, ss);
     this.checkTarget(action, ts);
-    if (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid) {
+    // A clone is a new inode that takes the target's own owner, group and mode.
+    if (
+      this.mode === 'hardlink' &&
+      (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid)
+    ) {
       throw new Stale(
         'owner/group/mode differ now: a hardlink would change who may read or write the file',
       );
@@ -509,6 +560,9 @@ export class Executor {
           srcFd: src.fd,
           tgtFd: tgt.fd,
           sourceIno: ss.ino,
+          targetSt: ts,
+          tdir,
+          tmpName,
         },
       };
     } finally {
@@ -535,12 +589,18 @@ export class Executor {
           }
         })
         .immediate();
-      for (const v of batch) applied.push(this.linkOne(v));
+      for (const v of batch)
+        applied.push(this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v));
       this.db
         .transaction(() => {
           for (const a of applied) {
             const { action } = a.v;
-            if (a.kind === 'executed') {
+            if (a.kind === 'cloned') {
+              setActionOutcome(this.db, action.id, 'executed', null);
+              // A staging directory we could not remove stays journaled: recovery removes it.
+              if (a.journalClear) journalDone(this.db, action.id);
+              recordClone(this.db, action.deviceId, action.targetPath, a.clone);
+            } else if (a.kind === 'executed') {
               setActionOutcome(this.db, action.id, 'executed', null);
               journalDone(this.db, action.id);
               recordReplacement(this.db, action.deviceId, action.targetPath, action.sourceInode, {
@@ -563,7 +623,7 @@ export class Executor {
     for (const a of applied) {
       failpoint('after-commit', a.v.action.id);
       const outcome: Outcome =
-        a.kind === 'executed' ? { kind: 'executed' } : { kind: 'failed', error: a.error };
+        a.kind === 'failed' ? { kind: 'failed', error: a.error } : { kind: 'executed' };
       reports.set(a.v.action.id, {
         action: a.v.action,
         sourceAbs: a.v.sourceAbs,
@@ -572,6 +632,87 @@ export class Executor {
       });
     }
     return reports;
+  }
+
+  /**
+   * Reflink steps 5-8 for one journaled action (see the header). Failures are outcomes, never
+   * exceptions; whatever is left in the staging directory is removed, or stays journaled.
+   */
+  private cloneOne(v: Verified): Applied {
+    const { action } = v;
+    const dev = action.deviceId;
+    const t = v.targetSt;
+    failpoint('after-journal', action.id);
+    let stage: CloneStage;
+    try {
+      stage = CloneStage.create(v.tdir, v.tmpName);
+    } catch (err) {
+      // EEXIST cannot be ours (a fresh random name): leave it, and the journal row with it.
+      return { kind: 'failed', v, error: describeErrno(err), journalClear: true };
+    }
+    let cloneFd: number | undefined;
+    let cloneIno: bigint;
+    try {
+      try {
+        stage.clone(v.srcFd);
+      } catch (err) {
+        throw new Stale(cloneErrorText(err));
+      }
+      failpoint('after-clone', action.id);
+      const c = openRegular(stage.clonePath);
+      cloneFd = c.fd;
+      if (c.st.size !== BigInt(action.size) || c.st.nlink !== 1n)
+        throw new Stale(
+          `the clone is not a whole copy (${c.st.size} bytes, planned ${action.size})`,
+        );
+      if (this.opts.verify === 'hash') {
+        const h = hashFd(cloneFd, this.bufA);
+        if (!action.groupHash || !h.equals(action.groupHash))
+          throw new Stale("content mismatch: the clone does not hash to the plan's SHA-256");
+      }
+      // The target's metadata: owner first (chown clears setuid/setgid), then mode, then times.
+      fchownSync(cloneFd, Number(t.uid), Number(t.gid));
+      fchmodSync(cloneFd, Number(t.mode & 0o7777n));
+      futimesSync(cloneFd, utimeArg(t.atimeNs), utimeArg(t.mtimeNs));
+      const cs = fstatSync(cloneFd, { bigint: true });
+      if (cs.uid !== t.uid || cs.gid !== t.gid || cs.mode !== t.mode) {
+        throw new Stale(
+          `the clone could not take the target's owner, group and mode (${cs.uid}:${cs.gid} ${(cs.mode & 0o7777n).toString(8)}, wanted ${t.uid}:${t.gid} ${(t.mode & 0o7777n).toString(8)})`,
+        );
+      }
+      if (micros(cs.mtimeNs) !== micros(t.mtimeNs))
+        throw new Stale("the clone could not take the target's modification time");
+      cloneIno = cs.ino;
+      failpoint('after-clone-meta', action.id);
+      // On record before it replaces anything: recovery recognises our clone by this inode.
+      journalCloneInode(this.db, action.id, cloneIno);
+      const t2 = lstatSync(v.tgtPath, { bigint: true });
+      this.checkTarget(action, t2);
+      // The source inode must still hold the bytes we compared (cloning leaves its ctime alone).
+      this.checkSource(action, fstatSync(v.srcFd, { bigint: true }));
+      failpoint('before-rename', action.id);
+      renameSync(stage.clonePath, v.tgtPath);
+    } catch (err) {
+      if (cloneFd !== undefined) closeSync(cloneFd);
+      const journalClear = stage.remove();
+      const error = err instanceof Stale ? err.message : describeErrno(err);
+      return { kind: 'failed', v, error, journalClear };
+    }
+    failpoint('after-rename', action.id);
+    closeSync(cloneFd);
+    const post = lstatSync(v.tgtPath, { bigint: true });
+    const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer
+    if (oldTarget.nlink > 0n) this.exp.touched(dev, action.targetInode, oldTarget);
+    const journalClear = stage.remove();
+    if (post.ino !== cloneIno) {
+      return {
+        kind: 'failed',
+        v,
+        error: 'after rename the target is not our clone (something else replaced it meanwhile)',
+        journalClear,
+      };
+    }
+    return { kind: 'cloned', v, clone: post, journalClear };
   }
 
   /** Steps 5-8 for one journaled action. Failures are outcomes, never exceptions. */

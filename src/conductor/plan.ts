@@ -27,6 +27,13 @@ import {
   planSameDeviceGroup,
   type KeepRule,
 } from './keep.js';
+import type { Mode } from './mode.js';
+import {
+  ReflinkPlanner,
+  directSink,
+  recordReflinkOptions,
+  type UnsupportedDevice,
+} from './reflink-plan.js';
 
 export interface PlanRequest {
   readonly name: string;
@@ -34,16 +41,21 @@ export interface PlanRequest {
   readonly sameDevice: boolean;
   readonly crossDevice: boolean;
   readonly keep: KeepRule;
+  /** hardlink (default) or reflink (see reflink-plan.ts). */
+  readonly mode?: Mode;
 }
 
 export interface PlanResult {
   readonly plan: PlanRow;
   readonly counts: ReturnType<typeof actionCounts>;
+  /** Reflink plans: filesystems without reflinks (nothing planned there), FIEMAP estimates. */
+  readonly reflink?: { unsupported: UnsupportedDevice[]; estimated: number; fiemap: boolean };
 }
 
 const PAGE = 500;
 
 export function createPlan(db: DB, req: PlanRequest): PlanResult {
+  let reflink: ReflinkPlanner | undefined;
   const planId = db
     .transaction(() => {
       const id = insertPlan(db, req.name, {
@@ -52,8 +64,11 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
         sameDevice: req.sameDevice,
         crossDevice: req.crossDevice,
         keep: req.keep,
+        ...(req.mode === 'reflink' ? { mode: 'reflink' as const } : {}),
       });
       const writer = new ActionWriter(db, id, req.keep);
+      reflink = req.mode === 'reflink' ? new ReflinkPlanner(db, writer) : undefined;
+      const sink = reflink ?? directSink(writer);
       let groupNo = 0;
       const deviceId = req.device?.id;
       if (req.sameDevice) {
@@ -64,13 +79,12 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           after = page[page.length - 1]!.rowId;
           for (const g of page) {
             groupNo++;
-            for (const a of planSameDeviceGroup(
-              groupMembers(db, g.deviceId, g.sha256, g.size),
-              req.keep,
-            )) {
-              writer.add(groupNo, a);
-            }
+            sink.add(
+              groupNo,
+              planSameDeviceGroup(groupMembers(db, g.deviceId, g.sha256, g.size), req.keep),
+            );
           }
+          sink.flush();
         }
         prepareLinkOnlyInodes(db, deviceId);
         for (let after = 0; ;) {
@@ -79,8 +93,7 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           after = page[page.length - 1]!.rowId;
           for (const ino of page) {
             groupNo++;
-            for (const a of planLinkOnlyInode(inodeMembers(db, ino.deviceId, ino.inode)))
-              writer.add(groupNo, a);
+            sink.add(groupNo, planLinkOnlyInode(inodeMembers(db, ino.deviceId, ino.inode)));
           }
         }
       }
@@ -97,9 +110,22 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           }
         }
       }
+      if (reflink) recordReflinkOptions(db, id, reflink.unsupported.values());
       finalizePlanTotals(db, id, pendingCandidates(db));
       return id;
     })
     .immediate();
-  return { plan: getPlan(db, planId)!, counts: actionCounts(db, planId) };
+  return {
+    plan: getPlan(db, planId)!,
+    counts: actionCounts(db, planId),
+    ...(reflink
+      ? {
+          reflink: {
+            unsupported: [...reflink.unsupported.values()],
+            estimated: reflink.estimated,
+            fiemap: reflink.fiemap,
+          },
+        }
+      : {}),
+  };
 }

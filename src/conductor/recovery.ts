@@ -3,6 +3,11 @@
  * link if it is still there, then look at the target: if it is now the source inode the
  * action completed (roll forward, record it), otherwise it never happened (roll back: the
  * action is pending again). Either way every path still has its content.
+ *
+ * Reflink plans: the journal names a staging directory; our clone inside it (if it was never
+ * renamed) and the directory are removed. The action completed when the target is the clone
+ * inode journaled before the rename; anything else (the old target, or a file someone else put
+ * there) rolls back.
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { DB } from '../catalog/open.js';
@@ -18,8 +23,11 @@ import {
   setPlanStatus,
   type ActionRow,
 } from '../catalog/plans.js';
+import { journaledCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
+import { removeStage } from '../fs/reflink.js';
 import { baseName } from '../paths.js';
+import { planMode } from './mode.js';
 
 export interface RecoveryReport {
   rolledForward: number;
@@ -70,8 +78,17 @@ export function recoverInterrupted(db: DB): RecoveryReport {
   for (const j of openJournal(db)) {
     plans.add(j.planId);
     const action = getAction(db, j.actionId);
+    const plan = getPlan(db, j.planId);
+    const reflink = plan !== undefined && planMode(plan) === 'reflink';
+    const ours = baseName(j.tempAbs).subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX);
+    const cloneIno = reflink ? journaledCloneInode(db, j.actionId) : undefined;
+    if (reflink && ours) {
+      const r = removeStage(j.tempAbs);
+      if (r.removed) rep.tempLinksRemoved++;
+      if (r.error) rep.problems.push(`cannot remove ${j.tempAbs.toString('utf8')}: ${r.error}`);
+    }
     // Only ever unlink a name we made: our prefix, in the journal.
-    if (baseName(j.tempAbs).subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX)) {
+    if (!reflink && ours) {
       try {
         const st = lstatSync(j.tempAbs, { bigint: true });
         if (st.isFile()) {
@@ -87,8 +104,12 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     let st: BigIntStats | undefined;
     try {
       st = lstatSync(j.targetAbs, { bigint: true });
+      const want = reflink ? cloneIno : action?.sourceInode;
       done =
-        action !== undefined && st.isFile() && BigInt.asIntN(64, st.ino) === action.sourceInode;
+        action !== undefined &&
+        want !== undefined &&
+        st.isFile() &&
+        BigInt.asIntN(64, st.ino) === want;
     } catch (err) {
       rep.problems.push(`cannot check ${j.targetAbs.toString('utf8')}: ${describeErrno(err)}`);
     }
@@ -96,11 +117,13 @@ export function recoverInterrupted(db: DB): RecoveryReport {
       if (action) adoptOwnChanges(db, action, j.sourceAbs, j.targetAbs, done);
       if (action && done && st) {
         setActionOutcome(db, action.id, 'executed', null);
-        recordReplacement(db, action.deviceId, action.targetPath, action.sourceInode, {
-          nlink: Number(st.nlink),
-          ctimeNs: st.ctimeNs,
-          mtimeNs: st.mtimeNs,
-        });
+        if (reflink) recordClone(db, action.deviceId, action.targetPath, st);
+        else
+          recordReplacement(db, action.deviceId, action.targetPath, action.sourceInode, {
+            nlink: Number(st.nlink),
+            ctimeNs: st.ctimeNs,
+            mtimeNs: st.mtimeNs,
+          });
         rep.rolledForward++;
       } else {
         if (action && action.status !== 'executed')

@@ -1,6 +1,4 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
 import { listDevices, type DeviceRow } from '../../catalog/devices.js';
@@ -15,15 +13,11 @@ import {
 } from '../../catalog/plans.js';
 import { analyze, status } from '../../conductor/analyze.js';
 import { resolveDeviceArg } from '../../conductor/device-arg.js';
-import {
-  Executor,
-  type ActionReport,
-  type ExecuteSummary,
-  type Verify,
-} from '../../conductor/execute.js';
+import type { Verify } from '../../conductor/execute.js';
 import { KEEP_RULES, type KeepRule } from '../../conductor/keep.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
-import { createPlan } from '../../conductor/plan.js';
+import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js';
+import { createPlan, type PlanResult } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
@@ -31,10 +25,9 @@ import { displayPath, jsonPath, rebase, relativeTo, isUnder } from '../../paths.
 import { absolutePath, currentMounts } from '../../scan/reachability.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';
-import { stopRequested } from '../signals.js';
 import { deviceJson } from './devices.js';
+import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
-const RULE = '═'.repeat(51);
 const BOX = '═'.repeat(62);
 const THIN = '─'.repeat(64);
 
@@ -66,6 +59,12 @@ function parseKeep(v: string): KeepRule {
   if (!(KEEP_RULES as readonly string[]).includes(v))
     throw new InvalidArgumentError(`use one of: ${KEEP_RULES.join(', ')}`);
   return v as KeepRule;
+}
+
+function parseMode(v: string): Mode {
+  if (!(MODES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`use one of: ${MODES.join(', ')}`);
+  return v as Mode;
 }
 
 function parseVerify(v: string): Verify {
@@ -225,12 +224,49 @@ interface PlanOpts extends GlobalOptions {
   sameDevice: boolean;
   crossDevice: boolean;
   keep: KeepRule;
+  mode: Mode;
+}
+
+/** What a reflink plan adds to plan's output: filesystems without reflinks, estimates. */
+function reflinkJson(r: PlanResult['reflink']): Record<string, unknown> {
+  if (!r) return {};
+  return {
+    reflink_unsupported: r.unsupported.map((u) => ({
+      device: u.device.alias,
+      ...jsonPath('mount_point', u.device.mountPoint),
+      fs_type: u.device.fsType,
+      reason: u.reason,
+      groups_not_planned: u.groups,
+    })),
+    savings_estimated: r.estimated,
+  };
+}
+
+function reflinkLines(r: PlanResult['reflink']): string[] {
+  if (!r) return [];
+  const lines = r.unsupported.map(
+    (u) =>
+      `⚠️  No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${formatCount(u.groups)} groups; --mode hardlink can link them)`,
+  );
+  if (r.estimated) {
+    lines.push(
+      `   ${formatCount(r.estimated)} files priced by their size: ${r.fiemap ? 'FIEMAP could not read their block maps' : 'filefrag (e2fsprogs) is not installed, so block sharing was not checked'}`,
+    );
+  }
+  return lines;
 }
 
 function countsJson(counts: ReturnType<typeof actionCounts>): Record<string, number> {
   const out: Record<string, number> = { HARDLINK: 0, NOOP: 0, SKIP: 0 };
   for (const c of counts) out[c.type] = (out[c.type] ?? 0) + c.n;
   return out;
+}
+
+/** Counts by type as users see them: a reflink plan has REFLINK actions, not HARDLINK ones. */
+function countsFor(mode: Mode, byType: Record<string, number>): Record<string, number> {
+  if (mode === 'hardlink') return byType;
+  const { HARDLINK, ...rest } = byType;
+  return { REFLINK: HARDLINK ?? 0, ...rest };
 }
 
 function skipReasons(counts: ReturnType<typeof actionCounts>): Map<string, number> {
@@ -262,33 +298,45 @@ function registerPlan(conductor: Command): void {
         `which copy to keep: ${KEEP_RULES.join(' | ')}`,
         parseKeep,
         'most-linked',
+      )
+      .option(
+        '--mode <mode>',
+        'replace duplicates with hardlinks, or with copy-on-write clones (reflink: btrfs, XFS)',
+        parseMode,
+        'hardlink',
       ),
   ).action((name: string, opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
     const { db } = open(opts);
     try {
       const device = deviceOption(db, opts.device);
-      const { plan, counts } = createPlan(db, {
+      const result = createPlan(db, {
         name,
         ...(device ? { device } : {}),
         sameDevice: opts.sameDevice,
         crossDevice: opts.crossDevice,
         keep: opts.keep,
+        mode: opts.mode,
       });
+      const { plan, counts } = result;
+      const mode = planMode(plan);
       const byType = countsJson(counts);
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
+          mode,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
-          actions: byType,
+          actions: countsFor(mode, byType),
           skip_reasons: Object.fromEntries(skipReasons(counts)),
           pending: plan.pendingGroups,
+          ...reflinkJson(result.reflink),
         });
         return;
       }
+      const label = actionLabel(mode, 'HARDLINK');
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
@@ -296,8 +344,9 @@ function registerPlan(conductor: Command): void {
           `✅ Plan created: ${plan.name}`,
           `   ID: ${plan.id}`,
           `   Opportunities: ${formatCount(plan.opportunities)}`,
-          `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
-          `   Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
+          `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
+          `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
+          ...reflinkLines(result.reflink),
           ...(plan.pendingGroups
             ? [
                 `   Pending: ${formatCount(plan.pendingGroups)} candidate inodes not hashed yet (not planned)`,
@@ -324,10 +373,11 @@ function requirePlan(db: DB, id: number): PlanRow {
 function actionJson(
   a: ActionRow,
   toAbs: (d: number, p: Buffer) => Buffer,
+  mode: Mode,
 ): Record<string, unknown> {
   return {
     id: a.id,
-    type: a.type,
+    type: actionLabel(mode, a.type),
     ...jsonPath('source', toAbs(a.sourceDeviceId, a.sourcePath)),
     ...jsonPath('target', toAbs(a.deviceId, a.targetPath)),
     bytes: a.bytes,
@@ -349,7 +399,12 @@ function registerShowPlan(conductor: Command): void {
       .command('show-plan')
       .description('display a plan: header, counts and its top actions')
       .argument('<plan_id>', 'plan id', parsePlanId)
-      .option('--limit <n>', 'actions to show, HARDLINK by bytes first (0: all)', parseLimit, 20),
+      .option(
+        '--limit <n>',
+        'actions to show, HARDLINK (REFLINK) by bytes first (0: all)',
+        parseLimit,
+        20,
+      ),
   ).action((id: number, opts: ShowOpts) => {
     const { db } = open(opts, { readonly: true });
     try {
@@ -357,32 +412,38 @@ function registerShowPlan(conductor: Command): void {
       const counts = actionCounts(db, id);
       const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
       const toAbs = pathMapper(db);
+      const mode = planMode(plan);
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
+          mode,
           created_at: new Date(plan.createdAt).toISOString(),
           executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
           options: plan.options,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
-          counts: countsJson(counts),
-          actions: actions.map((a) => actionJson(a, toAbs)),
+          counts: countsFor(mode, countsJson(counts)),
+          actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
         return;
       }
       const byType = countsJson(counts);
+      const label = actionLabel(mode, 'HARDLINK');
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
         `╚${BOX}`,
         '',
         `Status: ${plan.status}`,
-        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${plan.options.keep}`,
+        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${plan.options.keep}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
-        `Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        ...(plan.options.reflink_unsupported ?? []).map(
+          (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
+        ),
         '',
         `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions:`,
         THIN,
@@ -395,7 +456,7 @@ function registerShowPlan(conductor: Command): void {
               ? `${formatCount(a.size).padStart(17)} bytes`
               : '';
         lines.push(
-          `${String(i + 1).padStart(2)}. ${a.type.padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
+          `${String(i + 1).padStart(2)}. ${actionLabel(mode, a.type).padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
         );
         lines.push(`    ${hex(a.groupHash)}`);
         lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
@@ -424,6 +485,7 @@ function registerShowPlan(conductor: Command): void {
               created_at: new Date(p.createdAt).toISOString(),
               executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
               device: p.options.deviceAlias,
+              mode: planMode(p),
               opportunities: p.opportunities,
               bytes_saveable: p.bytesSaveable,
             })),
@@ -437,17 +499,18 @@ function registerShowPlan(conductor: Command): void {
         say(
           opts,
           table(
-            ['ID', 'NAME', 'STATUS', 'DEVICE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED'],
+            ['ID', 'NAME', 'STATUS', 'DEVICE', 'MODE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED'],
             plans.map((p) => [
               String(p.id),
               p.name,
               p.status,
               p.options.deviceAlias ?? 'all',
+              planMode(p),
               formatCount(p.opportunities),
               formatBytes(p.bytesSaveable),
               formatTime(p.createdAt),
             ]),
-            [true, false, false, false, true, true, false],
+            [true, false, false, false, false, true, true, false],
           ),
         );
       } finally {
@@ -465,37 +528,16 @@ interface ExecOpts extends GlobalOptions {
   verify: Verify;
 }
 
-function openLog(
-  catalogPath: string,
-  planId: number,
-): { path: string; write: (line: string) => void; close: () => void } {
-  const dir = join(dirname(catalogPath), 'logs');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const path = join(dir, `conductor-plan-${planId}-${stamp}.log`);
-  const fd = openSync(path, 'a', 0o600);
-  return {
-    path,
-    write: (line) => {
-      writeSync(fd, `${new Date().toISOString()} ${line}\n`);
-    },
-    close: () => closeSync(fd),
-  };
-}
-
-function recoveryText(r: RecoveryReport): string | undefined {
-  const n = r.rolledForward + r.rolledBack;
-  if (n === 0 && r.tempLinksRemoved === 0) return undefined;
-  return `🔧 Recovered an interrupted run: ${r.rolledForward} action(s) completed, ${r.rolledBack} rolled back, ${r.tempLinksRemoved} temporary link(s) removed`;
-}
-
 async function confirm(plan: PlanRow, hardlinks: number): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const mode = planMode(plan);
   try {
     process.stderr.write(
-      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} HARDLINK actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
+      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} ${actionLabel(mode, 'HARDLINK')} actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
     );
-    const answer = await rl.question('Replace these files with hardlinks now? [y/N] ');
+    const answer = await rl.question(
+      `Replace these files with ${mode === 'reflink' ? 'copy-on-write clones' : 'hardlinks'} now? [y/N] `,
+    );
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
@@ -520,7 +562,7 @@ function registerExecute(conductor: Command): void {
     const dryRun = opts.dryRun ?? false;
     const cat = open(opts, { readonly: dryRun });
     const db = cat.db;
-    let log: ReturnType<typeof openLog> | undefined;
+    let log: RunLog | undefined;
     let locked = false;
     try {
       let plan = requirePlan(db, id);
@@ -551,105 +593,21 @@ function registerExecute(conductor: Command): void {
         const text = recoveryText(recovery);
         if (text) warn(opts, text);
         plan = requirePlan(db, id);
-        log = openLog(cat.path, id);
+        log = openLog(cat.path, `conductor-plan-${id}`);
         log.write(
           `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
         );
         if (text) log.write(text);
       }
-      const human = !opts.json && !opts.quiet;
-      if (human) {
-        process.stdout.write(
-          [
-            `${dryRun ? '🔍 DRY RUN' : '⚡ EXECUTING'} Plan #${plan.id}: ${plan.name}`,
-            `Actions to perform: ${formatCount(hardlinks)}`,
-            RULE,
-            '',
-          ].join('\n') + '\n',
-        );
-      }
-      const failures: ActionReport[] = [];
-      const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
-      const onAction = (r: ActionReport) => {
-        const o = r.outcome;
-        if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
-        log?.write(
-          `${r.action.type} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${toText(r.targetAbs)} source=${toText(r.sourceAbs)}`,
-        );
-        if (!human || r.action.type !== 'HARDLINK') return;
-        const mark =
-          o.kind === 'executed'
-            ? '✅ Success'
-            : o.kind === 'would-link'
-              ? '🔍 Would link (checked: identity and bytes)'
-              : o.kind === 'noop'
-                ? `➖ NOOP: ${o.why}`
-                : `❌ Failed: ${o.error}`;
-        process.stdout.write(
-          `HARDLINK: ${toText(r.targetAbs)}\n  → ${toText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`,
-        );
-      };
-      const summary: ExecuteSummary = await new Executor(db, plan, {
+      const { summary, doc } = await runPlan(db, plan, {
+        opts,
         dryRun,
         verify: opts.verify,
-        shouldStop: stopRequested,
-        onAction,
-      }).run();
-      log?.write(
-        `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes freed ${summary.bytesSaved}`,
-      );
-      if (opts.json) {
-        printJson({
-          plan_id: plan.id,
-          dry_run: dryRun,
-          executed: summary.executed,
-          would_link: summary.wouldLink,
-          noop: summary.noop,
-          failed: summary.failed,
-          skipped: summary.skipped,
-          bytes_saved: summary.bytesSaved,
-          would_save: summary.wouldSave,
-          status: dryRun ? plan.status : summary.status,
-          interrupted: summary.interrupted,
-          log: log?.path ?? null,
-          recovery: recovery
-            ? {
-                rolled_forward: recovery.rolledForward,
-                rolled_back: recovery.rolledBack,
-                temp_links_removed: recovery.tempLinksRemoved,
-              }
-            : null,
-          failures: failures.map((f) => ({
-            id: f.action.id,
-            ...jsonPath('target', f.targetAbs ?? f.action.targetPath),
-            ...jsonPath('source', f.sourceAbs ?? f.action.sourcePath),
-            error: f.outcome.kind === 'failed' ? f.outcome.error : '',
-          })),
-        });
-      } else if (human) {
-        const lines = [RULE];
-        if (dryRun) {
-          lines.push(
-            `🔍 Would link: ${formatCount(summary.wouldLink)} (${formatBytes(summary.wouldSave)})`,
-          );
-        } else {
-          lines.push(`✅ Executed: ${formatCount(summary.executed)}`);
-        }
-        lines.push(
-          `➖ NOOP: ${formatCount(summary.noop)}  ⏭️  Skipped: ${formatCount(summary.skipped)}`,
-        );
-        lines.push(
-          `❌ Failed: ${formatCount(summary.failed)}${dryRun && summary.failed ? ' (stale or changed: a real run would not link these)' : ''}`,
-        );
-        if (!dryRun)
-          lines.push(
-            `💾 Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
-          );
-        if (summary.interrupted)
-          lines.push(`⚠️  Interrupted: run 'hashall conductor execute ${plan.id}' again to resume`);
-        if (log) lines.push('', `See ${log.path} for details`);
-        process.stdout.write(lines.join('\n') + '\n');
-      }
+        replacements: hardlinks,
+        log,
+        recovery,
+      });
+      if (opts.json) printJson(doc);
       process.exitCode = summary.interrupted
         ? EXIT.interrupted
         : summary.failed > 0

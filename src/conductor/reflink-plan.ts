@@ -1,0 +1,267 @@
+/**
+ * Planning in reflink mode. The hardlink planner (keep.ts) decides which copy each group keeps;
+ * this module turns its actions into clone actions and prices them with what the filesystem
+ * reports:
+ *
+ * - owner/group/mode differences are no reason to skip: a clone is a new inode that takes the
+ *   target's owner, group, mode and times, so nobody gains access to anything;
+ * - pinned inodes (links outside the catalog) stay skipped: cloning the known paths would only
+ *   split the inode, never free it;
+ * - a target inode with several catalogued paths frees its blocks only when all of them are
+ *   replaced: its saving is counted once, on its last path (as in hardlink mode);
+ * - the saving is the target's blocks that are its own (FIEMAP: not shared with any other file,
+ *   not inline): those are freed when its data is dropped for blocks shared with the kept copy.
+ *   A target already sharing every block with the kept copy (reflinked before) is a NOOP; one
+ *   whose data lives inline in metadata (tiny btrfs files) is skipped: a clone would copy it;
+ * - a filesystem where FICLONE fails (ext4, tmpfs, XFS without reflink=1) gets no action at
+ *   all, and the plan says so. Support is tested by cloning a 4 KiB probe file in the
+ *   directory of the first target on each filesystem.
+ */
+import { closeSync } from 'node:fs';
+import type { DB } from '../catalog/open.js';
+import { listDevices, type DeviceRow } from '../catalog/devices.js';
+import type { Member } from '../catalog/groups.js';
+import type { ActionWriter } from '../catalog/plans.js';
+import { stmt } from '../catalog/stmt.js';
+import { readMountinfo } from '../fs/mountinfo.js';
+import {
+  allInline,
+  exclusiveBytes,
+  extentMaps,
+  fiemapAvailable,
+  probeReflink,
+  sameBlocks,
+  type ExtentMap,
+  type ReflinkSupport,
+} from '../fs/reflink.js';
+import { openRegular } from '../fs/safe-ops.js';
+import { parentOf } from '../paths.js';
+import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
+import type { PlannedAction } from './keep.js';
+
+/** Where planned actions go, group by group. */
+export interface GroupSink {
+  add(groupNo: number, actions: readonly PlannedAction[]): void;
+  /** Write out whatever is buffered (after each page of groups, and at the end). */
+  flush(): void;
+}
+
+export function directSink(writer: ActionWriter): GroupSink {
+  return {
+    add: (groupNo, actions) => {
+      for (const a of actions) writer.add(groupNo, a);
+    },
+    flush: () => undefined,
+  };
+}
+
+export const ALREADY_SHARED = 'already shares every block with the kept copy';
+export const INLINE = 'inline: its data lives in filesystem metadata; a clone would copy it';
+
+const inodeKey = (m: Member) => `${m.deviceId}:${m.inode}`;
+
+/**
+ * The hardlink plan of one same-device group, as a reflink plan before pricing: SKIPs for
+ * owner/group/mode differences become replacements (the clone takes the target's metadata),
+ * with the inode's size on its last path; everything else is kept as it is.
+ */
+export function toReflinkActions(actions: readonly PlannedAction[]): PlannedAction[] {
+  const lastOf = new Map<string, number>();
+  actions.forEach((a, i) => {
+    if (a.type === 'SKIP' && a.reason?.startsWith('owner/group/mode differ'))
+      lastOf.set(inodeKey(a.target), i);
+  });
+  return actions.map((a, i) => {
+    if (a.type !== 'SKIP' || !a.reason?.startsWith('owner/group/mode differ')) return a;
+    // Everything else the keep rules recorded stays; the reason for skipping goes.
+    const replaced: PlannedAction = {
+      ...a,
+      type: 'HARDLINK',
+      bytes: lastOf.get(inodeKey(a.target)) === i ? a.target.size : 0,
+    };
+    delete (replaced as { reason?: string }).reason;
+    return replaced;
+  });
+}
+
+/**
+ * Re-price one group's replacement actions with the target inodes' block maps: NOOP where the
+ * target already shares every block with the kept file, SKIP where its data is inline, else the
+ * target's own (unshared) bytes on its last path. `maps` gives undefined where FIEMAP could not
+ * tell: the size stays the estimate.
+ */
+export function priceActions(
+  actions: readonly PlannedAction[],
+  maps: (m: Member) => ExtentMap | undefined,
+): { actions: PlannedAction[]; estimated: number } {
+  let estimated = 0;
+  const verdict = new Map<
+    string,
+    { kind: 'noop' } | { kind: 'inline' } | { kind: 'bytes'; n: number }
+  >();
+  for (const a of actions) {
+    if (a.type !== 'HARDLINK') continue;
+    const k = inodeKey(a.target);
+    if (verdict.has(k)) continue;
+    const t = maps(a.target);
+    const s = maps(a.source);
+    if (!t) {
+      estimated++;
+      verdict.set(k, { kind: 'bytes', n: a.target.size });
+    } else if (s && sameBlocks(t, s)) verdict.set(k, { kind: 'noop' });
+    else if (allInline(t)) verdict.set(k, { kind: 'inline' });
+    else verdict.set(k, { kind: 'bytes', n: exclusiveBytes(t) });
+  }
+  const out = actions.map((a): PlannedAction => {
+    if (a.type !== 'HARDLINK') return a;
+    const v = verdict.get(inodeKey(a.target))!;
+    if (v.kind === 'noop') return { ...a, type: 'NOOP', bytes: 0, reason: ALREADY_SHARED };
+    if (v.kind === 'inline') return { ...a, type: 'SKIP', bytes: 0, reason: INLINE };
+    return { ...a, bytes: a.bytes > 0 ? v.n : 0 };
+  });
+  return { actions: out, estimated };
+}
+
+export interface UnsupportedDevice {
+  readonly device: DeviceRow;
+  readonly reason: string;
+  /** Groups that were not planned on it. */
+  groups: number;
+}
+
+/** Buffers a page of groups, probes their filesystems, reads their block maps, writes them. */
+export class ReflinkPlanner implements GroupSink {
+  private readonly buffered: { groupNo: number; actions: PlannedAction[] }[] = [];
+  private readonly devices = new Map<number, DeviceRow>();
+  private readonly views = new Map<number, MountView[]>();
+  private readonly support = new Map<number, ReflinkSupport>();
+  readonly unsupported = new Map<number, UnsupportedDevice>();
+  /** Target inodes whose saving is their size, because FIEMAP could not tell. */
+  estimated = 0;
+
+  constructor(
+    db: DB,
+    private readonly writer: ActionWriter,
+  ) {
+    const mounts = readMountinfo();
+    for (const d of listDevices(db)) {
+      this.devices.set(d.id, d);
+      this.views.set(d.id, currentMounts(d, mounts));
+    }
+  }
+
+  get fiemap(): boolean {
+    return fiemapAvailable();
+  }
+
+  private abs(deviceId: number, fsPath: Buffer): Buffer | undefined {
+    return absolutePath(fsPath, this.views.get(deviceId) ?? []);
+  }
+
+  /** Probe once per filesystem, in the directory of its first target. */
+  private supported(target: Member): boolean {
+    let s = this.support.get(target.deviceId);
+    if (!s) {
+      const dir = this.abs(target.deviceId, parentOf(target.path));
+      s = dir
+        ? probeReflink(dir)
+        : {
+            supported: false,
+            reason: 'not mounted now: reflink support and block maps cannot be read',
+          };
+      this.support.set(target.deviceId, s);
+      if (!s.supported) {
+        this.unsupported.set(target.deviceId, {
+          device: this.devices.get(target.deviceId)!,
+          reason: s.reason,
+          groups: 0,
+        });
+      }
+    }
+    if (!s.supported) this.unsupported.get(target.deviceId)!.groups++;
+    return s.supported;
+  }
+
+  add(groupNo: number, actions: readonly PlannedAction[]): void {
+    const replace = actions.find(
+      (a) =>
+        a.type === 'HARDLINK' ||
+        (a.type === 'SKIP' && a.reason?.startsWith('owner/group/mode differ')),
+    );
+    // Nothing to clone (every other copy pinned, or only NOOPs): as in hardlink mode, unless
+    // the filesystem is known to have no reflinks (then nothing at all is planned there).
+    if (!replace) {
+      const first = actions[0];
+      if (first && this.support.get(first.target.deviceId)?.supported === false) return;
+      for (const a of actions) this.writer.add(groupNo, a);
+      return;
+    }
+    if (!this.supported(replace.target)) return; // nothing planned on this filesystem
+    this.buffered.push({ groupNo, actions: toReflinkActions(actions) });
+    if (this.buffered.length >= 500) this.flush();
+  }
+
+  flush(): void {
+    if (this.buffered.length === 0) return;
+    const groups = this.buffered.splice(0);
+    // Open every file whose block map matters: the targets that free something, and sources.
+    const wanted = new Map<string, Member>();
+    for (const g of groups) {
+      for (const a of g.actions) {
+        if (a.type !== 'HARDLINK') continue;
+        wanted.set(inodeKey(a.source), a.source);
+        wanted.set(inodeKey(a.target), a.target);
+      }
+    }
+    const keys: string[] = [];
+    const fds: number[] = [];
+    try {
+      for (const [k, m] of wanted) {
+        const abs = this.abs(m.deviceId, m.path);
+        if (!abs) continue;
+        try {
+          const f = openRegular(abs);
+          if (BigInt.asIntN(64, f.st.ino) !== m.inode) {
+            closeSync(f.fd); // changed since the scan: execute will find it stale
+            continue;
+          }
+          keys.push(k);
+          fds.push(f.fd);
+        } catch {
+          // unreadable or gone: priced by its size, refused by execute if it is gone
+        }
+      }
+      const maps = new Map<string, ExtentMap | undefined>();
+      extentMaps(fds).forEach((m, i) => maps.set(keys[i]!, m));
+      for (const g of groups) {
+        const priced = priceActions(g.actions, (m) => maps.get(inodeKey(m)));
+        this.estimated += priced.estimated;
+        for (const a of priced.actions) this.writer.add(g.groupNo, a);
+      }
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+}
+
+/** Record the reflink outcome of planning in the plan's options (after its actions). */
+export function recordReflinkOptions(
+  db: DB,
+  planId: number,
+  unsupported: Iterable<UnsupportedDevice>,
+): void {
+  const row = stmt(db, 'SELECT options FROM conductor_plans WHERE id = ?').get(planId) as {
+    options: string;
+  };
+  const options = JSON.parse(row.options) as Record<string, unknown>;
+  options.mode = 'reflink';
+  options.reflink_unsupported = [...unsupported].map((u) => ({
+    device: u.device.alias,
+    fs_type: u.device.fsType,
+    reason: u.reason,
+  }));
+  stmt(db, 'UPDATE conductor_plans SET options = ? WHERE id = ?').run(
+    JSON.stringify(options),
+    planId,
+  );
+}
