@@ -62,3 +62,13 @@ export function bytesShared(db: DB, planId: number): number {
     .get(planId) as { b: number };
   return r.b;
 }
+
+/** The inode the catalog records at a path (active row), if any. */
+export function catalogInode(db: DB, deviceId: number, path: Buffer): bigint | undefined {
+  const id = fileIdByPath(db, deviceId, path);
+  if (id === undefined) return undefined;
+  const r = stmt(db, `SELECT inode FROM files WHERE id = ? AND status = 'active'`)
+    .safeIntegers(true)
+    .get(id) as { inode: bigint } | undefined;
+  return r?.inode;
+}

@@ -59,7 +59,7 @@ import {
   type PlanRow,
   type PlanStatus,
 } from '../catalog/plans.js';
-import { bytesShared, journalCloneInode, recordClone } from '../catalog/clones.js';
+import { bytesShared, catalogInode, journalCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
@@ -373,6 +373,10 @@ export class Executor {
       // Verify the hardlink still stands; record nothing (dry-run or not).
       return done(this.checkNoop(sourceAbs, targetAbs));
     }
+    if (this.mode === 'reflink' && action.status === 'executed') {
+      // Done before (this run was resumed): the target is a new inode now, never the planned one.
+      return done(this.checkCloned(action, targetAbs));
+    }
     if (!sourceAbs || !targetAbs) {
       return done(
         this.fail(
@@ -409,6 +413,24 @@ export class Executor {
           a.ino === b.ino && a.dev === b.dev
             ? 'already linked'
             : 'no longer linked (rescan and re-plan)',
+      };
+    } catch (err) {
+      return { kind: 'noop', why: `cannot check: ${describeErrno(err)}` };
+    }
+  }
+
+  /** An executed reflink action: is the target still the clone the catalog recorded? */
+  private checkCloned(action: ActionRow, targetAbs: Buffer | undefined): Outcome {
+    if (!targetAbs) return { kind: 'noop', why: 'device not mounted' };
+    try {
+      const st = lstatSync(targetAbs, { bigint: true });
+      const inode = catalogInode(this.db, action.deviceId, action.targetPath);
+      return {
+        kind: 'noop',
+        why:
+          st.isFile() && inode !== undefined && BigInt.asIntN(64, st.ino) === inode
+            ? 'already cloned'
+            : 'no longer the clone made (rescan and re-plan)',
       };
     } catch (err) {
       return { kind: 'noop', why: `cannot check: ${describeErrno(err)}` };
