@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  accessSync,
   closeSync,
   constants,
   copyFileSync,
@@ -272,6 +273,28 @@ export function sameBlocks(a: ExtentMap, b: ExtentMap): boolean {
 
 const FILEFRAG_CHUNK = 200;
 let filefragMissing = false;
+let filefrag: string | undefined;
+
+/**
+ * filefrag lives in /usr/sbin or /sbin on many systems, which cron's PATH (/usr/bin:/bin) lacks:
+ * look there too, so a scheduled run prices clones as an interactive one does.
+ */
+function filefragPath(): string | undefined {
+  if (filefrag !== undefined || filefragMissing) return filefrag;
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const d of dirs) {
+    if (!d.startsWith('/')) continue;
+    try {
+      accessSync(`${d}/filefrag`, constants.X_OK);
+      filefrag = `${d}/filefrag`;
+      return filefrag;
+    } catch {
+      // not here
+    }
+  }
+  filefragMissing = true;
+  return undefined;
+}
 
 /**
  * FIEMAP of each open file (byte units, after flushing its dirty data), or undefined where the
@@ -286,7 +309,7 @@ export function extentMaps(fds: readonly number[]): (ExtentMap | undefined)[] {
 }
 
 export function fiemapAvailable(): boolean {
-  return !filefragMissing;
+  return filefragPath() !== undefined;
 }
 
 const EXTENT_LINE =
@@ -294,18 +317,16 @@ const EXTENT_LINE =
 
 function filefragChunk(fds: readonly number[]): (ExtentMap | undefined)[] {
   const none = fds.map(() => undefined);
-  if (filefragMissing || fds.length === 0) return none;
+  const exe = filefragPath();
+  if (!exe || fds.length === 0) return none;
   // The child sees our fds[i] as its descriptor 3 + i.
-  const r = spawnSync('filefrag', ['-s', '-v', '-b1', ...fds.map((_, i) => `/dev/fd/${3 + i}`)], {
+  const r = spawnSync(exe, ['-s', '-v', '-b1', ...fds.map((_, i) => `/dev/fd/${3 + i}`)], {
     stdio: ['ignore', 'pipe', 'pipe', ...fds],
     encoding: 'utf8',
     maxBuffer: 256 << 20,
     env: { ...process.env, LC_ALL: 'C' },
   });
-  if (r.error) {
-    if (errnoCode(r.error) === 'ENOENT') filefragMissing = true;
-    return none;
-  }
+  if (r.error) return none;
   const maps = new Map<number, Extent[]>();
   const done = new Set<number>();
   let current: number | undefined;

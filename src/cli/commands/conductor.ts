@@ -25,6 +25,7 @@ import { displayPath, jsonPath, rebase, relativeTo, isUnder } from '../../paths.
 import { absolutePath, currentMounts } from '../../scan/reachability.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import { registerAutoExecute } from './auto-execute.js';
 import { deviceJson } from './devices.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
@@ -691,6 +692,7 @@ export function registerConductor(program: Command): void {
   registerPlan(conductor);
   registerShowPlan(conductor);
   registerExecute(conductor);
+  registerAutoExecute(conductor);
   registerStatus(conductor);
   for (const c of conductor.commands) c.exitOverride();
   conductor.exitOverride();

@@ -1,0 +1,81 @@
+/**
+ * `conductor auto-execute`: (rescan,) plan, and execute without asking only when the plan saves
+ * at least the threshold. What is decided here; the CLI runs and reports it.
+ */
+import { lstatSync } from 'node:fs';
+import type { DB } from '../catalog/open.js';
+import type { DeviceRow } from '../catalog/devices.js';
+import { stmt } from '../catalog/stmt.js';
+import { readMountinfo } from '../fs/mountinfo.js';
+import { byteKey, isUnder } from '../paths.js';
+import { absolutePath, currentMounts } from '../scan/reachability.js';
+
+export interface ScanRoots {
+  /** Where to rescan now: the device's recorded scan roots, outermost only, reachable now. */
+  readonly roots: Buffer[];
+  /** Recorded roots that are gone or not reachable now (reported, not scanned). */
+  readonly missing: Buffer[];
+}
+
+/**
+ * The roots earlier scans of this filesystem started from (recorded as paths inside the
+ * filesystem, so a remount elsewhere still finds them), through its current mounts.
+ */
+export function scanRootsOf(db: DB, device: DeviceRow): ScanRoots {
+  const fsPaths = (
+    stmt(
+      db,
+      `SELECT DISTINCT fs_path FROM scans WHERE device_id = ? AND fs_path IS NOT NULL
+          AND status IN ('completed', 'interrupted', 'failed')`,
+    ).all(device.id) as { fs_path: Buffer }[]
+  ).map((r) => r.fs_path);
+  const views = currentMounts(device, readMountinfo());
+  const roots: Buffer[] = [];
+  const missing: Buffer[] = [];
+  for (const p of fsPaths) {
+    const abs = absolutePath(p, views);
+    let ok = false;
+    if (abs) {
+      try {
+        ok = lstatSync(abs).isDirectory();
+      } catch {
+        ok = false;
+      }
+    }
+    if (ok) roots.push(abs!);
+    else missing.push(abs ?? p);
+  }
+  // Outermost roots only: scanning /pool covers /pool/media.
+  const sorted = [...new Map(roots.map((r) => [byteKey(r), r])).values()].sort(
+    (a, b) => a.length - b.length,
+  );
+  const outer: Buffer[] = [];
+  for (const r of sorted) if (!outer.some((o) => isUnder(r, o))) outer.push(r);
+  return { roots: outer, missing };
+}
+
+export type Decision =
+  | { readonly run: true }
+  | { readonly run: false; readonly reason: string; readonly why: 'below-threshold' | 'nothing' };
+
+/** Run only when the plan has something to do and saves at least `minSavings` bytes. */
+export function decide(bytesSaveable: number, replacements: number, minSavings: number): Decision {
+  if (replacements === 0)
+    return { run: false, why: 'nothing', reason: 'the plan has nothing to replace' };
+  if (bytesSaveable < minSavings)
+    return {
+      run: false,
+      why: 'below-threshold',
+      reason: `the plan would save ${bytesSaveable} bytes, below --min-savings ${minSavings}`,
+    };
+  return { run: true };
+}
+
+/** A plan that will not run is not kept: a scheduled job would otherwise pile them up. */
+export function discardPlan(db: DB, planId: number): void {
+  db.transaction(() => {
+    stmt(db, 'DELETE FROM conductor_actions WHERE plan_id = ?').run(planId);
+    stmt(db, 'DELETE FROM conductor_inode_state WHERE plan_id = ?').run(planId);
+    stmt(db, 'DELETE FROM conductor_plans WHERE id = ?').run(planId);
+  }).immediate();
+}
