@@ -390,6 +390,47 @@ describe('reflink mode on XFS and btrfs', () => {
     expect(hard.actions.HARDLINK).toBeGreaterThan(0);
   });
 
+  it('btrfs: a pair FICLONE refuses (NOCOW source, COW target) fails that action alone, with the reason; --verify hash clones the rest', (ctx) => {
+    requireMounts(ctx);
+    const mnt = join(dir, 'btrfs-nocow');
+    mountImage(join(dir, 'btrfs-nocow.img'), mnt, 'btrfs', 320);
+    const tree = join(mnt, 't');
+    mkdirSync(join(tree, 'a-nocow'), { recursive: true });
+    execFileSync('chattr', ['+C', join(tree, 'a-nocow')]); // new files in it are NOCOW
+    writeTree(tree, {
+      'a-nocow/one.bin': Buffer.alloc(200_000, 1),
+      'b/one.bin': Buffer.alloc(200_000, 1),
+      'a/two.bin': Buffer.alloc(200_000, 2),
+      'b/two.bin': Buffer.alloc(200_000, 2),
+    });
+    const cat = join(dir, 'nocow.db');
+    expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+    const plan = json<PlanJson>(
+      ['conductor', 'plan', 'nocow', '--mode', 'reflink', '--keep', 'path'],
+      cat,
+    ).doc;
+    expect(plan.actions.REFLINK).toBe(2);
+    const before = snapshot(tree);
+    const inoBefore = lstatSync(join(tree, 'b', 'one.bin')).ino;
+    const r = json<ExecJson>(
+      ['conductor', 'execute', String(plan.id), '--force', '--verify', 'hash'],
+      cat,
+    );
+    expect(r.code).toBe(1);
+    expect(r.doc.executed).toBe(1);
+    expect(r.doc.failed).toBe(1);
+    expect(r.doc.failures[0]!.target).toBe(join(tree, 'b', 'one.bin'));
+    expect(r.doc.failures[0]!.error).toMatch(
+      /^cannot clone: EINVAL \(FICLONE refused: this filesystem or this pair of files does not support reflinks\)$/,
+    );
+    expect(contentDiff(before, snapshot(tree))).toEqual([]);
+    expect(lstatSync(join(tree, 'b', 'one.bin')).ino).toBe(inoBefore);
+    expect(stageDirs(mnt)).toEqual([]);
+    expect(
+      execFileSync('filefrag', ['-v', join(tree, 'b', 'two.bin')], { encoding: 'utf8' }),
+    ).toMatch(/shared/);
+  });
+
   it('a clone that cannot take the target owner fails that action, leaves nothing behind (as nobody)', (ctx) => {
     requireMounts(ctx);
     const mnt = join(dir, 'xfs-nobody');
