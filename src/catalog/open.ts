@@ -166,7 +166,6 @@ function configure(db: DB): void {
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -16384'); // 16 MiB page cache: bounded; the OS page cache holds the rest
   db.pragma('temp_store = FILE');
-  db.pragma('temp.cache_size = -32768');
 }
 
 function migrate(db: DB): void {
