@@ -227,7 +227,10 @@ export function crossGroupPage(db: DB, afterRowId: number, limit: number): Cross
  * as NOOP.
  */
 export function prepareLinkOnlyInodes(db: DB, deviceId?: number): number {
-  db.exec(`DROP TABLE IF EXISTS temp.link_only;
+  // The NOT EXISTS below probes same_groups once per multi-link inode: without this index that
+  // was a scan of every group per inode (2.8 s of a 5 s plan on the reference tree).
+  db.exec(`CREATE INDEX IF NOT EXISTS temp.same_groups_content ON same_groups(sha256, device_id, size);
+           DROP TABLE IF EXISTS temp.link_only;
            CREATE TEMP TABLE link_only (row_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER);`);
   return db
     .prepare(
