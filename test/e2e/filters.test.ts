@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { linkSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hashall, type CliResult } from '../helpers/cli.js';
-import { removeTree, tempDir } from '../helpers/fs.js';
+import { mountTmpfs, removeTree, requireMounts, tempDir, unmountAll } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
 
 interface Action {
@@ -563,6 +563,65 @@ describe('keep rules', () => {
       'a/tie-1.bin',
     ])
       expect(lstatSync(join(tree, rel)).ino).toBe(keepIno);
+  });
+});
+
+describe('filters see paths as the user does (mount point + path inside)', () => {
+  let dir: string;
+  afterAll(() => {
+    unmountAll();
+    if (dir) removeTree(dir);
+  });
+
+  it('on two tmpfs mounts: anchored globs match the mounted path, cross-device counts only passing copies', (ctx) => {
+    requireMounts(ctx);
+    dir = realpathSync(tempDir('hashall-filtermounts-'));
+    const m1 = join(dir, 'm1');
+    const m2 = join(dir, 'm2');
+    mountTmpfs(m1, 16);
+    mountTmpfs(m2, 16);
+    const cat = join(dir, 'c.db');
+    const X = bytes(20_000, 'mounted');
+    for (const p of [join(m1, 'a.bin'), join(m1, 'keep/b.bin'), join(m2, 'c.bin')]) {
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, X);
+    }
+    ok(['scan', m1, m2], cat);
+    // Inside its filesystem the path is /a.bin; the user sees m1/a.bin, and that is matched.
+    const plan = ok<PlanJson>(
+      ['conductor', 'plan', 'm', '--cross-device', '--exclude', `${m1}/a.bin`],
+      cat,
+    );
+    const show = ok<ShowJson>(['conductor', 'show-plan', String(plan.id), '--limit', '0'], cat);
+    expect(plan.bytes_saveable).toBe(0);
+    expect(
+      show.actions.map((a) => [a.type, a.source, a.target, (a.reason ?? '').replace(/:.*/, '')]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['SKIP', join(m1, 'keep/b.bin'), join(m1, 'a.bin'), 'filtered'],
+        ['SKIP', join(m1, 'keep/b.bin'), join(m2, 'c.bin'), 'cross-device'],
+      ]),
+    );
+    expect(show.actions).toHaveLength(2);
+    expect(
+      ok<PlanJson>(['conductor', 'plan', 'inside', '--exclude', '/a.bin'], cat).bytes_saveable,
+    ).toBe(20_000);
+    const a = (args: string[]) =>
+      ok<AnalyzeJson>(['conductor', 'analyze', '--cross-device', ...args], cat);
+    expect(a([]).cross_device).toMatchObject({ groups: 1, bytes: 20_000 });
+    expect(a(['--exclude', `${m2}/**`]).cross_device).toMatchObject({ groups: 0, bytes: 0 });
+    expect(a(['--include', `${m1}/keep/**`, '--include', `${m2}/**`]).cross_device).toMatchObject({
+      groups: 1,
+      bytes: 20_000,
+    });
+    expect(a(['--include', `${m1}/keep/**`]).same_device.bytes_saveable).toBe(0);
+    // --device with a filter that leaves nothing on that device lists no cross-device group.
+    expect(
+      ok<AnalyzeJson>(
+        ['conductor', 'analyze', '--cross-device', '--device', m2, '--exclude', 'c.bin'],
+        cat,
+      ).cross_device.groups,
+    ).toBe(0);
   });
 });
 
