@@ -14,8 +14,8 @@ export interface FilterOpts {
   maxSize?: string;
   mtimeSince?: string;
   mtimeBefore?: string;
-  include: string[];
-  exclude: string[];
+  include?: string[];
+  exclude?: string[];
   keep?: string[];
 }
 
@@ -30,8 +30,8 @@ export function withFilterOptions(cmd: Command): Command {
       'only files modified at or after DATE (local time unless a zone is given)',
     )
     .option('--mtime-before <date>', 'only files modified before DATE')
-    .option('--include <glob>', 'only paths matching GLOB (repeatable)', collect, [])
-    .option('--exclude <glob>', 'leave out paths matching GLOB (repeatable)', collect, [])
+    .option('--include <glob>', 'only paths matching GLOB (repeatable)', collect)
+    .option('--exclude <glob>', 'leave out paths matching GLOB (repeatable)', collect)
     .option(
       '--keep <rule>',
       `which copy to keep, repeatable, first decisive rule wins: ${KEEP_RULE_NAMES.join(' | ')} | prefer=PREFIX (default most-linked)`,
