@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
-import { listDevices, type DeviceRow } from '../../catalog/devices.js';
+import type { DeviceRow } from '../../catalog/devices.js';
 import {
   actionCounts,
   getPlan,
@@ -21,16 +21,22 @@ import {
   type ExecuteSummary,
   type Verify,
 } from '../../conductor/execute.js';
-import { KEEP_RULES, type KeepRule } from '../../conductor/keep.js';
+import { describeFilters } from '../../conductor/filters.js';
+import { keepRuleText } from '../../conductor/keep-rules.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { createPlan } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
-import { readMountinfo } from '../../fs/mountinfo.js';
-import { displayPath, jsonPath, rebase, relativeTo, isUnder } from '../../paths.js';
-import { absolutePath, currentMounts } from '../../scan/reachability.js';
+import { displayPath, jsonPath } from '../../paths.js';
+import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import {
+  parseFilterOpts,
+  planFilters,
+  withFilterOptions,
+  type FilterOpts,
+} from '../filter-options.js';
 import { stopRequested } from '../signals.js';
 import { deviceJson } from './devices.js';
 
@@ -62,36 +68,9 @@ function parseBool(v: string | boolean | undefined): boolean {
   throw new InvalidArgumentError('use true or false, e.g. --same-device=false');
 }
 
-function parseKeep(v: string): KeepRule {
-  if (!(KEEP_RULES as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`use one of: ${KEEP_RULES.join(', ')}`);
-  return v as KeepRule;
-}
-
 function parseVerify(v: string): Verify {
   if (v !== 'bytes' && v !== 'hash') throw new InvalidArgumentError("use 'bytes' or 'hash'");
   return v;
-}
-
-/** Absolute paths for display: through a current mount, else the last known one. */
-function pathMapper(db: DB): (deviceId: number, fsPath: Buffer) => Buffer {
-  const mounts = readMountinfo();
-  const devices = new Map(listDevices(db).map((d) => [d.id, d]));
-  const views = new Map<number, ReturnType<typeof currentMounts>>();
-  return (deviceId, fsPath) => {
-    const d = devices.get(deviceId);
-    if (!d) return fsPath;
-    let v = views.get(deviceId);
-    if (!v) {
-      v = currentMounts(d, mounts);
-      views.set(deviceId, v);
-    }
-    const abs = absolutePath(fsPath, v);
-    if (abs) return abs;
-    return isUnder(fsPath, d.mountRoot)
-      ? rebase(d.mountPoint, relativeTo(fsPath, d.mountRoot))
-      : fsPath;
-  };
 }
 
 function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
@@ -104,7 +83,7 @@ function hex(b: Buffer | null, n = 12): string {
 
 // --- analyze -----------------------------------------------------------------------------
 
-interface AnalyzeOpts extends GlobalOptions {
+interface AnalyzeOpts extends GlobalOptions, FilterOpts {
   device?: string;
   crossDevice?: boolean;
   limit: number;
@@ -112,13 +91,16 @@ interface AnalyzeOpts extends GlobalOptions {
 
 function registerAnalyze(conductor: Command): void {
   withGlobals(
-    conductor
-      .command('analyze')
-      .description('find deduplication opportunities in the catalog')
-      .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
-      .option('--cross-device', 'also list contents duplicated across filesystems')
-      .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+    withFilterOptions(
+      conductor
+        .command('analyze')
+        .description('find deduplication opportunities in the catalog')
+        .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+        .option('--cross-device', 'also list contents duplicated across filesystems')
+        .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+    ),
   ).action((opts: AnalyzeOpts) => {
+    const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts, { readonly: true });
     try {
       const device = deviceOption(db, opts.device);
@@ -126,9 +108,14 @@ function registerAnalyze(conductor: Command): void {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
+        keep,
+        filters,
       });
+      const keepText = keep.map(keepRuleText);
       if (opts.json) {
         printJson({
+          keep: keepText,
+          filters: filters.toJson(),
           devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
           same_device: {
             groups: a.sameDevice.groups,
@@ -162,7 +149,10 @@ function registerAnalyze(conductor: Command): void {
         });
         return;
       }
-      const lines: string[] = ['📊 Registered Devices:'];
+      const lines: string[] = [];
+      const filterText = describeFilters(filters.toJson());
+      if (filterText) lines.push(`🔎 Filters: ${filterText}`, '');
+      lines.push('📊 Registered Devices:');
       const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
       for (const d of a.devices) {
         lines.push(
@@ -186,7 +176,7 @@ function registerAnalyze(conductor: Command): void {
       );
       if (a.sameDevice.blockedGroups) {
         lines.push(
-          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, or owner/group/mode differ)`,
+          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
         );
       }
       if (a.sameDevice.pinnedInodes) {
@@ -220,11 +210,10 @@ function registerAnalyze(conductor: Command): void {
 
 // --- plan --------------------------------------------------------------------------------
 
-interface PlanOpts extends GlobalOptions {
+interface PlanOpts extends GlobalOptions, FilterOpts {
   device?: string;
   sameDevice: boolean;
   crossDevice: boolean;
-  keep: KeepRule;
 }
 
 function countsJson(counts: ReturnType<typeof actionCounts>): Record<string, number> {
@@ -245,26 +234,31 @@ function skipReasons(counts: ReturnType<typeof actionCounts>): Map<string, numbe
 
 function registerPlan(conductor: Command): void {
   withGlobals(
-    conductor
-      .command('plan')
-      .description('create a deduplication plan (changes nothing on disk)')
-      .argument('<name>', 'a human-readable plan name')
-      .option('--device <path>', 'only this filesystem (a path on it, or its alias); default: all')
-      .option('--same-device [bool]', 'include same-device hardlink opportunities', parseBool, true)
-      .option(
-        '--cross-device [bool]',
-        'record cross-device duplicates as informational SKIP actions',
-        parseBool,
-        false,
-      )
-      .option(
-        '--keep <rule>',
-        `which copy to keep: ${KEEP_RULES.join(' | ')}`,
-        parseKeep,
-        'most-linked',
-      ),
+    withFilterOptions(
+      conductor
+        .command('plan')
+        .description('create a deduplication plan (changes nothing on disk)')
+        .argument('<name>', 'a human-readable plan name')
+        .option(
+          '--device <path>',
+          'only this filesystem (a path on it, or its alias); default: all',
+        )
+        .option(
+          '--same-device [bool]',
+          'include same-device hardlink opportunities',
+          parseBool,
+          true,
+        )
+        .option(
+          '--cross-device [bool]',
+          'record cross-device duplicates as informational SKIP actions',
+          parseBool,
+          false,
+        ),
+    ),
   ).action((name: string, opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
+    const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts);
     try {
       const device = deviceOption(db, opts.device);
@@ -273,14 +267,19 @@ function registerPlan(conductor: Command): void {
         ...(device ? { device } : {}),
         sameDevice: opts.sameDevice,
         crossDevice: opts.crossDevice,
-        keep: opts.keep,
+        keep,
+        filters,
       });
       const byType = countsJson(counts);
+      const stored = planFilters(plan.options);
+      const filterText = describeFilters(stored.filters);
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
+          keep: stored.keepRules,
+          filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           actions: byType,
@@ -298,6 +297,8 @@ function registerPlan(conductor: Command): void {
           `   Opportunities: ${formatCount(plan.opportunities)}`,
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
           `   Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
+          `   Keep: ${stored.keepRules.join(', ')}`,
+          ...(filterText ? [`   Filters: ${filterText}`] : []),
           ...(plan.pendingGroups
             ? [
                 `   Pending: ${formatCount(plan.pendingGroups)} candidate inodes not hashed yet (not planned)`,
@@ -336,6 +337,8 @@ function actionJson(
     status: a.status,
     reason: a.reason,
     error: a.error,
+    group: a.groupNo,
+    keep_rule: a.keepRule,
   };
 }
 
@@ -356,7 +359,8 @@ function registerShowPlan(conductor: Command): void {
       const plan = requirePlan(db, id);
       const counts = actionCounts(db, id);
       const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
-      const toAbs = pathMapper(db);
+      const toAbs = visiblePathMapper(db);
+      const stored = planFilters(plan.options);
       if (opts.json) {
         printJson({
           id: plan.id,
@@ -364,7 +368,9 @@ function registerShowPlan(conductor: Command): void {
           status: plan.status,
           created_at: new Date(plan.createdAt).toISOString(),
           executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
-          options: plan.options,
+          options: { ...plan.options, keep_rules: stored.keepRules, filters: stored.filters },
+          keep: stored.keepRules,
+          filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           counts: countsJson(counts),
@@ -379,7 +385,8 @@ function registerShowPlan(conductor: Command): void {
         `╚${BOX}`,
         '',
         `Status: ${plan.status}`,
-        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${plan.options.keep}`,
+        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${stored.keepRules.join(', ')}`,
+        `Filters: ${describeFilters(stored.filters) ?? 'none'}`,
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
         `Actions: ${formatCount(byType.HARDLINK!)} HARDLINK, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
@@ -401,6 +408,7 @@ function registerShowPlan(conductor: Command): void {
         lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
         lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
+        if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
         if (a.error) lines.push(`    Error: ${a.error}`);
         lines.push('');
       });
@@ -424,6 +432,8 @@ function registerShowPlan(conductor: Command): void {
               created_at: new Date(p.createdAt).toISOString(),
               executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
               device: p.options.deviceAlias,
+              keep: planFilters(p.options).keepRules,
+              filters: planFilters(p.options).filters,
               opportunities: p.opportunities,
               bytes_saveable: p.bytesSaveable,
             })),
@@ -437,7 +447,7 @@ function registerShowPlan(conductor: Command): void {
         say(
           opts,
           table(
-            ['ID', 'NAME', 'STATUS', 'DEVICE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED'],
+            ['ID', 'NAME', 'STATUS', 'DEVICE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED', 'FILTERS'],
             plans.map((p) => [
               String(p.id),
               p.name,
@@ -446,8 +456,9 @@ function registerShowPlan(conductor: Command): void {
               formatCount(p.opportunities),
               formatBytes(p.bytesSaveable),
               formatTime(p.createdAt),
+              describeFilters(planFilters(p.options).filters) ?? '-',
             ]),
-            [true, false, false, false, true, true, false],
+            [true, false, false, false, true, true, false, false],
           ),
         );
       } finally {
