@@ -56,10 +56,10 @@ export function prepareSameDeviceGroups(
             (count(*) - max(sum(nlink > paths), 1)) * size
        FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
                     max(mode) || ':' || max(uid) || ':' || max(gid) AS class
-               FROM files
+               FROM files INDEXED BY files_hashed -- in grouping order: no sort of every hashed row
               WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${deviceFilter(deviceId)}
-              GROUP BY device_id, sha256, size, inode)
-      GROUP BY device_id, sha256, size
+              GROUP BY sha256, device_id, size, inode)
+      GROUP BY sha256, device_id, size
      HAVING count(*) > 1
       ORDER BY (count(*) - max(sum(nlink > paths), 1)) * size DESC, device_id, sha256`,
   ).run();
@@ -227,7 +227,10 @@ export function crossGroupPage(db: DB, afterRowId: number, limit: number): Cross
  * as NOOP.
  */
 export function prepareLinkOnlyInodes(db: DB, deviceId?: number): number {
-  db.exec(`DROP TABLE IF EXISTS temp.link_only;
+  // The NOT EXISTS below probes same_groups once per multi-link inode: without this index that
+  // was a scan of every group per inode (2.8 s of a 5 s plan on the reference tree).
+  db.exec(`CREATE INDEX IF NOT EXISTS temp.same_groups_content ON same_groups(sha256, device_id, size);
+           DROP TABLE IF EXISTS temp.link_only;
            CREATE TEMP TABLE link_only (row_id INTEGER PRIMARY KEY, device_id INTEGER, inode INTEGER);`);
   return db
     .prepare(

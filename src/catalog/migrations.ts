@@ -164,9 +164,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE scans ADD COLUMN pid INTEGER;
   ALTER TABLE scans ADD COLUMN pid_start_time TEXT;
   `,
-  // 6 (issue 6, reflink mode; renumber after the filters' migration when merging): the inode of
-  // the clone a reflink action made, journaled before the clone is renamed over its target, so
-  // that recovery tells our clone from anything else that may stand at the target.
+  // 6: inodes waiting for the full hash (prefix known, SHA-256 not): a rescan and analyze look
+  // them up instead of scanning every row of the catalog. Hashed rows indexed in grouping order
+  // (content, device, size, inode), so duplicate groups stream out of the index unsorted.
+  `
+  CREATE INDEX files_prefix_only ON files(size, prefix_hash)
+    WHERE status = 'active' AND sha256 IS NULL AND prefix_hash IS NOT NULL;
+  DROP INDEX files_sha256;
+  CREATE INDEX files_hashed ON files(sha256, device_id, size, inode)
+    WHERE status = 'active' AND sha256 IS NOT NULL;
+  `,
+  // 7: the inode of the clone a reflink action made, journaled before the clone is renamed over
+  // its target, so that recovery tells our clone from anything else that may stand at the target.
   `
   ALTER TABLE conductor_journal ADD COLUMN temp_inode INTEGER;
   `,

@@ -4,6 +4,7 @@ import type { DB } from './open.js';
 import type { ActionType, PlannedAction } from '../conductor/keep.js';
 import { baseName, parentOf } from '../paths.js';
 import { stmt } from './stmt.js';
+import type { FiltersJson } from '../conductor/filters.js';
 
 /** The row id of an active file by its path inside its filesystem (indexed lookups only). */
 export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {
@@ -27,7 +28,12 @@ export interface PlanOptions {
   readonly deviceAlias: string | null;
   readonly sameDevice: boolean;
   readonly crossDevice: boolean;
+  /** The keep rules, comma-separated (one rule in plans made before keep chains). */
   readonly keep: string;
+  /** The keep rules in order (absent in older plans). */
+  readonly keep_rules?: string[];
+  /** The filters the plan was made with (absent in older plans: none). */
+  readonly filters?: FiltersJson;
   /** How duplicates are replaced (absent in plans made before reflink mode: hardlink). */
   readonly mode?: 'hardlink' | 'reflink';
   /** Reflink plans: filesystems where no clone is possible, so nothing was planned there. */
@@ -113,7 +119,6 @@ export class ActionWriter {
   constructor(
     db: DB,
     private readonly planId: number,
-    private readonly keepRule: string,
   ) {
     this.ins = stmt(
       db,
@@ -144,7 +149,7 @@ export class ActionWriter {
       a.target.ctimeNs,
       a.target.nlink,
       a.bytes,
-      a.type === 'HARDLINK' || a.type === 'NOOP' ? this.keepRule : null,
+      a.keepRule ?? null,
       a.reason ?? null,
       a.type === 'SKIP' ? 'skipped' : 'pending',
     );

@@ -74,8 +74,9 @@ export class TreeStore {
     this.listedDir = db.prepare('UPDATE dirs SET last_listed_scan = ? WHERE id = ?');
     this.selFiles = db
       .prepare(
-        'SELECT id, name, inode, size, mtime_ns, ctime_ns, status FROM files WHERE dir_id = ?',
+        `SELECT id, name, inode, size, mtime_ns, ctime_ns, status = 'active' FROM files WHERE dir_id = ?`,
       )
+      .raw(true)
       .safeIntegers(true);
     this.selSubdirs = db.prepare(
       `SELECT id, path FROM dirs WHERE parent_id = ? AND status = 'active'`,
@@ -122,22 +123,23 @@ export class TreeStore {
   /** Every file row of a directory, deleted ones included (a path that comes back revives). */
   filesIn(dirId: number): Map<string, ExistingFile> {
     const map = new Map<string, ExistingFile>();
-    for (const r of this.selFiles.iterate(dirId) as Iterable<{
-      id: bigint;
-      name: Buffer;
-      inode: bigint;
-      size: bigint;
-      mtime_ns: bigint;
-      ctime_ns: bigint;
-      status: string;
-    }>) {
-      map.set(byteKey(r.name), {
-        id: Number(r.id),
-        inode: r.inode,
-        size: r.size,
-        mtimeNs: r.mtime_ns,
-        ctimeNs: r.ctime_ns,
-        active: r.status === 'active',
+    // Raw rows: this runs for every directory of every rescan.
+    for (const r of this.selFiles.all(dirId) as [
+      bigint,
+      Buffer,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+    ][]) {
+      map.set(byteKey(r[1]), {
+        id: Number(r[0]),
+        inode: r[2],
+        size: r[3],
+        mtimeNs: r[4],
+        ctimeNs: r[5],
+        active: r[6] === 1n,
       });
     }
     return map;

@@ -3,6 +3,7 @@ import type { DB } from '../catalog/open.js';
 import { deviceUsage, listDevices, type DeviceRow, type DeviceUsage } from '../catalog/devices.js';
 import {
   crossGroupPage,
+  contentMembers,
   emptyFileCounts,
   groupMembers,
   hardlinkStats,
@@ -15,7 +16,10 @@ import {
 import { pendingCandidates } from '../catalog/hashing.js';
 import { lastScanPerRoot, type LastScan } from '../catalog/scans.js';
 import { catalogStats } from '../catalog/stats.js';
-import { planSameDeviceGroup } from './keep.js';
+import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
+import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
+import { Filters } from './filters.js';
+import { groupOptions } from './plan.js';
 
 export interface DeviceSummary {
   readonly device: DeviceRow;
@@ -46,14 +50,27 @@ export function devicesOf(db: DB, only?: DeviceRow): DeviceSummary[] {
 
 export function analyze(
   db: DB,
-  opts: { device?: DeviceRow; crossDevice: boolean; limit: number },
+  opts: {
+    device?: DeviceRow;
+    crossDevice: boolean;
+    limit: number;
+    keep?: readonly KeepRule[];
+    filters?: Filters;
+  },
 ): Analysis {
   const deviceId = opts.device?.id;
-  const same = sameDeviceSavings(db, deviceId, opts.limit);
+  const filters = opts.filters ?? Filters.none;
+  const planning =
+    filters.active || opts.keep?.length
+      ? { keep: opts.keep ?? DEFAULT_KEEP, filters, group: groupOptions(db, filters) }
+      : undefined;
+  const same = sameDeviceSavings(db, deviceId, opts.limit, planning);
   let cross: Analysis['crossDevice'];
   if (opts.crossDevice) {
     const c = prepareCrossDeviceGroups(db, deviceId);
-    cross = { ...c, top: crossGroupPage(db, 0, opts.limit) };
+    cross = filters.active
+      ? filteredCrossDevice(db, deviceId, opts.limit, filters, planning!.group)
+      : { ...c, top: crossGroupPage(db, 0, opts.limit) };
   }
   let empty = 0;
   for (const n of emptyFileCounts(db, deviceId).values()) empty += n;
@@ -66,33 +83,51 @@ export function analyze(
   };
 }
 
+/** Keep rules and filters a plan would be made with (analyze's --keep and filters). */
+export interface Planning {
+  readonly keep: readonly KeepRule[];
+  readonly filters: Filters;
+  readonly group: GroupOptions;
+}
+
 /**
- * Exact savings: every group is planned with the default keep rule, so analyze reports what a
- * plan would really free (pinned inodes and owner/mode mismatches excluded), in bounded memory.
+ * Exact savings: every group is planned with the keep rules and filters (default: most-linked,
+ * no filters), so analyze reports what a plan would really free (pinned inodes, owner/mode
+ * mismatches and filtered-out paths excluded), in bounded memory.
  */
 export function sameDeviceSavings(
   db: DB,
   deviceId: number | undefined,
   limit: number,
+  planning?: Planning,
 ): Analysis['sameDevice'] {
   const est = prepareSameDeviceGroups(db, deviceId);
   const top: GroupKey[] = [];
   let groups = 0;
   let blocked = 0;
   let total = 0;
+  let pinned = 0;
+  const keep = planning?.keep ?? DEFAULT_KEEP;
+  const perPath = planning?.filters.perPath ?? false;
+  const keepsPinned = keep[0]?.kind === 'most-linked';
   for (let after = 0; ;) {
     const page = sameGroupPage(db, after, 500);
     if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
     for (const g of page) {
-      // One owner/mode class: the SQL figure is exactly what the planner frees. Otherwise let
-      // the planner decide which copies it may link.
+      if (planning && !planning.filters.sizeOk(g.size)) continue;
+      // One owner/mode class, no path filters, and a pinned inode kept if there is one: the
+      // SQL figure is exactly what the planner frees. Otherwise let the planner decide which
+      // copies it may link.
       let saving = g.saveable;
-      if (g.classes > 1) {
+      if (g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned)) {
         saving = 0;
         const members = groupMembers(db, g.deviceId, g.sha256, g.size);
-        for (const a of planSameDeviceGroup(members, 'most-linked')) saving += a.bytes;
+        const actions = planSameDeviceGroup(members, keep, planning?.group);
+        if (actions.length === 0) continue; // every path filtered out: not in scope
+        for (const a of actions) saving += a.bytes;
       }
+      pinned += g.pinned;
       if (saving === 0) {
         blocked++;
         continue;
@@ -112,10 +147,50 @@ export function sameDeviceSavings(
   return {
     groups,
     bytesSaveable: total,
-    pinnedInodes: est.pinnedInodes,
+    pinnedInodes: planning ? pinned : est.pinnedInodes,
     blockedGroups: blocked,
     top,
   };
+}
+
+/**
+ * Cross-device duplicates among the paths passing the filters: contents still on two or more
+ * devices (and on `deviceId`, when given) once filtered-out paths are set aside.
+ */
+function filteredCrossDevice(
+  db: DB,
+  deviceId: number | undefined,
+  limit: number,
+  filters: Filters,
+  group: GroupOptions,
+): NonNullable<Analysis['crossDevice']> {
+  let groups = 0;
+  let bytes = 0;
+  const top: CrossKey[] = [];
+  for (let after = 0; ;) {
+    const page = crossGroupPage(db, after, 500);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.rowId;
+    for (const g of page) {
+      if (!filters.sizeOk(g.size)) continue;
+      const members = contentMembers(db, g.sha256, g.size);
+      const skips = planCrossDeviceGroup(members, DEFAULT_KEEP, group, deviceId);
+      if (skips.length === 0) continue;
+      const devices = new Set(skips.map((a) => a.target.deviceId)).size + 1;
+      const copies = new Set(
+        members
+          .filter((m) => !group.reject?.(m, group.visible?.(m) ?? m.path))
+          .map((m) => `${m.deviceId}:${m.inode}`),
+      ).size;
+      groups++;
+      bytes += g.size * (devices - 1);
+      top.push({ ...g, devices, copies });
+      // Filtering can lower a content's device count: keep the top by the filtered figure.
+      top.sort((a, b) => b.size * (b.devices - 1) - a.size * (a.devices - 1) || a.rowId - b.rowId);
+      if (limit >= 0 && top.length > limit) top.pop();
+    }
+  }
+  return { groups, bytes, top };
 }
 
 export interface Status {

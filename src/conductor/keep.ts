@@ -3,9 +3,20 @@
  * the group's catalogue rows: the SQL that finds groups and stores actions lives elsewhere.
  */
 import type { Member } from '../catalog/groups.js';
+import {
+  DEFAULT_KEEP,
+  chooseCandidate,
+  type Candidate,
+  type KeepRule,
+  type KeepRuleName,
+} from './keep-rules.js';
 
-export type KeepRule = 'most-linked' | 'path';
-export const KEEP_RULES: readonly KeepRule[] = ['most-linked', 'path'];
+/** A chain of parsed rules, or one rule by name. */
+export type KeepSpec = KeepRuleName | readonly KeepRule[];
+
+function rulesOf(keep: KeepSpec): readonly KeepRule[] {
+  return typeof keep === 'string' ? [{ kind: keep }] : keep;
+}
 
 export type ActionType = 'HARDLINK' | 'NOOP' | 'SKIP';
 
@@ -16,6 +27,16 @@ export interface PlannedAction {
   /** The target inode's size on the one action that frees it (its last link), else 0. */
   readonly bytes: number;
   readonly reason?: string;
+  /** The rule that chose the group's kept copy (see keep-rules.ts). */
+  readonly keepRule?: string;
+}
+
+/** How the planner sees paths: as the user does, and through the filters. */
+export interface GroupOptions {
+  /** The path as the user sees it (mount point + path inside); default: the path inside. */
+  readonly visible?: (m: Member) => Buffer;
+  /** Why a path is filtered out (a 'filtered…' reason), or undefined when it passes. */
+  readonly reject?: (m: Member, visible: Buffer) => string | undefined;
 }
 
 export interface InodeSet {
@@ -27,34 +48,79 @@ export interface InodeSet {
   readonly pinned: boolean;
 }
 
-export function byInode(members: readonly Member[]): InodeSet[] {
-  const map = new Map<bigint, Member[]>();
+const inside = (m: Member) => m.path;
+
+export function byInode(members: readonly Member[], visible = inside): InodeSet[] {
+  const map = new Map<bigint, { m: Member; v: Buffer }[]>();
   for (const m of members) {
+    const e = { m, v: visible(m) };
     const list = map.get(m.inode);
-    if (list) list.push(m);
-    else map.set(m.inode, [m]);
+    if (list) list.push(e);
+    else map.set(m.inode, [e]);
   }
-  return [...map.entries()].map(([inode, paths]) => {
-    paths.sort((a, b) => Buffer.compare(a.path, b.path));
+  return [...map.entries()].map(([inode, list]) => {
+    list.sort((a, b) => Buffer.compare(a.v, b.v));
+    const paths = list.map((e) => e.m);
     const nlink = Math.max(...paths.map((p) => p.nlink));
     return { inode, paths, nlink, pinned: nlink > paths.length };
   });
 }
 
+interface Entry {
+  readonly m: Member;
+  readonly visible: Buffer;
+  /** Set when the filters leave this path out. */
+  readonly filtered: string | undefined;
+}
+
+interface SetView {
+  readonly set: InodeSet;
+  /** Every path of the inode, in the set's order. */
+  readonly entries: Entry[];
+  readonly eligible: Entry[];
+  readonly filtered: Entry[];
+}
+
+function view(members: readonly Member[], opts: GroupOptions): SetView[] {
+  const visible = opts.visible ?? inside;
+  const vis = new Map<Member, Buffer>(members.map((m) => [m, visible(m)]));
+  return byInode(members, (m) => vis.get(m)!).map((set) => {
+    const entries = set.paths.map((m) => {
+      const v = vis.get(m)!;
+      return { m, visible: v, filtered: opts.reject?.(m, v) };
+    });
+    return {
+      set,
+      entries,
+      eligible: entries.filter((e) => !e.filtered),
+      filtered: entries.filter((e) => e.filtered),
+    };
+  });
+}
+
+function candidates(sets: readonly SetView[]): Candidate[] {
+  return sets.flatMap((s) =>
+    s.eligible.map((e) => ({
+      member: e.m,
+      visible: e.visible,
+      held: s.set.pinned || s.filtered.length > 0,
+      links: s.set.paths.length,
+    })),
+  );
+}
+
 /**
  * The kept inode. `most-linked`: an inode pinned by links outside the catalog first (it can
  * never be freed, so keeping it lets the others go), then the most catalogued links (fewest
- * writes), then the lexically first path. `path`: the inode of the lexically first path.
+ * writes), then the lexically first path. `path`: the inode of the lexically first path. Other
+ * rules and chains: see keep-rules.ts.
  */
-export function chooseKept(sets: readonly InodeSet[], rule: KeepRule): InodeSet {
-  const sorted = [...sets].sort((a, b) => {
-    if (rule === 'most-linked') {
-      if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
-      if (a.paths.length !== b.paths.length) return b.paths.length - a.paths.length;
-    }
-    return Buffer.compare(a.paths[0]!.path, b.paths[0]!.path);
-  });
-  return sorted[0]!;
+export function chooseKept(sets: readonly InodeSet[], keep: KeepSpec): InodeSet {
+  const cands = sets.flatMap((s) =>
+    s.paths.map((m) => ({ member: m, visible: m.path, held: s.pinned, links: s.paths.length })),
+  );
+  const { kept } = chooseCandidate(cands, rulesOf(keep));
+  return sets.find((s) => s.inode === kept.member.inode)!;
 }
 
 function octal(mode: number): string {
@@ -70,62 +136,106 @@ export function metadataMismatch(kept: Member, other: Member): string | undefine
   return diffs.length ? `owner/group/mode differ: ${diffs.join(', ')}` : undefined;
 }
 
-/** Actions for one same-device group (≥ 2 inodes with the same content). */
-export function planSameDeviceGroup(members: readonly Member[], rule: KeepRule): PlannedAction[] {
-  const sets = byInode(members);
-  const kept = chooseKept(sets, rule);
-  const source = kept.paths[0]!;
+/**
+ * Actions for one same-device group (≥ 2 inodes with the same content). A filtered-out path is
+ * never replaced and never the kept copy: it is listed as SKIP with its reason. An inode with a
+ * filtered-out link cannot be freed, so its other links are not replaced either. A group with
+ * no path passing the filters yields no action at all.
+ */
+export function planSameDeviceGroup(
+  members: readonly Member[],
+  keep: KeepSpec = DEFAULT_KEEP,
+  opts: GroupOptions = {},
+): PlannedAction[] {
+  const sets = view(members, opts);
+  const cands = candidates(sets);
+  if (cands.length === 0) return [];
+  const { kept, rule } = chooseCandidate(cands, rulesOf(keep));
+  const source = kept.member;
   const actions: PlannedAction[] = [];
-  for (const p of kept.paths.slice(1))
-    actions.push({ type: 'NOOP', source, target: p, bytes: 0, reason: 'already linked' });
-  for (const set of sets) {
-    if (set === kept) continue;
-    const mismatch = metadataMismatch(source, set.paths[0]!);
+  const add = (type: ActionType, target: Member, bytes: number, reason?: string) =>
+    actions.push({ type, source, target, bytes, keepRule: rule, ...(reason ? { reason } : {}) });
+  const keptSet = sets.find((s) => s.set.inode === source.inode)!;
+  for (const e of keptSet.entries) {
+    if (e.m === source) continue;
+    if (e.filtered) add('SKIP', e.m, 0, e.filtered);
+    else add('NOOP', e.m, 0, 'already linked');
+  }
+  for (const s of sets) {
+    if (s === keptSet) continue;
     let reason: string | undefined;
-    if (set.pinned) reason = `pinned: ${set.nlink - set.paths.length} link(s) outside the catalog`;
-    else if (mismatch) reason = mismatch;
-    if (reason) {
-      for (const p of set.paths)
-        actions.push({ type: 'SKIP', source, target: p, bytes: 0, reason });
-      continue;
-    }
-    set.paths.forEach((p, i) =>
-      actions.push({
-        type: 'HARDLINK',
-        source,
-        target: p,
-        // Freed only when its last catalogued link is replaced: count it once, on that action.
-        bytes: i === set.paths.length - 1 ? p.size : 0,
-      }),
-    );
+    if (s.set.pinned)
+      reason = `pinned: ${s.set.nlink - s.set.paths.length} link(s) outside the catalog`;
+    else if (s.filtered.length > 0)
+      reason = `partly filtered: ${s.filtered.length} other link(s) of this inode are filtered out, so replacing this one would free nothing`;
+    else reason = metadataMismatch(source, s.set.paths[0]!);
+    s.eligible.forEach((e, i) => {
+      if (reason) add('SKIP', e.m, 0, reason);
+      // Freed only when its last catalogued link is replaced: count it once, on that action.
+      else add('HARDLINK', e.m, i === s.eligible.length - 1 ? e.m.size : 0);
+    });
+    for (const e of s.filtered) add('SKIP', e.m, 0, e.filtered);
   }
   return actions;
 }
 
 /** NOOP actions for an inode whose several paths are already one file. */
-export function planLinkOnlyInode(members: readonly Member[]): PlannedAction[] {
-  const [set] = byInode(members);
-  if (!set || set.paths.length < 2) return [];
-  const source = set.paths[0]!;
-  return set.paths
-    .slice(1)
-    .map((p) => ({ type: 'NOOP', source, target: p, bytes: 0, reason: 'already linked' }));
+export function planLinkOnlyInode(
+  members: readonly Member[],
+  keep: KeepSpec = DEFAULT_KEEP,
+  opts: GroupOptions = {},
+): PlannedAction[] {
+  if (members.length < 2) return [];
+  const sets = view(members, opts);
+  const cands = candidates(sets);
+  if (cands.length === 0) return [];
+  const { kept, rule } = chooseCandidate(cands, rulesOf(keep));
+  const source = kept.member;
+  return sets[0]!.entries
+    .filter((e) => e.m !== source)
+    .map((e) => ({
+      type: e.filtered ? 'SKIP' : 'NOOP',
+      source,
+      target: e.m,
+      bytes: 0,
+      reason: e.filtered ?? 'already linked',
+      keepRule: rule,
+    }));
 }
 
-/** Informational SKIPs for one content found on several devices: never linked. */
-export function planCrossDeviceGroup(members: readonly Member[], rule: KeepRule): PlannedAction[] {
-  const devices = [...new Set(members.map((m) => m.deviceId))].sort((a, b) => a - b);
-  const first = members.filter((m) => m.deviceId === devices[0]);
-  const source = chooseKept(byInode(first), rule).paths[0]!;
+/**
+ * Informational SKIPs for one content found on several devices: never linked. Only paths
+ * passing the filters count; with `onDevice`, the content must pass on that device too.
+ */
+export function planCrossDeviceGroup(
+  members: readonly Member[],
+  keep: KeepSpec = DEFAULT_KEEP,
+  opts: GroupOptions = {},
+  onDevice?: number,
+): PlannedAction[] {
+  const visible = opts.visible ?? inside;
+  const passing = opts.reject ? members.filter((m) => !opts.reject!(m, visible(m))) : members;
+  const devices = [...new Set(passing.map((m) => m.deviceId))].sort((a, b) => a - b);
+  if (devices.length < 2 || (onDevice !== undefined && !devices.includes(onDevice))) return [];
+  const first = view(
+    passing.filter((m) => m.deviceId === devices[0]),
+    { visible },
+  );
+  const { kept, rule } = chooseCandidate(candidates(first), rulesOf(keep));
+  const source = kept.member;
   const actions: PlannedAction[] = [];
   for (const dev of devices.slice(1)) {
-    for (const set of byInode(members.filter((m) => m.deviceId === dev))) {
+    for (const set of byInode(
+      passing.filter((m) => m.deviceId === dev),
+      visible,
+    )) {
       actions.push({
         type: 'SKIP',
         source,
         target: set.paths[0]!,
         bytes: 0,
         reason: 'cross-device',
+        keepRule: rule,
       });
     }
   }

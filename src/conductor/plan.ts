@@ -25,8 +25,11 @@ import {
   planCrossDeviceGroup,
   planLinkOnlyInode,
   planSameDeviceGroup,
-  type KeepRule,
+  type GroupOptions,
 } from './keep.js';
+import { DEFAULT_KEEP, keepRuleText, type KeepRule } from './keep-rules.js';
+import { Filters } from './filters.js';
+import { visiblePathMapper } from './visible-path.js';
 import type { Mode } from './mode.js';
 import {
   ReflinkPlanner,
@@ -40,9 +43,20 @@ export interface PlanRequest {
   readonly device?: DeviceRow;
   readonly sameDevice: boolean;
   readonly crossDevice: boolean;
-  readonly keep: KeepRule;
+  /** Keep rules in order (default: most-linked). */
+  readonly keep?: readonly KeepRule[];
+  readonly filters?: Filters;
   /** hardlink (default) or reflink (see reflink-plan.ts). */
   readonly mode?: Mode;
+}
+
+/** How groups are seen: user-visible paths, and the filters when any look at paths. */
+export function groupOptions(db: DB, filters: Filters): GroupOptions {
+  const toVisible = visiblePathMapper(db);
+  return {
+    visible: (m) => toVisible(m.deviceId, m.path),
+    ...(filters.active ? { reject: (m, v) => filters.reject(m, v) } : {}),
+  };
 }
 
 export interface PlanResult {
@@ -56,6 +70,9 @@ const PAGE = 500;
 
 export function createPlan(db: DB, req: PlanRequest): PlanResult {
   let reflink: ReflinkPlanner | undefined;
+  const keep = req.keep?.length ? req.keep : DEFAULT_KEEP;
+  const filters = req.filters ?? Filters.none;
+  const rules = keep.map(keepRuleText);
   const planId = db
     .transaction(() => {
       const id = insertPlan(db, req.name, {
@@ -63,10 +80,13 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
         deviceAlias: req.device?.alias ?? null,
         sameDevice: req.sameDevice,
         crossDevice: req.crossDevice,
-        keep: req.keep,
+        keep: rules.join(', '),
+        keep_rules: rules,
+        filters: filters.toJson(),
         ...(req.mode === 'reflink' ? { mode: 'reflink' as const } : {}),
       });
-      const writer = new ActionWriter(db, id, req.keep);
+      const opts = groupOptions(db, filters);
+      const writer = new ActionWriter(db, id);
       reflink = req.mode === 'reflink' ? new ReflinkPlanner(db, writer) : undefined;
       const sink = reflink ?? directSink(writer);
       let groupNo = 0;
@@ -78,11 +98,15 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           if (page.length === 0) break;
           after = page[page.length - 1]!.rowId;
           for (const g of page) {
-            groupNo++;
-            sink.add(
-              groupNo,
-              planSameDeviceGroup(groupMembers(db, g.deviceId, g.sha256, g.size), req.keep),
+            if (!filters.sizeOk(g.size)) continue;
+            const actions = planSameDeviceGroup(
+              groupMembers(db, g.deviceId, g.sha256, g.size),
+              keep,
+              opts,
             );
+            if (actions.length === 0) continue;
+            groupNo++;
+            sink.add(groupNo, actions);
           }
           sink.flush();
         }
@@ -92,8 +116,12 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           if (page.length === 0) break;
           after = page[page.length - 1]!.rowId;
           for (const ino of page) {
+            const members = inodeMembers(db, ino.deviceId, ino.inode);
+            if (members[0] && !filters.sizeOk(members[0].size)) continue;
+            const actions = planLinkOnlyInode(members, keep, opts);
+            if (actions.length === 0) continue;
             groupNo++;
-            sink.add(groupNo, planLinkOnlyInode(inodeMembers(db, ino.deviceId, ino.inode)));
+            sink.add(groupNo, actions);
           }
         }
       }
@@ -104,9 +132,16 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           if (page.length === 0) break;
           after = page[page.length - 1]!.rowId;
           for (const g of page) {
+            if (!filters.sizeOk(g.size)) continue;
+            const actions = planCrossDeviceGroup(
+              contentMembers(db, g.sha256, g.size),
+              keep,
+              opts,
+              deviceId,
+            );
+            if (actions.length === 0) continue;
             groupNo++;
-            for (const a of planCrossDeviceGroup(contentMembers(db, g.sha256, g.size), req.keep))
-              writer.add(groupNo, a);
+            for (const a of actions) writer.add(groupNo, a);
           }
         }
       }

@@ -23,7 +23,11 @@ export class HashPool {
   constructor(size: number) {
     const url = new URL('./hash-worker.js', import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(url);
+      // A worker only streams files through one reused buffer: a small young generation keeps
+      // each isolate's resident size down (peak RSS is a target, DESIGN §6 T5).
+      const worker = new Worker(url, {
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 },
+      });
       const slot: Slot = { worker, pending: 0 };
       worker.on('message', (done: HashResultMessage) => {
         const w = this.waiting.get(done.batchId);

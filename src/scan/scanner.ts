@@ -356,7 +356,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       const stop = await hashStage(
         db,
         stage,
-        opts.jobs ?? availableParallelism(),
+        opts.jobs ?? defaultHashJobs(),
         summary,
         progress,
         report,
@@ -379,6 +379,15 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   summary.pending = pendingCandidates(db);
   summary.elapsedMs = Date.now() - started;
   return summary;
+}
+
+/**
+ * One core less than the machine has: the main thread is busy the whole time too (walking,
+ * paging jobs, writing results), and on a 2-core machine a second worker bought no time and
+ * cost ~20 MB of peak RSS (DESIGN §6 T5).
+ */
+export function defaultHashJobs(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 function safeDev(path: Buffer): bigint | undefined {

@@ -314,8 +314,8 @@ describe('auto-execute', () => {
         /Allowed choices are daily, weekly, monthly/,
       ],
       [
-        ['--device', tree, '--min-savings', '1', '--exclude', 'x'],
-        /^hashall: error: --exclude and --one-file-system apply to --rescan/,
+        ['--device', tree, '--min-savings', '1', '--scan-exclude', 'x'],
+        /^hashall: error: --scan-exclude and --one-file-system apply to --rescan/,
       ],
       [['--device', tree, '--min-savings', '1', '--mode', 'copy'], /use one of: hardlink, reflink/],
       [

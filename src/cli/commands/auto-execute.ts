@@ -13,7 +13,8 @@ import { catalogPath, defaultCatalogPath } from '../../catalog/open.js';
 import { decide, discardPlan, scanRootsOf } from '../../conductor/auto-execute.js';
 import { resolveDeviceArg } from '../../conductor/device-arg.js';
 import type { Verify } from '../../conductor/execute.js';
-import { KEEP_RULES, type KeepRule } from '../../conductor/keep.js';
+import { parseSize, type Filters } from '../../conductor/filters.js';
+import { keepRuleText, type KeepRule } from '../../conductor/keep-rules.js';
 import { acquireExecutorLock, releaseExecutorLock } from '../../conductor/lock.js';
 import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js';
 import { createPlan } from '../../conductor/plan.js';
@@ -28,22 +29,21 @@ import {
 import { EXIT, UserError } from '../../errors.js';
 import { displayPath, jsonPath } from '../../paths.js';
 import { runScan, type ScanSummary } from '../../scan/scanner.js';
-import { parseSize } from '../../units.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
+import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
 import { formatBytes, formatCount } from '../format.js';
 import { stopRequested } from '../signals.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 import { scanJson } from './scan.js';
 
-interface AutoOpts extends GlobalOptions {
+interface AutoOpts extends GlobalOptions, FilterOpts {
   device: string;
   minSavings: string;
   rescan?: boolean;
-  exclude: string[];
+  scanExclude: string[];
   oneFileSystem?: boolean;
   verify: Verify;
   mode: Mode;
-  keep: KeepRule;
   schedule?: Schedule;
   weekly?: boolean;
   install?: boolean;
@@ -59,8 +59,17 @@ function choice<T extends string>(values: readonly T[]): (v: string) => T {
 
 const MAIN_JS = fileURLToPath(new URL('../main.js', import.meta.url));
 
-/** The exact auto-execute command a schedule runs: absolute node, main.js, catalog, device. */
-function scheduledArgv(opts: AutoOpts, catalog: string): string[] {
+/**
+ * The exact auto-execute command a schedule runs: absolute node, main.js, catalog, device; the
+ * filters and keep rules in their canonical form (sizes in bytes, times with their offset,
+ * prefer= prefixes absolute), so that the job means what was asked here.
+ */
+function scheduledArgv(
+  opts: AutoOpts,
+  catalog: string,
+  filters: Filters,
+  keep: readonly KeepRule[],
+): string[] {
   const argv = [
     process.execPath,
     realpathSync(MAIN_JS),
@@ -72,15 +81,29 @@ function scheduledArgv(opts: AutoOpts, catalog: string): string[] {
     opts.minSavings.trim(),
   ];
   if (opts.rescan) argv.push('--rescan');
-  for (const g of opts.exclude) argv.push('--exclude', g);
+  for (const g of opts.scanExclude) argv.push('--scan-exclude', g);
   if (opts.oneFileSystem) argv.push('--one-file-system');
-  argv.push('--mode', opts.mode, '--keep', opts.keep, '--verify', opts.verify);
+  const f = filters.toJson();
+  if (f.min_size !== null) argv.push('--min-size', String(f.min_size));
+  if (f.max_size !== null) argv.push('--max-size', String(f.max_size));
+  if (f.mtime_since !== null) argv.push('--mtime-since', f.mtime_since);
+  if (f.mtime_before !== null) argv.push('--mtime-before', f.mtime_before);
+  for (const g of f.include) argv.push('--include', g);
+  for (const g of f.exclude) argv.push('--exclude', g);
+  for (const r of keep) argv.push('--keep', keepRuleText(r));
+  argv.push('--mode', opts.mode, '--verify', opts.verify);
   argv.push('--catalog', catalog);
   if (opts.quiet) argv.push('--quiet');
   return argv;
 }
 
-function schedule(opts: AutoOpts, when: Schedule, minSavings: number): void {
+function schedule(
+  opts: AutoOpts,
+  when: Schedule,
+  minSavings: number,
+  filters: Filters,
+  keep: readonly KeepRule[],
+): void {
   const catalog = catalogPath(opts.catalog);
   const { db } = open(opts, { readonly: true });
   let alias: string;
@@ -92,7 +115,7 @@ function schedule(opts: AutoOpts, when: Schedule, minSavings: number): void {
   } finally {
     db.close();
   }
-  const argv = scheduledArgv(opts, catalog);
+  const argv = scheduledArgv(opts, catalog, filters, keep);
   const name = unitName(alias, catalog, defaultCatalogPath());
   const text = scheduleText(
     name,
@@ -174,66 +197,71 @@ function schedule(opts: AutoOpts, when: Schedule, minSavings: number): void {
 
 export function registerAutoExecute(conductor: Command): void {
   withGlobals(
-    conductor
-      .command('auto-execute')
-      .description(
-        'for cron/systemd: (rescan,) plan, and execute without asking when the plan saves at least --min-savings',
-      )
-      .requiredOption(
-        '--device <path>',
-        'the filesystem to deduplicate (a path on it, or its alias)',
-      )
-      .requiredOption(
-        '--min-savings <size>',
-        'run only when the plan saves at least this much (1GB, 500MiB, bytes)',
-      )
-      .option('--rescan', "rescan the device's catalogued roots first")
-      .option(
-        '--exclude <glob>',
-        'with --rescan: skip entries matching GLOB, as scan --exclude; repeatable',
-        (v: string, acc: string[]) => [...acc, v],
-        [] as string[],
-      )
-      .option('-x, --one-file-system', 'with --rescan: do not descend into other filesystems')
-      .option(
-        '--verify <how>',
-        "'bytes' (compare both files, default) or 'hash'",
-        choice(['bytes', 'hash'] as const),
-        'bytes',
-      )
-      .option('--mode <mode>', `${MODES.join(' | ')}`, choice(MODES), 'hardlink')
-      .option(
-        '--keep <rule>',
-        `which copy to keep: ${KEEP_RULES.join(' | ')}`,
-        choice(KEEP_RULES),
-        'most-linked',
-      )
-      .addOption(
-        new Option(
-          '--schedule <when>',
-          'print a systemd timer and a crontab line running this command instead of running it',
-        ).choices(SCHEDULES),
-      )
-      .option('--weekly', 'same as --schedule weekly')
-      .option('--install', 'with --schedule: write the systemd user units (never runs systemctl)'),
+    withFilterOptions(
+      conductor
+        .command('auto-execute')
+        .description(
+          'for cron/systemd: (rescan,) plan, and execute without asking when the plan saves at least --min-savings',
+        )
+        .requiredOption(
+          '--device <path>',
+          'the filesystem to deduplicate (a path on it, or its alias)',
+        )
+        .requiredOption(
+          '--min-savings <size>',
+          'run only when the plan saves at least this much (1GB, 500MiB, bytes)',
+        )
+        .option('--rescan', "rescan the device's catalogued roots first")
+        .option(
+          '--scan-exclude <glob>',
+          'with --rescan: skip entries matching GLOB, as scan --exclude (repeatable)',
+          (v: string, acc: string[]) => [...acc, v],
+          [] as string[],
+        )
+        .option('-x, --one-file-system', 'with --rescan: do not descend into other filesystems')
+        .option(
+          '--verify <how>',
+          "'bytes' (compare both files, default) or 'hash'",
+          choice(['bytes', 'hash'] as const),
+          'bytes',
+        )
+        .option('--mode <mode>', `${MODES.join(' | ')}`, choice(MODES), 'hardlink')
+        .addOption(
+          new Option(
+            '--schedule <when>',
+            'print a systemd timer and a crontab line running this command instead of running it',
+          ).choices(SCHEDULES),
+        )
+        .option('--weekly', 'same as --schedule weekly')
+        .option(
+          '--install',
+          'with --schedule: write the systemd user units (never runs systemctl)',
+        ),
+    ),
   ).action(async (opts: AutoOpts) => {
-    const minSavings = parseSize(opts.minSavings, '--min-savings');
+    const minSavings = parseSize(opts.minSavings, '--min-savings', 'up');
+    const { filters, keep } = parseFilterOpts(opts);
     if (opts.weekly && opts.schedule && opts.schedule !== 'weekly')
       throw new UserError(`--weekly and --schedule ${opts.schedule} disagree; give one of them`);
     const when = opts.schedule ?? (opts.weekly ? 'weekly' : undefined);
     if (opts.install && !when)
       throw new UserError('--install needs --schedule daily|weekly|monthly (or --weekly)');
-    if (!opts.rescan && (opts.exclude.length > 0 || opts.oneFileSystem))
-      throw new UserError('--exclude and --one-file-system apply to --rescan; add --rescan');
+    if (!opts.rescan && (opts.scanExclude.length > 0 || opts.oneFileSystem))
+      throw new UserError('--scan-exclude and --one-file-system apply to --rescan; add --rescan');
     if (when) {
-      schedule(opts, when, minSavings);
+      schedule(opts, when, minSavings, filters, keep);
       return;
     }
-    await autoExecute(opts, minSavings);
+    await autoExecute(opts, minSavings, filters, keep);
   });
 }
 
-async function autoExecute(opts: AutoOpts, minSavings: number): Promise<void> {
+async function autoExecute(
+  opts: AutoOpts,
+  minSavings: number,
+  filters: Filters,
+  keep: readonly KeepRule[],
+): Promise<void> {
   const catalog = open(opts);
   const db = catalog.db;
   let log: RunLog | undefined;
@@ -248,7 +276,7 @@ async function autoExecute(opts: AutoOpts, minSavings: number): Promise<void> {
     if (recovered) warn(opts, recovered);
     log = openLog(catalog.path, `auto-execute-${device.alias.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
     log.write(
-      `auto-execute ${displayPath(device.mountPoint)} (${device.alias}) min-savings ${minSavings} mode ${opts.mode} keep ${opts.keep} verify ${opts.verify}${opts.rescan ? ' rescan' : ''} pid ${process.pid}`,
+      `auto-execute ${displayPath(device.mountPoint)} (${device.alias}) min-savings ${minSavings} mode ${opts.mode} keep ${keep.map(keepRuleText).join(', ')}${filters.active ? ` filters ${JSON.stringify(filters.toJson())}` : ''} verify ${opts.verify}${opts.rescan ? ' rescan' : ''} pid ${process.pid}`,
     );
     if (recovered) log.write(recovered);
     const human = !opts.json && !opts.quiet;
@@ -274,7 +302,7 @@ async function autoExecute(opts: AutoOpts, minSavings: number): Promise<void> {
       }
       scan = await runScan(catalog, {
         roots: roots.roots.map((r) => r.toString()),
-        exclude: opts.exclude,
+        exclude: opts.scanExclude,
         oneFileSystem: opts.oneFileSystem ?? false,
         shouldStop: stopRequested,
       });
@@ -301,7 +329,8 @@ async function autoExecute(opts: AutoOpts, minSavings: number): Promise<void> {
       device,
       sameDevice: true,
       crossDevice: false,
-      keep: opts.keep,
+      keep,
+      filters,
       mode: opts.mode,
     });
     const { plan } = result;
@@ -327,6 +356,8 @@ async function autoExecute(opts: AutoOpts, minSavings: number): Promise<void> {
       opportunities: plan.opportunities,
       bytes_saveable: plan.bytesSaveable,
       pending: plan.pendingGroups,
+      keep: keep.map(keepRuleText),
+      filters: filters.toJson(),
       reflink_unsupported: unsupported.map((u) => ({
         device: u.device.alias,
         fs_type: u.device.fsType,

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
-import { listDevices, type DeviceRow } from '../../catalog/devices.js';
+import type { DeviceRow } from '../../catalog/devices.js';
 import {
   actionCounts,
   getPlan,
@@ -14,18 +14,24 @@ import {
 import { analyze, status } from '../../conductor/analyze.js';
 import { resolveDeviceArg } from '../../conductor/device-arg.js';
 import type { Verify } from '../../conductor/execute.js';
-import { KEEP_RULES, type KeepRule } from '../../conductor/keep.js';
+import { describeFilters } from '../../conductor/filters.js';
+import { keepRuleText } from '../../conductor/keep-rules.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js';
 import { createPlan, type PlanResult } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
-import { readMountinfo } from '../../fs/mountinfo.js';
-import { displayPath, jsonPath, rebase, relativeTo, isUnder } from '../../paths.js';
-import { absolutePath, currentMounts } from '../../scan/reachability.js';
+import { displayPath, jsonPath } from '../../paths.js';
+import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';
 import { registerAutoExecute } from './auto-execute.js';
+import {
+  parseFilterOpts,
+  planFilters,
+  withFilterOptions,
+  type FilterOpts,
+} from '../filter-options.js';
 import { deviceJson } from './devices.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
@@ -56,12 +62,6 @@ function parseBool(v: string | boolean | undefined): boolean {
   throw new InvalidArgumentError('use true or false, e.g. --same-device=false');
 }
 
-function parseKeep(v: string): KeepRule {
-  if (!(KEEP_RULES as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`use one of: ${KEEP_RULES.join(', ')}`);
-  return v as KeepRule;
-}
-
 function parseMode(v: string): Mode {
   if (!(MODES as readonly string[]).includes(v))
     throw new InvalidArgumentError(`use one of: ${MODES.join(', ')}`);
@@ -71,27 +71,6 @@ function parseMode(v: string): Mode {
 function parseVerify(v: string): Verify {
   if (v !== 'bytes' && v !== 'hash') throw new InvalidArgumentError("use 'bytes' or 'hash'");
   return v;
-}
-
-/** Absolute paths for display: through a current mount, else the last known one. */
-function pathMapper(db: DB): (deviceId: number, fsPath: Buffer) => Buffer {
-  const mounts = readMountinfo();
-  const devices = new Map(listDevices(db).map((d) => [d.id, d]));
-  const views = new Map<number, ReturnType<typeof currentMounts>>();
-  return (deviceId, fsPath) => {
-    const d = devices.get(deviceId);
-    if (!d) return fsPath;
-    let v = views.get(deviceId);
-    if (!v) {
-      v = currentMounts(d, mounts);
-      views.set(deviceId, v);
-    }
-    const abs = absolutePath(fsPath, v);
-    if (abs) return abs;
-    return isUnder(fsPath, d.mountRoot)
-      ? rebase(d.mountPoint, relativeTo(fsPath, d.mountRoot))
-      : fsPath;
-  };
 }
 
 function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
@@ -104,7 +83,7 @@ function hex(b: Buffer | null, n = 12): string {
 
 // --- analyze -----------------------------------------------------------------------------
 
-interface AnalyzeOpts extends GlobalOptions {
+interface AnalyzeOpts extends GlobalOptions, FilterOpts {
   device?: string;
   crossDevice?: boolean;
   limit: number;
@@ -112,13 +91,16 @@ interface AnalyzeOpts extends GlobalOptions {
 
 function registerAnalyze(conductor: Command): void {
   withGlobals(
-    conductor
-      .command('analyze')
-      .description('find deduplication opportunities in the catalog')
-      .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
-      .option('--cross-device', 'also list contents duplicated across filesystems')
-      .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+    withFilterOptions(
+      conductor
+        .command('analyze')
+        .description('find deduplication opportunities in the catalog')
+        .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+        .option('--cross-device', 'also list contents duplicated across filesystems')
+        .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+    ),
   ).action((opts: AnalyzeOpts) => {
+    const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts, { readonly: true });
     try {
       const device = deviceOption(db, opts.device);
@@ -126,9 +108,14 @@ function registerAnalyze(conductor: Command): void {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
+        keep,
+        filters,
       });
+      const keepText = keep.map(keepRuleText);
       if (opts.json) {
         printJson({
+          keep: keepText,
+          filters: filters.toJson(),
           devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
           same_device: {
             groups: a.sameDevice.groups,
@@ -162,7 +149,10 @@ function registerAnalyze(conductor: Command): void {
         });
         return;
       }
-      const lines: string[] = ['📊 Registered Devices:'];
+      const lines: string[] = [];
+      const filterText = describeFilters(filters.toJson());
+      if (filterText) lines.push(`🔎 Filters: ${filterText}`, '');
+      lines.push('📊 Registered Devices:');
       const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
       for (const d of a.devices) {
         lines.push(
@@ -186,7 +176,7 @@ function registerAnalyze(conductor: Command): void {
       );
       if (a.sameDevice.blockedGroups) {
         lines.push(
-          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, or owner/group/mode differ)`,
+          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
         );
       }
       if (a.sameDevice.pinnedInodes) {
@@ -220,11 +210,10 @@ function registerAnalyze(conductor: Command): void {
 
 // --- plan --------------------------------------------------------------------------------
 
-interface PlanOpts extends GlobalOptions {
+interface PlanOpts extends GlobalOptions, FilterOpts {
   device?: string;
   sameDevice: boolean;
   crossDevice: boolean;
-  keep: KeepRule;
   mode: Mode;
 }
 
@@ -282,32 +271,37 @@ function skipReasons(counts: ReturnType<typeof actionCounts>): Map<string, numbe
 
 function registerPlan(conductor: Command): void {
   withGlobals(
-    conductor
-      .command('plan')
-      .description('create a deduplication plan (changes nothing on disk)')
-      .argument('<name>', 'a human-readable plan name')
-      .option('--device <path>', 'only this filesystem (a path on it, or its alias); default: all')
-      .option('--same-device [bool]', 'include same-device hardlink opportunities', parseBool, true)
-      .option(
-        '--cross-device [bool]',
-        'record cross-device duplicates as informational SKIP actions',
-        parseBool,
-        false,
-      )
-      .option(
-        '--keep <rule>',
-        `which copy to keep: ${KEEP_RULES.join(' | ')}`,
-        parseKeep,
-        'most-linked',
-      )
-      .option(
-        '--mode <mode>',
-        'replace duplicates with hardlinks, or with copy-on-write clones (reflink: btrfs, XFS)',
-        parseMode,
-        'hardlink',
-      ),
+    withFilterOptions(
+      conductor
+        .command('plan')
+        .description('create a deduplication plan (changes nothing on disk)')
+        .argument('<name>', 'a human-readable plan name')
+        .option(
+          '--device <path>',
+          'only this filesystem (a path on it, or its alias); default: all',
+        )
+        .option(
+          '--same-device [bool]',
+          'include same-device hardlink opportunities',
+          parseBool,
+          true,
+        )
+        .option(
+          '--cross-device [bool]',
+          'record cross-device duplicates as informational SKIP actions',
+          parseBool,
+          false,
+        )
+        .option(
+          '--mode <mode>',
+          'replace duplicates with hardlinks, or with copy-on-write clones (reflink: btrfs, XFS)',
+          parseMode,
+          'hardlink',
+        ),
+    ),
   ).action((name: string, opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
+    const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts);
     try {
       const device = deviceOption(db, opts.device);
@@ -316,18 +310,23 @@ function registerPlan(conductor: Command): void {
         ...(device ? { device } : {}),
         sameDevice: opts.sameDevice,
         crossDevice: opts.crossDevice,
-        keep: opts.keep,
+        keep,
+        filters,
         mode: opts.mode,
       });
       const { plan, counts } = result;
       const mode = planMode(plan);
       const byType = countsJson(counts);
+      const stored = planFilters(plan.options);
+      const filterText = describeFilters(stored.filters);
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
           mode,
+          keep: stored.keepRules,
+          filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
@@ -347,6 +346,8 @@ function registerPlan(conductor: Command): void {
           `   Opportunities: ${formatCount(plan.opportunities)}`,
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
+          `   Keep: ${stored.keepRules.join(', ')}`,
+          ...(filterText ? [`   Filters: ${filterText}`] : []),
           ...reflinkLines(result.reflink),
           ...(plan.pendingGroups
             ? [
@@ -387,6 +388,8 @@ function actionJson(
     status: a.status,
     reason: a.reason,
     error: a.error,
+    group: a.groupNo,
+    keep_rule: a.keepRule,
   };
 }
 
@@ -412,7 +415,8 @@ function registerShowPlan(conductor: Command): void {
       const plan = requirePlan(db, id);
       const counts = actionCounts(db, id);
       const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
-      const toAbs = pathMapper(db);
+      const toAbs = visiblePathMapper(db);
+      const stored = planFilters(plan.options);
       const mode = planMode(plan);
       if (opts.json) {
         printJson({
@@ -422,7 +426,9 @@ function registerShowPlan(conductor: Command): void {
           mode,
           created_at: new Date(plan.createdAt).toISOString(),
           executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
-          options: plan.options,
+          options: { ...plan.options, keep_rules: stored.keepRules, filters: stored.filters },
+          keep: stored.keepRules,
+          filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           counts: countsFor(mode, countsJson(counts)),
@@ -438,7 +444,8 @@ function registerShowPlan(conductor: Command): void {
         `╚${BOX}`,
         '',
         `Status: ${plan.status}`,
-        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${plan.options.keep}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
+        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${stored.keepRules.join(', ')}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
+        `Filters: ${describeFilters(stored.filters) ?? 'none'}`,
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
         `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
@@ -463,6 +470,7 @@ function registerShowPlan(conductor: Command): void {
         lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
         lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
+        if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
         if (a.error) lines.push(`    Error: ${a.error}`);
         lines.push('');
       });
@@ -487,6 +495,8 @@ function registerShowPlan(conductor: Command): void {
               executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
               device: p.options.deviceAlias,
               mode: planMode(p),
+              keep: planFilters(p.options).keepRules,
+              filters: planFilters(p.options).filters,
               opportunities: p.opportunities,
               bytes_saveable: p.bytesSaveable,
             })),
@@ -500,7 +510,17 @@ function registerShowPlan(conductor: Command): void {
         say(
           opts,
           table(
-            ['ID', 'NAME', 'STATUS', 'DEVICE', 'MODE', 'OPPORTUNITIES', 'SAVEABLE', 'CREATED'],
+            [
+              'ID',
+              'NAME',
+              'STATUS',
+              'DEVICE',
+              'MODE',
+              'OPPORTUNITIES',
+              'SAVEABLE',
+              'CREATED',
+              'FILTERS',
+            ],
             plans.map((p) => [
               String(p.id),
               p.name,
@@ -510,8 +530,9 @@ function registerShowPlan(conductor: Command): void {
               formatCount(p.opportunities),
               formatBytes(p.bytesSaveable),
               formatTime(p.createdAt),
+              describeFilters(planFilters(p.options).filters) ?? '-',
             ]),
-            [true, false, false, false, false, true, true, false],
+            [true, false, false, false, false, true, true, false, false],
           ),
         );
       } finally {
