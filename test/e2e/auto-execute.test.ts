@@ -292,6 +292,82 @@ describe('auto-execute', () => {
     expect(v.status).toBe(0);
   });
 
+  it("takes the plan's filters and keep rules, and schedules them in canonical form", () => {
+    const tree = join(dir, 't');
+    mktree(tree, ['--files', '150', '--total-mb', '6', '--seed', '17']);
+    const cat = join(dir, 'c.db');
+    expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+    const before = snapshot(tree);
+    const r = hashall(
+      [
+        'conductor',
+        'auto-execute',
+        '--device',
+        't',
+        '--min-savings',
+        '1',
+        '--exclude',
+        '*.json',
+        '--min-size',
+        '1k',
+        '--keep',
+        'prefer=t/zzz-not-there',
+        '--keep',
+        'newest',
+        '--catalog',
+        cat,
+        '--json',
+      ],
+      { cwd: dir },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const doc = r.json<AutoJson & { plan: { keep: string[]; filters: { exclude: string[] } } }>();
+    expect(doc.ran).toBe(true);
+    expect(doc.plan.keep).toEqual([`prefer=${join(dir, 't', 'zzz-not-there')}`, 'newest']);
+    expect(doc.plan.filters).toMatchObject({ exclude: ['*.json'], min_size: 1024 });
+    const after = snapshot(tree);
+    expect(contentDiff(before, after)).toEqual([]);
+    for (const [k, e] of before) {
+      if (k.endsWith('.json') || e.size < 1024) expect(after.get(k)!.ino).toBe(e.ino);
+    }
+    expect(inodes(after)).toBeLessThan(inodes(before));
+
+    const sched = hashall(
+      [
+        'conductor',
+        'auto-execute',
+        '--device',
+        't',
+        '--min-savings',
+        '1.5GB',
+        '--exclude',
+        '*.json',
+        '--min-size',
+        '1k',
+        '--mtime-since',
+        '@1600000000',
+        '--keep',
+        'prefer=t',
+        '--schedule',
+        'daily',
+        '--catalog',
+        cat,
+        '--json',
+      ],
+      { cwd: dir },
+    ).json<ScheduleJson>();
+    const argv = sched.command;
+    const after2 = (flag: string) => argv[argv.indexOf(flag) + 1];
+    expect(after2('--device')).toBe('t'); // an alias stays an alias
+    expect(after2('--min-savings')).toBe('1.5GB');
+    expect(after2('--min-size')).toBe('1024');
+    expect(after2('--mtime-since')).toBe('2020-09-13T12:26:40Z');
+    expect(after2('--exclude')).toBe('*.json');
+    expect(after2('--keep')).toBe(`prefer=${join(dir, 't')}`);
+    expect(after2('--catalog')).toBe(cat);
+  });
+
   it('bad values exit 2 with one line', () => {
     const tree = join(dir, 't');
     mkdirSync(tree);
