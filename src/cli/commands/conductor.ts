@@ -39,6 +39,7 @@ import {
 } from '../filter-options.js';
 import { stopRequested } from '../signals.js';
 import { deviceJson } from './devices.js';
+import { registerReport } from './report.js';
 
 const RULE = '═'.repeat(51);
 const BOX = '═'.repeat(62);
@@ -745,6 +746,7 @@ export function registerConductor(program: Command): void {
   registerShowPlan(conductor);
   registerExecute(conductor);
   registerStatus(conductor);
+  registerReport(conductor);
   for (const c of conductor.commands) c.exitOverride();
   conductor.exitOverride();
 }
