@@ -7,7 +7,7 @@
  * however many rows go out and however slowly the reader takes them.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
@@ -116,6 +116,15 @@ class StdoutOutput extends Output {
 }
 
 class FileOutput extends Output {
+  /** A second Ctrl-C exits at once (process.exit): the temporary file goes with us. */
+  private readonly onExit = () => {
+    try {
+      unlinkSync(this.temp);
+    } catch {
+      // not there
+    }
+  };
+
   private constructor(
     label: string,
     private readonly path: string,
@@ -124,6 +133,7 @@ class FileOutput extends Output {
     opts: OutputOptions,
   ) {
     super(label, opts);
+    process.on('exit', this.onExit);
   }
 
   static async create(out: string, opts: OutputOptions): Promise<FileOutput> {
@@ -170,6 +180,7 @@ class FileOutput extends Output {
       await fh.close();
       this.fh = undefined;
       await rename(this.temp, this.path);
+      process.off('exit', this.onExit);
     } catch (err) {
       throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
     }
@@ -187,6 +198,7 @@ class FileOutput extends Output {
     } catch {
       // already gone (or renamed into place)
     }
+    process.off('exit', this.onExit);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { exportQueryPlan } from '../../src/catalog/file-export.js';
@@ -297,6 +297,14 @@ describe('export --device', () => {
   });
 });
 
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Run the CLI, sampling its memory from /proc while it runs. */
 function measured(
   args: string[],
@@ -406,6 +414,46 @@ for d in range(400):
       `export of ${N} files to a reader held for 2 s: ${(r.stdoutBytes / 1e6).toFixed(1)} MB, peak RSS ${(r.hwmKb / 1024).toFixed(0)} MiB`,
     );
     expect(r.hwmKb).toBeLessThan(150 * 1024);
+  });
+
+  it('Ctrl-C stops it with exit 130 and leaves neither the file nor a temporary one', async () => {
+    const outDir = join(dir, 'int');
+    mkdirSync(outDir);
+    const out = join(outDir, 'all.jsonl');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'export', '--format', 'json', '--out', out, '--catalog', cat],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HASHALL_CATALOG: '' } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Interrupt once the temporary file is being written.
+    await waitFor(() => readdirSync(outDir).length > 0, 20_000);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/hashall: error: interrupted; .*all\.jsonl was not written\n$/);
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it('a full disk fails with the path and ENOSPC, exit 1, and removes its temporary file', (ctx) => {
+    requireMounts(ctx);
+    const small = join(dir, 'small');
+    mountTmpfs(small, 1);
+    const r = hashall([
+      'export',
+      '--format',
+      'json',
+      '--out',
+      join(small, 'all.jsonl'),
+      '--catalog',
+      cat,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `hashall: error: cannot write ${join(small, 'all.jsonl')}: ENOSPC (no space left on device)\n`,
+    );
+    expect(readdirSync(small)).toEqual([]);
   });
 
   it('stops quietly when the reader goes away (| head)', async () => {
