@@ -34,10 +34,6 @@ function text(s: string): string {
   return escapeHtml(displayPath(Buffer.from(s, 'utf8')));
 }
 
-function pathText(b: Buffer): string {
-  return escapeHtml(displayPath(b));
-}
-
 function shorten(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
@@ -118,76 +114,121 @@ tr.NOOP td.type { color: var(--muted); }
 tr.failed td.status { color: #d1242f; font-weight: 600; }
 `;
 
-/** Sorting and filtering, inline. Rows are rendered by the server; this only reorders/hides. */
+/**
+ * The action table, inline. The rows travel as JSON in the page (one array per action, in
+ * COLUMNS order) and the table shows one page of the sorted, filtered list at a time: a browser
+ * lays out a few hundred rows at once, not 50,000. Cells are filled with textContent only.
+ */
 const SCRIPT = `
 (function () {
   'use strict';
+  var data = JSON.parse(document.getElementById('actions-data').textContent);
   var table = document.getElementById('actions-table');
   var tbody = table.tBodies[0];
-  var rows = Array.prototype.slice.call(tbody.rows);
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  var search = rows.map(function (r) {
-    return (r.textContent + ' ' + (r.getAttribute('data-sha') || '')).toLowerCase();
-  });
-  rows.forEach(function (r, i) { r._i = i; r._s = search[i]; });
-  var keyCache = {};
-  function keys(col) {
-    if (keyCache[col]) return keyCache[col];
-    var numeric = heads[col].hasAttribute('data-num');
-    var k = rows.map(function (r) {
-      var c = r.cells[col];
-      return numeric ? Number(c.getAttribute('data-v')) : c.textContent;
-    });
-    keyCache[col] = k;
-    return k;
+  var numeric = heads.map(function (h) { return h.hasAttribute('data-num'); });
+  var m = /[#&]rows=(\\d+)/.exec(location.hash);
+  var pageSize = m ? Math.max(1, Number(m[1])) : Number(table.getAttribute('data-page-size'));
+  var TYPE = 1, STATUS = 2, SHA = 10;
+  var search = null;
+  function haystack(i) {
+    if (!search) {
+      search = data.map(function (r) { return r.join('\\u0001').toLowerCase(); });
+    }
+    return search[i];
   }
+  var order = data.map(function (_, i) { return i; });
+  var view = order;
+  var limit = pageSize;
   var sortCol = -1, dir = 1;
-  function sortBy(col) {
-    dir = sortCol === col ? -dir : 1;
-    sortCol = col;
-    var k = keys(col);
-    var order = rows.slice().sort(function (a, b) {
-      var x = k[a._i], y = k[b._i];
-      if (x < y) return -dir;
-      if (x > y) return dir;
-      return a._i - b._i;
-    });
-    var frag = document.createDocumentFragment();
-    order.forEach(function (r) { frag.appendChild(r); });
-    tbody.appendChild(frag);
-    heads.forEach(function (h, i) {
-      if (i === col) h.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
-      else h.removeAttribute('aria-sort');
-    });
-  }
-  heads.forEach(function (h, i) {
-    h.addEventListener('click', function () { sortBy(i); });
-    h.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(i); } });
-  });
   var filter = document.getElementById('filter');
   var typeSel = document.getElementById('type-filter');
   var statusSel = document.getElementById('status-filter');
   var shown = document.getElementById('shown');
-  var total = rows.length;
+  var more = document.getElementById('more');
+  function fmt(n) { return Number(n).toLocaleString('en-US'); }
+  function row(r) {
+    var tr = document.createElement('tr');
+    tr.className = r[TYPE] + ' ' + r[STATUS];
+    tr.setAttribute('data-type', r[TYPE]);
+    tr.setAttribute('data-status', r[STATUS]);
+    for (var c = 0; c < heads.length; c++) {
+      var td = document.createElement('td');
+      var v = r[c];
+      if (numeric[c]) {
+        td.className = 'num';
+        td.setAttribute('data-v', String(v));
+        td.textContent = fmt(v);
+      } else if (c === SHA) {
+        td.className = 'hash';
+        if (v) { td.title = v; td.textContent = v.slice(0, 12) + '\\u2026'; }
+        else td.textContent = '(hardlinks)';
+      } else {
+        if (c === 7 || c === 8) td.className = 'path';
+        if (c === TYPE) td.className = 'type';
+        if (c === STATUS) td.className = 'status';
+        td.textContent = v;
+      }
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+  function render() {
+    var frag = document.createDocumentFragment();
+    var n = Math.min(limit, view.length);
+    for (var i = 0; i < n; i++) frag.appendChild(row(data[view[i]]));
+    tbody.textContent = '';
+    tbody.appendChild(frag);
+    shown.textContent = view.length === data.length
+      ? 'Showing ' + fmt(n) + ' of ' + fmt(data.length) + ' rows'
+      : fmt(view.length) + ' of ' + fmt(data.length) + ' rows match' +
+        (n < view.length ? ', showing the first ' + fmt(n) : '');
+    shown.setAttribute('data-v', String(view.length));
+    more.hidden = n >= view.length;
+    more.textContent = 'Show ' + fmt(Math.min(pageSize, view.length - n)) + ' more';
+  }
   function apply() {
     var q = filter.value.trim().toLowerCase();
-    var t = typeSel.value, s = statusSel.value, n = 0;
-    for (var i = 0; i < rows.length; i++) {
-      var r = rows[i];
-      var ok = (!q || r._s.indexOf(q) >= 0) &&
-        (!t || r.getAttribute('data-type') === t) &&
-        (!s || r.getAttribute('data-status') === s);
-      if (r.hidden === ok) r.hidden = !ok;
-      if (ok) n++;
-    }
-    shown.textContent = 'Showing ' + n.toLocaleString('en-US') + ' of ' + total.toLocaleString('en-US') + ' rows';
-    shown.setAttribute('data-v', String(n));
+    var t = typeSel.value, s = statusSel.value;
+    view = order.filter(function (i) {
+      var r = data[i];
+      return (!t || r[TYPE] === t) && (!s || r[STATUS] === s) && (!q || haystack(i).indexOf(q) >= 0);
+    });
+    limit = pageSize;
+    render();
   }
+  function sortBy(col) {
+    dir = sortCol === col ? -dir : 1;
+    sortCol = col;
+    order = order.slice().sort(function (a, b) {
+      var x = data[a][col], y = data[b][col];
+      if (x === null) x = '';
+      if (y === null) y = '';
+      if (x < y) return -dir;
+      if (x > y) return dir;
+      return a - b;
+    });
+    heads.forEach(function (h, i) {
+      if (i === col) h.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+      else h.removeAttribute('aria-sort');
+    });
+    apply();
+  }
+  heads.forEach(function (h, i) {
+    h.addEventListener('click', function () { sortBy(i); });
+    h.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(i); }
+    });
+  });
   var timer = 0;
-  filter.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(apply, rows.length > 5000 ? 120 : 0); });
+  filter.addEventListener('input', function () {
+    clearTimeout(timer);
+    timer = setTimeout(apply, data.length > 20000 ? 150 : 0);
+  });
   typeSel.addEventListener('change', apply);
   statusSel.addEventListener('change', apply);
-  apply();
+  more.addEventListener('click', function () { limit += pageSize; render(); });
+  render();
   document.documentElement.setAttribute('data-ready', '1');
 })();
 `;
@@ -227,25 +268,34 @@ const COLUMNS: readonly { title: string; num?: boolean }[] = [
   { title: 'SHA-256' },
 ];
 
-function actionRowHtml(r: ActionReportRow): string {
-  const a = r.action;
-  const sha = a.groupHash ? a.groupHash.toString('hex') : '';
-  const note = [a.reason, a.error].filter((x): x is string => !!x).join(' — ');
-  return (
-    `<tr class="${a.type} ${a.status}" data-type="${a.type}" data-status="${a.status}"${sha ? ` data-sha="${sha}"` : ''}>` +
-    `<td class="num" data-v="${a.id}">${a.id}</td>` +
-    `<td class="type">${a.type}</td>` +
-    `<td class="status">${a.status}</td>` +
-    `<td class="num" data-v="${a.groupNo}">${a.groupNo}</td>` +
-    `<td>${text(r.device)}</td>` +
-    `<td class="num" data-v="${a.bytes}">${formatCount(a.bytes)}</td>` +
-    `<td class="num" data-v="${a.size}">${formatCount(a.size)}</td>` +
-    `<td class="path">${pathText(r.source)}</td>` +
-    `<td class="path">${pathText(r.target)}</td>` +
-    `<td>${text(note)}</td>` +
-    `<td class="hash"${sha ? ` title="${sha}"` : ''}>${sha ? `${sha.slice(0, 12)}…` : '(hardlinks)'}</td>` +
-    `</tr>\n`
+/** Rows shown at once; the page has a "Show more" button for the rest. */
+export const HTML_PAGE_ROWS = 1000;
+
+/** JSON that is safe inside <script>: no '<', '>', '&' or line separators left raw. */
+export function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/** One action as the page's script reads it (COLUMNS order). */
+function actionRowJson(r: ActionReportRow): string {
+  const a = r.action;
+  const note = [a.reason, a.error].filter((x): x is string => !!x).join(' — ');
+  return scriptJson([
+    a.id,
+    a.type,
+    a.status,
+    a.groupNo,
+    displayPath(Buffer.from(r.device, 'utf8')),
+    a.bytes,
+    a.size,
+    displayPath(r.source),
+    displayPath(r.target),
+    displayPath(Buffer.from(note, 'utf8')),
+    a.groupHash ? a.groupHash.toString('hex') : null,
+  ]);
 }
 
 /** Write the page. Returns the number of action rows embedded. */
@@ -356,20 +406,24 @@ export async function writePlanHtml(
     '<select id="status-filter" aria-label="Status"><option value="">All statuses</option><option>pending</option><option>executed</option><option>noop</option><option>failed</option><option>skipped</option></select>',
     `<span id="shown" class="meta" data-v="${embedded}">Showing ${formatCount(embedded)} of ${formatCount(embedded)} rows</span>`,
     '</div>',
-    '<table id="actions-table"><thead><tr>',
+    `<table id="actions-table" data-page-size="${HTML_PAGE_ROWS}"><thead><tr>`,
     COLUMNS.map(
       (c) => `<th tabindex="0"${c.num ? ' data-num class="num"' : ''}>${escapeHtml(c.title)}</th>`,
     ).join(''),
-    '</tr></thead><tbody>\n',
+    '</tr></thead><tbody></tbody></table>',
+    '<p><button id="more" type="button" hidden>Show more</button></p>',
+    '<noscript><p class="notice">The action table needs JavaScript; the CSV and JSON reports hold the same rows.</p></noscript>',
+    '</section>',
+    '<script type="application/json" id="actions-data">[',
   ].join('\n');
   await out.write(head);
   const toRow = reportRowMapper(db, r.devices);
   let n = 0;
   for (const a of iterateTopActions(db, p.id, maxRows)) {
-    const w = out.write(actionRowHtml(toRow(a)));
+    const w = out.write(`${n === 0 ? '\n' : ',\n'}${actionRowJson(toRow(a))}`);
     n++;
     if (w) await w;
   }
-  await out.write(`</tbody></table></section>\n<script>${SCRIPT}</script>\n</body></html>\n`);
+  await out.write(`\n]</script>\n<script>${SCRIPT}</script>\n</body></html>\n`);
   return n;
 }
