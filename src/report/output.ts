@@ -7,7 +7,7 @@
  * however many rows go out and however slowly the reader takes them.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
@@ -25,6 +25,20 @@ const FLUSH_AT = 256 * 1024;
 export interface OutputOptions {
   /** Asked at every flush: true stops the run (Ctrl-C) with exit 130. */
   readonly shouldStop?: () => boolean;
+  /** Files the output must never replace (the catalog): refused with exit 2. */
+  readonly protect?: readonly string[];
+}
+
+/** The same file: the same path, or the same inode (a link or a symlink to it). */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 export abstract class Output {
@@ -145,6 +159,14 @@ class FileOutput extends Output {
       // not there yet: fine
     }
     if (isDir) throw new UserError(`cannot write ${out}: it is a directory; give a file name`);
+    for (const p of opts.protect ?? []) {
+      for (const suffix of ['', '-wal', '-shm', '-journal']) {
+        if (sameFile(path, p + suffix))
+          throw new UserError(
+            `--out ${out} is ${suffix ? `the catalog's ${suffix.slice(1)} file` : 'the catalog'}; give another file name`,
+          );
+      }
+    }
     const temp = join(
       dirname(path),
       `.${basename(path)}.hashall-tmp-${process.pid}-${randomBytes(4).toString('hex')}`,

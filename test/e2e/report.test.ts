@@ -301,6 +301,10 @@ describe('conductor report: JSON and CSV', () => {
         /^hashall: error: cannot write .*c\.db\/r\.json: ENOTDIR \(not a directory\)$/,
       ],
       [
+        ['conductor', 'report', String(plan.id), '--format', 'json', '--out', cat],
+        /^hashall: error: --out .*c\.db is the catalog; give another file name$/,
+      ],
+      [
         ['conductor', 'report', String(plan.id), '--format', 'csv', '--out', dir],
         /^hashall: error: cannot write .*: it is a directory; give a file name$/,
       ],

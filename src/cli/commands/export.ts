@@ -44,10 +44,13 @@ export function registerExport(program: Command): void {
       .requiredOption('--out <file>', "the file to write; '-' is standard output"),
   ).action(async (opts: ExportOpts) => {
     const format = formatFor(opts.out, opts.format);
-    const { db } = open(opts, { readonly: true });
+    const { db, path: catalog } = open(opts, { readonly: true });
     try {
       const device = opts.device === undefined ? undefined : resolveDeviceArg(db, opts.device);
-      const out = await openOutput(opts.out, { shouldStop: stopRequested });
+      const out = await openOutput(opts.out, {
+        shouldStop: stopRequested,
+        protect: [catalog],
+      });
       let rows: number;
       try {
         rows = await writeExport(db, out, format, device?.id);

@@ -79,10 +79,13 @@ export function registerReport(conductor: Command): void {
         "an HTML report is a page to open in a browser: give it a file name, e.g. --out plan.html ('-' is for json and csv)",
       );
     }
-    const { db } = open(opts, { readonly: true });
+    const { db, path: catalog } = open(opts, { readonly: true });
     try {
       const report = loadPlanReport(db, id);
-      const out = await openOutput(opts.out, { shouldStop: stopRequested });
+      const out = await openOutput(opts.out, {
+        shouldStop: stopRequested,
+        protect: [catalog],
+      });
       let rows: number;
       try {
         rows =
