@@ -390,7 +390,7 @@ export async function writePlanHtml(
       'chart-groups',
       'Top groups by bytes saved',
       r.topGroups.map((g) => ({
-        label: `#${g.groupNo} ${g.sha256 ? g.sha256.toString('hex').slice(0, 12) : '(hardlinks)'} · ${formatBytes(g.size)} · ${formatCount(g.hardlinks)} links`,
+        label: `#${g.groupNo} ${g.sha256 ? g.sha256.toString('hex').slice(0, 12) : '(hardlinks)'} · ${formatBytes(g.size)} · ${formatCount(g.hardlinks)} ${g.hardlinks === 1 ? 'link' : 'links'}`,
         detail: `group ${g.groupNo} on ${devName(g.deviceId)}, ${formatCount(g.hardlinks)} hardlinks`,
         value: g.bytesSaveable,
       })),
