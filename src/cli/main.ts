@@ -9,6 +9,7 @@ import { EXIT, UserError, errnoCode } from '../errors.js';
 import { catalogPath, sqliteUserError } from '../catalog/open.js';
 import { registerConductor } from './commands/conductor.js';
 import { registerDevices } from './commands/devices.js';
+import { registerExport } from './commands/export.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
 import { installSignalHandlers } from './signals.js';
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerDevices(program);
   registerStats(program);
   registerConductor(program);
+  registerExport(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

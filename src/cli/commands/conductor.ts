@@ -33,6 +33,7 @@ import {
   type FilterOpts,
 } from '../filter-options.js';
 import { deviceJson } from './devices.js';
+import { registerReport } from './report.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
@@ -715,6 +716,7 @@ export function registerConductor(program: Command): void {
   registerExecute(conductor);
   registerAutoExecute(conductor);
   registerStatus(conductor);
+  registerReport(conductor);
   for (const c of conductor.commands) c.exitOverride();
   conductor.exitOverride();
 }

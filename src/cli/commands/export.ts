@@ -1,0 +1,83 @@
+/** `hashall export [--device PATH] --format json|jsonl|csv --out FILE`. */
+import { Command, InvalidArgumentError } from 'commander';
+import { extname, resolve } from 'node:path';
+import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { UserError } from '../../errors.js';
+import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/export.js';
+import { openOutput, OutputClosed } from '../../report/output.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { formatBytes, formatCount } from '../format.js';
+import { stopRequested } from '../signals.js';
+
+function parseFormat(v: string): ExportFormat {
+  const f = v.toLowerCase();
+  if (!(EXPORT_FORMATS as readonly string[]).includes(f))
+    throw new InvalidArgumentError(`use one of: ${EXPORT_FORMATS.join(', ')}`);
+  return f as ExportFormat;
+}
+
+function formatFor(out: string, given: ExportFormat | undefined): ExportFormat {
+  if (given) return given;
+  const ext = extname(out).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.json' || ext === '.jsonl' || ext === '.ndjson') return 'json';
+  throw new UserError(`give --format json|csv (it cannot be told from '${out}')`);
+}
+
+interface ExportOpts extends GlobalOptions {
+  device?: string;
+  format?: ExportFormat;
+  out: string;
+}
+
+export function registerExport(program: Command): void {
+  withGlobals(
+    program
+      .command('export')
+      .description('write every catalogued file as JSON Lines or CSV')
+      .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+      .option(
+        '--format <format>',
+        "json (JSON Lines: one object per line; 'jsonl' is the same) | csv (default: from --out's extension)",
+        parseFormat,
+      )
+      .requiredOption('--out <file>', "the file to write; '-' is standard output"),
+  ).action(async (opts: ExportOpts) => {
+    const format = formatFor(opts.out, opts.format);
+    const { db, path: catalog } = open(opts, { readonly: true });
+    try {
+      const device = opts.device === undefined ? undefined : resolveDeviceArg(db, opts.device);
+      const out = await openOutput(opts.out, {
+        shouldStop: stopRequested,
+        protect: [catalog],
+      });
+      let rows: number;
+      try {
+        rows = await writeExport(db, out, format, device?.id);
+        await out.finish();
+      } catch (err) {
+        await out.abort();
+        if (err instanceof OutputClosed) return;
+        throw err;
+      }
+      if (opts.out === '-') return;
+      const path = resolve(opts.out);
+      if (opts.json) {
+        printJson({
+          format: format === 'csv' ? 'csv' : 'jsonl',
+          out: path,
+          files: rows,
+          bytes: out.bytes,
+          device: device?.alias ?? null,
+        });
+        return;
+      }
+      say(
+        opts,
+        `✅ Exported ${formatCount(rows)} files${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
+      );
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * `hashall export`: every active file of the catalog, streamed as JSON Lines or RFC 4180 CSV.
+ * The rows come straight from an SQLite iterator and leave through a bounded output buffer,
+ * so millions of files take the memory of a few hundred.
+ */
+import type { DB } from '../catalog/open.js';
+import { listDevices, type DeviceRow } from '../catalog/devices.js';
+import { iterateActiveFiles, type ExportFileRow } from '../catalog/file-export.js';
+import { visiblePathMapper } from '../conductor/visible-path.js';
+import { joinPath } from '../paths.js';
+import {
+  csvHeader,
+  csvRow,
+  isoFromNs,
+  jsonRow,
+  pathColumns,
+  unsignedInode,
+  type Column,
+} from './encode.js';
+import type { Output } from './output.js';
+
+export const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+interface ExportRow {
+  readonly file: ExportFileRow;
+  readonly device: DeviceRow | undefined;
+  readonly fsPath: Buffer;
+  readonly path: Buffer;
+}
+
+/**
+ * One row per file. `mtime_ns` is a string of digits: nanoseconds since 1970 exceed what most
+ * JSON parsers hold exactly in a number. `inode` is an exact JSON number.
+ */
+export const EXPORT_COLUMNS: readonly Column<ExportRow>[] = [
+  { name: 'device_id', get: (r) => r.file.deviceId },
+  { name: 'device', get: (r) => r.device?.alias ?? null },
+  { name: 'device_identity', get: (r) => r.device?.identity ?? null },
+  ...pathColumns<ExportRow>('mount_point', (r) => r.device?.mountPoint ?? Buffer.alloc(0)),
+  ...pathColumns<ExportRow>('path', (r) => r.path),
+  ...pathColumns<ExportRow>('fs_path', (r) => r.fsPath),
+  { name: 'size', get: (r) => r.file.size },
+  { name: 'mtime_ns', get: (r) => r.file.mtimeNs.toString() },
+  { name: 'mtime', get: (r) => isoFromNs(r.file.mtimeNs) },
+  { name: 'inode', get: (r) => unsignedInode(r.file.inode) },
+  { name: 'nlink', get: (r) => r.file.nlink },
+  { name: 'sha256', get: (r) => (r.file.sha256 ? r.file.sha256.toString('hex') : null) },
+];
+
+/** Write every active file (of one device, when given). Returns the number of rows. */
+export async function writeExport(
+  db: DB,
+  out: Output,
+  format: ExportFormat,
+  deviceId?: number,
+): Promise<number> {
+  const devices = listDevices(db);
+  const byId = new Map(devices.map((d) => [d.id, d]));
+  const toAbs = visiblePathMapper(db);
+  const csv = format === 'csv';
+  if (csv) await out.write(csvHeader(EXPORT_COLUMNS));
+  let n = 0;
+  for (const file of iterateActiveFiles(db, deviceId)) {
+    const fsPath = joinPath(file.dirPath, file.name);
+    const row: ExportRow = {
+      file,
+      device: byId.get(file.deviceId),
+      fsPath,
+      path: toAbs(file.deviceId, fsPath),
+    };
+    const p = out.write(csv ? csvRow(EXPORT_COLUMNS, row) : `${jsonRow(EXPORT_COLUMNS, row)}\n`);
+    n++;
+    if (p) await p;
+  }
+  return n;
+}

@@ -1,0 +1,230 @@
+/**
+ * Where a report or an export goes: standard output (`-`) or a file written atomically (a
+ * temporary name in the same directory, renamed over the target when complete, so a reader
+ * never sees half a file and an interrupted run leaves the old one in place).
+ *
+ * Writes are batched and awaited: at most one chunk is in flight, so memory stays bounded
+ * however many rows go out and however slowly the reader takes them.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
+
+/** The reader went away (EPIPE on stdout, e.g. `| head`): stop quietly. */
+export class OutputClosed extends Error {
+  constructor() {
+    super('output closed by the reader');
+    this.name = 'OutputClosed';
+  }
+}
+
+const FLUSH_AT = 256 * 1024;
+
+export interface OutputOptions {
+  /** Asked at every flush: true stops the run (Ctrl-C) with exit 130. */
+  readonly shouldStop?: () => boolean;
+  /** Files the output must never replace (the catalog): refused with exit 2. */
+  readonly protect?: readonly string[];
+}
+
+/** The same file: the same path, or the same inode (a link or a symlink to it). */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+export abstract class Output {
+  private parts: string[] = [];
+  private pending = 0;
+  private written = 0;
+
+  protected constructor(
+    /** What to call the destination in messages. */
+    readonly label: string,
+    private readonly opts: OutputOptions,
+  ) {}
+
+  /**
+   * Queue text. Returns a promise when the batch was flushed: the caller awaits it, and that
+   * wait is the backpressure (and the moment Ctrl-C is noticed).
+   */
+  write(text: string): Promise<void> | undefined {
+    this.parts.push(text);
+    this.pending += text.length;
+    return this.pending >= FLUSH_AT ? this.flush() : undefined;
+  }
+
+  /** Bytes handed to the destination so far. */
+  get bytes(): number {
+    return this.written;
+  }
+
+  protected async flush(): Promise<void> {
+    if (this.pending > 0) {
+      const buf = Buffer.from(this.parts.join(''), 'utf8');
+      this.parts = [];
+      this.pending = 0;
+      await this.put(buf);
+      this.written += buf.length;
+    }
+    // Let the event loop run (signals are delivered there) even when writes complete at once.
+    await new Promise<void>((r) => setImmediate(r));
+    if (this.opts.shouldStop?.()) {
+      throw new UserError(
+        `interrupted; ${this.label === '-' ? 'the output is incomplete' : `${this.label} was not written`}`,
+        EXIT.interrupted,
+      );
+    }
+  }
+
+  protected abstract put(buf: Buffer): Promise<void>;
+
+  /** Write what is queued and make the result visible. */
+  abstract finish(): Promise<void>;
+
+  /** Give up: nothing of a file output is left behind. Never throws. */
+  abstract abort(): Promise<void>;
+}
+
+class StdoutOutput extends Output {
+  private failed: Error | undefined;
+  private readonly onError = (err: Error) => {
+    this.failed = err;
+  };
+
+  constructor(opts: OutputOptions) {
+    super('-', opts);
+    process.stdout.on('error', this.onError);
+  }
+
+  protected async put(buf: Buffer): Promise<void> {
+    if (this.failed) throw this.closedOr(this.failed);
+    await new Promise<void>((resolve, reject) => {
+      process.stdout.write(buf, (err) => (err ? reject(err) : resolve()));
+    }).catch((err: unknown) => {
+      throw this.closedOr(err);
+    });
+  }
+
+  private closedOr(err: unknown): Error {
+    if (errnoCode(err) === 'EPIPE') return new OutputClosed();
+    return new UserError(`cannot write to standard output: ${describeErrno(err)}`, EXIT.partial);
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    process.stdout.off('error', this.onError);
+  }
+
+  async abort(): Promise<void> {
+    process.stdout.off('error', this.onError);
+  }
+}
+
+class FileOutput extends Output {
+  /** A second Ctrl-C exits at once (process.exit): the temporary file goes with us. */
+  private readonly onExit = () => {
+    try {
+      unlinkSync(this.temp);
+    } catch {
+      // not there
+    }
+  };
+
+  private constructor(
+    label: string,
+    private readonly path: string,
+    private readonly temp: string,
+    private fh: FileHandle | undefined,
+    opts: OutputOptions,
+  ) {
+    super(label, opts);
+    process.on('exit', this.onExit);
+  }
+
+  static async create(out: string, opts: OutputOptions): Promise<FileOutput> {
+    const path = resolve(out);
+    let isDir = false;
+    try {
+      isDir = lstatSync(path).isDirectory();
+    } catch {
+      // not there yet: fine
+    }
+    if (isDir) throw new UserError(`cannot write ${out}: it is a directory; give a file name`);
+    for (const p of opts.protect ?? []) {
+      for (const suffix of ['', '-wal', '-shm', '-journal']) {
+        if (sameFile(path, p + suffix))
+          throw new UserError(
+            `--out ${out} is ${suffix ? `the catalog's ${suffix.slice(1)} file` : 'the catalog'}; give another file name`,
+          );
+      }
+    }
+    const temp = join(
+      dirname(path),
+      `.${basename(path)}.hashall-tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
+    let fh: FileHandle;
+    try {
+      // 0600 whatever the umask: file names are data (as the catalog itself).
+      fh = await open(temp, 'wx', 0o600);
+    } catch (err) {
+      throw new UserError(`cannot write ${out}: ${describeErrno(err)}`);
+    }
+    return new FileOutput(out, path, temp, fh, opts);
+  }
+
+  protected async put(buf: Buffer): Promise<void> {
+    const fh = this.fh;
+    if (!fh) throw new Error('output already closed');
+    try {
+      for (let off = 0; off < buf.length;) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+    } catch (err) {
+      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    const fh = this.fh!;
+    try {
+      await fh.datasync();
+      await fh.close();
+      this.fh = undefined;
+      await rename(this.temp, this.path);
+      process.off('exit', this.onExit);
+    } catch (err) {
+      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
+    }
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.fh?.close();
+    } catch {
+      // closing a file we are about to remove
+    }
+    this.fh = undefined;
+    try {
+      await unlink(this.temp);
+    } catch {
+      // already gone (or renamed into place)
+    }
+    process.off('exit', this.onExit);
+  }
+}
+
+/** `-` is standard output; anything else a file, replaced atomically when finished. */
+export async function openOutput(out: string, opts: OutputOptions = {}): Promise<Output> {
+  return out === '-' ? new StdoutOutput(opts) : FileOutput.create(out, opts);
+}

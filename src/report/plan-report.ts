@@ -1,0 +1,207 @@
+/**
+ * `conductor report`: a plan's summary and every one of its actions as JSON or CSV (HTML is in
+ * html.ts). Rows are streamed from the catalog to the output; nothing holds the whole plan.
+ */
+import type { DB } from '../catalog/open.js';
+import { listDevices, type DeviceRow } from '../catalog/devices.js';
+import {
+  iterateActionsById,
+  planDeviceTotals,
+  planTopGroups,
+  type PlanDeviceTotals,
+  type PlanGroupTotals,
+} from '../catalog/plan-report.js';
+import {
+  actionCounts,
+  bytesFreed,
+  getPlan,
+  type ActionRow,
+  type PlanRow,
+} from '../catalog/plans.js';
+import { planFilters } from '../cli/filter-options.js';
+import { visiblePathMapper } from '../conductor/visible-path.js';
+import { UserError } from '../errors.js';
+import { jsonPath } from '../paths.js';
+import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
+import type { Output } from './output.js';
+
+export const REPORT_FORMATS = ['json', 'csv', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface PlanReport {
+  readonly plan: PlanRow;
+  readonly devices: readonly DeviceRow[];
+  /** Actions by type (HARDLINK, NOOP, SKIP), zeros included. */
+  readonly counts: Readonly<Record<string, number>>;
+  readonly byStatus: Readonly<Record<string, number>>;
+  /** SKIP actions by reason (the part before any ':'). */
+  readonly skipReasons: Readonly<Record<string, number>>;
+  readonly totalActions: number;
+  /** Bytes of inodes every planned link of which was replaced (0 before execution). */
+  readonly bytesFreed: number;
+  readonly deviceTotals: readonly PlanDeviceTotals[];
+  readonly topGroups: readonly PlanGroupTotals[];
+  readonly generatedAt: Date;
+}
+
+export const TOP_GROUPS = 20;
+
+/** The summary of a plan; a plan that does not exist is a usage error (exit 2). */
+export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): PlanReport {
+  const plan = getPlan(db, planId);
+  if (!plan) throw new UserError(`no plan with id ${planId}; 'hashall conductor plans' lists them`);
+  const counts: Record<string, number> = { HARDLINK: 0, NOOP: 0, SKIP: 0 };
+  const byStatus: Record<string, number> = {};
+  const skipReasons: Record<string, number> = {};
+  let total = 0;
+  for (const c of actionCounts(db, planId)) {
+    counts[c.type] = (counts[c.type] ?? 0) + c.n;
+    byStatus[c.status] = (byStatus[c.status] ?? 0) + c.n;
+    if (c.type === 'SKIP') {
+      const r = (c.reason ?? 'skipped').replace(/:.*/, '');
+      skipReasons[r] = (skipReasons[r] ?? 0) + c.n;
+    }
+    total += c.n;
+  }
+  return {
+    plan,
+    devices: listDevices(db),
+    counts,
+    byStatus,
+    skipReasons,
+    totalActions: total,
+    bytesFreed: bytesFreed(db, planId),
+    deviceTotals: planDeviceTotals(db, planId),
+    topGroups: planTopGroups(db, planId, topGroups),
+    generatedAt: new Date(),
+  };
+}
+
+/** An action with its paths made absolute and its devices named: one report row. */
+export interface ActionReportRow {
+  readonly action: ActionRow;
+  readonly source: Buffer;
+  readonly target: Buffer;
+  readonly device: string;
+  readonly sourceDevice: string;
+}
+
+/**
+ * The columns of a report row. `id, type, source, target, bytes, size, sha256, status, reason,
+ * error` are show-plan's; the rest say which group, devices, keep rule and inodes.
+ */
+export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
+  { name: 'id', get: (r) => r.action.id },
+  { name: 'type', get: (r) => r.action.type },
+  { name: 'status', get: (r) => r.action.status },
+  { name: 'group', get: (r) => r.action.groupNo },
+  { name: 'device', get: (r) => r.device },
+  { name: 'source_device', get: (r) => r.sourceDevice },
+  ...pathColumns<ActionReportRow>('source', (r) => r.source),
+  ...pathColumns<ActionReportRow>('target', (r) => r.target),
+  { name: 'bytes', get: (r) => r.action.bytes },
+  { name: 'size', get: (r) => r.action.size },
+  { name: 'sha256', get: (r) => (r.action.groupHash ? r.action.groupHash.toString('hex') : null) },
+  { name: 'reason', get: (r) => r.action.reason },
+  { name: 'error', get: (r) => r.action.error },
+  { name: 'keep_rule', get: (r) => r.action.keepRule },
+  { name: 'source_inode', get: (r) => unsignedInode(r.action.sourceInode) },
+  { name: 'target_inode', get: (r) => unsignedInode(r.action.targetInode) },
+];
+
+export function reportRowMapper(
+  db: DB,
+  devices: readonly DeviceRow[],
+): (a: ActionRow) => ActionReportRow {
+  const toAbs = visiblePathMapper(db);
+  const alias = new Map(devices.map((d) => [d.id, d.alias]));
+  const name = (id: number) => alias.get(id) ?? String(id);
+  return (a) => ({
+    action: a,
+    source: toAbs(a.sourceDeviceId, a.sourcePath),
+    target: toAbs(a.deviceId, a.targetPath),
+    device: name(a.deviceId),
+    sourceDevice: name(a.sourceDeviceId),
+  });
+}
+
+/** The summary as JSON keys: show-plan's header keys plus the report's aggregates. */
+export function summaryJson(r: PlanReport): Record<string, unknown> {
+  const p = r.plan;
+  const byId = new Map(r.devices.map((d) => [d.id, d]));
+  const alias = (id: number) => byId.get(id)?.alias ?? String(id);
+  const stored = planFilters(p.options);
+  return {
+    id: p.id,
+    name: p.name,
+    status: p.status,
+    created_at: new Date(p.createdAt).toISOString(),
+    executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
+    generated_at: r.generatedAt.toISOString(),
+    options: { ...p.options, keep_rules: stored.keepRules, filters: stored.filters },
+    keep: stored.keepRules,
+    filters: stored.filters,
+    opportunities: p.opportunities,
+    bytes_saveable: p.bytesSaveable,
+    bytes_freed: r.bytesFreed,
+    pending_groups: p.pendingGroups,
+    action_count: r.totalActions,
+    counts: r.counts,
+    by_status: r.byStatus,
+    skip_reasons: r.skipReasons,
+    devices: r.deviceTotals.map((t) => {
+      const d = byId.get(t.deviceId);
+      return {
+        id: t.deviceId,
+        alias: alias(t.deviceId),
+        identity: d?.identity ?? null,
+        ...(d ? jsonPath('mount_point', d.mountPoint) : { mount_point: null }),
+        actions: t.actions,
+        hardlinks: t.hardlinks,
+        noop: t.noop,
+        skip: t.skip,
+        bytes_saveable: t.bytesSaveable,
+      };
+    }),
+    top_groups: r.topGroups.map((g) => ({
+      group: g.groupNo,
+      device: alias(g.deviceId),
+      sha256: g.sha256 ? g.sha256.toString('hex') : null,
+      size: g.size,
+      actions: g.actions,
+      hardlinks: g.hardlinks,
+      bytes_saveable: g.bytesSaveable,
+    })),
+  };
+}
+
+/**
+ * One JSON document: the summary keys, then `actions`, one action per line, in execution
+ * order (by id). Returns the number of actions written.
+ */
+export async function writePlanJson(db: DB, r: PlanReport, out: Output): Promise<number> {
+  const head = JSON.stringify(summaryJson(r), null, 2);
+  await out.write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "actions": [`);
+  const toRow = reportRowMapper(db, r.devices);
+  let n = 0;
+  for (const a of iterateActionsById(db, r.plan.id)) {
+    const p = out.write(`${n === 0 ? '\n' : ',\n'}    ${jsonRow(ACTION_COLUMNS, toRow(a))}`);
+    n++;
+    if (p) await p;
+  }
+  await out.write(n === 0 ? ']\n}\n' : '\n  ]\n}\n');
+  return n;
+}
+
+/** RFC 4180 CSV: a header row, then one record per action in execution order. */
+export async function writePlanCsv(db: DB, r: PlanReport, out: Output): Promise<number> {
+  await out.write(csvHeader(ACTION_COLUMNS));
+  const toRow = reportRowMapper(db, r.devices);
+  let n = 0;
+  for (const a of iterateActionsById(db, r.plan.id)) {
+    const p = out.write(csvRow(ACTION_COLUMNS, toRow(a)));
+    n++;
+    if (p) await p;
+  }
+  return n;
+}
