@@ -108,7 +108,7 @@ svg text.value { fill: var(--muted); }
 #actions-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
 #actions-table td.path { word-break: break-all; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 #actions-table td.hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
-tr.HARDLINK td.type { color: #1a7f37; font-weight: 600; }
+tr.HARDLINK td.type, tr.REFLINK td.type { color: #1a7f37; font-weight: 600; }
 tr.SKIP td.type { color: #9a6700; font-weight: 600; }
 tr.NOOP td.type { color: var(--muted); }
 tr.failed td.status { color: #d1242f; font-weight: 600; }
@@ -285,7 +285,7 @@ function actionRowJson(r: ActionReportRow): string {
   const note = [a.reason, a.error].filter((x): x is string => !!x).join(' — ');
   return scriptJson([
     a.id,
-    a.type,
+    r.type,
     a.status,
     a.groupNo,
     displayPath(Buffer.from(r.device, 'utf8')),
@@ -339,6 +339,9 @@ export async function writePlanHtml(
       planDevices.length,
     ),
     fact('Keep rules', 'sum-keep', text(stored.keepRules.join(', '))),
+    ...(r.mode === 'reflink'
+      ? [fact('Mode', 'sum-mode', 'reflink (copy-on-write clones, savings are blocks shared)')]
+      : []),
     fact('Filters', 'sum-filters', text(describeFilters(stored.filters) ?? 'none')),
     fact(
       'Opportunities (inodes freed)',
@@ -398,11 +401,11 @@ export async function writePlanHtml(
     '</section>',
     '<section id="actions"><h2>Actions</h2>',
     embedded < r.totalActions
-      ? `<p class="notice" id="truncated" data-v="${embedded}">This page shows the first ${formatCount(embedded)} of ${formatCount(r.totalActions)} actions (HARDLINK by bytes saved, then NOOP, then SKIP). Every action: <code>hashall conductor report ${p.id} --format csv --out plan-${p.id}.csv</code></p>`
+      ? `<p class="notice" id="truncated" data-v="${embedded}">This page shows the first ${formatCount(embedded)} of ${formatCount(r.totalActions)} actions (${r.mode === 'reflink' ? 'REFLINK' : 'HARDLINK'} by bytes saved, then NOOP, then SKIP). Every action: <code>hashall conductor report ${p.id} --format csv --out plan-${p.id}.csv</code></p>`
       : '',
     '<div class="controls">',
     '<input id="filter" type="search" placeholder="Filter: path, reason, hash, device…" aria-label="Filter rows">',
-    '<select id="type-filter" aria-label="Action type"><option value="">All types</option><option>HARDLINK</option><option>NOOP</option><option>SKIP</option></select>',
+    `<select id="type-filter" aria-label="Action type"><option value="">All types</option><option>${r.mode === 'reflink' ? 'REFLINK' : 'HARDLINK'}</option><option>NOOP</option><option>SKIP</option></select>`,
     '<select id="status-filter" aria-label="Status"><option value="">All statuses</option><option>pending</option><option>executed</option><option>noop</option><option>failed</option><option>skipped</option></select>',
     `<span id="shown" class="meta" data-v="${embedded}">Showing ${formatCount(embedded)} of ${formatCount(embedded)} rows</span>`,
     '</div>',
@@ -417,7 +420,7 @@ export async function writePlanHtml(
     '<script type="application/json" id="actions-data">[',
   ].join('\n');
   await out.write(head);
-  const toRow = reportRowMapper(db, r.devices);
+  const toRow = reportRowMapper(db, r.devices, r.mode);
   let n = 0;
   for (const a of iterateTopActions(db, p.id, maxRows)) {
     const w = out.write(`${n === 0 ? '\n' : ',\n'}${actionRowJson(toRow(a))}`);

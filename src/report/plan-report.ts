@@ -19,6 +19,8 @@ import {
   type PlanRow,
 } from '../catalog/plans.js';
 import { planFilters } from '../cli/filter-options.js';
+import { bytesShared } from '../catalog/clones.js';
+import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
 import { jsonPath } from '../paths.js';
@@ -30,14 +32,19 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface PlanReport {
   readonly plan: PlanRow;
+  /** hardlink, or reflink (its HARDLINK actions are shown as REFLINK). */
+  readonly mode: Mode;
   readonly devices: readonly DeviceRow[];
-  /** Actions by type (HARDLINK, NOOP, SKIP), zeros included. */
+  /** Actions by type as shown (HARDLINK or REFLINK, NOOP, SKIP), zeros included. */
   readonly counts: Readonly<Record<string, number>>;
   readonly byStatus: Readonly<Record<string, number>>;
   /** SKIP actions by reason (the part before any ':'). */
   readonly skipReasons: Readonly<Record<string, number>>;
   readonly totalActions: number;
-  /** Bytes of inodes every planned link of which was replaced (0 before execution). */
+  /**
+   * Bytes of inodes every planned link of which was replaced (0 before execution); for a
+   * reflink plan, the planned own bytes of the target inodes whose every path was cloned.
+   */
   readonly bytesFreed: number;
   readonly deviceTotals: readonly PlanDeviceTotals[];
   readonly topGroups: readonly PlanGroupTotals[];
@@ -50,12 +57,15 @@ export const TOP_GROUPS = 20;
 export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): PlanReport {
   const plan = getPlan(db, planId);
   if (!plan) throw new UserError(`no plan with id ${planId}; 'hashall conductor plans' lists them`);
-  const counts: Record<string, number> = { HARDLINK: 0, NOOP: 0, SKIP: 0 };
+  const mode = planMode(plan);
+  const replace = actionLabel(mode, 'HARDLINK');
+  const counts: Record<string, number> = { [replace]: 0, NOOP: 0, SKIP: 0 };
   const byStatus: Record<string, number> = {};
   const skipReasons: Record<string, number> = {};
   let total = 0;
   for (const c of actionCounts(db, planId)) {
-    counts[c.type] = (counts[c.type] ?? 0) + c.n;
+    const type = actionLabel(mode, c.type);
+    counts[type] = (counts[type] ?? 0) + c.n;
     byStatus[c.status] = (byStatus[c.status] ?? 0) + c.n;
     if (c.type === 'SKIP') {
       const r = (c.reason ?? 'skipped').replace(/:.*/, '');
@@ -65,12 +75,13 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
   }
   return {
     plan,
+    mode,
     devices: listDevices(db),
     counts,
     byStatus,
     skipReasons,
     totalActions: total,
-    bytesFreed: bytesFreed(db, planId),
+    bytesFreed: mode === 'reflink' ? bytesShared(db, planId) : bytesFreed(db, planId),
     deviceTotals: planDeviceTotals(db, planId),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
@@ -80,6 +91,8 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
 /** An action with its paths made absolute and its devices named: one report row. */
 export interface ActionReportRow {
   readonly action: ActionRow;
+  /** The type as shown: REFLINK for the replacements of a reflink plan. */
+  readonly type: string;
   readonly source: Buffer;
   readonly target: Buffer;
   readonly device: string;
@@ -92,7 +105,7 @@ export interface ActionReportRow {
  */
 export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
   { name: 'id', get: (r) => r.action.id },
-  { name: 'type', get: (r) => r.action.type },
+  { name: 'type', get: (r) => r.type },
   { name: 'status', get: (r) => r.action.status },
   { name: 'group', get: (r) => r.action.groupNo },
   { name: 'device', get: (r) => r.device },
@@ -112,12 +125,14 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
 export function reportRowMapper(
   db: DB,
   devices: readonly DeviceRow[],
+  mode: Mode = 'hardlink',
 ): (a: ActionRow) => ActionReportRow {
   const toAbs = visiblePathMapper(db);
   const alias = new Map(devices.map((d) => [d.id, d.alias]));
   const name = (id: number) => alias.get(id) ?? String(id);
   return (a) => ({
     action: a,
+    type: actionLabel(mode, a.type),
     source: toAbs(a.sourceDeviceId, a.sourcePath),
     target: toAbs(a.deviceId, a.targetPath),
     device: name(a.deviceId),
@@ -135,6 +150,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     id: p.id,
     name: p.name,
     status: p.status,
+    mode: r.mode,
     created_at: new Date(p.createdAt).toISOString(),
     executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
     generated_at: r.generatedAt.toISOString(),
@@ -182,7 +198,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
 export async function writePlanJson(db: DB, r: PlanReport, out: Output): Promise<number> {
   const head = JSON.stringify(summaryJson(r), null, 2);
   await out.write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "actions": [`);
-  const toRow = reportRowMapper(db, r.devices);
+  const toRow = reportRowMapper(db, r.devices, r.mode);
   let n = 0;
   for (const a of iterateActionsById(db, r.plan.id)) {
     const p = out.write(`${n === 0 ? '\n' : ',\n'}    ${jsonRow(ACTION_COLUMNS, toRow(a))}`);
@@ -196,7 +212,7 @@ export async function writePlanJson(db: DB, r: PlanReport, out: Output): Promise
 /** RFC 4180 CSV: a header row, then one record per action in execution order. */
 export async function writePlanCsv(db: DB, r: PlanReport, out: Output): Promise<number> {
   await out.write(csvHeader(ACTION_COLUMNS));
-  const toRow = reportRowMapper(db, r.devices);
+  const toRow = reportRowMapper(db, r.devices, r.mode);
   let n = 0;
   for (const a of iterateActionsById(db, r.plan.id)) {
     const p = out.write(csvRow(ACTION_COLUMNS, toRow(a)));

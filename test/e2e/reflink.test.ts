@@ -235,6 +235,41 @@ describe('reflink mode on XFS and btrfs', () => {
       expect(r.doc.status).toBe('executed');
       expect(r.doc.bytes_saved).toBe(plan.doc.bytes_saveable);
 
+      // The report shows the clones as REFLINK and what they shared.
+      const rep = hashall([
+        'conductor',
+        'report',
+        String(plan.doc.id),
+        '--format',
+        'json',
+        '--out',
+        '-',
+        '--catalog',
+        cat,
+      ]).json<{
+        mode: string;
+        counts: Record<string, number>;
+        bytes_freed: number;
+        actions: { type: string }[];
+      }>();
+      expect(rep.mode).toBe('reflink');
+      expect(rep.counts.REFLINK).toBe(plan.doc.actions.REFLINK);
+      expect(rep.counts.HARDLINK).toBeUndefined();
+      expect(rep.bytes_freed).toBe(plan.doc.bytes_saveable);
+      expect(rep.actions.filter((a) => a.type === 'REFLINK')).toHaveLength(clones.length);
+      const csv = hashall([
+        'conductor',
+        'report',
+        String(plan.doc.id),
+        '--format',
+        'csv',
+        '--out',
+        '-',
+        '--catalog',
+        cat,
+      ]).stdout;
+      expect(csv.split('\n').filter((l) => /^\d+,REFLINK,/.test(l))).toHaveLength(clones.length);
+
       const usedAfter = usedBytes(mnt, fs);
       const after = snapshot(tree);
       const statsAfter = statAll(tree);
