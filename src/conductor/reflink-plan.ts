@@ -7,8 +7,9 @@
  *   target's owner, group, mode and times, so nobody gains access to anything;
  * - pinned inodes (links outside the catalog) stay skipped: cloning the known paths would only
  *   split the inode, never free it;
- * - a target inode with several catalogued paths frees its blocks only when all of them are
- *   replaced: its saving is counted once, on its last path (as in hardlink mode);
+ * - a target inode with several paths (hardlinks the user made) is skipped: a clone per path
+ *   would split one file into independent copies, silently changing what writing to one of
+ *   its names does (hardlink mode may join them: they stay one file);
  * - the saving is the target's blocks that are its own (FIEMAP: not shared with any other file,
  *   not inline): those are freed when its data is dropped for blocks shared with the kept copy.
  *   A target already sharing every block with the kept copy (reflinked before) is a NOOP; one
@@ -56,6 +57,8 @@ export function directSink(writer: ActionWriter): GroupSink {
 }
 
 export const ALREADY_SHARED = 'already shares every block with the kept copy';
+export const SPLIT_LINKS =
+  'hardlinked: the target has several links; a clone per path would split them into independent files (hardlink mode keeps them one file)';
 export const INLINE = 'inline: its data lives in filesystem metadata; a clone would copy it';
 
 const inodeKey = (m: Member) => `${m.deviceId}:${m.inode}`;
@@ -71,7 +74,7 @@ export function toReflinkActions(actions: readonly PlannedAction[]): PlannedActi
     if (a.type === 'SKIP' && a.reason?.startsWith('owner/group/mode differ'))
       lastOf.set(inodeKey(a.target), i);
   });
-  return actions.map((a, i) => {
+  const converted = actions.map((a, i) => {
     if (a.type !== 'SKIP' || !a.reason?.startsWith('owner/group/mode differ')) return a;
     // Everything else the keep rules recorded stays; the reason for skipping goes.
     const replaced: PlannedAction = {
@@ -82,6 +85,17 @@ export function toReflinkActions(actions: readonly PlannedAction[]): PlannedActi
     delete (replaced as { reason?: string }).reason;
     return replaced;
   });
+  // A target inode named by more than one replacement (or with links beyond them) is skipped.
+  const names = new Map<string, number>();
+  for (const a of converted) {
+    if (a.type === 'HARDLINK')
+      names.set(inodeKey(a.target), (names.get(inodeKey(a.target)) ?? 0) + 1);
+  }
+  return converted.map((a) =>
+    a.type === 'HARDLINK' && (names.get(inodeKey(a.target))! > 1 || a.target.nlink > 1)
+      ? { ...a, type: 'SKIP', bytes: 0, reason: SPLIT_LINKS }
+      : a,
+  );
 }
 
 /**

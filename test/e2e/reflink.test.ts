@@ -161,12 +161,23 @@ describe('reflink mode on XFS and btrfs', () => {
 
       // Give some copies other owners, modes and nanosecond times (a hardlink could not join
       // them; a clone takes them over), and pin one copy with a link outside the scanned tree.
-      const groups = groupsByContent(snapshot(tree));
-      expect(groups.length).toBeGreaterThan(10);
-      const decorated = new Map<string, { uid: number; gid: number; mode: number }>();
-      // With --keep path the first path of a group is kept; this one is replaced.
+      // With --keep path the first path of a group is kept; this one (a file with one link:
+      // hardlinked targets are skipped in reflink mode) is replaced.
       const targetOf = (g: string[]) =>
-        [...g].reverse().find((p) => inodeOf(tree, p) !== inodeOf(tree, g[0]!))!;
+        [...g]
+          .reverse()
+          .find(
+            (p) =>
+              inodeOf(tree, p) !== inodeOf(tree, g[0]!) && lstatSync(join(tree, p)).nlink === 1,
+          )!;
+      const all = groupsByContent(snapshot(tree));
+      const groups = all.filter((g) => targetOf(g) !== undefined);
+      expect(groups.length).toBeGreaterThan(10);
+      // A target whose inode has several names in the tree: a clone per name would split it.
+      const linked = all
+        .flatMap((g) => g.filter((p) => inodeOf(tree, p) !== inodeOf(tree, g[0]!)))
+        .find((p) => lstatSync(join(tree, p)).nlink > 1);
+      const decorated = new Map<string, { uid: number; gid: number; mode: number }>();
       groups.slice(0, 4).forEach((g, i) => {
         const p = join(tree, targetOf(g));
         const meta = [
@@ -217,6 +228,11 @@ describe('reflink mode on XFS and btrfs', () => {
       const targets = new Set(clones.map((a) => relative(tree, a.target)));
       for (const p of decorated.keys()) expect(targets.has(p)).toBe(true);
       expect(targets.has(pinned)).toBe(false);
+      if (linked !== undefined) {
+        expect(targets.has(linked)).toBe(false);
+        const skip = show.actions.find((a) => relative(tree, a.target) === linked);
+        expect(skip?.reason ?? '').toMatch(/^(hardlinked|pinned)/);
+      }
       const human = hashall(['conductor', 'show-plan', String(plan.doc.id), '--catalog', cat]);
       expect(human.stdout).toMatch(/Mode: reflink/);
       expect(human.stdout).toMatch(/ 1\. REFLINK /);

@@ -53,9 +53,11 @@ describe('reflink planning', () => {
     const by = (p: string) => clone.find((a) => a.target.path.toString() === p)!;
     expect(by('/b')).toMatchObject({ type: 'HARDLINK', bytes: 10_000 });
     expect(by('/b').reason).toBeUndefined();
-    // Both paths of inode 3 are replaced; its size counts once, on the last.
-    expect(by('/c1')).toMatchObject({ type: 'HARDLINK', bytes: 0 });
-    expect(by('/c2')).toMatchObject({ type: 'HARDLINK', bytes: 10_000 });
+    // Inode 3 has two names: a clone per name would split them into two files, so neither
+    // is replaced (the user's hardlink stays one file).
+    expect(by('/c1')).toMatchObject({ type: 'SKIP', bytes: 0 });
+    expect(by('/c2')).toMatchObject({ type: 'SKIP', bytes: 0 });
+    expect(by('/c1').reason).toMatch(/^hardlinked: /);
     expect(by('/d')).toMatchObject({ type: 'SKIP', bytes: 0 });
     expect(by('/d').reason).toMatch(/^pinned/);
     expect(by('/e')).toMatchObject({ type: 'HARDLINK', bytes: 10_000 });
