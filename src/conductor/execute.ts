@@ -339,7 +339,14 @@ export class Executor {
         }
         drain();
       }
-      drain(); // the actions verified before a stop are completed: they are proven
+      if (s.interrupted) {
+        // Stop means stop: verified actions not yet journaled are left pending, untouched.
+        for (const p of pending.splice(0)) {
+          if (p.kind === 'done') emit(p.report);
+          else this.closeFds(p.v);
+        }
+      }
+      drain();
     } finally {
       for (const p of pending) if (p.kind === 'verified') this.closeFds(p.v);
       this.closeDirs();
