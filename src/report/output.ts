@@ -7,7 +7,7 @@
  * however many rows go out and however slowly the reader takes them.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
@@ -150,15 +150,39 @@ class FileOutput extends Output {
     process.on('exit', this.onExit);
   }
 
-  static async create(out: string, opts: OutputOptions): Promise<FileOutput> {
-    const path = resolve(out);
-    let isDir = false;
+  static async create(out: string, opts: OutputOptions): Promise<Output> {
+    let path = resolve(out);
+    let st: Stats | undefined;
     try {
-      isDir = lstatSync(path).isDirectory();
+      st = statSync(path); // follows a symlink: what matters is what it names
     } catch {
-      // not there yet: fine
+      // not there yet (or a dangling symlink): a new file
     }
-    if (isDir) throw new UserError(`cannot write ${out}: it is a directory; give a file name`);
+    if (st?.isDirectory())
+      throw new UserError(`cannot write ${out}: it is a directory; give a file name`);
+    if (st?.isBlockDevice())
+      throw new UserError(`cannot write ${out}: it is a block device (a disk); give a file name`);
+    if (st && !st.isFile()) {
+      // A character device (/dev/null, a tty) or a FIFO is written to, never replaced: renaming
+      // a temporary file over /dev/null would replace the device node with a regular file.
+      return DeviceOutput.create(out, opts);
+    }
+    if (st) {
+      try {
+        if (lstatSync(path).isSymbolicLink()) path = realpathSync(path); // replace the file, keep the link
+      } catch {
+        // raced away: treat as a new file
+      }
+    } else {
+      try {
+        if (lstatSync(path).isSymbolicLink())
+          throw new UserError(
+            `cannot write ${out}: it is a symlink to a file that does not exist; give a file name`,
+          );
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+      }
+    }
     for (const p of opts.protect ?? []) {
       for (const suffix of ['', '-wal', '-shm', '-journal']) {
         if (sameFile(path, p + suffix))
@@ -224,7 +248,62 @@ class FileOutput extends Output {
   }
 }
 
-/** `-` is standard output; anything else a file, replaced atomically when finished. */
+/** A character device or FIFO: written in place (there is nothing to replace atomically). */
+class DeviceOutput extends Output {
+  private constructor(
+    label: string,
+    private fh: FileHandle | undefined,
+    opts: OutputOptions,
+  ) {
+    super(label, opts);
+  }
+
+  static async create(out: string, opts: OutputOptions): Promise<DeviceOutput> {
+    try {
+      return new DeviceOutput(out, await open(out, 'a'), opts);
+    } catch (err) {
+      throw new UserError(`cannot write ${out}: ${describeErrno(err)}`);
+    }
+  }
+
+  protected async put(buf: Buffer): Promise<void> {
+    const fh = this.fh;
+    if (!fh) throw new Error('output already closed');
+    try {
+      for (let off = 0; off < buf.length;) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+    } catch (err) {
+      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    const fh = this.fh!;
+    this.fh = undefined;
+    try {
+      await fh.close();
+    } catch (err) {
+      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
+    }
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.fh?.close();
+    } catch {
+      // giving up anyway
+    }
+    this.fh = undefined;
+  }
+}
+
+/**
+ * `-` is standard output; a character device or FIFO is written in place; anything else is a
+ * file, replaced atomically when finished (through a symlink: the file it names).
+ */
 export async function openOutput(out: string, opts: OutputOptions = {}): Promise<Output> {
   return out === '-' ? new StdoutOutput(opts) : FileOutput.create(out, opts);
 }

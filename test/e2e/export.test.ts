@@ -5,8 +5,18 @@
  * to a file and to a reader that does not read at first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { exportQueryPlan } from '../../src/catalog/file-export.js';
@@ -240,6 +250,50 @@ describe('export of a scanned tree', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('writes into a character device or a FIFO (never replacing it) and through a symlink to its file', async () => {
+    // A copy of /dev/null's device node: the real one must never be at risk in a test.
+    const devNull = join(dir, 'null');
+    execFileSync('mknod', ['-m', '666', devNull, 'c', '1', '3']);
+    ok(['export', '--format', 'csv', '--out', devNull], cat);
+    expect(lstatSync(devNull).isCharacterDevice()).toBe(true);
+    const plan = hashall(['conductor', 'plan', 'out-test', '--json', '--catalog', cat]);
+    expect(plan.code).toBe(0);
+    const id = String((JSON.parse(plan.stdout) as { id: number }).id);
+    ok(['conductor', 'report', id, '--format', 'json', '--out', devNull], cat);
+    expect(lstatSync(devNull).isCharacterDevice()).toBe(true);
+
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.on('data', (d: Buffer) => (got += d.toString('utf8')));
+    const done = new Promise((r) => reader.on('close', r));
+    const w = spawn(process.execPath, [
+      CLI,
+      'export',
+      '--format',
+      'jsonl',
+      '--out',
+      fifo,
+      '--catalog',
+      cat,
+      '-q',
+    ]);
+    const code = await new Promise((r) => w.on('close', r));
+    await done;
+    expect(code).toBe(0);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(got.trimEnd().split('\n')).toHaveLength(rows.length);
+
+    const real = join(dir, 'real.csv');
+    writeFileSync(real, 'old');
+    const link = join(dir, 'link.csv');
+    symlinkSync(real, link);
+    ok(['export', '--format', 'csv', '--out', link], cat);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8').split('\r\n')[0]).toBe(HEADER.join(','));
   });
 
   it('errors are one line with exit 2', () => {
