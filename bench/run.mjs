@@ -812,8 +812,18 @@ function buildCommands(tree, peerInfo) {
   peer(
     'rmlint',
     'rmlint',
-    ['-T', 'df', '-o', 'json:/dev/null', '-o', 'summary:/dev/null', T],
-    'rmlint -T df -o json:/dev/null -o summary:/dev/null T',
+    // Real files, never /dev/null: rmlint replaces its output files (write + rename), which
+    // turned /dev/null into a regular file for every later process on the machine.
+    [
+      '-T',
+      'df',
+      '-o',
+      `json:${path.join(WORK, 'rmlint.json')}`,
+      '-o',
+      `summary:${path.join(WORK, 'rmlint.txt')}`,
+      T,
+    ],
+    'rmlint -T df -o json:WORK/rmlint.json -o summary:WORK/rmlint.txt T',
   );
   peer('fdupes', 'fdupes', ['-r', '-q', T], 'fdupes -r -q T');
 
