@@ -398,10 +398,12 @@ function safeDev(path: Buffer): bigint | undefined {
   }
 }
 
-const PAGE = 2048;
+// Smaller pages and result batches keep fewer job rows alive at once: peak RSS of a first scan
+// of the reference tree fell from ~190 to ~145 MiB (DESIGN §6 T5) at the same speed.
+const PAGE = 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 64 * 1024 * 1024;
-const WRITE_EVERY_RESULTS = 8192;
+const WRITE_EVERY_RESULTS = 2048;
 const WRITE_EVERY_MS = 500;
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
