@@ -4,60 +4,7 @@
  * plan's actions in memory: callers iterate.
  */
 import type { DB } from './open.js';
-import type { ActionStatus, ActionRow } from './plans.js';
-import type { ActionType } from '../conductor/keep.js';
-
-interface RawAction {
-  id: bigint;
-  plan_id: bigint;
-  group_no: bigint;
-  action_type: ActionType;
-  device_id: bigint;
-  group_hash: Buffer | null;
-  size: bigint;
-  source_device_id: bigint;
-  source_path: Buffer;
-  target_path: Buffer;
-  source_inode: bigint;
-  source_mtime_ns: bigint;
-  source_ctime_ns: bigint;
-  target_inode: bigint;
-  target_mtime_ns: bigint;
-  target_ctime_ns: bigint;
-  target_nlink: bigint;
-  bytes_to_save: bigint;
-  keep_rule: string | null;
-  reason: string | null;
-  status: ActionStatus;
-  error: string | null;
-}
-
-function toAction(r: RawAction): ActionRow {
-  return {
-    id: Number(r.id),
-    planId: Number(r.plan_id),
-    groupNo: Number(r.group_no),
-    type: r.action_type,
-    deviceId: Number(r.device_id),
-    groupHash: r.group_hash,
-    size: Number(r.size),
-    sourceDeviceId: Number(r.source_device_id),
-    sourcePath: r.source_path,
-    targetPath: r.target_path,
-    sourceInode: r.source_inode,
-    sourceMtimeNs: r.source_mtime_ns,
-    sourceCtimeNs: r.source_ctime_ns,
-    targetInode: r.target_inode,
-    targetMtimeNs: r.target_mtime_ns,
-    targetCtimeNs: r.target_ctime_ns,
-    targetNlink: Number(r.target_nlink),
-    bytes: Number(r.bytes_to_save),
-    keepRule: r.keep_rule,
-    reason: r.reason,
-    status: r.status,
-    error: r.error,
-  };
-}
+import { toAction, type ActionRow, type RawAction } from './plans.js';
 
 function* mapped(it: IterableIterator<unknown>): Generator<ActionRow, void, undefined> {
   // A generator closes the statement's iterator when the caller stops early (return/throw).

@@ -208,7 +208,8 @@ export function actionCounts(
   }[];
 }
 
-interface RawAction {
+/** A conductor_actions row as SQLite gives it (safe integers). */
+export interface RawAction {
   id: bigint;
   plan_id: bigint;
   group_no: bigint;
@@ -233,7 +234,7 @@ interface RawAction {
   error: string | null;
 }
 
-function toAction(r: RawAction): ActionRow {
+export function toAction(r: RawAction): ActionRow {
   return {
     id: Number(r.id),
     planId: Number(r.plan_id),

@@ -41,6 +41,19 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+/** Write all of `buf` (short writes happen on pipes and devices); failures name the output. */
+async function writeAll(fh: FileHandle | undefined, buf: Buffer, label: string): Promise<void> {
+  if (!fh) throw new Error('output already closed');
+  try {
+    for (let off = 0; off < buf.length;) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      off += bytesWritten;
+    }
+  } catch (err) {
+    throw new UserError(`cannot write ${label}: ${describeErrno(err)}`, EXIT.partial);
+  }
+}
+
 export abstract class Output {
   private parts: string[] = [];
   private pending = 0;
@@ -206,16 +219,7 @@ class FileOutput extends Output {
   }
 
   protected async put(buf: Buffer): Promise<void> {
-    const fh = this.fh;
-    if (!fh) throw new Error('output already closed');
-    try {
-      for (let off = 0; off < buf.length;) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-        off += bytesWritten;
-      }
-    } catch (err) {
-      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
-    }
+    await writeAll(this.fh, buf, this.label);
   }
 
   async finish(): Promise<void> {
@@ -267,16 +271,7 @@ class DeviceOutput extends Output {
   }
 
   protected async put(buf: Buffer): Promise<void> {
-    const fh = this.fh;
-    if (!fh) throw new Error('output already closed');
-    try {
-      for (let off = 0; off < buf.length;) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-        off += bytesWritten;
-      }
-    } catch (err) {
-      throw new UserError(`cannot write ${this.label}: ${describeErrno(err)}`, EXIT.partial);
-    }
+    await writeAll(this.fh, buf, this.label);
   }
 
   async finish(): Promise<void> {
