@@ -48,18 +48,29 @@ const STAGE_FILTER: Record<HashStage, string> = {
   all: `f.sha256 IS NULL`,
 };
 
-/** Fill temp.hash_jobs for a stage; returns the number of jobs (inodes). */
-export function prepareJobs(db: DB, stage: HashStage): number {
+/**
+ * Start a scan's hashing: the inodes read so far (a prefix-only read counts a file once when the
+ * full stage reads it again) and those whose hashing failed (changed under us, unreadable): they
+ * are not retried within the same scan, so each is reported once.
+ */
+export function startHashSession(db: DB): void {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id INTEGER, inode INTEGER,
                                                        PRIMARY KEY (device_id, inode));
-           DROP TABLE IF EXISTS temp.hash_jobs;
+           CREATE TEMP TABLE IF NOT EXISTS failed_inodes (device_id INTEGER, inode INTEGER,
+                                                         PRIMARY KEY (device_id, inode));
+           DELETE FROM temp.read_inodes; DELETE FROM temp.failed_inodes;`);
+}
+
+/** Fill temp.hash_jobs for a stage (after startHashSession); returns the number of jobs (inodes). */
+export function prepareJobs(db: DB, stage: HashStage): number {
+  db.exec(`DROP TABLE IF EXISTS temp.hash_jobs;
            CREATE TEMP TABLE hash_jobs (
              job_id INTEGER PRIMARY KEY, file_id INTEGER, paths INTEGER, device_id INTEGER,
              inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, dir_path BLOB,
              name BLOB, read_before INTEGER);`);
-  if (stage !== 'full') db.exec('DELETE FROM temp.read_inodes');
   // One path per inode (the lowest row id), and everything needed to open it, so that paging
-  // through the jobs is a plain range scan.
+  // through the jobs is a plain range scan. Jobs go in row-id order: results are then written
+  // to neighbouring catalog pages (in inode order, updating 95k rows took twice as long).
   return db
     .prepare(
       `INSERT INTO temp.hash_jobs (file_id, paths, device_id, inode, size, mtime_ns, ctime_ns, dir_path, name, read_before)
@@ -72,7 +83,9 @@ export function prepareJobs(db: DB, stage: HashStage): number {
                 GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns) j
          JOIN files f ON f.id = j.file_id
          JOIN dirs d ON d.id = f.dir_id
-        ORDER BY j.device_id, j.inode`,
+        WHERE NOT EXISTS (SELECT 1 FROM temp.failed_inodes x
+                           WHERE x.device_id = j.device_id AND x.inode = j.inode)
+        ORDER BY j.file_id`,
     )
     .run().changes;
 }
@@ -126,13 +139,26 @@ export function jobPage(db: DB, afterJobId: number, limit: number): JobRow[] {
   }));
 }
 
+/** The identity a hash was computed for: the row must still describe it when the hash lands. */
+export interface HashedIdentity {
+  readonly deviceId: number;
+  readonly inode: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
 export class HashWriter {
   private readonly upd;
   private readonly updOne;
   private readonly read;
+  private readonly failed;
   constructor(db: DB) {
     this.read = db.prepare(
       'INSERT OR IGNORE INTO temp.read_inodes (device_id, inode) VALUES (?, ?)',
+    );
+    this.failed = db.prepare(
+      'INSERT OR IGNORE INTO temp.failed_inodes (device_id, inode) VALUES (?, ?)',
     );
     this.upd = db.prepare(
       `UPDATE files SET prefix_hash = ?, sha256 = coalesce(?, sha256)
@@ -149,10 +175,44 @@ export class HashWriter {
    * Call inside a transaction: one commit per thousands of results, not per result.
    */
   store(job: JobRow, prefix: Buffer, sha256: Buffer | undefined): void {
-    const identity = [job.deviceId, job.inode, job.size, job.mtimeNs, job.ctimeNs] as const;
-    if (job.paths === 1) this.updOne.run(prefix, sha256 ?? null, job.fileId, ...identity);
-    else this.upd.run(prefix, sha256 ?? null, ...identity);
-    if (!sha256) this.read.run(job.deviceId, job.inode);
+    if (job.paths === 1) this.storeOne(job.fileId, job, prefix, sha256);
+    else {
+      this.upd.run(
+        prefix,
+        sha256 ?? null,
+        job.deviceId,
+        job.inode,
+        job.size,
+        job.mtimeNs,
+        job.ctimeNs,
+      );
+      if (!sha256) this.markRead(job.deviceId, job.inode);
+    }
+  }
+
+  /** Store hashes on one row (an inode with a single path), if it still has the identity. */
+  storeOne(fileId: number, id: HashedIdentity, prefix: Buffer, sha256: Buffer | undefined): void {
+    this.updOne.run(
+      prefix,
+      sha256 ?? null,
+      fileId,
+      id.deviceId,
+      id.inode,
+      id.size,
+      id.mtimeNs,
+      id.ctimeNs,
+    );
+    if (!sha256) this.markRead(id.deviceId, id.inode);
+  }
+
+  /** The inode's prefix was read: the full stage reads it again but counts it once. */
+  markRead(deviceId: number, inode: bigint): void {
+    this.read.run(deviceId, inode);
+  }
+
+  /** Hashing the inode failed (changed, unreadable): not retried in this scan. */
+  markFailed(deviceId: number, inode: bigint): void {
+    this.failed.run(deviceId, inode);
   }
 }
 

@@ -83,8 +83,8 @@ export class TreeStore {
     );
     this.insFile = db.prepare(
       `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                          blocks, status, first_seen_scan, changed_scan)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+                          blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
     );
     this.updFile = db.prepare(
       `UPDATE files SET inode = ?, nlink = ?, size = ?, mtime_ns = ?, ctime_ns = ?, mode = ?, uid = ?, gid = ?,
@@ -152,15 +152,20 @@ export class TreeStore {
     }));
   }
 
-  /** Merge one listed regular file. Unchanged means (inode, size, mtime_ns, ctime_ns) equal. */
-  mergeFile(
+  /**
+   * Insert the row of a file no row describes yet, with its hashes when they are already known
+   * (hashed while the walk went on: one write instead of an insert and an update). Returns the
+   * row id.
+   */
+  insertFile(
     deviceId: number,
     dirId: number,
     name: Buffer,
     meta: FileMeta,
-    existing: ExistingFile | undefined,
-  ): MergeOutcome {
-    if (!existing) {
+    prefix: Buffer | null = null,
+    sha256: Buffer | null = null,
+  ): number {
+    return Number(
       this.insFile.run(
         deviceId,
         dirId,
@@ -174,11 +179,16 @@ export class TreeStore {
         meta.uid,
         meta.gid,
         meta.blocks,
+        prefix,
+        sha256,
         this.scanId,
         this.scanId,
-      );
-      return 'new';
-    }
+      ).lastInsertRowid,
+    );
+  }
+
+  /** Merge one listed regular file that has a row. Unchanged means (inode, size, mtime_ns, ctime_ns) equal. */
+  mergeFile(meta: FileMeta, existing: ExistingFile): MergeOutcome {
     const same =
       existing.inode === meta.inode &&
       existing.size === meta.size &&
@@ -215,7 +225,8 @@ export class TreeStore {
 
   /**
    * Apply the parked deletions (a finished scan only). First, moves: a row inserted in this
-   * scan that has the (device, inode, size, mtime_ns) of a parked row takes over its hashes.
+   * scan that has the (device, inode, size, mtime_ns) of a parked row takes over the hashes it
+   * lacks (it may have been hashed during the walk already: same inode, same content).
    * Returns how many active file rows were deleted and how many new rows were moves.
    */
   applyDeletions(): { deleted: number; moved: number } {
@@ -244,7 +255,8 @@ export class TreeStore {
     const moved = db
       .prepare(
         `UPDATE files AS n
-            SET prefix_hash = o.prefix_hash, sha256 = o.sha256
+            SET prefix_hash = coalesce(n.prefix_hash, o.prefix_hash),
+                sha256 = coalesce(n.sha256, o.sha256)
            FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns,
                         max(f.prefix_hash) AS prefix_hash, max(f.sha256) AS sha256
                    FROM temp.gone_files g JOIN files f ON f.id = g.file_id

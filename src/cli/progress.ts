@@ -27,7 +27,7 @@ export function scanProgress(enabled: boolean): ProgressView {
             clearOnComplete: true,
             format:
               p.phase === 'walk'
-                ? 'walking  {files} files in {dirs} directories'
+                ? 'walking  {files} files in {dirs} directories, {hashed} hashed'
                 : 'hashing  [{bar}] {percentage}% | {done}/{total} files | {bytes} | {rate}/s | ETA {eta_formatted}',
           },
           cliProgress.Presets.shades_classic,
@@ -49,6 +49,7 @@ export function scanProgress(enabled: boolean): ProgressView {
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
     return {
       files: formatCount(p.files),
+      hashed: formatCount(p.walkHashed),
       dirs: formatCount(p.dirs),
       done: formatCount(p.hashedFiles),
       total: formatCount(p.hashTotalFiles),

@@ -25,6 +25,7 @@ import {
   pendingCandidates,
   prepareJobs,
   preparedJobBytes,
+  startHashSession,
 } from '../catalog/hashing.js';
 import { UserError, describeErrno, errnoCode } from '../errors.js';
 import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
@@ -32,6 +33,7 @@ import { resolveIdentity } from '../fs/identity.js';
 import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
 import { failpoint } from '../failpoint.js';
 import { HashPool } from './hash-pool.js';
+import { WalkHasher } from './walk-hasher.js';
 import {
   DIGEST_BYTES,
   HashStatus,
@@ -66,6 +68,8 @@ export interface ScanProgress {
   phase: 'walk' | 'hash';
   files: number;
   dirs: number;
+  /** Files hashed while the walk went on (the hash phase counts its own). */
+  walkHashed: number;
   hashedFiles: number;
   hashedBytes: number;
   hashTotalFiles: number;
@@ -180,6 +184,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     phase: 'walk',
     files: 0,
     dirs: 0,
+    walkHashed: 0,
     hashedFiles: 0,
     hashedBytes: 0,
     hashTotalFiles: 0,
@@ -208,145 +213,38 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
-
-  for (const root of roots) {
-    if (shouldStop()) break;
-    const identity = resolveIdentity(root.mount);
-    const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
-    const device = registerDevice(db, {
-      identity: identity.identity,
-      stable: identity.stable,
-      fsType: identity.fsType,
-      stDev: mountSt,
-      mountPoint: root.mount.mountPoint,
-      mountRoot: root.mount.root,
-    });
-    const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
-    const scanId = startScan(db, root.abs, {
-      pid: process.pid,
-      startTime: processStartTime(process.pid) ?? '0',
-    });
-    setScanRoot(db, scanId, device.id, fsPath);
-    const tree = new TreeStore(db, scanId);
-    const rootCtx: DeviceContext = {
-      deviceId: device.id,
-      identity: device.identity,
-      fsType: device.fsType,
-    };
-
-    let inTx = false;
-    let lastCommit = Date.now();
-    let filesSinceCommit = 0;
-    const begin = () => {
-      if (!inTx) {
-        db.exec('BEGIN IMMEDIATE');
-        inTx = true;
-      }
-    };
-    const commit = () => {
-      if (inTx) {
-        db.exec('COMMIT');
-        inTx = false;
-      }
-      lastCommit = Date.now();
-      filesSinceCommit = 0;
-    };
-
-    const onListing = (l: DirListing): number => {
-      begin();
-      const dirId = tree.ensureDir(l.device.deviceId, l.fsPath, l.parentDirId);
-      const existing = tree.filesIn(dirId);
-      for (const f of l.files) {
-        const key = byteKey(f.name);
-        const outcome = tree.mergeFile(l.device.deviceId, dirId, f.name, f.meta, existing.get(key));
-        summary[outcome]++;
-        existing.delete(key);
-      }
-      for (const k of l.kept) existing.delete(byteKey(k));
-      // What is left was not listed as a regular file in a completely listed directory.
-      for (const row of existing.values()) if (row.active) tree.parkGoneFile(row.id);
-      const present = new Set([...l.subdirs, ...l.kept].map(byteKey));
-      for (const sub of tree.subdirsOf(dirId)) {
-        if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
-      }
-      tree.markListed(dirId);
-      summary.files += l.files.length;
-      summary.dirs++;
-      progress.files = summary.files;
-      progress.dirs = summary.dirs;
-      filesSinceCommit += l.files.length;
-      if (
-        filesSinceCommit >= COMMIT_EVERY_FILES ||
-        Date.now() - lastCommit > COMMIT_EVERY_MS ||
-        FORCE_COMMITS
-      ) {
-        commit();
-        failpoint('scan-walk-commit');
-        report();
-      }
-      return dirId;
-    };
-
-    let stopped: boolean;
-    try {
-      ({ stopped } = await walk(
-        root.abs,
-        fsPath,
-        rootCtx,
-        root.stDev,
-        root.ino,
-        {
-          enterMount: (mount, stDev, knownIdentity) => {
-            const id = knownIdentity
-              ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
-              : resolveIdentity(mount);
-            begin();
-            const dev = registerDevice(db, {
-              identity: id.identity,
-              stable: id.stable,
-              fsType: id.fsType,
-              stDev,
-              mountPoint: mount.mountPoint,
-              mountRoot: mount.root,
-            });
-            return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
-          },
-          listing: onListing,
-          error: addError,
-          skip: (kind) => summary.skipped[kind]++,
-          prune: (kind) => summary.pruned[kind]++,
-        },
-        { oneFileSystem: opts.oneFileSystem ?? false, mounts, isExcluded, shouldStop },
-      ));
-    } catch (err) {
-      if (inTx) db.exec('ROLLBACK');
-      inTx = false;
-      tree.discardParked();
-      // A damaged catalog gets no more writes from us: only the refusal.
-      const code = errnoCode(err) ?? '';
-      if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
-        finishScan(db, scanId, 'failed', { error: describeErrno(err) });
-      }
-      throw err;
+  const jobs = opts.jobs ?? defaultHashJobs();
+  startHashSession(db);
+  const hasher = new WalkHasher(db, opts.hash === 'all', jobs, {
+    read: (bytes) => {
+      summary.hashedBytes += bytes;
+    },
+    hashed: () => {
+      summary.hashedFiles++;
+      progress.walkHashed++;
+    },
+    changed: () => summary.hashChanged++,
+    error: (path, message) => addError(path, new Error(message)),
+  });
+  const ctx: ScanContext = {
+    db,
+    opts,
+    summary,
+    progress,
+    report,
+    addError,
+    shouldStop,
+    hasher,
+    mounts,
+    isExcluded,
+  };
+  try {
+    for (const root of roots) {
+      if (shouldStop()) break;
+      await scanRoot(ctx, root);
     }
-    begin();
-    let status: 'completed' | 'interrupted';
-    if (stopped) {
-      tree.discardParked();
-      status = 'interrupted';
-      summary.interrupted = true;
-    } else {
-      const { deleted, moved } = tree.applyDeletions();
-      summary.deleted += deleted - moved;
-      summary.moved += moved;
-      summary.new -= moved;
-      status = 'completed';
-    }
-    // A walked root stays 'running' until its hashing is done too: a scan killed while
-    // hashing is then recognised by the next one.
-    if (status === 'interrupted') finishScan(db, scanId, status, { files: summary.files });
-    commit();
-    summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
+  } finally {
+    await hasher.close();
   }
 
   if (!summary.interrupted && !shouldStop()) {
@@ -356,7 +254,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       const stop = await hashStage(
         db,
         stage,
-        opts.jobs ?? defaultHashJobs(),
+        jobs,
         summary,
         progress,
         report,
@@ -379,6 +277,184 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   summary.pending = pendingCandidates(db);
   summary.elapsedMs = Date.now() - started;
   return summary;
+}
+
+/** What the walk of each root shares. */
+interface ScanContext {
+  readonly db: DB;
+  readonly opts: ScanOptions;
+  readonly summary: ScanSummary;
+  readonly progress: ScanProgress;
+  readonly report: () => void;
+  readonly addError: (path: Buffer, err: unknown) => void;
+  readonly shouldStop: () => boolean;
+  readonly hasher: WalkHasher;
+  readonly mounts: readonly MountEntry[];
+  readonly isExcluded: ((rel: Buffer, name: Buffer) => boolean) | undefined;
+}
+
+/**
+ * Walk one root and merge it into the catalog, hashing alongside; deletions are applied when
+ * the walk finished.
+ */
+async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
+  const { db, opts, summary, progress, report, addError, shouldStop, hasher, mounts, isExcluded } =
+    ctx;
+  const identity = resolveIdentity(root.mount);
+  const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
+  const device = registerDevice(db, {
+    identity: identity.identity,
+    stable: identity.stable,
+    fsType: identity.fsType,
+    stDev: mountSt,
+    mountPoint: root.mount.mountPoint,
+    mountRoot: root.mount.root,
+  });
+  const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
+  const scanId = startScan(db, root.abs, {
+    pid: process.pid,
+    startTime: processStartTime(process.pid) ?? '0',
+  });
+  setScanRoot(db, scanId, device.id, fsPath);
+  const tree = new TreeStore(db, scanId);
+  const rootCtx: DeviceContext = {
+    deviceId: device.id,
+    identity: device.identity,
+    fsType: device.fsType,
+  };
+
+  let inTx = false;
+  let lastCommit = Date.now();
+  let filesSinceCommit = 0;
+  let hashWritesSinceCommit = 0;
+  const begin = () => {
+    if (!inTx) {
+      db.exec('BEGIN IMMEDIATE');
+      inTx = true;
+    }
+  };
+  const commit = () => {
+    if (inTx) {
+      db.exec('COMMIT');
+      inTx = false;
+    }
+    lastCommit = Date.now();
+    filesSinceCommit = 0;
+    if (hashWritesSinceCommit > 0) {
+      hashWritesSinceCommit = 0;
+      failpoint('scan-hash-write');
+    }
+  };
+
+  const onListing = (l: DirListing): number => {
+    begin();
+    hashWritesSinceCommit += hasher.apply();
+    const deviceId = l.device.deviceId;
+    const dirId = tree.ensureDir(deviceId, l.fsPath, l.parentDirId);
+    const existing = tree.filesIn(dirId);
+    for (const f of l.files) {
+      const key = byteKey(f.name);
+      const row = existing.get(key);
+      if (row) {
+        summary[tree.mergeFile(f.meta, row)]++;
+        existing.delete(key);
+      } else {
+        summary.new++;
+        if (!hasher.offerNew(tree, deviceId, dirId, l.abs, f.name, f.meta)) {
+          hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
+        }
+      }
+    }
+    for (const k of l.kept) existing.delete(byteKey(k));
+    // What is left was not listed as a regular file in a completely listed directory.
+    for (const row of existing.values()) if (row.active) tree.parkGoneFile(row.id);
+    const present = new Set([...l.subdirs, ...l.kept].map(byteKey));
+    for (const sub of tree.subdirsOf(dirId)) {
+      if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
+    }
+    tree.markListed(dirId);
+    summary.files += l.files.length;
+    summary.dirs++;
+    progress.files = summary.files;
+    progress.dirs = summary.dirs;
+    filesSinceCommit += l.files.length;
+    if (
+      filesSinceCommit >= COMMIT_EVERY_FILES ||
+      Date.now() - lastCommit > COMMIT_EVERY_MS ||
+      FORCE_COMMITS
+    ) {
+      commit();
+      failpoint('scan-walk-commit');
+      report();
+    }
+    return dirId;
+  };
+
+  let stopped: boolean;
+  try {
+    ({ stopped } = await walk(
+      root.abs,
+      fsPath,
+      rootCtx,
+      root.stDev,
+      root.ino,
+      {
+        enterMount: (mount, stDev, knownIdentity) => {
+          const id = knownIdentity
+            ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
+            : resolveIdentity(mount);
+          begin();
+          const dev = registerDevice(db, {
+            identity: id.identity,
+            stable: id.stable,
+            fsType: id.fsType,
+            stDev,
+            mountPoint: mount.mountPoint,
+            mountRoot: mount.root,
+          });
+          return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
+        },
+        listing: onListing,
+        afterListing: () => hasher.wait(),
+        error: addError,
+        skip: (kind) => summary.skipped[kind]++,
+        prune: (kind) => summary.pruned[kind]++,
+      },
+      { oneFileSystem: opts.oneFileSystem ?? false, mounts, isExcluded, shouldStop },
+    ));
+  } catch (err) {
+    if (inTx) db.exec('ROLLBACK');
+    inTx = false;
+    tree.discardParked();
+    // A damaged catalog gets no more writes from us: only the refusal.
+    const code = errnoCode(err) ?? '';
+    if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
+      finishScan(db, scanId, 'failed', { error: describeErrno(err) });
+    }
+    throw err;
+  }
+  // Rows still being hashed are written before deletions are applied: a moved file's new
+  // row must exist to take over the old row's hashes.
+  await hasher.finish();
+  begin();
+  hashWritesSinceCommit += hasher.apply();
+  let status: 'completed' | 'interrupted';
+  if (stopped) {
+    tree.discardParked();
+    status = 'interrupted';
+    summary.interrupted = true;
+  } else {
+    const { deleted, moved } = tree.applyDeletions();
+    summary.deleted += deleted - moved;
+    summary.moved += moved;
+    summary.new -= moved;
+    status = 'completed';
+  }
+  // A walked root stays 'running' until its hashing is done too: a scan killed while
+  // hashing is then recognised by the next one.
+  if (status === 'interrupted') finishScan(db, scanId, status, { files: summary.files });
+  commit();
+  summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
 }
 
 /**
@@ -433,13 +509,17 @@ async function hashStage(
   // not the disk, the bottleneck.
   type Done = { job: JobRow; prefix: Buffer; sha256: Buffer | undefined };
   let toWrite: Done[] = [];
+  let failed: JobRow[] = [];
   let lastWrite = Date.now();
   const writeResults = () => {
-    if (toWrite.length === 0) return;
+    if (toWrite.length === 0 && failed.length === 0) return;
     const batch = toWrite;
+    const notHashed = failed;
     toWrite = [];
+    failed = [];
     db.transaction(() => {
       for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
+      for (const j of notHashed) writer.markFailed(j.deviceId, j.inode);
     }).immediate();
     failpoint('scan-hash-write');
     lastWrite = Date.now();
@@ -464,8 +544,10 @@ async function hashStage(
             : undefined,
         });
       } else if (status === HashStatus.Changed) {
+        failed.push(job);
         summary.hashChanged++;
       } else {
+        failed.push(job);
         addError(pathOf(job, views) ?? job.name, new Error(r.errors[i] ?? 'error'));
       }
     }

@@ -54,6 +54,8 @@ export interface WalkHooks {
   ): DeviceContext | undefined;
   /** Merge a listed directory; returns its catalog id (the parent of its subdirectories). */
   listing(l: DirListing): number;
+  /** After each listing: a promise to wait for before going on (backpressure), if any. */
+  afterListing?(): Promise<void> | undefined;
   /** A directory or entry that could not be read. */
   error(abs: Buffer, err: unknown): void;
   skip(kind: SkipKind): void;
@@ -279,6 +281,8 @@ export async function walk(
         subdirs,
         kept,
       });
+      const pause = hooks.afterListing?.();
+      if (pause) await pause;
       for (let i = children.length - 1; i >= 0; i--) {
         const c = children[i]!;
         if (c.device === dir.device) c.parentDirId = dirId;

@@ -200,6 +200,43 @@ describe('incremental rescans on a hand-made tree', () => {
     expect(renamed?.sha256).toBeInstanceOf(Buffer);
   });
 
+  it('rename next to a new file of the same size: only the new file is read, the moved one keeps its hashes', () => {
+    const moved = join(tree, 'c/two-renamed.bin');
+    mkdirSync(join(tree, 'd'));
+    renameSync(moved, join(tree, 'd/two-again.bin'));
+    writeFileSync(join(tree, 'd/new-twin.bin'), 'y'.repeat(5000));
+    const { s } = scan(cat, tree);
+    expect(s.moved).toBe(1);
+    expect(s.new).toBe(1);
+    expect(s.hashed_files).toBe(1);
+    expect(s.hashed_bytes).toBe(5000);
+    const rows = readCatalog(cat, (db) =>
+      db
+        .prepare(`SELECT path, sha256 FROM file_paths WHERE status = 'active' AND size = 5000`)
+        .all(),
+    ) as { path: Buffer; sha256: Buffer | null }[];
+    expect(rows.map((r) => r.path.toString().split('/').pop()).sort()).toEqual([
+      'new-twin.bin',
+      'two-again.bin',
+    ]);
+    for (const r of rows) expect(r.sha256).toBeInstanceOf(Buffer);
+    unlinkSync(join(tree, 'd/new-twin.bin'));
+    expect(scan(cat, tree).s.deleted).toBe(1);
+  });
+
+  it('a size shared only with a file of an earlier scan of another root: both are hashed', () => {
+    const other = join(dir, 'other');
+    writeTree(other, { 'o.txt': 'only one of its size' + '.'.repeat(7) });
+    writeTree(join(dir, 'third'), { 'p.txt': 'only one of its size' + ','.repeat(7) });
+    expect(scan(cat, other).s.hashed_files).toBe(0);
+    const { s } = scan(cat, join(dir, 'third'));
+    expect(s.hashed_files).toBe(2);
+    const hashed = readCatalog(cat, (db) =>
+      db.prepare(`SELECT count(*) AS n FROM files WHERE size = 27 AND sha256 IS NOT NULL`).get(),
+    ) as { n: number };
+    expect(hashed.n).toBe(2);
+  });
+
   it('delete: one deleted', () => {
     unlinkSync(join(tree, 'b/unique.txt'));
     const { s } = scan(cat, tree);

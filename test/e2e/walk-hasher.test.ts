@@ -1,0 +1,124 @@
+/**
+ * The hashing that runs alongside the walk (src/scan/walk-hasher.ts), driven directly on real
+ * files and a real catalog: which files it takes, what it writes, and that a file changed
+ * under it is written without hashes and not retried by the stages after the walk.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendFileSync, lstatSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeTree, tempDir } from '../helpers/fs.js';
+// Types from src, code from dist: the hash pool starts its workers from the compiled
+// hash-worker.js next to the module that runs.
+import type * as OpenMod from '../../src/catalog/open.js';
+import type * as DevicesMod from '../../src/catalog/devices.js';
+import type * as ScansMod from '../../src/catalog/scans.js';
+import type * as TreeMod from '../../src/catalog/tree.js';
+import type * as HashingMod from '../../src/catalog/hashing.js';
+import type * as WalkHasherMod from '../../src/scan/walk-hasher.js';
+import type * as WalkerMod from '../../src/scan/walker.js';
+
+const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
+const { openCatalog } = (await import(dist('catalog/open.js'))) as typeof OpenMod;
+const { registerDevice } = (await import(dist('catalog/devices.js'))) as typeof DevicesMod;
+const { startScan } = (await import(dist('catalog/scans.js'))) as typeof ScansMod;
+const { TreeStore } = (await import(dist('catalog/tree.js'))) as typeof TreeMod;
+const { prepareJobs, startHashSession } = (await import(
+  dist('catalog/hashing.js')
+)) as typeof HashingMod;
+const { WalkHasher } = (await import(dist('scan/walk-hasher.js'))) as typeof WalkHasherMod;
+const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
+
+interface Row {
+  name: Buffer;
+  prefix_hash: Buffer | null;
+  sha256: Buffer | null;
+}
+
+describe('WalkHasher', () => {
+  let dir: string;
+  let cat: OpenMod.Catalog | undefined;
+  beforeAll(() => {
+    dir = realpathSync(tempDir());
+  });
+  afterAll(() => {
+    cat?.db.close();
+    removeTree(dir);
+  });
+
+  it('hashes a size once a second inode has it, the first by row id; a file changed meanwhile gets a row without hashes and is not retried', async () => {
+    const big = 'z'.repeat(100_000); // > the whole-read limit: prefix only
+    const files: Record<string, string> = {
+      'first.bin': big,
+      'second.bin': big,
+      'changed.bin': big.replace(/^z/, 'y'),
+      'lonely.txt': 'no other file has this size',
+      'small-a.txt': 'twin',
+      'small-b.txt': 'twin',
+      'empty-a': '',
+      'empty-b': '',
+    };
+    for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
+    cat = openCatalog(join(dir, 'c.db'));
+    const db = cat.db;
+    const dev = registerDevice(db, {
+      identity: 'test:walk-hasher',
+      stable: true,
+      fsType: 'test',
+      stDev: lstatSync(dir, { bigint: true }).dev,
+      mountPoint: Buffer.from(dir),
+      mountRoot: Buffer.from('/'),
+    });
+    const scanId = startScan(db, Buffer.from(dir), { pid: process.pid, startTime: '0' });
+    const tree = new TreeStore(db, scanId);
+    startHashSession(db);
+    const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
+    const hasher = new WalkHasher(db, false, 1, {
+      read: (b: number) => (seen.read += b),
+      hashed: () => seen.hashed++,
+      changed: () => seen.changed++,
+      error: (_p: Buffer, m: string) => seen.errors.push(m),
+    });
+    try {
+      db.exec('BEGIN');
+      const dirId = tree.ensureDir(dev.id, Buffer.from('/'), undefined);
+      const taken: string[] = [];
+      for (const n of Object.keys(files)) {
+        const name = Buffer.from(n);
+        const meta = toMeta(lstatSync(join(dir, n), { bigint: true }));
+        if (hasher.offerNew(tree, dev.id, dirId, Buffer.from(dir), name, meta)) taken.push(n);
+        else hasher.inserted(tree.insertFile(dev.id, dirId, name, meta));
+      }
+      // The first of each size is inserted now; a later file of the same size is taken and
+      // written with its hashes. Empty files are never hashed.
+      expect(taken).toEqual(['second.bin', 'changed.bin', 'small-b.txt']);
+      // Nothing is sent before the walk asks (the batch is not full and wait() was not called):
+      // change a taken file now, so that the worker finds it changed.
+      appendFileSync(join(dir, 'changed.bin'), '+');
+      await hasher.finish();
+      expect(hasher.apply()).toBe(5); // three inserts, two first-of-size updates
+      db.exec('COMMIT');
+    } finally {
+      await hasher.close();
+    }
+    expect(seen).toEqual({ read: 4096 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
+    const rows = new Map(
+      (db.prepare('SELECT name, prefix_hash, sha256 FROM files').all() as Row[]).map((r) => [
+        r.name.toString(),
+        r,
+      ]),
+    );
+    expect(rows.size).toBe(8);
+    const has = (n: string) => [rows.get(n)!.prefix_hash !== null, rows.get(n)!.sha256 !== null];
+    expect(has('first.bin')).toEqual([true, false]);
+    expect(has('second.bin')).toEqual([true, false]);
+    expect(rows.get('first.bin')!.prefix_hash).toEqual(rows.get('second.bin')!.prefix_hash);
+    expect(has('small-a.txt')).toEqual([true, true]);
+    expect(has('small-b.txt')).toEqual([true, true]);
+    expect(has('changed.bin')).toEqual([false, false]);
+    expect(has('lonely.txt')).toEqual([false, false]);
+    expect(has('empty-a')).toEqual([false, false]);
+    // The stage after the walk has nothing left to read: the changed file is not retried
+    // (it was reported once), the lonely one has no twin.
+    expect(prepareJobs(db, 'prefix')).toBe(0);
+  });
+});
