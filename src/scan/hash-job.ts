@@ -15,6 +15,10 @@ export const WHOLE_READ_MAX = 64 * 1024;
 
 export const DIGEST_BYTES = 32;
 
+/** A batch sent to a worker: this many files, or this many bytes to read, whichever first. */
+export const BATCH_FILES = 256;
+export const BATCH_BYTES = 64 * 1024 * 1024;
+
 /** One inode to hash, with the identity it must still have. */
 export interface HashJob {
   /** Absolute path (bytes) as it can be opened now. */

@@ -1,4 +1,8 @@
-/** A fixed pool of hashing workers; batches go to the least busy one. */
+/**
+ * A fixed pool of hashing workers; batches go to the least busy one. Wait for `ready` before
+ * the walk starts: a worker reads the process's working directory while it starts, and the walk
+ * moves it into the tree (where its path may be longer than PATH_MAX, and uv_cwd fails).
+ */
 import { Worker } from 'node:worker_threads';
 import { encodeBatch, transferList, type HashJob, type HashResultMessage } from './hash-job.js';
 
@@ -19,8 +23,19 @@ export class HashPool {
   private nextBatch = 1;
   private failure: Error | undefined;
   private closing = false;
+  private started = 0;
+  private startedAll!: () => void;
+  private startFailed!: (e: Error) => void;
+  /** Resolves once every worker has started. */
+  readonly ready: Promise<void>;
 
   constructor(size: number) {
+    this.ready = new Promise((resolve, reject) => {
+      this.startedAll = resolve;
+      this.startFailed = reject;
+    });
+    // Not every caller awaits `ready` before the first batch; a failure reaches them there.
+    this.ready.catch(() => undefined);
     const url = new URL('./hash-worker.js', import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
       // A worker only streams files through one reused buffer: a small young generation keeps
@@ -29,7 +44,11 @@ export class HashPool {
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 },
       });
       const slot: Slot = { worker, pending: 0 };
-      worker.on('message', (done: HashResultMessage) => {
+      worker.on('message', (done: HashResultMessage | { ready: true }) => {
+        if ('ready' in done) {
+          if (++this.started === this.slots.length) this.startedAll();
+          return;
+        }
         const w = this.waiting.get(done.batchId);
         if (!w) return;
         this.waiting.delete(done.batchId);
@@ -50,6 +69,7 @@ export class HashPool {
 
   private fail(err: Error): void {
     this.failure ??= err;
+    this.startFailed(err);
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id);
       w.reject(err);

@@ -42,3 +42,7 @@ parentPort!.on('message', (batch: HashBatchMessage) => {
   reach.close();
   parentPort!.postMessage(out, transferList(out));
 });
+
+// Started: from here on the worker never asks for the working directory, which the walk moves
+// (a worker's start-up does, and fails while it is deeper than PATH_MAX).
+parentPort!.postMessage({ ready: true });

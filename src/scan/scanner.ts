@@ -35,6 +35,8 @@ import { failpoint } from '../failpoint.js';
 import { HashPool } from './hash-pool.js';
 import { WalkHasher } from './walk-hasher.js';
 import {
+  BATCH_BYTES,
+  BATCH_FILES,
   DIGEST_BYTES,
   HashStatus,
   PREFIX_BYTES,
@@ -213,61 +215,47 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
-  const jobs = opts.jobs ?? defaultHashJobs();
   startHashSession(db);
-  const hasher = new WalkHasher(db, opts.hash === 'all', jobs, {
-    read: (bytes) => {
-      summary.hashedBytes += bytes;
-    },
-    hashed: () => {
-      summary.hashedFiles++;
-      progress.walkHashed++;
-    },
-    changed: () => summary.hashChanged++,
-    error: (path, message) => addError(path, new Error(message)),
-  });
-  const ctx: ScanContext = {
-    db,
-    opts,
-    summary,
-    progress,
-    report,
-    addError,
-    shouldStop,
-    hasher,
-    mounts,
-    isExcluded,
-  };
   try {
+    process.cwd();
+  } catch {
+    process.chdir('/'); // deleted under us: a worker could not start (the walk falls back the same way)
+  }
+  const pool = new HashPool(opts.jobs ?? defaultHashJobs());
+  try {
+    await pool.ready;
+    const hasher = new WalkHasher(db, opts.hash === 'all', pool, {
+      read: (bytes) => {
+        summary.hashedBytes += bytes;
+      },
+      hashed: () => {
+        summary.hashedFiles++;
+        progress.walkHashed++;
+      },
+      changed: () => summary.hashChanged++,
+      error: (path, message) => addError(path, new Error(message)),
+    });
+    const ctx: ScanContext = {
+      db,
+      opts,
+      summary,
+      progress,
+      report,
+      addError,
+      shouldStop,
+      pool,
+      hasher,
+      mounts,
+      isExcluded,
+    };
     for (const root of roots) {
       if (shouldStop()) break;
       await scanRoot(ctx, root);
     }
+    if (summary.interrupted || shouldStop()) summary.interrupted = true;
+    else summary.interrupted = await hashRemaining(ctx);
   } finally {
-    await hasher.close();
-  }
-
-  if (!summary.interrupted && !shouldStop()) {
-    const stages: HashStage[] = opts.hash === 'all' ? ['all'] : ['prefix', 'full'];
-    progress.phase = 'hash';
-    for (const stage of stages) {
-      const stop = await hashStage(
-        db,
-        stage,
-        jobs,
-        summary,
-        progress,
-        report,
-        addError,
-        shouldStop,
-      );
-      if (stop) {
-        summary.interrupted = true;
-        break;
-      }
-    }
-  } else {
-    summary.interrupted = true;
+    await pool.close();
   }
   for (const r of summary.roots) {
     if (r.status !== 'completed') continue;
@@ -279,6 +267,19 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   return summary;
 }
 
+/**
+ * The catalog-wide candidate stages after the walk: whatever the walk's hashing did not take.
+ * Returns true when stopped by the user.
+ */
+async function hashRemaining(ctx: ScanContext): Promise<boolean> {
+  const stages: HashStage[] = ctx.opts.hash === 'all' ? ['all'] : ['prefix', 'full'];
+  ctx.progress.phase = 'hash';
+  for (const stage of stages) {
+    if (await hashStage(ctx, stage)) return true;
+  }
+  return false;
+}
+
 /** What the walk of each root shares. */
 interface ScanContext {
   readonly db: DB;
@@ -288,6 +289,7 @@ interface ScanContext {
   readonly report: () => void;
   readonly addError: (path: Buffer, err: unknown) => void;
   readonly shouldStop: () => boolean;
+  readonly pool: HashPool;
   readonly hasher: WalkHasher;
   readonly mounts: readonly MountEntry[];
   readonly isExcluded: ((rel: Buffer, name: Buffer) => boolean) | undefined;
@@ -422,6 +424,11 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
       },
       { oneFileSystem: opts.oneFileSystem ?? false, mounts, isExcluded, shouldStop },
     ));
+    // Rows still being hashed are written before deletions are applied: a moved file's new
+    // row must exist to take over the old row's hashes.
+    await hasher.finish();
+    begin();
+    hashWritesSinceCommit += hasher.apply();
   } catch (err) {
     if (inTx) db.exec('ROLLBACK');
     inTx = false;
@@ -433,11 +440,6 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     }
     throw err;
   }
-  // Rows still being hashed are written before deletions are applied: a moved file's new
-  // row must exist to take over the old row's hashes.
-  await hasher.finish();
-  begin();
-  hashWritesSinceCommit += hasher.apply();
   let status: 'completed' | 'interrupted';
   if (stopped) {
     tree.discardParked();
@@ -477,22 +479,12 @@ function safeDev(path: Buffer): bigint | undefined {
 // Smaller pages and result batches keep fewer job rows alive at once: peak RSS of a first scan
 // of the reference tree fell from ~190 to ~145 MiB (DESIGN §6 T5) at the same speed.
 const PAGE = 1024;
-const BATCH_FILES = 256;
-const BATCH_BYTES = 64 * 1024 * 1024;
 const WRITE_EVERY_RESULTS = 2048;
 const WRITE_EVERY_MS = 500;
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
-async function hashStage(
-  db: DB,
-  stage: HashStage,
-  jobs: number,
-  summary: ScanSummary,
-  progress: ScanProgress,
-  report: () => void,
-  addError: (path: Buffer, err: unknown) => void,
-  shouldStop: () => boolean,
-): Promise<boolean> {
+async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
+  const { db, pool, summary, progress, report, addError, shouldStop } = ctx;
   const total = prepareJobs(db, stage);
   if (total === 0) return false;
   progress.hashTotalFiles += total;
@@ -502,7 +494,6 @@ async function hashStage(
   for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
   const writer = new HashWriter(db);
   const full = stage !== 'prefix';
-  const pool = new HashPool(Math.min(jobs, Math.ceil(total / 16)));
   const inflight = new Set<Promise<void>>();
 
   // Results are written in large transactions: a commit per small batch made the catalog,
@@ -557,51 +548,47 @@ async function hashStage(
 
   let stopped = false;
   let after = 0;
-  try {
-    let rows: JobRow[] = [];
-    let batch: HashJob[] = [];
-    let batchBytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const sentJobs = batch;
-      const sentRows = rows;
-      batch = [];
-      rows = [];
-      batchBytes = 0;
-      while (inflight.size >= pool.size * 2) await Promise.race(inflight);
-      const p: Promise<void> = pool.run(full, sentJobs).then((r) => accept(sentRows, r));
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    };
-    while (!stopped) {
-      const page = jobPage(db, after, PAGE);
-      if (page.length === 0) break;
-      after = page[page.length - 1]!.jobId;
-      for (const job of page) {
-        if (shouldStop()) {
-          stopped = true;
-          break;
-        }
-        const path = pathOf(job, views);
-        if (!path) continue; // its filesystem is not mounted: stays pending
-        rows.push(job);
-        batch.push({
-          path,
-          inode: job.inode,
-          size: job.size,
-          mtimeNs: job.mtimeNs,
-          ctimeNs: job.ctimeNs,
-        });
-        batchBytes += full ? Number(job.size) : PREFIX_BYTES;
-        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+  let rows: JobRow[] = [];
+  let batch: HashJob[] = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const sentJobs = batch;
+    const sentRows = rows;
+    batch = [];
+    rows = [];
+    batchBytes = 0;
+    while (inflight.size >= pool.size * 2) await Promise.race(inflight);
+    const p: Promise<void> = pool.run(full, sentJobs).then((r) => accept(sentRows, r));
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+  while (!stopped) {
+    const page = jobPage(db, after, PAGE);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.jobId;
+    for (const job of page) {
+      if (shouldStop()) {
+        stopped = true;
+        break;
       }
-      if (!stopped) await flush();
+      const path = pathOf(job, views);
+      if (!path) continue; // its filesystem is not mounted: stays pending
+      rows.push(job);
+      batch.push({
+        path,
+        inode: job.inode,
+        size: job.size,
+        mtimeNs: job.mtimeNs,
+        ctimeNs: job.ctimeNs,
+      });
+      batchBytes += full ? Number(job.size) : PREFIX_BYTES;
+      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
     }
-    await Promise.all(inflight);
-    writeResults();
-  } finally {
-    await pool.close();
+    if (!stopped) await flush();
   }
+  await Promise.all(inflight);
+  writeResults();
   return stopped || shouldStop();
 }
 

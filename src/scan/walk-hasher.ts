@@ -19,8 +19,10 @@ import type { FileMeta, TreeStore } from '../catalog/tree.js';
 import { HashWriter } from '../catalog/hashing.js';
 import { stmt } from '../catalog/stmt.js';
 import { joinPath } from '../paths.js';
-import { HashPool } from './hash-pool.js';
+import type { HashPool } from './hash-pool.js';
 import {
+  BATCH_BYTES,
+  BATCH_FILES,
   DIGEST_BYTES,
   HashStatus,
   PREFIX_BYTES,
@@ -61,15 +63,11 @@ export interface WalkHashReport {
   error(path: Buffer, message: string): void;
 }
 
-const BATCH_FILES = 256;
-const BATCH_BYTES = 64 * 1024 * 1024;
-
 export class WalkHasher {
   private readonly sizes = new Map<number, FirstOfSize | typeof SHARED>();
   /** Devices that had rows before this scan: their new files may be moves. */
   private readonly hadRows = new Map<number, boolean>();
   private readonly writer: HashWriter;
-  private pool: HashPool | undefined;
   private batch: HashJob[] = [];
   private pending: Pending[] = [];
   private batchBytes = 0;
@@ -82,7 +80,8 @@ export class WalkHasher {
     private readonly db: DB,
     /** true: whole files (`--hash all`); false: the prefix stage (and small files whole). */
     private readonly full: boolean,
-    private readonly jobs: number,
+    /** Started before the walk (see HashPool.ready). */
+    private readonly pool: HashPool,
     private readonly report: WalkHashReport,
   ) {
     this.writer = new HashWriter(db);
@@ -202,13 +201,8 @@ export class WalkHasher {
     while (this.inflight.size > 0) await Promise.all(this.inflight);
   }
 
-  async close(): Promise<void> {
-    await this.pool?.close();
-    this.pool = undefined;
-  }
-
   private limit(): number {
-    return this.jobs * 2;
+    return this.pool.size * 2;
   }
 
   private maybeMoved(deviceId: number, inode: bigint): boolean {
@@ -243,7 +237,6 @@ export class WalkHasher {
     this.batch = [];
     this.pending = [];
     this.batchBytes = 0;
-    this.pool ??= new HashPool(this.jobs);
     const p: Promise<void> = this.pool.run(this.full, jobs).then(
       (r) => {
         this.done.push({ pending, jobs, r });

@@ -16,6 +16,7 @@ import type * as TreeMod from '../../src/catalog/tree.js';
 import type * as HashingMod from '../../src/catalog/hashing.js';
 import type * as WalkHasherMod from '../../src/scan/walk-hasher.js';
 import type * as WalkerMod from '../../src/scan/walker.js';
+import type * as PoolMod from '../../src/scan/hash-pool.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
 const { openCatalog } = (await import(dist('catalog/open.js'))) as typeof OpenMod;
@@ -27,6 +28,7 @@ const { prepareJobs, startHashSession } = (await import(
 )) as typeof HashingMod;
 const { WalkHasher } = (await import(dist('scan/walk-hasher.js'))) as typeof WalkHasherMod;
 const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
+const { HashPool } = (await import(dist('scan/hash-pool.js'))) as typeof PoolMod;
 
 interface Row {
   name: Buffer;
@@ -72,7 +74,9 @@ describe('WalkHasher', () => {
     const tree = new TreeStore(db, scanId);
     startHashSession(db);
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
-    const hasher = new WalkHasher(db, false, 1, {
+    const pool = new HashPool(1);
+    await pool.ready;
+    const hasher = new WalkHasher(db, false, pool, {
       read: (b: number) => (seen.read += b),
       hashed: () => seen.hashed++,
       changed: () => seen.changed++,
@@ -98,7 +102,7 @@ describe('WalkHasher', () => {
       expect(hasher.apply()).toBe(5); // three inserts, two first-of-size updates
       db.exec('COMMIT');
     } finally {
-      await hasher.close();
+      await pool.close();
     }
     expect(seen).toEqual({ read: 4096 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
     const rows = new Map(

@@ -220,6 +220,49 @@ describe('names', () => {
     expect(new Set(Object.values(groups).map((g) => ino(join(tree, g[0]!)))).size).toBe(3);
   });
 
+  it('duplicates only deeper than PATH_MAX: hashed while the walk is down there, nothing lost', () => {
+    const dir = workDir();
+    const tree = join(dir, 'tree');
+    // 18 levels of 255-byte names (4.6 KB of path), then 60 directories of 3 equal files each.
+    // The walk works inside them (its working directory is the listed directory), so hashing
+    // runs while the process's working directory is longer than PATH_MAX.
+    spawnSync(
+      'python3',
+      [
+        '-c',
+        `
+import os, sys
+os.makedirs(sys.argv[1])
+os.chdir(sys.argv[1])
+for i in range(18):
+    name = chr(ord('a') + i) * 255
+    os.mkdir(name)
+    os.chdir(name)
+for d in range(60):
+    os.mkdir('d%02d' % d)
+    for f in range(3):
+        with open('d%02d/f%d.bin' % (d, f), 'wb') as fh:
+            fh.write(b'same bytes everywhere\\n' * 300)
+`,
+        tree,
+      ],
+      { stdio: 'inherit' },
+    );
+    for (const hash of ['candidates', 'all']) {
+      const cat = join(dir, `${hash}.db`);
+      const r = hashall(['scan', tree, '--hash', hash, '--jobs', '1', '--catalog', cat, '--json'], {
+        env: { HASHALL_TEST_DIR_DELAY_MS: '3' },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const s = r.json<ScanJson>();
+      expect(s.errors).toEqual([]);
+      expect(s.files).toBe(180);
+      expect(s.hashed_files).toBe(180);
+      const plan = ok<PlanJson>(['conductor', 'plan', 'deep'], cat);
+      expect(plan.actions.HARDLINK).toBe(179);
+    }
+  });
+
   it('a directory with 100,000 entries: every one catalogued, its duplicates planned', () => {
     const dir = workDir();
     const big = join(dir, 'big');
