@@ -4,17 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { lstatSync } from 'node:fs';
+import { linkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 
-function onTerminal(args: string[], input: string): string {
+function onTerminal(args: string[], input: string, env: Record<string, string> = {}): string {
   const cmd = [process.execPath, CLI, ...args]
     .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
     .join(' ');
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
     input,
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -30,12 +31,18 @@ describe('on a terminal', () => {
     dir = tempDir();
     tree = join(dir, 't');
     cat = join(dir, 'c.db');
-    writeTree(tree, { 'a.bin': 'same bytes', 'b.bin': 'same bytes' });
+    writeTree(tree, { 'a.bin': 'same bytes', 'b.bin': 'same bytes', 'c.bin': 'other text' });
+    // An inode with two links is hashed after the walk: the hashing bar shows too.
+    linkSync(join(tree, 'c.bin'), join(tree, 'c-link.bin'));
   });
   afterAll(() => removeTree(dir));
 
   it('scan shows progress and then the summary', () => {
-    const out = onTerminal(['scan', tree, '--catalog', cat], '');
+    // Progress is drawn at each commit: commit after every directory, so the walk shows too.
+    const out = onTerminal(['scan', tree, '--catalog', cat], '', {
+      HASHALL_TEST_SMALL_COMMITS: '1',
+    });
+    expect(out).toMatch(/walking {2}4 files in 1 directories, \d hashed/);
     expect(out).toMatch(/hashing {2}\[/);
     expect(out).toMatch(/✅ Scan complete/);
     expect(out).not.toMatch(/\{(done|bytes|rate)\}/);
