@@ -261,7 +261,36 @@ export function toAction(r: RawAction): ActionRow {
   };
 }
 
-/** Actions in execution order (by id, i.e. group by group), paged. */
+/** The columns of RawAction, in the order actionPage reads them as arrays. */
+const ACTION_COLUMNS = [
+  'id',
+  'plan_id',
+  'group_no',
+  'action_type',
+  'device_id',
+  'group_hash',
+  'size',
+  'source_device_id',
+  'source_path',
+  'target_path',
+  'source_inode',
+  'source_mtime_ns',
+  'source_ctime_ns',
+  'target_inode',
+  'target_mtime_ns',
+  'target_ctime_ns',
+  'target_nlink',
+  'bytes_to_save',
+  'keep_rule',
+  'reason',
+  'status',
+  'error',
+] as const satisfies readonly (keyof RawAction)[];
+
+/**
+ * Actions in execution order (by id, i.e. group by group), paged. Rows come as arrays: building
+ * an object with 22 named properties per row was half of the time execute spent reading its plan.
+ */
 export function actionPage(
   db: DB,
   planId: number,
@@ -272,15 +301,41 @@ export function actionPage(
   const marks = types.map(() => '?').join(', ');
   // A plan's actions have consecutive ids: walk the primary key (the unary '+' keeps SQLite
   // from choosing the (plan_id, action_type, …) index and sorting the whole plan per page).
-  return (
-    stmt(
-      db,
-      `SELECT * FROM conductor_actions WHERE +plan_id = ? AND id > ? AND +action_type IN (${marks})
-          ORDER BY id LIMIT ?`,
-    )
-      .safeIntegers(true)
-      .all(planId, afterId, ...types, limit) as RawAction[]
-  ).map(toAction);
+  const rows = stmt(
+    db,
+    `SELECT ${ACTION_COLUMNS.join(', ')} FROM conductor_actions
+      WHERE +plan_id = ? AND id > ? AND +action_type IN (${marks})
+      ORDER BY id LIMIT ?`,
+  )
+    .safeIntegers(true)
+    .raw(true)
+    .all(planId, afterId, ...types, limit) as unknown[][];
+  return rows.map((a) =>
+    toAction({
+      id: a[0],
+      plan_id: a[1],
+      group_no: a[2],
+      action_type: a[3],
+      device_id: a[4],
+      group_hash: a[5],
+      size: a[6],
+      source_device_id: a[7],
+      source_path: a[8],
+      target_path: a[9],
+      source_inode: a[10],
+      source_mtime_ns: a[11],
+      source_ctime_ns: a[12],
+      target_inode: a[13],
+      target_mtime_ns: a[14],
+      target_ctime_ns: a[15],
+      target_nlink: a[16],
+      bytes_to_save: a[17],
+      keep_rule: a[18],
+      reason: a[19],
+      status: a[20],
+      error: a[21],
+    } as RawAction),
+  );
 }
 
 /** The top actions for display: HARDLINK by bytes, then NOOP, then SKIP. */
