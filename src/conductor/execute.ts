@@ -60,6 +60,7 @@ import {
   type ActionRow,
   type PlanRow,
   type PlanStatus,
+  type SourceRows,
 } from '../catalog/plans.js';
 import { bytesShared, catalogInode, journalCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno } from '../errors.js';
@@ -665,6 +666,7 @@ export class Executor {
         .immediate();
       for (const v of batch)
         applied.push(this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v));
+      const sources: SourceRows = new Map();
       this.db
         .transaction(() => {
           for (const a of applied) {
@@ -677,11 +679,19 @@ export class Executor {
             } else if (a.kind === 'executed') {
               setActionOutcome(this.db, action.id, 'executed', null);
               journalDone(this.db, action.id);
-              recordReplacement(this.db, action.deviceId, action.targetPath, action.sourceInode, {
-                nlink: Number(a.newSource.nlink),
-                ctimeNs: a.newSource.ctimeNs,
-                mtimeNs: a.newSource.mtimeNs,
-              });
+              recordReplacement(
+                this.db,
+                action.deviceId,
+                action.targetPath,
+                action.sourceInode,
+                {
+                  nlink: Number(a.newSource.nlink),
+                  ctimeNs: a.newSource.ctimeNs,
+                  mtimeNs: a.newSource.mtimeNs,
+                },
+                action.targetFileId,
+                sources,
+              );
             } else {
               setActionOutcome(this.db, action.id, 'failed', a.error);
               // A temp link we could not remove stays journaled: recovery removes it.
