@@ -2,7 +2,7 @@
  * `conductor execute`: replace each planned duplicate with a hardlink, proving at that moment
  * that nothing moved and the bytes are identical (DESIGN §4).
  *
- * Actions run in batches (up to BATCH_ACTIONS, never across a page). Per HARDLINK action:
+ * Actions run in batches (up to BATCH_ACTIONS). Per HARDLINK action:
  *   1. open both parent directories and verify the kernel opened the planned paths;
  *   2. lstat both: regular files, same filesystem, the identity the plan recorded;
  *   3. compare the bytes (or re-hash both against the plan's SHA-256);
@@ -13,10 +13,11 @@
  *   6. re-check the target's and the source's identity and the temp link;
  *   7. rename(temp, target) — atomic: the path names the old file or the new link, never nothing;
  *   8. lstat the target: it must be the source inode;
- * and finally record every outcome (and the catalog rows) in one transaction.
+ * and finally record the outcomes (and the catalog rows) of one or more batches (up to
+ * OUTCOME_ACTIONS) in one transaction.
  * A crash at any point leaves every path with its content; the journal lets the next run roll
  * each journaled action forward (the target is the source inode) or back (it is not), and
- * remove any temp link. Batching the two commits is what makes execute cost a few syscalls per
+ * remove any temp link. Batching the commits is what makes execute cost a few syscalls per
  * action rather than two SQLite commits; it widens no check window: steps 6-8 still run
  * immediately around each rename.
  *
@@ -114,6 +115,15 @@ class Stale extends Error {}
 const BUF_BYTES = 1 << 20;
 /** Verified actions per journal commit (each holds two open fds until its batch is applied). */
 const BATCH_ACTIONS = 256;
+/**
+ * Applied actions per outcome commit, spanning several batches (their journal rows stand
+ * until then). Each outcome transaction rewrites every catalog page its rows fall on (the
+ * replaced paths' rows and their three indexes, spread over the whole catalog): one
+ * transaction per batch wrote ~250,000 pages for the reference tree's 27,000 actions.
+ * Also recorded at least every OUTCOME_MS, so that progress is reported as it happens.
+ */
+const OUTCOME_ACTIONS = 2048;
+const OUTCOME_MS = 2000;
 /**
  * Verified directory fds kept open between batches. The actions of a plan visit directories in
  * group order, i.e. all over the tree: a cache smaller than the tree's directory count re-opened
@@ -325,20 +335,33 @@ export class Executor {
     let lastYield = Date.now();
     // Test-only: slow each action down so a test can interrupt a run in the middle.
     const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
-    // Reports are emitted in plan order: those of verified actions once their batch is applied.
+    // Reports are emitted in plan order, those of verified actions once their outcome is
+    // recorded: `pending` holds every action since the last outcome transaction.
     const pending: Prepared[] = [];
-    let verified = 0;
+    // Verified, not yet journaled (holding their fds); done on disk, outcome not yet recorded.
+    const batch: Verified[] = [];
+    const applied: Applied[] = [];
+    let lastRecord = Date.now();
     const emit = (r: ActionReport) => {
       tally(s, r);
       this.opts.onAction?.(r);
     };
-    const drain = () => {
+    const link = () => {
       // applyBatch owns (and closes) the fds of the verified actions from here on.
-      const items = pending.splice(0);
-      verified = 0;
-      const applied = this.applyBatch(items.flatMap((p) => (p.kind === 'verified' ? [p.v] : [])));
-      for (const p of items) emit(p.kind === 'done' ? p.report : applied.get(p.v.action.id)!);
+      if (batch.length > 0) for (const a of this.applyBatch(batch.splice(0))) applied.push(a);
       this.trimDirs();
+    };
+    const record = () => {
+      const reports = this.recordOutcomes(applied.splice(0));
+      lastRecord = Date.now();
+      for (const p of pending.splice(0)) {
+        if (p.kind === 'done') emit(p.report);
+        else {
+          // Absent: verified but never journaled (the run was stopped first), left pending.
+          const r = reports.get(p.v.action.id);
+          if (r) emit(r);
+        }
+      }
     };
     try {
       outer: for (;;) {
@@ -359,24 +382,26 @@ export class Executor {
           }
           const p = this.prepare(action);
           pending.push(p);
-          if (p.kind === 'verified') verified++;
-          if (verified >= BATCH_ACTIONS || testDelayMs > 0) {
-            drain();
+          if (p.kind === 'verified') batch.push(p.v);
+          if (batch.length >= BATCH_ACTIONS || testDelayMs > 0) {
+            link();
             await this.settleCloses(BATCH_ACTIONS);
           }
+          if (
+            applied.length >= OUTCOME_ACTIONS ||
+            (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
+            testDelayMs > 0
+          ) {
+            record();
+          }
         }
-        drain();
       }
-      if (s.interrupted) {
-        // Stop means stop: verified actions not yet journaled are left pending, untouched.
-        for (const p of pending.splice(0)) {
-          if (p.kind === 'done') emit(p.report);
-          else this.closeFds(p.v);
-        }
-      }
-      drain();
+      // Stop means stop: verified actions not yet journaled are left pending, untouched.
+      if (s.interrupted) for (const v of batch.splice(0)) this.closeFds(v);
+      link();
+      record();
     } finally {
-      for (const p of pending) if (p.kind === 'verified') this.closeFds(p.v);
+      for (const v of batch) this.closeFds(v);
       this.closeDirs();
       await this.settleCloses(0);
     }
@@ -645,10 +670,11 @@ export class Executor {
     }
   }
 
-  /** Steps 4-8 for a batch of verified actions, then one outcome transaction. */
-  private applyBatch(batch: Verified[]): Map<number, ActionReport> {
-    const reports = new Map<number, ActionReport>();
-    if (batch.length === 0) return reports;
+  /**
+   * Steps 4-8 for a batch of verified actions: every intent in one transaction, then each
+   * action on disk. Their outcomes are recorded later, by recordOutcomes.
+   */
+  private applyBatch(batch: Verified[]): Applied[] {
     const applied: Applied[] = [];
     try {
       this.db
@@ -666,44 +692,55 @@ export class Executor {
         .immediate();
       for (const v of batch)
         applied.push(this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v));
-      const sources: SourceRows = new Map();
-      this.db
-        .transaction(() => {
-          for (const a of applied) {
-            const { action } = a.v;
-            if (a.kind === 'cloned') {
-              setActionOutcome(this.db, action.id, 'executed', null);
-              // A staging directory we could not remove stays journaled: recovery removes it.
-              if (a.journalClear) journalDone(this.db, action.id);
-              recordClone(this.db, action.deviceId, action.targetPath, a.clone);
-            } else if (a.kind === 'executed') {
-              setActionOutcome(this.db, action.id, 'executed', null);
-              journalDone(this.db, action.id);
-              recordReplacement(
-                this.db,
-                action.deviceId,
-                action.targetPath,
-                action.sourceInode,
-                {
-                  nlink: Number(a.newSource.nlink),
-                  ctimeNs: a.newSource.ctimeNs,
-                  mtimeNs: a.newSource.mtimeNs,
-                },
-                action.targetFileId,
-                sources,
-              );
-            } else {
-              setActionOutcome(this.db, action.id, 'failed', a.error);
-              // A temp link we could not remove stays journaled: recovery removes it.
-              if (a.journalClear) journalDone(this.db, action.id);
-            }
-          }
-          this.exp.flush();
-        })
-        .immediate();
     } finally {
       for (const v of batch) this.closeFds(v);
     }
+    return applied;
+  }
+
+  /**
+   * The outcomes of applied actions (of one or more batches), the catalog rows of the paths
+   * they replaced and the inodes they touched, in one transaction; until it commits, their
+   * journal rows let recovery roll each forward or back.
+   */
+  private recordOutcomes(applied: Applied[]): Map<number, ActionReport> {
+    const reports = new Map<number, ActionReport>();
+    if (applied.length === 0) return reports;
+    const sources: SourceRows = new Map();
+    this.db
+      .transaction(() => {
+        for (const a of applied) {
+          const { action } = a.v;
+          if (a.kind === 'cloned') {
+            setActionOutcome(this.db, action.id, 'executed', null);
+            // A staging directory we could not remove stays journaled: recovery removes it.
+            if (a.journalClear) journalDone(this.db, action.id);
+            recordClone(this.db, action.deviceId, action.targetPath, a.clone);
+          } else if (a.kind === 'executed') {
+            setActionOutcome(this.db, action.id, 'executed', null);
+            journalDone(this.db, action.id);
+            recordReplacement(
+              this.db,
+              action.deviceId,
+              action.targetPath,
+              action.sourceInode,
+              {
+                nlink: Number(a.newSource.nlink),
+                ctimeNs: a.newSource.ctimeNs,
+                mtimeNs: a.newSource.mtimeNs,
+              },
+              action.targetFileId,
+              sources,
+            );
+          } else {
+            setActionOutcome(this.db, action.id, 'failed', a.error);
+            // A temp link we could not remove stays journaled: recovery removes it.
+            if (a.journalClear) journalDone(this.db, action.id);
+          }
+        }
+        this.exp.flush();
+      })
+      .immediate();
     for (const a of applied) {
       failpoint('after-commit', a.v.action.id);
       const outcome: Outcome =
