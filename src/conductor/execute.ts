@@ -268,11 +268,17 @@ interface Verified {
 
 type Prepared = { kind: 'verified'; v: Verified } | { kind: 'done'; report: ActionReport };
 
-/** What step 5-8 did to one verified action, recorded in the batch's outcome transaction. */
+/** What a report and the outcome transaction need of an applied action (not its paths and fds). */
+type Done = Pick<Verified, 'action' | 'sourceAbs' | 'targetAbs'>;
+
+/**
+ * What step 5-8 did to one verified action, recorded in a later outcome transaction (held
+ * until then, so it keeps only `Done` of the verified action).
+ */
 type Applied =
-  | { kind: 'executed'; v: Verified; newSource: BigIntStats }
-  | { kind: 'cloned'; v: Verified; clone: BigIntStats; journalClear: boolean }
-  | { kind: 'failed'; v: Verified; error: string; journalClear: boolean };
+  | { kind: 'executed'; v: Done; newSource: BigIntStats }
+  | { kind: 'cloned'; v: Done; clone: BigIntStats; journalClear: boolean }
+  | { kind: 'failed'; v: Done; error: string; journalClear: boolean };
 
 /**
  * A time for futimes(): Node passes seconds as a double and libuv keeps whole microseconds, so
@@ -312,6 +318,20 @@ export class Executor {
     for (const d of listDevices(db)) this.views.set(d.id, currentMounts(d, mounts));
   }
 
+  /** Random bytes for temp names, drawn 4 at a time (one randomBytes call per action was 2%). */
+  private randomPool = Buffer.alloc(0);
+  private randomAt = 0;
+
+  /** 8 random hex digits. */
+  private random8(): string {
+    if (this.randomAt + 4 > this.randomPool.length) {
+      this.randomPool = randomBytes(4096);
+      this.randomAt = 0;
+    }
+    this.randomAt += 4;
+    return this.randomPool.toString('hex', this.randomAt - 4, this.randomAt);
+  }
+
   private abs(deviceId: number, fsPath: Buffer): Buffer | undefined {
     return absolutePath(fsPath, this.views.get(deviceId) ?? []);
   }
@@ -337,7 +357,8 @@ export class Executor {
     const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
     // Reports are emitted in plan order, those of verified actions once their outcome is
     // recorded: `pending` holds every action since the last outcome transaction.
-    const pending: Prepared[] = [];
+    const pending: ({ kind: 'done'; report: ActionReport } | { kind: 'verified'; id: number })[] =
+      [];
     // Verified, not yet journaled (holding their fds); done on disk, outcome not yet recorded.
     const batch: Verified[] = [];
     const applied: Applied[] = [];
@@ -358,7 +379,7 @@ export class Executor {
         if (p.kind === 'done') emit(p.report);
         else {
           // Absent: verified but never journaled (the run was stopped first), left pending.
-          const r = reports.get(p.v.action.id);
+          const r = reports.get(p.id);
           if (r) emit(r);
         }
       }
@@ -381,8 +402,11 @@ export class Executor {
             break outer;
           }
           const p = this.prepare(action);
-          pending.push(p);
-          if (p.kind === 'verified') batch.push(p.v);
+          if (p.kind === 'done') pending.push(p);
+          else {
+            pending.push({ kind: 'verified', id: p.v.action.id });
+            batch.push(p.v);
+          }
           if (batch.length >= BATCH_ACTIONS || testDelayMs > 0) {
             link();
             await this.settleCloses(BATCH_ACTIONS);
@@ -544,17 +568,31 @@ export class Executor {
    * and its blocks then (with discard, waiting on the device). That was a third of execute's
    * time on the main thread, so it happens on libuv's thread pool, a bounded number at once.
    */
-  private readonly closing = new Set<Promise<void>>();
+  private closing = 0;
+  private closeWaiter: { max: number; resolve: () => void } | undefined;
 
   private closeFds(v: Verified): void {
     closeSync(v.srcFd);
-    const p = new Promise<void>((resolve) => close(v.tgtFd, () => resolve()));
-    this.closing.add(p);
-    void p.then(() => this.closing.delete(p));
+    this.closing++;
+    close(v.tgtFd, () => {
+      this.closing--;
+      const w = this.closeWaiter;
+      if (w && this.closing <= w.max) {
+        this.closeWaiter = undefined;
+        w.resolve();
+      }
+    });
   }
 
-  private async settleCloses(max: number): Promise<void> {
-    while (this.closing.size > max) await Promise.race(this.closing);
+  /**
+   * Wait until at most `max` closes are in flight. A counter and one waiter: racing a promise
+   * per close (Promise.race over all of them, once per completed close) was quadratic.
+   */
+  private settleCloses(max: number): Promise<void> {
+    if (this.closing <= max) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.closeWaiter = { max, resolve };
+    });
   }
 
   private checkSource(action: ActionRow, st: BigIntStats): void {
@@ -643,9 +681,7 @@ export class Executor {
       this.checkTarget(action, fstatSync(tgt.fd, { bigint: true }));
       if (this.opts.dryRun) return { kind: 'outcome', outcome: { kind: 'would-link' } };
 
-      const tmpName = Buffer.from(
-        `.hashall-tmp-${this.plan.id}-${action.id}-${randomBytes(4).toString('hex')}`,
-      );
+      const tmpName = Buffer.from(`.hashall-tmp-${this.plan.id}-${action.id}-${this.random8()}`);
       keep = true;
       return {
         kind: 'verified',
@@ -690,8 +726,13 @@ export class Executor {
           }
         })
         .immediate();
-      for (const v of batch)
-        applied.push(this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v));
+      for (const v of batch) {
+        const a = this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v);
+        applied.push({
+          ...a,
+          v: { action: v.action, sourceAbs: v.sourceAbs, targetAbs: v.targetAbs },
+        });
+      }
     } finally {
       for (const v of batch) this.closeFds(v);
     }
