@@ -138,15 +138,34 @@ function toMember(r: RawMember): Member {
   };
 }
 
-/** Active paths matching `where` (over the file_paths view), as group members. */
+/**
+ * Active paths matching `where` (over the file_paths view), as group members. Rows come as
+ * arrays (named-property row objects were a quarter of plan's time).
+ */
 function members(db: DB, where: string, ...params: unknown[]): Member[] {
   const sql = `SELECT id, device_id, path, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, sha256
                  FROM file_paths WHERE ${where} AND status = 'active'`;
   return (
     stmt(db, sql)
       .safeIntegers(true)
-      .all(...params) as RawMember[]
-  ).map(toMember);
+      .raw(true)
+      .all(...params) as unknown[][]
+  ).map((a) =>
+    toMember({
+      id: a[0],
+      device_id: a[1],
+      path: a[2],
+      inode: a[3],
+      nlink: a[4],
+      size: a[5],
+      mtime_ns: a[6],
+      ctime_ns: a[7],
+      mode: a[8],
+      uid: a[9],
+      gid: a[10],
+      sha256: a[11],
+    } as RawMember),
+  );
 }
 
 /** Every active path with this content on this device. */

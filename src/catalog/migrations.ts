@@ -179,6 +179,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE conductor_journal ADD COLUMN temp_inode INTEGER;
   `,
+  // 8: the catalog row of an action's target, so that execute updates it by row id instead of
+  // looking its path up (NULL in plans made before: those still look the path up).
+  `
+  ALTER TABLE conductor_actions ADD COLUMN target_file_id INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

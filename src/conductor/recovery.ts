@@ -119,11 +119,14 @@ export function recoverInterrupted(db: DB): RecoveryReport {
         setActionOutcome(db, action.id, 'executed', null);
         if (reflink) recordClone(db, action.deviceId, action.targetPath, st);
         else
-          recordReplacement(db, action.deviceId, action.targetPath, action.sourceInode, {
-            nlink: Number(st.nlink),
-            ctimeNs: st.ctimeNs,
-            mtimeNs: st.mtimeNs,
-          });
+          recordReplacement(
+            db,
+            action.deviceId,
+            action.targetPath,
+            action.sourceInode,
+            { nlink: Number(st.nlink), ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs },
+            action.targetFileId,
+          );
         rep.rolledForward++;
       } else {
         if (action && action.status !== 'executed')

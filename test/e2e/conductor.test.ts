@@ -16,8 +16,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { readCatalog } from '../helpers/catalog.js';
 import { hashall } from '../helpers/cli.js';
-import { mktree, removeTree, tempDir, type MktreeSummary } from '../helpers/fs.js';
+import { mktree, removeTree, tempDir, writeTree, type MktreeSummary } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot, type Snapshot } from '../helpers/snapshot.js';
 
 interface PlanJson {
@@ -287,5 +289,89 @@ describe('workflow 3: verify existing hardlinks', () => {
     );
     const e = ok<ExecJson>(['conductor', 'execute', String(plan.id), '--force'], cat);
     expect(e).toMatchObject({ executed: 0, noop: 1, failed: 0 });
+  });
+});
+
+describe('plans made before the catalog recorded target rows (schema 7)', () => {
+  let dir: string;
+  afterAll(() => removeTree(dir));
+
+  /** Every active catalog row matches its path on disk (inode, link count, ctime). */
+  function catalogMatchesDisk(tree: string, name: string, cat: string): void {
+    const rows = readCatalog(cat, (db) =>
+      db
+        .prepare(`SELECT path, inode, nlink, ctime_ns FROM file_paths WHERE status = 'active'`)
+        .safeIntegers(true)
+        .all(),
+    ) as { path: Buffer; inode: bigint; nlink: bigint; ctime_ns: bigint }[];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      // Catalog paths are inside the filesystem: take the part below the tree.
+      const rel = r.path.toString('utf8').split(`/${name}/`).pop()!;
+      const st = lstatSync(join(tree, rel), { bigint: true });
+      expect([r.path.toString('utf8'), r.inode, r.nlink, r.ctime_ns]).toEqual([
+        r.path.toString('utf8'),
+        st.ino,
+        st.nlink,
+        st.ctimeNs,
+      ]);
+    }
+  }
+
+  it('a new plan records each target row; an old one (no row ids) executes by path lookup', () => {
+    dir = tempDir();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 6; i++) {
+      const body = `content ${i} `.repeat(500 + i);
+      files[`a/${i}.dat`] = body;
+      files[`b/${i}.dat`] = body; // same name, other directory: the row id must not be confused
+      files[`c/d/copy-${i}.dat`] = body;
+    }
+    for (const [name, id] of [['old', 0] as const, ['new', 1] as const]) {
+      const tree = join(dir, name);
+      writeTree(tree, files);
+      const cat = join(dir, `${name}.db`);
+      ok(['scan', tree], cat);
+      const plan = ok<PlanJson>(['conductor', 'plan', name], cat);
+      expect(plan.actions.HARDLINK).toBe(12);
+      const ids = readCatalog(cat, (db) =>
+        db
+          .prepare(
+            `SELECT a.target_file_id AS id, f.id AS row FROM conductor_actions a
+               JOIN file_paths f ON f.device_id = a.device_id AND f.path = a.target_path
+              WHERE a.plan_id = ? AND a.action_type = 'HARDLINK'`,
+          )
+          .all(plan.id),
+      ) as { id: number | null; row: number }[];
+      expect(ids).toHaveLength(12);
+      for (const r of ids) expect(r.id).toBe(r.row);
+      if (id === 0) {
+        // What a hashall before migration 8 left: no target_file_id column, schema version 7.
+        const db = new Database(cat);
+        db.exec('ALTER TABLE conductor_actions DROP COLUMN target_file_id');
+        db.pragma('user_version = 7');
+        db.close();
+      }
+      const e = ok<ExecJson>(['conductor', 'execute', String(plan.id), '--force'], cat);
+      expect(e).toMatchObject({ executed: 12, failed: 0, status: 'executed' });
+      if (id === 0) {
+        const v = readCatalog(cat, (db) => ({
+          version: db.pragma('user_version', { simple: true }),
+          nulls: (
+            db
+              .prepare(
+                'SELECT count(*) AS n FROM conductor_actions WHERE plan_id = ? AND target_file_id IS NULL',
+              )
+              .get(plan.id) as { n: number }
+          ).n,
+        }));
+        expect(v.version).toBeGreaterThanOrEqual(8);
+        expect(v.nulls).toBe(12);
+      }
+      // The replaced rows took the kept inode: the catalog agrees with the disk, a rescan too.
+      catalogMatchesDisk(tree, name, cat);
+      const s = ok<{ changed: number; new: number; deleted: number }>(['scan', tree], cat);
+      expect(s.changed + s.new + s.deleted).toBe(0);
+    }
   });
 });

@@ -27,19 +27,50 @@ export interface RunLog {
   close(): void;
 }
 
-/** A log file under `<catalog dir>/logs/` (0700 directory, 0600 file). */
+/** Buffered log text written out at this size at the latest. */
+const LOG_FLUSH_BYTES = 64 * 1024;
+
+/**
+ * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file). Lines are buffered and
+ * written on the next turn of the event loop (an executor yields at least every 50 ms), at
+ * 64 KiB, on close and at exit: one write per burst of action reports, not one per action.
+ */
 export function openLog(catalogPath: string, name: string): RunLog {
   const dir = join(dirname(catalogPath), 'logs');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const path = join(dir, `${name}-${stamp}.log`);
   const fd = openSync(path, 'a', 0o600);
+  let buf: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (buf.length === 0) return;
+    const text = buf.join('');
+    buf = [];
+    bytes = 0;
+    writeSync(fd, text);
+  };
+  // A second Ctrl-C exits at once: what is buffered is still written.
+  process.on('exit', flush);
   return {
     path,
     write: (line) => {
-      writeSync(fd, `${new Date().toISOString()} ${line}\n`);
+      const text = `${new Date().toISOString()} ${line}\n`;
+      buf.push(text);
+      bytes += text.length;
+      if (bytes >= LOG_FLUSH_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     },
-    close: () => closeSync(fd),
+    close: () => {
+      process.off('exit', flush);
+      flush();
+      closeSync(fd);
+    },
   };
 }
 
