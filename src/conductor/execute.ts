@@ -132,6 +132,20 @@ const OUTCOME_MS = 2000;
  */
 const DIR_CACHE = dirCacheSize(openFilesLimit());
 
+/** How long a cached directory fd is trusted before its path is checked again. */
+const DIR_RECHECK_MS = 1000;
+
+/** Does `abs` (now) name the directory `d` has open? */
+function stillNamedBy(d: VerifiedDir, abs: Buffer): boolean {
+  try {
+    const now = lstatSync(abs, { bigint: true });
+    const open = fstatSync(d.fd, { bigint: true });
+    return now.isDirectory() && now.ino === open.ino && now.dev === open.dev;
+  } catch {
+    return false;
+  }
+}
+
 /** The soft RLIMIT_NOFILE (Node raises it to the hard limit at start), if /proc tells it. */
 function openFilesLimit(): number | undefined {
   try {
@@ -529,37 +543,49 @@ export class Executor {
   /**
    * Verified directory fds, kept open: the actions of a group share directories, and a
    * directory is opened relative to its cached parent (one open instead of a walk from '/').
-   * A directory stays the one we walked even if its path is swapped later: that is the point.
-   * Never closed while a pending batch may name a file through it: trimmed between batches.
+   * Within a batch a directory stays the one we walked even if its path is swapped: that is the
+   * point. Across batches, a cached directory is checked again (at most every DIR_RECHECK_MS)
+   * to still be what its path names: one moved away mid-run is reopened by path (and its
+   * actions fail as stale) rather than worked in at its new place, where the journal's paths
+   * would not lead recovery. Never closed while a pending batch may name a file through it:
+   * dropped entries are closed between batches.
    */
-  private readonly dirs = new Map<string, VerifiedDir>();
+  private readonly dirs = new Map<string, { d: VerifiedDir; checkedAt: number }>();
+  private retiredDirs: VerifiedDir[] = [];
 
   private dir(abs: Buffer): VerifiedDir {
     const key = byteKey(abs);
     const hit = this.dirs.get(key);
     if (hit) {
       this.dirs.delete(key);
-      this.dirs.set(key, hit); // most recent last
-      return hit;
+      const now = Date.now();
+      if (now - hit.checkedAt <= DIR_RECHECK_MS || stillNamedBy(hit.d, abs)) {
+        if (now - hit.checkedAt > DIR_RECHECK_MS) hit.checkedAt = now;
+        this.dirs.set(key, hit); // most recent last
+        return hit.d;
+      }
+      this.retiredDirs.push(hit.d);
     }
     const d =
       abs.length <= 1
         ? VerifiedDir.open(Buffer.from(abs))
         : this.dir(parentOf(abs)).openChild(baseName(abs));
-    this.dirs.set(key, d);
+    this.dirs.set(key, { d, checkedAt: Date.now() });
     return d;
   }
 
   private trimDirs(): void {
-    for (const [key, d] of this.dirs) {
+    for (const d of this.retiredDirs.splice(0)) d.close();
+    for (const [key, e] of this.dirs) {
       if (this.dirs.size <= DIR_CACHE) break;
       this.dirs.delete(key);
-      d.close();
+      e.d.close();
     }
   }
 
   private closeDirs(): void {
-    for (const d of this.dirs.values()) d.close();
+    for (const d of this.retiredDirs.splice(0)) d.close();
+    for (const e of this.dirs.values()) e.d.close();
     this.dirs.clear();
   }
 

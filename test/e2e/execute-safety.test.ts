@@ -212,6 +212,48 @@ describe('execute against a disk that changed since the plan', () => {
   });
 });
 
+describe('a directory moved away while execute runs', () => {
+  let dir: string;
+  afterAll(() => removeTree(dir));
+
+  it('its remaining actions fail as stale instead of linking inside it at its new place', async () => {
+    dir = tempDir();
+    const tree = join(dir, 't');
+    makeGroups(tree); // keeps a/gN.bin; the 20 targets are all in b/
+    const cat = join(dir, 'c.db');
+    hashall(['scan', tree, '--catalog', cat, '-q']);
+    const plan = json<{ id: number }>(['conductor', 'plan', 'moved dir'], cat).doc;
+    const child = spawn(
+      process.execPath,
+      [CLI, 'conductor', 'execute', String(plan.id), '--force', '--json', '--catalog', cat],
+      { env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '400' } },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    await waitForCatalog(
+      cat,
+      `SELECT count(*) >= 2 AS n FROM conductor_actions WHERE status = 'executed'`,
+    );
+    renameSync(join(tree, 'b'), join(dir, 'b-moved'));
+    const db = new Database(cat, { readonly: true });
+    const movedAt = (
+      db.prepare(`SELECT count(*) AS n FROM conductor_actions WHERE status = 'executed'`).get() as {
+        n: number;
+      }
+    ).n;
+    db.close();
+    expect(await done).toBe(1);
+    const r = JSON.parse(out) as ExecJson;
+    // A cached directory is trusted for at most a second (two or three actions here) before
+    // its path is checked again.
+    expect(r.executed).toBeLessThanOrEqual(movedAt + 3);
+    expect(r.failed).toBe(20 - r.executed);
+    expect(r.failures[0]!.target).toMatch(/\/b\//);
+    expect(strayTemps(dir)).toEqual([]);
+  });
+});
+
 function require_content(p: string): Buffer {
   return spawnSync('cat', [p], { maxBuffer: 1 << 26 }).stdout as Buffer;
 }
