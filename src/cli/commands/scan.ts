@@ -126,7 +126,7 @@ export function registerScan(program: Command): void {
       )
       .option(
         '-j, --jobs <n>',
-        'hashing threads (default: CPU count − 1, at least 1; 1 suits a single spinning disk)',
+        'hashing threads (default: CPU count, at most 8; 1 suits a single spinning disk)',
         parseJobs,
       ),
   ).action(async (roots: string[], opts: ScanCliOptions) => {
