@@ -1,7 +1,6 @@
 /**
- * A fixed pool of hashing workers; batches go to the least busy one. Wait for `ready` before
- * the walk starts: a worker reads the process's working directory while it starts, and the walk
- * moves it into the tree (where its path may be longer than PATH_MAX, and uv_cwd fails).
+ * A fixed pool of hashing workers; batches go to the least busy one. Start it through
+ * LazyHashPool, which knows when the working directory is safe for workers to start.
  */
 import { Worker } from 'node:worker_threads';
 import { encodeBatch, transferList, type HashJob, type HashResultMessage } from './hash-job.js';
@@ -91,5 +90,41 @@ export class HashPool {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/**
+ * The scan's hashing workers, started on first use: a rescan that reads nothing starts none.
+ * A worker reads the process's working directory while it starts, and the walk moves it into
+ * the tree, where its path may be longer than PATH_MAX (uv_cwd fails). So `get()` is only
+ * awaited where the walk is paused between directories (it sets the working directory again
+ * for each directory it lists) or after it, and starts the workers from '/' when the working
+ * directory cannot be read; nothing changes it until they are ready.
+ */
+export class LazyHashPool {
+  private pool: HashPool | undefined;
+  constructor(readonly jobs: number) {}
+
+  /** The running pool, if started. */
+  get started(): HashPool | undefined {
+    return this.pool;
+  }
+
+  async get(): Promise<HashPool> {
+    if (!this.pool) {
+      try {
+        process.cwd();
+      } catch {
+        process.chdir('/');
+      }
+      this.pool = new HashPool(this.jobs);
+    }
+    await this.pool.ready;
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
   }
 }

@@ -32,7 +32,7 @@ import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mou
 import { resolveIdentity } from '../fs/identity.js';
 import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
 import { failpoint } from '../failpoint.js';
-import { HashPool } from './hash-pool.js';
+import { LazyHashPool } from './hash-pool.js';
 import { WalkHasher } from './walk-hasher.js';
 import {
   BATCH_BYTES,
@@ -216,15 +216,9 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
   startHashSession(db);
+  const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    process.cwd();
-  } catch {
-    process.chdir('/'); // deleted under us: a worker could not start (the walk falls back the same way)
-  }
-  const pool = new HashPool(opts.jobs ?? defaultHashJobs());
-  try {
-    await pool.ready;
-    const hasher = new WalkHasher(db, opts.hash === 'all', pool, {
+    const hasher = new WalkHasher(db, opts.hash === 'all', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
       },
@@ -243,7 +237,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       report,
       addError,
       shouldStop,
-      pool,
+      pools,
       hasher,
       mounts,
       isExcluded,
@@ -255,7 +249,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     if (summary.interrupted || shouldStop()) summary.interrupted = true;
     else summary.interrupted = await hashRemaining(ctx);
   } finally {
-    await pool.close();
+    await pools.close();
   }
   for (const r of summary.roots) {
     if (r.status !== 'completed') continue;
@@ -289,7 +283,7 @@ interface ScanContext {
   readonly report: () => void;
   readonly addError: (path: Buffer, err: unknown) => void;
   readonly shouldStop: () => boolean;
-  readonly pool: HashPool;
+  readonly pools: LazyHashPool;
   readonly hasher: WalkHasher;
   readonly mounts: readonly MountEntry[];
   readonly isExcluded: ((rel: Buffer, name: Buffer) => boolean) | undefined;
@@ -485,9 +479,10 @@ const WRITE_EVERY_MS = 500;
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
-  const { db, pool, summary, progress, report, addError, shouldStop } = ctx;
+  const { db, summary, progress, report, addError, shouldStop } = ctx;
   const total = prepareJobs(db, stage);
   if (total === 0) return false;
+  const pool = await ctx.pools.get();
   progress.hashTotalFiles += total;
   progress.hashTotalBytes += preparedJobBytes(db, stage);
   const mounts = readMountinfo();

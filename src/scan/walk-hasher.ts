@@ -19,7 +19,7 @@ import type { FileMeta, TreeStore } from '../catalog/tree.js';
 import { HashWriter } from '../catalog/hashing.js';
 import { stmt } from '../catalog/stmt.js';
 import { joinPath } from '../paths.js';
-import type { HashPool } from './hash-pool.js';
+import type { HashPool, LazyHashPool } from './hash-pool.js';
 import {
   BATCH_BYTES,
   BATCH_FILES,
@@ -80,8 +80,8 @@ export class WalkHasher {
     private readonly db: DB,
     /** true: whole files (`--hash all`); false: the prefix stage (and small files whole). */
     private readonly full: boolean,
-    /** Started before the walk (see HashPool.ready). */
-    private readonly pool: HashPool,
+    /** Started when the first file is to be hashed, at a pause of the walk. */
+    private readonly pools: LazyHashPool,
     private readonly report: WalkHashReport,
   ) {
     this.writer = new HashWriter(db);
@@ -147,11 +147,17 @@ export class WalkHasher {
    * flight (the rows they carry wait in memory), otherwise undefined.
    */
   wait(): Promise<void> | undefined {
-    if (this.batch.length > 0 && this.inflight.size === 0) this.flush(); // keep workers busy
-    if (this.inflight.size < this.limit()) return undefined;
+    const pool = this.pools.started;
+    if (!pool) return this.batch.length > 0 ? this.start() : undefined;
+    if (this.batch.length > 0 && this.inflight.size === 0) this.flush(pool); // keep workers busy
+    if (this.inflight.size < this.limit(pool)) return undefined;
     return (async () => {
-      while (this.inflight.size >= this.limit()) await Promise.race(this.inflight);
+      while (this.inflight.size >= this.limit(pool)) await Promise.race(this.inflight);
     })();
+  }
+
+  private async start(): Promise<void> {
+    this.flush(await this.pools.get());
   }
 
   /** Write the finished results (inside the caller's transaction); returns the rows written. */
@@ -197,12 +203,12 @@ export class WalkHasher {
 
   /** Send what is batched and wait for every result (then apply() them). */
   async finish(): Promise<void> {
-    this.flush();
+    if (this.batch.length > 0) this.flush(await this.pools.get());
     while (this.inflight.size > 0) await Promise.all(this.inflight);
   }
 
-  private limit(): number {
-    return this.pool.size * 2;
+  private limit(pool: HashPool): number {
+    return pool.size * 2;
   }
 
   private maybeMoved(deviceId: number, inode: bigint): boolean {
@@ -227,17 +233,21 @@ export class WalkHasher {
     this.pending.push(p);
     this.batch.push(job);
     this.batchBytes += this.full ? Number(job.size) : PREFIX_BYTES;
-    if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.flush();
+    // Without workers yet (none started before the walk needed one), the batch waits for
+    // wait(), at the end of the directory.
+    const pool = this.pools.started;
+    if (pool && (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES))
+      this.flush(pool);
   }
 
-  private flush(): void {
+  private flush(pool: HashPool): void {
     if (this.batch.length === 0) return;
     const jobs = this.batch;
     const pending = this.pending;
     this.batch = [];
     this.pending = [];
     this.batchBytes = 0;
-    const p: Promise<void> = this.pool.run(this.full, jobs).then(
+    const p: Promise<void> = pool.run(this.full, jobs).then(
       (r) => {
         this.done.push({ pending, jobs, r });
       },

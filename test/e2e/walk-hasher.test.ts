@@ -28,7 +28,7 @@ const { prepareJobs, startHashSession } = (await import(
 )) as typeof HashingMod;
 const { WalkHasher } = (await import(dist('scan/walk-hasher.js'))) as typeof WalkHasherMod;
 const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
-const { HashPool } = (await import(dist('scan/hash-pool.js'))) as typeof PoolMod;
+const { LazyHashPool } = (await import(dist('scan/hash-pool.js'))) as typeof PoolMod;
 
 interface Row {
   name: Buffer;
@@ -74,9 +74,8 @@ describe('WalkHasher', () => {
     const tree = new TreeStore(db, scanId);
     startHashSession(db);
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
-    const pool = new HashPool(1);
-    await pool.ready;
-    const hasher = new WalkHasher(db, false, pool, {
+    const pools = new LazyHashPool(1);
+    const hasher = new WalkHasher(db, false, pools, {
       read: (b: number) => (seen.read += b),
       hashed: () => seen.hashed++,
       changed: () => seen.changed++,
@@ -95,14 +94,14 @@ describe('WalkHasher', () => {
       // The first of each size is inserted now; a later file of the same size is taken and
       // written with its hashes. Empty files are never hashed.
       expect(taken).toEqual(['second.bin', 'changed.bin', 'small-b.txt']);
-      // Nothing is sent before the walk asks (the batch is not full and wait() was not called):
-      // change a taken file now, so that the worker finds it changed.
+      // Nothing is sent before the walk asks (no worker runs before wait() or finish() starts
+      // one): change a taken file now, so that the worker finds it changed.
       appendFileSync(join(dir, 'changed.bin'), '+');
       await hasher.finish();
       expect(hasher.apply()).toBe(5); // three inserts, two first-of-size updates
       db.exec('COMMIT');
     } finally {
-      await pool.close();
+      await pools.close();
     }
     expect(seen).toEqual({ read: 4096 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
     const rows = new Map(
