@@ -93,6 +93,18 @@ export function decodeJob(m: HashBatchMessage, i: number): HashJob {
   };
 }
 
+/** The digests of job `i` of a result (its status must be Ok); sha256 only when computed. */
+export function digestsOf(
+  r: HashResultMessage,
+  i: number,
+): { prefix: Buffer; sha256: Buffer | undefined } {
+  const at = i * DIGEST_BYTES;
+  return {
+    prefix: Buffer.from(r.prefix.subarray(at, at + DIGEST_BYTES)),
+    sha256: r.hasSha256[i] ? Buffer.from(r.sha256.subarray(at, at + DIGEST_BYTES)) : undefined,
+  };
+}
+
 export function transferList(m: HashBatchMessage | HashResultMessage): ArrayBuffer[] {
   const views =
     'paths' in m

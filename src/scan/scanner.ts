@@ -37,7 +37,7 @@ import { WalkHasher } from './walk-hasher.js';
 import {
   BATCH_BYTES,
   BATCH_FILES,
-  DIGEST_BYTES,
+  digestsOf,
   HashStatus,
   PREFIX_BYTES,
   type HashJob,
@@ -522,14 +522,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
       if (status === HashStatus.Ok) {
         if (!job.readBefore) summary.hashedFiles++;
         progress.hashedFiles++;
-        const at = i * DIGEST_BYTES;
-        toWrite.push({
-          job,
-          prefix: Buffer.from(r.prefix.subarray(at, at + DIGEST_BYTES)),
-          sha256: r.hasSha256[i]
-            ? Buffer.from(r.sha256.subarray(at, at + DIGEST_BYTES))
-            : undefined,
-        });
+        toWrite.push({ job, ...digestsOf(r, i) });
       } else if (status === HashStatus.Changed) {
         failed.push(job);
         summary.hashChanged++;

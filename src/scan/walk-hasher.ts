@@ -23,7 +23,7 @@ import type { HashPool, LazyHashPool } from './hash-pool.js';
 import {
   BATCH_BYTES,
   BATCH_FILES,
-  DIGEST_BYTES,
+  digestsOf,
   HashStatus,
   PREFIX_BYTES,
   type HashJob,
@@ -175,9 +175,9 @@ export class WalkHasher {
         let sha256: Buffer | null = null;
         const status = r.status[i] as HashStatus;
         if (status === HashStatus.Ok) {
-          const at = i * DIGEST_BYTES;
-          prefix = Buffer.from(r.prefix.subarray(at, at + DIGEST_BYTES));
-          if (r.hasSha256[i]) sha256 = Buffer.from(r.sha256.subarray(at, at + DIGEST_BYTES));
+          const d = digestsOf(r, i);
+          prefix = d.prefix;
+          sha256 = d.sha256 ?? null;
           this.report.hashed();
         } else {
           this.writer.markFailed(p.deviceId, job.inode);
