@@ -14,6 +14,7 @@ import {
   dupePaths,
   prepareDupeGroups,
   type DupePath,
+  type DupeGroupKey,
   type DupeRowFilter,
 } from '../catalog/dupes.js';
 import type { Member } from '../catalog/groups.js';
@@ -78,7 +79,59 @@ function toMember(p: DupePath, size: number): Member {
   };
 }
 
-/** Every group, largest savings first, one at a time. */
+interface Built {
+  readonly key: DupeGroupKey;
+  readonly entries: DupeEntry[];
+  readonly files: number;
+  readonly saving: number;
+}
+
+/** A max-heap by savings, then by listing order (row id): what waits for its turn. */
+class Waiting {
+  private readonly items: Built[] = [];
+  private before(a: Built, b: Built): boolean {
+    return a.saving > b.saving || (a.saving === b.saving && a.key.rowId < b.key.rowId);
+  }
+  get top(): Built | undefined {
+    return this.items[0];
+  }
+  push(x: Built): void {
+    const h = this.items;
+    h.push(x);
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!this.before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  pop(): Built | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Every group, largest savings first, one at a time. SQL orders the groups by their savings
+ * before the globs (which only SQL cannot apply); a group the globs shrink waits in a heap
+ * until no later group can save more (SQL's figure bounds every later group's), so the
+ * listing is in exact order. Only such shrunken groups are held, with their paths.
+ */
 export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, void, undefined> {
   const filters = req.filters ?? Filters.none;
   const scope = req.scope ?? Scope.all;
@@ -94,49 +147,69 @@ export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, v
   prepareDupeGroups(db, rows);
   const globs = filters.include.length > 0 || filters.exclude.length > 0;
   const toVisible = visiblePathMapper(db);
+
+  const build = (g: DupeGroupKey): Built | undefined => {
+    let paths = dupePaths(db, g, rows).map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));
+    // Globs match the path as shown, which SQL does not know: the only filter applied here.
+    if (globs) paths = paths.filter((x) => !filters.reject(toMember(x.p, g.size), x.v));
+    const byInode = new Map<string, typeof paths>();
+    for (const x of paths) {
+      const k = `${x.p.deviceId}:${x.p.inode}`;
+      const list = byInode.get(k);
+      if (list) list.push(x);
+      else byInode.set(k, [x]);
+    }
+    if (byInode.size < 2) return undefined;
+    const inodes = [...byInode.values()].map((list) =>
+      list.sort((a, b) => Buffer.compare(a.v, b.v)),
+    );
+    inodes.sort((a, b) => Buffer.compare(a[0]!.v, b[0]!.v));
+    const entries = inodes.flatMap((list) =>
+      list.map((x, i) => ({
+        deviceId: x.p.deviceId,
+        path: x.v,
+        fsPath: x.p.path,
+        inode: x.p.inode,
+        nlink: x.p.nlink,
+        linkIndex: i,
+        links: list.length,
+      })),
+    );
+    return { key: g, entries, files: inodes.length, saving: g.size * (inodes.length - 1) };
+  };
+
   let no = 0;
+  const emit = (b: Built): DupeGroup => ({
+    no: ++no,
+    sha256: b.key.sha256,
+    size: b.key.size,
+    files: b.files,
+    bytesSaveable: b.saving,
+    devices: new Set(b.entries.map((e) => e.deviceId)).size,
+    entries: b.entries,
+  });
+  const done = () => req.limit !== undefined && req.limit > 0 && no >= req.limit;
+  const waiting = new Waiting();
   for (let after = 0; ;) {
     const page = dupeGroupPage(db, after, PAGE);
-    if (page.length === 0) return;
+    if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
     for (const g of page) {
-      let paths = dupePaths(db, g, rows).map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));
-      // Globs match the path as shown, which SQL does not know: the only filter applied here.
-      if (globs) paths = paths.filter((x) => !filters.reject(toMember(x.p, g.size), x.v));
-      const byInode = new Map<string, typeof paths>();
-      for (const x of paths) {
-        const key = `${x.p.deviceId}:${x.p.inode}`;
-        const list = byInode.get(key);
-        if (list) list.push(x);
-        else byInode.set(key, [x]);
+      const bound = g.size * (g.files - 1);
+      while (waiting.top && waiting.top.saving >= bound) {
+        yield emit(waiting.pop()!);
+        if (done()) return;
       }
-      if (byInode.size < 2) continue;
-      const inodes = [...byInode.values()].map((list) =>
-        list.sort((a, b) => Buffer.compare(a.v, b.v)),
-      );
-      inodes.sort((a, b) => Buffer.compare(a[0]!.v, b[0]!.v));
-      const entries = inodes.flatMap((list) =>
-        list.map((x, i) => ({
-          deviceId: x.p.deviceId,
-          path: x.v,
-          fsPath: x.p.path,
-          inode: x.p.inode,
-          nlink: x.p.nlink,
-          linkIndex: i,
-          links: list.length,
-        })),
-      );
-      no++;
-      yield {
-        no,
-        sha256: g.sha256,
-        size: g.size,
-        files: inodes.length,
-        bytesSaveable: g.size * (inodes.length - 1),
-        devices: new Set(entries.map((e) => e.deviceId)).size,
-        entries,
-      };
-      if (req.limit && no >= req.limit) return;
+      const b = build(g);
+      if (!b) continue;
+      if (b.saving === bound && !waiting.top) {
+        yield emit(b); // the usual case: nothing filtered away, nothing waiting
+        if (done()) return;
+      } else waiting.push(b);
     }
+  }
+  for (let b = waiting.pop(); b; b = waiting.pop()) {
+    yield emit(b);
+    if (done()) return;
   }
 }
