@@ -64,3 +64,18 @@ export function resolveDeviceAndScope(
   const entries = named.length > 0 ? named : within ? [within] : [];
   return { device, scope: Scope.of(entries) };
 }
+
+/**
+ * `--device` for commands that report on whole filesystems (status, export): an alias or a
+ * mount point. A directory inside a filesystem is refused rather than silently widened.
+ */
+export function resolveWholeDevice(db: DB, deviceArg: Buffer, command: string): DeviceRow {
+  const { device, scope } = resolveDeviceAndScope(db, deviceArg, []);
+  if (scope.active) {
+    const e = scope.entries[0]!;
+    throw new UserError(
+      `--device ${displayPath(deviceArg)} is a directory inside ${e.device.alias} (mounted at ${displayPath(e.device.mountPoint)}), not a filesystem; for the whole filesystem give --device ${e.device.alias} (or ${displayPath(e.device.mountPoint)}); ${command}`,
+    );
+  }
+  return device!;
+}

@@ -202,6 +202,19 @@ describe('scope', () => {
     expect(byAlias.bytes_saveable).toBe(whole.bytes_saveable);
     // A: 2 × 5000, B: 7000, C: 3000, E: 4000, D: 2000 (g1l and g2l are catalogued links).
     expect(whole.bytes_saveable).toBe(10_000 + 7000 + 3000 + 4000 + 2000);
+    // Commands that report on whole filesystems refuse a directory, saying how to get either.
+    for (const args of [
+      ['conductor', 'status', '--device', join(m1, 'scope')],
+      ['export', '--device', join(m1, 'scope'), '--format', 'csv', '--out', '-'],
+    ]) {
+      const r = run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(`is a directory inside ${alias} .*give --device ${alias} \\(or ${m1}\\)`),
+      );
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run(args.map((a) => (a === join(m1, 'scope') ? m1 : a))).code).toBe(0);
+    }
   });
 
   it('PATH arguments: relative to the current directory, several, on two filesystems', (ctx) => {

@@ -12,7 +12,8 @@ import {
   type PlanRow,
 } from '../../catalog/plans.js';
 import { analyze, status } from '../../conductor/analyze.js';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import type { Verify } from '../../conductor/execute.js';
 import { describeFilters } from '../../conductor/filters.js';
 import { keepRuleText } from '../../conductor/keep-rules.js';
@@ -78,7 +79,13 @@ function parseVerify(v: string): Verify {
 }
 
 function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
-  return arg === undefined ? undefined : resolveDeviceArg(db, arg);
+  return arg === undefined
+    ? undefined
+    : resolveWholeDevice(
+        db,
+        argBytes(arg),
+        "for that directory's duplicates: 'hashall conductor analyze DIR' or 'hashall dupes DIR'",
+      );
 }
 
 function hex(b: Buffer | null, n = 12): string {
