@@ -96,7 +96,9 @@ export function resolveCataloguedPath(db: DB, arg: Buffer, what: string): Resolv
     // is realpath(3) on the bytes.
     abs = realpathSync.native(arg, { encoding: 'buffer' });
   } catch (err) {
-    throw new UserError(`${shown}: ${describeErrno(err)}; give a catalogued directory`);
+    throw new UserError(
+      `${shown}: ${describeErrno(err)}; ${what === '--device' ? "give a filesystem's mount point, a directory on it, or a device alias ('hashall devices')" : 'give a catalogued directory'}`,
+    );
   }
   const st = lstatSync(abs, { bigint: true });
   const mount = findMount(readMountinfo(), abs, st.dev);
