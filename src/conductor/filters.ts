@@ -243,9 +243,12 @@ export function compileGlob(pattern: string, option: string): Glob {
   let p = pattern.endsWith('/') ? `${pattern}**` : pattern;
   const basenameOnly = !p.includes('/');
   if (!basenameOnly && !p.startsWith('/') && !p.startsWith('**/')) p = `**/${p}`;
-  let re: ReturnType<typeof picomatch>;
+  let re: RegExp;
   try {
-    re = picomatch(p, { dot: true });
+    // picomatch builds `**` from `.`, which does not match a newline: a name holding one would
+    // escape `--exclude '/pool/tmp/**'`. The `s` flag makes `.` match every character.
+    const made = picomatch.makeRe(p, { dot: true });
+    re = new RegExp(made.source, `${made.flags.replace('s', '')}s`);
   } catch (err) {
     throw new UserError(
       `${option}: ${q(pattern)} is not a valid pattern (${(err as Error).message})`,
@@ -253,7 +256,7 @@ export function compileGlob(pattern: string, option: string): Glob {
   }
   return {
     pattern,
-    test: (path, base) => re(basenameOnly ? base : path),
+    test: (path, base) => re.test(basenameOnly ? base : path),
   };
 }
 

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
-import type { DeviceRow } from '../../catalog/devices.js';
+import { listDevices, type DeviceRow } from '../../catalog/devices.js';
 import {
   actionCounts,
   getPlan,
@@ -12,7 +12,8 @@ import {
   type PlanRow,
 } from '../../catalog/plans.js';
 import { analyze, status } from '../../conductor/analyze.js';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import type { Verify } from '../../conductor/execute.js';
 import { describeFilters } from '../../conductor/filters.js';
 import { keepRuleText } from '../../conductor/keep-rules.js';
@@ -33,6 +34,9 @@ import {
   type FilterOpts,
 } from '../filter-options.js';
 import { deviceJson } from './devices.js';
+import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
+import { describeScope, scopeEntryJson } from '../../conductor/scope.js';
+import { planScope } from '../../catalog/scope.js';
 import { registerReport } from './report.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
@@ -75,7 +79,13 @@ function parseVerify(v: string): Verify {
 }
 
 function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
-  return arg === undefined ? undefined : resolveDeviceArg(db, arg);
+  return arg === undefined
+    ? undefined
+    : resolveWholeDevice(
+        db,
+        argBytes(arg),
+        "for that directory's duplicates: 'hashall conductor analyze DIR' or 'hashall dupes DIR'",
+      );
 }
 
 function hex(b: Buffer | null, n = 12): string {
@@ -96,27 +106,33 @@ function registerAnalyze(conductor: Command): void {
       conductor
         .command('analyze')
         .description('find deduplication opportunities in the catalog')
-        .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+        .argument('[paths...]', PATHS_HELP)
+        .option(
+          '--device <path>',
+          'only this filesystem (its mount point or alias; a directory inside it: only that directory)',
+        )
         .option('--cross-device', 'also list contents duplicated across filesystems')
         .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
     ),
-  ).action((opts: AnalyzeOpts) => {
+  ).action((paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts, { readonly: true });
     try {
-      const device = deviceOption(db, opts.device);
+      const { device, scope } = deviceAndScope(db, opts.device, paths);
       const a = analyze(db, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
         keep,
         filters,
+        scope,
       });
       const keepText = keep.map(keepRuleText);
       if (opts.json) {
         printJson({
           keep: keepText,
           filters: filters.toJson(),
+          scope: scope.toJson(),
           devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
           same_device: {
             groups: a.sameDevice.groups,
@@ -152,7 +168,10 @@ function registerAnalyze(conductor: Command): void {
       }
       const lines: string[] = [];
       const filterText = describeFilters(filters.toJson());
-      if (filterText) lines.push(`🔎 Filters: ${filterText}`, '');
+      const scopeText = describeScope(scope.entries);
+      if (scopeText) lines.push(`📁 Scope: ${scopeText}`);
+      if (filterText) lines.push(`🔎 Filters: ${filterText}`);
+      if (scopeText || filterText) lines.push('');
       lines.push('📊 Registered Devices:');
       const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
       for (const d of a.devices) {
@@ -177,12 +196,12 @@ function registerAnalyze(conductor: Command): void {
       );
       if (a.sameDevice.blockedGroups) {
         lines.push(
-          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
+          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${scope.active ? 'linked outside the scope, ' : ''}${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
         );
       }
       if (a.sameDevice.pinnedInodes) {
         lines.push(
-          `  ${formatCount(a.sameDevice.pinnedInodes)} inodes are pinned by links outside the catalog: they free nothing`,
+          `  ${formatCount(a.sameDevice.pinnedInodes)} inodes are pinned by links outside the catalog${scope.active ? ' or the scope' : ''}: they free nothing`,
         );
       }
       if (a.crossDevice) {
@@ -277,9 +296,10 @@ function registerPlan(conductor: Command): void {
         .command('plan')
         .description('create a deduplication plan (changes nothing on disk)')
         .argument('<name>', 'a human-readable plan name')
+        .argument('[paths...]', PATHS_HELP)
         .option(
           '--device <path>',
-          'only this filesystem (a path on it, or its alias); default: all',
+          'only this filesystem (its mount point or alias; a directory inside it: only that directory); default: all',
         )
         .option(
           '--same-device [bool]',
@@ -300,15 +320,16 @@ function registerPlan(conductor: Command): void {
           'hardlink',
         ),
     ),
-  ).action((name: string, opts: PlanOpts) => {
+  ).action((name: string, paths: string[], opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
     const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts);
     try {
-      const device = deviceOption(db, opts.device);
+      const { device, scope } = deviceAndScope(db, opts.device, paths);
       const result = createPlan(db, {
         name,
         ...(device ? { device } : {}),
+        scope,
         sameDevice: opts.sameDevice,
         crossDevice: opts.crossDevice,
         keep,
@@ -328,6 +349,7 @@ function registerPlan(conductor: Command): void {
           mode,
           keep: stored.keepRules,
           filters: stored.filters,
+          scope: scope.toJson(),
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
@@ -348,6 +370,7 @@ function registerPlan(conductor: Command): void {
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
           `   Keep: ${stored.keepRules.join(', ')}`,
+          `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${displayPath(device.mountPoint)})` : 'everything catalogued')}`,
           ...(filterText ? [`   Filters: ${filterText}`] : []),
           ...reflinkLines(result.reflink),
           ...(plan.pendingGroups
@@ -419,12 +442,15 @@ function registerShowPlan(conductor: Command): void {
       const toAbs = visiblePathMapper(db);
       const stored = planFilters(plan.options);
       const mode = planMode(plan);
+      const scope = planScope(db, plan.id);
+      const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
           mode,
+          scope: scope.map((e) => scopeEntryJson(e, aliases.get(e.deviceId))),
           created_at: new Date(plan.createdAt).toISOString(),
           executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
           options: { ...plan.options, keep_rules: stored.keepRules, filters: stored.filters },
@@ -446,6 +472,7 @@ function registerShowPlan(conductor: Command): void {
         '',
         `Status: ${plan.status}`,
         `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${stored.keepRules.join(', ')}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
+        `Scope: ${describeScope(scope) ?? (plan.options.deviceAlias ? `all of ${plan.options.deviceAlias}` : 'everything catalogued')}`,
         `Filters: ${describeFilters(stored.filters) ?? 'none'}`,
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
@@ -486,6 +513,8 @@ function registerShowPlan(conductor: Command): void {
       const { db } = open(opts, { readonly: true });
       try {
         const plans = listPlans(db);
+        const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
+        const scopes = new Map(plans.map((p) => [p.id, planScope(db, p.id)]));
         if (opts.json) {
           printJson({
             plans: plans.map((p) => ({
@@ -495,6 +524,7 @@ function registerShowPlan(conductor: Command): void {
               created_at: new Date(p.createdAt).toISOString(),
               executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
               device: p.options.deviceAlias,
+              scope: scopes.get(p.id)!.map((e) => scopeEntryJson(e, aliases.get(e.deviceId))),
               mode: planMode(p),
               keep: planFilters(p.options).keepRules,
               filters: planFilters(p.options).filters,
@@ -516,6 +546,7 @@ function registerShowPlan(conductor: Command): void {
               'NAME',
               'STATUS',
               'DEVICE',
+              'SCOPE',
               'MODE',
               'OPPORTUNITIES',
               'SAVEABLE',
@@ -527,13 +558,14 @@ function registerShowPlan(conductor: Command): void {
               p.name,
               p.status,
               p.options.deviceAlias ?? 'all',
+              describeScope(scopes.get(p.id)!) ?? '-',
               planMode(p),
               formatCount(p.opportunities),
               formatBytes(p.bytesSaveable),
               formatTime(p.createdAt),
               describeFilters(planFilters(p.options).filters) ?? '-',
             ]),
-            [true, false, false, false, false, true, true, false, false],
+            [true, false, false, false, false, false, true, true, false, false],
           ),
         );
       } finally {

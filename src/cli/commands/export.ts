@@ -1,7 +1,8 @@
 /** `hashall export [--device PATH] --format json|jsonl|csv --out FILE`. */
 import { Command, InvalidArgumentError } from 'commander';
 import { extname, resolve } from 'node:path';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import { UserError } from '../../errors.js';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/export.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
@@ -46,7 +47,14 @@ export function registerExport(program: Command): void {
     const format = formatFor(opts.out, opts.format);
     const { db, path: catalog } = open(opts, { readonly: true });
     try {
-      const device = opts.device === undefined ? undefined : resolveDeviceArg(db, opts.device);
+      const device =
+        opts.device === undefined
+          ? undefined
+          : resolveWholeDevice(
+              db,
+              argBytes(opts.device),
+              'export lists whole filesystems (filter its output, e.g. with jq, for one directory)',
+            );
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,
         protect: [catalog],
