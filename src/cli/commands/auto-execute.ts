@@ -27,7 +27,8 @@ import {
   type Schedule,
 } from '../../conductor/schedule.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { runScan, type ScanSummary } from '../../scan/scanner.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';

@@ -21,7 +21,8 @@ import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js
 import { createPlan, type PlanResult } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';

@@ -9,7 +9,8 @@ import {
 } from '../../catalog/devices.js';
 import { UserError } from '../../errors.js';
 import { splitDev } from '../../fs/mountinfo.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../format.js';
 

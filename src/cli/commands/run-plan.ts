@@ -14,7 +14,8 @@ import {
 } from '../../conductor/execute.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
 import { formatBytes, formatCount } from '../format.js';
 import { stopRequested } from '../signals.js';

@@ -4,7 +4,8 @@ import { pendingCandidates } from '../../catalog/hashing.js';
 import { lastScanPerRoot } from '../../catalog/scans.js';
 import { catalogStats, integrityProblems } from '../../catalog/stats.js';
 import { UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
 
