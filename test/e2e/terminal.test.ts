@@ -65,7 +65,7 @@ describe('on a terminal', () => {
 /** Every state of the progress line drawn in raw terminal output (redrawn after '\r'). */
 function frames(raw: string): string[] {
   // eslint-disable-next-line no-control-regex
-  return raw.split(/\r|\n|\x1b\[2?K/).filter((f) => f.trim() !== '');
+  return raw.split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/).filter((f) => f.trim() !== '');
 }
 
 const num = (s: string) => Number(s.replace(/,/g, ''));
