@@ -68,7 +68,7 @@ function frames(raw: string): string[] {
   return raw.split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/).filter((f) => f.trim() !== '');
 }
 
-const num = (s: string) => Number(s.replace(/,/g, ''));
+const num = (s: string | undefined) => Number((s ?? '').replace(/,/g, ''));
 
 describe('progress bars', () => {
   let dir: string;

@@ -570,7 +570,7 @@ async function confirm(plan: PlanRow, hardlinks: number): Promise<boolean> {
   const mode = planMode(plan);
   try {
     process.stderr.write(
-      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} ${actionLabel(mode, 'HARDLINK')} actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
+      `Plan #${plan.id} "${plan.name}": ${countOf(hardlinks, `${actionLabel(mode, 'HARDLINK')} action`)}, ${formatBytes(plan.bytesSaveable)} to save.\n`,
     );
     const answer = await rl.question(
       `Replace these files with ${mode === 'reflink' ? 'copy-on-write clones' : 'hardlinks'} now? [y/N] `,
