@@ -442,7 +442,9 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     begin();
     hashWritesSinceCommit += hasher.apply();
   } catch (err) {
-    if (inTx) db.exec('ROLLBACK');
+    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
+    // throw 'no transaction is active' and hide the real error.
+    if (inTx && db.inTransaction) db.exec('ROLLBACK');
     inTx = false;
     tree.discardParked();
     // A damaged catalog gets no more writes from us: only the refusal.
