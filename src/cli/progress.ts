@@ -29,6 +29,8 @@ export function scanProgress(enabled: boolean): ProgressView {
   let hashStarted = 0;
   let stage: ScanProgress['stage'];
   let stageStarted = 0;
+  /** Jobs finished before the running stage started (all of the earlier stages'). */
+  let stageBaseDone = 0;
   return {
     update(p) {
       const now = Date.now();
@@ -40,6 +42,7 @@ export function scanProgress(enabled: boolean): ProgressView {
       if (p.stage !== stage) {
         stage = p.stage;
         stageStarted = now;
+        stageBaseDone = p.hashDoneFiles;
         changed = true;
       }
       // A new phase or stage is drawn at once: its total is news, however soon it came.
@@ -60,20 +63,32 @@ export function scanProgress(enabled: boolean): ProgressView {
   }
 
   function hashText(p: ScanProgress, now: number): string {
-    // The total is that of the stages started so far: it grows when the full-hash stage
-    // starts, and done never passes it (every job finished counts once, hashed or not).
+    // The count is of the stages started so far: its total grows when the full-hash stage
+    // starts, and done never passes it (every job finished counts once, hashed or not). The
+    // bar is the running stage's: by files for prefixes (a seek each), by bytes for the full
+    // hash (where the time goes), so one large file last does not sit at 99 % for minutes.
     const done = Math.min(p.hashDoneFiles, p.hashTotalFiles);
+    const stageFiles = Math.max(0, p.hashTotalFiles - stageBaseDone);
+    const stageDone = Math.max(0, done - stageBaseDone);
+    const byBytes = p.stageBytes > 0;
+    const bytesDone = Math.min(p.stageBytesDone, p.stageBytes);
+    const pct = byBytes
+      ? stageDone >= stageFiles
+        ? percent(1, 1)
+        : percent(Math.min(bytesDone, p.stageBytes - 1), p.stageBytes)
+      : percent(stageDone, stageFiles);
+    const fraction = byBytes ? bytesDone / p.stageBytes : stageDone / Math.max(1, stageFiles);
     const parts = [
-      `${p.stage === 'prefix' ? 'hashing prefixes' : 'hashing'}  ${bar(done / Math.max(1, p.hashTotalFiles))} ${percent(done, p.hashTotalFiles)}`,
+      `${p.stage === 'prefix' ? 'hashing prefixes' : 'hashing'}  ${bar(fraction)} ${pct}`,
       `${formatCount(done)}/${countOf(p.hashTotalFiles, 'file')}`,
-      `${formatBytes(p.hashedBytes)}, ${rate(p.hashedBytes, now - hashStarted)}`,
+      byBytes
+        ? `${formatBytes(bytesDone)} of ${formatBytes(p.stageBytes)}, ${rate(bytesDone, now - stageStarted)}`
+        : `${formatBytes(p.hashedBytes)}, ${rate(p.hashedBytes, now - hashStarted)}`,
       clock(now - started),
     ];
     // Only the last stage's time left means something: an earlier one is followed by more.
     const left =
-      p.laterStages || p.stageBytes === 0
-        ? undefined
-        : eta(Math.min(p.stageBytesDone, p.stageBytes), p.stageBytes, now - stageStarted);
+      p.laterStages || !byBytes ? undefined : eta(bytesDone, p.stageBytes, now - stageStarted);
     if (left) parts.push(`ETA ${left}`);
     return parts.join(' | ');
   }
