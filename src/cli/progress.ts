@@ -101,7 +101,7 @@ export interface RunWork {
 }
 
 export interface RunProgressView {
-  /** One more action reported (`bytes`: what it saves, 0 for NOOP and SKIP). */
+  /** One more HARDLINK (REFLINK) action reported; `bytes`: what it saves. */
   action(bytes: number): void;
   /** Print whole lines on `stream` above the bar. */
   print(stream: NodeJS.WriteStream, text: string): void;

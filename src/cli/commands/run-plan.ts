@@ -149,7 +149,7 @@ export async function runPlan(
   let failuresShown = 0;
   const onAction = (r: ActionReport) => {
     const o = r.outcome;
-    bar.action(r.action.type === 'HARDLINK' ? r.action.bytes : 0);
+    if (r.action.type === 'HARDLINK') bar.action(r.action.bytes);
     if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
     log?.write(
       `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${pathText(r.targetAbs)} source=${pathText(r.sourceAbs)}`,
@@ -273,13 +273,17 @@ export async function runPlan(
   return { summary, doc };
 }
 
-/** What the bar counts to: every action of the plan, and the bytes its replacements save. */
+/**
+ * What the bar counts to: the plan's HARDLINK (REFLINK) actions, as the header counts them
+ * (NOOP and SKIP cost next to nothing), and the bytes they save.
+ */
 function planWork(db: DB, planId: number): RunWork {
   let actions = 0;
   let bytes = 0;
   for (const c of actionCounts(db, planId)) {
+    if (c.type !== 'HARDLINK') continue;
     actions += c.n;
-    if (c.type === 'HARDLINK') bytes += c.bytes;
+    bytes += c.bytes;
   }
   return { actions, bytes };
 }
