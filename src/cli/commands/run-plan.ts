@@ -192,6 +192,11 @@ export async function runPlan(
   } finally {
     bar.stop();
   }
+  if (!human && opts.quiet && failuresShown > FAILURES_SHOWN) {
+    process.stderr.write(
+      `hashall: error: ${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown${log ? `: see ${log.path}` : ''}\n`,
+    );
+  }
   log?.write(
     `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved}`,
   );
