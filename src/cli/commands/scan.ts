@@ -66,10 +66,13 @@ export function scanJson(s: ScanSummary): unknown {
   };
 }
 
+/** The noun of each kind of entry a scan never opens ('device' alone would read as a filesystem). */
+const SKIP_NOUN: Record<string, string> = { device: 'device node', other: 'other entry' };
+
 function render(s: ScanSummary, st: Style): string {
   const skipped = Object.entries(s.skipped)
     .filter(([, n]) => n > 0)
-    .map(([k, n]) => countOf(n, k === 'other' ? 'other entry' : k))
+    .map(([k, n]) => countOf(n, SKIP_NOUN[k] ?? k))
     .join(', ');
   // 'excluded' is a state, not a noun: '3 excluded' either way.
   const pruned = Object.entries(s.pruned)
