@@ -101,7 +101,7 @@ export interface RunWork {
 }
 
 export interface RunProgressView {
-  /** One more HARDLINK (REFLINK) action reported; `bytes`: what it saves. */
+  /** One more HARDLINK (REFLINK) action checked; `bytes`: what it saves. */
   action(bytes: number): void;
   /** Print whole lines on `stream` above the bar. */
   print(stream: NodeJS.WriteStream, text: string): void;

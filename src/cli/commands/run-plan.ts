@@ -149,7 +149,6 @@ export async function runPlan(
   let failuresShown = 0;
   const onAction = (r: ActionReport) => {
     const o = r.outcome;
-    if (r.action.type === 'HARDLINK') bar.action(r.action.bytes);
     if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
     log?.write(
       `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${pathText(r.targetAbs)} source=${pathText(r.sourceAbs)}`,
@@ -188,6 +187,9 @@ export async function runPlan(
       verify: req.verify,
       shouldStop: stopRequested,
       onAction,
+      onChecked: (a) => {
+        if (a.type === 'HARDLINK') bar.action(a.bytes);
+      },
     }).run();
   } finally {
     bar.stop();
