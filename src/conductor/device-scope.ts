@@ -9,7 +9,8 @@ import { findDeviceByAlias, type DeviceRow } from '../catalog/devices.js';
 import { isCataloguedDir } from '../catalog/scope.js';
 import { UserError } from '../errors.js';
 import { lstatSync } from 'node:fs';
-import { displayPath, isUnder } from '../paths.js';
+import { isUnder } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import { Scope, resolveCataloguedPath, resolveScopeDir, type ScopeEntry } from './scope.js';
 
 export interface DeviceAndScope {

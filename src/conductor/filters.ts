@@ -9,7 +9,8 @@
 import { isUtf8 } from 'node:buffer';
 import picomatch from 'picomatch';
 import { UserError } from '../errors.js';
-import { baseName, displayPath } from '../paths.js';
+import { baseName } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
 
 /** A value quoted for a one-line error message (control characters escaped). */

@@ -14,7 +14,8 @@ import { isCataloguedDir, type StoredScope } from '../catalog/scope.js';
 import { UserError, describeErrno } from '../errors.js';
 import { findMount, readMountinfo } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
-import { displayPath, isUnder, jsonPath, rebase, relativeTo } from '../paths.js';
+import { isUnder, jsonPath, rebase, relativeTo } from '../paths.js';
+import { displayPath } from '../display-path.js';
 
 export interface ScopeEntry extends StoredScope {
   readonly device: DeviceRow;

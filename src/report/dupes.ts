@@ -7,7 +7,7 @@
 import type { DeviceRow } from '../catalog/devices.js';
 import { formatBytes, formatCount } from '../cli/format.js';
 import type { DupeEntry, DupeGroup } from '../conductor/dupes.js';
-import { displayPath } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
 import type { Output } from './output.js';
 

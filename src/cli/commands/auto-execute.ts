@@ -30,11 +30,13 @@ import {
   type Schedule,
 } from '../../conductor/schedule.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { runScan, type ScanSummary } from '../../scan/scanner.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
+import { makeStyle, styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 import { scanJson } from './scan.js';
@@ -190,7 +192,7 @@ function schedule(
   }
   const lines: string[] = [];
   if (opts.install) {
-    lines.push('✅ Installed the systemd user units:');
+    lines.push(styleFor().status('ok', 'Installed the systemd user units:'));
     for (const i of installed) lines.push(`   ${i.path} (${i.state})`);
     lines.push(
       '',
@@ -297,17 +299,17 @@ async function autoExecute(
     acquireExecutorLock(db, 0);
     locked = true;
     const recovery = recoverInterrupted(db);
-    const recovered = recoveryText(recovery);
+    const recovered = recoveryText(recovery, styleFor(process.stderr));
     if (recovered) warn(opts, recovered);
     log = openLog(catalog.path, `auto-execute-${device.alias.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
     log.write(
       `auto-execute ${displayPath(device.mountPoint)} (${device.alias})${scopeText ? ` scope ${scopeText}` : ''} min-savings ${minSavings} mode ${opts.mode} keep ${keep.map(keepRuleText).join(', ')}${filters.active ? ` filters ${JSON.stringify(filters.toJson())}` : ''} verify ${opts.verify}${opts.rescan ? ' rescan' : ''} pid ${process.pid}`,
     );
-    if (recovered) log.write(recovered);
+    if (recovered) log.write(recoveryText(recovery, makeStyle(false))!);
     const human = !opts.json && !opts.quiet;
     if (human) {
       process.stdout.write(
-        `🤖 AUTO-EXECUTE ${scopeText ?? displayPath(device.mountPoint)} (${device.alias}): run when the plan saves at least ${formatBytes(minSavings)} (${formatCount(minSavings)} bytes)\n`,
+        `${styleFor().deco('🤖', 'AUTO-EXECUTE')} ${scopeText ?? displayPath(device.mountPoint)} (${device.alias}): run when the plan saves at least ${formatBytes(minSavings)} (${formatCount(minSavings)} bytes)\n`,
       );
     }
 
@@ -338,7 +340,7 @@ async function autoExecute(
       );
       if (human) {
         process.stdout.write(
-          `🔄 Rescanned ${roots.roots.map((r) => displayPath(r)).join(', ')}: ${formatCount(scan.files)} files, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${formatCount(scan.errorCount)} errors` : ''}\n`,
+          `${styleFor().deco('🔄', 'Rescanned')} ${roots.roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}\n`,
         );
       }
       if (scan.interrupted) {
@@ -368,7 +370,7 @@ async function autoExecute(
     const unsupported = result.reflink?.unsupported ?? [];
     for (const u of unsupported) {
       const line = `No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.fsType}): ${u.reason}; nothing planned there`;
-      warn(opts, `⚠️  ${line}`);
+      warn(opts, styleFor(process.stderr).status('warning', line));
       log.write(line);
     }
     log.write(
@@ -409,7 +411,9 @@ async function autoExecute(
           decision.why === 'nothing'
             ? 'there is nothing to deduplicate'
             : `the plan would save ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes), below --min-savings ${formatBytes(minSavings)}`;
-        process.stdout.write(`⏸️  Nothing done: ${why}. The plan was discarded; see ${log.path}\n`);
+        process.stdout.write(
+          `${styleFor().deco('⏸️ ', 'Nothing done')}: ${why}. The plan was discarded; see ${log.path}\n`,
+        );
       }
       process.exitCode = scan && scan.errorCount > 0 ? EXIT.partial : EXIT.ok;
       return;
@@ -417,13 +421,14 @@ async function autoExecute(
     acquireExecutorLock(db, plan.id); // name the plan in the lock we hold
     if (human) {
       process.stdout.write(
-        `📋 Plan #${plan.id}: ${formatCount(replacements)} ${label} actions, ${formatBytes(plan.bytesSaveable)} to save: executing\n\n`,
+        `${styleFor().deco('📋', `Plan #${plan.id}`)}: ${countOf(replacements, `${label} action`)}, ${formatBytes(plan.bytesSaveable)} to save: executing\n\n`,
       );
     }
     const { summary, doc } = await runPlan(db, plan, {
       opts,
       dryRun: false,
       verify: opts.verify,
+      verbose: false,
       replacements,
       log,
       recovery: undefined,

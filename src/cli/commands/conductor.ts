@@ -22,10 +22,12 @@ import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js
 import { createPlan, type PlanResult } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import { countOf, formatBytes, formatCount, formatTime, table } from '../format.js';
+import { makeStyle, styleFor, type Style } from '../style.js';
 import { registerAutoExecute } from './auto-execute.js';
 import {
   parseFilterOpts,
@@ -38,7 +40,7 @@ import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { describeScope, scopeEntryJson } from '../../conductor/scope.js';
 import { planScope } from '../../catalog/scope.js';
 import { registerReport } from './report.js';
-import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
+import { SMALL_PLAN, openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
 const THIN = '─'.repeat(64);
@@ -166,20 +168,21 @@ function registerAnalyze(conductor: Command): void {
         });
         return;
       }
+      const st = styleFor();
       const lines: string[] = [];
       const filterText = describeFilters(filters.toJson());
       const scopeText = describeScope(scope.entries);
-      if (scopeText) lines.push(`📁 Scope: ${scopeText}`);
-      if (filterText) lines.push(`🔎 Filters: ${filterText}`);
+      if (scopeText) lines.push(st.deco('📁', `Scope: ${scopeText}`));
+      if (filterText) lines.push(st.deco('🔎', `Filters: ${filterText}`));
       if (scopeText || filterText) lines.push('');
-      lines.push('📊 Registered Devices:');
+      lines.push(st.deco('📊', 'Registered Devices:'));
       const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
       for (const d of a.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
-      lines.push('', '🔍 Same-device deduplication opportunities:');
+      lines.push('', st.deco('🔍', 'Same-device deduplication opportunities:'));
       if (a.sameDevice.groups === 0) lines.push('  none');
       for (const d of a.devices) {
         const groups = a.sameDevice.top.filter((g) => g.deviceId === d.device.id);
@@ -187,39 +190,42 @@ function registerAnalyze(conductor: Command): void {
         lines.push(`  ${displayPath(d.device.mountPoint)}:`);
         for (const g of groups) {
           lines.push(
-            `    ${hex(g.sha256)} - ${g.inodes} inodes, ${g.paths} paths, save ${formatBytes(g.saveable)}${g.pinned ? ` (${g.pinned} pinned)` : ''}`,
+            `    ${hex(g.sha256)} - ${countOf(g.inodes, 'inode')}, ${countOf(g.paths, 'path')}, save ${formatBytes(g.saveable)}${g.pinned ? ` (${formatCount(g.pinned)} pinned)` : ''}`,
           );
         }
       }
       lines.push(
-        `  Total: ${formatCount(a.sameDevice.groups)} groups, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
+        `  Total: ${countOf(a.sameDevice.groups, 'group')}, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
       );
       if (a.sameDevice.blockedGroups) {
         lines.push(
-          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${scope.active ? 'linked outside the scope, ' : ''}${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
+          `  ${countOf(a.sameDevice.blockedGroups, 'more group')} cannot be linked (pinned, ${scope.active ? 'linked outside the scope, ' : ''}${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
         );
       }
       if (a.sameDevice.pinnedInodes) {
         lines.push(
-          `  ${formatCount(a.sameDevice.pinnedInodes)} inodes are pinned by links outside the catalog${scope.active ? ' or the scope' : ''}: they free nothing`,
+          `  ${countOf(a.sameDevice.pinnedInodes, 'inode')} ${a.sameDevice.pinnedInodes === 1 ? 'is' : 'are'} pinned by links outside the catalog${scope.active ? ' or the scope' : ''}: ${a.sameDevice.pinnedInodes === 1 ? 'it frees' : 'they free'} nothing`,
         );
       }
       if (a.crossDevice) {
-        lines.push('', '🌐 Cross-device duplicate files:');
+        lines.push('', st.deco('🌐', 'Cross-device duplicate files:'));
         if (a.crossDevice.groups === 0) lines.push('  none');
         for (const g of a.crossDevice.top) {
           lines.push(
-            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${g.copies} copies across ${g.devices} devices`,
+            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${countOf(g.copies, 'copy')} across ${countOf(g.devices, 'device')}`,
           );
         }
         lines.push(
-          `  Total: ${formatCount(a.crossDevice.groups)} contents, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
+          `  Total: ${formatCount(a.crossDevice.groups)} ${a.crossDevice.groups === 1 ? 'content' : 'contents'}, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
         );
       }
       if (a.pending)
         lines.push(
           '',
-          `⏳ Pending: ${formatCount(a.pending)} candidate inodes still need hashing (offline or unreadable); rescan to include them`,
+          st.deco(
+            '⏳',
+            `Pending: ${countOf(a.pending, 'candidate inode')} still ${a.pending === 1 ? 'needs' : 'need'} hashing (offline or unreadable); rescan to include them`,
+          ),
         );
       say(opts, lines.join('\n'));
     } finally {
@@ -252,15 +258,17 @@ function reflinkJson(r: PlanResult['reflink']): Record<string, unknown> {
   };
 }
 
-function reflinkLines(r: PlanResult['reflink']): string[] {
+function reflinkLines(r: PlanResult['reflink'], st: Style): string[] {
   if (!r) return [];
-  const lines = r.unsupported.map(
-    (u) =>
-      `⚠️  No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${formatCount(u.groups)} groups; --mode hardlink can link them)`,
+  const lines = r.unsupported.map((u) =>
+    st.status(
+      'warning',
+      `No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${countOf(u.groups, 'group')}; --mode hardlink can link them)`,
+    ),
   );
   if (r.estimated) {
     lines.push(
-      `   ${formatCount(r.estimated)} files priced by their size: ${r.fiemap ? 'FIEMAP could not read their block maps' : 'filefrag (e2fsprogs) is not installed, so block sharing was not checked'}`,
+      `   ${countOf(r.estimated, 'file')} priced by their size: ${r.fiemap ? 'FIEMAP could not read their block maps' : 'filefrag (e2fsprogs) is not installed, so block sharing was not checked'}`,
     );
   }
   return lines;
@@ -359,12 +367,13 @@ function registerPlan(conductor: Command): void {
         });
         return;
       }
+      const st = styleFor();
       const label = actionLabel(mode, 'HARDLINK');
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
         [
-          `✅ Plan created: ${plan.name}`,
+          st.status('ok', `Plan created: ${plan.name}`),
           `   ID: ${plan.id}`,
           `   Opportunities: ${formatCount(plan.opportunities)}`,
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
@@ -372,10 +381,10 @@ function registerPlan(conductor: Command): void {
           `   Keep: ${stored.keepRules.join(', ')}`,
           `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${displayPath(device.mountPoint)})` : 'everything catalogued')}`,
           ...(filterText ? [`   Filters: ${filterText}`] : []),
-          ...reflinkLines(result.reflink),
+          ...reflinkLines(result.reflink, st),
           ...(plan.pendingGroups
             ? [
-                `   Pending: ${formatCount(plan.pendingGroups)} candidate inodes not hashed yet (not planned)`,
+                `   Pending: ${countOf(plan.pendingGroups, 'candidate inode')} not hashed yet (not planned)`,
               ]
             : []),
           '',
@@ -481,10 +490,14 @@ function registerShowPlan(conductor: Command): void {
           (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
         ),
         '',
-        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions:`,
+        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions (target ← source, in the order execute runs them):`,
         THIN,
       ];
-      actions.forEach((a, i) => {
+      // The largest actions, listed in the order execute runs them (the plan's order) and,
+      // like execute, as `target ← source`: the target becomes a link to the kept source.
+      const typeRank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
+      const shown = [...actions].sort((x, y) => typeRank(x.type) - typeRank(y.type) || x.id - y.id);
+      shown.forEach((a, i) => {
         const bytes =
           a.type === 'HARDLINK'
             ? `${formatCount(a.bytes).padStart(17)} bytes`
@@ -495,8 +508,8 @@ function registerShowPlan(conductor: Command): void {
           `${String(i + 1).padStart(2)}. ${actionLabel(mode, a.type).padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
         );
         lines.push(`    ${hex(a.groupHash)}`);
-        lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
-        lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(`    ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(`      ← ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
         if (a.error) lines.push(`    Error: ${a.error}`);
@@ -579,6 +592,7 @@ function registerShowPlan(conductor: Command): void {
 
 interface ExecOpts extends GlobalOptions {
   dryRun?: boolean;
+  verbose?: boolean;
   force?: boolean;
   verify: Verify;
 }
@@ -588,7 +602,7 @@ async function confirm(plan: PlanRow, hardlinks: number): Promise<boolean> {
   const mode = planMode(plan);
   try {
     process.stderr.write(
-      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} ${actionLabel(mode, 'HARDLINK')} actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
+      `Plan #${plan.id} "${plan.name}": ${countOf(hardlinks, `${actionLabel(mode, 'HARDLINK')} action`)}, ${formatBytes(plan.bytesSaveable)} to save.\n`,
     );
     const answer = await rl.question(
       `Replace these files with ${mode === 'reflink' ? 'copy-on-write clones' : 'hardlinks'} now? [y/N] `,
@@ -607,6 +621,10 @@ function registerExecute(conductor: Command): void {
       .argument('<plan_id>', 'plan id', parsePlanId)
       .option('--dry-run', 'check every action against the disk and report; change nothing')
       .option('--force', 'execute without asking (required when not on a terminal)')
+      .option(
+        '-v, --verbose',
+        `print every action (a plan of more than ${SMALL_PLAN} prints only its failures)`,
+      )
       .option(
         '--verify <how>',
         "'bytes' (compare both files, default) or 'hash' (re-hash both)",
@@ -645,19 +663,20 @@ function registerExecute(conductor: Command): void {
         acquireExecutorLock(db, id);
         locked = true;
         recovery = recoverInterrupted(db);
-        const text = recoveryText(recovery);
+        const text = recoveryText(recovery, styleFor(process.stderr));
         if (text) warn(opts, text);
         plan = requirePlan(db, id);
         log = openLog(cat.path, `conductor-plan-${id}`);
         log.write(
           `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
         );
-        if (text) log.write(text);
+        if (text) log.write(recoveryText(recovery, makeStyle(false))!);
       }
       const { summary, doc } = await runPlan(db, plan, {
         opts,
         dryRun,
         verify: opts.verify,
+        verbose: opts.verbose ?? false,
         replacements: hardlinks,
         log,
         recovery,
@@ -711,18 +730,18 @@ function registerStatus(conductor: Command): void {
         });
         return;
       }
-      const lines = ['📊 Registered Devices:'];
+      const lines = [styleFor().deco('📊', 'Registered Devices:')];
       for (const d of s.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
       lines.push(
         '',
-        `Files:              ${formatCount(s.files)} paths, ${formatCount(s.inodes)} inodes`,
+        `Files:              ${countOf(s.files, 'path')}, ${countOf(s.inodes, 'inode')}`,
         `Total space:        ${formatBytes(s.bytes)}`,
-        `Hardlinks:          ${formatCount(s.hardlinks.sharedPaths)} paths share ${formatCount(s.hardlinks.inodes)} inodes, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
-        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${formatCount(s.groups)} groups`,
+        `Hardlinks:          ${countOf(s.hardlinks.sharedPaths, 'path')} share ${countOf(s.hardlinks.inodes, 'inode')}, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
+        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${countOf(s.groups, 'group')}`,
         `Pending candidates: ${formatCount(s.pending)}`,
         '',
         'Last scan per root:',

@@ -7,7 +7,8 @@ import { UserError } from '../../errors.js';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/export.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes } from '../format.js';
+import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 function parseFormat(v: string): ExportFormat {
@@ -82,7 +83,10 @@ export function registerExport(program: Command): void {
       }
       say(
         opts,
-        `✅ Exported ${formatCount(rows)} files${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
+        styleFor().status(
+          'ok',
+          `Exported ${countOf(rows, 'file')}${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
+        ),
       );
     } finally {
       db.close();
