@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// hashall benchmark: hashall against the Debian-packaged duplicate finders and the physical
-// floors, on trees made by ../shared/tools/mktree.py, warm page cache. See bench/README.md.
+// hashall benchmark: hashall against the duplicate finders (jdupes, rdfind, rmlint, fdupes,
+// fclones) and the physical floors, on trees made by ../shared/tools/mktree.py, warm page
+// cache. See bench/README.md.
 //
 //   node bench/run.mjs [--quick] [--runs N] [--million] [--timeout S]
 //
@@ -27,6 +28,7 @@ import { computeTargets } from './lib/targets.mjs';
 import { ensureTree } from './lib/trees.mjs';
 import { Interrupted, log, rmrf } from './lib/util.mjs';
 import { executeRow } from './rows/execute.mjs';
+import { fclonesRows } from './rows/fclones.mjs';
 import { firstScanRow } from './rows/first-scan.mjs';
 import { floorRows } from './rows/floors.mjs';
 import { hashAllRow } from './rows/hash-all.mjs';
@@ -49,6 +51,7 @@ function buildRows(tree, peerInfo) {
     hashAllRow(tree),
     executeRow(tree),
     ...peerRows(tree, peerInfo),
+    ...fclonesRows(tree, peerInfo.fclones),
     ...floorRows(tree),
   ];
 }

@@ -1,25 +1,44 @@
-// The peers: Debian-packaged duplicate finders (jdupes, rdfind, rmlint, fdupes) and their
-// rows, including jdupes -L on a fresh copy.
+// The peers: Debian-packaged duplicate finders (jdupes, rdfind, rmlint, fdupes), fclones
+// (cargo-installed, optional), and their rows, including jdupes -L on a fresh copy.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { timeChecked } from './checks.mjs';
 import { WORK } from './config.mjs';
 import { checkFreed, checkedCopy } from './copies.mjs';
 import { ensureTool } from './setup.mjs';
-import { log } from './util.mjs';
+import { log, which } from './util.mjs';
 
+const FCLONES_INSTALL = 'cargo install fclones --locked';
+
+/** pkg: the Debian package tried with apt-get when the tool is missing; null = never
+ *  installed by the benchmark (fclones is not packaged here and compiles for minutes). */
 export const PEERS = [
   { bin: 'jdupes', pkg: 'jdupes', version: ['-v'] },
   { bin: 'rdfind', pkg: 'rdfind', version: ['--version'] },
   { bin: 'rmlint', pkg: 'rmlint', version: ['--version'] },
   { bin: 'fdupes', pkg: 'fdupes', version: ['--version'] },
+  { bin: 'fclones', pkg: null, version: ['--version'] },
 ];
+
+function findPeer(p) {
+  if (p.pkg) return ensureTool(p.bin, p.pkg);
+  // `cargo install` puts binaries in $CARGO_HOME/bin, which is often not on PATH.
+  const cargoBin = path.join(process.env.CARGO_HOME || path.join(os.homedir(), '.cargo'), 'bin');
+  const found = which(p.bin, [cargoBin]);
+  if (found) return { path: found };
+  return {
+    path: null,
+    error: `not installed (not on PATH nor in ${cargoBin}); its rows are skipped. Install it with \`${FCLONES_INSTALL}\``,
+  };
+}
 
 /** Every peer's path (or why it is missing), and one line per missing peer. */
 export function findPeers() {
   const peerInfo = {};
-  for (const p of PEERS) peerInfo[p.bin] = ensureTool(p.bin, p.pkg);
+  for (const p of PEERS) peerInfo[p.bin] = findPeer(p);
   const missing = PEERS.filter((p) => !peerInfo[p.bin].path).map(
     (p) => `${p.bin}: ${peerInfo[p.bin].error}`,
   );
@@ -27,10 +46,16 @@ export function findPeers() {
   return { peerInfo, missing };
 }
 
+/** Peers run from an empty scratch directory, so they write nothing into the tree. */
+export function peerScratchDir() {
+  const dir = path.join(WORK, 'peer-cwd');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 export function peerRows(tree, peerInfo) {
   const T = tree.dir;
-  const peerCwd = path.join(WORK, 'peer-cwd');
-  fs.mkdirSync(peerCwd, { recursive: true });
+  const peerCwd = peerScratchDir();
   const simple = (id, bin, args, shown) => ({
     id,
     group: 'peer',

@@ -105,11 +105,18 @@ function millionTarget(million) {
 
 const RATIOS = [
   {
-    id: 'T1',
+    id: 'T1a',
     num: 'hashall-first',
     den: 'jdupes',
     limit: 0.8,
     what: 'first scan + analyze vs jdupes -r -q',
+  },
+  {
+    id: 'T1b',
+    num: 'hashall-first',
+    den: 'fclones',
+    limit: 0.8,
+    what: 'first scan + analyze vs fclones group',
   },
   {
     id: 'T2a',
