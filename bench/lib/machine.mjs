@@ -21,8 +21,8 @@ function peerVersions(peerInfo) {
     }
     const v = run(i.path, p.version);
     const line = firstLine(v.stdout || v.stderr).replace(ANSI, '');
-    const d = p.pkg ? dpkg(p.pkg) : '';
-    const from = d ? ` (dpkg ${d})` : p.pkg ? '' : ` (${i.path})`;
+    const d = p.from.kind === 'apt' ? dpkg(p.from.pkg) : '';
+    const from = p.from.kind === 'apt' ? (d ? ` (dpkg ${d})` : '') : ` (cargo, ${i.path})`;
     peers[p.bin] = `${line}${from}${i.installed ? ', installed by this run' : ''}`;
   }
   return peers;

@@ -11,27 +11,28 @@ import { checkFreed, checkedCopy } from './copies.mjs';
 import { ensureTool } from './setup.mjs';
 import { log, which } from './util.mjs';
 
-const FCLONES_INSTALL = 'cargo install fclones --locked';
-
-/** pkg: the Debian package tried with apt-get when the tool is missing; null = never
- *  installed by the benchmark (fclones is not packaged here and compiles for minutes). */
+/** Where a peer comes from. apt: the benchmark tries `apt-get install -y PKG` when it is
+ *  missing. cargo: never installed by the benchmark (not packaged here, and it compiles for
+ *  minutes); looked for on PATH and in $CARGO_HOME/bin. */
 export const PEERS = [
-  { bin: 'jdupes', pkg: 'jdupes', version: ['-v'] },
-  { bin: 'rdfind', pkg: 'rdfind', version: ['--version'] },
-  { bin: 'rmlint', pkg: 'rmlint', version: ['--version'] },
-  { bin: 'fdupes', pkg: 'fdupes', version: ['--version'] },
-  { bin: 'fclones', pkg: null, version: ['--version'] },
+  { bin: 'jdupes', from: { kind: 'apt', pkg: 'jdupes' }, version: ['-v'] },
+  { bin: 'rdfind', from: { kind: 'apt', pkg: 'rdfind' }, version: ['--version'] },
+  { bin: 'rmlint', from: { kind: 'apt', pkg: 'rmlint' }, version: ['--version'] },
+  { bin: 'fdupes', from: { kind: 'apt', pkg: 'fdupes' }, version: ['--version'] },
+  { bin: 'fclones', from: { kind: 'cargo', crate: 'fclones' }, version: ['--version'] },
 ];
 
 function findPeer(p) {
-  if (p.pkg) return ensureTool(p.bin, p.pkg);
+  if (p.from.kind === 'apt') return ensureTool(p.bin, p.from.pkg);
   // `cargo install` puts binaries in $CARGO_HOME/bin, which is often not on PATH.
   const cargoBin = path.join(process.env.CARGO_HOME || path.join(os.homedir(), '.cargo'), 'bin');
   const found = which(p.bin, [cargoBin]);
   if (found) return { path: found };
   return {
     path: null,
-    error: `not installed (not on PATH nor in ${cargoBin}); its rows are skipped. Install it with \`${FCLONES_INSTALL}\``,
+    error:
+      `not installed (not on PATH nor in ${cargoBin}); its rows are skipped. ` +
+      `Install it with \`cargo install ${p.from.crate} --locked\``,
   };
 }
 
