@@ -71,7 +71,7 @@ import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
 import { planMode, type Mode } from './mode.js';
 import { ALREADY_SHARED } from './reflink-plan.js';
 import { baseName, byteKey, parentOf } from '../paths.js';
-import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
+import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import { failpoint } from '../failpoint.js';
 
 export type Verify = 'bytes' | 'hash';

@@ -5,16 +5,21 @@
  * a file pending, never give it a wrong hash.
  */
 import { lstatSync } from 'node:fs';
-import type { DeviceRow } from '../catalog/devices.js';
-import { type MountEntry, splitDev } from '../fs/mountinfo.js';
+import { type MountEntry, splitDev } from './mountinfo.js';
 import { isUnder, rebase, relativeTo } from '../paths.js';
+
+/** What the catalog recorded of a filesystem at its last scan (a DeviceRow fits). */
+export interface RecordedMount {
+  readonly stDev: bigint;
+  readonly mountPoint: Buffer;
+}
 
 export interface MountView {
   readonly mountPoint: Buffer;
   readonly root: Buffer;
 }
 
-export function currentMounts(device: DeviceRow, mounts: readonly MountEntry[]): MountView[] {
+export function currentMounts(device: RecordedMount, mounts: readonly MountEntry[]): MountView[] {
   const { major, minor } = splitDev(device.stDev);
   const out: MountView[] = [];
   for (const m of mounts) {
