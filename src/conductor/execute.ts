@@ -68,6 +68,7 @@ import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
 import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
+import { TEMP_PREFIX } from '../fs/temp-name.js';
 import { planMode, type Mode } from './mode.js';
 import { ALREADY_SHARED } from './reflink-plan.js';
 import { baseName, byteKey, parentOf } from '../paths.js';
@@ -713,7 +714,7 @@ export class Executor {
       this.checkTarget(action, fstatSync(tgt.fd, { bigint: true }));
       if (this.opts.dryRun) return { kind: 'outcome', outcome: { kind: 'would-link' } };
 
-      const tmpName = Buffer.from(`.hashall-tmp-${this.plan.id}-${action.id}-${this.random8()}`);
+      const tmpName = Buffer.from(`${TEMP_PREFIX}${this.plan.id}-${action.id}-${this.random8()}`);
       keep = true;
       return {
         kind: 'verified',
