@@ -104,6 +104,23 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // no-restricted-imports sees only static imports and re-exports; these would slip past it.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression',
+          message: 'Use a static import, so that the layer rule (eslint.config.js) can check it.',
+        },
+        {
+          selector: 'TSImportType',
+          message: 'Use `import type`, so that the layer rule (eslint.config.js) can check it.',
+        },
+      ],
+    },
+  },
   ...LAYERS.map(({ files, patterns, sqlite }) => ({
     files,
     rules: {

@@ -121,6 +121,22 @@ describe('better-sqlite3 outside src/catalog', () => {
   });
 });
 
+describe('imports the layer rule cannot see', () => {
+  it('refuses import() and import("…").T in src', async () => {
+    const [a] = await eslint.lintText(`export const m = () => import('../conductor/lock.js');\n`, {
+      filePath: 'src/scan/scanner.ts',
+    });
+    const [b] = await eslint.lintText(
+      `export type T = import('../conductor/keep.js').PlannedAction;\n`,
+      { filePath: 'src/catalog/plans.ts' },
+    );
+    for (const r of [a!, b!]) {
+      expect(r.messages.map((m) => m.ruleId)).toEqual(['no-restricted-syntax']);
+      expect(r.messages[0]!.message).toContain('layer rule');
+    }
+  });
+});
+
 describe('tests are not restricted', () => {
   it('a test may import any layer', async () => {
     expect(await restricted('test/unit/x.test.ts', importOf('../../src/cli/format.js'))).toEqual(
