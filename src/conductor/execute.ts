@@ -112,7 +112,10 @@ export interface ExecuteSummary {
   noop: number;
   failed: number;
   skipped: number;
+  /** Bytes this run freed (reflink: shared): what its own replacements completed. */
   bytesSaved: number;
+  /** Bytes the plan has freed (shared) in all, over every run of it so far. */
+  planBytesSaved: number;
   wouldSave: number;
   status: PlanStatus;
   interrupted: boolean;
@@ -343,10 +346,12 @@ export class Executor {
       failed: 0,
       skipped: 0,
       bytesSaved: 0,
+      planBytesSaved: 0,
       wouldSave: 0,
       status: this.plan.status,
       interrupted: false,
     };
+    const savedBefore = this.planSaved();
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
     let lastYield = Date.now();
@@ -445,11 +450,10 @@ export class Executor {
       this.dirs.closeAll();
       await this.settleCloses(0);
     }
+    s.planBytesSaved = this.planSaved();
     if (!this.opts.dryRun) {
-      s.bytesSaved =
-        this.mode === 'reflink'
-          ? bytesShared(this.db, this.plan.id)
-          : bytesFreed(this.db, this.plan.id);
+      // An inode counts for the run that replaced its last planned link.
+      s.bytesSaved = s.planBytesSaved - savedBefore;
       const failedAny = (
         this.db
           .prepare(
@@ -472,6 +476,13 @@ export class Executor {
       );
     }
     return s;
+  }
+
+  /** Bytes the plan's executed actions have freed (reflink: shared) so far, in all runs. */
+  private planSaved(): number {
+    return this.mode === 'reflink'
+      ? bytesShared(this.db, this.plan.id)
+      : bytesFreed(this.db, this.plan.id);
   }
 
   /** Steps 1-3 for one action: a final report, or a verified action holding its open fds. */

@@ -141,7 +141,7 @@ export async function runPlan(
     onAction,
   }).run();
   log?.write(
-    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved}`,
+    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved} (plan in all: ${summary.planBytesSaved})`,
   );
   const doc: Record<string, unknown> = {
     plan_id: plan.id,
@@ -153,6 +153,7 @@ export async function runPlan(
     failed: summary.failed,
     skipped: summary.skipped,
     bytes_saved: summary.bytesSaved,
+    plan_bytes_saved: summary.planBytesSaved,
     would_save: summary.wouldSave,
     status: dryRun ? plan.status : summary.status,
     interrupted: summary.interrupted,
@@ -187,10 +188,15 @@ export async function runPlan(
       `❌ Failed: ${formatCount(summary.failed)}${dryRun && summary.failed ? ` (stale or changed: a real run would not ${mode === 'reflink' ? 'clone' : 'link'} these)` : ''}`,
     );
     if (!dryRun) {
+      // This run's figure; the plan's total beside it when earlier runs did part of it.
+      const total =
+        summary.planBytesSaved !== summary.bytesSaved
+          ? `; ${formatBytes(summary.planBytesSaved)} by this plan in all`
+          : '';
       lines.push(
         mode === 'reflink'
-          ? `💾 Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')`
-          : `💾 Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
+          ? `💾 Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')${total}`
+          : `💾 Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)${total}`,
       );
     }
     if (summary.interrupted)
