@@ -376,6 +376,7 @@ export class Executor {
       this.dirs.trim();
     };
     const record = () => {
+      this.recordNoops();
       const reports = this.recordOutcomes(applied.splice(0));
       lastRecord = Date.now();
       for (const p of pending.splice(0)) {
@@ -434,6 +435,7 @@ export class Executor {
           }
           if (
             applied.length >= OUTCOME_ACTIONS ||
+            this.noops.length >= OUTCOME_ACTIONS ||
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
@@ -478,6 +480,27 @@ export class Executor {
     return s;
   }
 
+  /**
+   * NOOP outcomes to record (real runs only), written in one transaction with the next
+   * outcomes rather than one commit each: a plan may hold many thousands.
+   */
+  private readonly noops: { id: number; note: string | null }[] = [];
+
+  private noteNoop(action: ActionRow, note: string | null): void {
+    if (!this.opts.dryRun) this.noops.push({ id: action.id, note });
+  }
+
+  private recordNoops(): void {
+    if (this.noops.length === 0) return;
+    const list = this.noops.splice(0);
+    this.db
+      .transaction(() => {
+        const now = Date.now();
+        for (const n of list) setActionOutcome(this.db, n.id, 'noop', n.note, now);
+      })
+      .immediate();
+  }
+
   /** Bytes the plan's executed actions have freed (reflink: shared) so far, in all runs. */
   private planSaved(): number {
     return this.mode === 'reflink'
@@ -495,10 +518,20 @@ export class Executor {
     });
     if (action.type === 'SKIP') return done({ kind: 'noop', why: action.reason ?? 'skipped' });
     if (action.type === 'NOOP') {
-      // A target found sharing every block with the kept file when the plan was made.
-      if (action.reason === ALREADY_SHARED) return done({ kind: 'noop', why: ALREADY_SHARED });
-      // Verify the hardlink still stands; record nothing (dry-run or not).
-      return done(this.checkNoop(sourceAbs, targetAbs));
+      // A target found sharing every block with the kept file when the plan was made; else
+      // verify the hardlink still stands. A real run records the outcome (the note says why
+      // when the link no longer stands); a dry run records nothing.
+      const outcome: Outcome =
+        action.reason === ALREADY_SHARED
+          ? { kind: 'noop', why: ALREADY_SHARED }
+          : this.checkNoop(sourceAbs, targetAbs);
+      if (action.status === 'pending' && outcome.kind === 'noop') {
+        this.noteNoop(
+          action,
+          outcome.why === 'already linked' || outcome.why === ALREADY_SHARED ? null : outcome.why,
+        );
+      }
+      return done(outcome);
     }
     if (this.mode === 'reflink' && action.status === 'executed') {
       // Done before (this run was resumed): the target is a new inode now, never the planned one.
@@ -515,9 +548,7 @@ export class Executor {
     try {
       const r = this.verify(action, sourceAbs, targetAbs);
       if (r.kind === 'verified') return r;
-      if (!this.opts.dryRun && r.outcome.kind === 'noop' && action.status !== 'executed') {
-        setActionOutcome(this.db, action.id, 'noop', null);
-      }
+      if (r.outcome.kind === 'noop' && action.status !== 'executed') this.noteNoop(action, null);
       return done(r.outcome);
     } catch (err) {
       // Our own shortage, not the file's: the action is tried again, never failed for it.

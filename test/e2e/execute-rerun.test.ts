@@ -68,7 +68,14 @@ describe('re-running an executed plan', () => {
       '--json',
     ]).json<ShowPlanJson>();
 
-  it('the first run frees the plan', () => {
+  it('the first run frees the plan; NOOP actions then carry a final status', () => {
+    // A dry run records nothing, not even a NOOP's outcome.
+    expect(hashall(['conductor', 'execute', '1', '--dry-run', '--catalog', cat]).code).toBe(0);
+    expect(
+      showPlan()
+        .actions.filter((a) => a.type === 'NOOP')
+        .map((a) => a.status),
+    ).toEqual(['pending', 'pending']);
     const r = execute('--json');
     expect(r.code).toBe(0);
     expect(r.json<ExecJson>()).toMatchObject({
@@ -83,6 +90,8 @@ describe('re-running an executed plan', () => {
     expect(plan.status).toBe('executed');
     const byType = (t: string) => plan.actions.filter((a) => a.type === t).map((a) => a.status);
     expect(byType('HARDLINK')).toEqual(['executed', 'executed', 'executed', 'executed']);
+    expect(byType('NOOP')).toEqual(['noop', 'noop']);
+    expect(plan.actions.filter((a) => a.status === 'pending')).toEqual([]);
   });
 
   it('a re-run frees nothing and says so, with the plan total beside it', () => {
@@ -98,5 +107,6 @@ describe('re-running an executed plan', () => {
     const human = execute();
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/Freed: 0 B \(0 bytes\); 400\.0 KB by this plan in all/);
+    expect(showPlan().actions.filter((a) => a.status === 'pending')).toEqual([]);
   });
 });
