@@ -66,6 +66,7 @@ const MAIN_JS = fileURLToPath(new URL('../main.js', import.meta.url));
  */
 function scheduledArgv(
   opts: AutoOpts,
+  device: string,
   catalog: string,
   filters: Filters,
   keep: readonly KeepRule[],
@@ -76,7 +77,7 @@ function scheduledArgv(
     'conductor',
     'auto-execute',
     '--device',
-    opts.device.includes('/') ? resolve(opts.device) : opts.device,
+    device,
     '--min-savings',
     opts.minSavings.trim(),
   ];
@@ -115,7 +116,10 @@ function schedule(
   } finally {
     db.close();
   }
-  const argv = scheduledArgv(opts, catalog, filters, keep);
+  // An alias stays an alias; anything else was a path (`.`, `data`, `../pool`), made absolute:
+  // cron starts jobs in $HOME and systemd in /, where a relative path names something else.
+  const deviceArg = opts.device === alias && !alias.includes('/') ? alias : resolve(opts.device);
+  const argv = scheduledArgv(opts, deviceArg, catalog, filters, keep);
   const name = unitName(alias, catalog, defaultCatalogPath());
   const text = scheduleText(
     name,
