@@ -2,8 +2,7 @@
  * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
  * (the action lines, the execution log, the summary, the JSON document).
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, writeSync } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import type { PlanRow } from '../../catalog/plans.js';
 import {
@@ -16,6 +15,7 @@ import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
 import { displayPath, jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
+import { createLogFile } from '../log-file.js';
 import { formatBytes, formatCount } from '../format.js';
 import { stopRequested } from '../signals.js';
 
@@ -31,16 +31,12 @@ export interface RunLog {
 const LOG_FLUSH_BYTES = 64 * 1024;
 
 /**
- * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file). Lines are buffered and
- * written on the next turn of the event loop (an executor yields at least every 50 ms), at
+ * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file; named by log-file.ts).
+ * Lines are buffered and written on the next turn of the event loop (an executor yields at least every 50 ms), at
  * 64 KiB, on close and at exit: one write per burst of action reports, not one per action.
  */
 export function openLog(catalogPath: string, name: string): RunLog {
-  const dir = join(dirname(catalogPath), 'logs');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const path = join(dir, `${name}-${stamp}.log`);
-  const fd = openSync(path, 'a', 0o600);
+  const { path, fd } = createLogFile(catalogPath, name);
   let buf: string[] = [];
   let bytes = 0;
   let scheduled = false;
