@@ -184,6 +184,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE conductor_actions ADD COLUMN target_file_id INTEGER;
   `,
+  // 9 (scope): the directories a plan was limited to (`plan NAME PATH...`), as byte paths: the
+  // path inside the filesystem that the plan matched, and the absolute path the user named.
+  `
+  CREATE TABLE IF NOT EXISTS conductor_plan_scope (
+    plan_id   INTEGER NOT NULL REFERENCES conductor_plans(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    fs_path   BLOB    NOT NULL,
+    path      BLOB    NOT NULL,
+    PRIMARY KEY (plan_id, position)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -243,7 +243,7 @@ function fact(
   raw?: number,
   kind: 'text' | 'path' = 'text',
 ): string {
-  return `<div><dt>${escapeHtml(label)}</dt><dd id="${id}"${kind === 'path' ? ' class="path"' : ''}${raw === undefined ? '' : ` data-v="${raw}"`}>${value}</dd></div>`;
+  return `<div><dt>${escapeHtml(label)}</dt><dd id="${id}"${raw === undefined ? '' : ` data-v="${raw}"`}${kind === 'path' ? ' class="path"' : ''}>${value}</dd></div>`;
 }
 
 /** A number (count or size) kept on one line. */
@@ -357,6 +357,15 @@ export async function writePlanHtml(
     ...(r.mode === 'reflink'
       ? [fact('Mode', 'sum-mode', 'reflink (copy-on-write clones, savings are blocks shared)')]
       : []),
+    fact(
+      'Scope',
+      'sum-scope',
+      r.scope.length
+        ? r.scope.map((e) => escapeHtml(displayPath(e.path))).join('<br>')
+        : text(p.options.deviceAlias ? `all of ${p.options.deviceAlias}` : 'everything catalogued'),
+      r.scope.length,
+      'path',
+    ),
     fact(
       'Filters',
       'sum-filters',

@@ -23,6 +23,8 @@ import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
+import { planScope, type StoredScope } from '../catalog/scope.js';
+import { scopeEntryJson } from '../conductor/scope.js';
 import { jsonPath } from '../paths.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
 import type { Output } from './output.js';
@@ -49,6 +51,8 @@ export interface PlanReport {
   readonly deviceTotals: readonly PlanDeviceTotals[];
   readonly topGroups: readonly PlanGroupTotals[];
   readonly generatedAt: Date;
+  /** The directories the plan was limited to (empty: not limited). */
+  readonly scope: readonly StoredScope[];
 }
 
 export const TOP_GROUPS = 20;
@@ -85,6 +89,7 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
     deviceTotals: planDeviceTotals(db, planId),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
+    scope: planScope(db, planId),
   };
 }
 
@@ -157,6 +162,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     options: { ...p.options, keep_rules: stored.keepRules, filters: stored.filters },
     keep: stored.keepRules,
     filters: stored.filters,
+    scope: r.scope.map((e) => scopeEntryJson(e, byId.get(e.deviceId)?.alias)),
     opportunities: p.opportunities,
     bytes_saveable: p.bytesSaveable,
     bytes_freed: r.bytesFreed,
