@@ -25,7 +25,8 @@ copy="$work/hashall-$version"
 rm -rf "$copy"
 mkdir -p "$copy"
 tar -C "$root" --exclude=./.git --exclude=./node_modules/better-sqlite3/build \
-  --exclude=./.vitest-report.json -cf - . | tar -C "$copy" -xf -
+  --exclude=./.vitest-report.json --exclude=./bench/.cache --exclude=./coverage \
+  -cf - . | tar -C "$copy" -xf -
 # npm itself runs on this Node (PATH), and node-gyp compiles against its headers (nodedir).
 (cd "$copy" && PATH="$bin:$PATH" npm_config_nodedir="$headers" \
   npm rebuild better-sqlite3 --loglevel=error >&2)
