@@ -49,7 +49,7 @@ smoke_line() {
   cell plan $ok
 
   ok=1
-  h conductor show-plan "$id" --limit 5 | grep -q 'HARDLINK' && ok=0
+  out="$(h conductor show-plan "$id" --limit 5)" && [[ "$out" == *HARDLINK* ]] && ok=0
   cell show-plan $ok
 
   ok=1
