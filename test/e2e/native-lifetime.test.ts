@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hashall } from '../helpers/cli.js';
 import { mktree, removeTree, tempDir } from '../helpers/fs.js';
 
-const OPEN = new URL('../../dist/catalog/open.js', import.meta.url).href;
+const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
+const OPEN = dist('catalog/open.js');
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeTree));
@@ -37,6 +38,19 @@ for (let round = 0; round < 150; round++) {
 }
 db.close();
 console.log('STRESS-DONE');
+`;
+
+/** A scan and a plan in one process; prints how many native objects that process keeps. */
+const COUNT = `
+const { openCatalog } = await import(${JSON.stringify(OPEN)});
+const { keptNativeObjects } = await import(${JSON.stringify(dist('catalog/native-handles.js'))});
+const { runScan } = await import(${JSON.stringify(dist('scan/scanner.js'))});
+const { createPlan } = await import(${JSON.stringify(dist('conductor/plan.js'))});
+const cat = openCatalog(process.argv[3]);
+await runScan(cat, { roots: [process.argv[2]] });
+createPlan(cat.db, { name: 'p', sameDevice: true, crossDevice: false });
+cat.db.close();
+console.log(JSON.stringify({ kept: keptNativeObjects() }));
 `;
 
 describe('native objects outlive every garbage collection (Node 24 abort)', () => {
@@ -84,5 +98,26 @@ describe('native objects outlive every garbage collection (Node 24 abort)', () =
         sum.hardlink_dedupe_saving_bytes,
       );
     }
+  });
+
+  it('keeps a few dozen native objects per command, however big the tree', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const script = join(dir, 'count.mjs');
+    writeFileSync(script, COUNT);
+    const kept = (files: number): number => {
+      const tree = join(dir, `tree-${files}`);
+      mktree(tree, ['--files', String(files), '--total-mb', '8', '--dup-ratio', '0.6']);
+      const r = spawnSync(process.execPath, [script, tree, join(dir, `${files}.db`)], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { kept: number }).kept;
+    };
+    const small = kept(300);
+    const big = kept(4000); // 900 duplicate groups, 13 times the files
+    expect(big).toBeLessThan(150);
+    expect(big - small).toBeLessThan(10);
   });
 });
