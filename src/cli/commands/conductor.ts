@@ -33,6 +33,8 @@ import {
   type FilterOpts,
 } from '../filter-options.js';
 import { deviceJson } from './devices.js';
+import { countMetadataChanges } from '../../catalog/metadata-changes.js';
+import { metadataChanges, mtimeText } from '../../conductor/metadata-change.js';
 import { registerReport } from './report.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
@@ -332,12 +334,14 @@ function registerPlan(conductor: Command): void {
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
           skip_reasons: Object.fromEntries(skipReasons(counts)),
+          metadata_changes: countMetadataChanges(db, plan.id),
           pending: plan.pendingGroups,
           ...reflinkJson(result.reflink),
         });
         return;
       }
       const label = actionLabel(mode, 'HARDLINK');
+      const changes = countMetadataChanges(db, plan.id);
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
@@ -348,6 +352,7 @@ function registerPlan(conductor: Command): void {
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
           `   Keep: ${stored.keepRules.join(', ')}`,
+          ...(changes ? [metadataLine(changes)] : []),
           ...(filterText ? [`   Filters: ${filterText}`] : []),
           ...reflinkLines(result.reflink),
           ...(plan.pendingGroups
@@ -373,6 +378,11 @@ function requirePlan(db: DB, id: number): PlanRow {
   return plan;
 }
 
+/** The plan's warning that linked targets will show the kept copy's mtime. */
+function metadataLine(n: number): string {
+  return `   ⚠️  Metadata: ${formatCount(n)} target${n === 1 ? '' : 's'} will show the kept copy's mtime (a hardlink shares one inode's metadata)`;
+}
+
 function actionJson(
   a: ActionRow,
   toAbs: (d: number, p: Buffer) => Buffer,
@@ -391,6 +401,7 @@ function actionJson(
     error: a.error,
     group: a.groupNo,
     keep_rule: a.keepRule,
+    metadata_changes: metadataChanges(mode, a),
   };
 }
 
@@ -432,6 +443,7 @@ function registerShowPlan(conductor: Command): void {
           filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
+          metadata_changes: countMetadataChanges(db, plan.id),
           counts: countsFor(mode, countsJson(counts)),
           actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
@@ -439,6 +451,7 @@ function registerShowPlan(conductor: Command): void {
       }
       const byType = countsJson(counts);
       const label = actionLabel(mode, 'HARDLINK');
+      const changes = countMetadataChanges(db, plan.id);
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
@@ -450,6 +463,7 @@ function registerShowPlan(conductor: Command): void {
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
         `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        ...(changes ? [metadataLine(changes).trimStart()] : []),
         ...(plan.options.reflink_unsupported ?? []).map(
           (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
         ),
@@ -472,6 +486,10 @@ function registerShowPlan(conductor: Command): void {
         lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
+        if (metadataChanges(mode, a).length > 0)
+          lines.push(
+            `    ⚠️  Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`,
+          );
         if (a.error) lines.push(`    Error: ${a.error}`);
         lines.push('');
       });
