@@ -20,7 +20,16 @@ export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | u
   return f?.id;
 }
 
-export type PlanStatus = 'pending' | 'executing' | 'executed' | 'partial' | 'interrupted';
+export type PlanStatus =
+  | 'pending'
+  | 'executing'
+  | 'executed'
+  | 'partial'
+  | 'interrupted'
+  // After `conductor undo` (stored in undo_status; see catalog/undo.ts).
+  | 'undoing'
+  | 'undone'
+  | 'partially-undone';
 export type ActionStatus = 'pending' | 'executed' | 'noop' | 'failed' | 'skipped';
 
 export interface PlanOptions {
@@ -89,13 +98,15 @@ interface RawPlan {
   total_opportunities: number;
   total_bytes_saveable: number;
   pending_groups: number;
+  /** Set by `conductor undo` (NULL before it, and in catalogs made before undo). */
+  undo_status?: PlanStatus | null;
 }
 
 function toPlan(r: RawPlan): PlanRow {
   return {
     id: r.id,
     name: r.name,
-    status: r.status,
+    status: r.undo_status ?? r.status,
     createdAt: r.created_at,
     executedAt: r.executed_at,
     options: JSON.parse(r.options) as PlanOptions,

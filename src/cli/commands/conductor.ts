@@ -36,6 +36,7 @@ import { deviceJson } from './devices.js';
 import { countMetadataChanges } from '../../catalog/metadata-changes.js';
 import { metadataChanges, mtimeText } from '../../conductor/metadata-change.js';
 import { registerReport } from './report.js';
+import { registerUndo } from './undo.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
@@ -607,6 +608,14 @@ function registerExecute(conductor: Command): void {
     let locked = false;
     try {
       let plan = requirePlan(db, id);
+      if (
+        plan.status === 'undone' ||
+        plan.status === 'partially-undone' ||
+        plan.status === 'undoing'
+      )
+        throw new UserError(
+          `plan ${id} is ${plan.status}: its paths were given their own copies back; make a new plan to deduplicate them again`,
+        );
       const hardlinks = countsJson(actionCounts(db, id)).HARDLINK!;
       if (!dryRun && !opts.force) {
         if (!process.stdin.isTTY) {
@@ -735,6 +744,7 @@ export function registerConductor(program: Command): void {
   registerAutoExecute(conductor);
   registerStatus(conductor);
   registerReport(conductor);
+  registerUndo(conductor);
   for (const c of conductor.commands) c.exitOverride();
   conductor.exitOverride();
 }
