@@ -29,6 +29,8 @@ import {
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
 import { checkUndoable } from '../../src/conductor/undo.js';
+import { processStartTime } from '../../src/conductor/lock.js';
+import { hostname } from 'node:os';
 import type { PlanRow } from '../../src/catalog/plans.js';
 
 interface UndoJson {
@@ -345,6 +347,39 @@ describe('undo an executed hardlink plan', () => {
     }
     const text = hashall(['conductor', 'show-plan', String(plan.id), '--catalog', cat]).stdout;
     expect(text).toMatch(/Status: undone/);
+  });
+});
+
+describe('one executor at a time', () => {
+  it('undo and discard are refused while another process holds the plan (the lock names it)', () => {
+    const { tree, cat, plan } = executed(base('lock'));
+    const pending = doc<{ id: number }>(cli(['conductor', 'plan', 'pending'], cat));
+    // A live holder: this test process itself, executing the pending plan.
+    const db = new Database(cat);
+    db.prepare(
+      'INSERT INTO executor_lock (id, pid, start_time, hostname, plan_id, acquired_at) VALUES (1, ?, ?, ?, ?, ?)',
+    ).run(process.pid, processStartTime(process.pid), hostname(), pending.id, Date.now());
+    db.close();
+    const disk = snapshot(tree);
+    const u = cli(['conductor', 'undo', String(plan.id), '--force'], cat);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(
+      new RegExp(`another hashall execute holds this catalog \\(pid ${process.pid}`),
+    );
+    const d = cli(['conductor', 'discard', String(pending.id)], cat);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(
+      new RegExp(`plan ${pending.id} is executing now \\(pid ${process.pid}`),
+    );
+    for (const [k, e] of snapshot(tree)) expect(e.ino).toBe(disk.get(k)!.ino);
+    // A plan marked executing whose holder is gone is not discarded either: it may have run.
+    const db2 = new Database(cat);
+    db2.prepare('DELETE FROM executor_lock').run();
+    db2.prepare(`UPDATE conductor_plans SET status = 'executing' WHERE id = ?`).run(pending.id);
+    db2.close();
+    const d2 = cli(['conductor', 'discard', String(pending.id)], cat);
+    expect(d2.code).toBe(2);
+    expect(d2.stderr).toMatch(/is executing: only a plan that was never executed can be discarded/);
   });
 });
 
