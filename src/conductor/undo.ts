@@ -9,11 +9,12 @@
  *      changed it since execute: it is left alone and reported;
  *   3. journal the intent (committed before anything is made);
  *   4. copy the content into DIR/.hashall-undo-… (O_EXCL, 0600), hashing what is read; the
- *      hash must be the plan's SHA-256; fsync; read the copy back: same hash;
+ *      hash must be the plan's SHA-256; read the copy back: same hash;
  *   5. owner and group, then mode (chown clears setuid), then atime and mtime; check them;
+ *      fsync the copy;
  *   6. journal the copy's inode (committed), re-check the target and the kept inode;
  *   7. rename(copy, target) — atomic: the path names the kept file or its own copy, never
- *      nothing — fsync the directory, check the target is the copy;
+ *      nothing — and check the target is the copy;
  *   8. record the outcome, the target's catalog row (its new inode) and the kept inode's new
  *      ctime and link count in one transaction.
  * A crash anywhere leaves each path with its content; undo-recovery.ts finishes or rolls back.
@@ -337,6 +338,7 @@ export class Undoer {
       ) {
         throw new Error('the copy could not take the original owner, group, mode and mtime');
       }
+      // On disk before it can replace anything (one fsync per path: most of undo's time).
       fsyncSync(tfd);
       tempIno = cs.ino;
       failpoint('undo-after-meta', action.id);
@@ -358,7 +360,6 @@ export class Undoer {
     }
     closeSync(tfd);
     failpoint('undo-after-rename', action.id);
-    fsyncSync(p.dir.fd);
     const post = lstatSync(p.tgtPath, { bigint: true });
     const kept = fstatSync(p.fd, { bigint: true }); // one link fewer now
     const dev = action.sourceDeviceId;
@@ -419,7 +420,7 @@ export class Undoer {
     };
   }
 
-  /** Copy the kept content, check its hash, fsync, and read the copy back to check it too. */
+  /** Copy the kept content, check its hash, and read the copy back to check it too. */
   private copy(from: number, to: number, action: ActionRow): void {
     const h = createHash('sha256');
     let pos = 0;
@@ -436,7 +437,6 @@ export class Undoer {
       throw new Changed(`size changed while copying (${pos} bytes read, ${action.size} planned)`);
     if (action.groupHash && !read.equals(action.groupHash))
       throw new Changed("content changed: the kept file no longer hashes to the plan's SHA-256");
-    fsyncSync(to);
     if (!hashFd(to, this.buf).equals(read))
       throw new Error('the copy does not read back as written (storage error?)');
   }
