@@ -172,12 +172,17 @@ export class Undoer {
     if (!this.opts.dryRun) setPlanUndoStatus(this.db, this.plan.id, 'undoing');
     let after = 0;
     let lastYield = Date.now();
+    // Test-only (as execute): slow each path down so a test can interrupt a run in the middle.
+    const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
     outer: for (;;) {
       const page = undoablePage(this.db, this.plan.id, after, 200);
       if (page.length === 0) break;
       for (const u of page) {
         after = u.action.id;
-        if (Date.now() - lastYield > 50) {
+        if (testDelayMs > 0) {
+          await new Promise((r) => setTimeout(r, testDelayMs));
+          lastYield = Date.now();
+        } else if (Date.now() - lastYield > 50) {
           await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
           lastYield = Date.now();
         }
@@ -214,7 +219,15 @@ export class Undoer {
     let dir: VerifiedDir | undefined;
     let fd: number | undefined;
     try {
-      dir = VerifiedDir.open(parentOf(targetAbs));
+      try {
+        dir = VerifiedDir.open(parentOf(targetAbs));
+      } catch (err) {
+        // A directory on the way removed, or swapped for a symlink: never followed.
+        const code = errnoCode(err);
+        if (code === 'ENOENT') throw new Changed('its directory was removed');
+        if (code === 'EDIRCHANGED') throw new Changed((err as Error).message);
+        throw err;
+      }
       const tgtPath = dir.child(baseName(targetAbs));
       let opened: { fd: number; st: BigIntStats };
       try {

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chownSync,
@@ -14,11 +14,13 @@ import {
   lstatSync,
   readdirSync,
   renameSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { hashall } from '../helpers/cli.js';
+import { CLI, hashall } from '../helpers/cli.js';
+import { waitForCatalog } from '../helpers/wait.js';
 import {
   mountTmpfs,
   removeTree,
@@ -295,6 +297,36 @@ describe('undo an executed hardlink plan', () => {
     expect(show.status).toBe('partially-undone');
   });
 
+  it('a directory swapped for a symlink since execute is never followed: its paths are left alone', () => {
+    const { tree, cat, plan, meta } = executed(base('symlinked'));
+    renameSync(join(tree, 'copy2'), join(tree, 'copy2-moved'));
+    symlinkSync(join(tree, 'copy2-moved'), join(tree, 'copy2'));
+    const inodes = readdirSync(join(tree, 'copy2-moved')).map((n) => [
+      n,
+      lstatSync(join(tree, 'copy2-moved', n)).ino,
+    ]);
+    const r = cli(['conductor', 'undo', String(plan.id), '--force'], cat);
+    expect(r.code).toBe(1);
+    const u = doc<UndoJson>(r);
+    expect(u).toMatchObject({ restored: GROUPS, left_alone: GROUPS, status: 'partially-undone' });
+    for (const l of u.left) {
+      expect(l.target).toMatch(/\/copy2\/g\d\.bin$/);
+      expect(l.reason).toMatch(
+        /^changed since execute: copy2 on the path .* is no longer a directory/,
+      );
+    }
+    // Behind the symlink: untouched, still links of the kept files.
+    for (const [n, ino] of inodes)
+      expect(lstatSync(join(tree, 'copy2-moved', String(n))).ino).toBe(ino);
+    expect(readdirSync(join(tree, 'copy2-moved')).filter((n) => n.startsWith('.hashall'))).toEqual(
+      [],
+    );
+    for (let g = 0; g < GROUPS; g++) {
+      const rel = `copy1/g${g}.bin`;
+      expect(metaOf(join(tree, rel)), rel).toEqual(meta.get(rel));
+    }
+  });
+
   it('--dry-run checks every path and changes nothing, not even the catalog', () => {
     const { tree, cat, plan } = executed(base('dry'));
     const disk = snapshot(tree);
@@ -380,6 +412,65 @@ describe('one executor at a time', () => {
     const d2 = cli(['conductor', 'discard', String(pending.id)], cat);
     expect(d2.code).toBe(2);
     expect(d2.stderr).toMatch(/is executing: only a plan that was never executed can be discarded/);
+  });
+});
+
+describe('Ctrl-C and reflink plans', () => {
+  it('Ctrl-C stops after the current path, exits 130, and undo resumes', async () => {
+    const { tree, cat, plan, before, meta } = executed(base('ctrl-c'));
+    const child = spawn(
+      process.execPath,
+      [CLI, 'conductor', 'undo', String(plan.id), '--force', '--json', '--catalog', cat],
+      { env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '200' } },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitForCatalog(
+      cat,
+      `SELECT count(*) AS n FROM conductor_actions WHERE undo_status = 'undone'`,
+    );
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    const first = JSON.parse(out) as UndoJson & { interrupted: boolean };
+    expect(first.interrupted).toBe(true);
+    expect(first.status).toBe('partially-undone');
+    expect(first.restored).toBeGreaterThan(0);
+    expect(first.restored).toBeLessThan(GROUPS * 2);
+    const early = [...meta.keys()].filter(
+      (rel) => !kept(rel) && lstatSync(join(tree, rel)).nlink === 1,
+    );
+    expect(early).toHaveLength(first.restored);
+    for (const rel of early) expect(metaOf(join(tree, rel)), rel).toEqual(meta.get(rel));
+    expect(contentDiff(before, snapshot(tree))).toEqual([]);
+    const r = cli(['conductor', 'undo', String(plan.id), '--force'], cat);
+    expect(r.code).toBe(0);
+    expect(doc<UndoJson>(r)).toMatchObject({
+      restored: GROUPS * 2 - first.restored,
+      status: 'undone',
+    });
+    expectRestored(tree, before, meta, early);
+  });
+
+  it('a reflink plan is refused with the reason, and nothing is touched', () => {
+    const b = base('reflink');
+    const tree = join(b, 't');
+    const cat = join(b, 'c.db');
+    writeTree(tree, { 'a/x': 'same content\n'.repeat(50), 'b/x': 'same content\n'.repeat(50) });
+    expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+    // Made on this filesystem, with or without reflinks: undo refuses any reflink plan.
+    const plan = doc<{ id: number }>(cli(['conductor', 'plan', 'r', '--mode', 'reflink'], cat));
+    expect(cli(['conductor', 'execute', String(plan.id), '--force'], cat).code).toBe(0);
+    const disk = snapshot(tree);
+    for (const args of [['--force'], ['--dry-run']]) {
+      const r = cli(['conductor', 'undo', String(plan.id), ...args], cat);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(
+        `hashall: error: plan ${plan.id} is a reflink plan: its targets are already independent files with their own owner, mode and times (clones share blocks copy-on-write, and writing one never changes another); there is nothing to undo\n`,
+      );
+    }
+    for (const [k, e] of snapshot(tree)) expect(e.ino).toBe(disk.get(k)!.ino);
   });
 });
 
