@@ -4,8 +4,10 @@
  * group and mode are equal, or the action is a SKIP). A reflink clone takes the target's own
  * metadata: nothing visible changes.
  */
-import type { ActionRow } from '../catalog/plans.js';
-import type { Mode } from './mode.js';
+import type { DB } from '../catalog/open.js';
+import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import { countMetadataChanges } from '../catalog/metadata-changes.js';
+import { planMode, type Mode } from './mode.js';
 
 export type MetadataField = 'mtime';
 
@@ -15,6 +17,11 @@ export function metadataChanges(
 ): MetadataField[] {
   if (mode !== 'hardlink' || a.type !== 'HARDLINK') return [];
   return a.sourceMtimeNs !== a.targetMtimeNs ? ['mtime'] : [];
+}
+
+/** Targets of a plan that will show another mtime once linked (none in a reflink plan). */
+export function planMetadataChanges(db: DB, plan: PlanRow): number {
+  return planMode(plan) === 'hardlink' ? countMetadataChanges(db, plan.id) : 0;
 }
 
 /** An mtime in nanoseconds as an ISO date to the second (UTC), for the plan's review. */

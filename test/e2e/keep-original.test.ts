@@ -3,6 +3,7 @@
  * lexically first path; plan and show-plan say which targets will show another mtime.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashall } from '../helpers/cli.js';
@@ -88,6 +89,36 @@ describe('the default keep chain keeps the original', () => {
     expect(statSync(join(tree, 'photos-backup/img.jpg')).ino).toBe(
       statSync(join(tree, 'photos/img.jpg')).ino,
     );
+  });
+});
+
+describe('a reflink plan', () => {
+  it('counts no metadata changes: a clone keeps the target its own mtime', () => {
+    const dir = tempDir();
+    try {
+      const tree = join(dir, 't');
+      const cat = join(dir, 'c.db');
+      writeTree(tree, { 'a/x': 'same\n'.repeat(100), 'b/x': 'same\n'.repeat(100) });
+      utimesSync(join(tree, 'a/x'), T2020, T2020);
+      utimesSync(join(tree, 'b/x'), T2026, T2026);
+      expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+      const h = hashall(['conductor', 'plan', 'h', '--catalog', cat, '--json']);
+      expect(h.json<{ metadata_changes: number }>().metadata_changes).toBe(1);
+      const id = h.json<{ id: number }>().id;
+      // No filesystem here clones (reflink plans on it plan nothing): the same actions, as a
+      // reflink plan, stand for one made on btrfs or XFS.
+      const db = new Database(cat);
+      db.prepare(
+        `UPDATE conductor_plans SET options = json_set(options, '$.mode', 'reflink') WHERE id = ?`,
+      ).run(id);
+      db.close();
+      const show = hashall(['conductor', 'show-plan', String(id), '--catalog', cat, '--json']);
+      const doc = show.json<{ metadata_changes: number; actions: ShowJson['actions'] }>();
+      expect(doc.metadata_changes).toBe(0);
+      expect(doc.actions.map((a) => [a.type, a.metadata_changes])).toEqual([['REFLINK', []]]);
+    } finally {
+      removeTree(dir);
+    }
   });
 });
 

@@ -33,8 +33,11 @@ import {
   type FilterOpts,
 } from '../filter-options.js';
 import { deviceJson } from './devices.js';
-import { countMetadataChanges } from '../../catalog/metadata-changes.js';
-import { metadataChanges, mtimeText } from '../../conductor/metadata-change.js';
+import {
+  metadataChanges,
+  mtimeText,
+  planMetadataChanges,
+} from '../../conductor/metadata-change.js';
 import { registerReport } from './report.js';
 import { registerUndo } from './undo.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
@@ -335,14 +338,14 @@ function registerPlan(conductor: Command): void {
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
           skip_reasons: Object.fromEntries(skipReasons(counts)),
-          metadata_changes: countMetadataChanges(db, plan.id),
+          metadata_changes: planMetadataChanges(db, plan),
           pending: plan.pendingGroups,
           ...reflinkJson(result.reflink),
         });
         return;
       }
       const label = actionLabel(mode, 'HARDLINK');
-      const changes = countMetadataChanges(db, plan.id);
+      const changes = planMetadataChanges(db, plan);
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
@@ -444,7 +447,7 @@ function registerShowPlan(conductor: Command): void {
           filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
-          metadata_changes: countMetadataChanges(db, plan.id),
+          metadata_changes: planMetadataChanges(db, plan),
           counts: countsFor(mode, countsJson(counts)),
           actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
@@ -452,7 +455,7 @@ function registerShowPlan(conductor: Command): void {
       }
       const byType = countsJson(counts);
       const label = actionLabel(mode, 'HARDLINK');
-      const changes = countMetadataChanges(db, plan.id);
+      const changes = planMetadataChanges(db, plan);
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
