@@ -21,6 +21,7 @@ import {
 import { planFilters } from '../cli/filter-options.js';
 import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
+import { metadataChanges, planMetadataChanges } from '../conductor/metadata-change.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
 import { jsonPath } from '../paths.js';
@@ -47,6 +48,8 @@ export interface PlanReport {
    */
   readonly bytesFreed: number;
   readonly deviceTotals: readonly PlanDeviceTotals[];
+  /** Targets that will show the kept copy's mtime once linked (show-plan's count). */
+  readonly metadataChanges: number;
   readonly topGroups: readonly PlanGroupTotals[];
   readonly generatedAt: Date;
 }
@@ -83,6 +86,7 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
     totalActions: total,
     bytesFreed: mode === 'reflink' ? bytesShared(db, planId) : bytesFreed(db, planId),
     deviceTotals: planDeviceTotals(db, planId),
+    metadataChanges: planMetadataChanges(db, plan),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
   };
@@ -97,6 +101,8 @@ export interface ActionReportRow {
   readonly target: Buffer;
   readonly device: string;
   readonly sourceDevice: string;
+  /** What the target's visible metadata will change in ('mtime', or '' for nothing). */
+  readonly metadataChanges: string;
 }
 
 /**
@@ -118,6 +124,7 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
   { name: 'reason', get: (r) => r.action.reason },
   { name: 'error', get: (r) => r.action.error },
   { name: 'keep_rule', get: (r) => r.action.keepRule },
+  { name: 'metadata_changes', get: (r) => r.metadataChanges },
   { name: 'source_inode', get: (r) => unsignedInode(r.action.sourceInode) },
   { name: 'target_inode', get: (r) => unsignedInode(r.action.targetInode) },
 ];
@@ -137,6 +144,7 @@ export function reportRowMapper(
     target: toAbs(a.deviceId, a.targetPath),
     device: name(a.deviceId),
     sourceDevice: name(a.sourceDeviceId),
+    metadataChanges: metadataChanges(mode, a).join(','),
   });
 }
 
@@ -159,6 +167,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     filters: stored.filters,
     opportunities: p.opportunities,
     bytes_saveable: p.bytesSaveable,
+    metadata_changes: r.metadataChanges,
     bytes_freed: r.bytesFreed,
     pending_groups: p.pendingGroups,
     action_count: r.totalActions,

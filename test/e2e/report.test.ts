@@ -73,6 +73,7 @@ const CSV_HEADER = [
   'reason',
   'error',
   'keep_rule',
+  'metadata_changes',
   'source_inode',
   'target_inode',
 ];

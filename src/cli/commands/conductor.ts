@@ -405,7 +405,8 @@ function actionJson(
     error: a.error,
     group: a.groupNo,
     keep_rule: a.keepRule,
-    metadata_changes: metadataChanges(mode, a),
+    // A string (comma-separated fields, '' for none), as in report's CSV and JSON rows.
+    metadata_changes: metadataChanges(mode, a).join(','),
   };
 }
 
