@@ -540,6 +540,40 @@ describe('crashes at every step of undo', () => {
   );
 });
 
+describe('a killed undo is recovered by the next scan or execute too', () => {
+  it.each(['scan', 'execute'])('%s removes the copy and rolls back; undo then finishes', (cmd) => {
+    const { tree, cat, plan, before, meta } = executed(base(`recover-${cmd}`));
+    const killed = hashall(['conductor', 'undo', String(plan.id), '--force', '--catalog', cat], {
+      env: { HASHALL_FAILPOINT: 'undo-before-rename', HASHALL_FAILPOINT_AFTER: '1' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(strayCopies(tree)).toHaveLength(1);
+    // Another plan, of nothing here: its execute recovers first.
+    const other = doc<{ id: number }>(
+      cli(['conductor', 'plan', 'other', '--min-size', '1GB'], cat),
+    );
+    const r =
+      cmd === 'scan'
+        ? cli(['scan', join(tree, 'orig')], cat)
+        : cli(['conductor', 'execute', String(other.id), '--force'], cat);
+    expect(r.stderr).toMatch(
+      /Recovered an interrupted undo: 0 path\(s\) restored, 1 rolled back, 1 temporary copy\(ies\) removed/,
+    );
+    expect(strayCopies(tree)).toEqual([]);
+    expect(
+      doc<{ status: string }>(cli(['conductor', 'show-plan', String(plan.id)], cat)).status,
+    ).toBe('partially-undone');
+    const early = [...meta.keys()].filter(
+      (rel) => !kept(rel) && lstatSync(join(tree, rel)).nlink === 1,
+    );
+    expect(early).toHaveLength(1);
+    const u = cli(['conductor', 'undo', String(plan.id), '--force'], cat);
+    expect(u.code).toBe(0);
+    expect(doc<UndoJson>(u)).toMatchObject({ restored: GROUPS * 2 - 1, status: 'undone' });
+    expectRestored(tree, before, meta, early);
+  });
+});
+
 describe('free space', () => {
   it('refuses with the figures when the copies do not fit, and changes nothing', (ctx) => {
     requireMounts(ctx);

@@ -39,7 +39,7 @@ import {
   planMetadataChanges,
 } from '../../conductor/metadata-change.js';
 import { registerReport } from './report.js';
-import { registerUndo } from './undo.js';
+import { recoverUndoIfNeeded, registerUndo } from './undo.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
@@ -646,6 +646,7 @@ function registerExecute(conductor: Command): void {
         recovery = recoverInterrupted(db);
         const text = recoveryText(recovery);
         if (text) warn(opts, text);
+        recoverUndoIfNeeded(db, opts, true);
         plan = requirePlan(db, id);
         log = openLog(cat.path, `conductor-plan-${id}`);
         log.write(

@@ -5,6 +5,7 @@ import type { DB } from '../../catalog/open.js';
 import { openJournal } from '../../catalog/plans.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { recoverInterrupted } from '../../conductor/recovery.js';
+import { recoverUndoIfNeeded } from './undo.js';
 import { jsonPath, displayPath } from '../../paths.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
 import { withGlobals, open, printJson, say, warn, type GlobalOptions } from '../context.js';
@@ -132,6 +133,7 @@ export function registerScan(program: Command): void {
   ).action(async (roots: string[], opts: ScanCliOptions) => {
     const catalog = open(opts);
     recoverIfNeeded(catalog.db, opts);
+    recoverUndoIfNeeded(catalog.db, opts);
     const progress = scanProgress(!opts.quiet);
     let summary: ScanSummary;
     try {

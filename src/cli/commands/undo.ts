@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
 import { getPlan, openJournal, type PlanRow } from '../../catalog/plans.js';
-import { openUndoJournal, undoNeeds } from '../../catalog/undo.js';
+import { interruptedUndoPlans, openUndoJournal, undoNeeds } from '../../catalog/undo.js';
 import { discardPlan } from '../../conductor/discard.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { recoverInterrupted } from '../../conductor/recovery.js';
@@ -38,6 +38,24 @@ function spaceText(s: SpaceCheck): string {
 function undoRecoveryText(r: UndoRecoveryReport): string | undefined {
   if (r.rolledForward + r.rolledBack === 0 && r.copiesRemoved === 0) return undefined;
   return `🔧 Recovered an interrupted undo: ${r.rolledForward} path(s) restored, ${r.rolledBack} rolled back, ${r.copiesRemoved} temporary copy(ies) removed`;
+}
+
+/**
+ * A killed undo left journal rows (or a plan 'undoing'): a scan or an execute finishes or rolls
+ * them back first, as they do for a killed execute, so that no temporary copy is catalogued.
+ */
+export function recoverUndoIfNeeded(db: DB, opts: GlobalOptions, lockedByCaller = false): void {
+  if (openUndoJournal(db).length === 0 && interruptedUndoPlans(db).length === 0) return;
+  if (!lockedByCaller) {
+    if (liveHolder(db)) return;
+    acquireExecutorLock(db, 0);
+  }
+  try {
+    const text = undoRecoveryText(recoverInterruptedUndo(db));
+    if (text) warn(opts, text);
+  } finally {
+    if (!lockedByCaller) releaseExecutorLock(db);
+  }
 }
 
 async function confirm(plan: PlanRow, paths: number): Promise<boolean> {
