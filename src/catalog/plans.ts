@@ -86,6 +86,8 @@ export interface ActionRow {
   readonly error: string | null;
   /** The target's catalog row when the plan was made (undefined in plans made before). */
   readonly targetFileId: number | undefined;
+  /** What `conductor undo` did to this action (null before any undo; see catalog/undo.ts). */
+  readonly undoStatus?: 'undone' | 'left' | 'failed' | null;
 }
 
 interface RawPlan {
@@ -248,6 +250,8 @@ export interface RawAction {
   error: string | null;
   /** NULL in plans made before migration 8. */
   target_file_id: bigint | null;
+  /** Read by `SELECT *` only (undo's migration). */
+  undo_status?: 'undone' | 'left' | 'failed' | null;
 }
 
 export function toAction(r: RawAction): ActionRow {
@@ -275,6 +279,7 @@ export function toAction(r: RawAction): ActionRow {
     status: r.status,
     error: r.error,
     targetFileId: r.target_file_id == null ? undefined : Number(r.target_file_id),
+    undoStatus: r.undo_status ?? null,
   };
 }
 

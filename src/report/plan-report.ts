@@ -125,6 +125,7 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
   { name: 'error', get: (r) => r.action.error },
   { name: 'keep_rule', get: (r) => r.action.keepRule },
   { name: 'metadata_changes', get: (r) => r.metadataChanges },
+  { name: 'undo_status', get: (r) => r.action.undoStatus ?? null },
   { name: 'source_inode', get: (r) => unsignedInode(r.action.sourceInode) },
   { name: 'target_inode', get: (r) => unsignedInode(r.action.targetInode) },
 ];

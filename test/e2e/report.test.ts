@@ -74,6 +74,7 @@ const CSV_HEADER = [
   'error',
   'keep_rule',
   'metadata_changes',
+  'undo_status',
   'source_inode',
   'target_inode',
 ];

@@ -293,8 +293,17 @@ describe('undo an executed hardlink plan', () => {
     }
     const after = snapshot(tree);
     for (const [k, e] of restBefore) expect(after.get(k)!.sha).toBe(e.sha);
-    const show = doc<{ status: string }>(cli(['conductor', 'show-plan', String(plan.id)], cat));
+    const show = doc<{ status: string; actions: { target: string; undo_status: string }[] }>(
+      cli(['conductor', 'show-plan', String(plan.id), '--limit', '0'], cat),
+    );
     expect(show.status).toBe('partially-undone');
+    const left = new Set(u.left.map((l) => l.target));
+    for (const a of show.actions)
+      expect(a.undo_status, a.target).toBe(left.has(a.target) ? 'left' : 'undone');
+    const text = hashall(['conductor', 'show-plan', String(plan.id), '--catalog', cat]).stdout;
+    expect(text).toMatch(/Status: partially-undone/);
+    expect(text).toMatch(/Undo: left alone \(changed since execute\)/);
+    expect(text).toMatch(/Undo: undone/);
   });
 
   it('a directory swapped for a symlink since execute is never followed: its paths are left alone', () => {

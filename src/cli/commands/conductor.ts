@@ -407,6 +407,7 @@ function actionJson(
     keep_rule: a.keepRule,
     // A string (comma-separated fields, '' for none), as in report's CSV and JSON rows.
     metadata_changes: metadataChanges(mode, a).join(','),
+    undo_status: a.undoStatus ?? null,
   };
 }
 
@@ -496,6 +497,10 @@ function registerShowPlan(conductor: Command): void {
             `    ⚠️  Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`,
           );
         if (a.error) lines.push(`    Error: ${a.error}`);
+        if (a.undoStatus)
+          lines.push(
+            `    Undo: ${a.undoStatus === 'left' ? 'left alone (changed since execute)' : a.undoStatus}`,
+          );
         lines.push('');
       });
       say(opts, lines.join('\n'));
