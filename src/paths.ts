@@ -52,7 +52,8 @@ export function byteKey(b: Buffer): string {
 }
 
 /**
- * The human form of a path: invalid UTF-8 becomes U+FFFD, and control characters are
+ * The HTML report's form of a path (the command line prints names with src/display-path.ts,
+ * which keeps different names different): invalid UTF-8 becomes U+FFFD, and control characters are
  * escaped so that a name holding a newline cannot forge a second line of output.
  */
 export function displayPath(b: Buffer): string {

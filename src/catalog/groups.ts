@@ -8,6 +8,7 @@
  * would not free its blocks.
  */
 import type { DB } from './open.js';
+import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
 
 export interface GroupKey {
@@ -42,10 +43,14 @@ export interface Member {
 const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
   deviceId === undefined ? '' : `AND ${col} = ${Number(deviceId)}`;
 
-/** Fill temp.same_groups, largest saving first; returns totals. */
+/**
+ * Fill temp.same_groups, largest saving first; returns totals. `scoped`: only rows in
+ * temp.scope_dirs (see scope.ts) count, so a link outside the scope pins its inode.
+ */
 export function prepareSameDeviceGroups(
   db: DB,
   deviceId?: number,
+  scoped = false,
 ): { groups: number; saveable: number; pinnedInodes: number } {
   db.exec(`DROP TABLE IF EXISTS temp.same_groups;
            CREATE TEMP TABLE same_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER, sha256 BLOB,
@@ -58,6 +63,7 @@ export function prepareSameDeviceGroups(
                     max(mode) || ':' || max(uid) || ':' || max(gid) AS class
                FROM files INDEXED BY files_hashed -- in grouping order: no sort of every hashed row
               WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${deviceFilter(deviceId)}
+                    ${scopeClause(scoped)}
               GROUP BY sha256, device_id, size, inode)
       GROUP BY sha256, device_id, size
      HAVING count(*) > 1
@@ -198,6 +204,7 @@ export interface CrossKey {
 export function prepareCrossDeviceGroups(
   db: DB,
   deviceId?: number,
+  scoped = false,
 ): { groups: number; bytes: number } {
   db.exec(`DROP TABLE IF EXISTS temp.cross_groups;
            CREATE TEMP TABLE cross_groups (row_id INTEGER PRIMARY KEY, sha256 BLOB, size INTEGER,
@@ -207,7 +214,7 @@ export function prepareCrossDeviceGroups(
     `INSERT INTO temp.cross_groups (sha256, size, devices, copies)
      SELECT sha256, size, count(DISTINCT device_id), count(*)
        FROM (SELECT DISTINCT device_id, inode, sha256, size FROM files
-              WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0)
+              WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${scopeClause(scoped)})
       GROUP BY sha256, size
      HAVING count(DISTINCT device_id) > 1 ${having}
       ORDER BY size * (count(DISTINCT device_id) - 1) DESC, sha256`,
@@ -245,7 +252,7 @@ export function crossGroupPage(db: DB, afterRowId: number, limit: number): Cross
  * group (their content is unique, or unhashed): the already-optimal hardlinks a plan reports
  * as NOOP.
  */
-export function prepareLinkOnlyInodes(db: DB, deviceId?: number): number {
+export function prepareLinkOnlyInodes(db: DB, deviceId?: number, scoped = false): number {
   // The NOT EXISTS below probes same_groups once per multi-link inode: without this index that
   // was a scan of every group per inode (2.8 s of a 5 s plan on the reference tree).
   db.exec(`CREATE INDEX IF NOT EXISTS temp.same_groups_content ON same_groups(sha256, device_id, size);
@@ -257,6 +264,7 @@ export function prepareLinkOnlyInodes(db: DB, deviceId?: number): number {
        SELECT x.device_id, x.inode
          FROM (SELECT f.device_id, f.inode, max(f.sha256) AS sha256, max(f.size) AS size FROM files f
                 WHERE f.status = 'active' ${deviceFilter(deviceId, 'f.device_id')}
+                      ${scopeClause(scoped, 'f.dir_id')}
                 GROUP BY f.device_id, f.inode HAVING count(*) > 1) x
         WHERE NOT EXISTS (SELECT 1 FROM temp.same_groups g
                            WHERE g.device_id = x.device_id AND g.sha256 = x.sha256 AND g.size = x.size)
@@ -281,10 +289,11 @@ export function linkOnlyPage(
 }
 
 /** Empty files per device (never linked: linking them frees nothing and couples unrelated files). */
-export function emptyFileCounts(db: DB, deviceId?: number): Map<number, number> {
+export function emptyFileCounts(db: DB, deviceId?: number, scoped = false): Map<number, number> {
   const rows = db
     .prepare(
       `SELECT device_id, count(*) AS n FROM files WHERE status = 'active' AND size = 0 ${deviceFilter(deviceId)}
+              ${scopeClause(scoped)}
         GROUP BY device_id`,
     )
     .all() as { device_id: number; n: number }[];

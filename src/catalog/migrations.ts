@@ -184,7 +184,19 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE conductor_actions ADD COLUMN target_file_id INTEGER;
   `,
-  // (undo, issue 12 §5) What a hardlink action's target was before execute replaced it (its
+  // 9 (scope): the directories a plan was limited to (`plan NAME PATH...`), as byte paths: the
+  // path inside the filesystem that the plan matched, and the absolute path the user named.
+  `
+  CREATE TABLE IF NOT EXISTS conductor_plan_scope (
+    plan_id   INTEGER NOT NULL REFERENCES conductor_plans(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    fs_path   BLOB    NOT NULL,
+    path      BLOB    NOT NULL,
+    PRIMARY KEY (plan_id, position)
+  ) WITHOUT ROWID;
+  `,
+  // 10 (undo, issue 12 §5): what a hardlink action's target was before execute replaced it (its
   // owner, group, mode and times, recorded with the intent), so that `conductor undo` gives it
   // back; the undo's per-action outcome; the plan's undo state (its status CHECK cannot be
   // widened in place); and the undo journal (intent before, outcome after, like execute's).

@@ -9,6 +9,7 @@ import { EXIT, UserError, errnoCode } from '../errors.js';
 import { catalogPath, sqliteUserError } from '../catalog/open.js';
 import { registerConductor } from './commands/conductor.js';
 import { registerDevices } from './commands/devices.js';
+import { registerDupes } from './commands/dupes.js';
 import { registerExport } from './commands/export.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerStats(program);
   registerConductor(program);
   registerExport(program);
+  registerDupes(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

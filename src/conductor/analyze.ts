@@ -19,7 +19,8 @@ import { catalogStats } from '../catalog/stats.js';
 import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
 import { Filters } from './filters.js';
-import { groupOptions } from './plan.js';
+import { groupOptions, prepareScope } from './plan.js';
+import { Scope } from './scope.js';
 
 export interface DeviceSummary {
   readonly device: DeviceRow;
@@ -56,26 +57,37 @@ export function analyze(
     limit: number;
     keep?: readonly KeepRule[];
     filters?: Filters;
+    /** Only paths at or below these directories (default: everything). */
+    scope?: Scope;
   },
 ): Analysis {
   const deviceId = opts.device?.id;
   const filters = opts.filters ?? Filters.none;
+  const scope = opts.scope ?? Scope.all;
+  const scoped = prepareScope(db, scope);
   const planning =
-    filters.active || opts.keep?.length
-      ? { keep: opts.keep ?? DEFAULT_KEEP, filters, group: groupOptions(db, filters) }
+    filters.active || opts.keep?.length || scoped
+      ? {
+          keep: opts.keep ?? DEFAULT_KEEP,
+          filters,
+          group: groupOptions(db, filters, scope),
+          scoped,
+        }
       : undefined;
   const same = sameDeviceSavings(db, deviceId, opts.limit, planning);
   let cross: Analysis['crossDevice'];
   if (opts.crossDevice) {
-    const c = prepareCrossDeviceGroups(db, deviceId);
-    cross = filters.active
-      ? filteredCrossDevice(db, deviceId, opts.limit, filters, planning!.group)
-      : { ...c, top: crossGroupPage(db, 0, opts.limit) };
+    const c = prepareCrossDeviceGroups(db, deviceId, scoped);
+    cross =
+      filters.active || scoped
+        ? filteredCrossDevice(db, deviceId, opts.limit, filters, planning!.group)
+        : { ...c, top: crossGroupPage(db, 0, opts.limit) };
   }
   let empty = 0;
-  for (const n of emptyFileCounts(db, deviceId).values()) empty += n;
+  for (const n of emptyFileCounts(db, deviceId, scoped).values()) empty += n;
+  const inScope = new Set(scope.deviceIds);
   return {
-    devices: devicesOf(db, opts.device),
+    devices: devicesOf(db, opts.device).filter((d) => !scoped || inScope.has(d.device.id)),
     sameDevice: same,
     crossDevice: cross,
     pending: pendingCandidates(db),
@@ -88,6 +100,8 @@ export interface Planning {
   readonly keep: readonly KeepRule[];
   readonly filters: Filters;
   readonly group: GroupOptions;
+  /** Rows limited to temp.scope_dirs (analyze with PATHs). */
+  readonly scoped?: boolean;
 }
 
 /**
@@ -101,7 +115,7 @@ export function sameDeviceSavings(
   limit: number,
   planning?: Planning,
 ): Analysis['sameDevice'] {
-  const est = prepareSameDeviceGroups(db, deviceId);
+  const est = prepareSameDeviceGroups(db, deviceId, planning?.scoped ?? false);
   const top: GroupKey[] = [];
   let groups = 0;
   let blocked = 0;
@@ -120,7 +134,7 @@ export function sameDeviceSavings(
       // SQL figure is exactly what the planner frees. Otherwise let the planner decide which
       // copies it may link.
       let saving = g.saveable;
-      if (g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned)) {
+      if (g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned) || planning?.scoped) {
         saving = 0;
         const members = groupMembers(db, g.deviceId, g.sha256, g.size);
         const actions = planSameDeviceGroup(members, keep, planning?.group);
@@ -179,6 +193,7 @@ function filteredCrossDevice(
       const devices = new Set(skips.map((a) => a.target.deviceId)).size + 1;
       const copies = new Set(
         members
+          .filter((m) => group.inScope?.(m) ?? true)
           .filter((m) => !group.reject?.(m, group.visible?.(m) ?? m.path))
           .map((m) => `${m.deviceId}:${m.inode}`),
       ).size;

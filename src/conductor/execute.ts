@@ -95,6 +95,11 @@ export interface ExecuteOptions {
   readonly verify: Verify;
   readonly shouldStop: () => boolean;
   readonly onAction?: (r: ActionReport) => void;
+  /**
+   * Each action as soon as it is checked, before its report (reports come in batches, and a dry
+   * run's all at the end): what a progress bar counts.
+   */
+  readonly onChecked?: (action: ActionRow) => void;
 }
 
 export interface ExecuteSummary {
@@ -417,6 +422,7 @@ export class Executor {
             break outer;
           }
           const p = this.prepare(action);
+          this.opts.onChecked?.(action);
           if (p.kind === 'done') pending.push(p);
           else {
             pending.push({ kind: 'verified', id: p.v.action.id });

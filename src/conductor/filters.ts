@@ -9,7 +9,8 @@
 import { isUtf8 } from 'node:buffer';
 import picomatch from 'picomatch';
 import { UserError } from '../errors.js';
-import { baseName, displayPath } from '../paths.js';
+import { baseName } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
 
 /** A value quoted for a one-line error message (control characters escaped). */
@@ -243,9 +244,12 @@ export function compileGlob(pattern: string, option: string): Glob {
   let p = pattern.endsWith('/') ? `${pattern}**` : pattern;
   const basenameOnly = !p.includes('/');
   if (!basenameOnly && !p.startsWith('/') && !p.startsWith('**/')) p = `**/${p}`;
-  let re: ReturnType<typeof picomatch>;
+  let re: RegExp;
   try {
-    re = picomatch(p, { dot: true });
+    // picomatch builds `**` from `.`, which does not match a newline: a name holding one would
+    // escape `--exclude '/pool/tmp/**'`. The `s` flag makes `.` match every character.
+    const made = picomatch.makeRe(p, { dot: true });
+    re = new RegExp(made.source, `${made.flags.replace('s', '')}s`);
   } catch (err) {
     throw new UserError(
       `${option}: ${q(pattern)} is not a valid pattern (${(err as Error).message})`,
@@ -253,7 +257,7 @@ export function compileGlob(pattern: string, option: string): Glob {
   }
   return {
     pattern,
-    test: (path, base) => re(basenameOnly ? base : path),
+    test: (path, base) => re.test(basenameOnly ? base : path),
   };
 }
 

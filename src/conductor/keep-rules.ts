@@ -6,7 +6,8 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { displayPath, isUnder } from '../paths.js';
+import { isUnder } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
 
 export type KeepRuleName = 'most-linked' | 'path' | 'oldest' | 'newest' | 'shortest-path';

@@ -37,6 +37,11 @@ export interface GroupOptions {
   readonly visible?: (m: Member) => Buffer;
   /** Why a path is filtered out (a 'filtered…' reason), or undefined when it passes. */
   readonly reject?: (m: Member, visible: Buffer) => string | undefined;
+  /**
+   * Whether a path is in the scope (`plan NAME PATH...`); default: every path. A path outside
+   * is not part of the plan at all; its inode's paths inside cannot free it.
+   */
+  readonly inScope?: (m: Member) => boolean;
 }
 
 export interface InodeSet {
@@ -75,8 +80,10 @@ interface Entry {
 
 interface SetView {
   readonly set: InodeSet;
-  /** Every path of the inode, in the set's order. */
+  /** Every path of the inode in the scope, in the set's order. */
   readonly entries: Entry[];
+  /** Catalogued paths of the inode outside the scope. */
+  readonly outside: number;
   readonly eligible: Entry[];
   readonly filtered: Entry[];
 }
@@ -84,18 +91,22 @@ interface SetView {
 function view(members: readonly Member[], opts: GroupOptions): SetView[] {
   const visible = opts.visible ?? inside;
   const vis = new Map<Member, Buffer>(members.map((m) => [m, visible(m)]));
-  return byInode(members, (m) => vis.get(m)!).map((set) => {
-    const entries = set.paths.map((m) => {
-      const v = vis.get(m)!;
-      return { m, visible: v, filtered: opts.reject?.(m, v) };
-    });
-    return {
-      set,
-      entries,
-      eligible: entries.filter((e) => !e.filtered),
-      filtered: entries.filter((e) => e.filtered),
-    };
-  });
+  const inScope = opts.inScope ?? (() => true);
+  return byInode(members, (m) => vis.get(m)!)
+    .map((set) => {
+      const entries = set.paths.filter(inScope).map((m) => {
+        const v = vis.get(m)!;
+        return { m, visible: v, filtered: opts.reject?.(m, v) };
+      });
+      return {
+        set,
+        entries,
+        outside: set.paths.length - entries.length,
+        eligible: entries.filter((e) => !e.filtered),
+        filtered: entries.filter((e) => e.filtered),
+      };
+    })
+    .filter((s) => s.entries.length > 0); // wholly outside the scope: not part of the plan
 }
 
 function candidates(sets: readonly SetView[]): Candidate[] {
@@ -103,7 +114,7 @@ function candidates(sets: readonly SetView[]): Candidate[] {
     s.eligible.map((e) => ({
       member: e.m,
       visible: e.visible,
-      held: s.set.pinned || s.filtered.length > 0,
+      held: s.set.pinned || s.outside > 0 || s.filtered.length > 0,
       links: s.set.paths.length,
     })),
   );
@@ -166,6 +177,8 @@ export function planSameDeviceGroup(
     let reason: string | undefined;
     if (s.set.pinned)
       reason = `pinned: ${s.set.nlink - s.set.paths.length} link(s) outside the catalog`;
+    else if (s.outside > 0)
+      reason = `partly out of scope: ${s.outside} other link(s) of this inode are outside the scope, so replacing this one would free nothing`;
     else if (s.filtered.length > 0)
       reason = `partly filtered: ${s.filtered.length} other link(s) of this inode are filtered out, so replacing this one would free nothing`;
     else reason = metadataMismatch(source, s.set.paths[0]!);
@@ -188,7 +201,7 @@ export function planLinkOnlyInode(
   if (members.length < 2) return [];
   const sets = view(members, opts);
   const cands = candidates(sets);
-  if (cands.length === 0) return [];
+  if (cands.length === 0 || sets[0]!.entries.length < 2) return [];
   const { kept, rule } = chooseCandidate(cands, rulesOf(keep));
   const source = kept.member;
   return sets[0]!.entries
@@ -214,7 +227,8 @@ export function planCrossDeviceGroup(
   onDevice?: number,
 ): PlannedAction[] {
   const visible = opts.visible ?? inside;
-  const passing = opts.reject ? members.filter((m) => !opts.reject!(m, visible(m))) : members;
+  const scoped = opts.inScope ? members.filter(opts.inScope) : members;
+  const passing = opts.reject ? scoped.filter((m) => !opts.reject!(m, visible(m))) : scoped;
   const devices = [...new Set(passing.map((m) => m.deviceId))].sort((a, b) => a - b);
   if (devices.length < 2 || (onDevice !== undefined && !devices.includes(onDevice))) return [];
   const first = view(

@@ -29,6 +29,8 @@ import {
 } from './keep.js';
 import { DEFAULT_KEEP, keepRuleText, type KeepRule } from './keep-rules.js';
 import { Filters } from './filters.js';
+import { Scope } from './scope.js';
+import { prepareScopeDirs, storePlanScope } from '../catalog/scope.js';
 import { visiblePathMapper } from './visible-path.js';
 import type { Mode } from './mode.js';
 import {
@@ -48,15 +50,25 @@ export interface PlanRequest {
   readonly filters?: Filters;
   /** hardlink (default) or reflink (see reflink-plan.ts). */
   readonly mode?: Mode;
+  /** Only paths at or below these directories take part (default: everything). */
+  readonly scope?: Scope;
 }
 
 /** How groups are seen: user-visible paths, and the filters when any look at paths. */
-export function groupOptions(db: DB, filters: Filters): GroupOptions {
+export function groupOptions(db: DB, filters: Filters, scope = Scope.all): GroupOptions {
   const toVisible = visiblePathMapper(db);
   return {
     visible: (m) => toVisible(m.deviceId, m.path),
     ...(filters.active ? { reject: (m, v) => filters.reject(m, v) } : {}),
+    ...(scope.active ? { inScope: (m) => scope.contains(m.deviceId, m.path) } : {}),
   };
+}
+
+/** Restrict the grouping queries to the scope's directories; true when there is a scope. */
+export function prepareScope(db: DB, scope: Scope): boolean {
+  if (!scope.active) return false;
+  prepareScopeDirs(db, scope.entries);
+  return true;
 }
 
 export interface PlanResult {
@@ -72,6 +84,7 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
   let reflink: ReflinkPlanner | undefined;
   const keep = req.keep?.length ? req.keep : DEFAULT_KEEP;
   const filters = req.filters ?? Filters.none;
+  const scope = req.scope ?? Scope.all;
   const rules = keep.map(keepRuleText);
   const planId = db
     .transaction(() => {
@@ -85,14 +98,16 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
         filters: filters.toJson(),
         ...(req.mode === 'reflink' ? { mode: 'reflink' as const } : {}),
       });
-      const opts = groupOptions(db, filters);
+      storePlanScope(db, id, scope.entries);
+      const scoped = prepareScope(db, scope);
+      const opts = groupOptions(db, filters, scope);
       const writer = new ActionWriter(db, id);
       reflink = req.mode === 'reflink' ? new ReflinkPlanner(db, writer) : undefined;
       const sink = reflink ?? directSink(writer);
       let groupNo = 0;
       const deviceId = req.device?.id;
       if (req.sameDevice) {
-        prepareSameDeviceGroups(db, deviceId);
+        prepareSameDeviceGroups(db, deviceId, scoped);
         for (let after = 0; ;) {
           const page = sameGroupPage(db, after, PAGE);
           if (page.length === 0) break;
@@ -110,7 +125,7 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
           }
           sink.flush();
         }
-        prepareLinkOnlyInodes(db, deviceId);
+        prepareLinkOnlyInodes(db, deviceId, scoped);
         for (let after = 0; ;) {
           const page = linkOnlyPage(db, after, PAGE);
           if (page.length === 0) break;
@@ -126,7 +141,7 @@ export function createPlan(db: DB, req: PlanRequest): PlanResult {
         }
       }
       if (req.crossDevice) {
-        prepareCrossDeviceGroups(db, deviceId);
+        prepareCrossDeviceGroups(db, deviceId, scoped);
         for (let after = 0; ;) {
           const page = crossGroupPage(db, after, PAGE);
           if (page.length === 0) break;

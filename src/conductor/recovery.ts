@@ -26,6 +26,7 @@ import {
 import { journaledCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
+import { displayPath } from '../display-path.js';
 import { baseName } from '../paths.js';
 import { planMode } from './mode.js';
 
@@ -85,7 +86,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     if (reflink && ours) {
       const r = removeStage(j.tempAbs);
       if (r.removed) rep.tempLinksRemoved++;
-      if (r.error) rep.problems.push(`cannot remove ${j.tempAbs.toString('utf8')}: ${r.error}`);
+      if (r.error) rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${r.error}`);
     }
     // Only ever unlink a name we made: our prefix, in the journal.
     if (!reflink && ours) {
@@ -97,7 +98,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
         }
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT')
-          rep.problems.push(`cannot remove ${j.tempAbs.toString('utf8')}: ${describeErrno(err)}`);
+          rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
       }
     }
     let done = false;
@@ -111,7 +112,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
         st.isFile() &&
         BigInt.asIntN(64, st.ino) === want;
     } catch (err) {
-      rep.problems.push(`cannot check ${j.targetAbs.toString('utf8')}: ${describeErrno(err)}`);
+      rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
     db.transaction(() => {
       if (action) adoptOwnChanges(db, action, j.sourceAbs, j.targetAbs, done);

@@ -21,7 +21,8 @@ import {
   undoJournalDone,
 } from '../catalog/undo.js';
 import { describeErrno, errnoCode } from '../errors.js';
-import { baseName, displayPath } from '../paths.js';
+import { baseName } from '../paths.js';
+import { displayPath } from '../display-path.js';
 import { UNDO_TEMP_PREFIX } from './undo.js';
 
 export interface UndoRecoveryReport {

@@ -28,6 +28,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { displayPath } from '../display-path.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { VerifiedDir } from './safe-ops.js';
 
@@ -83,7 +84,7 @@ export function probeReflink(dirAbs: Buffer): ReflinkSupport {
     } catch (err) {
       return {
         supported: false,
-        reason: `cannot test for reflinks (creating a probe file in ${dirAbs.toString('utf8')}): ${describeErrno(err)}`,
+        reason: `cannot test for reflinks (creating a probe file in ${displayPath(dirAbs)}): ${describeErrno(err)}`,
       };
     }
     try {

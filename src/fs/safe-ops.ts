@@ -9,6 +9,7 @@
  * the directory we walked. This also reaches paths longer than PATH_MAX.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { displayPath } from '../display-path.js';
 
 const SLASH = Buffer.from('/');
 const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -58,7 +59,7 @@ export class VerifiedDir {
       if (code === 'ELOOP' || code === 'ENOTDIR') {
         throw Object.assign(
           new Error(
-            `${name.toString('utf8')} on the path ${abs.toString('utf8')} is no longer a directory (a symlink or a file); nothing done there`,
+            `${displayPath(name)} on the path ${displayPath(abs)} is no longer a directory (a symlink or a file); nothing done there`,
           ),
           { code: 'EDIRCHANGED' },
         );

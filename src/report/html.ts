@@ -342,6 +342,14 @@ export async function writePlanHtml(
     ...(r.mode === 'reflink'
       ? [fact('Mode', 'sum-mode', 'reflink (copy-on-write clones, savings are blocks shared)')]
       : []),
+    fact(
+      'Scope',
+      'sum-scope',
+      r.scope.length
+        ? r.scope.map((e) => escapeHtml(displayPath(e.path))).join('<br>')
+        : text(p.options.deviceAlias ? `all of ${p.options.deviceAlias}` : 'everything catalogued'),
+      r.scope.length,
+    ),
     fact('Filters', 'sum-filters', text(describeFilters(stored.filters) ?? 'none')),
     fact(
       'Opportunities (inodes freed)',

@@ -24,6 +24,8 @@ import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
 import { metadataChanges, planMetadataChanges } from '../conductor/metadata-change.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
+import { planScope, type StoredScope } from '../catalog/scope.js';
+import { scopeEntryJson } from '../conductor/scope.js';
 import { jsonPath } from '../paths.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
 import type { Output } from './output.js';
@@ -52,6 +54,8 @@ export interface PlanReport {
   readonly metadataChanges: number;
   readonly topGroups: readonly PlanGroupTotals[];
   readonly generatedAt: Date;
+  /** The directories the plan was limited to (empty: not limited). */
+  readonly scope: readonly StoredScope[];
 }
 
 export const TOP_GROUPS = 20;
@@ -89,6 +93,7 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
     metadataChanges: planMetadataChanges(db, plan),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
+    scope: planScope(db, planId),
   };
 }
 
@@ -166,6 +171,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     options: { ...p.options, keep_rules: stored.keepRules, filters: stored.filters },
     keep: stored.keepRules,
     filters: stored.filters,
+    scope: r.scope.map((e) => scopeEntryJson(e, byId.get(e.deviceId)?.alias)),
     opportunities: p.opportunities,
     bytes_saveable: p.bytesSaveable,
     metadata_changes: r.metadataChanges,

@@ -72,10 +72,21 @@ export interface ScanProgress {
   dirs: number;
   /** Files hashed while the walk went on (the hash phase counts its own). */
   walkHashed: number;
+  /** Bytes read by the walk's hashing. */
+  walkHashedBytes: number;
   hashedFiles: number;
   hashedBytes: number;
+  /** Jobs of the hash phase so far (all stages started yet): grows when a stage starts. */
   hashTotalFiles: number;
   hashTotalBytes: number;
+  /** Jobs of the hash phase finished, hashed or not (changed, unreadable): at most the total. */
+  hashDoneFiles: number;
+  /** The running stage of the hash phase, and whether another may follow it. */
+  stage?: HashStage;
+  laterStages: boolean;
+  /** Bytes to read in the running stage ('full', 'all'; 0 for 'prefix'), and read so far. */
+  stageBytes: number;
+  stageBytesDone: number;
 }
 
 export interface ScanError {
@@ -187,10 +198,15 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     files: 0,
     dirs: 0,
     walkHashed: 0,
+    walkHashedBytes: 0,
     hashedFiles: 0,
     hashedBytes: 0,
     hashTotalFiles: 0,
     hashTotalBytes: 0,
+    hashDoneFiles: 0,
+    laterStages: false,
+    stageBytes: 0,
+    stageBytesDone: 0,
   };
   const report = () => opts.onProgress?.(progress);
   const addError = (path: Buffer, err: unknown) => {
@@ -221,6 +237,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     const hasher = new WalkHasher(db, opts.hash === 'all', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
+        progress.walkHashedBytes += bytes;
       },
       hashed: () => {
         summary.hashedFiles++;
@@ -268,7 +285,8 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
 async function hashRemaining(ctx: ScanContext): Promise<boolean> {
   const stages: HashStage[] = ctx.opts.hash === 'all' ? ['all'] : ['prefix', 'full'];
   ctx.progress.phase = 'hash';
-  for (const stage of stages) {
+  for (const [i, stage] of stages.entries()) {
+    ctx.progress.laterStages = i < stages.length - 1;
     if (await hashStage(ctx, stage)) return true;
   }
   return false;
@@ -424,7 +442,9 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     begin();
     hashWritesSinceCommit += hasher.apply();
   } catch (err) {
-    if (inTx) db.exec('ROLLBACK');
+    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
+    // throw 'no transaction is active' and hide the real error.
+    if (inTx && db.inTransaction) db.exec('ROLLBACK');
     inTx = false;
     tree.discardParked();
     // A damaged catalog gets no more writes from us: only the refusal.
@@ -476,6 +496,8 @@ function safeDev(path: Buffer): bigint | undefined {
 const PAGE = 1024;
 const WRITE_EVERY_RESULTS = 2048;
 const WRITE_EVERY_MS = 500;
+/** Test-only: one job per batch, each after this pause, so that a test sees the bar move. */
+const TEST_HASH_DELAY_MS = Number(process.env.HASHALL_TEST_HASH_DELAY_MS ?? 0);
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
@@ -483,8 +505,13 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   const total = prepareJobs(db, stage);
   if (total === 0) return false;
   const pool = await ctx.pools.get();
+  const stageBytes = preparedJobBytes(db, stage);
   progress.hashTotalFiles += total;
-  progress.hashTotalBytes += preparedJobBytes(db, stage);
+  progress.hashTotalBytes += stageBytes;
+  progress.stage = stage;
+  progress.stageBytes = stageBytes;
+  progress.stageBytesDone = 0;
+  report();
   const mounts = readMountinfo();
   const views = new Map<number, MountView[]>();
   for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
@@ -518,6 +545,8 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
       const bytes = r.bytesRead[i]!;
       summary.hashedBytes += bytes;
       progress.hashedBytes += bytes;
+      progress.hashDoneFiles++;
+      if (full) progress.stageBytesDone += bytes;
       const status = r.status[i] as HashStatus;
       if (status === HashStatus.Ok) {
         if (!job.readBefore) summary.hashedFiles++;
@@ -533,6 +562,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     }
     if (toWrite.length >= WRITE_EVERY_RESULTS || Date.now() - lastWrite > WRITE_EVERY_MS)
       writeResults();
+    else report(); // the display draws at most a few times a second
   };
 
   let stopped = false;
@@ -572,7 +602,9 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
         ctimeNs: job.ctimeNs,
       });
       batchBytes += full ? Number(job.size) : PREFIX_BYTES;
-      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+      if (TEST_HASH_DELAY_MS > 0) await new Promise((r) => setTimeout(r, TEST_HASH_DELAY_MS));
+      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES || TEST_HASH_DELAY_MS > 0)
+        await flush();
     }
     if (!stopped) await flush();
   }

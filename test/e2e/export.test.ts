@@ -217,7 +217,7 @@ describe('export of a scanned tree', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(
-        `^✅ Exported ${rows.length.toLocaleString('en-US')} files \\(CSV, .*\\) to ${out}\\n$`,
+        `^ok Exported ${rows.length.toLocaleString('en-US')} files \\(CSV, .*\\) to ${out}\\n$`,
       ),
     );
     expect(statSync(out).mode & 0o777).toBe(0o600);

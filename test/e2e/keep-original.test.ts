@@ -77,7 +77,7 @@ describe('the default keep chain keeps the original', () => {
     const text = hashall(['conductor', 'show-plan', String(p.id), '--catalog', cat]).stdout;
     expect(text).toMatch(/Metadata: 1 target will show the kept copy's mtime/);
     expect(text).toMatch(
-      /Target: .*photos-backup\/img\.jpg\n {4}Kept by: oldest\n {4}⚠️ {2}Metadata: mtime 2026-01-15 08:30:00 UTC becomes 2020-06-01 12:00:00 UTC/,
+      /\/photos-backup\/img\.jpg\n {6}← .*\/photos\/img\.jpg\n {4}Kept by: oldest\n {4}warning: Metadata: mtime 2026-01-15 08:30:00 UTC becomes 2020-06-01 12:00:00 UTC/,
     );
     const planText = hashall(['conductor', 'plan', 'again', '--catalog', cat]).stdout;
     expect(planText).toMatch(/Metadata: 1 target will show the kept copy's mtime/);

@@ -245,7 +245,7 @@ describe('conductor report: JSON and CSV', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(
-        `^✅ Report of plan #${plan.id} \\(json, [\\d,]+ actions, .*\\) written to ${out}\\n$`,
+        `^ok Report of plan #${plan.id} \\(json, [\\d,]+ actions?, .*\\) written to ${out}\\n$`,
       ),
     );
     const doc = JSON.parse(readFileSync(out, 'utf8')) as ReportJson;

@@ -566,7 +566,7 @@ describe('a killed undo is recovered by the next scan or execute too', () => {
         ? cli(['scan', join(tree, 'orig')], cat)
         : cli(['conductor', 'execute', String(other.id), '--force'], cat);
     expect(r.stderr).toMatch(
-      /Recovered an interrupted undo: 0 path\(s\) restored, 1 rolled back, 1 temporary copy\(ies\) removed/,
+      /Recovered an interrupted undo: 0 paths restored, 1 rolled back, 1 temporary copy removed/,
     );
     expect(strayCopies(tree)).toEqual([]);
     expect(

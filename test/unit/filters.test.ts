@@ -252,6 +252,14 @@ describe('compileGlob', () => {
     expect(t('/pool/media', '/x/pool/media')).toBe(false);
   });
 
+  it('matches names holding a newline like any other name (regression: ** stopped at \\n)', () => {
+    expect(t('/pool/**', '/pool/new\nline')).toBe(true);
+    expect(t('/pool/tmp/', '/pool/tmp/a\nb/c')).toBe(true);
+    expect(t('/pool/**/*.tmp', '/pool/x\ny/z.tmp')).toBe(true);
+    expect(t('*.tmp', 'a\nb.tmp')).toBe(true);
+    expect(t('/pool/*', '/pool/a\n/b')).toBe(false); // * still stays within a component
+  });
+
   it('floats a relative pattern with / to any component boundary; a trailing / means below', () => {
     expect(t('media/*.mkv', '/pool/media/a.mkv')).toBe(true);
     expect(t('media/*.mkv', '/x/y/media/b.mkv')).toBe(true);

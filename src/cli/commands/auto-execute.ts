@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { actionCounts } from '../../catalog/plans.js';
 import { catalogPath, defaultCatalogPath } from '../../catalog/open.js';
 import { decide, discardPlan, scanRootsOf } from '../../conductor/auto-execute.js';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { isUtf8 } from 'node:buffer';
+import type { Scope } from '../../conductor/scope.js';
+import { describeScope } from '../../conductor/scope.js';
+import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import type { Verify } from '../../conductor/execute.js';
 import { parseSize, type Filters } from '../../conductor/filters.js';
 import { keepRuleText, type KeepRule } from '../../conductor/keep-rules.js';
@@ -27,11 +30,13 @@ import {
   type Schedule,
 } from '../../conductor/schedule.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { runScan, type ScanSummary } from '../../scan/scanner.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
+import { makeStyle, styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 import { scanJson } from './scan.js';
@@ -69,14 +74,17 @@ function scheduledArgv(
   catalog: string,
   filters: Filters,
   keep: readonly KeepRule[],
+  scope: Scope,
 ): string[] {
+  const device = scope.entries[0]?.device;
   const argv = [
     process.execPath,
     realpathSync(MAIN_JS),
     'conductor',
     'auto-execute',
     '--device',
-    opts.device.includes('/') ? resolve(opts.device) : opts.device,
+    // With a scope, the device by its alias and the directories as absolute PATHs below.
+    scope.active ? device!.alias : opts.device.includes('/') ? resolve(opts.device) : opts.device,
     '--min-savings',
     opts.minSavings.trim(),
   ];
@@ -94,11 +102,14 @@ function scheduledArgv(
   argv.push('--mode', opts.mode, '--verify', opts.verify);
   argv.push('--catalog', catalog);
   if (opts.quiet) argv.push('--quiet');
+  // After `--`: a directory named like an option stays a directory.
+  if (scope.active) argv.push('--', ...scope.entries.map((e) => e.path.toString('utf8')));
   return argv;
 }
 
 function schedule(
   opts: AutoOpts,
+  paths: string[],
   when: Schedule,
   minSavings: number,
   filters: Filters,
@@ -108,14 +119,25 @@ function schedule(
   const { db } = open(opts, { readonly: true });
   let alias: string;
   let where: string;
+  let scope: Scope;
   try {
-    const device = resolveDeviceArg(db, opts.device); // the schedule must name a real device
+    // The schedule must name a real device (and catalogued directories).
+    const r = deviceAndScope(db, opts.device, paths);
+    const device = r.device!;
+    scope = r.scope;
     alias = device.alias;
-    where = displayPath(device.mountPoint);
+    where = describeScope(scope.entries) ?? displayPath(device.mountPoint);
   } finally {
     db.close();
   }
-  const argv = scheduledArgv(opts, catalog, filters, keep);
+  for (const e of scope.entries) {
+    if (!isUtf8(e.path)) {
+      throw new UserError(
+        `cannot schedule ${displayPath(e.path)}: its name is not valid UTF-8, which unit files and crontabs cannot carry exactly; schedule a parent directory, or rename it`,
+      );
+    }
+  }
+  const argv = scheduledArgv(opts, catalog, filters, keep, scope);
   const name = unitName(alias, catalog, defaultCatalogPath());
   const text = scheduleText(
     name,
@@ -170,7 +192,7 @@ function schedule(
   }
   const lines: string[] = [];
   if (opts.install) {
-    lines.push('✅ Installed the systemd user units:');
+    lines.push(styleFor().status('ok', 'Installed the systemd user units:'));
     for (const i of installed) lines.push(`   ${i.path} (${i.state})`);
     lines.push(
       '',
@@ -203,6 +225,7 @@ export function registerAutoExecute(conductor: Command): void {
         .description(
           'for cron/systemd: (rescan,) plan, and execute without asking when the plan saves at least --min-savings',
         )
+        .argument('[paths...]', `${PATHS_HELP}; on the --device filesystem`)
         .requiredOption(
           '--device <path>',
           'the filesystem to deduplicate (a path on it, or its alias)',
@@ -238,7 +261,7 @@ export function registerAutoExecute(conductor: Command): void {
           'with --schedule: write the systemd user units (never runs systemctl)',
         ),
     ),
-  ).action(async (opts: AutoOpts) => {
+  ).action(async (paths: string[], opts: AutoOpts) => {
     const minSavings = parseSize(opts.minSavings, '--min-savings', 'up');
     const { filters, keep } = parseFilterOpts(opts);
     if (opts.weekly && opts.schedule && opts.schedule !== 'weekly')
@@ -249,15 +272,16 @@ export function registerAutoExecute(conductor: Command): void {
     if (!opts.rescan && (opts.scanExclude.length > 0 || opts.oneFileSystem))
       throw new UserError('--scan-exclude and --one-file-system apply to --rescan; add --rescan');
     if (when) {
-      schedule(opts, when, minSavings, filters, keep);
+      schedule(opts, paths, when, minSavings, filters, keep);
       return;
     }
-    await autoExecute(opts, minSavings, filters, keep);
+    await autoExecute(opts, paths, minSavings, filters, keep);
   });
 }
 
 async function autoExecute(
   opts: AutoOpts,
+  paths: string[],
   minSavings: number,
   filters: Filters,
   keep: readonly KeepRule[],
@@ -267,22 +291,25 @@ async function autoExecute(
   let log: RunLog | undefined;
   let locked = false;
   try {
-    const device = resolveDeviceArg(db, opts.device);
+    const resolved = deviceAndScope(db, opts.device, paths);
+    const device = resolved.device!;
+    const scope = resolved.scope;
+    const scopeText = describeScope(scope.entries);
     // One executor per catalog, for the whole run: two overlapping timers cannot both act.
     acquireExecutorLock(db, 0);
     locked = true;
     const recovery = recoverInterrupted(db);
-    const recovered = recoveryText(recovery);
+    const recovered = recoveryText(recovery, styleFor(process.stderr));
     if (recovered) warn(opts, recovered);
     log = openLog(catalog.path, `auto-execute-${device.alias.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
     log.write(
-      `auto-execute ${displayPath(device.mountPoint)} (${device.alias}) min-savings ${minSavings} mode ${opts.mode} keep ${keep.map(keepRuleText).join(', ')}${filters.active ? ` filters ${JSON.stringify(filters.toJson())}` : ''} verify ${opts.verify}${opts.rescan ? ' rescan' : ''} pid ${process.pid}`,
+      `auto-execute ${displayPath(device.mountPoint)} (${device.alias})${scopeText ? ` scope ${scopeText}` : ''} min-savings ${minSavings} mode ${opts.mode} keep ${keep.map(keepRuleText).join(', ')}${filters.active ? ` filters ${JSON.stringify(filters.toJson())}` : ''} verify ${opts.verify}${opts.rescan ? ' rescan' : ''} pid ${process.pid}`,
     );
-    if (recovered) log.write(recovered);
+    if (recovered) log.write(recoveryText(recovery, makeStyle(false))!);
     const human = !opts.json && !opts.quiet;
     if (human) {
       process.stdout.write(
-        `🤖 AUTO-EXECUTE ${displayPath(device.mountPoint)} (${device.alias}): run when the plan saves at least ${formatBytes(minSavings)} (${formatCount(minSavings)} bytes)\n`,
+        `${styleFor().deco('🤖', 'AUTO-EXECUTE')} ${scopeText ?? displayPath(device.mountPoint)} (${device.alias}): run when the plan saves at least ${formatBytes(minSavings)} (${formatCount(minSavings)} bytes)\n`,
       );
     }
 
@@ -313,7 +340,7 @@ async function autoExecute(
       );
       if (human) {
         process.stdout.write(
-          `🔄 Rescanned ${roots.roots.map((r) => displayPath(r)).join(', ')}: ${formatCount(scan.files)} files, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${formatCount(scan.errorCount)} errors` : ''}\n`,
+          `${styleFor().deco('🔄', 'Rescanned')} ${roots.roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}\n`,
         );
       }
       if (scan.interrupted) {
@@ -327,6 +354,7 @@ async function autoExecute(
     const result = createPlan(db, {
       name: `auto-execute ${device.alias} ${new Date().toISOString()}`,
       device,
+      scope,
       sameDevice: true,
       crossDevice: false,
       keep,
@@ -342,7 +370,7 @@ async function autoExecute(
     const unsupported = result.reflink?.unsupported ?? [];
     for (const u of unsupported) {
       const line = `No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.fsType}): ${u.reason}; nothing planned there`;
-      warn(opts, `⚠️  ${line}`);
+      warn(opts, styleFor(process.stderr).status('warning', line));
       log.write(line);
     }
     log.write(
@@ -358,6 +386,7 @@ async function autoExecute(
       pending: plan.pendingGroups,
       keep: keep.map(keepRuleText),
       filters: filters.toJson(),
+      scope: scope.toJson(),
       reflink_unsupported: unsupported.map((u) => ({
         device: u.device.alias,
         fs_type: u.device.fsType,
@@ -382,7 +411,9 @@ async function autoExecute(
           decision.why === 'nothing'
             ? 'there is nothing to deduplicate'
             : `the plan would save ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes), below --min-savings ${formatBytes(minSavings)}`;
-        process.stdout.write(`⏸️  Nothing done: ${why}. The plan was discarded; see ${log.path}\n`);
+        process.stdout.write(
+          `${styleFor().deco('⏸️ ', 'Nothing done')}: ${why}. The plan was discarded; see ${log.path}\n`,
+        );
       }
       process.exitCode = scan && scan.errorCount > 0 ? EXIT.partial : EXIT.ok;
       return;
@@ -390,13 +421,14 @@ async function autoExecute(
     acquireExecutorLock(db, plan.id); // name the plan in the lock we hold
     if (human) {
       process.stdout.write(
-        `📋 Plan #${plan.id}: ${formatCount(replacements)} ${label} actions, ${formatBytes(plan.bytesSaveable)} to save: executing\n\n`,
+        `${styleFor().deco('📋', `Plan #${plan.id}`)}: ${countOf(replacements, `${label} action`)}, ${formatBytes(plan.bytesSaveable)} to save: executing\n\n`,
       );
     }
     const { summary, doc } = await runPlan(db, plan, {
       opts,
       dryRun: false,
       verify: opts.verify,
+      verbose: false,
       replacements,
       log,
       recovery: undefined,

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
-import type { DeviceRow } from '../../catalog/devices.js';
+import { listDevices, type DeviceRow } from '../../catalog/devices.js';
 import {
   actionCounts,
   getPlan,
@@ -12,7 +12,8 @@ import {
   type PlanRow,
 } from '../../catalog/plans.js';
 import { analyze, status } from '../../conductor/analyze.js';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import type { Verify } from '../../conductor/execute.js';
 import { describeFilters } from '../../conductor/filters.js';
 import { keepRuleText } from '../../conductor/keep-rules.js';
@@ -21,10 +22,12 @@ import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js
 import { createPlan, type PlanResult } from '../../conductor/plan.js';
 import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import { countOf, formatBytes, formatCount, formatTime, table } from '../format.js';
+import { makeStyle, styleFor, type Style } from '../style.js';
 import { registerAutoExecute } from './auto-execute.js';
 import {
   parseFilterOpts,
@@ -38,9 +41,12 @@ import {
   mtimeText,
   planMetadataChanges,
 } from '../../conductor/metadata-change.js';
+import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
+import { describeScope, scopeEntryJson } from '../../conductor/scope.js';
+import { planScope } from '../../catalog/scope.js';
 import { registerReport } from './report.js';
 import { recoverUndoIfNeeded, registerUndo } from './undo.js';
-import { openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
+import { SMALL_PLAN, openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
 const THIN = '─'.repeat(64);
@@ -81,7 +87,13 @@ function parseVerify(v: string): Verify {
 }
 
 function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
-  return arg === undefined ? undefined : resolveDeviceArg(db, arg);
+  return arg === undefined
+    ? undefined
+    : resolveWholeDevice(
+        db,
+        argBytes(arg),
+        "for that directory's duplicates: 'hashall conductor analyze DIR' or 'hashall dupes DIR'",
+      );
 }
 
 function hex(b: Buffer | null, n = 12): string {
@@ -102,27 +114,33 @@ function registerAnalyze(conductor: Command): void {
       conductor
         .command('analyze')
         .description('find deduplication opportunities in the catalog')
-        .option('--device <path>', 'only this filesystem (a path on it, or its alias)')
+        .argument('[paths...]', PATHS_HELP)
+        .option(
+          '--device <path>',
+          'only this filesystem (its mount point or alias; a directory inside it: only that directory)',
+        )
         .option('--cross-device', 'also list contents duplicated across filesystems')
         .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
     ),
-  ).action((opts: AnalyzeOpts) => {
+  ).action((paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts, { readonly: true });
     try {
-      const device = deviceOption(db, opts.device);
+      const { device, scope } = deviceAndScope(db, opts.device, paths);
       const a = analyze(db, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
         keep,
         filters,
+        scope,
       });
       const keepText = keep.map(keepRuleText);
       if (opts.json) {
         printJson({
           keep: keepText,
           filters: filters.toJson(),
+          scope: scope.toJson(),
           devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
           same_device: {
             groups: a.sameDevice.groups,
@@ -156,17 +174,21 @@ function registerAnalyze(conductor: Command): void {
         });
         return;
       }
+      const st = styleFor();
       const lines: string[] = [];
       const filterText = describeFilters(filters.toJson());
-      if (filterText) lines.push(`🔎 Filters: ${filterText}`, '');
-      lines.push('📊 Registered Devices:');
+      const scopeText = describeScope(scope.entries);
+      if (scopeText) lines.push(st.deco('📁', `Scope: ${scopeText}`));
+      if (filterText) lines.push(st.deco('🔎', `Filters: ${filterText}`));
+      if (scopeText || filterText) lines.push('');
+      lines.push(st.deco('📊', 'Registered Devices:'));
       const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
       for (const d of a.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
-      lines.push('', '🔍 Same-device deduplication opportunities:');
+      lines.push('', st.deco('🔍', 'Same-device deduplication opportunities:'));
       if (a.sameDevice.groups === 0) lines.push('  none');
       for (const d of a.devices) {
         const groups = a.sameDevice.top.filter((g) => g.deviceId === d.device.id);
@@ -174,39 +196,42 @@ function registerAnalyze(conductor: Command): void {
         lines.push(`  ${displayPath(d.device.mountPoint)}:`);
         for (const g of groups) {
           lines.push(
-            `    ${hex(g.sha256)} - ${g.inodes} inodes, ${g.paths} paths, save ${formatBytes(g.saveable)}${g.pinned ? ` (${g.pinned} pinned)` : ''}`,
+            `    ${hex(g.sha256)} - ${countOf(g.inodes, 'inode')}, ${countOf(g.paths, 'path')}, save ${formatBytes(g.saveable)}${g.pinned ? ` (${formatCount(g.pinned)} pinned)` : ''}`,
           );
         }
       }
       lines.push(
-        `  Total: ${formatCount(a.sameDevice.groups)} groups, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
+        `  Total: ${countOf(a.sameDevice.groups, 'group')}, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
       );
       if (a.sameDevice.blockedGroups) {
         lines.push(
-          `  ${formatCount(a.sameDevice.blockedGroups)} more groups cannot be linked (pinned, ${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
+          `  ${countOf(a.sameDevice.blockedGroups, 'more group')} cannot be linked (pinned, ${scope.active ? 'linked outside the scope, ' : ''}${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
         );
       }
       if (a.sameDevice.pinnedInodes) {
         lines.push(
-          `  ${formatCount(a.sameDevice.pinnedInodes)} inodes are pinned by links outside the catalog: they free nothing`,
+          `  ${countOf(a.sameDevice.pinnedInodes, 'inode')} ${a.sameDevice.pinnedInodes === 1 ? 'is' : 'are'} pinned by links outside the catalog${scope.active ? ' or the scope' : ''}: ${a.sameDevice.pinnedInodes === 1 ? 'it frees' : 'they free'} nothing`,
         );
       }
       if (a.crossDevice) {
-        lines.push('', '🌐 Cross-device duplicate files:');
+        lines.push('', st.deco('🌐', 'Cross-device duplicate files:'));
         if (a.crossDevice.groups === 0) lines.push('  none');
         for (const g of a.crossDevice.top) {
           lines.push(
-            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${g.copies} copies across ${g.devices} devices`,
+            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${countOf(g.copies, 'copy')} across ${countOf(g.devices, 'device')}`,
           );
         }
         lines.push(
-          `  Total: ${formatCount(a.crossDevice.groups)} contents, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
+          `  Total: ${formatCount(a.crossDevice.groups)} ${a.crossDevice.groups === 1 ? 'content' : 'contents'}, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
         );
       }
       if (a.pending)
         lines.push(
           '',
-          `⏳ Pending: ${formatCount(a.pending)} candidate inodes still need hashing (offline or unreadable); rescan to include them`,
+          st.deco(
+            '⏳',
+            `Pending: ${countOf(a.pending, 'candidate inode')} still ${a.pending === 1 ? 'needs' : 'need'} hashing (offline or unreadable); rescan to include them`,
+          ),
         );
       say(opts, lines.join('\n'));
     } finally {
@@ -239,15 +264,17 @@ function reflinkJson(r: PlanResult['reflink']): Record<string, unknown> {
   };
 }
 
-function reflinkLines(r: PlanResult['reflink']): string[] {
+function reflinkLines(r: PlanResult['reflink'], st: Style): string[] {
   if (!r) return [];
-  const lines = r.unsupported.map(
-    (u) =>
-      `⚠️  No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${formatCount(u.groups)} groups; --mode hardlink can link them)`,
+  const lines = r.unsupported.map((u) =>
+    st.status(
+      'warning',
+      `No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${countOf(u.groups, 'group')}; --mode hardlink can link them)`,
+    ),
   );
   if (r.estimated) {
     lines.push(
-      `   ${formatCount(r.estimated)} files priced by their size: ${r.fiemap ? 'FIEMAP could not read their block maps' : 'filefrag (e2fsprogs) is not installed, so block sharing was not checked'}`,
+      `   ${countOf(r.estimated, 'file')} priced by their size: ${r.fiemap ? 'FIEMAP could not read their block maps' : 'filefrag (e2fsprogs) is not installed, so block sharing was not checked'}`,
     );
   }
   return lines;
@@ -283,9 +310,10 @@ function registerPlan(conductor: Command): void {
         .command('plan')
         .description('create a deduplication plan (changes nothing on disk)')
         .argument('<name>', 'a human-readable plan name')
+        .argument('[paths...]', PATHS_HELP)
         .option(
           '--device <path>',
-          'only this filesystem (a path on it, or its alias); default: all',
+          'only this filesystem (its mount point or alias; a directory inside it: only that directory); default: all',
         )
         .option(
           '--same-device [bool]',
@@ -306,15 +334,16 @@ function registerPlan(conductor: Command): void {
           'hardlink',
         ),
     ),
-  ).action((name: string, opts: PlanOpts) => {
+  ).action((name: string, paths: string[], opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
     const { filters, keep } = parseFilterOpts(opts);
     const { db } = open(opts);
     try {
-      const device = deviceOption(db, opts.device);
+      const { device, scope } = deviceAndScope(db, opts.device, paths);
       const result = createPlan(db, {
         name,
         ...(device ? { device } : {}),
+        scope,
         sameDevice: opts.sameDevice,
         crossDevice: opts.crossDevice,
         keep,
@@ -334,6 +363,7 @@ function registerPlan(conductor: Command): void {
           mode,
           keep: stored.keepRules,
           filters: stored.filters,
+          scope: scope.toJson(),
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
@@ -344,24 +374,26 @@ function registerPlan(conductor: Command): void {
         });
         return;
       }
+      const st = styleFor();
       const label = actionLabel(mode, 'HARDLINK');
       const changes = planMetadataChanges(db, plan);
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
         [
-          `✅ Plan created: ${plan.name}`,
+          st.status('ok', `Plan created: ${plan.name}`),
           `   ID: ${plan.id}`,
           `   Opportunities: ${formatCount(plan.opportunities)}`,
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
           `   Keep: ${stored.keepRules.join(', ')}`,
-          ...(changes ? [metadataLine(changes)] : []),
+          ...(changes ? [`   ${metadataLine(changes, st)}`] : []),
+          `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${displayPath(device.mountPoint)})` : 'everything catalogued')}`,
           ...(filterText ? [`   Filters: ${filterText}`] : []),
-          ...reflinkLines(result.reflink),
+          ...reflinkLines(result.reflink, st),
           ...(plan.pendingGroups
             ? [
-                `   Pending: ${formatCount(plan.pendingGroups)} candidate inodes not hashed yet (not planned)`,
+                `   Pending: ${countOf(plan.pendingGroups, 'candidate inode')} not hashed yet (not planned)`,
               ]
             : []),
           '',
@@ -383,8 +415,11 @@ function requirePlan(db: DB, id: number): PlanRow {
 }
 
 /** The plan's warning that linked targets will show the kept copy's mtime. */
-function metadataLine(n: number): string {
-  return `   ⚠️  Metadata: ${formatCount(n)} target${n === 1 ? '' : 's'} will show the kept copy's mtime (a hardlink shares one inode's metadata)`;
+function metadataLine(n: number, st: Style): string {
+  return st.status(
+    'warning',
+    `Metadata: ${countOf(n, 'target')} will show the kept copy's mtime (a hardlink shares one inode's metadata)`,
+  );
 }
 
 function actionJson(
@@ -436,12 +471,15 @@ function registerShowPlan(conductor: Command): void {
       const toAbs = visiblePathMapper(db);
       const stored = planFilters(plan.options);
       const mode = planMode(plan);
+      const scope = planScope(db, plan.id);
+      const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
       if (opts.json) {
         printJson({
           id: plan.id,
           name: plan.name,
           status: plan.status,
           mode,
+          scope: scope.map((e) => scopeEntryJson(e, aliases.get(e.deviceId))),
           created_at: new Date(plan.createdAt).toISOString(),
           executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
           options: { ...plan.options, keep_rules: stored.keepRules, filters: stored.filters },
@@ -465,19 +503,24 @@ function registerShowPlan(conductor: Command): void {
         '',
         `Status: ${plan.status}`,
         `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${stored.keepRules.join(', ')}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
+        `Scope: ${describeScope(scope) ?? (plan.options.deviceAlias ? `all of ${plan.options.deviceAlias}` : 'everything catalogued')}`,
         `Filters: ${describeFilters(stored.filters) ?? 'none'}`,
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
         `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
-        ...(changes ? [metadataLine(changes).trimStart()] : []),
+        ...(changes ? [metadataLine(changes, styleFor())] : []),
         ...(plan.options.reflink_unsupported ?? []).map(
           (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
         ),
         '',
-        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions:`,
+        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions (target ← source, in the order execute runs them):`,
         THIN,
       ];
-      actions.forEach((a, i) => {
+      // The largest actions, listed in the order execute runs them (the plan's order) and,
+      // like execute, as `target ← source`: the target becomes a link to the kept source.
+      const typeRank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
+      const shown = [...actions].sort((x, y) => typeRank(x.type) - typeRank(y.type) || x.id - y.id);
+      shown.forEach((a, i) => {
         const bytes =
           a.type === 'HARDLINK'
             ? `${formatCount(a.bytes).padStart(17)} bytes`
@@ -488,13 +531,13 @@ function registerShowPlan(conductor: Command): void {
           `${String(i + 1).padStart(2)}. ${actionLabel(mode, a.type).padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
         );
         lines.push(`    ${hex(a.groupHash)}`);
-        lines.push(`    Source: ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
-        lines.push(`    Target: ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(`    ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(`      ← ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
         if (metadataChanges(mode, a).length > 0)
           lines.push(
-            `    ⚠️  Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`,
+            `    ${styleFor().status('warning', `Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`)}`,
           );
         if (a.error) lines.push(`    Error: ${a.error}`);
         if (a.undoStatus)
@@ -514,6 +557,8 @@ function registerShowPlan(conductor: Command): void {
       const { db } = open(opts, { readonly: true });
       try {
         const plans = listPlans(db);
+        const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
+        const scopes = new Map(plans.map((p) => [p.id, planScope(db, p.id)]));
         if (opts.json) {
           printJson({
             plans: plans.map((p) => ({
@@ -523,6 +568,7 @@ function registerShowPlan(conductor: Command): void {
               created_at: new Date(p.createdAt).toISOString(),
               executed_at: p.executedAt ? new Date(p.executedAt).toISOString() : null,
               device: p.options.deviceAlias,
+              scope: scopes.get(p.id)!.map((e) => scopeEntryJson(e, aliases.get(e.deviceId))),
               mode: planMode(p),
               keep: planFilters(p.options).keepRules,
               filters: planFilters(p.options).filters,
@@ -544,6 +590,7 @@ function registerShowPlan(conductor: Command): void {
               'NAME',
               'STATUS',
               'DEVICE',
+              'SCOPE',
               'MODE',
               'OPPORTUNITIES',
               'SAVEABLE',
@@ -555,13 +602,14 @@ function registerShowPlan(conductor: Command): void {
               p.name,
               p.status,
               p.options.deviceAlias ?? 'all',
+              describeScope(scopes.get(p.id)!) ?? '-',
               planMode(p),
               formatCount(p.opportunities),
               formatBytes(p.bytesSaveable),
               formatTime(p.createdAt),
               describeFilters(planFilters(p.options).filters) ?? '-',
             ]),
-            [true, false, false, false, false, true, true, false, false],
+            [true, false, false, false, false, false, true, true, false, false],
           ),
         );
       } finally {
@@ -575,6 +623,7 @@ function registerShowPlan(conductor: Command): void {
 
 interface ExecOpts extends GlobalOptions {
   dryRun?: boolean;
+  verbose?: boolean;
   force?: boolean;
   verify: Verify;
 }
@@ -584,7 +633,7 @@ async function confirm(plan: PlanRow, hardlinks: number): Promise<boolean> {
   const mode = planMode(plan);
   try {
     process.stderr.write(
-      `Plan #${plan.id} "${plan.name}": ${formatCount(hardlinks)} ${actionLabel(mode, 'HARDLINK')} actions, ${formatBytes(plan.bytesSaveable)} to save.\n`,
+      `Plan #${plan.id} "${plan.name}": ${countOf(hardlinks, `${actionLabel(mode, 'HARDLINK')} action`)}, ${formatBytes(plan.bytesSaveable)} to save.\n`,
     );
     const answer = await rl.question(
       `Replace these files with ${mode === 'reflink' ? 'copy-on-write clones' : 'hardlinks'} now? [y/N] `,
@@ -603,6 +652,10 @@ function registerExecute(conductor: Command): void {
       .argument('<plan_id>', 'plan id', parsePlanId)
       .option('--dry-run', 'check every action against the disk and report; change nothing')
       .option('--force', 'execute without asking (required when not on a terminal)')
+      .option(
+        '-v, --verbose',
+        `print every action (a plan of more than ${SMALL_PLAN} prints only its failures)`,
+      )
       .option(
         '--verify <how>',
         "'bytes' (compare both files, default) or 'hash' (re-hash both)",
@@ -649,7 +702,7 @@ function registerExecute(conductor: Command): void {
         acquireExecutorLock(db, id);
         locked = true;
         recovery = recoverInterrupted(db);
-        const text = recoveryText(recovery);
+        const text = recoveryText(recovery, styleFor(process.stderr));
         if (text) warn(opts, text);
         recoverUndoIfNeeded(db, opts, true);
         plan = requirePlan(db, id);
@@ -657,12 +710,13 @@ function registerExecute(conductor: Command): void {
         log.write(
           `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
         );
-        if (text) log.write(text);
+        if (text) log.write(recoveryText(recovery, makeStyle(false))!);
       }
       const { summary, doc } = await runPlan(db, plan, {
         opts,
         dryRun,
         verify: opts.verify,
+        verbose: opts.verbose ?? false,
         replacements: hardlinks,
         log,
         recovery,
@@ -716,18 +770,18 @@ function registerStatus(conductor: Command): void {
         });
         return;
       }
-      const lines = ['📊 Registered Devices:'];
+      const lines = [styleFor().deco('📊', 'Registered Devices:')];
       for (const d of s.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${formatCount(d.usage?.files ?? 0)} files, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
       lines.push(
         '',
-        `Files:              ${formatCount(s.files)} paths, ${formatCount(s.inodes)} inodes`,
+        `Files:              ${countOf(s.files, 'path')}, ${countOf(s.inodes, 'inode')}`,
         `Total space:        ${formatBytes(s.bytes)}`,
-        `Hardlinks:          ${formatCount(s.hardlinks.sharedPaths)} paths share ${formatCount(s.hardlinks.inodes)} inodes, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
-        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${formatCount(s.groups)} groups`,
+        `Hardlinks:          ${countOf(s.hardlinks.sharedPaths, 'path')} share ${countOf(s.hardlinks.inodes, 'inode')}, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
+        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${countOf(s.groups, 'group')}`,
         `Pending candidates: ${formatCount(s.pending)}`,
         '',
         'Last scan per root:',

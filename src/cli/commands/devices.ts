@@ -9,9 +9,10 @@ import {
 } from '../../catalog/devices.js';
 import { UserError } from '../../errors.js';
 import { splitDev } from '../../fs/mountinfo.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount, formatTime, table } from '../format.js';
+import { countOf, formatBytes, formatCount, formatTime, table } from '../format.js';
 
 function majMin(dev: bigint): string {
   const { major, minor } = splitDev(dev);
@@ -46,7 +47,7 @@ function renderShow(d: DeviceRow, u: DeviceUsage | undefined): string {
     `  Filesystem:   ${d.fsType}`,
     `  Mount point:  ${displayPath(d.mountPoint)}${d.mountRoot.length > 1 ? ` (shows ${displayPath(d.mountRoot)})` : ''}`,
     `  st_dev:       ${majMin(d.stDev)}`,
-    `  Files:        ${formatCount(u?.files ?? 0)} paths, ${formatCount(u?.inodes ?? 0)} inodes`,
+    `  Files:        ${countOf(u?.files ?? 0, 'path')}, ${countOf(u?.inodes ?? 0, 'inode')}`,
     `  Bytes:        ${formatBytes(u?.bytes ?? 0)} (${formatCount(u?.bytes ?? 0)} bytes, each inode once)`,
     `  First seen:   ${formatTime(d.firstSeenAt)}`,
     `  Last scan:    ${formatTime(u?.lastScanAt)}`,

@@ -1,12 +1,14 @@
 /** `hashall export [--device PATH] --format json|jsonl|csv --out FILE`. */
 import { Command, InvalidArgumentError } from 'commander';
 import { extname, resolve } from 'node:path';
-import { resolveDeviceArg } from '../../conductor/device-arg.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import { UserError } from '../../errors.js';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/export.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes } from '../format.js';
+import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 function parseFormat(v: string): ExportFormat {
@@ -46,7 +48,14 @@ export function registerExport(program: Command): void {
     const format = formatFor(opts.out, opts.format);
     const { db, path: catalog } = open(opts, { readonly: true });
     try {
-      const device = opts.device === undefined ? undefined : resolveDeviceArg(db, opts.device);
+      const device =
+        opts.device === undefined
+          ? undefined
+          : resolveWholeDevice(
+              db,
+              argBytes(opts.device),
+              'export lists whole filesystems (filter its output, e.g. with jq, for one directory)',
+            );
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,
         protect: [catalog],
@@ -74,7 +83,10 @@ export function registerExport(program: Command): void {
       }
       say(
         opts,
-        `✅ Exported ${formatCount(rows)} files${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
+        styleFor().status(
+          'ok',
+          `Exported ${countOf(rows, 'file')}${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
+        ),
       );
     } finally {
       db.close();

@@ -12,7 +12,8 @@ import {
   type ReportFormat,
 } from '../../report/plan-report.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
+import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 function parsePlanId(v: string): number {
@@ -116,7 +117,10 @@ export function registerReport(conductor: Command): void {
       }
       say(
         opts,
-        `✅ Report of plan #${id} (${format}, ${formatCount(rows)} actions${rows < report.totalActions ? ` of ${formatCount(report.totalActions)}` : ''}, ${formatBytes(out.bytes)}) written to ${path}`,
+        styleFor().status(
+          'ok',
+          `Report of plan #${id} (${format}, ${countOf(rows, 'action')}${rows < report.totalActions ? ` of ${formatCount(report.totalActions)}` : ''}, ${formatBytes(out.bytes)}) written to ${path}`,
+        ),
       );
     } finally {
       db.close();

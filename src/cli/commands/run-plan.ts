@@ -1,11 +1,11 @@
 /**
  * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
- * (the action lines, the execution log, the summary, the JSON document).
+ * (the progress bar, the action lines, the execution log, the summary, the JSON document).
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DB } from '../../catalog/open.js';
-import type { PlanRow } from '../../catalog/plans.js';
+import { actionCounts, type PlanRow } from '../../catalog/plans.js';
 import {
   Executor,
   type ActionReport,
@@ -14,9 +14,12 @@ import {
 } from '../../conductor/execute.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
+import { progressWanted, runProgress, type RunWork } from '../progress.js';
+import { styleFor, type Style } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 export const RULE = '═'.repeat(51);
@@ -74,11 +77,19 @@ export function openLog(catalogPath: string, name: string): RunLog {
   };
 }
 
-export function recoveryText(r: RecoveryReport): string | undefined {
+export function recoveryText(r: RecoveryReport, st: Style): string | undefined {
   const n = r.rolledForward + r.rolledBack;
   if (n === 0 && r.tempLinksRemoved === 0) return undefined;
-  return `🔧 Recovered an interrupted run: ${r.rolledForward} action(s) completed, ${r.rolledBack} rolled back, ${r.tempLinksRemoved} temporary link(s) removed`;
+  return st.deco(
+    '🔧',
+    `Recovered an interrupted run: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
+  );
 }
+
+/** Plans of at most this many HARDLINK (REFLINK) actions print every action, as the guide shows. */
+export const SMALL_PLAN = 20;
+/** Failures printed one by one; the rest are counted (every one is in the log and --json). */
+const FAILURES_SHOWN = 1000;
 
 export interface RunRequest {
   readonly opts: GlobalOptions;
@@ -86,13 +97,26 @@ export interface RunRequest {
   readonly verify: Verify;
   /** HARDLINK (REFLINK) actions in the plan, for the header. */
   readonly replacements: number;
+  /** Print every action, whatever the size of the plan. */
+  readonly verbose: boolean;
   readonly log: RunLog | undefined;
   readonly recovery: RecoveryReport | undefined;
 }
 
+/** An action as execute prints it: `target ← source`, as show-plan does. */
+function actionBlock(label: string, r: ActionReport, mark: string): string {
+  return `${label}: ${pathText(r.targetAbs)}\n  ← ${pathText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`;
+}
+
+function pathText(b: Buffer | undefined): string {
+  return b ? displayPath(b) : '(not mounted)';
+}
+
 /**
- * Run `plan` (the caller holds the executor lock and has recovered), printing each action and
- * the summary on a terminal; returns the summary and the JSON document of `execute --json`.
+ * Run `plan` (the caller holds the executor lock and has recovered). On a terminal: a progress
+ * bar and the summary, with a block per failure (per action for a small plan or --verbose);
+ * elsewhere the same without the bar; with --quiet only failures, one line each on stderr.
+ * Returns the summary and the JSON document of `execute --json`.
  */
 export async function runPlan(
   db: DB,
@@ -103,43 +127,78 @@ export async function runPlan(
   const mode = planMode(plan);
   const label = actionLabel(mode, 'HARDLINK');
   const human = !opts.json && !opts.quiet;
+  const st = styleFor();
   if (human) {
     process.stdout.write(
       [
-        `${dryRun ? '🔍 DRY RUN' : '⚡ EXECUTING'} Plan #${plan.id}: ${plan.name}${mode === 'reflink' ? ' (reflink)' : ''}`,
+        `${dryRun ? st.deco('🔍', 'DRY RUN') : st.deco('⚡', 'EXECUTING')} Plan #${plan.id}: ${plan.name}${mode === 'reflink' ? ' (reflink)' : ''}`,
         `Actions to perform: ${formatCount(req.replacements)}`,
         RULE,
         '',
       ].join('\n') + '\n',
     );
   }
+  const every = req.verbose || req.replacements <= SMALL_PLAN;
+  const work = planWork(db, plan.id);
+  const bar = runProgress(
+    human && progressWanted(opts.quiet),
+    work,
+    dryRun ? 'checking' : 'executing',
+  );
   const failures: ActionReport[] = [];
-  const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
+  let failuresShown = 0;
   const onAction = (r: ActionReport) => {
     const o = r.outcome;
     if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
     log?.write(
-      `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${toText(r.targetAbs)} source=${toText(r.sourceAbs)}`,
+      `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${pathText(r.targetAbs)} source=${pathText(r.sourceAbs)}`,
     );
+    if (o.kind === 'failed' && !human && opts.quiet) {
+      if (failuresShown++ < FAILURES_SHOWN)
+        process.stderr.write(
+          `hashall: error: ${actionLabel(mode, r.action.type)} #${r.action.id} failed: ${pathText(r.targetAbs)} ← ${pathText(r.sourceAbs)}: ${o.error}\n`,
+        );
+      return;
+    }
     if (!human || r.action.type !== 'HARDLINK') return;
+    if (o.kind !== 'failed' && !every) return;
+    if (o.kind === 'failed' && !every && failuresShown++ >= FAILURES_SHOWN) return;
     const mark =
       o.kind === 'executed'
-        ? '✅ Success'
+        ? st.emoji
+          ? '✅ Success'
+          : 'ok'
         : o.kind === 'would-link'
-          ? `🔍 Would ${mode === 'reflink' ? 'clone' : 'link'} (checked: identity and bytes)`
+          ? st.deco(
+              '🔍',
+              `Would ${mode === 'reflink' ? 'clone' : 'link'} (checked: identity and bytes)`,
+            )
           : o.kind === 'noop'
-            ? `➖ NOOP: ${o.why}`
-            : `❌ Failed: ${o.error}`;
-    process.stdout.write(
-      `${label}: ${toText(r.targetAbs)}\n  → ${toText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`,
-    );
+            ? st.deco('➖', `NOOP: ${o.why}`)
+            : st.emoji
+              ? `❌ Failed: ${o.error}`
+              : `FAILED: ${o.error}`;
+    bar.print(process.stdout, actionBlock(label, r, mark));
   };
-  const summary = await new Executor(db, plan, {
-    dryRun,
-    verify: req.verify,
-    shouldStop: stopRequested,
-    onAction,
-  }).run();
+  let summary: ExecuteSummary;
+  try {
+    summary = await new Executor(db, plan, {
+      dryRun,
+      verify: req.verify,
+      shouldStop: stopRequested,
+      onAction,
+      onChecked: (a) => {
+        if (a.type === 'HARDLINK') bar.action(a.bytes);
+      },
+    }).run();
+  } finally {
+    bar.stop();
+  }
+  if (!human && opts.quiet && failuresShown > FAILURES_SHOWN) {
+    process.stderr.write(
+      `hashall: error: ${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown${log ? `: see ${log.path}` : ''}\n`,
+    );
+  }
   log?.write(
     `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved}`,
   );
@@ -175,28 +234,63 @@ export async function runPlan(
     const lines = [RULE];
     if (dryRun) {
       lines.push(
-        `🔍 Would ${mode === 'reflink' ? 'clone' : 'link'}: ${formatCount(summary.wouldLink)} (${formatBytes(summary.wouldSave)})`,
+        st.deco(
+          '🔍',
+          `Would ${mode === 'reflink' ? 'clone' : 'link'}: ${formatCount(summary.wouldLink)} (${formatBytes(summary.wouldSave)})`,
+        ),
       );
     } else {
-      lines.push(`✅ Executed: ${formatCount(summary.executed)}`);
+      lines.push(st.deco('✅', `Executed: ${formatCount(summary.executed)}`));
     }
     lines.push(
-      `➖ NOOP: ${formatCount(summary.noop)}  ⏭️  Skipped: ${formatCount(summary.skipped)}`,
+      st.emoji
+        ? `➖ NOOP: ${formatCount(summary.noop)}  ⏭️  Skipped: ${formatCount(summary.skipped)}`
+        : `NOOP: ${formatCount(summary.noop)}  Skipped: ${formatCount(summary.skipped)}`,
     );
+    const failedText = `${formatCount(summary.failed)}${dryRun && summary.failed ? ` (stale or changed: a real run would not ${mode === 'reflink' ? 'clone' : 'link'} these)` : ''}`;
     lines.push(
-      `❌ Failed: ${formatCount(summary.failed)}${dryRun && summary.failed ? ` (stale or changed: a real run would not ${mode === 'reflink' ? 'clone' : 'link'} these)` : ''}`,
+      st.emoji
+        ? `❌ Failed: ${failedText}`
+        : `${summary.failed ? 'FAILED' : 'Failed'}: ${failedText}`,
     );
+    if (failuresShown > FAILURES_SHOWN)
+      lines.push(
+        `   (${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown: see the log)`,
+      );
     if (!dryRun) {
       lines.push(
-        mode === 'reflink'
-          ? `💾 Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')`
-          : `💾 Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
+        st.deco(
+          '💾',
+          mode === 'reflink'
+            ? `Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')`
+            : `Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
+        ),
       );
     }
     if (summary.interrupted)
-      lines.push(`⚠️  Interrupted: run 'hashall conductor execute ${plan.id}' again to resume`);
+      lines.push(
+        st.status(
+          'warning',
+          `Interrupted: run 'hashall conductor execute ${plan.id}' again to resume`,
+        ),
+      );
     if (log) lines.push('', `See ${log.path} for details`);
     process.stdout.write(lines.join('\n') + '\n');
   }
   return { summary, doc };
+}
+
+/**
+ * What the bar counts to: the plan's HARDLINK (REFLINK) actions, as the header counts them
+ * (NOOP and SKIP cost next to nothing), and the bytes they save.
+ */
+function planWork(db: DB, planId: number): RunWork {
+  let actions = 0;
+  let bytes = 0;
+  for (const c of actionCounts(db, planId)) {
+    if (c.type !== 'HARDLINK') continue;
+    actions += c.n;
+    bytes += c.bytes;
+  }
+  return { actions, bytes };
 }

@@ -6,11 +6,13 @@ import { openJournal } from '../../catalog/plans.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { recoverInterrupted } from '../../conductor/recovery.js';
 import { recoverUndoIfNeeded } from './undo.js';
-import { jsonPath, displayPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
 import { withGlobals, open, printJson, say, warn, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount, formatDuration } from '../format.js';
-import { scanProgress } from '../progress.js';
+import { countOf, formatBytes, formatCount, formatDuration } from '../format.js';
+import { styleFor, type Style } from '../style.js';
+import { progressWanted, scanProgress } from '../progress.js';
 import { stopRequested } from '../signals.js';
 
 interface ScanCliOptions extends GlobalOptions {
@@ -65,26 +67,35 @@ export function scanJson(s: ScanSummary): unknown {
   };
 }
 
-function render(s: ScanSummary): string {
+/** The noun of each kind of entry a scan never opens ('device' alone would read as a filesystem). */
+const SKIP_NOUN: Record<string, string> = { device: 'device node', other: 'other entry' };
+
+function render(s: ScanSummary, st: Style): string {
   const skipped = Object.entries(s.skipped)
     .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${formatCount(n)} ${k}`)
+    .map(([k, n]) => countOf(n, SKIP_NOUN[k] ?? k))
     .join(', ');
+  // 'excluded' is a state, not a noun: '3 excluded' either way.
   const pruned = Object.entries(s.pruned)
     .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${formatCount(n)} ${k.replace('_', ' ')}`)
+    .map(([k, n]) =>
+      k === 'excluded' ? `${formatCount(n)} excluded` : countOf(n, k.replace('_', ' ')),
+    )
     .join(', ');
+  const where = s.roots.map((r) => `${displayPath(r.root)} (${r.device})`).join(', ');
   const lines = [
-    `${s.interrupted ? '⚠️  Scan interrupted' : '✅ Scan complete'}: ${s.roots.map((r) => `${displayPath(r.root)} (${r.device})`).join(', ')}`,
-    `   Files: ${formatCount(s.files)} in ${formatCount(s.dirs)} directories`,
+    s.interrupted
+      ? st.status('warning', `Scan interrupted: ${where}`)
+      : st.status('ok', `Scan complete: ${where}`),
+    `   Files: ${countOf(s.files, 'file')} in ${countOf(s.dirs, 'directory')}`,
     `   New: ${formatCount(s.new)}  Changed: ${formatCount(s.changed)}  Unchanged: ${formatCount(s.unchanged)}  Moved: ${formatCount(s.moved)}  Deleted: ${formatCount(s.deleted)}`,
-    `   Hashed: ${formatCount(s.hashedFiles)} files, ${formatBytes(s.hashedBytes)}${s.hashChanged ? ` (${formatCount(s.hashChanged)} changed while hashing)` : ''}`,
+    `   Hashed: ${countOf(s.hashedFiles, 'file')}, ${formatBytes(s.hashedBytes)}${s.hashChanged ? ` (${formatCount(s.hashChanged)} changed while hashing)` : ''}`,
   ];
   if (skipped) lines.push(`   Skipped (never opened): ${skipped}`);
   if (pruned) lines.push(`   Not descended: ${pruned}`);
   if (s.pending)
     lines.push(
-      `   Pending: ${formatCount(s.pending)} candidate inodes still need hashing (offline, unreadable or changed)`,
+      `   Pending: ${countOf(s.pending, 'candidate inode')} still ${s.pending === 1 ? 'needs' : 'need'} hashing (offline, unreadable or changed)`,
     );
   if (s.errorCount) lines.push(`   Errors: ${formatCount(s.errorCount)}`);
   lines.push(`   Elapsed: ${formatDuration(s.elapsedMs)}`);
@@ -99,7 +110,10 @@ function recoverIfNeeded(db: DB, opts: GlobalOptions): void {
     const r = recoverInterrupted(db);
     warn(
       opts,
-      `🔧 Recovered an interrupted execute: ${r.rolledForward} action(s) completed, ${r.rolledBack} rolled back, ${r.tempLinksRemoved} temporary link(s) removed`,
+      styleFor(process.stderr).deco(
+        '🔧',
+        `Recovered an interrupted execute: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
+      ),
     );
   } finally {
     releaseExecutorLock(db);
@@ -134,7 +148,7 @@ export function registerScan(program: Command): void {
     const catalog = open(opts);
     recoverIfNeeded(catalog.db, opts);
     recoverUndoIfNeeded(catalog.db, opts);
-    const progress = scanProgress(!opts.quiet);
+    const progress = scanProgress(progressWanted(opts.quiet));
     let summary: ScanSummary;
     try {
       summary = await runScan(catalog, {
@@ -153,7 +167,10 @@ export function registerScan(program: Command): void {
     for (const r of summary.recovered) {
       warn(
         opts,
-        `🔧 An earlier scan of ${displayPath(r.root)} (started ${new Date(r.startedAt).toISOString()}) was killed before it finished; what it recorded was kept, and it marked nothing deleted.`,
+        styleFor(process.stderr).deco(
+          '🔧',
+          `An earlier scan of ${displayPath(r.root)} (started ${new Date(r.startedAt).toISOString()}) was killed before it finished; what it recorded was kept, and it marked nothing deleted.`,
+        ),
       );
     }
     for (const e of summary.errors) {
@@ -162,11 +179,11 @@ export function registerScan(program: Command): void {
     if (summary.errorCount > summary.errors.length) {
       warn(
         opts,
-        `hashall: warning: ${formatCount(summary.errorCount - summary.errors.length)} more errors not shown`,
+        `hashall: warning: ${countOf(summary.errorCount - summary.errors.length, 'more error')} not shown`,
       );
     }
     if (opts.json) printJson(scanJson(summary));
-    else say(opts, render(summary));
+    else say(opts, render(summary, styleFor()));
     process.exitCode = summary.interrupted
       ? EXIT.interrupted
       : summary.errorCount > 0

@@ -4,9 +4,11 @@ import { pendingCandidates } from '../../catalog/hashing.js';
 import { lastScanPerRoot } from '../../catalog/scans.js';
 import { catalogStats, integrityProblems } from '../../catalog/stats.js';
 import { UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
+import { styleFor } from '../style.js';
 
 export function registerStats(program: Command): void {
   withGlobals(
@@ -62,7 +64,7 @@ export function registerStats(program: Command): void {
       const pct = (n: number) =>
         s.activeFiles ? `${((100 * n) / s.activeFiles).toFixed(1)}%` : '0%';
       const lines = [
-        `📊 Catalog ${cat.path}`,
+        styleFor().deco('📊', `Catalog ${cat.path}`),
         `   Devices:      ${formatCount(s.devices)}`,
         `   Files:        ${formatCount(s.activeFiles)} active (${formatCount(s.activeInodes)} inodes), ${formatCount(s.deletedFiles)} deleted rows kept`,
         `   Bytes:        ${formatBytes(s.activeBytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated (each inode once)`,

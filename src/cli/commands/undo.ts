@@ -12,9 +12,11 @@ import { checkUndoable, Undoer, type UndoReport, type UndoSummary } from '../../
 import { recoverInterruptedUndo, type UndoRecoveryReport } from '../../conductor/undo-recovery.js';
 import { checkUndoSpace, type SpaceCheck } from '../../conductor/undo-space.js';
 import { EXIT, UserError } from '../../errors.js';
-import { displayPath, jsonPath } from '../../paths.js';
+import { displayPath } from '../../display-path.js';
+import { jsonPath } from '../../paths.js';
+import { styleFor, type Style } from '../style.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
 import { stopRequested } from '../signals.js';
 import { RULE, openLog, recoveryText, type RunLog } from './run-plan.js';
 
@@ -35,9 +37,12 @@ function spaceText(s: SpaceCheck): string {
   return `${s.device}${s.mountPoint ? ` (${displayPath(s.mountPoint)})` : ''}: needs ${formatBytes(s.needed)} (${formatCount(s.needed)} bytes) for ${formatCount(s.paths)} copies, ${s.available === undefined ? 'free space unknown' : `${formatBytes(s.available)} (${formatCount(s.available)} bytes) available`}`;
 }
 
-function undoRecoveryText(r: UndoRecoveryReport): string | undefined {
+function undoRecoveryText(r: UndoRecoveryReport, st: Style): string | undefined {
   if (r.rolledForward + r.rolledBack === 0 && r.copiesRemoved === 0) return undefined;
-  return `🔧 Recovered an interrupted undo: ${r.rolledForward} path(s) restored, ${r.rolledBack} rolled back, ${r.copiesRemoved} temporary copy(ies) removed`;
+  return st.deco(
+    '🔧',
+    `Recovered an interrupted undo: ${countOf(r.rolledForward, 'path')} restored, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.copiesRemoved, 'temporary copy', 'temporary copies')} removed`,
+  );
 }
 
 /**
@@ -51,7 +56,7 @@ export function recoverUndoIfNeeded(db: DB, opts: GlobalOptions, lockedByCaller 
     acquireExecutorLock(db, 0);
   }
   try {
-    const text = undoRecoveryText(recoverInterruptedUndo(db));
+    const text = undoRecoveryText(recoverInterruptedUndo(db), styleFor(process.stderr));
     if (text) warn(opts, text);
   } finally {
     if (!lockedByCaller) releaseExecutorLock(db);
@@ -76,17 +81,20 @@ interface UndoOpts extends GlobalOptions {
   force?: boolean;
 }
 
-function outcomeMark(r: UndoReport): string {
+function outcomeMark(r: UndoReport, st: Style): string {
   const o = r.outcome;
   switch (o.kind) {
     case 'restored':
-      return `✅ Restored: its own copy${o.legacy ? " (metadata not recorded at execute: owner/group/mode and the plan's mtime; the kept file's atime)" : ', with its owner, group, mode and times'}`;
+      return st.status(
+        'ok',
+        `Restored: its own copy${o.legacy ? " (metadata not recorded at execute: owner/group/mode and the plan's mtime; the kept file's atime)" : ', with its owner, group, mode and times'}`,
+      );
     case 'would-restore':
-      return '🔍 Would restore (checked: still the kept file, content hash)';
+      return st.deco('🔍', 'Would restore (checked: still the kept file, content hash)');
     case 'left':
-      return `⚠️  Left alone: ${o.why}`;
+      return st.status('warning', `Left alone: ${o.why}`);
     case 'failed':
-      return `❌ Failed: ${o.error}`;
+      return st.status('failed', `Failed: ${o.error}`);
   }
 }
 
@@ -122,9 +130,10 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
     } else {
       acquireExecutorLock(db, id);
       locked = true;
-      const ex = recoveryText(recoverInterrupted(db));
+      const errSt = styleFor(process.stderr);
+      const ex = recoveryText(recoverInterrupted(db), errSt);
       const un = recoverInterruptedUndo(db);
-      const unText = undoRecoveryText(un);
+      const unText = undoRecoveryText(un, errSt);
       recovery = { ...(ex ? { execute: ex } : {}), undo: un };
       for (const t of [ex, unText]) if (t) warn(opts, t);
       plan = requirePlan(db, id);
@@ -141,14 +150,18 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
       log = openLog(cat.path, `conductor-undo-${id}`);
       log.write(`undo plan #${plan.id} "${plan.name}" pid ${process.pid}`);
       if (recovery.execute) log.write(recovery.execute);
-      const t = recovery.undo && undoRecoveryText(recovery.undo);
+      const t = recovery.undo && undoRecoveryText(recovery.undo, styleFor(process.stderr));
       if (t) log.write(t);
     }
     const human = !opts.json && !opts.quiet;
+    const st = styleFor();
     if (human) {
       process.stdout.write(
         [
-          `${dryRun ? '🔍 DRY RUN' : '↩️  UNDOING'} Plan #${plan.id}: ${plan.name}`,
+          st.deco(
+            dryRun ? '🔍' : '↩️ ',
+            `${dryRun ? 'DRY RUN' : 'UNDOING'} Plan #${plan.id}: ${plan.name}`,
+          ),
           `Paths to restore: ${formatCount(paths)}`,
           ...space.map((s) => `Space: ${spaceText(s)}`),
           RULE,
@@ -171,7 +184,7 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
         );
         if (human)
           process.stdout.write(
-            `RESTORE: ${toText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r)}\n\n`,
+            `RESTORE: ${toText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r, st)}\n\n`,
           );
       },
     }).run();
@@ -221,21 +234,37 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
       const lines = [RULE];
       if (dryRun)
         lines.push(
-          `🔍 Would restore: ${formatCount(summary.wouldRestore)} (${formatBytes(summary.wouldRestoreBytes)})`,
+          st.deco(
+            '🔍',
+            `Would restore: ${formatCount(summary.wouldRestore)} (${formatBytes(summary.wouldRestoreBytes)})`,
+          ),
         );
       else
         lines.push(
-          `✅ Restored: ${formatCount(summary.restored)} (${formatBytes(summary.bytesRestored)} used again)`,
+          st.status(
+            'ok',
+            `Restored: ${formatCount(summary.restored)} (${formatBytes(summary.bytesRestored)} used again)`,
+          ),
         );
-      lines.push(`⚠️  Left alone (changed since execute): ${formatCount(summary.left)}`);
-      lines.push(`❌ Failed: ${formatCount(summary.failed)}`);
+      lines.push(
+        st.status('warning', `Left alone (changed since execute): ${formatCount(summary.left)}`),
+      );
+      lines.push(st.status('failed', `Failed: ${formatCount(summary.failed)}`));
       if (summary.legacy)
         lines.push(
-          `ℹ️  ${formatCount(summary.legacy)} path(s) executed before hashall recorded their metadata: owner, group and mode (equal to the kept file's) and the plan's mtime restored; the atime is the kept file's`,
+          st.deco(
+            'ℹ️ ',
+            `${countOf(summary.legacy, 'path')} executed before hashall recorded their metadata: owner, group and mode (equal to the kept file's) and the plan's mtime restored; the atime is the kept file's`,
+          ),
         );
       if (!dryRun) lines.push(`Status: ${summary.status}`);
       if (summary.interrupted)
-        lines.push(`⚠️  Interrupted: run 'hashall conductor undo ${plan.id}' again to resume`);
+        lines.push(
+          st.status(
+            'warning',
+            `Interrupted: run 'hashall conductor undo ${plan.id}' again to resume`,
+          ),
+        );
       if (log) lines.push('', `See ${log.path} for details`);
       process.stdout.write(lines.join('\n') + '\n');
     }
@@ -271,7 +300,8 @@ export function registerUndo(conductor: Command): void {
     try {
       const r = discardPlan(db, id);
       if (opts.json) printJson({ plan_id: id, discarded: true, actions: r.actions });
-      else say(opts, `🗑️  Plan ${id} discarded (${formatCount(r.actions)} actions)`);
+      else
+        say(opts, styleFor().deco('🗑️ ', `Plan ${id} discarded (${countOf(r.actions, 'action')})`));
     } finally {
       db.close();
     }

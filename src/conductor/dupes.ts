@@ -1,0 +1,215 @@
+/**
+ * `hashall dupes`: the duplicate groups of the catalog, as fdupes/jdupes/fclones list them,
+ * with the plan's filters and scope. Read-only: nothing is planned, nothing is written.
+ *
+ * A group is one content (SHA-256 and size) on one filesystem — or, with `--cross-device`, on
+ * any — held by two or more distinct files (inodes) among the paths that pass. Paths that are
+ * links of one inode are listed together; the first is the file, the others are marked as
+ * sharing it. Savings are size × (files − 1): what keeping one copy of each group would free
+ * (a plan may free less: pinned inodes, owners that differ, other filesystems).
+ */
+import type { DB } from '../catalog/open.js';
+import {
+  dupeGroupPage,
+  dupePaths,
+  prepareDupeGroups,
+  type DupePath,
+  type DupeGroupKey,
+  type DupeRowFilter,
+} from '../catalog/dupes.js';
+import type { Member } from '../catalog/groups.js';
+import type { DeviceRow } from '../catalog/devices.js';
+import { Filters } from './filters.js';
+import { prepareScope } from './plan.js';
+import { Scope } from './scope.js';
+import { visiblePathMapper } from './visible-path.js';
+
+export interface DupeEntry {
+  readonly deviceId: number;
+  /** The path as the user sees it (a current mount point, else the last one). */
+  readonly path: Buffer;
+  readonly fsPath: Buffer;
+  readonly inode: bigint;
+  readonly nlink: number;
+  /** 0 for the first path of its inode in the group, 1, 2, … for its other links. */
+  readonly linkIndex: number;
+  /** How many listed paths this inode has in the group. */
+  readonly links: number;
+}
+
+export interface DupeGroup {
+  /** 1, 2, … in listing order. */
+  readonly no: number;
+  readonly sha256: Buffer;
+  readonly size: number;
+  readonly files: number;
+  readonly bytesSaveable: number;
+  /** Distinct devices of the listed paths. */
+  readonly devices: number;
+  /** By inode (inodes in the order of their first path), each inode's paths together. */
+  readonly entries: readonly DupeEntry[];
+}
+
+export interface DupesRequest {
+  readonly device?: DeviceRow | undefined;
+  readonly scope?: Scope;
+  readonly filters?: Filters;
+  readonly crossDevice: boolean;
+  /** Groups to list (0 or undefined: all). */
+  readonly limit?: number;
+}
+
+const PAGE = 500;
+
+function toMember(p: DupePath, size: number): Member {
+  // Filters.reject looks at size, mtime and the visible path only.
+  return {
+    fileId: 0,
+    deviceId: p.deviceId,
+    path: p.path,
+    inode: p.inode,
+    nlink: p.nlink,
+    size,
+    mtimeNs: p.mtimeNs,
+    ctimeNs: 0n,
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    sha256: null,
+  };
+}
+
+interface Built {
+  readonly key: DupeGroupKey;
+  readonly entries: DupeEntry[];
+  readonly files: number;
+  readonly saving: number;
+}
+
+/** A max-heap by savings, then by listing order (row id): what waits for its turn. */
+class Waiting {
+  private readonly items: Built[] = [];
+  private before(a: Built, b: Built): boolean {
+    return a.saving > b.saving || (a.saving === b.saving && a.key.rowId < b.key.rowId);
+  }
+  get top(): Built | undefined {
+    return this.items[0];
+  }
+  push(x: Built): void {
+    const h = this.items;
+    h.push(x);
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!this.before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  pop(): Built | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Every group, largest savings first, one at a time. SQL orders the groups by their savings
+ * before the globs (which only SQL cannot apply); a group the globs shrink waits in a heap
+ * until no later group can save more (SQL's figure bounds every later group's), so the
+ * listing is in exact order. Only such shrunken groups are held, with their paths.
+ */
+export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, void, undefined> {
+  const filters = req.filters ?? Filters.none;
+  const scope = req.scope ?? Scope.all;
+  const rows: DupeRowFilter = {
+    deviceId: req.device?.id,
+    crossDevice: req.crossDevice,
+    scoped: prepareScope(db, scope),
+    minSize: filters.minSize,
+    maxSize: filters.maxSize,
+    mtimeSince: filters.since?.ns,
+    mtimeBefore: filters.before?.ns,
+  };
+  prepareDupeGroups(db, rows);
+  const globs = filters.include.length > 0 || filters.exclude.length > 0;
+  const toVisible = visiblePathMapper(db);
+
+  const build = (g: DupeGroupKey): Built | undefined => {
+    let paths = dupePaths(db, g, rows).map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));
+    // Globs match the path as shown, which SQL does not know: the only filter applied here.
+    if (globs) paths = paths.filter((x) => !filters.reject(toMember(x.p, g.size), x.v));
+    const byInode = new Map<string, typeof paths>();
+    for (const x of paths) {
+      const k = `${x.p.deviceId}:${x.p.inode}`;
+      const list = byInode.get(k);
+      if (list) list.push(x);
+      else byInode.set(k, [x]);
+    }
+    if (byInode.size < 2) return undefined;
+    const inodes = [...byInode.values()].map((list) =>
+      list.sort((a, b) => Buffer.compare(a.v, b.v)),
+    );
+    inodes.sort((a, b) => Buffer.compare(a[0]!.v, b[0]!.v));
+    const entries = inodes.flatMap((list) =>
+      list.map((x, i) => ({
+        deviceId: x.p.deviceId,
+        path: x.v,
+        fsPath: x.p.path,
+        inode: x.p.inode,
+        nlink: x.p.nlink,
+        linkIndex: i,
+        links: list.length,
+      })),
+    );
+    return { key: g, entries, files: inodes.length, saving: g.size * (inodes.length - 1) };
+  };
+
+  let no = 0;
+  const emit = (b: Built): DupeGroup => ({
+    no: ++no,
+    sha256: b.key.sha256,
+    size: b.key.size,
+    files: b.files,
+    bytesSaveable: b.saving,
+    devices: new Set(b.entries.map((e) => e.deviceId)).size,
+    entries: b.entries,
+  });
+  const done = () => req.limit !== undefined && req.limit > 0 && no >= req.limit;
+  const waiting = new Waiting();
+  for (let after = 0; ;) {
+    const page = dupeGroupPage(db, after, PAGE);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.rowId;
+    for (const g of page) {
+      const bound = g.size * (g.files - 1);
+      while (waiting.top && waiting.top.saving >= bound) {
+        yield emit(waiting.pop()!);
+        if (done()) return;
+      }
+      const b = build(g);
+      if (!b) continue;
+      if (b.saving === bound && !waiting.top) {
+        yield emit(b); // the usual case: nothing filtered away, nothing waiting
+        if (done()) return;
+      } else waiting.push(b);
+    }
+  }
+  for (let b = waiting.pop(); b; b = waiting.pop()) {
+    yield emit(b);
+    if (done()) return;
+  }
+}

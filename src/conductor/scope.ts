@@ -1,0 +1,138 @@
+/**
+ * The scope of `analyze`, `plan`, `auto-execute` and `dupes`: the directories the user named
+ * (`plan NAME PATH...`, or `--device DIR` with a DIR that is not a mount point). Only catalogued
+ * paths at or below one of them take part: paths elsewhere are neither kept nor replaced, and
+ * an inode with a link elsewhere cannot be freed (like a pinned one).
+ *
+ * Paths are resolved as the scan resolves its roots (realpath, then the mount it lives on),
+ * and matched as bytes against the catalog's paths inside each filesystem.
+ */
+import { lstatSync, realpathSync } from 'node:fs';
+import type { DB } from '../catalog/open.js';
+import { getDeviceByIdentity, type DeviceRow } from '../catalog/devices.js';
+import { isCataloguedDir, type StoredScope } from '../catalog/scope.js';
+import { UserError, describeErrno } from '../errors.js';
+import { findMount, readMountinfo } from '../fs/mountinfo.js';
+import { resolveIdentity } from '../fs/identity.js';
+import { isUnder, jsonPath, rebase, relativeTo } from '../paths.js';
+import { displayPath } from '../display-path.js';
+
+export interface ScopeEntry extends StoredScope {
+  readonly device: DeviceRow;
+}
+
+export class Scope {
+  private constructor(readonly entries: readonly ScopeEntry[]) {}
+
+  static readonly all = new Scope([]);
+
+  static of(entries: readonly ScopeEntry[]): Scope {
+    // A directory inside another named one adds nothing; keep the first of equal ones.
+    const kept: ScopeEntry[] = [];
+    for (const e of entries) {
+      if (kept.some((k) => k.deviceId === e.deviceId && isUnder(e.fsPath, k.fsPath))) continue;
+      for (let i = kept.length - 1; i >= 0; i--) {
+        const k = kept[i]!;
+        if (k.deviceId === e.deviceId && isUnder(k.fsPath, e.fsPath)) kept.splice(i, 1);
+      }
+      kept.push(e);
+    }
+    return new Scope(kept);
+  }
+
+  /** True when the scope limits anything (some directory was named). */
+  get active(): boolean {
+    return this.entries.length > 0;
+  }
+
+  /** The devices the scope touches (each once). */
+  get deviceIds(): number[] {
+    return [...new Set(this.entries.map((e) => e.deviceId))];
+  }
+
+  /** Whether a catalogued path (its device and its path inside the filesystem) takes part. */
+  contains(deviceId: number, fsPath: Buffer): boolean {
+    if (!this.active) return true;
+    return this.entries.some((e) => e.deviceId === deviceId && isUnder(fsPath, e.fsPath));
+  }
+
+  /** For JSON: the absolute paths named (with `_b64` twins), their device and path inside. */
+  toJson(): Record<string, unknown>[] {
+    return this.entries.map((e) => scopeEntryJson(e, e.device.alias));
+  }
+}
+
+export function scopeEntryJson(e: StoredScope, alias: string | undefined): Record<string, unknown> {
+  return {
+    ...jsonPath('path', e.path),
+    device: alias ?? e.deviceId,
+    ...jsonPath('fs_path', e.fsPath),
+  };
+}
+
+/** One line for humans: the named directories, or undefined when the scope is everything. */
+export function describeScope(entries: readonly { path: Buffer }[]): string | undefined {
+  return entries.length ? entries.map((e) => displayPath(e.path)).join(', ') : undefined;
+}
+
+export interface ResolvedPath {
+  /** realpath of the argument. */
+  readonly abs: Buffer;
+  readonly device: DeviceRow;
+  /** Its path inside the filesystem. */
+  readonly fsPath: Buffer;
+  /** True when it is the mount point of its filesystem (the whole filesystem as mounted there). */
+  readonly isMountPoint: boolean;
+}
+
+/**
+ * Resolve a path argument: relative to the current directory, through symlinks; then find the
+ * filesystem it is on and check the catalog knows it. `what` names the argument in errors.
+ */
+export function resolveCataloguedPath(db: DB, arg: Buffer, what: string): ResolvedPath {
+  const shown = `${what} ${displayPath(arg)}`;
+  let abs: Buffer;
+  try {
+    // realpathSync (the JS one) decodes a Buffer path as UTF-8 and loses other bytes; .native
+    // is realpath(3) on the bytes.
+    abs = realpathSync.native(arg, { encoding: 'buffer' });
+  } catch (err) {
+    throw new UserError(
+      `${shown}: ${describeErrno(err)}; ${what === '--device' ? "give a filesystem's mount point, a directory on it, or a device alias ('hashall devices')" : 'give a catalogued directory'}`,
+    );
+  }
+  const st = lstatSync(abs, { bigint: true });
+  const mount = findMount(readMountinfo(), abs, st.dev);
+  if (!mount) throw new UserError(`${shown}: no mount found for it in /proc/self/mountinfo`);
+  const id = resolveIdentity(mount);
+  const device = getDeviceByIdentity(db, id.identity);
+  if (!device) {
+    throw new UserError(
+      `${shown}: its filesystem (${id.identity}, mounted at ${displayPath(mount.mountPoint)}) is not in the catalog; run 'hashall scan ${displayPath(abs)}' first`,
+    );
+  }
+  const fsPath = rebase(mount.root, relativeTo(abs, mount.mountPoint));
+  return { abs, device, fsPath, isMountPoint: abs.equals(mount.mountPoint) };
+}
+
+/** A scope directory: an existing, catalogued directory. */
+export function resolveScopeDir(db: DB, arg: Buffer, what = 'PATH'): ScopeEntry {
+  const r = resolveCataloguedPath(db, arg, what);
+  const shown = `${what} ${displayPath(arg)}`;
+  if (!lstatSync(r.abs).isDirectory()) {
+    throw new UserError(
+      `${shown}: not a directory; name the directory to limit to (a file's copies: --include '${displayPath(r.abs)}')`,
+    );
+  }
+  if (!isCataloguedDir(db, r.device.id, r.fsPath)) {
+    throw new UserError(
+      `${shown}: ${displayPath(r.abs)} is not in the catalog (on ${r.device.alias}); run 'hashall scan ${displayPath(r.abs)}' first`,
+    );
+  }
+  return { device: r.device, deviceId: r.device.id, fsPath: r.fsPath, path: r.abs };
+}
+
+/** The scope of several PATH arguments (none: everything). */
+export function resolveScope(db: DB, args: readonly Buffer[]): Scope {
+  return Scope.of(args.map((a) => resolveScopeDir(db, a)));
+}
