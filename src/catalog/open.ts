@@ -3,7 +3,7 @@
  * create it with private permissions, and migrate forward. Every refusal is a UserError
  * (exit 2, one line); nothing is written to a file we refused.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   closeSync,
   linkSync,
@@ -19,6 +19,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { openDatabase } from './native-handles.js';
 import { readableCopy, walFilesPresent } from './read-only-fs.js';
 
 export type DB = Database.Database;
@@ -206,7 +207,7 @@ function createCatalog(path: string): void {
   try {
     // Created by us with 0600 whatever the umask: file names are data.
     closeSync(openSync(tmp, 'wx', 0o600));
-    const db = new Database(tmp, { fileMustExist: true });
+    const db = openDatabase(tmp, { fileMustExist: true });
     try {
       configure(db);
       db.pragma(`application_id = ${APPLICATION_ID}`);
@@ -267,7 +268,7 @@ function openFile(file: string, path: string, how: { readonly: boolean; mayMigra
   const { readonly } = how;
   let db: DB | undefined;
   try {
-    db = new Database(file, { readonly, fileMustExist: true });
+    db = openDatabase(file, { readonly, fileMustExist: true });
     configure(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
@@ -284,11 +285,11 @@ function openFile(file: string, path: string, how: { readonly: boolean; mayMigra
       if (readonly) {
         // An older catalog: migrate it (a write), then go on read-only.
         db.close();
-        db = new Database(file, { fileMustExist: true });
+        db = openDatabase(file, { fileMustExist: true });
         configure(db);
         migrate(db);
         db.close();
-        db = new Database(file, { readonly, fileMustExist: true });
+        db = openDatabase(file, { readonly, fileMustExist: true });
         configure(db);
       } else {
         migrate(db);

@@ -64,6 +64,7 @@ import {
   type SourceRows,
 } from '../catalog/plans.js';
 import { bytesShared, catalogInode, journalCloneInode, recordClone } from '../catalog/clones.js';
+import { recordOriginalMeta } from '../catalog/undo.js';
 import { EXIT, UserError, describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
@@ -228,7 +229,7 @@ function checkIdentity(
   }
 }
 
-function hashFd(fd: number, buf: Buffer): Buffer {
+export function hashFd(fd: number, buf: Buffer): Buffer {
   const h = createHash('sha256');
   let pos = 0;
   for (;;) {
@@ -279,7 +280,7 @@ type Applied =
  * the sub-microsecond digits cannot be set; aim at the middle of the microsecond so that the
  * double's rounding cannot move it into the next or previous one.
  */
-function utimeArg(ns: bigint): number {
+export function utimeArg(ns: bigint): number {
   let sec = ns / 1_000_000_000n;
   let rem = ns % 1_000_000_000n;
   if (rem < 0n) {
@@ -290,7 +291,7 @@ function utimeArg(ns: bigint): number {
 }
 
 /** Whole microseconds (floor), the precision a clone's times are set to. */
-function micros(ns: bigint): bigint {
+export function micros(ns: bigint): bigint {
   return ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
 }
 
@@ -792,6 +793,8 @@ export class Executor {
               targetAbs: v.targetAbs,
               tempAbs: v.tempAbs,
             });
+            // What the target was, for `conductor undo` (a clone keeps the target's own).
+            if (this.mode === 'hardlink') recordOriginalMeta(this.db, v.action.id, v.targetSt);
           }
         })
         .immediate();

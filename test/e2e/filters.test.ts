@@ -411,7 +411,7 @@ describe('filters on analyze and plan', () => {
     );
     expect(plans.plans.find((p) => p.id === plan.id)).toMatchObject({
       filters,
-      keep: ['most-linked'],
+      keep: ['most-linked', 'oldest'],
     });
     expect(run(['conductor', 'plans'], cat).stdout).toMatch(/FILTERS[\s\S]*size ≥ 1,024 bytes/);
     const a = run(['conductor', 'analyze', '--exclude', '*.tmp'], cat).stdout;

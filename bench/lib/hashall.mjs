@@ -1,0 +1,132 @@
+// hashall as measured: a snapshot of dist/ taken at start, its argv and environment, and the
+// pieces every hashall row shares (scan, conductor analyze) with their correctness checks.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { check, noteTimeout, parseJson, statusCheck } from './checks.mjs';
+import { CLI, NODE, REPO, WORK } from './config.mjs';
+import { timed } from './measure.mjs';
+import { fatal, firstLine } from './util.mjs';
+
+/** The hashall build this run measures: a snapshot of dist/ taken at start (see snapshotDist). */
+let cliSnapshot = CLI;
+
+export function hashallEnv() {
+  return { ...process.env, HASHALL_CATALOG: path.join(WORK, 'default-catalog.db'), NO_COLOR: '1' };
+}
+
+export function hashallArgv(args) {
+  return [NODE, cliSnapshot, ...args];
+}
+
+/** Options of a hashall piece: JSON on stdout, the scratch default catalog. */
+export const hx = () => ({ capture: true, env: hashallEnv() });
+
+/** sha256 over dist/ (paths and contents), to tell builds apart. */
+export function distDigest(dir) {
+  const h = createHash('sha256');
+  const walk = (d) => {
+    for (const e of fs
+      .readdirSync(d, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) h.update(path.relative(dir, p)).update('\0').update(fs.readFileSync(p));
+    }
+  };
+  walk(dir);
+  return h.digest('hex').slice(0, 12);
+}
+
+/**
+ * Copy dist/ and package.json into the scratch directory and run that copy, so that a rebuild
+ * of dist/ while the benchmark runs (other work on the repository) cannot mix two builds in
+ * one result. node_modules still resolves to the repository's (parent directories).
+ */
+export function snapshotDist() {
+  const root = path.join(WORK, 'hashall');
+  fs.mkdirSync(root, { recursive: true });
+  fs.cpSync(path.join(REPO, 'dist'), path.join(root, 'dist'), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
+  cliSnapshot = path.join(root, 'dist', 'cli', 'main.js');
+  const digest = distDigest(path.join(root, 'dist'));
+  const builtAt = fs.statSync(CLI).mtime.toISOString();
+  const v = spawnSync(NODE, [cliSnapshot, '--version'], { encoding: 'utf8' });
+  if (v.status !== 0)
+    fatal(`the snapshot of dist/ does not run (${firstLine(v.stderr) || `exit ${v.status}`})`);
+  return { digest, builtAt, version: v.stdout.trim() };
+}
+
+const scanArgs = (dir, db, extra) => ['scan', dir, ...extra, '--catalog', db, '--json', '-q'];
+const analyzeArgs = (db) => ['conductor', 'analyze', '--catalog', db, '--json'];
+
+/** Exit status, file count and error count of a scan; its JSON or null. */
+export function checkScan(id, piece, tree) {
+  statusCheck(id, piece, 'hashall');
+  if (piece.timedOut) return null;
+  const j = parseJson(id, piece);
+  if (!j) return null;
+  const n = piece.name;
+  check(id, `${n}: files = regular paths`, tree.summary.regular_file_paths, j.files, 'hashall');
+  check(id, `${n}: error_count`, 0, j.error_count ?? (j.errors ?? []).length, 'hashall');
+  return j;
+}
+
+/** Analyze must find exactly the generator's saving and groups. */
+export function checkAnalyze(id, piece, tree) {
+  statusCheck(id, piece, 'hashall');
+  if (piece.timedOut) return;
+  const j = parseJson(id, piece);
+  if (!j) return;
+  check(
+    id,
+    'analyze same_device.bytes_saveable = hardlink_dedupe_saving_bytes',
+    tree.summary.hardlink_dedupe_saving_bytes,
+    j.same_device?.bytes_saveable,
+    'hashall',
+  );
+  check(
+    id,
+    'analyze same_device.groups = dup_groups_by_inode',
+    tree.summary.dup_groups_by_inode,
+    j.same_device?.groups,
+    'hashall',
+  );
+}
+
+/** An untimed scan of dir into db (setup), checked; its JSON or null. */
+export function untimedScan(id, name, dir, db, tree) {
+  return checkScan(id, timed(name, hashallArgv(scanArgs(dir, db, [])), hx()), tree);
+}
+
+/** An untimed analyze of db, checked against the generator. */
+export function untimedAnalyze(id, db, tree) {
+  checkAnalyze(id, timed('analyze (untimed)', hashallArgv(analyzeArgs(db)), hx()), tree);
+}
+
+/**
+ * A timed `hashall scan T [extra] --catalog db` piece, checked; notes a cut-off.
+ * Returns { piece, json } (json null when it failed or was cut off).
+ */
+export function timeScan(row, id, { tree, db, name = 'scan', extra = [] }) {
+  const piece = row.time(name, hashallArgv(scanArgs(tree.dir, db, extra)), hx());
+  const json = checkScan(id, piece, tree);
+  if (piece.timedOut) noteTimeout(id, row);
+  return { piece, json };
+}
+
+/**
+ * The scan + analyze rows: a timed scan, extra checks on its JSON (onScan), then a timed
+ * conductor analyze checked against the generator. Stops at the first cut-off.
+ */
+export function timeScanAndAnalyze(row, id, { tree, db, scanName, onScan }) {
+  const scan = timeScan(row, id, { tree, db, name: scanName });
+  if (scan.piece.timedOut) return;
+  if (scan.json && onScan) onScan(scan.json);
+  const b = row.time('analyze', hashallArgv(analyzeArgs(db)), hx());
+  checkAnalyze(id, b, tree);
+  if (b.timedOut) noteTimeout(id, row);
+}

@@ -1,0 +1,154 @@
+// The targets of DESIGN.md §6: ratios of row medians measured in the same run, and peak RSS.
+
+import { MB, RSS_LIMIT_MILLION, RSS_LIMIT_REF } from './config.mjs';
+import { fmtMiB } from './util.mjs';
+
+/** [lo, hi] of a row's median: exact, or [cut-off time, ∞) for a row that hit --timeout. */
+function interval(c) {
+  if (!c?.stats) return null;
+  if (c.stats.lowerBound != null) return [c.stats.lowerBound, Infinity];
+  return [c.stats.median, c.stats.median];
+}
+
+/** median(num) / median(den) against limit; a bound when a row was cut off. */
+function ratio(by, { num, den, limit, id, what }) {
+  const n = interval(by[num]);
+  const d = interval(by[den]);
+  const base = { id, what, formula: `median(${num}) / median(${den})`, limit: `≤ ${limit}` };
+  if (!n || !d) {
+    const miss = [num, den].filter((x) => !by[x]?.stats);
+    return {
+      ...base,
+      value: null,
+      shown: 'n/a',
+      pass: null,
+      note: `not measured: ${miss.join(', ')} missing`,
+    };
+  }
+  const lo = n[0] / d[1];
+  const hi = n[1] / d[0];
+  const exact = lo === hi;
+  const shown = exact
+    ? lo.toFixed(3)
+    : hi === Infinity
+      ? `> ${lo.toFixed(1)}`
+      : `< ${hi.toFixed(3)}`;
+  const pass = hi <= limit ? true : lo > limit ? false : null;
+  const note = exact
+    ? ''
+    : `bound only: ${[num, den].filter((x) => by[x].stats.lowerBound != null).join(', ')} hit --timeout`;
+  return {
+    ...base,
+    value: exact ? lo : null,
+    lower_bound: lo,
+    upper_bound: hi === Infinity ? null : hi,
+    shown,
+    pass,
+    note,
+  };
+}
+
+/** T5a: the largest peak RSS over the hashall rows. */
+function rssTarget(cmds, quick) {
+  const hashallRows = cmds.filter((c) => c.group === 'hashall' && c.stats);
+  const worst = hashallRows.reduce(
+    (a, c) => (!a || c.stats.rssMaxKiB > a.stats.rssMaxKiB ? c : a),
+    null,
+  );
+  const rssBytes = worst ? worst.stats.rssMaxKiB * 1024 : NaN;
+  const cutRows = hashallRows.filter((c) => c.stats.lowerBound != null).map((c) => c.id);
+  return {
+    id: 'T5a',
+    what: `peak RSS of hashall on the ${quick ? 'quick (NOT the reference)' : 'reference'} tree`,
+    formula: 'max peak RSS over the hashall rows, warm-up included',
+    limit: '≤ 200 MB',
+    value: rssBytes / MB,
+    shown: worst
+      ? `${(rssBytes / MB).toFixed(1)} MB (${fmtMiB(worst.stats.rssMaxKiB)} MiB, ${worst.id})`
+      : 'n/a',
+    pass: worst ? rssBytes <= RSS_LIMIT_REF : null,
+    note: [
+      quick ? 'quick tree: not the reference measurement' : '',
+      cutRows.length ? `${cutRows.join(', ')} cut off by --timeout (RSS up to the cut)` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  };
+}
+
+/** T5b: peak RSS of the 1M-file scan (--million). */
+function millionTarget(million) {
+  const base = {
+    id: 'T5b',
+    what: 'peak RSS of hashall scanning 1,000,000 files',
+    formula: 'max peak RSS of hashall scan on the 1M tree',
+    limit: '≤ 512 MB',
+  };
+  if (!million?.stats)
+    return {
+      ...base,
+      value: null,
+      shown: 'n/a',
+      pass: null,
+      note: 'not measured: run with --million',
+    };
+  const b = million.stats.rssMaxKiB * 1024;
+  const cut = million.stats.lowerBound != null;
+  return {
+    ...base,
+    value: b / MB,
+    shown: `${(b / MB).toFixed(1)} MB (${fmtMiB(million.stats.rssMaxKiB)} MiB)`,
+    pass: b > RSS_LIMIT_MILLION ? false : cut ? null : true,
+    note: cut ? 'scan cut off by --timeout (RSS up to the cut)' : '',
+  };
+}
+
+const RATIOS = [
+  {
+    id: 'T1a',
+    num: 'hashall-first',
+    den: 'jdupes',
+    limit: 0.8,
+    what: 'first scan + analyze vs jdupes -r -q',
+  },
+  {
+    id: 'T1b',
+    num: 'hashall-first',
+    den: 'fclones',
+    limit: 0.8,
+    what: 'first scan + analyze vs fclones group',
+  },
+  {
+    id: 'T2a',
+    num: 'hashall-rescan',
+    den: 'jdupes',
+    limit: 0.3,
+    what: 'rescan + analyze vs jdupes -r -q',
+  },
+  {
+    id: 'T2b',
+    num: 'hashall-rescan',
+    den: 'floor-find',
+    limit: 1.5,
+    what: 'rescan + analyze vs find metadata floor',
+  },
+  {
+    id: 'T3',
+    num: 'hashall-hash-all',
+    den: 'floor-read',
+    limit: 1.6,
+    what: 'scan --hash all vs read-everything floor',
+  },
+  {
+    id: 'T4',
+    num: 'hashall-dedupe',
+    den: 'jdupes-L',
+    limit: 1.0,
+    what: 'plan + execute --force vs jdupes -r -L -q',
+  },
+];
+
+export function computeTargets(cmds, million, quick) {
+  const by = Object.fromEntries(cmds.map((c) => [c.id, c]));
+  return [...RATIOS.map((r) => ratio(by, r)), rssTarget(cmds, quick), millionTarget(million)];
+}

@@ -1,0 +1,41 @@
+// Row "hashall rescan + analyze": a catalog that already holds T, scanned once untimed (T2).
+
+import path from 'node:path';
+import { check } from '../lib/checks.mjs';
+import { WORK } from '../lib/config.mjs';
+import { timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
+import { rmCatalog } from '../lib/util.mjs';
+
+export function rescanRow(tree) {
+  const db = path.join(WORK, 'rescan.db');
+  const S = tree.summary;
+  let ready = false;
+  return {
+    id: 'hashall-rescan',
+    group: 'hashall',
+    label: 'hashall rescan + analyze',
+    shown: 'hashall scan T --catalog SCANNED.db; hashall conductor analyze --catalog SCANNED.db',
+    run(row) {
+      const id = this.id;
+      if (!ready) {
+        rmCatalog(db);
+        untimedScan(id, 'initial (untimed) scan', tree.dir, db, tree);
+        ready = true;
+      }
+      // Nothing changed since the last scan: nothing to record, nothing to hash.
+      const onScan = (j) => {
+        const moved = j.new + j.changed + j.moved + j.deleted;
+        check(id, 'rescan: new + changed + moved + deleted', 0, moved, 'hashall');
+        check(
+          id,
+          'rescan: unchanged = regular paths',
+          S.regular_file_paths,
+          j.unchanged,
+          'hashall',
+        );
+        check(id, 'rescan: hashed_files', 0, j.hashed_files, 'hashall');
+      };
+      timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan });
+    },
+  };
+}
