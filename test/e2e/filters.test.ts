@@ -649,7 +649,7 @@ describe('bad filter and keep values', () => {
       [['--max-size', '-5'], /^hashall: error: --max-size: '-5' is not a size/],
       [['--max-size', ''], /^hashall: error: --max-size: '' is not a size/],
       [['--min-size', '1e3'], /^hashall: error: --min-size: '1e3' is not a size/],
-      [['--min-size', '1\nGB'], /^hashall: error: --min-size: '1\\nGB' is not a size/],
+      [['--min-size', '1\nGB'], /^hashall: error: --min-size: '1'\$'\\n''GB' is not a size/],
       [
         ['--min-size', '2GB', '--max-size', '1GB'],
         /^hashall: error: --min-size '2GB' \(2000000000 bytes\) is larger than --max-size '1GB'/,
