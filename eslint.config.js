@@ -18,7 +18,16 @@ const up = (folders) => `^(?:\\.\\./)+(?:${folders.join('|')})(?:/|$)`;
 const layerRule = (folders, why) => ({ regex: up(folders), message: why });
 
 /** Conductor modules that only compute or look up: no file, catalog row or lock is changed. */
-const REPORT_MAY_USE = ['dupes', 'filters', 'keep', 'keep-rules', 'mode', 'scope', 'visible-path'];
+const REPORT_MAY_USE = [
+  'dupes',
+  'filters',
+  'keep',
+  'keep-rules',
+  'metadata-change',
+  'mode',
+  'scope',
+  'visible-path',
+];
 
 const NO_SQLITE = {
   name: 'better-sqlite3',

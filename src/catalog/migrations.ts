@@ -196,6 +196,31 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (plan_id, position)
   ) WITHOUT ROWID;
   `,
+  // 10 (undo, issue 12 §5): what a hardlink action's target was before execute replaced it (its
+  // owner, group, mode and times, recorded with the intent), so that `conductor undo` gives it
+  // back; the undo's per-action outcome; the plan's undo state (its status CHECK cannot be
+  // widened in place); and the undo journal (intent before, outcome after, like execute's).
+  `
+  ALTER TABLE conductor_actions ADD COLUMN orig_uid INTEGER;
+  ALTER TABLE conductor_actions ADD COLUMN orig_gid INTEGER;
+  ALTER TABLE conductor_actions ADD COLUMN orig_mode INTEGER;
+  ALTER TABLE conductor_actions ADD COLUMN orig_atime_ns INTEGER;
+  ALTER TABLE conductor_actions ADD COLUMN orig_mtime_ns INTEGER;
+  ALTER TABLE conductor_actions ADD COLUMN undo_status TEXT
+    CHECK (undo_status IN ('undone', 'left', 'failed'));
+  ALTER TABLE conductor_actions ADD COLUMN undo_error TEXT;
+  ALTER TABLE conductor_plans ADD COLUMN undo_status TEXT
+    CHECK (undo_status IN ('undoing', 'undone', 'partially-undone'));
+  CREATE TABLE conductor_undo_journal (
+    action_id   INTEGER PRIMARY KEY REFERENCES conductor_actions(id) ON DELETE CASCADE,
+    plan_id     INTEGER NOT NULL,
+    source_abs  BLOB    NOT NULL,              -- a path of the kept inode
+    target_abs  BLOB    NOT NULL,
+    temp_abs    BLOB    NOT NULL,
+    temp_inode  INTEGER,                       -- the copy, journaled before it is renamed
+    started_at  INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

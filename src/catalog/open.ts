@@ -3,7 +3,7 @@
  * create it with private permissions, and migrate forward. Every refusal is a UserError
  * (exit 2, one line); nothing is written to a file we refused.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   closeSync,
   linkSync,
@@ -19,6 +19,8 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { openDatabase } from './native-handles.js';
+import { readableCopy, walFilesPresent } from './read-only-fs.js';
 
 export type DB = Database.Database;
 
@@ -93,12 +95,15 @@ export function sqliteUserError(path: string, err: unknown): UserError | undefin
     : undefined;
 }
 
-function checkExisting(path: string, readonly: boolean): boolean {
+/** Absent, or present with its directory writable or not. */
+type Existing = 'absent' | 'writable-dir' | 'read-only-dir';
+
+function checkExisting(path: string, readonly: boolean): Existing {
   let st;
   try {
     st = statSync(path);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
+    if (errnoCode(err) === 'ENOENT') return 'absent';
     throw new UserError(`cannot open catalog ${path}: ${describeErrno(err)}`);
   }
   if (st.isDirectory()) {
@@ -133,17 +138,18 @@ function checkExisting(path: string, readonly: boolean): boolean {
       `catalog ${path} has schema version ${userVersion}, newer than this hashall understands (${SCHEMA_VERSION}); upgrade hashall`,
     );
   }
-  // Even a reader needs the directory writable: SQLite's WAL mode keeps its shared-memory
-  // index in a file beside the catalog.
+  // A writer needs the directory writable: SQLite's WAL mode keeps its shared-memory index in
+  // a file beside the catalog. A reader manages without (read-only-fs.ts).
   try {
     if (!readonly) accessSync(path, constants.W_OK);
     accessSync(dirname(path), constants.W_OK);
   } catch (err) {
+    if (readonly) return 'read-only-dir';
     throw new UserError(
       `catalog ${path} is not writable (${describeErrno(err)}); hashall needs write access to it and its directory — copy it to a writable place`,
     );
   }
-  return true;
+  return 'writable-dir';
 }
 
 /**
@@ -201,7 +207,7 @@ function createCatalog(path: string): void {
   try {
     // Created by us with 0600 whatever the umask: file names are data.
     closeSync(openSync(tmp, 'wx', 0o600));
-    const db = new Database(tmp, { fileMustExist: true });
+    const db = openDatabase(tmp, { fileMustExist: true });
     try {
       configure(db);
       db.pragma(`application_id = ${APPLICATION_ID}`);
@@ -238,15 +244,31 @@ export function openCatalog(pathOption: string | undefined, opts: OpenOptions = 
   const path = catalogPath(pathOption);
   const readonly = opts.readonly ?? false;
   const exists = checkExisting(path, readonly);
-  if (!exists && readonly) {
+  if (exists === 'absent' && readonly) {
     throw new UserError(
       `no catalog at ${path}; run 'hashall scan DIR' first, or point --catalog at one`,
     );
   }
-  if (!exists) createCatalog(path);
+  if (exists === 'absent') createCatalog(path);
+  if (exists === 'read-only-dir') {
+    if (walFilesPresent(path)) {
+      try {
+        return { db: openFile(path, path, { readonly: true, mayMigrate: false }), path };
+      } catch {
+        // SQLite could not use them (or the catalog is older and needs migrating): a copy.
+      }
+    }
+    return { db: openFile(readableCopy(path), path, { readonly: true, mayMigrate: true }), path };
+  }
+  return { db: openFile(path, path, { readonly, mayMigrate: true }), path };
+}
+
+/** Open the catalog file `file` (`path` names it in messages), migrating it when allowed. */
+function openFile(file: string, path: string, how: { readonly: boolean; mayMigrate: boolean }): DB {
+  const { readonly } = how;
   let db: DB | undefined;
   try {
-    db = new Database(path, { readonly, fileMustExist: true });
+    db = openDatabase(file, { readonly, fileMustExist: true });
     configure(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
@@ -255,14 +277,19 @@ export function openCatalog(pathOption: string | undefined, opts: OpenOptions = 
       );
     }
     if (version < SCHEMA_VERSION) {
+      if (!how.mayMigrate) {
+        throw new UserError(
+          `catalog ${path} has schema version ${version}, older than this hashall's (${SCHEMA_VERSION}), and cannot be migrated where it is`,
+        );
+      }
       if (readonly) {
         // An older catalog: migrate it (a write), then go on read-only.
         db.close();
-        db = new Database(path, { fileMustExist: true });
+        db = openDatabase(file, { fileMustExist: true });
         configure(db);
         migrate(db);
         db.close();
-        db = new Database(path, { readonly, fileMustExist: true });
+        db = openDatabase(file, { readonly, fileMustExist: true });
         configure(db);
       } else {
         migrate(db);
@@ -270,7 +297,7 @@ export function openCatalog(pathOption: string | undefined, opts: OpenOptions = 
     }
     // Touch the schema so corruption surfaces here rather than halfway through a command.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
-    return { db, path };
+    return db;
   } catch (err) {
     db?.close();
     if (err instanceof UserError) throw err;

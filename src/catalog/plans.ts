@@ -19,7 +19,16 @@ export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | u
   return f?.id;
 }
 
-export type PlanStatus = 'pending' | 'executing' | 'executed' | 'partial' | 'interrupted';
+export type PlanStatus =
+  | 'pending'
+  | 'executing'
+  | 'executed'
+  | 'partial'
+  | 'interrupted'
+  // After `conductor undo` (stored in undo_status; see catalog/undo.ts).
+  | 'undoing'
+  | 'undone'
+  | 'partially-undone';
 export type ActionStatus = 'pending' | 'executed' | 'noop' | 'failed' | 'skipped';
 
 export interface PlanOptions {
@@ -76,6 +85,8 @@ export interface ActionRow {
   readonly error: string | null;
   /** The target's catalog row when the plan was made (undefined in plans made before). */
   readonly targetFileId: number | undefined;
+  /** What `conductor undo` did to this action (null before any undo; see catalog/undo.ts). */
+  readonly undoStatus?: 'undone' | 'left' | 'failed' | null;
 }
 
 interface RawPlan {
@@ -88,13 +99,15 @@ interface RawPlan {
   total_opportunities: number;
   total_bytes_saveable: number;
   pending_groups: number;
+  /** Set by `conductor undo` (NULL before it, and in catalogs made before undo). */
+  undo_status?: PlanStatus | null;
 }
 
 function toPlan(r: RawPlan): PlanRow {
   return {
     id: r.id,
     name: r.name,
-    status: r.status,
+    status: r.undo_status ?? r.status,
     createdAt: r.created_at,
     executedAt: r.executed_at,
     options: JSON.parse(r.options) as PlanOptions,
@@ -236,6 +249,8 @@ export interface RawAction {
   error: string | null;
   /** NULL in plans made before migration 8. */
   target_file_id: bigint | null;
+  /** Read by `SELECT *` only (undo's migration). */
+  undo_status?: 'undone' | 'left' | 'failed' | null;
 }
 
 export function toAction(r: RawAction): ActionRow {
@@ -263,6 +278,7 @@ export function toAction(r: RawAction): ActionRow {
     status: r.status,
     error: r.error,
     targetFileId: r.target_file_id == null ? undefined : Number(r.target_file_id),
+    undoStatus: r.undo_status ?? null,
   };
 }
 

@@ -12,6 +12,7 @@ export interface CatalogStats {
   readonly emptyFiles: number;
   readonly prefixHashed: number;
   readonly fullHashed: number;
+  /** Directories at or below a scanned root (each once, however many roots overlap). */
   readonly dirs: number;
   readonly scans: number;
 }
@@ -31,7 +32,11 @@ export function catalogStats(db: DB): CatalogStats {
          (SELECT count(*) FROM files WHERE status = 'active' AND size = 0) AS empty_files,
          (SELECT count(*) FROM files WHERE status = 'active' AND prefix_hash IS NOT NULL) AS prefix_hashed,
          (SELECT count(*) FROM files WHERE status = 'active' AND sha256 IS NOT NULL) AS full_hashed,
-         (SELECT count(*) FROM dirs WHERE status = 'active') AS dirs,
+         -- Directories a scan listed, or found in a listing (one it could not read): not the
+         -- ancestors of a root, which are rows only to give paths their parents.
+         (SELECT count(*) FROM dirs d LEFT JOIN dirs p ON p.id = d.parent_id
+           WHERE d.status = 'active'
+             AND (d.last_listed_scan IS NOT NULL OR p.last_listed_scan IS NOT NULL)) AS dirs,
          (SELECT count(*) FROM scans) AS scans`,
     )
     .get() as Record<string, number>;

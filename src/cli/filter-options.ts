@@ -34,7 +34,7 @@ export function withFilterOptions(cmd: Command): Command {
     .option('--exclude <glob>', 'leave out paths matching GLOB (repeatable)', collect)
     .option(
       '--keep <rule>',
-      `which copy to keep, repeatable, first decisive rule wins: ${KEEP_RULE_NAMES.join(' | ')} | prefer=PREFIX (default most-linked)`,
+      `which copy to keep, repeatable, first decisive rule wins: ${KEEP_RULE_NAMES.join(' | ')} | prefer=PREFIX (default most-linked, oldest)`,
       collect,
     );
 }

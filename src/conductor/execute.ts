@@ -2,7 +2,8 @@
  * `conductor execute`: replace each planned duplicate with a hardlink, proving at that moment
  * that nothing moved and the bytes are identical (DESIGN §4).
  *
- * Actions run in batches (up to BATCH_ACTIONS). Per HARDLINK action:
+ * Actions run in batches (up to MAX_BATCH, fewer under a low open-files limit: fd-budget.ts).
+ * Per HARDLINK action:
  *   1. open both parent directories and verify the kernel opened the planned paths;
  *   2. lstat both: regular files, same filesystem, the identity the plan recorded;
  *   3. compare the bytes (or re-hash both against the plan's SHA-256);
@@ -39,7 +40,6 @@ import {
   futimesSync,
   linkSync,
   lstatSync,
-  readFileSync,
   readSync,
   renameSync,
   unlinkSync,
@@ -64,14 +64,23 @@ import {
   type SourceRows,
 } from '../catalog/plans.js';
 import { bytesShared, catalogInode, journalCloneInode, recordClone } from '../catalog/clones.js';
-import { describeErrno } from '../errors.js';
+import { recordOriginalMeta } from '../catalog/undo.js';
+import { EXIT, UserError, describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
-import { VerifiedDir, openRegular, sameBytes } from '../fs/safe-ops.js';
+import { openRegular, sameBytes, type VerifiedDir } from '../fs/safe-ops.js';
 import { TEMP_PREFIX } from '../fs/temp-name.js';
+import { DirCache } from './dir-cache.js';
+import {
+  fdBudget,
+  isFdExhaustion,
+  openFdCount,
+  openFilesLimit,
+  type FdBudget,
+} from './fd-budget.js';
 import { planMode, type Mode } from './mode.js';
 import { ALREADY_SHARED } from './reflink-plan.js';
-import { baseName, byteKey, parentOf } from '../paths.js';
+import { baseName, parentOf } from '../paths.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import { failpoint } from '../failpoint.js';
 
@@ -110,7 +119,10 @@ export interface ExecuteSummary {
   noop: number;
   failed: number;
   skipped: number;
+  /** Bytes this run freed (reflink: shared): what its own replacements completed. */
   bytesSaved: number;
+  /** Bytes the plan has freed (shared) in all, over every run of it so far. */
+  planBytesSaved: number;
   wouldSave: number;
   status: PlanStatus;
   interrupted: boolean;
@@ -118,9 +130,14 @@ export interface ExecuteSummary {
 
 class Stale extends Error {}
 
+/** The process (EMFILE) or the system (ENFILE) ran out of descriptors: never an action's fault. */
+class OutOfFds extends Error {
+  constructor(readonly errnoError: unknown) {
+    super(describeErrno(errnoError));
+  }
+}
+
 const BUF_BYTES = 1 << 20;
-/** Verified actions per journal commit (each holds two open fds until its batch is applied). */
-const BATCH_ACTIONS = 256;
 /**
  * Applied actions per outcome commit, spanning several batches (their journal rows stand
  * until then). Each outcome transaction rewrites every catalog page its rows fall on (the
@@ -130,49 +147,6 @@ const BATCH_ACTIONS = 256;
  */
 const OUTCOME_ACTIONS = 2048;
 const OUTCOME_MS = 2000;
-/**
- * Verified directory fds kept open between batches. The actions of a plan visit directories in
- * group order, i.e. all over the tree: a cache smaller than the tree's directory count re-opened
- * a directory for most actions (72,000 opens for 27,000 actions on the reference tree with 128).
- * So it is as large as the open-files limit allows, next to a batch's file fds.
- */
-const DIR_CACHE = dirCacheSize(openFilesLimit());
-
-/** How long a cached directory fd is trusted before its path is checked again. */
-const DIR_RECHECK_MS = 1000;
-
-/** Does `abs` (now) name the directory `d` has open? */
-function stillNamedBy(d: VerifiedDir, abs: Buffer): boolean {
-  try {
-    const now = lstatSync(abs, { bigint: true });
-    const open = fstatSync(d.fd, { bigint: true });
-    return now.isDirectory() && now.ino === open.ino && now.dev === open.dev;
-  } catch {
-    return false;
-  }
-}
-
-/** The soft RLIMIT_NOFILE (Node raises it to the hard limit at start), if /proc tells it. */
-function openFilesLimit(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Half of what the limit leaves beyond the batch's file fds (2 per action), the target fds
- * still closing (BATCH_ACTIONS at most after each batch, twice that while one is closed) and a
- * margin for SQLite, the log and the directories a batch opens before it is trimmed.
- */
-export function dirCacheSize(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return 128;
-  const spare = limit - 4 * BATCH_ACTIONS - 1024;
-  return Math.max(128, Math.min(8192, Math.floor(spare / 2)));
-}
-
 /**
  * Identity check allowing for ctime changes this plan's execution made itself (linking changes
  * the ctime of both inodes). Our changes are remembered in memory and, for a resumed run, in
@@ -256,7 +230,7 @@ function checkIdentity(
   }
 }
 
-function hashFd(fd: number, buf: Buffer): Buffer {
+export function hashFd(fd: number, buf: Buffer): Buffer {
   const h = createHash('sha256');
   let pos = 0;
   for (;;) {
@@ -283,6 +257,8 @@ interface Verified {
   /** The target as lstat saw it before we read it (reflink: the clone takes its metadata). */
   readonly targetSt: BigIntStats;
   readonly tdir: VerifiedDir;
+  /** The source's directory: srcPath names the source through it. */
+  readonly sdir: VerifiedDir;
   readonly tmpName: Buffer;
 }
 
@@ -305,7 +281,7 @@ type Applied =
  * the sub-microsecond digits cannot be set; aim at the middle of the microsecond so that the
  * double's rounding cannot move it into the next or previous one.
  */
-function utimeArg(ns: bigint): number {
+export function utimeArg(ns: bigint): number {
   let sec = ns / 1_000_000_000n;
   let rem = ns % 1_000_000_000n;
   if (rem < 0n) {
@@ -316,7 +292,7 @@ function utimeArg(ns: bigint): number {
 }
 
 /** Whole microseconds (floor), the precision a clone's times are set to. */
-function micros(ns: bigint): bigint {
+export function micros(ns: bigint): bigint {
   return ns >= 0n ? ns / 1000n : -((-ns + 999n) / 1000n);
 }
 
@@ -326,6 +302,8 @@ export class Executor {
   private readonly bufA = Buffer.allocUnsafeSlow(BUF_BYTES);
   private readonly bufB = Buffer.allocUnsafeSlow(BUF_BYTES);
   private readonly mode: Mode;
+  private readonly budget: FdBudget;
+  private readonly dirs: DirCache;
 
   constructor(
     private readonly db: DB,
@@ -336,6 +314,15 @@ export class Executor {
     this.mode = planMode(plan);
     const mounts = readMountinfo();
     for (const d of listDevices(db)) this.views.set(d.id, currentMounts(d, mounts));
+    const limit = openFilesLimit();
+    const budget = fdBudget(limit, openFdCount());
+    if (!budget) {
+      throw new UserError(
+        `the open-files limit (${limit}) leaves too few descriptors to ${opts.dryRun ? 'check' : 'execute'} plan ${plan.id}; raise it ('ulimit -n 1024') and run again`,
+      );
+    }
+    this.budget = budget;
+    this.dirs = new DirCache(budget.dirCache);
   }
 
   /** Random bytes for temp names, drawn 4 at a time (one randomBytes call per action was 2%). */
@@ -366,10 +353,12 @@ export class Executor {
       failed: 0,
       skipped: 0,
       bytesSaved: 0,
+      planBytesSaved: 0,
       wouldSave: 0,
       status: this.plan.status,
       interrupted: false,
     };
+    const savedBefore = this.planSaved();
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
     let lastYield = Date.now();
@@ -383,6 +372,7 @@ export class Executor {
     const batch: Verified[] = [];
     const applied: Applied[] = [];
     let lastRecord = Date.now();
+    let outOfFds: { error: OutOfFds; actionId: number } | undefined;
     const emit = (r: ActionReport) => {
       tally(s, r);
       this.opts.onAction?.(r);
@@ -390,9 +380,10 @@ export class Executor {
     const link = () => {
       // applyBatch owns (and closes) the fds of the verified actions from here on.
       if (batch.length > 0) for (const a of this.applyBatch(batch.splice(0))) applied.push(a);
-      this.trimDirs();
+      this.dirs.trim();
     };
     const record = () => {
+      this.recordNoops();
       const reports = this.recordOutcomes(applied.splice(0));
       lastRecord = Date.now();
       for (const p of pending.splice(0)) {
@@ -421,19 +412,38 @@ export class Executor {
             s.interrupted = true;
             break outer;
           }
-          const p = this.prepare(action);
+          let p: Prepared;
+          try {
+            p = this.prepare(action);
+          } catch (err) {
+            if (!(err instanceof OutOfFds)) throw err;
+            // Give back every descriptor we hold (apply the batch, let the closes finish, close
+            // the directories) and try once more: only then is the limit to blame.
+            link();
+            await this.settleCloses(0);
+            this.dirs.closeAll();
+            try {
+              p = this.prepare(action);
+            } catch (again) {
+              if (!(again instanceof OutOfFds)) throw again;
+              outOfFds = { error: again, actionId: action.id };
+              s.interrupted = true;
+              break outer;
+            }
+          }
           this.opts.onChecked?.(action);
           if (p.kind === 'done') pending.push(p);
           else {
             pending.push({ kind: 'verified', id: p.v.action.id });
             batch.push(p.v);
           }
-          if (batch.length >= BATCH_ACTIONS || testDelayMs > 0) {
+          if (batch.length >= this.budget.batch || testDelayMs > 0) {
             link();
-            await this.settleCloses(BATCH_ACTIONS);
+            await this.settleCloses(this.budget.batch);
           }
           if (
             applied.length >= OUTCOME_ACTIONS ||
+            this.noops.length >= OUTCOME_ACTIONS ||
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
@@ -447,14 +457,13 @@ export class Executor {
       record();
     } finally {
       for (const v of batch) this.closeFds(v);
-      this.closeDirs();
+      this.dirs.closeAll();
       await this.settleCloses(0);
     }
+    s.planBytesSaved = this.planSaved();
     if (!this.opts.dryRun) {
-      s.bytesSaved =
-        this.mode === 'reflink'
-          ? bytesShared(this.db, this.plan.id)
-          : bytesFreed(this.db, this.plan.id);
+      // An inode counts for the run that replaced its last planned link.
+      s.bytesSaved = s.planBytesSaved - savedBefore;
       const failedAny = (
         this.db
           .prepare(
@@ -465,7 +474,46 @@ export class Executor {
       s.status = s.interrupted ? 'interrupted' : failedAny > 0 ? 'partial' : 'executed';
       setPlanStatus(this.db, this.plan.id, s.status, Date.now());
     }
+    if (outOfFds) {
+      const limit = this.budget.limit === undefined ? '' : ` (limit ${this.budget.limit})`;
+      throw new UserError(
+        `${outOfFds.error.message} at action #${outOfFds.actionId} of plan ${this.plan.id}${limit}, even after closing every descriptor hashall held: ${
+          this.opts.dryRun
+            ? 'the check stopped there and changed nothing'
+            : `stopped there; what was done is recorded and the plan is '${s.status}'`
+        }. Raise the limit ('ulimit -n') or close other programs' files, and run it again`,
+        EXIT.partial,
+      );
+    }
     return s;
+  }
+
+  /**
+   * NOOP outcomes to record (real runs only), written in one transaction with the next
+   * outcomes rather than one commit each: a plan may hold many thousands.
+   */
+  private readonly noops: { id: number; note: string | null }[] = [];
+
+  private noteNoop(action: ActionRow, note: string | null): void {
+    if (!this.opts.dryRun) this.noops.push({ id: action.id, note });
+  }
+
+  private recordNoops(): void {
+    if (this.noops.length === 0) return;
+    const list = this.noops.splice(0);
+    this.db
+      .transaction(() => {
+        const now = Date.now();
+        for (const n of list) setActionOutcome(this.db, n.id, 'noop', n.note, now);
+      })
+      .immediate();
+  }
+
+  /** Bytes the plan's executed actions have freed (reflink: shared) so far, in all runs. */
+  private planSaved(): number {
+    return this.mode === 'reflink'
+      ? bytesShared(this.db, this.plan.id)
+      : bytesFreed(this.db, this.plan.id);
   }
 
   /** Steps 1-3 for one action: a final report, or a verified action holding its open fds. */
@@ -478,10 +526,20 @@ export class Executor {
     });
     if (action.type === 'SKIP') return done({ kind: 'noop', why: action.reason ?? 'skipped' });
     if (action.type === 'NOOP') {
-      // A target found sharing every block with the kept file when the plan was made.
-      if (action.reason === ALREADY_SHARED) return done({ kind: 'noop', why: ALREADY_SHARED });
-      // Verify the hardlink still stands; record nothing (dry-run or not).
-      return done(this.checkNoop(sourceAbs, targetAbs));
+      // A target found sharing every block with the kept file when the plan was made; else
+      // verify the hardlink still stands. A real run records the outcome (the note says why
+      // when the link no longer stands); a dry run records nothing.
+      const outcome: Outcome =
+        action.reason === ALREADY_SHARED
+          ? { kind: 'noop', why: ALREADY_SHARED }
+          : this.checkNoop(sourceAbs, targetAbs);
+      if (action.status === 'pending' && outcome.kind === 'noop') {
+        this.noteNoop(
+          action,
+          outcome.why === 'already linked' || outcome.why === ALREADY_SHARED ? null : outcome.why,
+        );
+      }
+      return done(outcome);
     }
     if (this.mode === 'reflink' && action.status === 'executed') {
       // Done before (this run was resumed): the target is a new inode now, never the planned one.
@@ -498,11 +556,11 @@ export class Executor {
     try {
       const r = this.verify(action, sourceAbs, targetAbs);
       if (r.kind === 'verified') return r;
-      if (!this.opts.dryRun && r.outcome.kind === 'noop' && action.status !== 'executed') {
-        setActionOutcome(this.db, action.id, 'noop', null);
-      }
+      if (r.outcome.kind === 'noop' && action.status !== 'executed') this.noteNoop(action, null);
       return done(r.outcome);
     } catch (err) {
+      // Our own shortage, not the file's: the action is tried again, never failed for it.
+      if (isFdExhaustion(err)) throw new OutOfFds(err);
       return done(this.fail(action, err instanceof Stale ? err.message : describeErrno(err)));
     }
   }
@@ -548,55 +606,6 @@ export class Executor {
   }
 
   /**
-   * Verified directory fds, kept open: the actions of a group share directories, and a
-   * directory is opened relative to its cached parent (one open instead of a walk from '/').
-   * Within a batch a directory stays the one we walked even if its path is swapped: that is the
-   * point. Across batches, a cached directory is checked again (at most every DIR_RECHECK_MS)
-   * to still be what its path names: one moved away mid-run is reopened by path (and its
-   * actions fail as stale) rather than worked in at its new place, where the journal's paths
-   * would not lead recovery. Never closed while a pending batch may name a file through it:
-   * dropped entries are closed between batches.
-   */
-  private readonly dirs = new Map<string, { d: VerifiedDir; checkedAt: number }>();
-  private retiredDirs: VerifiedDir[] = [];
-
-  private dir(abs: Buffer): VerifiedDir {
-    const key = byteKey(abs);
-    const hit = this.dirs.get(key);
-    if (hit) {
-      this.dirs.delete(key);
-      const now = Date.now();
-      if (now - hit.checkedAt <= DIR_RECHECK_MS || stillNamedBy(hit.d, abs)) {
-        if (now - hit.checkedAt > DIR_RECHECK_MS) hit.checkedAt = now;
-        this.dirs.set(key, hit); // most recent last
-        return hit.d;
-      }
-      this.retiredDirs.push(hit.d);
-    }
-    const d =
-      abs.length <= 1
-        ? VerifiedDir.open(Buffer.from(abs))
-        : this.dir(parentOf(abs)).openChild(baseName(abs));
-    this.dirs.set(key, { d, checkedAt: Date.now() });
-    return d;
-  }
-
-  private trimDirs(): void {
-    for (const d of this.retiredDirs.splice(0)) d.close();
-    for (const [key, e] of this.dirs) {
-      if (this.dirs.size <= DIR_CACHE) break;
-      this.dirs.delete(key);
-      e.d.close();
-    }
-  }
-
-  private closeDirs(): void {
-    for (const d of this.retiredDirs.splice(0)) d.close();
-    for (const e of this.dirs.values()) e.d.close();
-    this.dirs.clear();
-  }
-
-  /**
    * Closing the replaced target's fd drops its last reference: the kernel frees the old inode
    * and its blocks then (with discard, waiting on the device). That was a third of execute's
    * time on the main thread, so it happens on libuv's thread pool, a bounded number at once.
@@ -604,7 +613,10 @@ export class Executor {
   private closing = 0;
   private closeWaiter: { max: number; resolve: () => void } | undefined;
 
+  /** Close a verified action's files and unpin its directories. */
   private closeFds(v: Verified): void {
+    this.dirs.unpin(v.tdir);
+    this.dirs.unpin(v.sdir);
     closeSync(v.srcFd);
     this.closing++;
     close(v.tgtFd, () => {
@@ -654,14 +666,39 @@ export class Executor {
     );
   }
 
-  /** Steps 1-3. On success the two fds stay open for the batch; otherwise they are closed. */
+  /**
+   * Steps 1-3. On success the two fds stay open and the two directories pinned for the batch;
+   * otherwise they are closed and unpinned.
+   */
   private verify(
     action: ActionRow,
     sourceAbs: Buffer,
     targetAbs: Buffer,
   ): { kind: 'verified'; v: Verified } | { kind: 'outcome'; outcome: Outcome } {
-    const tdir = this.dir(parentOf(targetAbs));
-    const sdir = this.dir(parentOf(sourceAbs));
+    const tdir = this.dirs.get(parentOf(targetAbs));
+    this.dirs.pin(tdir);
+    let sdir: VerifiedDir | undefined;
+    let r: { kind: 'verified'; v: Verified } | { kind: 'outcome'; outcome: Outcome } | undefined;
+    try {
+      sdir = this.dirs.get(parentOf(sourceAbs));
+      this.dirs.pin(sdir);
+      r = this.verifyIn(action, sourceAbs, targetAbs, tdir, sdir);
+      return r;
+    } finally {
+      if (r?.kind !== 'verified') {
+        this.dirs.unpin(tdir);
+        if (sdir) this.dirs.unpin(sdir);
+      }
+    }
+  }
+
+  private verifyIn(
+    action: ActionRow,
+    sourceAbs: Buffer,
+    targetAbs: Buffer,
+    tdir: VerifiedDir,
+    sdir: VerifiedDir,
+  ): { kind: 'verified'; v: Verified } | { kind: 'outcome'; outcome: Outcome } {
     const srcPath = sdir.child(baseName(sourceAbs));
     const tgtName = baseName(targetAbs);
     const tgtPath = tdir.child(tgtName);
@@ -731,6 +768,7 @@ export class Executor {
           sourceIno: ss.ino,
           targetSt: ts,
           tdir,
+          sdir,
           tmpName,
         },
       };
@@ -756,6 +794,8 @@ export class Executor {
               targetAbs: v.targetAbs,
               tempAbs: v.tempAbs,
             });
+            // What the target was, for `conductor undo` (a clone keeps the target's own).
+            if (this.mode === 'hardlink') recordOriginalMeta(this.db, v.action.id, v.targetSt);
           }
         })
         .immediate();

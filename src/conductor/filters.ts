@@ -10,12 +10,13 @@ import { isUtf8 } from 'node:buffer';
 import picomatch from 'picomatch';
 import { UserError } from '../errors.js';
 import { baseName } from '../paths.js';
-import { displayPath } from '../display-path.js';
+import { shellEscape } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
 import { type FiltersJson, NO_FILTERS_JSON } from '../catalog/plan-types.js';
 
 /** A value quoted for a one-line error message (control characters escaped). */
-const q = (text: string) => `'${displayPath(Buffer.from(text))}'`;
+// An option's value, quoted so that bash would read it back (a newline stays visible).
+const q = (text: string) => shellEscape(Buffer.from(text));
 
 // --- sizes -------------------------------------------------------------------------------
 

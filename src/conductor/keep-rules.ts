@@ -23,7 +23,13 @@ export const KEEP_RULE_NAMES: readonly KeepRuleName[] = [
   'shortest-path',
 ];
 
-export const DEFAULT_KEEP: readonly KeepRule[] = [{ kind: 'most-linked' }];
+/**
+ * Without --keep: fewest writes first, then the oldest copy, which is most likely the original
+ * (a tie once kept `photos-backup/img.jpg` over an older `photos/img.jpg` only because '-' sorts
+ * before '/', and every link of the kept inode shows the kept copy's mtime). The lexically first
+ * path breaks the remaining ties.
+ */
+export const DEFAULT_KEEP: readonly KeepRule[] = [{ kind: 'most-linked' }, { kind: 'oldest' }];
 
 /** The keep_rule of a group in which every rule tied: the lexically first path was kept. */
 export const TIE_RULE = 'path (tie)';

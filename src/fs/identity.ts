@@ -40,9 +40,18 @@ function deviceNumbersOf(path: string): { major: number; minor: number } | undef
   }
 }
 
-/** UUID of a block device: udev's by-uuid links when present, else blkid (reads the superblock). */
+/**
+ * UUID of a block device, read from the device itself: `blkid -p` probes the superblock and
+ * bypasses libblkid's cache (/run/blkid/blkid.tab), which answers from memory for about 2 s
+ * after a probe: a loop device re-attached to another image and scanned at once was given the
+ * previous filesystem's UUID, and its files two devices' rows after the next scan. udev's
+ * by-uuid links lag the same way. Both are used only when the device cannot be read (an
+ * unprivileged user): the links first, then the cached blkid answer.
+ */
 function blockUuid(source: string): string | undefined {
   if (!source.startsWith('/dev/')) return undefined;
+  const probed = run('blkid', ['-p', '-o', 'value', '-s', 'UUID', source]);
+  if (probed) return probed;
   const byUuid = '/dev/disk/by-uuid';
   const target = deviceNumbersOf(source);
   if (target && existsSync(byUuid)) {

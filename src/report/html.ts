@@ -79,19 +79,22 @@ const CSS = `
 :root { color-scheme: light; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bar: #2f6feb; --head: #f6f8fa; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--fg); margin: 0; padding: 24px 32px; background: #fff; }
-h1 { font-size: 22px; margin: 0 0 4px; word-break: break-word; }
+h1 { font-size: 22px; margin: 0 0 4px; overflow-wrap: anywhere; }
 h2 { font-size: 17px; margin: 28px 0 10px; }
 .meta, .note { color: var(--muted); fill: var(--muted); }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px 24px; margin: 16px 0; }
 .facts div { border-left: 3px solid var(--line); padding-left: 10px; }
 .facts dt { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-.facts dd { margin: 2px 0 0; font-size: 16px; font-weight: 600; word-break: break-all; }
+.facts dd { margin: 2px 0 0; font-size: 16px; font-weight: 600; }
+/* A path (or a list holding paths) may break anywhere, and only where it must; a number never. */
+.path { overflow-wrap: anywhere; }
+.num { white-space: nowrap; }
 .counts { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 table { border-collapse: collapse; }
 .counts table td, .counts table th { padding: 3px 10px; border-bottom: 1px solid var(--line); text-align: left; }
 .counts table td.num, .counts table th.num { text-align: right; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 svg .bar { fill: var(--bar); }
 svg .bar-row:hover .bar { fill: #1a4fb8; }
@@ -106,7 +109,7 @@ svg text.value { fill: var(--muted); }
 #actions-table th[aria-sort="ascending"]::after { content: " ▲"; }
 #actions-table th[aria-sort="descending"]::after { content: " ▼"; }
 #actions-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
-#actions-table td.path { word-break: break-all; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+#actions-table td.path { overflow-wrap: anywhere; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 #actions-table td.hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 tr.HARDLINK td.type, tr.REFLINK td.type { color: #1a7f37; font-weight: 600; }
 tr.SKIP td.type { color: #9a6700; font-weight: 600; }
@@ -233,8 +236,19 @@ const SCRIPT = `
 })();
 `;
 
-function fact(label: string, id: string, value: string, raw?: number): string {
-  return `<div><dt>${escapeHtml(label)}</dt><dd id="${id}"${raw === undefined ? '' : ` data-v="${raw}"`}>${value}</dd></div>`;
+function fact(
+  label: string,
+  id: string,
+  value: string,
+  raw?: number,
+  kind: 'text' | 'path' = 'text',
+): string {
+  return `<div><dt>${escapeHtml(label)}</dt><dd id="${id}"${raw === undefined ? '' : ` data-v="${raw}"`}${kind === 'path' ? ' class="path"' : ''}>${value}</dd></div>`;
+}
+
+/** A number (count or size) kept on one line. */
+function num(text: string): string {
+  return `<span class="num">${text}</span>`;
 }
 
 function countTable(
@@ -326,7 +340,7 @@ export async function writePlanHtml(
     `<header><h1>Plan #${p.id}: ${text(p.name)}</h1>`,
     `<p class="meta">hashall conductor report · generated ${escapeHtml(formatTime(r.generatedAt.getTime()))}</p></header>`,
     '<section id="summary"><h2>Summary</h2><dl class="facts">',
-    fact('Plan', 'sum-id', String(p.id), p.id),
+    fact('Plan', 'sum-id', num(String(p.id)), p.id),
     fact('Status', 'sum-status', escapeHtml(p.status)),
     fact('Created', 'sum-created', escapeHtml(formatTime(p.createdAt))),
     fact('Executed', 'sum-executed', escapeHtml(formatTime(p.executedAt))),
@@ -337,8 +351,9 @@ export async function writePlanHtml(
         ? planDevices.map(text).join('<br>')
         : text(p.options.deviceAlias ?? 'all devices (no actions)'),
       planDevices.length,
+      'path',
     ),
-    fact('Keep rules', 'sum-keep', text(stored.keepRules.join(', '))),
+    fact('Keep rules', 'sum-keep', text(stored.keepRules.join(', ')), undefined, 'path'),
     ...(r.mode === 'reflink'
       ? [fact('Mode', 'sum-mode', 'reflink (copy-on-write clones, savings are blocks shared)')]
       : []),
@@ -349,33 +364,40 @@ export async function writePlanHtml(
         ? r.scope.map((e) => escapeHtml(displayPath(e.path))).join('<br>')
         : text(p.options.deviceAlias ? `all of ${p.options.deviceAlias}` : 'everything catalogued'),
       r.scope.length,
+      'path',
     ),
-    fact('Filters', 'sum-filters', text(describeFilters(stored.filters) ?? 'none')),
+    fact(
+      'Filters',
+      'sum-filters',
+      text(describeFilters(stored.filters) ?? 'none'),
+      undefined,
+      'path',
+    ),
     fact(
       'Opportunities (inodes freed)',
       'sum-opportunities',
-      formatCount(p.opportunities),
+      num(formatCount(p.opportunities)),
       p.opportunities,
     ),
     fact(
       'Potential savings',
       'sum-bytes-saveable',
-      `${formatBytes(p.bytesSaveable)} <span class="meta">(${formatCount(p.bytesSaveable)} bytes)</span>`,
+      `${num(formatBytes(p.bytesSaveable))} <span class="meta num">(${formatCount(p.bytesSaveable)} bytes)</span>`,
       p.bytesSaveable,
     ),
     fact(
       'Freed by execution',
       'sum-bytes-freed',
-      `${formatBytes(r.bytesFreed)} <span class="meta">(${formatCount(r.bytesFreed)} bytes)</span>`,
+      `${num(formatBytes(r.bytesFreed))} <span class="meta num">(${formatCount(r.bytesFreed)} bytes)</span>`,
       r.bytesFreed,
     ),
-    fact('Actions', 'sum-actions', formatCount(r.totalActions), r.totalActions),
+    fact('Actions', 'sum-actions', num(formatCount(r.totalActions)), r.totalActions),
     ...(p.pendingGroups
       ? [
           fact(
             'Pending (not hashed, not planned)',
             'sum-pending',
-            formatCount(p.pendingGroups),
+            num(formatCount(p.pendingGroups)),
             p.pendingGroups,
           ),
         ]
@@ -400,8 +422,10 @@ export async function writePlanHtml(
     barChart(
       'chart-groups',
       'Top groups by bytes saved',
-      r.topGroups.map((g) => ({
-        label: `#${g.groupNo} ${g.sha256 ? g.sha256.toString('hex').slice(0, 12) : '(hardlinks)'} · ${formatBytes(g.size)} · ${formatCount(g.hardlinks)} ${g.hardlinks === 1 ? 'link' : 'links'}`,
+      // Labelled by rank (the list is sorted by bytes saved, then group number): group numbers
+      // come from the plan's order, and `#9` above `#8` read as a ranking error.
+      r.topGroups.map((g, i) => ({
+        label: `${i + 1}. ${g.sha256 ? g.sha256.toString('hex').slice(0, 12) : '(hardlinks)'} · ${formatBytes(g.size)} · ${formatCount(g.hardlinks)} ${g.hardlinks === 1 ? 'link' : 'links'}`,
         detail: `group ${g.groupNo} on ${devName(g.deviceId)}, ${formatCount(g.hardlinks)} hardlinks`,
         value: g.bytesSaveable,
       })),

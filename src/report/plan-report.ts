@@ -21,6 +21,7 @@ import {
 import { planFilters } from '../catalog/plan-types.js';
 import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
+import { metadataChanges, planMetadataChanges } from '../conductor/metadata-change.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
 import { planScope, type StoredScope } from '../catalog/scope.js';
@@ -49,6 +50,8 @@ export interface PlanReport {
    */
   readonly bytesFreed: number;
   readonly deviceTotals: readonly PlanDeviceTotals[];
+  /** Targets that will show the kept copy's mtime once linked (show-plan's count). */
+  readonly metadataChanges: number;
   readonly topGroups: readonly PlanGroupTotals[];
   readonly generatedAt: Date;
   /** The directories the plan was limited to (empty: not limited). */
@@ -87,6 +90,7 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
     totalActions: total,
     bytesFreed: mode === 'reflink' ? bytesShared(db, planId) : bytesFreed(db, planId),
     deviceTotals: planDeviceTotals(db, planId),
+    metadataChanges: planMetadataChanges(db, plan),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
     scope: planScope(db, planId),
@@ -102,6 +106,8 @@ export interface ActionReportRow {
   readonly target: Buffer;
   readonly device: string;
   readonly sourceDevice: string;
+  /** What the target's visible metadata will change in ('mtime', or '' for nothing). */
+  readonly metadataChanges: string;
 }
 
 /**
@@ -123,6 +129,8 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
   { name: 'reason', get: (r) => r.action.reason },
   { name: 'error', get: (r) => r.action.error },
   { name: 'keep_rule', get: (r) => r.action.keepRule },
+  { name: 'metadata_changes', get: (r) => r.metadataChanges },
+  { name: 'undo_status', get: (r) => r.action.undoStatus ?? null },
   { name: 'source_inode', get: (r) => unsignedInode(r.action.sourceInode) },
   { name: 'target_inode', get: (r) => unsignedInode(r.action.targetInode) },
 ];
@@ -142,6 +150,7 @@ export function reportRowMapper(
     target: toAbs(a.deviceId, a.targetPath),
     device: name(a.deviceId),
     sourceDevice: name(a.sourceDeviceId),
+    metadataChanges: metadataChanges(mode, a).join(','),
   });
 }
 
@@ -165,6 +174,7 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     scope: r.scope.map((e) => scopeEntryJson(e, byId.get(e.deviceId)?.alias)),
     opportunities: p.opportunities,
     bytes_saveable: p.bytesSaveable,
+    metadata_changes: r.metadataChanges,
     bytes_freed: r.bytesFreed,
     pending_groups: p.pendingGroups,
     action_count: r.totalActions,

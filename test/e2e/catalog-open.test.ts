@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashall } from '../helpers/cli.js';
 import {
+  bindMount,
   mountTmpfs,
   removeTree,
   requireMounts,
@@ -110,7 +111,7 @@ describe('opening the catalog', () => {
     expectOneLineRefusal(r, /damaged|not a database|malformed/);
   });
 
-  it('refuses a catalog on a read-only filesystem, leaving it untouched', (ctx) => {
+  it('refuses to write a catalog on a read-only filesystem, leaving it untouched', (ctx) => {
     requireMounts(ctx);
     const ro = join(dir, 'ro');
     mountTmpfs(ro, 16);
@@ -125,7 +126,80 @@ describe('opening the catalog', () => {
       hashall(['scan', tree, '--catalog', join(ro, 'new.db')]),
       /cannot create catalog/,
     );
-    expectOneLineRefusal(hashall(['stats', '--catalog', cat]), /not writable.*EROFS/);
+    expectOneLineRefusal(
+      hashall(['conductor', 'plan', 'p', '--catalog', cat]),
+      /not writable.*EROFS/,
+    );
+  });
+
+  /** Every reading command, run against `cat`: each must succeed (JSON on stdout). */
+  function readEverything(cat: string, out: string): Record<string, unknown> {
+    const docs: Record<string, unknown> = {};
+    const commands: [string, string[]][] = [
+      ['stats', ['stats']],
+      ['devices', ['devices']],
+      ['show-plan', ['conductor', 'show-plan', '1']],
+      ['plans', ['conductor', 'plans']],
+      ['status', ['conductor', 'status']],
+      ['analyze', ['conductor', 'analyze']],
+      ['dry-run', ['conductor', 'execute', '1', '--dry-run']],
+      ['export', ['export', '--format', 'csv', '--out', join(out, 'files.csv')]],
+      ['report', ['conductor', 'report', '1', '--format', 'json', '--out', join(out, 'r.json')]],
+    ];
+    // A private TMPDIR: a copy made to read the catalog must be gone when the command ends.
+    const tmp = join(out, 'tmp');
+    mkdirSync(tmp);
+    for (const [name, args] of commands) {
+      const r = hashall([...args, '--catalog', cat, '--json'], { env: { TMPDIR: tmp } });
+      expect({ name, code: r.code, stderr: r.stderr }).toEqual({ name, code: 0, stderr: '' });
+      docs[name] = r.json();
+      expect(readdirSync(tmp)).toEqual([]);
+    }
+    return docs;
+  }
+
+  it('reads a catalog on a read-only filesystem with every reading command', (ctx) => {
+    requireMounts(ctx);
+    const ro = join(dir, 'ro-read');
+    mountTmpfs(ro, 16);
+    const cat = join(ro, 'catalog.db');
+    expect(hashall(['scan', tree, '--catalog', cat, '--quiet']).code).toBe(0);
+    expect(hashall(['conductor', 'plan', 'p', '--catalog', cat, '--quiet']).code).toBe(0);
+    sh('mount', ['-o', 'remount,ro', ro]);
+    const before = sha(cat);
+    const out = join(dir, 'ro-read-out');
+    mkdirSync(out);
+    const docs = readEverything(cat, out);
+    expect(docs['stats']).toMatchObject({ files: 2 });
+    expect(docs['show-plan']).toMatchObject({ id: 1, status: 'pending' });
+    expect(docs['dry-run']).toMatchObject({ would_link: 1, failed: 0 });
+    expect(readFileSync(join(out, 'files.csv'), 'utf8')).toMatch(/a\.txt/);
+    expect(sha(cat)).toBe(before);
+    expect(readdirSync(ro)).toEqual(['catalog.db']);
+  });
+
+  it('reads through a read-only bind mount while a writer holds the catalog open elsewhere', (ctx) => {
+    requireMounts(ctx);
+    const rw = join(dir, 'rw');
+    const view = join(dir, 'ro-view');
+    mkdirSync(rw);
+    const cat = join(rw, 'catalog.db');
+    expect(hashall(['scan', tree, '--catalog', cat, '--quiet']).code).toBe(0);
+    expect(hashall(['conductor', 'plan', 'p', '--catalog', cat, '--quiet']).code).toBe(0);
+    // A writer with a committed change still in the WAL (not checkpointed into the file).
+    const writer = new Database(cat);
+    try {
+      writer.pragma('wal_autocheckpoint = 0');
+      writer.prepare(`UPDATE devices SET alias = 'renamed'`).run();
+      bindMount(rw, view);
+      sh('mount', ['-o', 'remount,bind,ro', view]);
+      const out = join(dir, 'ro-view-out');
+      mkdirSync(out);
+      const docs = readEverything(join(view, 'catalog.db'), out);
+      expect(docs['devices']).toMatchObject({ devices: [{ alias: 'renamed' }] });
+    } finally {
+      writer.close();
+    }
   });
 
   it('answers bad usage with exit 2 and no stack trace', () => {

@@ -355,9 +355,23 @@ describe('plans made before the catalog recorded target rows (schema 7)', () => 
       expect(ids).toHaveLength(12);
       for (const r of ids) expect(r.id).toBe(r.row);
       if (id === 0) {
-        // What a hashall before migration 8 left: no target_file_id column, schema version 7.
+        // What a hashall before migration 8 left: no target_file_id column, schema version 7
+        // (and nothing of the later migrations: scope's table, undo's columns and journal).
         const db = new Database(cat);
         db.exec('ALTER TABLE conductor_actions DROP COLUMN target_file_id');
+        db.exec('DROP TABLE conductor_plan_scope');
+        for (const c of [
+          'orig_uid',
+          'orig_gid',
+          'orig_mode',
+          'orig_atime_ns',
+          'orig_mtime_ns',
+          'undo_status',
+          'undo_error',
+        ])
+          db.exec(`ALTER TABLE conductor_actions DROP COLUMN ${c}`);
+        db.exec('ALTER TABLE conductor_plans DROP COLUMN undo_status');
+        db.exec('DROP TABLE conductor_undo_journal');
         db.pragma('user_version = 7');
         db.close();
       }

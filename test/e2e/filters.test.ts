@@ -411,7 +411,7 @@ describe('filters on analyze and plan', () => {
     );
     expect(plans.plans.find((p) => p.id === plan.id)).toMatchObject({
       filters,
-      keep: ['most-linked'],
+      keep: ['most-linked', 'oldest'],
     });
     expect(run(['conductor', 'plans'], cat).stdout).toMatch(/FILTERS[\s\S]*size ≥ 1,024 bytes/);
     const a = run(['conductor', 'analyze', '--exclude', '*.tmp'], cat).stdout;
@@ -649,7 +649,7 @@ describe('bad filter and keep values', () => {
       [['--max-size', '-5'], /^hashall: error: --max-size: '-5' is not a size/],
       [['--max-size', ''], /^hashall: error: --max-size: '' is not a size/],
       [['--min-size', '1e3'], /^hashall: error: --min-size: '1e3' is not a size/],
-      [['--min-size', '1\nGB'], /^hashall: error: --min-size: '1\\nGB' is not a size/],
+      [['--min-size', '1\nGB'], /^hashall: error: --min-size: '1'\$'\\n''GB' is not a size/],
       [
         ['--min-size', '2GB', '--max-size', '1GB'],
         /^hashall: error: --min-size '2GB' \(2000000000 bytes\) is larger than --max-size '1GB'/,

@@ -73,6 +73,8 @@ const CSV_HEADER = [
   'reason',
   'error',
   'keep_rule',
+  'metadata_changes',
+  'undo_status',
   'source_inode',
   'target_inode',
 ];

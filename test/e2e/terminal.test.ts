@@ -168,7 +168,8 @@ async function inTmux(
     }
     await until(/^__EXIT \d+/);
     const lines = screen().map((l) => l.trimEnd());
-    const code = Number(/^__EXIT (\d+)/.exec(lines.find((l) => /^__EXIT/.test(l))!)![1]);
+    // The typed command may wrap right before its own `__EXIT $?`: look for the digits.
+    const code = Number(/^__EXIT (\d+)/.exec(lines.find((l) => /^__EXIT \d+/.test(l))!)![1]);
     return { screen: lines, code };
   } finally {
     tmux('kill-session', '-t', session);

@@ -19,10 +19,25 @@ export interface CliOptions {
   readonly asUser?: { uid: number; gid: number };
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** Run under this open-files limit, soft and hard (prlimit(1); see prlimitUnavailable). */
+  readonly nofile?: number;
+}
+
+/** Why prlimit(1) cannot set limits here, or undefined when it can. */
+export function prlimitUnavailable(): string | undefined {
+  const r = spawnSync('prlimit', ['--nofile=256:256', 'true'], { encoding: 'utf8' });
+  if (r.error) return `prlimit(1) is not installed (util-linux): ${r.error.message}`;
+  if (r.status !== 0) return `prlimit(1) cannot set RLIMIT_NOFILE: ${r.stderr.trim()}`;
+  return undefined;
 }
 
 export function hashall(args: readonly string[], opts: CliOptions = {}): CliResult {
-  const base = [process.execPath, CLI, ...args];
+  const base = [
+    ...(opts.nofile === undefined ? [] : ['prlimit', `--nofile=${opts.nofile}:${opts.nofile}`]),
+    process.execPath,
+    CLI,
+    ...args,
+  ];
   const argv = opts.asUser
     ? [
         'setpriv',

@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const MKTREE = fileURLToPath(new URL('../../../shared/tools/mktree.py', import.meta.url));
+/** shared/tools/mktree.py beside the checkout, or HASHALL_MKTREE (CI's copies for other Node lines). */
+export const MKTREE =
+  process.env.HASHALL_MKTREE ||
+  fileURLToPath(new URL('../../../shared/tools/mktree.py', import.meta.url));
 
 export function tempDir(prefix = 'hashall-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

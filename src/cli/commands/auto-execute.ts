@@ -71,20 +71,20 @@ const MAIN_JS = fileURLToPath(new URL('../main.js', import.meta.url));
  */
 function scheduledArgv(
   opts: AutoOpts,
+  device: string,
   catalog: string,
   filters: Filters,
   keep: readonly KeepRule[],
   scope: Scope,
 ): string[] {
-  const device = scope.entries[0]?.device;
   const argv = [
     process.execPath,
     realpathSync(MAIN_JS),
     'conductor',
     'auto-execute',
     '--device',
-    // With a scope, the device by its alias and the directories as absolute PATHs below.
-    scope.active ? device!.alias : opts.device.includes('/') ? resolve(opts.device) : opts.device,
+    // Absolute or an alias; with a scope, the alias and the directories as absolute PATHs below.
+    device,
     '--min-savings',
     opts.minSavings.trim(),
   ];
@@ -137,7 +137,11 @@ function schedule(
       );
     }
   }
-  const argv = scheduledArgv(opts, catalog, filters, keep, scope);
+  // An alias stays an alias; anything else was a path (`.`, `data`, `../pool`), made absolute:
+  // cron starts jobs in $HOME and systemd in /, where a relative path names something else.
+  const deviceArg =
+    scope.active || (opts.device === alias && !alias.includes('/')) ? alias : resolve(opts.device);
+  const argv = scheduledArgv(opts, deviceArg, catalog, filters, keep, scope);
   const name = unitName(alias, catalog, defaultCatalogPath());
   const text = scheduleText(
     name,

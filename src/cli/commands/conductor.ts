@@ -36,10 +36,16 @@ import {
   type FilterOpts,
 } from '../filter-options.js';
 import { deviceJson } from './devices.js';
+import {
+  metadataChanges,
+  mtimeText,
+  planMetadataChanges,
+} from '../../conductor/metadata-change.js';
 import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { describeScope, scopeEntryJson } from '../../conductor/scope.js';
 import { planScope } from '../../catalog/scope.js';
 import { registerReport } from './report.js';
+import { recoverUndoIfNeeded, registerUndo } from './undo.js';
 import { SMALL_PLAN, openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
@@ -362,6 +368,7 @@ function registerPlan(conductor: Command): void {
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
           skip_reasons: Object.fromEntries(skipReasons(counts)),
+          metadata_changes: planMetadataChanges(db, plan),
           pending: plan.pendingGroups,
           ...reflinkJson(result.reflink),
         });
@@ -369,6 +376,7 @@ function registerPlan(conductor: Command): void {
       }
       const st = styleFor();
       const label = actionLabel(mode, 'HARDLINK');
+      const changes = planMetadataChanges(db, plan);
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
@@ -379,6 +387,7 @@ function registerPlan(conductor: Command): void {
           `   Potential savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)${mode === 'reflink' ? ": the targets' own blocks, shared with the kept copies once cloned" : ''}`,
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
           `   Keep: ${stored.keepRules.join(', ')}`,
+          ...(changes ? [`   ${metadataLine(changes, st)}`] : []),
           `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${displayPath(device.mountPoint)})` : 'everything catalogued')}`,
           ...(filterText ? [`   Filters: ${filterText}`] : []),
           ...reflinkLines(result.reflink, st),
@@ -405,6 +414,14 @@ function requirePlan(db: DB, id: number): PlanRow {
   return plan;
 }
 
+/** The plan's warning that linked targets will show the kept copy's mtime. */
+function metadataLine(n: number, st: Style): string {
+  return st.status(
+    'warning',
+    `Metadata: ${countOf(n, 'target')} will show the kept copy's mtime (a hardlink shares one inode's metadata)`,
+  );
+}
+
 function actionJson(
   a: ActionRow,
   toAbs: (d: number, p: Buffer) => Buffer,
@@ -423,6 +440,9 @@ function actionJson(
     error: a.error,
     group: a.groupNo,
     keep_rule: a.keepRule,
+    // A string (comma-separated fields, '' for none), as in report's CSV and JSON rows.
+    metadata_changes: metadataChanges(mode, a).join(','),
+    undo_status: a.undoStatus ?? null,
   };
 }
 
@@ -467,6 +487,7 @@ function registerShowPlan(conductor: Command): void {
           filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
+          metadata_changes: planMetadataChanges(db, plan),
           counts: countsFor(mode, countsJson(counts)),
           actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
@@ -474,6 +495,7 @@ function registerShowPlan(conductor: Command): void {
       }
       const byType = countsJson(counts);
       const label = actionLabel(mode, 'HARDLINK');
+      const changes = planMetadataChanges(db, plan);
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
@@ -486,6 +508,7 @@ function registerShowPlan(conductor: Command): void {
         `Opportunities: ${formatCount(plan.opportunities)}`,
         `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
         `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        ...(changes ? [metadataLine(changes, styleFor())] : []),
         ...(plan.options.reflink_unsupported ?? []).map(
           (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
         ),
@@ -512,7 +535,15 @@ function registerShowPlan(conductor: Command): void {
         lines.push(`      ← ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
+        if (metadataChanges(mode, a).length > 0)
+          lines.push(
+            `    ${styleFor().status('warning', `Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`)}`,
+          );
         if (a.error) lines.push(`    Error: ${a.error}`);
+        if (a.undoStatus)
+          lines.push(
+            `    Undo: ${a.undoStatus === 'left' ? 'left alone (changed since execute)' : a.undoStatus}`,
+          );
         lines.push('');
       });
       say(opts, lines.join('\n'));
@@ -639,6 +670,14 @@ function registerExecute(conductor: Command): void {
     let locked = false;
     try {
       let plan = requirePlan(db, id);
+      if (
+        plan.status === 'undone' ||
+        plan.status === 'partially-undone' ||
+        plan.status === 'undoing'
+      )
+        throw new UserError(
+          `plan ${id} is ${plan.status}: its paths were given their own copies back; make a new plan to deduplicate them again`,
+        );
       const hardlinks = countsJson(actionCounts(db, id)).HARDLINK!;
       if (!dryRun && !opts.force) {
         if (!process.stdin.isTTY) {
@@ -665,6 +704,7 @@ function registerExecute(conductor: Command): void {
         recovery = recoverInterrupted(db);
         const text = recoveryText(recovery, styleFor(process.stderr));
         if (text) warn(opts, text);
+        recoverUndoIfNeeded(db, opts, true);
         plan = requirePlan(db, id);
         log = openLog(cat.path, `conductor-plan-${id}`);
         log.write(
@@ -768,6 +808,7 @@ export function registerConductor(program: Command): void {
   registerAutoExecute(conductor);
   registerStatus(conductor);
   registerReport(conductor);
+  registerUndo(conductor);
   for (const c of conductor.commands) c.exitOverride();
   conductor.exitOverride();
 }

@@ -95,9 +95,12 @@ export function registerDevices(program: Command): void {
     }
   });
 
+  // `devices` has the global options too, so commander gives it those written before the
+  // subcommand and, being the parent, those after it as well: read both (the subcommand's win).
   withGlobals(
     devices.command('show').description('one device in detail').argument('<alias>'),
-  ).action((alias: string, opts: GlobalOptions) => {
+  ).action((alias: string, _local: GlobalOptions, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
     const { db } = open(opts, { readonly: true });
     try {
       const d = findDeviceByAlias(db, alias);
@@ -116,7 +119,8 @@ export function registerDevices(program: Command): void {
       .description('rename a device alias')
       .argument('<old>')
       .argument('<new>'),
-  ).action((oldAlias: string, newAlias: string, opts: GlobalOptions) => {
+  ).action((oldAlias: string, newAlias: string, _local: GlobalOptions, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
     const { db } = open(opts);
     try {
       const d = renameDeviceAlias(db, oldAlias, newAlias);

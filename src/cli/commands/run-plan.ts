@@ -2,8 +2,7 @@
  * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
  * (the progress bar, the action lines, the execution log, the summary, the JSON document).
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, writeSync } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import { actionCounts, type PlanRow } from '../../catalog/plans.js';
 import {
@@ -17,6 +16,7 @@ import type { RecoveryReport } from '../../conductor/recovery.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
+import { createLogFile } from '../log-file.js';
 import { countOf, formatBytes, formatCount } from '../format.js';
 import { progressWanted, runProgress, type RunWork } from '../progress.js';
 import { styleFor, type Style } from '../style.js';
@@ -34,16 +34,13 @@ export interface RunLog {
 const LOG_FLUSH_BYTES = 64 * 1024;
 
 /**
- * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file). Lines are buffered and
- * written on the next turn of the event loop (an executor yields at least every 50 ms), at
- * 64 KiB, on close and at exit: one write per burst of action reports, not one per action.
+ * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file; named by log-file.ts).
+ * Lines are buffered and written on the next turn of the event loop (an executor yields at
+ * least every 50 ms), at 64 KiB, on close and at exit: one write per burst of action reports,
+ * not one per action.
  */
 export function openLog(catalogPath: string, name: string): RunLog {
-  const dir = join(dirname(catalogPath), 'logs');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const path = join(dir, `${name}-${stamp}.log`);
-  const fd = openSync(path, 'a', 0o600);
+  const { path, fd } = createLogFile(catalogPath, name);
   let buf: string[] = [];
   let bytes = 0;
   let scheduled = false;
@@ -200,7 +197,7 @@ export async function runPlan(
     );
   }
   log?.write(
-    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved}`,
+    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved} (plan in all: ${summary.planBytesSaved})`,
   );
   const doc: Record<string, unknown> = {
     plan_id: plan.id,
@@ -212,6 +209,7 @@ export async function runPlan(
     failed: summary.failed,
     skipped: summary.skipped,
     bytes_saved: summary.bytesSaved,
+    plan_bytes_saved: summary.planBytesSaved,
     would_save: summary.wouldSave,
     status: dryRun ? plan.status : summary.status,
     interrupted: summary.interrupted,
@@ -258,12 +256,17 @@ export async function runPlan(
         `   (${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown: see the log)`,
       );
     if (!dryRun) {
+      // This run's figure; the plan's total beside it when earlier runs did part of it.
+      const total =
+        summary.planBytesSaved !== summary.bytesSaved
+          ? `; ${formatBytes(summary.planBytesSaved)} by this plan in all`
+          : '';
       lines.push(
         st.deco(
           '💾',
           mode === 'reflink'
-            ? `Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')`
-            : `Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)`,
+            ? `Now shared: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes of the targets' own blocks, freed by sharing the kept copies')${total}`
+            : `Freed: ${formatBytes(summary.bytesSaved)} (${formatCount(summary.bytesSaved)} bytes)${total}`,
         ),
       );
     }

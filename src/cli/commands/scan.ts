@@ -5,6 +5,7 @@ import type { DB } from '../../catalog/open.js';
 import { openJournal } from '../../catalog/plans.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { recoverInterrupted } from '../../conductor/recovery.js';
+import { recoverUndoIfNeeded } from './undo.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
@@ -146,6 +147,7 @@ export function registerScan(program: Command): void {
   ).action(async (roots: string[], opts: ScanCliOptions) => {
     const catalog = open(opts);
     recoverIfNeeded(catalog.db, opts);
+    recoverUndoIfNeeded(catalog.db, opts);
     const progress = scanProgress(progressWanted(opts.quiet));
     let summary: ScanSummary;
     try {

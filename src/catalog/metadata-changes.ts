@@ -1,0 +1,17 @@
+/**
+ * Targets whose visible metadata a hardlink plan changes (issue 12 §4): a target path that
+ * becomes a link of the kept inode shows the kept inode's mtime, owner and mode. Owner, group
+ * and mode differences are never linked (they are SKIP actions), so the mtime is what changes.
+ */
+import type { DB } from './open.js';
+import { stmt } from './stmt.js';
+
+/** HARDLINK actions of a plan whose target will show another mtime once linked. */
+export function countMetadataChanges(db: DB, planId: number): number {
+  const r = stmt(
+    db,
+    `SELECT count(*) AS n FROM conductor_actions
+      WHERE plan_id = ? AND action_type = 'HARDLINK' AND source_mtime_ns != target_mtime_ns`,
+  ).get(planId) as { n: number };
+  return r.n;
+}

@@ -1,0 +1,63 @@
+/**
+ * Every better-sqlite3 object this process makes stays reachable until the process ends.
+ *
+ * Why: better-sqlite3 12 wraps its Database, Statement and StatementIterator objects in
+ * `node::ObjectWrap`. Since Node 24.19 that class's destructor removes an environment cleanup
+ * hook, and Node 24 aborts the process (SIGABRT, exit 134: "Assertion failed: (env) != nullptr"
+ * in RemoveEnvironmentCleanupHook) when the destructor runs outside a JavaScript context. V8
+ * runs destructors of garbage wrappers exactly there when a platform task finishes a garbage
+ * collection ("finalize incremental marking via task"), so any statement that became garbage
+ * could kill a command at a random moment — between two commits of a scan, in the middle of a
+ * plan. Node 26 tolerates it; better-sqlite3 13 avoids it but needs Node 22+, and Node 20 is
+ * still supported. So no such object may ever become garbage: each one is kept here, and at exit
+ * Node's own cleanup hooks free them while the environment is still alive.
+ *
+ * The cost is small and bounded: a command prepares a few dozen statements whatever the size of
+ * the tree (hot loops reuse statements; see stmt.ts), and a closed database has already finalised
+ * its statements' SQLite handles, so what stays is a few hundred bytes each.
+ */
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+
+type DB = Database.Database;
+
+const kept: object[] = [];
+
+/** How many native objects this process keeps (a test checks it does not grow with a tree). */
+export function keptNativeObjects(): number {
+  return kept.length;
+}
+
+function keepStatement<S extends Statement>(s: S): S {
+  kept.push(s);
+  // An iterator is a native object of its own; it becomes garbage once the loop ends.
+  const iterate = s.iterate.bind(s);
+  s.iterate = ((...args: unknown[]) => {
+    const it = iterate(...args);
+    kept.push(it);
+    return it;
+  }) as S['iterate'];
+  return s;
+}
+
+/**
+ * `new Database(...)` whose statements are all kept: `prepare` keeps what it returns, and
+ * `pragma` (which better-sqlite3 prepares on a private path, returning nothing to keep) goes
+ * through that `prepare` too.
+ */
+export function openDatabase(path: string, options: Database.Options): DB {
+  const db = new Database(path, options);
+  kept.push(db);
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => keepStatement(prepare(sql))) as DB['prepare'];
+  db.pragma = ((source: string, opts?: Database.PragmaOptions) => {
+    const s = db.prepare(`PRAGMA ${source}`);
+    // A pragma that sets a value may return no row at all; better-sqlite3 answers [] then.
+    if (!s.reader) {
+      s.run();
+      return opts?.simple ? undefined : [];
+    }
+    return opts?.simple ? s.pluck().get() : s.all();
+  }) as DB['pragma'];
+  return db;
+}

@@ -1,0 +1,31 @@
+/**
+ * `conductor discard ID` (issue 12 §5): plans nobody will run must not pile up. Only a plan that
+ * was never executed goes; one that ran (or is running) is the record of what was done to the
+ * disk, which undo needs.
+ */
+import type { DB } from '../catalog/open.js';
+import { deletePendingPlan } from '../catalog/undo.js';
+import { UserError } from '../errors.js';
+import { liveHolder } from './lock.js';
+
+export function discardPlan(db: DB, id: number): { actions: number } {
+  const holder = liveHolder(db);
+  if (holder?.planId === id) {
+    throw new UserError(
+      `plan ${id} is executing now (pid ${holder.pid} on ${holder.hostname}); it cannot be discarded`,
+    );
+  }
+  const r = deletePendingPlan(db, id);
+  if (r.kind === 'missing')
+    throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
+  if (r.kind === 'refused') {
+    const undoHint =
+      r.status === 'executed' || r.status === 'partial' || r.status === 'interrupted'
+        ? `; 'hashall conductor undo ${id}' gives the replaced paths their own copies back`
+        : '';
+    throw new UserError(
+      `plan ${id} is ${r.status}: only a plan that was never executed can be discarded (it is the record of what was done to the disk)${undoHint}`,
+    );
+  }
+  return { actions: r.actions };
+}

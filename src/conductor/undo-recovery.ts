@@ -1,0 +1,119 @@
+/**
+ * Recovering an undo that was killed mid-action (issue 12 §5). For every undo journal row: if
+ * the target is now the copy whose inode was journaled before the rename, the action completed
+ * (roll forward: record it, and let the plan expect the kept inode's new ctime); otherwise the
+ * target is still a link of the kept file (roll back: the action is to do again) and our copy,
+ * if it is still there, is removed. Only a name with our prefix that the journal holds is ever
+ * unlinked, and only when it is the journaled copy (or, when the crash came before its inode
+ * was journaled, a regular file: the name is random and was created with O_EXCL).
+ * Plans a killed undo left 'undoing' become 'partially-undone': `conductor undo` resumes them.
+ */
+import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import type { DB } from '../catalog/open.js';
+import { propagateIdentity, recordInodeMeta } from '../catalog/plans.js';
+import { recordClone } from '../catalog/clones.js';
+import {
+  getUndoAction,
+  interruptedUndoPlans,
+  openUndoJournal,
+  setPlanUndoStatus,
+  setUndoOutcome,
+  undoJournalDone,
+} from '../catalog/undo.js';
+import { describeErrno, errnoCode } from '../errors.js';
+import { baseName } from '../paths.js';
+import { displayPath } from '../display-path.js';
+import { UNDO_TEMP_PREFIX } from './undo.js';
+
+export interface UndoRecoveryReport {
+  rolledForward: number;
+  rolledBack: number;
+  copiesRemoved: number;
+  problems: string[];
+}
+
+const PREFIX = Buffer.from(UNDO_TEMP_PREFIX);
+
+function lstatOrUndefined(p: Buffer): BigIntStats | undefined {
+  try {
+    return lstatSync(p, { bigint: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export function recoverInterruptedUndo(db: DB): UndoRecoveryReport {
+  const rep: UndoRecoveryReport = {
+    rolledForward: 0,
+    rolledBack: 0,
+    copiesRemoved: 0,
+    problems: [],
+  };
+  for (const j of openUndoJournal(db)) {
+    const u = getUndoAction(db, j.actionId);
+    let target: BigIntStats | undefined;
+    try {
+      target = lstatOrUndefined(j.targetAbs);
+    } catch (err) {
+      rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
+    }
+    const forward =
+      u !== undefined &&
+      j.tempInode !== undefined &&
+      target !== undefined &&
+      target.isFile() &&
+      BigInt.asIntN(64, target.ino) === j.tempInode;
+    if (!forward && baseName(j.tempAbs).subarray(0, PREFIX.length).equals(PREFIX)) {
+      try {
+        const t = lstatOrUndefined(j.tempAbs);
+        if (
+          t?.isFile() &&
+          (j.tempInode === undefined || BigInt.asIntN(64, t.ino) === j.tempInode)
+        ) {
+          unlinkSync(j.tempAbs);
+          rep.copiesRemoved++;
+        }
+      } catch (err) {
+        rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
+      }
+    }
+    db.transaction(() => {
+      if (forward && u && target) {
+        const a = u.action;
+        setUndoOutcome(db, a.id, 'undone', null);
+        recordClone(db, a.deviceId, a.targetPath, target);
+        // Our rename took a link from the kept inode: the plan's other paths expect that.
+        try {
+          const kept = lstatSync(j.sourceAbs, { bigint: true });
+          if (
+            kept.isFile() &&
+            BigInt.asIntN(64, kept.ino) === a.sourceInode &&
+            kept.mtimeNs === a.sourceMtimeNs
+          ) {
+            propagateIdentity(
+              db,
+              a.planId,
+              a.sourceDeviceId,
+              a.sourceInode,
+              kept.ctimeNs,
+              Number(kept.nlink),
+            );
+            recordInodeMeta(db, a.sourceDeviceId, a.sourceInode, {
+              nlink: Number(kept.nlink),
+              ctimeNs: kept.ctimeNs,
+            });
+          }
+        } catch {
+          // the kept path is gone or unreadable: the next undo reports its paths as changed
+        }
+        rep.rolledForward++;
+      } else {
+        rep.rolledBack++;
+      }
+      undoJournalDone(db, j.actionId);
+    }).immediate();
+  }
+  for (const id of interruptedUndoPlans(db)) setPlanUndoStatus(db, id, 'partially-undone');
+  return rep;
+}

@@ -1,0 +1,123 @@
+/**
+ * better-sqlite3 12's native objects must never be garbage-collected while the process lives:
+ * on Node 24 a collection finished by a platform task aborts the process (SIGABRT, exit 134)
+ * when it frees one (see src/catalog/native-handles.ts). CI runs this file on Node 24 as well
+ * as on the lines the whole suite runs on (.ci/node-lines.sh).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hashall } from '../helpers/cli.js';
+import { mktree, removeTree, tempDir } from '../helpers/fs.js';
+
+const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
+const OPEN = dist('catalog/open.js');
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeTree));
+
+/**
+ * A child that uses the catalog the way commands do — statements prepared and dropped, pragmas,
+ * iterators run to the end, transactions — while it allocates enough garbage for V8 to finish
+ * incremental marking from a task, and yields to the event loop so that task can run.
+ */
+const STRESS = `
+import { openCatalog } from ${JSON.stringify(OPEN)};
+const { db } = openCatalog(process.argv[2]);
+db.exec('CREATE TABLE IF NOT EXISTS temp.t (x INTEGER)');
+let junk = [];
+for (let round = 0; round < 150; round++) {
+  for (let i = 0; i < 50; i++) db.prepare('SELECT ? AS v').get(i);
+  db.pragma('user_version', { simple: true });
+  for (const _ of db.prepare('SELECT 1 UNION ALL SELECT 2').iterate());
+  db.transaction(() => db.prepare('INSERT INTO temp.t VALUES (?)').run(round))();
+  for (let i = 0; i < 20000; i++) junk.push({ s: 'x'.repeat(24) + i });
+  if (junk.length > 200000) junk = [];
+  await new Promise((r) => setImmediate(r));
+}
+db.close();
+console.log('STRESS-DONE');
+`;
+
+/** A scan and a plan in one process; prints how many native objects that process keeps. */
+const COUNT = `
+const { openCatalog } = await import(${JSON.stringify(OPEN)});
+const { keptNativeObjects } = await import(${JSON.stringify(dist('catalog/native-handles.js'))});
+const { runScan } = await import(${JSON.stringify(dist('scan/scanner.js'))});
+const { createPlan } = await import(${JSON.stringify(dist('conductor/plan.js'))});
+const cat = openCatalog(process.argv[3]);
+await runScan(cat, { roots: [process.argv[2]] });
+createPlan(cat.db, { name: 'p', sameDevice: true, crossDevice: false });
+cat.db.close();
+console.log(JSON.stringify({ kept: keptNativeObjects() }));
+`;
+
+describe('native objects outlive every garbage collection (Node 24 abort)', () => {
+  it('survives collections finished by a platform task, and exits 0', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const script = join(dir, 'stress.mjs');
+    writeFileSync(script, STRESS);
+    const r = spawnSync(process.execPath, ['--trace-gc', script, join(dir, 'catalog.db')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 64 << 20,
+    });
+    expect(r.stderr.slice(0, 2000)).not.toMatch(/Assertion failed/);
+    expect({ code: r.status, signal: r.signal }).toEqual({ code: 0, signal: null });
+    expect(r.stdout).toContain('STRESS-DONE');
+    // The dangerous path was really taken: collections ran from a platform task, outside any
+    // JS context ("finalize incremental marking via task", or a scavenge task).
+    expect(r.stdout).toMatch(/via task|\) task;/);
+  });
+
+  it('scan and plan exit 0 and the plan frees what mktree says', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const sum = mktree(tree, ['--files', '2000', '--total-mb', '64', '--seed', '11']);
+    const catalog = join(dir, 'catalog.db');
+    const scan = hashall(['scan', tree, '--catalog', catalog, '--quiet']);
+    expect(scan.stderr).not.toMatch(/Assertion failed/);
+    expect(scan.code).toBe(0);
+    for (let run = 0; run < 3; run++) {
+      const plan = hashall([
+        'conductor',
+        'plan',
+        `p${run}`,
+        '--device',
+        tree,
+        '--catalog',
+        catalog,
+        '--json',
+      ]);
+      expect(plan.stderr).not.toMatch(/Assertion failed/);
+      expect({ code: plan.code, signal: plan.signal }).toEqual({ code: 0, signal: null });
+      expect(plan.json<{ bytes_saveable: number }>().bytes_saveable).toBe(
+        sum.hardlink_dedupe_saving_bytes,
+      );
+    }
+  });
+
+  it('keeps a few dozen native objects per command, however big the tree', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const script = join(dir, 'count.mjs');
+    writeFileSync(script, COUNT);
+    const kept = (files: number): number => {
+      const tree = join(dir, `tree-${files}`);
+      mktree(tree, ['--files', String(files), '--total-mb', '8', '--dup-ratio', '0.6']);
+      const r = spawnSync(process.execPath, [script, tree, join(dir, `${files}.db`)], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { kept: number }).kept;
+    };
+    const small = kept(300);
+    const big = kept(4000); // 900 duplicate groups, 13 times the files
+    expect(big).toBeLessThan(150);
+    expect(big - small).toBeLessThan(10);
+  });
+});
