@@ -2,6 +2,107 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/*
+ * The layers (README "Architecture"): every import points down.
+ *
+ *   cli  ->  conductor / report  ->  scan  ->  catalog, fs  ->  base (src/*.ts)
+ *
+ * report may import the conductor's read-only modules (REPORT_MAY_USE); the conductor never
+ * imports report. catalog and fs are one floor and do not import each other. Only src/catalog
+ * may import better-sqlite3. test/ and bench/ are not restricted.
+ *
+ * A pattern matches the import as written, so it names the folder one or more `../` up:
+ * '../conductor/lock.js' from src/scan/scanner.ts, '../../report/x.js' from a subfolder.
+ */
+const up = (folders) => `^(?:\\.\\./)+(?:${folders.join('|')})(?:/|$)`;
+const layerRule = (folders, why) => ({ regex: up(folders), message: why });
+
+/** Conductor modules that only compute or look up: no file, catalog row or lock is changed. */
+const REPORT_MAY_USE = [
+  'dupes',
+  'filters',
+  'keep',
+  'keep-rules',
+  'metadata-change',
+  'mode',
+  'scope',
+  'visible-path',
+];
+
+const NO_SQLITE = {
+  name: 'better-sqlite3',
+  message: 'Only src/catalog talks to SQLite: add a typed operation there and call it.',
+};
+
+/**
+ * Per folder, what its files may not import. Every block but the catalog's also forbids
+ * better-sqlite3 (value or type): a later block's options replace an earlier one's, so each
+ * block carries the whole list.
+ */
+const LAYERS = [
+  {
+    files: ['src/*.ts'],
+    patterns: [
+      {
+        regex: '^\\./[^/]+/',
+        message:
+          'Base modules (src/*.ts) import no layer: move the shared piece into a base module.',
+      },
+    ],
+  },
+  {
+    files: ['src/catalog/**/*.ts'],
+    sqlite: 'allowed',
+    patterns: [
+      layerRule(
+        ['cli', 'conductor', 'report', 'scan', 'fs'],
+        'catalog imports only base modules (src/*.ts): move the shared type or function down.',
+      ),
+    ],
+  },
+  {
+    files: ['src/fs/**/*.ts'],
+    patterns: [
+      layerRule(
+        ['cli', 'conductor', 'report', 'scan', 'catalog'],
+        'fs imports only base modules (src/*.ts): take a structural type instead of a catalog row.',
+      ),
+    ],
+  },
+  {
+    files: ['src/scan/**/*.ts'],
+    patterns: [
+      layerRule(
+        ['cli', 'conductor', 'report'],
+        'scan imports only catalog, fs and base: move the shared piece down.',
+      ),
+    ],
+  },
+  {
+    files: ['src/conductor/**/*.ts'],
+    patterns: [
+      layerRule(
+        ['cli', 'report'],
+        'conductor imports only scan, catalog, fs and base (never cli or report): move the shared piece down.',
+      ),
+    ],
+  },
+  {
+    files: ['src/report/**/*.ts'],
+    patterns: [
+      layerRule(
+        ['cli'],
+        'report never imports cli: move the shared piece down (e.g. src/format.ts).',
+      ),
+      {
+        regex: `^(?:\\.\\./)+conductor/(?!(?:${REPORT_MAY_USE.join('|')})\\.js$)`,
+        message: `report may use only the conductor's read-only modules (${REPORT_MAY_USE.join(', ')}); see REPORT_MAY_USE in eslint.config.js.`,
+      },
+    ],
+  },
+  { files: ['src/cli/**/*.ts'], patterns: [] },
+];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/.cache/'] },
   js.configs.recommended,
@@ -12,4 +113,33 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // no-restricted-imports sees only static imports and re-exports; these would slip past it.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression',
+          message: 'Use a static import, so that the layer rule (eslint.config.js) can check it.',
+        },
+        {
+          selector: 'TSImportType',
+          message: 'Use `import type`, so that the layer rule (eslint.config.js) can check it.',
+        },
+      ],
+    },
+  },
+  ...LAYERS.map(({ files, patterns, sqlite }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: sqlite === 'allowed' ? [] : [NO_SQLITE],
+          patterns,
+        },
+      ],
+    },
+  })),
 );

@@ -1,10 +1,9 @@
 /** Plans, their actions and the execution journal (DESIGN §2, §4). */
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './open.js';
-import type { ActionType, PlannedAction } from '../conductor/keep.js';
+import type { ActionType, FiltersJson, PlannedAction } from './plan-types.js';
 import { baseName, parentOf } from '../paths.js';
 import { stmt } from './stmt.js';
-import type { FiltersJson } from '../conductor/filters.js';
 
 /** The row id of an active file by its path inside its filesystem (indexed lookups only). */
 export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {

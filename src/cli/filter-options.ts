@@ -1,13 +1,13 @@
 /** The filter and keep-rule options that `conductor analyze` and `conductor plan` share. */
 import type { Command } from 'commander';
-import { Filters, type FiltersJson, NO_FILTERS_JSON } from '../conductor/filters.js';
+import { Filters } from '../conductor/filters.js';
+import { planFilters } from '../catalog/plan-types.js';
 import {
   DEFAULT_KEEP,
   KEEP_RULE_NAMES,
   parseKeepRule,
   type KeepRule,
 } from '../conductor/keep-rules.js';
-import type { PlanOptions } from '../catalog/plans.js';
 
 export interface FilterOpts {
   minSize?: string;
@@ -53,10 +53,5 @@ export function parseFilterOpts(opts: FilterOpts): { filters: Filters; keep: rea
   return { filters, keep };
 }
 
-/** A plan's filters and keep rules, also for plans made before they were stored. */
-export function planFilters(o: PlanOptions): { filters: FiltersJson; keepRules: string[] } {
-  return {
-    filters: { ...NO_FILTERS_JSON, ...(o.filters ?? {}) },
-    keepRules: o.keep_rules ?? [o.keep],
-  };
-}
+// Kept here for callers written before planFilters moved down to the catalog.
+export { planFilters };

@@ -1,29 +1,9 @@
 /** Rendering helpers for human output. */
+import { formatBytes, formatCount, formatTime } from '../format.js';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-
-/** Decimal units, as the guide prints them: 45.2 GB. */
-export function formatBytes(n: number | bigint): string {
-  let v = Number(n);
-  let u = 0;
-  while (Math.abs(v) >= 1000 && u < UNITS.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
-}
-
-export function formatCount(n: number | bigint): string {
-  return Number(n).toLocaleString('en-US');
-}
-
-export function formatTime(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return 'never';
-  return new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
-}
+// The number and time formats reports share live in the base module src/format.ts;
+// re-exported here so CLI code keeps one import for everything it prints.
+export { formatBytes, formatCount, formatTime };
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;

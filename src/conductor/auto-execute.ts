@@ -8,7 +8,7 @@ import type { DeviceRow } from '../catalog/devices.js';
 import { stmt } from '../catalog/stmt.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { byteKey, isUnder } from '../paths.js';
-import { absolutePath, currentMounts } from '../scan/reachability.js';
+import { absolutePath, currentMounts } from '../fs/reachability.js';
 
 export interface ScanRoots {
   /** Where to rescan now: the device's recorded scan roots, outermost only, reachable now. */

@@ -69,6 +69,7 @@ import { EXIT, UserError, describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
 import { openRegular, sameBytes, type VerifiedDir } from '../fs/safe-ops.js';
+import { TEMP_PREFIX } from '../fs/temp-name.js';
 import { DirCache } from './dir-cache.js';
 import {
   fdBudget,
@@ -80,7 +81,7 @@ import {
 import { planMode, type Mode } from './mode.js';
 import { ALREADY_SHARED } from './reflink-plan.js';
 import { baseName, parentOf } from '../paths.js';
-import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
+import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import { failpoint } from '../failpoint.js';
 
 export type Verify = 'bytes' | 'hash';
@@ -750,7 +751,7 @@ export class Executor {
       this.checkTarget(action, fstatSync(tgt.fd, { bigint: true }));
       if (this.opts.dryRun) return { kind: 'outcome', outcome: { kind: 'would-link' } };
 
-      const tmpName = Buffer.from(`.hashall-tmp-${this.plan.id}-${action.id}-${this.random8()}`);
+      const tmpName = Buffer.from(`${TEMP_PREFIX}${this.plan.id}-${action.id}-${this.random8()}`);
       keep = true;
       return {
         kind: 'verified',

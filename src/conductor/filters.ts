@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { baseName } from '../paths.js';
 import { shellEscape } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
+import { type FiltersJson, NO_FILTERS_JSON } from '../catalog/plan-types.js';
 
 /** A value quoted for a one-line error message (control characters escaped). */
 // An option's value, quoted so that bash would read it back (a newline stays visible).
@@ -273,24 +274,8 @@ export interface FilterInput {
   readonly exclude?: readonly string[] | undefined;
 }
 
-/** How filters are stored in a plan and printed in JSON (snake_case, like every JSON key). */
-export interface FiltersJson {
-  readonly min_size: number | null;
-  readonly max_size: number | null;
-  readonly mtime_since: string | null;
-  readonly mtime_before: string | null;
-  readonly include: string[];
-  readonly exclude: string[];
-}
-
-export const NO_FILTERS_JSON: FiltersJson = {
-  min_size: null,
-  max_size: null,
-  mtime_since: null,
-  mtime_before: null,
-  include: [],
-  exclude: [],
-};
+// The stored form of filters belongs to the catalog that stores it.
+export { type FiltersJson, NO_FILTERS_JSON };
 
 export class Filters {
   private constructor(

@@ -3,6 +3,7 @@
  * the group's catalogue rows: the SQL that finds groups and stores actions lives elsewhere.
  */
 import type { Member } from '../catalog/groups.js';
+import type { ActionType, PlannedAction } from '../catalog/plan-types.js';
 import {
   DEFAULT_KEEP,
   chooseCandidate,
@@ -18,18 +19,8 @@ function rulesOf(keep: KeepSpec): readonly KeepRule[] {
   return typeof keep === 'string' ? [{ kind: keep }] : keep;
 }
 
-export type ActionType = 'HARDLINK' | 'NOOP' | 'SKIP';
-
-export interface PlannedAction {
-  readonly type: ActionType;
-  readonly source: Member;
-  readonly target: Member;
-  /** The target inode's size on the one action that frees it (its last link), else 0. */
-  readonly bytes: number;
-  readonly reason?: string;
-  /** The rule that chose the group's kept copy (see keep-rules.ts). */
-  readonly keepRule?: string;
-}
+// The planner's output type is stored by the catalog, so it is defined there.
+export type { ActionType, PlannedAction };
 
 /** How the planner sees paths: as the user does, and through the filters. */
 export interface GroupOptions {

@@ -3,22 +3,14 @@
  * (so two takers serialise on SQLite's lock), naming the holder's pid and its start time: a
  * holder that died (SIGKILL, power loss) is recognised as gone even if its pid was reused.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { DB } from '../catalog/open.js';
 import { clearLock, readLock, writeLock, type LockHolder } from '../catalog/plans.js';
 import { UserError } from '../errors.js';
+import { processStartTime } from '../fs/process.js';
 
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Field 22 (starttime) comes after the parenthesised command name, which may hold spaces.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
+// Kept here for callers written before it moved down to fs/.
+export { processStartTime };
 
 export function holderAlive(h: LockHolder): boolean {
   if (h.hostname !== hostname()) return true; // cannot tell: assume it is

@@ -26,6 +26,7 @@ import {
 import { journaledCloneInode, recordClone } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
+import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
 import { displayPath } from '../display-path.js';
 import { baseName } from '../paths.js';
 import { planMode } from './mode.js';
@@ -36,8 +37,6 @@ export interface RecoveryReport {
   tempLinksRemoved: number;
   problems: string[];
 }
-
-const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
 
 /**
  * The interrupted action changed ctimes and link counts (the temp link, the rename): let the
@@ -81,7 +80,9 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     const action = getAction(db, j.actionId);
     const plan = getPlan(db, j.planId);
     const reflink = plan !== undefined && planMode(plan) === 'reflink';
-    const ours = baseName(j.tempAbs).subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX);
+    const ours = baseName(j.tempAbs)
+      .subarray(0, TEMP_PREFIX_BYTES.length)
+      .equals(TEMP_PREFIX_BYTES);
     const cloneIno = reflink ? journaledCloneInode(db, j.actionId) : undefined;
     if (reflink && ours) {
       const r = removeStage(j.tempAbs);

@@ -37,7 +37,7 @@ import {
 } from '../fs/reflink.js';
 import { openRegular } from '../fs/safe-ops.js';
 import { parentOf } from '../paths.js';
-import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
+import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import type { PlannedAction } from './keep.js';
 
 /** Where planned actions go, group by group. */

@@ -8,7 +8,7 @@ import type { DB } from '../catalog/open.js';
 import { listDevices } from '../catalog/devices.js';
 import { undoNeeds } from '../catalog/undo.js';
 import { readMountinfo } from '../fs/mountinfo.js';
-import { absolutePath, currentMounts } from '../scan/reachability.js';
+import { absolutePath, currentMounts } from '../fs/reachability.js';
 
 export interface SpaceCheck {
   readonly device: string;

@@ -68,7 +68,7 @@ import { readMountinfo } from '../fs/mountinfo.js';
 import { VerifiedDir, openRegular } from '../fs/safe-ops.js';
 import { baseName, parentOf } from '../paths.js';
 import { displayPath } from '../display-path.js';
-import { absolutePath, currentMounts, type MountView } from '../scan/reachability.js';
+import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import { hashFd, micros, utimeArg } from './execute.js';
 import { planMode } from './mode.js';
 

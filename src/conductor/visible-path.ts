@@ -7,7 +7,7 @@ import type { DB } from '../catalog/open.js';
 import { listDevices } from '../catalog/devices.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { isUnder, rebase, relativeTo } from '../paths.js';
-import { absolutePath, currentMounts } from '../scan/reachability.js';
+import { absolutePath, currentMounts } from '../fs/reachability.js';
 
 export type VisiblePath = (deviceId: number, fsPath: Buffer) => Buffer;
 

@@ -31,9 +31,9 @@ import {
 import { displayPath } from '../display-path.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { VerifiedDir } from './safe-ops.js';
+import { TEMP_PREFIX } from './temp-name.js';
 
-/** Every name hashall creates in a user's tree starts with this (scans skip such names). */
-export const TEMP_PREFIX = '.hashall-tmp-';
+export { TEMP_PREFIX };
 /** The clone's name inside its staging directory. */
 export const CLONE_NAME = Buffer.from('clone');
 

@@ -5,7 +5,7 @@
  * that goes away ends it).
  */
 import type { DeviceRow } from '../catalog/devices.js';
-import { formatBytes, formatCount } from '../cli/format.js';
+import { formatBytes, formatCount } from '../format.js';
 import type { DupeEntry, DupeGroup } from '../conductor/dupes.js';
 import { displayPath } from '../display-path.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';

@@ -6,8 +6,8 @@
  */
 import type { DB } from '../catalog/open.js';
 import { iterateTopActions } from '../catalog/plan-report.js';
-import { formatBytes, formatCount, formatTime } from '../cli/format.js';
-import { planFilters } from '../cli/filter-options.js';
+import { formatBytes, formatCount, formatTime } from '../format.js';
+import { planFilters } from '../catalog/plan-types.js';
 import { describeFilters } from '../conductor/filters.js';
 import { displayPath } from '../paths.js';
 import type { Output } from './output.js';

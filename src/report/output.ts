@@ -11,6 +11,7 @@ import { lstatSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
+import { TEMP_PREFIX } from '../fs/temp-name.js';
 
 /** The reader went away (EPIPE on stdout, e.g. `| head`): stop quietly. */
 export class OutputClosed extends Error {
@@ -206,7 +207,7 @@ class FileOutput extends Output {
     }
     const temp = join(
       dirname(path),
-      `.${basename(path)}.hashall-tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+      `.${basename(path)}${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`,
     );
     let fh: FileHandle;
     try {

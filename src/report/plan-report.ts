@@ -18,7 +18,7 @@ import {
   type ActionRow,
   type PlanRow,
 } from '../catalog/plans.js';
-import { planFilters } from '../cli/filter-options.js';
+import { planFilters } from '../catalog/plan-types.js';
 import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
 import { metadataChanges, planMetadataChanges } from '../conductor/metadata-change.js';

@@ -15,7 +15,7 @@ import {
   setScanRoot,
   startScan,
 } from '../catalog/scans.js';
-import { processStartTime } from '../conductor/lock.js';
+import { processStartTime } from '../fs/process.js';
 import { TreeStore } from '../catalog/tree.js';
 import {
   HashWriter,
@@ -43,7 +43,7 @@ import {
   type HashJob,
   type HashResultMessage,
 } from './hash-job.js';
-import { absolutePath, currentMounts, type MountView } from './reachability.js';
+import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import {
   type DeviceContext,
   type DirListing,

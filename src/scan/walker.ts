@@ -16,6 +16,7 @@ import {
 import { execFileSync } from 'node:child_process';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
+import { hasTempPrefix } from '../fs/temp-name.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
 
@@ -80,13 +81,10 @@ interface PendingDir {
   parentDirId: number | undefined;
 }
 
-const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export function isOurTempLink(name: Buffer): boolean {
-  return (
-    name.length > TEMP_PREFIX.length && name.subarray(0, TEMP_PREFIX.length).equals(TEMP_PREFIX)
-  );
+  return hasTempPrefix(name);
 }
 
 export function toMeta(st: BigIntStats): FileMeta {

@@ -1,0 +1,54 @@
+/**
+ * The shapes a plan is stored in: its actions as the planner hands them over and its filters
+ * as kept in the plan's options. They live here, below the conductor that produces them, so
+ * that the catalog that stores them needs nothing from above (conductor/keep.ts and
+ * conductor/filters.ts re-export them).
+ */
+import type { Member } from './groups.js';
+
+export type ActionType = 'HARDLINK' | 'NOOP' | 'SKIP';
+
+export interface PlannedAction {
+  readonly type: ActionType;
+  readonly source: Member;
+  readonly target: Member;
+  /** The target inode's size on the one action that frees it (its last link), else 0. */
+  readonly bytes: number;
+  readonly reason?: string;
+  /** The rule that chose the group's kept copy (see conductor/keep-rules.ts). */
+  readonly keepRule?: string;
+}
+
+/** How filters are stored in a plan and printed in JSON (snake_case, like every JSON key). */
+export interface FiltersJson {
+  readonly min_size: number | null;
+  readonly max_size: number | null;
+  readonly mtime_since: string | null;
+  readonly mtime_before: string | null;
+  readonly include: string[];
+  readonly exclude: string[];
+}
+
+export const NO_FILTERS_JSON: FiltersJson = {
+  min_size: null,
+  max_size: null,
+  mtime_since: null,
+  mtime_before: null,
+  include: [],
+  exclude: [],
+};
+
+/** What planFilters reads of a plan's stored options (PlanOptions fits). */
+export interface StoredFilterOptions {
+  readonly keep: string;
+  readonly keep_rules?: string[];
+  readonly filters?: FiltersJson;
+}
+
+/** A plan's filters and keep rules, also for plans made before they were stored. */
+export function planFilters(o: StoredFilterOptions): { filters: FiltersJson; keepRules: string[] } {
+  return {
+    filters: { ...NO_FILTERS_JSON, ...(o.filters ?? {}) },
+    keepRules: o.keep_rules ?? [o.keep],
+  };
+}

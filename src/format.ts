@@ -1,0 +1,30 @@
+/**
+ * How numbers and times are printed, in the terminal and in reports alike. A base module: it
+ * imports nothing, so every layer may use it (cli/format.ts re-exports it with the CLI-only
+ * helpers).
+ */
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** Decimal units, as the guide prints them: 45.2 GB. */
+export function formatBytes(n: number | bigint): string {
+  let v = Number(n);
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < UNITS.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+export function formatCount(n: number | bigint): string {
+  return Number(n).toLocaleString('en-US');
+}
+
+export function formatTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return 'never';
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,146 @@
+/**
+ * The layer rule of eslint.config.js, run through ESLint's own API on synthetic files: every
+ * upward import is an error naming the rule, every downward one passes. If the config stops
+ * matching (a renamed folder, a pattern typo) these fail, not silently pass.
+ */
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+let eslint: ESLint;
+
+beforeAll(() => {
+  // cwd is the repository root under vitest: ESLint finds eslint.config.js there.
+  eslint = new ESLint({ cwd: process.cwd() });
+});
+
+/** The layer/SQLite messages ESLint reports for `code` as if it were the file at `filePath`. */
+async function restricted(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath });
+  return result!.messages
+    .filter((m) => m.ruleId === 'no-restricted-imports' || m.fatal)
+    .map((m) => m.message);
+}
+
+const importOf = (spec: string) => `import * as m from '${spec}';\nexport { m };\n`;
+const typeImportOf = (spec: string) => `import type * as m from '${spec}';\nexport type { m };\n`;
+
+/** [file, import] pairs that point up (or sideways between catalog and fs). */
+const UPWARD: [string, string][] = [
+  ['src/paths.ts', './catalog/open.js'],
+  ['src/errors.ts', './fs/mountinfo.js'],
+  ['src/catalog/plans.ts', '../conductor/keep.js'],
+  ['src/catalog/plans.ts', '../scan/scanner.js'],
+  ['src/catalog/plans.ts', '../report/html.js'],
+  ['src/catalog/plans.ts', '../cli/format.js'],
+  ['src/catalog/plans.ts', '../fs/mountinfo.js'],
+  ['src/fs/reachability.ts', '../catalog/devices.js'],
+  ['src/fs/reachability.ts', '../scan/walker.js'],
+  ['src/scan/scanner.ts', '../conductor/lock.js'],
+  ['src/scan/scanner.ts', '../report/output.js'],
+  ['src/scan/scanner.ts', '../cli/context.js'],
+  ['src/conductor/execute.ts', '../report/plan-report.js'],
+  ['src/conductor/execute.ts', '../cli/format.js'],
+  // A file in a subfolder reaches the same layers two levels up.
+  ['src/conductor/execute/run.ts', '../../report/html.js'],
+  ['src/conductor/execute/run.ts', '../../cli/format.js'],
+  ['src/report/html.ts', '../cli/format.js'],
+  ['src/report/html.ts', '../cli/filter-options.js'],
+  // report may read the conductor's pure modules, not run anything.
+  ['src/report/html.ts', '../conductor/execute.js'],
+  ['src/report/html.ts', '../conductor/lock.js'],
+  ['src/report/html.ts', '../conductor/recovery.js'],
+];
+
+/** [file, import] pairs that point down (or stay in the folder). */
+const DOWNWARD: [string, string][] = [
+  ['src/paths.ts', './errors.js'],
+  ['src/catalog/plans.ts', './plan-types.js'],
+  ['src/catalog/plans.ts', '../paths.js'],
+  ['src/catalog/open.ts', 'better-sqlite3'],
+  ['src/fs/reachability.ts', './mountinfo.js'],
+  ['src/fs/reachability.ts', '../paths.js'],
+  ['src/scan/scanner.ts', '../catalog/devices.js'],
+  ['src/scan/scanner.ts', '../fs/process.js'],
+  ['src/scan/scanner.ts', '../format.js'],
+  ['src/conductor/execute.ts', '../scan/walker.js'],
+  ['src/conductor/execute.ts', '../catalog/plans.js'],
+  ['src/conductor/execute.ts', '../fs/reachability.js'],
+  ['src/conductor/execute/run.ts', '../../catalog/plans.js'],
+  ['src/conductor/execute/run.ts', '../lock.js'],
+  ['src/report/html.ts', '../conductor/mode.js'],
+  ['src/report/html.ts', '../conductor/filters.js'],
+  ['src/report/html.ts', '../catalog/plan-types.js'],
+  ['src/report/html.ts', '../format.js'],
+  ['src/cli/commands/conductor.ts', '../../conductor/execute.js'],
+  ['src/cli/commands/conductor.ts', '../../report/html.js'],
+  ['src/cli/format.ts', '../format.js'],
+  // node: builtins whose names look like a folder are not layers.
+  ['src/catalog/open.ts', 'node:fs'],
+  ['src/catalog/open.ts', 'node:fs/promises'],
+];
+
+describe('layer rule', () => {
+  it.each(UPWARD)('%s may not import %s', async (file, spec) => {
+    for (const code of [importOf(spec), typeImportOf(spec), `export * from '${spec}';\n`]) {
+      const msgs = await restricted(file, code);
+      expect(msgs, code).toHaveLength(1);
+      expect(msgs[0]).toContain(spec);
+      expect(msgs[0]).toMatch(/import no layer|imports? only|never imports|may use only/);
+    }
+  });
+
+  it.each(DOWNWARD)('%s may import %s', async (file, spec) => {
+    expect(await restricted(file, importOf(spec))).toEqual([]);
+    expect(await restricted(file, typeImportOf(spec))).toEqual([]);
+  });
+});
+
+describe('better-sqlite3 outside src/catalog', () => {
+  it.each([
+    'src/cli/main.ts',
+    'src/conductor/execute.ts',
+    'src/report/html.ts',
+    'src/scan/walk-hasher.ts',
+    'src/fs/safe-ops.ts',
+    'src/errors.ts',
+  ])('is refused in %s, as a value and as a type', async (file) => {
+    for (const code of [
+      `import Database from 'better-sqlite3';\nexport const d = Database;\n`,
+      `import type { Statement } from 'better-sqlite3';\nexport type S = Statement;\n`,
+    ]) {
+      const msgs = await restricted(file, code);
+      expect(msgs, code).toHaveLength(1);
+      expect(msgs[0]).toContain('Only src/catalog talks to SQLite');
+    }
+  });
+
+  it('is allowed in src/catalog and in tests', async () => {
+    const code = `import Database from 'better-sqlite3';\nexport const d = Database;\n`;
+    expect(await restricted('src/catalog/stmt.ts', code)).toEqual([]);
+    expect(await restricted('test/e2e/conductor.test.ts', code)).toEqual([]);
+  });
+});
+
+describe('imports the layer rule cannot see', () => {
+  it('refuses import() and import("…").T in src', async () => {
+    const [a] = await eslint.lintText(`export const m = () => import('../conductor/lock.js');\n`, {
+      filePath: 'src/scan/scanner.ts',
+    });
+    const [b] = await eslint.lintText(
+      `export type T = import('../conductor/keep.js').PlannedAction;\n`,
+      { filePath: 'src/catalog/plans.ts' },
+    );
+    for (const r of [a!, b!]) {
+      expect(r.messages.map((m) => m.ruleId)).toEqual(['no-restricted-syntax']);
+      expect(r.messages[0]!.message).toContain('layer rule');
+    }
+  });
+});
+
+describe('tests are not restricted', () => {
+  it('a test may import any layer', async () => {
+    expect(await restricted('test/unit/x.test.ts', importOf('../../src/cli/format.js'))).toEqual(
+      [],
+    );
+  });
+});
