@@ -6,27 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { lstatSync, realpathSync } from 'node:fs';
 import picomatch from 'picomatch';
-import type { Catalog, DB } from '../catalog/open.js';
-import { listDevices, registerDevice } from '../catalog/devices.js';
-import {
-  finishScan,
-  markScanInterrupted,
-  runningScans,
-  setScanRoot,
-  startScan,
-} from '../catalog/scans.js';
+import type { Catalog } from '../catalog/open.js';
+import { scanCatalog, type ScanCatalog } from '../catalog/scan-port.js';
 import { processStartTime } from '../conductor/lock.js';
-import { TreeStore } from '../catalog/tree.js';
-import {
-  HashWriter,
-  type HashStage,
-  type JobRow,
-  jobPage,
-  pendingCandidates,
-  prepareJobs,
-  preparedJobBytes,
-  startHashSession,
-} from '../catalog/hashing.js';
+import type { HashStage, JobRow } from '../catalog/hashing.js';
 import { UserError, describeErrno, errnoCode } from '../errors.js';
 import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
@@ -189,7 +172,7 @@ export function emptySummary(): ScanSummary {
 
 export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<ScanSummary> {
   const started = Date.now();
-  const db = catalog.db;
+  const db = scanCatalog(catalog);
   const shouldStop = opts.shouldStop ?? (() => false);
   const maxErrors = opts.maxErrors ?? 10_000;
   const summary = emptySummary();
@@ -216,7 +199,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
 
   // Scans left 'running' by a process that is gone were killed: say so, and close them.
   // What they committed stays; they marked nothing deleted.
-  for (const r of runningScans(db)) {
+  for (const r of db.scans.running()) {
     if (
       r.pid !== null &&
       r.pid !== process.pid &&
@@ -224,17 +207,17 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     )
       continue;
     if (r.pid === null && Date.now() - r.startedAt < 24 * 3600 * 1000) continue;
-    markScanInterrupted(db, r.id);
+    db.scans.markInterrupted(r.id);
     summary.recovered.push({ root: r.root, startedAt: r.startedAt });
   }
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
-  startHashSession(db);
+  db.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    const hasher = new WalkHasher(db, opts.hash === 'all', pools, {
+    const hasher = new WalkHasher(catalog.db, opts.hash === 'all', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
         progress.walkHashedBytes += bytes;
@@ -271,9 +254,9 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   for (const r of summary.roots) {
     if (r.status !== 'completed') continue;
     if (summary.interrupted) r.status = 'interrupted';
-    finishScan(db, r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
+    db.scans.finish(r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
   }
-  summary.pending = pendingCandidates(db);
+  summary.pending = db.hashing.pending();
   summary.elapsedMs = Date.now() - started;
   return summary;
 }
@@ -294,7 +277,7 @@ async function hashRemaining(ctx: ScanContext): Promise<boolean> {
 
 /** What the walk of each root shares. */
 interface ScanContext {
-  readonly db: DB;
+  readonly db: ScanCatalog;
   readonly opts: ScanOptions;
   readonly summary: ScanSummary;
   readonly progress: ScanProgress;
@@ -316,7 +299,7 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     ctx;
   const identity = resolveIdentity(root.mount);
   const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
-  const device = registerDevice(db, {
+  const device = db.devices.register({
     identity: identity.identity,
     stable: identity.stable,
     fsType: identity.fsType,
@@ -325,35 +308,27 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     mountRoot: root.mount.root,
   });
   const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
-  const scanId = startScan(db, root.abs, {
+  const scanId = db.scans.start(root.abs, {
     pid: process.pid,
     startTime: processStartTime(process.pid) ?? '0',
   });
-  setScanRoot(db, scanId, device.id, fsPath);
-  const tree = new TreeStore(db, scanId);
+  db.scans.setRoot(scanId, device.id, fsPath);
+  const tree = db.tree(scanId);
   const rootCtx: DeviceContext = {
     deviceId: device.id,
     identity: device.identity,
     fsType: device.fsType,
   };
 
-  let inTx = false;
-  let lastCommit = Date.now();
-  let filesSinceCommit = 0;
+  const writer = db.scanWriter({
+    everyFiles: COMMIT_EVERY_FILES,
+    everyMs: COMMIT_EVERY_MS,
+    always: FORCE_COMMITS,
+  });
+  const begin = () => writer.begin();
   let hashWritesSinceCommit = 0;
-  const begin = () => {
-    if (!inTx) {
-      db.exec('BEGIN IMMEDIATE');
-      inTx = true;
-    }
-  };
-  const commit = () => {
-    if (inTx) {
-      db.exec('COMMIT');
-      inTx = false;
-    }
-    lastCommit = Date.now();
-    filesSinceCommit = 0;
+  /** After each commit: a crash here lands between two commits of the walk's hashing. */
+  const committed = () => {
     if (hashWritesSinceCommit > 0) {
       hashWritesSinceCommit = 0;
       failpoint('scan-hash-write');
@@ -391,13 +366,8 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     summary.dirs++;
     progress.files = summary.files;
     progress.dirs = summary.dirs;
-    filesSinceCommit += l.files.length;
-    if (
-      filesSinceCommit >= COMMIT_EVERY_FILES ||
-      Date.now() - lastCommit > COMMIT_EVERY_MS ||
-      FORCE_COMMITS
-    ) {
-      commit();
+    if (writer.commitIfDue(l.files.length)) {
+      committed();
       failpoint('scan-walk-commit');
       report();
     }
@@ -418,7 +388,7 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
             ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
             : resolveIdentity(mount);
           begin();
-          const dev = registerDevice(db, {
+          const dev = db.devices.register({
             identity: id.identity,
             stable: id.stable,
             fsType: id.fsType,
@@ -442,15 +412,12 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     begin();
     hashWritesSinceCommit += hasher.apply();
   } catch (err) {
-    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
-    // throw 'no transaction is active' and hide the real error.
-    if (inTx && db.inTransaction) db.exec('ROLLBACK');
-    inTx = false;
+    writer.abort();
     tree.discardParked();
     // A damaged catalog gets no more writes from us: only the refusal.
     const code = errnoCode(err) ?? '';
     if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
-      finishScan(db, scanId, 'failed', { error: describeErrno(err) });
+      db.scans.finish(scanId, 'failed', { error: describeErrno(err) });
     }
     throw err;
   }
@@ -468,8 +435,9 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
   }
   // A walked root stays 'running' until its hashing is done too: a scan killed while
   // hashing is then recognised by the next one.
-  if (status === 'interrupted') finishScan(db, scanId, status, { files: summary.files });
-  commit();
+  if (status === 'interrupted') db.scans.finish(scanId, status, { files: summary.files });
+  writer.commit();
+  committed();
   summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
 }
 
@@ -502,10 +470,10 @@ const TEST_HASH_DELAY_MS = Number(process.env.HASHALL_TEST_HASH_DELAY_MS ?? 0);
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   const { db, summary, progress, report, addError, shouldStop } = ctx;
-  const total = prepareJobs(db, stage);
+  const total = db.hashing.prepareJobs(stage);
   if (total === 0) return false;
   const pool = await ctx.pools.get();
-  const stageBytes = preparedJobBytes(db, stage);
+  const stageBytes = db.hashing.preparedJobBytes(stage);
   progress.hashTotalFiles += total;
   progress.hashTotalBytes += stageBytes;
   progress.stage = stage;
@@ -514,8 +482,8 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   report();
   const mounts = readMountinfo();
   const views = new Map<number, MountView[]>();
-  for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
-  const writer = new HashWriter(db);
+  for (const d of db.devices.list()) views.set(d.id, currentMounts(d, mounts));
+  const writer = db.hashing.writer();
   const full = stage !== 'prefix';
   const inflight = new Set<Promise<void>>();
 
@@ -531,10 +499,10 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     const notHashed = failed;
     toWrite = [];
     failed = [];
-    db.transaction(() => {
+    db.withUnitOfWork(() => {
       for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
       for (const j of notHashed) writer.markFailed(j.deviceId, j.inode);
-    }).immediate();
+    });
     failpoint('scan-hash-write');
     lastWrite = Date.now();
     report();
@@ -583,7 +551,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     void p.finally(() => inflight.delete(p));
   };
   while (!stopped) {
-    const page = jobPage(db, after, PAGE);
+    const page = db.hashing.jobPage(after, PAGE);
     if (page.length === 0) break;
     after = page[page.length - 1]!.jobId;
     for (const job of page) {
