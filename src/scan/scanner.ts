@@ -10,6 +10,7 @@ import type { Catalog } from '../catalog/open.js';
 import { scanCatalog, type ScanCatalog } from '../catalog/scan-port.js';
 import { processStartTime } from '../conductor/lock.js';
 import type { HashStage, JobRow } from '../catalog/hashing.js';
+import type { FileMeta } from '../catalog/tree.js';
 import { UserError, describeErrno, errnoCode } from '../errors.js';
 import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
@@ -217,7 +218,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   db.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    const hasher = new WalkHasher(catalog.db, opts.hash === 'all', pools, {
+    const hasher = new WalkHasher(db.hashing, opts.hash === 'all', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
         progress.walkHashedBytes += bytes;
@@ -341,15 +342,21 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
     const deviceId = l.device.deviceId;
     const dirId = tree.ensureDir(deviceId, l.fsPath, l.parentDirId);
     const existing = tree.filesIn(dirId);
-    for (const f of l.files) {
-      const key = byteKey(f.name);
+    const keys = l.files.map((f) => byteKey(f.name));
+    const fresh: FileMeta[] = [];
+    for (let i = 0; i < keys.length; i++) if (!existing.has(keys[i]!)) fresh.push(l.files[i]!.meta);
+    if (fresh.length > 0) hasher.beginListing(deviceId, fresh);
+    for (let i = 0; i < keys.length; i++) {
+      const f = l.files[i]!;
+      const key = keys[i]!;
       const row = existing.get(key);
       if (row) {
         summary[tree.mergeFile(f.meta, row)]++;
         existing.delete(key);
       } else {
         summary.new++;
-        if (!hasher.offerNew(tree, deviceId, dirId, l.abs, f.name, f.meta)) {
+        const file = { tree, deviceId, dirId, dirAbs: l.abs, name: f.name, meta: f.meta };
+        if (!hasher.offerNew(file)) {
           hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
         }
       }
