@@ -120,7 +120,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     rows = [];
     batchBytes = 0;
     while (inflight.size >= pool.size * 2) await Promise.race(inflight);
-    const p: Promise<void> = pool.run(full, sentJobs).then((r) => accept(sentRows, r));
+    const p: Promise<void> = pool.run(stage, sentJobs).then((r) => accept(sentRows, r));
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
   };

@@ -72,13 +72,9 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
 
   let stopped: boolean;
   try {
-    ({ stopped } = await walk(
-      root.abs,
-      fsPath,
-      rootCtx,
-      root.stDev,
-      root.ino,
-      {
+    ({ stopped } = await walk({
+      root: { abs: root.abs, fsPath, device: rootCtx, stDev: root.stDev, ino: root.ino },
+      hooks: {
         enterMount: (mount, stDev, knownIdentity) => {
           const id = knownIdentity
             ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
@@ -100,13 +96,13 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
         skip: (kind) => summary.skipped[kind]++,
         prune: (kind) => summary.pruned[kind]++,
       },
-      {
+      options: {
         oneFileSystem: opts.oneFileSystem ?? false,
         mounts,
         isExcluded: ctx.isExcluded,
         shouldStop,
       },
-    ));
+    }));
     // Rows still being hashed are written before deletions are applied: a moved file's new
     // row must exist to take over the old row's hashes.
     await hasher.finish();

@@ -49,7 +49,7 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   port.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    const hasher = new WalkHasher(port.hashing, opts.hash === 'all', pools, {
+    const hasher = new WalkHasher(port.hashing, opts.hash === 'all' ? 'all' : 'prefix', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
         progress.walkHashedBytes += bytes;

@@ -15,7 +15,7 @@
  * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes.
  */
 import type { FileMeta, TreeStore } from '../catalog/tree.js';
-import type { HashWriter } from '../catalog/hashing.js';
+import type { HashStage, HashWriter } from '../catalog/hashing.js';
 import type { HashingOps } from '../catalog/scan-port.js';
 import { joinPath } from '../paths.js';
 import type { HashPool, LazyHashPool } from './hash-pool.js';
@@ -62,6 +62,9 @@ export interface WalkHashReport {
   error(path: Buffer, message: string): void;
 }
 
+/** The stages the walk's hashing can do ahead of the stages after the walk. */
+export type WalkHashStage = Extract<HashStage, 'prefix' | 'all'>;
+
 /** A listed file without a row, offered to the walk's hashing. */
 export interface NewFile {
   readonly tree: TreeStore;
@@ -90,8 +93,8 @@ export class WalkHasher {
 
   constructor(
     private readonly hashing: HashingOps,
-    /** true: whole files (`--hash all`); false: the prefix stage (and small files whole). */
-    private readonly full: boolean,
+    /** 'all': whole files (`--hash all`); 'prefix': the prefix stage (and small files whole). */
+    private readonly stage: WalkHashStage,
     /** Started when the first file is to be hashed, at a pause of the walk. */
     private readonly pools: LazyHashPool,
     private readonly report: WalkHashReport,
@@ -118,7 +121,7 @@ export class WalkHasher {
     const { tree, deviceId, dirId, dirAbs, name, meta } = file;
     this.lastFirst = undefined;
     const mine = meta.nlink === 1 && !this.knownInodes.has(meta.inode);
-    if (this.full) {
+    if (this.stage === 'all') {
       if (!mine) return false;
       this.enqueue(
         { kind: 'insert', tree, deviceId, dirId, name, meta },
@@ -242,7 +245,7 @@ export class WalkHasher {
   private enqueue(p: Pending, job: HashJob): void {
     this.pending.push(p);
     this.batch.push(job);
-    this.batchBytes += this.full ? Number(job.size) : PREFIX_BYTES;
+    this.batchBytes += this.stage === 'all' ? Number(job.size) : PREFIX_BYTES;
     // Without workers yet (none started before the walk needed one), the batch waits for
     // wait(), at the end of the directory.
     const pool = this.pools.started;
@@ -257,7 +260,7 @@ export class WalkHasher {
     this.batch = [];
     this.pending = [];
     this.batchBytes = 0;
-    const p: Promise<void> = pool.run(this.full, jobs).then(
+    const p: Promise<void> = pool.run(this.stage, jobs).then(
       (r) => {
         this.done.push({ pending, jobs, r });
       },

@@ -125,15 +125,28 @@ function btrfsRootId(abs: Buffer): string | undefined {
   }
 }
 
-export async function walk(
-  root: Buffer,
-  rootFsPath: Buffer,
-  rootDevice: DeviceContext,
-  rootStDev: bigint,
-  rootIno: bigint,
-  hooks: WalkHooks,
-  opts: WalkOptions,
-): Promise<{ stopped: boolean }> {
+/** Where a walk starts: the root directory, as the parent of its first listing would see it. */
+export interface WalkRoot {
+  readonly abs: Buffer;
+  /** Its path within its filesystem (what the catalog stores). */
+  readonly fsPath: Buffer;
+  readonly device: DeviceContext;
+  /** What lstat showed when the root was resolved: what opening it must find. */
+  readonly stDev: bigint;
+  readonly ino: bigint;
+}
+
+export interface WalkParams {
+  readonly root: WalkRoot;
+  readonly hooks: WalkHooks;
+  readonly options: WalkOptions;
+}
+
+export async function walk({
+  root,
+  hooks,
+  options: opts,
+}: WalkParams): Promise<{ stopped: boolean }> {
   const reach = new PathReach();
   let startCwd = '/';
   try {
@@ -141,15 +154,15 @@ export async function walk(
   } catch {
     // the working directory was deleted: come back to '/'
   }
-  const entered = new Set<string>([rootDevice.identity]);
+  const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
     {
-      abs: root,
-      fsPath: rootFsPath,
-      device: rootDevice,
-      stDev: rootStDev,
-      ino: rootIno,
+      abs: root.abs,
+      fsPath: root.fsPath,
+      device: root.device,
+      stDev: root.stDev,
+      ino: root.ino,
       parentDirId: undefined,
     },
   ];
@@ -218,7 +231,7 @@ export async function walk(
         }
         const abs = joinPath(dir.abs, name);
         const isDir = d.isDirectory();
-        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root), name, isDir)) {
+        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root.abs), name, isDir)) {
           hooks.prune('excluded', abs);
           kept.push(name);
           continue;

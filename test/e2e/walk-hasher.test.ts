@@ -77,7 +77,7 @@ describe('WalkHasher', () => {
     startHashSession(db);
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
     const pools = new LazyHashPool(1);
-    const hasher = new WalkHasher(scanCatalog(cat).hashing, false, pools, {
+    const hasher = new WalkHasher(scanCatalog(cat).hashing, 'prefix', pools, {
       read: (b: number) => (seen.read += b),
       hashed: () => seen.hashed++,
       changed: () => seen.changed++,
