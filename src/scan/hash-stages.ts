@@ -4,7 +4,7 @@
  * back in large units of work.
  */
 import type { HashStage, JobRow } from '../catalog/hashing.js';
-import { failpoint } from '../failpoint.js';
+import { failpoint, failpointDelayMs } from '../failpoint.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { joinPath } from '../paths.js';
 import type { ScanContext } from './context.js';
@@ -39,7 +39,7 @@ const PAGE = 1024;
 const WRITE_EVERY_RESULTS = 2048;
 const WRITE_EVERY_MS = 500;
 /** Test-only: one job per batch, each after this pause, so that a test sees the bar move. */
-const TEST_HASH_DELAY_MS = Number(process.env.HASHALL_TEST_HASH_DELAY_MS ?? 0);
+const TEST_HASH_DELAY_MS = failpointDelayMs('scan-hash-job');
 
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {

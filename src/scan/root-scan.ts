@@ -4,7 +4,7 @@
  * applied only when the root's walk finished.
  */
 import { describeErrno, errnoCode } from '../errors.js';
-import { failpoint } from '../failpoint.js';
+import { failpoint, failpointFlag } from '../failpoint.js';
 import { resolveIdentity } from '../fs/identity.js';
 import { rebase, relativeTo } from '../paths.js';
 import type { ScanContext } from './context.js';
@@ -15,7 +15,7 @@ import { type DeviceContext, type DirListing, walk } from './walker.js';
 const COMMIT_EVERY_MS = 1000;
 // Test-only: commit after every directory and every hash batch, so crash tests can land a
 // SIGKILL between two commits of one scan.
-const FORCE_COMMITS = process.env.HASHALL_TEST_SMALL_COMMITS === '1';
+const FORCE_COMMITS = failpointFlag('scan-small-commits');
 const COMMIT_EVERY_FILES = 20_000;
 
 export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {

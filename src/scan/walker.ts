@@ -16,6 +16,7 @@ import {
 import { execFileSync } from 'node:child_process';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
+import { failpointDelayMs } from '../failpoint.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
 
@@ -81,6 +82,8 @@ interface PendingDir {
 }
 
 const TEMP_PREFIX = Buffer.from('.hashall-tmp-');
+// Test-only: slow the walk down so that a test can interrupt it at a known phase.
+const TEST_DIR_DELAY_MS = failpointDelayMs('scan-dir');
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export function isOurTempLink(name: Buffer): boolean {
@@ -167,8 +170,6 @@ export async function walk({
     },
   ];
   let lastYield = Date.now();
-  // Test-only: slow the walk down so that a test can interrupt it at a known phase.
-  const testDelayMs = Number(process.env.HASHALL_TEST_DIR_DELAY_MS ?? 0);
   try {
     while (stack.length > 0) {
       if (opts.shouldStop()) return { stopped: true };
@@ -178,8 +179,8 @@ export async function walk({
         lastYield = Date.now();
         if (opts.shouldStop()) return { stopped: true };
       }
-      if (testDelayMs > 0) {
-        await new Promise((r) => setTimeout(r, testDelayMs));
+      if (TEST_DIR_DELAY_MS > 0) {
+        await new Promise((r) => setTimeout(r, TEST_DIR_DELAY_MS));
         if (opts.shouldStop()) return { stopped: true };
       }
       const dir = stack.pop()!;
