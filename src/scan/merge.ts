@@ -3,11 +3,11 @@
  * updated or created (new ones offered to the walk's hashing first), and rows the directory no
  * longer holds are parked, to be marked deleted only when the root's walk finishes.
  */
-import type { FileMeta, TreeStore } from '../catalog/tree.js';
+import type { TreeStore } from '../catalog/tree.js';
 import { byteKey } from '../paths.js';
 import type { ScanSummary } from './summary.js';
 import type { WalkHasher } from './walk-hasher.js';
-import type { DirListing } from './walker.js';
+import type { DirListing, ListedFile } from './walker.js';
 
 export interface MergeTarget {
   readonly tree: TreeStore;
@@ -21,25 +21,27 @@ export function mergeListing({ tree, hasher, summary }: MergeTarget, l: DirListi
   const deviceId = l.device.deviceId;
   const dirId = tree.ensureDir(deviceId, l.fsPath, l.parentDirId);
   const existing = tree.filesIn(dirId);
-  const keys = l.files.map((f) => byteKey(f.name));
-  // The catalog is asked about the listing's new files at once, not file by file.
-  const fresh: FileMeta[] = [];
-  for (let i = 0; i < keys.length; i++) if (!existing.has(keys[i]!)) fresh.push(l.files[i]!.meta);
-  if (fresh.length > 0) hasher.beginListing(deviceId, fresh);
-  for (let i = 0; i < keys.length; i++) {
-    const f = l.files[i]!;
-    const key = keys[i]!;
+  // Listed files with a row are merged at once; the new ones are asked about together (may
+  // they be moves?), then inserted or offered to the walk's hashing, in listing order.
+  const fresh: ListedFile[] = [];
+  for (const f of l.files) {
+    const key = byteKey(f.name);
     const row = existing.get(key);
     if (row) {
       summary[tree.mergeFile(f.meta, row)]++;
       existing.delete(key);
-    } else {
-      summary.new++;
-      const file = { tree, deviceId, dirId, dirAbs: l.abs, name: f.name, meta: f.meta };
-      if (!hasher.offerNew(file)) {
-        hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
-      }
-    }
+    } else fresh.push(f);
+  }
+  if (fresh.length > 0) {
+    hasher.beginListing(
+      deviceId,
+      fresh.map((f) => f.meta),
+    );
+  }
+  for (const f of fresh) {
+    summary.new++;
+    const file = { tree, deviceId, dirId, dirAbs: l.abs, name: f.name, meta: f.meta };
+    if (!hasher.offerNew(file)) hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
   }
   for (const k of l.kept) existing.delete(byteKey(k));
   // What is left was not listed as a regular file in a completely listed directory.
