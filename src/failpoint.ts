@@ -18,3 +18,39 @@ export function failpoint(name: string, actionId = 0): void {
   if (countdown-- > 0) return;
   process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * Test-only slow-downs and switches, read once when the process starts (never per file):
+ * HASHALL_FAILPOINT_DELAY="NAME=MS,…" pauses at step NAME for MS milliseconds, so that a test
+ * can interrupt a run at a known phase or watch progress move; HASHALL_FAILPOINT_FLAGS="NAME,…"
+ * switches a test behaviour on. Unset in normal use.
+ */
+export type FailpointDelay =
+  /** Before each directory of the walk. */
+  | 'scan-dir'
+  /** Before each job of the hash stages, which then go one job per batch. */
+  | 'scan-hash-job';
+export type FailpointFlag =
+  /** Commit after every directory and every hash batch (crash tests land between commits). */
+  'scan-small-commits';
+
+const delays = new Map<string, number>();
+for (const item of (process.env.HASHALL_FAILPOINT_DELAY ?? '').split(',')) {
+  const [name, ms] = item.split('=');
+  if (name && ms && Number(ms) > 0) delays.set(name.trim(), Number(ms));
+}
+const flags = new Set(
+  (process.env.HASHALL_FAILPOINT_FLAGS ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== ''),
+);
+
+/** The pause set for a step, in milliseconds (0: none). */
+export function failpointDelayMs(name: FailpointDelay): number {
+  return delays.get(name) ?? 0;
+}
+
+export function failpointFlag(name: FailpointFlag): boolean {
+  return flags.has(name);
+}

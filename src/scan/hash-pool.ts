@@ -3,6 +3,7 @@
  * LazyHashPool, which knows when the working directory is safe for workers to start.
  */
 import { Worker } from 'node:worker_threads';
+import type { HashStage } from '../catalog/hashing.js';
 import { encodeBatch, transferList, type HashJob, type HashResultMessage } from './hash-job.js';
 
 interface Slot {
@@ -75,12 +76,16 @@ export class HashPool {
     }
   }
 
-  run(full: boolean, jobs: readonly HashJob[]): Promise<HashResultMessage> {
+  /**
+   * Hash a batch for a stage: 'prefix' reads the prefix (and small files whole), 'full' and
+   * 'all' read whole files.
+   */
+  run(stage: HashStage, jobs: readonly HashJob[]): Promise<HashResultMessage> {
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
     const batchId = this.nextBatch++;
     slot.pending++;
-    const msg = encodeBatch(batchId, full, jobs);
+    const msg = encodeBatch(batchId, stage !== 'prefix', jobs);
     return new Promise((resolve, reject) => {
       this.waiting.set(batchId, { resolve, reject, slot });
       slot.worker.postMessage(msg, transferList(msg));

@@ -1,240 +1,55 @@
 /**
- * `hashall scan`: walk each root, merge what it lists into the catalog, then hash the
- * candidates. The walk commits in batches, so an interrupted scan keeps what it saw; deletions
- * are applied only when a root's walk finished.
+ * `hashall scan`, as a pipeline: close the scans a killed process left running, resolve the
+ * roots, walk and merge each root (hashing alongside), then run the catalog-wide hash stages
+ * and close the scans. Each stage lives in its own module.
  */
 import { availableParallelism } from 'node:os';
-import { lstatSync, realpathSync } from 'node:fs';
-import picomatch from 'picomatch';
-import type { Catalog, DB } from '../catalog/open.js';
-import { listDevices, registerDevice } from '../catalog/devices.js';
-import {
-  finishScan,
-  markScanInterrupted,
-  runningScans,
-  setScanRoot,
-  startScan,
-} from '../catalog/scans.js';
+import type { Catalog } from '../catalog/open.js';
+import { scanCatalog } from '../catalog/scan-port.js';
 import { processStartTime } from '../fs/process.js';
-import { TreeStore } from '../catalog/tree.js';
-import {
-  HashWriter,
-  type HashStage,
-  type JobRow,
-  jobPage,
-  pendingCandidates,
-  prepareJobs,
-  preparedJobBytes,
-  startHashSession,
-} from '../catalog/hashing.js';
-import { UserError, describeErrno, errnoCode } from '../errors.js';
-import { findMount, isPseudoFs, readMountinfo, type MountEntry } from '../fs/mountinfo.js';
-import { resolveIdentity } from '../fs/identity.js';
-import { byteKey, joinPath, rebase, relativeTo } from '../paths.js';
-import { failpoint } from '../failpoint.js';
+import { describeErrno } from '../errors.js';
+import { readMountinfo } from '../fs/mountinfo.js';
+import type { ScanContext } from './context.js';
+import { excludeMatcher } from './exclude.js';
 import { LazyHashPool } from './hash-pool.js';
+import { hashRemaining } from './hash-stages.js';
+import { closeKilledScans } from './killed-scans.js';
+import { scanRoot } from './root-scan.js';
+import { resolveRoot } from './roots.js';
+import { emptyProgress, emptySummary, type ScanOptions, type ScanSummary } from './summary.js';
 import { WalkHasher } from './walk-hasher.js';
-import {
-  BATCH_BYTES,
-  BATCH_FILES,
-  digestsOf,
-  HashStatus,
-  PREFIX_BYTES,
-  type HashJob,
-  type HashResultMessage,
-} from './hash-job.js';
-import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
-import {
-  type DeviceContext,
-  type DirListing,
-  type PruneKind,
-  type SkipKind,
-  walk,
-} from './walker.js';
 
-export type HashMode = 'candidates' | 'all';
-
-export interface ScanOptions {
-  readonly roots: readonly string[];
-  readonly oneFileSystem?: boolean;
-  readonly exclude?: readonly string[];
-  readonly hash?: HashMode;
-  readonly jobs?: number;
-  readonly shouldStop?: () => boolean;
-  readonly onProgress?: (p: ScanProgress) => void;
-  /** Errors kept in the summary; the rest are only counted. */
-  readonly maxErrors?: number;
-}
-
-export interface ScanProgress {
-  phase: 'walk' | 'hash';
-  files: number;
-  dirs: number;
-  /** Files hashed while the walk went on (the hash phase counts its own). */
-  walkHashed: number;
-  /** Bytes read by the walk's hashing. */
-  walkHashedBytes: number;
-  hashedFiles: number;
-  hashedBytes: number;
-  /** Jobs of the hash phase so far (all stages started yet): grows when a stage starts. */
-  hashTotalFiles: number;
-  hashTotalBytes: number;
-  /** Jobs of the hash phase finished, hashed or not (changed, unreadable): at most the total. */
-  hashDoneFiles: number;
-  /** The running stage of the hash phase, and whether another may follow it. */
-  stage?: HashStage;
-  laterStages: boolean;
-  /** Bytes to read in the running stage ('full', 'all'; 0 for 'prefix'), and read so far. */
-  stageBytes: number;
-  stageBytesDone: number;
-}
-
-export interface ScanError {
-  readonly path: Buffer;
-  readonly error: string;
-}
-
-export interface ScanSummary {
-  roots: { root: Buffer; scanId: number; device: string; status: string }[];
-  files: number;
-  dirs: number;
-  new: number;
-  changed: number;
-  unchanged: number;
-  moved: number;
-  deleted: number;
-  hashedFiles: number;
-  hashedBytes: number;
-  hashChanged: number;
-  skipped: Record<SkipKind, number>;
-  pruned: Record<PruneKind, number>;
-  errors: ScanError[];
-  errorCount: number;
-  pending: number;
-  interrupted: boolean;
-  elapsedMs: number;
-  /** Earlier scans found killed mid-way (their partial results were kept). */
-  recovered: { root: Buffer; startedAt: number }[];
-}
-
-interface ResolvedRoot {
-  readonly abs: Buffer;
-  readonly stDev: bigint;
-  readonly ino: bigint;
-  readonly mount: MountEntry;
-}
-
-const COMMIT_EVERY_MS = 1000;
-// Test-only: commit after every directory and every hash batch, so crash tests can land a
-// SIGKILL between two commits of one scan.
-const FORCE_COMMITS = process.env.HASHALL_TEST_SMALL_COMMITS === '1';
-const COMMIT_EVERY_FILES = 20_000;
-
-function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot {
-  let abs: Buffer;
-  try {
-    abs = realpathSync(Buffer.from(root), { encoding: 'buffer' });
-  } catch (err) {
-    throw new UserError(`cannot scan ${root}: ${describeErrno(err)}; check the path`);
-  }
-  const st = lstatSync(abs, { bigint: true });
-  if (!st.isDirectory()) throw new UserError(`cannot scan ${root}: not a directory`);
-  const mount = findMount(mounts, abs, st.dev);
-  if (!mount)
-    throw new UserError(`cannot scan ${root}: no mount found for it in /proc/self/mountinfo`);
-  if (isPseudoFs(mount.fsType)) {
-    throw new UserError(
-      `cannot scan ${root}: it is on a ${mount.fsType} kernel filesystem, which holds no files to catalogue`,
-    );
-  }
-  return { abs, stDev: st.dev, ino: st.ino, mount };
-}
-
-function excludeMatcher(
-  globs: readonly string[],
-): ((rel: Buffer, name: Buffer) => boolean) | undefined {
-  if (globs.length === 0) return undefined;
-  const byName = globs.filter((g) => !g.includes('/'));
-  const byPath = globs.filter((g) => g.includes('/')).map((g) => g.replace(/^\//, ''));
-  const nameMatch = byName.length ? picomatch(byName, { dot: true }) : undefined;
-  const pathMatch = byPath.length ? picomatch(byPath, { dot: true }) : undefined;
-  return (rel, name) =>
-    (nameMatch?.(name.toString('utf8')) ?? false) ||
-    (pathMatch?.(rel.toString('utf8').replace(/^\//, '')) ?? false);
-}
-
-export function emptySummary(): ScanSummary {
-  return {
-    roots: [],
-    files: 0,
-    dirs: 0,
-    new: 0,
-    changed: 0,
-    unchanged: 0,
-    moved: 0,
-    deleted: 0,
-    hashedFiles: 0,
-    hashedBytes: 0,
-    hashChanged: 0,
-    skipped: { symlink: 0, fifo: 0, socket: 0, device: 0, other: 0 },
-    pruned: { excluded: 0, other_filesystem: 0, pseudo_filesystem: 0, bind_mount: 0 },
-    errors: [],
-    errorCount: 0,
-    pending: 0,
-    interrupted: false,
-    elapsedMs: 0,
-    recovered: [],
-  };
-}
+export {
+  emptySummary,
+  type HashMode,
+  type ScanError,
+  type ScanOptions,
+  type ScanProgress,
+  type ScanSummary,
+} from './summary.js';
 
 export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<ScanSummary> {
   const started = Date.now();
-  const db = catalog.db;
+  const port = scanCatalog(catalog);
   const shouldStop = opts.shouldStop ?? (() => false);
   const maxErrors = opts.maxErrors ?? 10_000;
   const summary = emptySummary();
-  const progress: ScanProgress = {
-    phase: 'walk',
-    files: 0,
-    dirs: 0,
-    walkHashed: 0,
-    walkHashedBytes: 0,
-    hashedFiles: 0,
-    hashedBytes: 0,
-    hashTotalFiles: 0,
-    hashTotalBytes: 0,
-    hashDoneFiles: 0,
-    laterStages: false,
-    stageBytes: 0,
-    stageBytesDone: 0,
-  };
+  const progress = emptyProgress();
   const report = () => opts.onProgress?.(progress);
   const addError = (path: Buffer, err: unknown) => {
     summary.errorCount++;
     if (summary.errors.length < maxErrors) summary.errors.push({ path, error: describeErrno(err) });
   };
 
-  // Scans left 'running' by a process that is gone were killed: say so, and close them.
-  // What they committed stays; they marked nothing deleted.
-  for (const r of runningScans(db)) {
-    if (
-      r.pid !== null &&
-      r.pid !== process.pid &&
-      processStartTime(r.pid) === (r.pidStartTime ?? undefined)
-    )
-      continue;
-    if (r.pid === null && Date.now() - r.startedAt < 24 * 3600 * 1000) continue;
-    markScanInterrupted(db, r.id);
-    summary.recovered.push({ root: r.root, startedAt: r.startedAt });
-  }
+  closeKilledScans(port.scans, processStartTime, summary);
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
-  startHashSession(db);
+  port.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    const hasher = new WalkHasher(db, opts.hash === 'all', pools, {
+    const hasher = new WalkHasher(port.hashing, opts.hash === 'all' ? 'all' : 'prefix', pools, {
       read: (bytes) => {
         summary.hashedBytes += bytes;
         progress.walkHashedBytes += bytes;
@@ -247,8 +62,9 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
       error: (path, message) => addError(path, new Error(message)),
     });
     const ctx: ScanContext = {
-      db,
+      catalog: port,
       opts,
+      owner: { pid: process.pid, startTime: processStartTime(process.pid) ?? '0' },
       summary,
       progress,
       report,
@@ -271,206 +87,11 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   for (const r of summary.roots) {
     if (r.status !== 'completed') continue;
     if (summary.interrupted) r.status = 'interrupted';
-    finishScan(db, r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
+    port.scans.finish(r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
   }
-  summary.pending = pendingCandidates(db);
+  summary.pending = port.hashing.pending();
   summary.elapsedMs = Date.now() - started;
   return summary;
-}
-
-/**
- * The catalog-wide candidate stages after the walk: whatever the walk's hashing did not take.
- * Returns true when stopped by the user.
- */
-async function hashRemaining(ctx: ScanContext): Promise<boolean> {
-  const stages: HashStage[] = ctx.opts.hash === 'all' ? ['all'] : ['prefix', 'full'];
-  ctx.progress.phase = 'hash';
-  for (const [i, stage] of stages.entries()) {
-    ctx.progress.laterStages = i < stages.length - 1;
-    if (await hashStage(ctx, stage)) return true;
-  }
-  return false;
-}
-
-/** What the walk of each root shares. */
-interface ScanContext {
-  readonly db: DB;
-  readonly opts: ScanOptions;
-  readonly summary: ScanSummary;
-  readonly progress: ScanProgress;
-  readonly report: () => void;
-  readonly addError: (path: Buffer, err: unknown) => void;
-  readonly shouldStop: () => boolean;
-  readonly pools: LazyHashPool;
-  readonly hasher: WalkHasher;
-  readonly mounts: readonly MountEntry[];
-  readonly isExcluded: ((rel: Buffer, name: Buffer) => boolean) | undefined;
-}
-
-/**
- * Walk one root and merge it into the catalog, hashing alongside; deletions are applied when
- * the walk finished.
- */
-async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
-  const { db, opts, summary, progress, report, addError, shouldStop, hasher, mounts, isExcluded } =
-    ctx;
-  const identity = resolveIdentity(root.mount);
-  const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
-  const device = registerDevice(db, {
-    identity: identity.identity,
-    stable: identity.stable,
-    fsType: identity.fsType,
-    stDev: mountSt,
-    mountPoint: root.mount.mountPoint,
-    mountRoot: root.mount.root,
-  });
-  const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
-  const scanId = startScan(db, root.abs, {
-    pid: process.pid,
-    startTime: processStartTime(process.pid) ?? '0',
-  });
-  setScanRoot(db, scanId, device.id, fsPath);
-  const tree = new TreeStore(db, scanId);
-  const rootCtx: DeviceContext = {
-    deviceId: device.id,
-    identity: device.identity,
-    fsType: device.fsType,
-  };
-
-  let inTx = false;
-  let lastCommit = Date.now();
-  let filesSinceCommit = 0;
-  let hashWritesSinceCommit = 0;
-  const begin = () => {
-    if (!inTx) {
-      db.exec('BEGIN IMMEDIATE');
-      inTx = true;
-    }
-  };
-  const commit = () => {
-    if (inTx) {
-      db.exec('COMMIT');
-      inTx = false;
-    }
-    lastCommit = Date.now();
-    filesSinceCommit = 0;
-    if (hashWritesSinceCommit > 0) {
-      hashWritesSinceCommit = 0;
-      failpoint('scan-hash-write');
-    }
-  };
-
-  const onListing = (l: DirListing): number => {
-    begin();
-    hashWritesSinceCommit += hasher.apply();
-    const deviceId = l.device.deviceId;
-    const dirId = tree.ensureDir(deviceId, l.fsPath, l.parentDirId);
-    const existing = tree.filesIn(dirId);
-    for (const f of l.files) {
-      const key = byteKey(f.name);
-      const row = existing.get(key);
-      if (row) {
-        summary[tree.mergeFile(f.meta, row)]++;
-        existing.delete(key);
-      } else {
-        summary.new++;
-        if (!hasher.offerNew(tree, deviceId, dirId, l.abs, f.name, f.meta)) {
-          hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
-        }
-      }
-    }
-    for (const k of l.kept) existing.delete(byteKey(k));
-    // What is left was not listed as a regular file in a completely listed directory.
-    for (const row of existing.values()) if (row.active) tree.parkGoneFile(row.id);
-    const present = new Set([...l.subdirs, ...l.kept].map(byteKey));
-    for (const sub of tree.subdirsOf(dirId)) {
-      if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
-    }
-    tree.markListed(dirId);
-    summary.files += l.files.length;
-    summary.dirs++;
-    progress.files = summary.files;
-    progress.dirs = summary.dirs;
-    filesSinceCommit += l.files.length;
-    if (
-      filesSinceCommit >= COMMIT_EVERY_FILES ||
-      Date.now() - lastCommit > COMMIT_EVERY_MS ||
-      FORCE_COMMITS
-    ) {
-      commit();
-      failpoint('scan-walk-commit');
-      report();
-    }
-    return dirId;
-  };
-
-  let stopped: boolean;
-  try {
-    ({ stopped } = await walk(
-      root.abs,
-      fsPath,
-      rootCtx,
-      root.stDev,
-      root.ino,
-      {
-        enterMount: (mount, stDev, knownIdentity) => {
-          const id = knownIdentity
-            ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
-            : resolveIdentity(mount);
-          begin();
-          const dev = registerDevice(db, {
-            identity: id.identity,
-            stable: id.stable,
-            fsType: id.fsType,
-            stDev,
-            mountPoint: mount.mountPoint,
-            mountRoot: mount.root,
-          });
-          return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
-        },
-        listing: onListing,
-        afterListing: () => hasher.wait(),
-        error: addError,
-        skip: (kind) => summary.skipped[kind]++,
-        prune: (kind) => summary.pruned[kind]++,
-      },
-      { oneFileSystem: opts.oneFileSystem ?? false, mounts, isExcluded, shouldStop },
-    ));
-    // Rows still being hashed are written before deletions are applied: a moved file's new
-    // row must exist to take over the old row's hashes.
-    await hasher.finish();
-    begin();
-    hashWritesSinceCommit += hasher.apply();
-  } catch (err) {
-    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
-    // throw 'no transaction is active' and hide the real error.
-    if (inTx && db.inTransaction) db.exec('ROLLBACK');
-    inTx = false;
-    tree.discardParked();
-    // A damaged catalog gets no more writes from us: only the refusal.
-    const code = errnoCode(err) ?? '';
-    if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
-      finishScan(db, scanId, 'failed', { error: describeErrno(err) });
-    }
-    throw err;
-  }
-  let status: 'completed' | 'interrupted';
-  if (stopped) {
-    tree.discardParked();
-    status = 'interrupted';
-    summary.interrupted = true;
-  } else {
-    const { deleted, moved } = tree.applyDeletions();
-    summary.deleted += deleted - moved;
-    summary.moved += moved;
-    summary.new -= moved;
-    status = 'completed';
-  }
-  // A walked root stays 'running' until its hashing is done too: a scan killed while
-  // hashing is then recognised by the next one.
-  if (status === 'interrupted') finishScan(db, scanId, status, { files: summary.files });
-  commit();
-  summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
 }
 
 /**
@@ -481,140 +102,4 @@ async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
  */
 export function defaultHashJobs(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
-}
-
-function safeDev(path: Buffer): bigint | undefined {
-  try {
-    return lstatSync(path, { bigint: true }).dev;
-  } catch {
-    return undefined;
-  }
-}
-
-// Smaller pages and result batches keep fewer job rows alive at once: peak RSS of a first scan
-// of the reference tree fell from ~190 to ~145 MiB (DESIGN §6 T5) at the same speed.
-const PAGE = 1024;
-const WRITE_EVERY_RESULTS = 2048;
-const WRITE_EVERY_MS = 500;
-/** Test-only: one job per batch, each after this pause, so that a test sees the bar move. */
-const TEST_HASH_DELAY_MS = Number(process.env.HASHALL_TEST_HASH_DELAY_MS ?? 0);
-
-/** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
-async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
-  const { db, summary, progress, report, addError, shouldStop } = ctx;
-  const total = prepareJobs(db, stage);
-  if (total === 0) return false;
-  const pool = await ctx.pools.get();
-  const stageBytes = preparedJobBytes(db, stage);
-  progress.hashTotalFiles += total;
-  progress.hashTotalBytes += stageBytes;
-  progress.stage = stage;
-  progress.stageBytes = stageBytes;
-  progress.stageBytesDone = 0;
-  report();
-  const mounts = readMountinfo();
-  const views = new Map<number, MountView[]>();
-  for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
-  const writer = new HashWriter(db);
-  const full = stage !== 'prefix';
-  const inflight = new Set<Promise<void>>();
-
-  // Results are written in large transactions: a commit per small batch made the catalog,
-  // not the disk, the bottleneck.
-  type Done = { job: JobRow; prefix: Buffer; sha256: Buffer | undefined };
-  let toWrite: Done[] = [];
-  let failed: JobRow[] = [];
-  let lastWrite = Date.now();
-  const writeResults = () => {
-    if (toWrite.length === 0 && failed.length === 0) return;
-    const batch = toWrite;
-    const notHashed = failed;
-    toWrite = [];
-    failed = [];
-    db.transaction(() => {
-      for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
-      for (const j of notHashed) writer.markFailed(j.deviceId, j.inode);
-    }).immediate();
-    failpoint('scan-hash-write');
-    lastWrite = Date.now();
-    report();
-  };
-  const accept = (sent: readonly JobRow[], r: HashResultMessage) => {
-    for (let i = 0; i < sent.length; i++) {
-      const job = sent[i]!;
-      const bytes = r.bytesRead[i]!;
-      summary.hashedBytes += bytes;
-      progress.hashedBytes += bytes;
-      progress.hashDoneFiles++;
-      if (full) progress.stageBytesDone += bytes;
-      const status = r.status[i] as HashStatus;
-      if (status === HashStatus.Ok) {
-        if (!job.readBefore) summary.hashedFiles++;
-        progress.hashedFiles++;
-        toWrite.push({ job, ...digestsOf(r, i) });
-      } else if (status === HashStatus.Changed) {
-        failed.push(job);
-        summary.hashChanged++;
-      } else {
-        failed.push(job);
-        addError(pathOf(job, views) ?? job.name, new Error(r.errors[i] ?? 'error'));
-      }
-    }
-    if (toWrite.length >= WRITE_EVERY_RESULTS || Date.now() - lastWrite > WRITE_EVERY_MS)
-      writeResults();
-    else report(); // the display draws at most a few times a second
-  };
-
-  let stopped = false;
-  let after = 0;
-  let rows: JobRow[] = [];
-  let batch: HashJob[] = [];
-  let batchBytes = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const sentJobs = batch;
-    const sentRows = rows;
-    batch = [];
-    rows = [];
-    batchBytes = 0;
-    while (inflight.size >= pool.size * 2) await Promise.race(inflight);
-    const p: Promise<void> = pool.run(full, sentJobs).then((r) => accept(sentRows, r));
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  };
-  while (!stopped) {
-    const page = jobPage(db, after, PAGE);
-    if (page.length === 0) break;
-    after = page[page.length - 1]!.jobId;
-    for (const job of page) {
-      if (shouldStop()) {
-        stopped = true;
-        break;
-      }
-      const path = pathOf(job, views);
-      if (!path) continue; // its filesystem is not mounted: stays pending
-      rows.push(job);
-      batch.push({
-        path,
-        inode: job.inode,
-        size: job.size,
-        mtimeNs: job.mtimeNs,
-        ctimeNs: job.ctimeNs,
-      });
-      batchBytes += full ? Number(job.size) : PREFIX_BYTES;
-      if (TEST_HASH_DELAY_MS > 0) await new Promise((r) => setTimeout(r, TEST_HASH_DELAY_MS));
-      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES || TEST_HASH_DELAY_MS > 0)
-        await flush();
-    }
-    if (!stopped) await flush();
-  }
-  await Promise.all(inflight);
-  writeResults();
-  return stopped || shouldStop();
-}
-
-function pathOf(job: JobRow, views: Map<number, MountView[]>): Buffer | undefined {
-  const v = views.get(job.deviceId);
-  if (!v || v.length === 0) return undefined;
-  return absolutePath(joinPath(job.dirPath, job.name), v);
 }

@@ -14,10 +14,9 @@
  * - new rows whose inode the catalog already knows: possibly a move, which keeps its hashes;
  * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes.
  */
-import type { DB } from '../catalog/open.js';
 import type { FileMeta, TreeStore } from '../catalog/tree.js';
-import { HashWriter } from '../catalog/hashing.js';
-import { stmt } from '../catalog/stmt.js';
+import type { HashStage, HashWriter } from '../catalog/hashing.js';
+import type { HashingOps } from '../catalog/scan-port.js';
 import { joinPath } from '../paths.js';
 import type { HashPool, LazyHashPool } from './hash-pool.js';
 import {
@@ -63,6 +62,20 @@ export interface WalkHashReport {
   error(path: Buffer, message: string): void;
 }
 
+/** The stages the walk's hashing can do ahead of the stages after the walk. */
+export type WalkHashStage = Extract<HashStage, 'prefix' | 'all'>;
+
+/** A listed file without a row, offered to the walk's hashing. */
+export interface NewFile {
+  readonly tree: TreeStore;
+  readonly deviceId: number;
+  readonly dirId: number;
+  /** The directory's absolute path, where the worker opens the file. */
+  readonly dirAbs: Buffer;
+  readonly name: Buffer;
+  readonly meta: FileMeta;
+}
+
 export class WalkHasher {
   private readonly sizes = new Map<number, FirstOfSize | typeof SHARED>();
   /** Devices that had rows before this scan: their new files may be moves. */
@@ -75,33 +88,40 @@ export class WalkHasher {
   private done: { pending: Pending[]; jobs: HashJob[]; r: HashResultMessage }[] = [];
   private failure: unknown;
   private lastFirst: FirstOfSize | undefined;
+  /** Inodes of the current listing's new files that already have a row: possibly moves. */
+  private knownInodes: ReadonlySet<bigint> = new Set();
 
   constructor(
-    private readonly db: DB,
-    /** true: whole files (`--hash all`); false: the prefix stage (and small files whole). */
-    private readonly full: boolean,
+    private readonly hashing: HashingOps,
+    /** 'all': whole files (`--hash all`); 'prefix': the prefix stage (and small files whole). */
+    private readonly stage: WalkHashStage,
     /** Started when the first file is to be hashed, at a pause of the walk. */
     private readonly pools: LazyHashPool,
     private readonly report: WalkHashReport,
   ) {
-    this.writer = new HashWriter(db);
+    this.writer = hashing.writer();
+  }
+
+  /**
+   * Before offering a listing's new files: which of them may be moves, asked of the catalog
+   * once for the whole listing.
+   */
+  beginListing(deviceId: number, newFiles: readonly FileMeta[]): void {
+    const inodes: bigint[] = [];
+    for (const m of newFiles) if (m.nlink === 1) inodes.push(m.inode);
+    if (inodes.length === 0 || !this.deviceHadRows(deviceId)) this.knownInodes = new Set();
+    else this.knownInodes = this.hashing.knownInodes(deviceId, inodes);
   }
 
   /**
    * A listed file that has no row. Returns true when it was taken: its row will be written by
    * apply() once it is hashed. Otherwise the caller inserts the row and calls inserted().
    */
-  offerNew(
-    tree: TreeStore,
-    deviceId: number,
-    dirId: number,
-    dirAbs: Buffer,
-    name: Buffer,
-    meta: FileMeta,
-  ): boolean {
+  offerNew(file: NewFile): boolean {
+    const { tree, deviceId, dirId, dirAbs, name, meta } = file;
     this.lastFirst = undefined;
-    const mine = meta.nlink === 1 && !this.maybeMoved(deviceId, meta.inode);
-    if (this.full) {
+    const mine = meta.nlink === 1 && !this.knownInodes.has(meta.inode);
+    if (this.stage === 'all') {
       if (!mine) return false;
       this.enqueue(
         { kind: 'insert', tree, deviceId, dirId, name, meta },
@@ -211,28 +231,21 @@ export class WalkHasher {
     return pool.size * 2;
   }
 
-  private maybeMoved(deviceId: number, inode: bigint): boolean {
+  private deviceHadRows(deviceId: number): boolean {
     let had = this.hadRows.get(deviceId);
     if (had === undefined) {
-      // Asked before this scan inserts any row of the device: every new row is offered first.
-      had =
-        stmt(this.db, 'SELECT 1 FROM files WHERE device_id = ? LIMIT 1').get(deviceId) !==
-        undefined;
+      // Asked before this scan inserts any file row of the device (beginListing() comes before
+      // the listing's inserts): a device without rows has no moves to look for.
+      had = this.hashing.deviceHasFiles(deviceId);
       this.hadRows.set(deviceId, had);
     }
-    if (!had) return false;
-    return (
-      stmt(
-        this.db,
-        'SELECT 1 FROM files INDEXED BY files_inode WHERE device_id = ? AND inode = ? LIMIT 1',
-      ).get(deviceId, inode) !== undefined
-    );
+    return had;
   }
 
   private enqueue(p: Pending, job: HashJob): void {
     this.pending.push(p);
     this.batch.push(job);
-    this.batchBytes += this.full ? Number(job.size) : PREFIX_BYTES;
+    this.batchBytes += this.stage === 'all' ? Number(job.size) : PREFIX_BYTES;
     // Without workers yet (none started before the walk needed one), the batch waits for
     // wait(), at the end of the directory.
     const pool = this.pools.started;
@@ -247,7 +260,7 @@ export class WalkHasher {
     this.batch = [];
     this.pending = [];
     this.batchBytes = 0;
-    const p: Promise<void> = pool.run(this.full, jobs).then(
+    const p: Promise<void> = pool.run(this.stage, jobs).then(
       (r) => {
         this.done.push({ pending, jobs, r });
       },

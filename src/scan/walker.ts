@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
+import { failpointDelayMs } from '../failpoint.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
 
@@ -81,6 +82,8 @@ interface PendingDir {
   parentDirId: number | undefined;
 }
 
+// Test-only: slow the walk down so that a test can interrupt it at a known phase.
+const TEST_DIR_DELAY_MS = failpointDelayMs('scan-dir');
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export function isOurTempLink(name: Buffer): boolean {
@@ -123,15 +126,28 @@ function btrfsRootId(abs: Buffer): string | undefined {
   }
 }
 
-export async function walk(
-  root: Buffer,
-  rootFsPath: Buffer,
-  rootDevice: DeviceContext,
-  rootStDev: bigint,
-  rootIno: bigint,
-  hooks: WalkHooks,
-  opts: WalkOptions,
-): Promise<{ stopped: boolean }> {
+/** Where a walk starts: the root directory, as the parent of its first listing would see it. */
+export interface WalkRoot {
+  readonly abs: Buffer;
+  /** Its path within its filesystem (what the catalog stores). */
+  readonly fsPath: Buffer;
+  readonly device: DeviceContext;
+  /** What lstat showed when the root was resolved: what opening it must find. */
+  readonly stDev: bigint;
+  readonly ino: bigint;
+}
+
+export interface WalkParams {
+  readonly root: WalkRoot;
+  readonly hooks: WalkHooks;
+  readonly options: WalkOptions;
+}
+
+export async function walk({
+  root,
+  hooks,
+  options: opts,
+}: WalkParams): Promise<{ stopped: boolean }> {
   const reach = new PathReach();
   let startCwd = '/';
   try {
@@ -139,21 +155,19 @@ export async function walk(
   } catch {
     // the working directory was deleted: come back to '/'
   }
-  const entered = new Set<string>([rootDevice.identity]);
+  const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
     {
-      abs: root,
-      fsPath: rootFsPath,
-      device: rootDevice,
-      stDev: rootStDev,
-      ino: rootIno,
+      abs: root.abs,
+      fsPath: root.fsPath,
+      device: root.device,
+      stDev: root.stDev,
+      ino: root.ino,
       parentDirId: undefined,
     },
   ];
   let lastYield = Date.now();
-  // Test-only: slow the walk down so that a test can interrupt it at a known phase.
-  const testDelayMs = Number(process.env.HASHALL_TEST_DIR_DELAY_MS ?? 0);
   try {
     while (stack.length > 0) {
       if (opts.shouldStop()) return { stopped: true };
@@ -163,8 +177,8 @@ export async function walk(
         lastYield = Date.now();
         if (opts.shouldStop()) return { stopped: true };
       }
-      if (testDelayMs > 0) {
-        await new Promise((r) => setTimeout(r, testDelayMs));
+      if (TEST_DIR_DELAY_MS > 0) {
+        await new Promise((r) => setTimeout(r, TEST_DIR_DELAY_MS));
         if (opts.shouldStop()) return { stopped: true };
       }
       const dir = stack.pop()!;
@@ -216,7 +230,7 @@ export async function walk(
         }
         const abs = joinPath(dir.abs, name);
         const isDir = d.isDirectory();
-        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root), name, isDir)) {
+        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root.abs), name, isDir)) {
           hooks.prune('excluded', abs);
           kept.push(name);
           continue;

@@ -333,7 +333,11 @@ describe('Ctrl-C', () => {
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers/cli.js');
     const child = spawn(process.execPath, [CLI, 'scan', tree, '--catalog', cat, '--json'], {
-      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '10', HASHALL_TEST_SMALL_COMMITS: '1' },
+      env: {
+        ...process.env,
+        HASHALL_FAILPOINT_DELAY: 'scan-dir=10',
+        HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
+      },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -42,7 +42,7 @@ describe('on a terminal', () => {
   it('scan shows progress and then the summary', () => {
     // Progress is drawn at each commit: commit after every directory, so the walk shows too.
     const out = onTerminal(['scan', tree, '--catalog', cat], '', {
-      HASHALL_TEST_SMALL_COMMITS: '1',
+      HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
     });
     expect(out).toMatch(/walking {2}4 files in 1 directory \| hashed \d files?, [\d.]+ K?B, /);
     expect(out).toMatch(/hashing( prefixes)? {2}\[/);
@@ -93,7 +93,7 @@ describe('progress bars', () => {
       linkSync(join(tree, `b/${i}`), join(tree, `b/${i}.link`));
     }
     const out = onTerminal(['scan', tree, '--catalog', join(dir, 'linked.db')], '', {
-      HASHALL_TEST_HASH_DELAY_MS: '10',
+      HASHALL_FAILPOINT_DELAY: 'scan-hash-job=10',
     });
     const bars = frames(out).filter((f) => /^hashing/.test(f));
     expect(bars.length).toBeGreaterThan(3);
@@ -192,7 +192,7 @@ describe.skipIf(noTmux)('Ctrl-C on a terminal (tmux; skipped when tmux is not in
     writeTree(tree, files);
     const q = (s: string) => `'${s}'`;
     const { screen, code } = await inTmux(
-      `HASHALL_TEST_DIR_DELAY_MS=30 HASHALL_TEST_SMALL_COMMITS=1 ${q(process.execPath)} ${q(CLI)} scan ${q(tree)} --catalog ${q(join(dir, 'c.db'))}`,
+      `HASHALL_FAILPOINT_DELAY=scan-dir=30 HASHALL_FAILPOINT_FLAGS=scan-small-commits ${q(process.execPath)} ${q(CLI)} scan ${q(tree)} --catalog ${q(join(dir, 'c.db'))}`,
       { when: /^walking .*[1-9]\d* files? in/ },
     );
     expect(code).toBe(130);

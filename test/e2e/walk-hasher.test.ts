@@ -13,6 +13,7 @@ import type * as OpenMod from '../../src/catalog/open.js';
 import type * as DevicesMod from '../../src/catalog/devices.js';
 import type * as ScansMod from '../../src/catalog/scans.js';
 import type * as TreeMod from '../../src/catalog/tree.js';
+import type * as PortMod from '../../src/catalog/scan-port.js';
 import type * as HashingMod from '../../src/catalog/hashing.js';
 import type * as WalkHasherMod from '../../src/scan/walk-hasher.js';
 import type * as WalkerMod from '../../src/scan/walker.js';
@@ -23,6 +24,7 @@ const { openCatalog } = (await import(dist('catalog/open.js'))) as typeof OpenMo
 const { registerDevice } = (await import(dist('catalog/devices.js'))) as typeof DevicesMod;
 const { startScan } = (await import(dist('catalog/scans.js'))) as typeof ScansMod;
 const { TreeStore } = (await import(dist('catalog/tree.js'))) as typeof TreeMod;
+const { scanCatalog } = (await import(dist('catalog/scan-port.js'))) as typeof PortMod;
 const { prepareJobs, startHashSession } = (await import(
   dist('catalog/hashing.js')
 )) as typeof HashingMod;
@@ -75,7 +77,7 @@ describe('WalkHasher', () => {
     startHashSession(db);
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
     const pools = new LazyHashPool(1);
-    const hasher = new WalkHasher(db, false, pools, {
+    const hasher = new WalkHasher(scanCatalog(cat).hashing, 'prefix', pools, {
       read: (b: number) => (seen.read += b),
       hashed: () => seen.hashed++,
       changed: () => seen.changed++,
@@ -85,10 +87,18 @@ describe('WalkHasher', () => {
       db.exec('BEGIN');
       const dirId = tree.ensureDir(dev.id, Buffer.from('/'), undefined);
       const taken: string[] = [];
-      for (const n of Object.keys(files)) {
-        const name = Buffer.from(n);
-        const meta = toMeta(lstatSync(join(dir, n), { bigint: true }));
-        if (hasher.offerNew(tree, dev.id, dirId, Buffer.from(dir), name, meta)) taken.push(n);
+      const listed = Object.keys(files).map((n) => ({
+        name: Buffer.from(n),
+        meta: toMeta(lstatSync(join(dir, n), { bigint: true })),
+      }));
+      hasher.beginListing(
+        dev.id,
+        listed.map((f) => f.meta),
+      );
+      for (const { name, meta } of listed) {
+        const n = name.toString();
+        const file = { tree, deviceId: dev.id, dirId, dirAbs: Buffer.from(dir), name, meta };
+        if (hasher.offerNew(file)) taken.push(n);
         else hasher.inserted(tree.insertFile(dev.id, dirId, name, meta));
       }
       // The first of each size is inserted now; a later file of the same size is taken and

@@ -116,7 +116,7 @@ describe('SIGKILL of scan', () => {
         env: {
           HASHALL_FAILPOINT: point,
           HASHALL_FAILPOINT_AFTER: point === 'scan-walk-commit' ? '5' : '1',
-          HASHALL_TEST_SMALL_COMMITS: '1',
+          HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
         },
       });
       expect(killed.signal).toBe('SIGKILL');
@@ -341,7 +341,11 @@ describe('a tree changing under a scan', () => {
     writeTree(join(dir, 'outside'), { 'secret.txt': 'not part of the tree' });
     const cat = join(dir, 'c.db');
     const child = spawn(process.execPath, [CLI, 'scan', tree, '--json', '--catalog', cat], {
-      env: { ...process.env, HASHALL_TEST_DIR_DELAY_MS: '15', HASHALL_TEST_SMALL_COMMITS: '1' },
+      env: {
+        ...process.env,
+        HASHALL_FAILPOINT_DELAY: 'scan-dir=15',
+        HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
+      },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -251,7 +251,7 @@ for d in range(60):
     for (const hash of ['candidates', 'all']) {
       const cat = join(dir, `${hash}.db`);
       const r = hashall(['scan', tree, '--hash', hash, '--jobs', '1', '--catalog', cat, '--json'], {
-        env: { HASHALL_TEST_DIR_DELAY_MS: '3' },
+        env: { HASHALL_FAILPOINT_DELAY: 'scan-dir=3' },
       });
       expect(r.code, r.stderr).toBe(0);
       const s = r.json<ScanJson>();

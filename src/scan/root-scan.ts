@@ -1,0 +1,139 @@
+/**
+ * Walk one root and merge it into the catalog, hashing alongside. The walk commits in batches
+ * (units of work the catalog runs), so an interrupted scan keeps what it saw; deletions are
+ * applied only when the root's walk finished.
+ */
+import { describeErrno, errnoCode } from '../errors.js';
+import { failpoint, failpointFlag } from '../failpoint.js';
+import { resolveIdentity } from '../fs/identity.js';
+import { rebase, relativeTo } from '../paths.js';
+import type { ScanContext } from './context.js';
+import { mergeListing } from './merge.js';
+import { safeDev, type ResolvedRoot } from './roots.js';
+import { type DeviceContext, type DirListing, walk } from './walker.js';
+
+const COMMIT_EVERY_MS = 1000;
+// Test-only: commit after every directory and every hash batch, so crash tests can land a
+// SIGKILL between two commits of one scan.
+const FORCE_COMMITS = failpointFlag('scan-small-commits');
+const COMMIT_EVERY_FILES = 20_000;
+
+export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
+  const { catalog, opts, summary, progress, report, addError, shouldStop, hasher, mounts } = ctx;
+  const identity = resolveIdentity(root.mount);
+  const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
+  const device = catalog.devices.register({
+    identity: identity.identity,
+    stable: identity.stable,
+    fsType: identity.fsType,
+    stDev: mountSt,
+    mountPoint: root.mount.mountPoint,
+    mountRoot: root.mount.root,
+  });
+  const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
+  const scanId = catalog.scans.start(root.abs, ctx.owner);
+  catalog.scans.setRoot(scanId, device.id, fsPath);
+  const tree = catalog.tree(scanId);
+  const rootCtx: DeviceContext = {
+    deviceId: device.id,
+    identity: device.identity,
+    fsType: device.fsType,
+  };
+
+  const writer = catalog.scanWriter({
+    everyFiles: COMMIT_EVERY_FILES,
+    everyMs: COMMIT_EVERY_MS,
+    always: FORCE_COMMITS,
+  });
+  let hashWritesSinceCommit = 0;
+  /** After each commit: a crash here lands between two commits of the walk's hashing. */
+  const committed = () => {
+    if (hashWritesSinceCommit > 0) {
+      hashWritesSinceCommit = 0;
+      failpoint('scan-hash-write');
+    }
+  };
+
+  const onListing = (l: DirListing): number => {
+    writer.begin();
+    hashWritesSinceCommit += hasher.apply();
+    const dirId = mergeListing({ tree, hasher, summary }, l);
+    summary.files += l.files.length;
+    summary.dirs++;
+    progress.files = summary.files;
+    progress.dirs = summary.dirs;
+    if (writer.commitIfDue(l.files.length)) {
+      committed();
+      failpoint('scan-walk-commit');
+      report();
+    }
+    return dirId;
+  };
+
+  let stopped: boolean;
+  try {
+    ({ stopped } = await walk({
+      root: { abs: root.abs, fsPath, device: rootCtx, stDev: root.stDev, ino: root.ino },
+      hooks: {
+        enterMount: (mount, stDev, knownIdentity) => {
+          const id = knownIdentity
+            ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
+            : resolveIdentity(mount);
+          writer.begin();
+          const dev = catalog.devices.register({
+            identity: id.identity,
+            stable: id.stable,
+            fsType: id.fsType,
+            stDev,
+            mountPoint: mount.mountPoint,
+            mountRoot: mount.root,
+          });
+          return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
+        },
+        listing: onListing,
+        afterListing: () => hasher.wait(),
+        error: addError,
+        skip: (kind) => summary.skipped[kind]++,
+        prune: (kind) => summary.pruned[kind]++,
+      },
+      options: {
+        oneFileSystem: opts.oneFileSystem ?? false,
+        mounts,
+        isExcluded: ctx.isExcluded,
+        shouldStop,
+      },
+    }));
+    // Rows still being hashed are written before deletions are applied: a moved file's new
+    // row must exist to take over the old row's hashes.
+    await hasher.finish();
+    writer.begin();
+    hashWritesSinceCommit += hasher.apply();
+  } catch (err) {
+    writer.abort();
+    tree.discardParked();
+    // A damaged catalog gets no more writes from us: only the refusal.
+    const code = errnoCode(err) ?? '';
+    if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
+      catalog.scans.finish(scanId, 'failed', { error: describeErrno(err) });
+    }
+    throw err;
+  }
+  let status: 'completed' | 'interrupted';
+  if (stopped) {
+    tree.discardParked();
+    status = 'interrupted';
+    summary.interrupted = true;
+  } else {
+    const { deleted, moved } = tree.applyDeletions();
+    summary.deleted += deleted - moved;
+    summary.moved += moved;
+    summary.new -= moved;
+    status = 'completed';
+  }
+  // A walked root stays 'running' until its hashing is done too: a scan killed while
+  // hashing is then recognised by the next one.
+  if (status === 'interrupted') catalog.scans.finish(scanId, status, { files: summary.files });
+  writer.commit();
+  committed();
+  summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
+}

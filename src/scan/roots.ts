@@ -1,0 +1,40 @@
+/** A root named on the command line, resolved to the directory and mount it is. */
+import { lstatSync, realpathSync } from 'node:fs';
+import { UserError, describeErrno } from '../errors.js';
+import { findMount, isPseudoFs, type MountEntry } from '../fs/mountinfo.js';
+
+export interface ResolvedRoot {
+  readonly abs: Buffer;
+  readonly stDev: bigint;
+  readonly ino: bigint;
+  readonly mount: MountEntry;
+}
+
+export function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot {
+  let abs: Buffer;
+  try {
+    abs = realpathSync(Buffer.from(root), { encoding: 'buffer' });
+  } catch (err) {
+    throw new UserError(`cannot scan ${root}: ${describeErrno(err)}; check the path`);
+  }
+  const st = lstatSync(abs, { bigint: true });
+  if (!st.isDirectory()) throw new UserError(`cannot scan ${root}: not a directory`);
+  const mount = findMount(mounts, abs, st.dev);
+  if (!mount)
+    throw new UserError(`cannot scan ${root}: no mount found for it in /proc/self/mountinfo`);
+  if (isPseudoFs(mount.fsType)) {
+    throw new UserError(
+      `cannot scan ${root}: it is on a ${mount.fsType} kernel filesystem, which holds no files to catalogue`,
+    );
+  }
+  return { abs, stDev: st.dev, ino: st.ino, mount };
+}
+
+/** The st_dev of a path (a root's mount point), or undefined when it cannot be looked at. */
+export function safeDev(path: Buffer): bigint | undefined {
+  try {
+    return lstatSync(path, { bigint: true }).dev;
+  } catch {
+    return undefined;
+  }
+}
