@@ -246,10 +246,11 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
             `Restored: ${formatCount(summary.restored)} (${formatBytes(summary.bytesRestored)} used again)`,
           ),
         );
-      lines.push(
-        st.status('warning', `Left alone (changed since execute): ${formatCount(summary.left)}`),
-      );
-      lines.push(st.status('failed', `Failed: ${formatCount(summary.failed)}`));
+      // A count of zero is no warning: off a terminal 'warning:'/'FAILED' would read as one.
+      const left = `Left alone (changed since execute): ${formatCount(summary.left)}`;
+      const failed = `Failed: ${formatCount(summary.failed)}`;
+      lines.push(summary.left || st.emoji ? st.status('warning', left) : left);
+      lines.push(summary.failed || st.emoji ? st.status('failed', failed) : failed);
       if (summary.legacy)
         lines.push(
           st.deco(
