@@ -1,0 +1,143 @@
+/**
+ * The catalog rows after a replacement: the replaced target's row, the link counts and ctimes
+ * of the inodes touched, and the ctimes our own changes left (conductor_inode_state).
+ */
+import type { DB } from './open.js';
+import { baseName, parentOf } from '../paths.js';
+import { stmt } from './stmt.js';
+
+/** The row id of an active file by its path inside its filesystem (indexed lookups only). */
+export function fileIdByPath(db: DB, deviceId: number, path: Buffer): number | undefined {
+  const dir = stmt(db, 'SELECT id FROM dirs WHERE device_id = ? AND path = ?').get(
+    deviceId,
+    Buffer.from(parentOf(path)),
+  ) as { id: number } | undefined;
+  if (!dir) return undefined;
+  const f = stmt(db, `SELECT id FROM files WHERE dir_id = ? AND name = ?`).get(
+    dir.id,
+    Buffer.from(baseName(path)),
+  ) as { id: number } | undefined;
+  return f?.id;
+}
+
+/**
+ * Our own link or rename changed an inode's ctime and link count. Recorded once per inode (not
+ * on every action that names it, which made big groups quadratic), in the same transaction as
+ * the outcome, so that neither this run nor a resumed one mistakes our change for someone else's.
+ */
+export function propagateIdentity(
+  db: DB,
+  planId: number,
+  deviceId: number,
+  inode: bigint,
+  ctimeNs: bigint,
+  nlink: number,
+): void {
+  stmt(
+    db,
+    `INSERT INTO conductor_inode_state (plan_id, device_id, inode, ctime_ns, nlink) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (plan_id, device_id, inode) DO UPDATE SET ctime_ns = excluded.ctime_ns, nlink = excluded.nlink`,
+  ).run(planId, deviceId, inode, ctimeNs, nlink);
+}
+
+/** The ctime our own operations last left on an inode during this plan's execution. */
+export function ownCtime(
+  db: DB,
+  planId: number,
+  deviceId: number,
+  inode: bigint,
+): bigint | undefined {
+  const r = stmt(
+    db,
+    `SELECT ctime_ns FROM conductor_inode_state WHERE plan_id = ? AND device_id = ? AND inode = ?`,
+  )
+    .safeIntegers(true)
+    .get(planId, deviceId, inode) as { ctime_ns: bigint } | undefined;
+  return r?.ctime_ns;
+}
+
+/** What a replaced target's row takes from the source inode's row (same content). */
+interface SourceRow {
+  prefix_hash: Buffer;
+  sha256: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Source rows already read, by `device:inode`: the actions of a group share their source, so
+ * an outcome transaction reads it once. Valid for one transaction (nothing else writes then).
+ */
+export type SourceRows = Map<string, SourceRow | undefined>;
+
+/**
+ * After `target` became a link of the source inode: its row takes the source's identity and
+ * hashes (same content). The other rows of both inodes are brought up to date once per group
+ * with recordInodeMeta, not once per action.
+ *
+ * The row is found by `targetFileId` (the plan's record of it; rows are never deleted or moved,
+ * and the name is checked), or by its path when the plan has none or the id no longer matches.
+ */
+export function recordReplacement(
+  db: DB,
+  deviceId: number,
+  targetPath: Buffer,
+  sourceInode: bigint,
+  st: { nlink: number; ctimeNs: bigint; mtimeNs: bigint },
+  targetFileId?: number,
+  sources?: SourceRows,
+): void {
+  const key = `${deviceId}:${sourceInode}`;
+  let src: SourceRow | undefined;
+  if (sources?.has(key)) src = sources.get(key);
+  else {
+    src = stmt(
+      db,
+      `SELECT prefix_hash, sha256, mode, uid, gid FROM files
+        WHERE device_id = ? AND inode = ? AND status = 'active' AND sha256 IS NOT NULL LIMIT 1`,
+    ).get(deviceId, sourceInode) as SourceRow | undefined;
+    sources?.set(key, src);
+  }
+  const values = [
+    sourceInode,
+    st.nlink,
+    st.mtimeNs,
+    st.ctimeNs,
+    src?.prefix_hash ?? null,
+    src?.sha256 ?? null,
+    src?.mode ?? null,
+    src?.uid ?? null,
+    src?.gid ?? null,
+  ];
+  const set = `UPDATE files SET inode = ?, nlink = ?, mtime_ns = ?, ctime_ns = ?,
+                      prefix_hash = coalesce(?, prefix_hash), sha256 = coalesce(?, sha256),
+                      mode = coalesce(?, mode), uid = coalesce(?, uid), gid = coalesce(?, gid)`;
+  if (
+    targetFileId !== undefined &&
+    stmt(db, `${set} WHERE id = ? AND device_id = ? AND name = ?`).run(
+      ...values,
+      targetFileId,
+      deviceId,
+      Buffer.from(baseName(targetPath)),
+    ).changes > 0
+  ) {
+    return;
+  }
+  const target = fileIdByPath(db, deviceId, targetPath);
+  if (target === undefined) return;
+  stmt(db, `${set} WHERE id = ?`).run(...values, target);
+}
+
+/** Every active row of an inode takes its current link count and ctime. */
+export function recordInodeMeta(
+  db: DB,
+  deviceId: number,
+  inode: bigint,
+  st: { nlink: number; ctimeNs: bigint },
+): void {
+  stmt(
+    db,
+    `UPDATE files SET nlink = ?, ctime_ns = ? WHERE device_id = ? AND inode = ? AND status = 'active'`,
+  ).run(st.nlink, st.ctimeNs, deviceId, inode);
+}
