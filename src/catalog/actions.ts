@@ -292,3 +292,13 @@ export function bytesFreed(db: DB, planId: number): number {
     .get(planId) as { b: number };
   return r.b;
 }
+
+/** How many of a plan's actions have this status. */
+export function countActions(db: DB, planId: number, status: ActionStatus): number {
+  return (
+    stmt(db, 'SELECT count(*) AS n FROM conductor_actions WHERE plan_id = ? AND status = ?').get(
+      planId,
+      status,
+    ) as { n: number }
+  ).n;
+}

@@ -122,3 +122,29 @@ export function setPlanStatus(db: DB, id: number, status: PlanStatus, executedAt
       id,
     );
 }
+
+/**
+ * Plans left 'executing' by a run that was killed are interrupted (run after recovery has
+ * settled their journal rows, under the executor lock).
+ */
+export function markExecutingInterrupted(db: DB): void {
+  stmt(db, `UPDATE conductor_plans SET status = 'interrupted' WHERE status = 'executing'`).run();
+}
+
+/** A reflink plan's options, once planning knows where no clone is possible. */
+export function setReflinkOptions(
+  db: DB,
+  planId: number,
+  unsupported: readonly { device: string; fs_type: string; reason: string }[],
+): void {
+  const row = stmt(db, 'SELECT options FROM conductor_plans WHERE id = ?').get(planId) as {
+    options: string;
+  };
+  const options = JSON.parse(row.options) as Record<string, unknown>;
+  options.mode = 'reflink';
+  options.reflink_unsupported = unsupported;
+  stmt(db, 'UPDATE conductor_plans SET options = ? WHERE id = ?').run(
+    JSON.stringify(options),
+    planId,
+  );
+}

@@ -79,15 +79,21 @@ export type SourceRows = Map<string, SourceRow | undefined>;
  * The row is found by `targetFileId` (the plan's record of it; rows are never deleted or moved,
  * and the name is checked), or by its path when the plan has none or the id no longer matches.
  */
-export function recordReplacement(
-  db: DB,
-  deviceId: number,
-  targetPath: Buffer,
-  sourceInode: bigint,
-  st: { nlink: number; ctimeNs: bigint; mtimeNs: bigint },
-  targetFileId?: number,
-  sources?: SourceRows,
-): void {
+export interface Replacement {
+  readonly deviceId: number;
+  readonly targetPath: Buffer;
+  /** The inode the target is now a link of. */
+  readonly sourceInode: bigint;
+  /** The source inode as it is now (after the link). */
+  readonly st: { nlink: number; ctimeNs: bigint; mtimeNs: bigint };
+  /** The target's row when the plan was made (absent in older plans). */
+  readonly targetFileId?: number | undefined;
+  /** Source rows already read in this transaction. */
+  readonly sources?: SourceRows | undefined;
+}
+
+export function recordReplacement(db: DB, r: Replacement): void {
+  const { deviceId, targetPath, sourceInode, st, targetFileId, sources } = r;
   const key = `${deviceId}:${sourceInode}`;
   let src: SourceRow | undefined;
   if (sources?.has(key)) src = sources.get(key);

@@ -47,24 +47,18 @@ import {
 } from 'node:fs';
 import type { DB } from '../catalog/open.js';
 import { listDevices } from '../catalog/devices.js';
+import { actionPage, bytesFreed, countActions, type ActionRow } from '../catalog/actions.js';
+import { setPlanStatus, type PlanRow, type PlanStatus } from '../catalog/plans.js';
 import {
-  actionPage,
-  bytesFreed,
-  journalDone,
-  journalIntent,
-  ownCtime,
-  propagateIdentity,
-  recordInodeMeta,
-  recordReplacement,
-  setActionOutcome,
-  setPlanStatus,
-  type ActionRow,
-  type PlanRow,
-  type PlanStatus,
-  type SourceRows,
-} from '../catalog/plans.js';
-import { bytesShared, catalogInode, journalCloneInode, recordClone } from '../catalog/clones.js';
-import { recordOriginalMeta } from '../catalog/undo.js';
+  journalIntents,
+  recordOutcomes,
+  recordVerdicts,
+  type AppliedOutcome,
+  type InodeChange,
+  type Verdict,
+} from '../catalog/execution.js';
+import { ownCtime } from '../catalog/replacement.js';
+import { bytesShared, catalogInode, journalCloneInode } from '../catalog/clones.js';
 import { EXIT, UserError, describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { CloneStage, cloneErrorText } from '../fs/reflink.js';
@@ -185,17 +179,16 @@ class Expectations {
     this.ctimes.set(k, st.ctimeNs);
     this.dirty.set(k, { dev, ino, nlink: Number(st.nlink), ctimeNs: st.ctimeNs });
   }
-  /**
-   * Call inside the outcome transaction: a resumed run must recognise our ctime changes
-   * (conductor_inode_state), and the touched inodes' catalog rows take their link counts and
-   * ctimes.
-   */
-  flush(): void {
-    for (const d of this.dirty.values()) {
-      propagateIdentity(this.db, this.planId, d.dev, d.ino, d.ctimeNs, d.nlink);
-      recordInodeMeta(this.db, d.dev, d.ino, d);
-    }
+  /** Our changes since the last call, for the next outcome transaction. */
+  drain(): InodeChange[] {
+    const list = [...this.dirty.values()].map((d) => ({
+      deviceId: d.dev,
+      inode: d.ino,
+      nlink: d.nlink,
+      ctimeNs: d.ctimeNs,
+    }));
     this.dirty.clear();
+    return list;
   }
 }
 
@@ -383,7 +376,7 @@ export class Executor {
       this.dirs.trim();
     };
     const record = () => {
-      this.recordNoops();
+      this.recordVerdicts();
       const reports = this.recordOutcomes(applied.splice(0));
       lastRecord = Date.now();
       for (const p of pending.splice(0)) {
@@ -443,7 +436,7 @@ export class Executor {
           }
           if (
             applied.length >= OUTCOME_ACTIONS ||
-            this.noops.length >= OUTCOME_ACTIONS ||
+            this.verdicts.length >= OUTCOME_ACTIONS ||
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
@@ -457,6 +450,8 @@ export class Executor {
       record();
     } finally {
       for (const v of batch) this.closeFds(v);
+      // Verdicts reached before an unexpected error are still true: keep them.
+      if (this.verdicts.length > 0) this.recordVerdicts();
       this.dirs.closeAll();
       await this.settleCloses(0);
     }
@@ -464,13 +459,7 @@ export class Executor {
     if (!this.opts.dryRun) {
       // An inode counts for the run that replaced its last planned link.
       s.bytesSaved = s.planBytesSaved - savedBefore;
-      const failedAny = (
-        this.db
-          .prepare(
-            `SELECT count(*) AS n FROM conductor_actions WHERE plan_id = ? AND status = 'failed'`,
-          )
-          .get(this.plan.id) as { n: number }
-      ).n;
+      const failedAny = countActions(this.db, this.plan.id, 'failed');
       s.status = s.interrupted ? 'interrupted' : failedAny > 0 ? 'partial' : 'executed';
       setPlanStatus(this.db, this.plan.id, s.status, Date.now());
     }
@@ -489,24 +478,17 @@ export class Executor {
   }
 
   /**
-   * NOOP outcomes to record (real runs only), written in one transaction with the next
-   * outcomes rather than one commit each: a plan may hold many thousands.
+   * NOOP and failed outcomes of checked actions (real runs only), written in one transaction
+   * with the next outcomes rather than one commit each: a plan may hold many thousands.
    */
-  private readonly noops: { id: number; note: string | null }[] = [];
+  private readonly verdicts: Verdict[] = [];
 
   private noteNoop(action: ActionRow, note: string | null): void {
-    if (!this.opts.dryRun) this.noops.push({ id: action.id, note });
+    if (!this.opts.dryRun) this.verdicts.push({ actionId: action.id, status: 'noop', note });
   }
 
-  private recordNoops(): void {
-    if (this.noops.length === 0) return;
-    const list = this.noops.splice(0);
-    this.db
-      .transaction(() => {
-        const now = Date.now();
-        for (const n of list) setActionOutcome(this.db, n.id, 'noop', n.note, now);
-      })
-      .immediate();
+  private recordVerdicts(): void {
+    recordVerdicts(this.db, this.verdicts.splice(0));
   }
 
   /** Bytes the plan's executed actions have freed (reflink: shared) so far, in all runs. */
@@ -566,7 +548,8 @@ export class Executor {
   }
 
   private fail(action: ActionRow, error: string): Outcome {
-    if (!this.opts.dryRun) setActionOutcome(this.db, action.id, 'failed', error);
+    if (!this.opts.dryRun)
+      this.verdicts.push({ actionId: action.id, status: 'failed', note: error });
     return { kind: 'failed', error };
   }
 
@@ -784,21 +767,20 @@ export class Executor {
   private applyBatch(batch: Verified[]): Applied[] {
     const applied: Applied[] = [];
     try {
-      this.db
-        .transaction(() => {
-          for (const v of batch) {
-            journalIntent(this.db, {
-              actionId: v.action.id,
-              planId: this.plan.id,
-              sourceAbs: v.sourceAbs,
-              targetAbs: v.targetAbs,
-              tempAbs: v.tempAbs,
-            });
-            // What the target was, for `conductor undo` (a clone keeps the target's own).
-            if (this.mode === 'hardlink') recordOriginalMeta(this.db, v.action.id, v.targetSt);
-          }
-        })
-        .immediate();
+      journalIntents(
+        this.db,
+        batch.map((v) => ({
+          journal: {
+            actionId: v.action.id,
+            planId: this.plan.id,
+            sourceAbs: v.sourceAbs,
+            targetAbs: v.targetAbs,
+            tempAbs: v.tempAbs,
+          },
+          // What the target was, for `conductor undo` (a clone keeps the target's own).
+          ...(this.mode === 'hardlink' ? { originalTarget: v.targetSt } : {}),
+        })),
+      );
       for (const v of batch) {
         const a = this.mode === 'reflink' ? this.cloneOne(v) : this.linkOne(v);
         applied.push({
@@ -820,41 +802,29 @@ export class Executor {
   private recordOutcomes(applied: Applied[]): Map<number, ActionReport> {
     const reports = new Map<number, ActionReport>();
     if (applied.length === 0) return reports;
-    const sources: SourceRows = new Map();
-    this.db
-      .transaction(() => {
-        for (const a of applied) {
-          const { action } = a.v;
-          if (a.kind === 'cloned') {
-            setActionOutcome(this.db, action.id, 'executed', null);
-            // A staging directory we could not remove stays journaled: recovery removes it.
-            if (a.journalClear) journalDone(this.db, action.id);
-            recordClone(this.db, action.deviceId, action.targetPath, a.clone);
-          } else if (a.kind === 'executed') {
-            setActionOutcome(this.db, action.id, 'executed', null);
-            journalDone(this.db, action.id);
-            recordReplacement(
-              this.db,
-              action.deviceId,
-              action.targetPath,
-              action.sourceInode,
-              {
+    recordOutcomes(this.db, {
+      planId: this.plan.id,
+      outcomes: applied.map((a): AppliedOutcome => {
+        const { action } = a.v;
+        switch (a.kind) {
+          case 'cloned':
+            return { kind: 'cloned', action, clone: a.clone, journalClear: a.journalClear };
+          case 'executed':
+            return {
+              kind: 'linked',
+              action,
+              source: {
                 nlink: Number(a.newSource.nlink),
                 ctimeNs: a.newSource.ctimeNs,
                 mtimeNs: a.newSource.mtimeNs,
               },
-              action.targetFileId,
-              sources,
-            );
-          } else {
-            setActionOutcome(this.db, action.id, 'failed', a.error);
-            // A temp link we could not remove stays journaled: recovery removes it.
-            if (a.journalClear) journalDone(this.db, action.id);
-          }
+            };
+          case 'failed':
+            return { kind: 'failed', action, error: a.error, journalClear: a.journalClear };
         }
-        this.exp.flush();
-      })
-      .immediate();
+      }),
+      inodes: this.exp.drain(),
+    });
     for (const a of applied) {
       failpoint('after-commit', a.v.action.id);
       const outcome: Outcome =

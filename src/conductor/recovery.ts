@@ -11,19 +11,11 @@
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { DB } from '../catalog/open.js';
-import {
-  getAction,
-  getPlan,
-  journalDone,
-  openJournal,
-  propagateIdentity,
-  recordInodeMeta,
-  recordReplacement,
-  setActionOutcome,
-  setPlanStatus,
-  type ActionRow,
-} from '../catalog/plans.js';
-import { journaledCloneInode, recordClone } from '../catalog/clones.js';
+import { getAction, type ActionRow } from '../catalog/actions.js';
+import { recordRecovery, type InodeChange } from '../catalog/execution.js';
+import { openJournal } from '../catalog/journal.js';
+import { getPlan, markExecutingInterrupted, setPlanStatus } from '../catalog/plans.js';
+import { journaledCloneInode } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
 import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
@@ -42,19 +34,20 @@ export interface RecoveryReport {
  * The interrupted action changed ctimes and link counts (the temp link, the rename): let the
  * plan's remaining actions expect the values on disk now, when the file is otherwise the same.
  */
-function adoptOwnChanges(
-  db: DB,
+function ownChanges(
   action: ActionRow,
   sourceAbs: Buffer,
   targetAbs: Buffer,
   forward: boolean,
-): void {
+): InodeChange[] {
+  const changes: InodeChange[] = [];
   const adopt = (abs: Buffer, inode: bigint, mtimeNs: bigint) => {
     try {
       const st = lstatSync(abs, { bigint: true });
       if (st.isFile() && BigInt.asIntN(64, st.ino) === inode && st.mtimeNs === mtimeNs) {
-        propagateIdentity(db, action.planId, action.deviceId, inode, st.ctimeNs, Number(st.nlink));
-        recordInodeMeta(db, action.deviceId, inode, {
+        changes.push({
+          deviceId: action.deviceId,
+          inode,
           nlink: Number(st.nlink),
           ctimeNs: st.ctimeNs,
         });
@@ -65,6 +58,7 @@ function adoptOwnChanges(
   };
   adopt(sourceAbs, action.sourceInode, action.sourceMtimeNs);
   if (!forward) adopt(targetAbs, action.targetInode, action.targetMtimeNs);
+  return changes;
 }
 
 export function recoverInterrupted(db: DB): RecoveryReport {
@@ -115,34 +109,24 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     } catch (err) {
       rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
-    db.transaction(() => {
-      if (action) adoptOwnChanges(db, action, j.sourceAbs, j.targetAbs, done);
-      if (action && done && st) {
-        setActionOutcome(db, action.id, 'executed', null);
-        if (reflink) recordClone(db, action.deviceId, action.targetPath, st);
-        else
-          recordReplacement(
-            db,
-            action.deviceId,
-            action.targetPath,
-            action.sourceInode,
-            { nlink: Number(st.nlink), ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs },
-            action.targetFileId,
-          );
-        rep.rolledForward++;
-      } else {
-        if (action && action.status !== 'executed')
-          setActionOutcome(db, action.id, 'pending', null);
-        rep.rolledBack++;
-      }
-      journalDone(db, j.actionId);
-    }).immediate();
+    const forward = action !== undefined && done && st !== undefined;
+    recordRecovery(db, {
+      actionId: j.actionId,
+      planId: action?.planId ?? j.planId,
+      inodes: action ? ownChanges(action, j.sourceAbs, j.targetAbs, done) : [],
+      decision:
+        forward && action && st
+          ? { kind: 'forward', action, target: st, reflink }
+          : { kind: 'back', action },
+    });
+    if (forward) rep.rolledForward++;
+    else rep.rolledBack++;
   }
   for (const id of plans) {
     const p = getPlan(db, id);
     if (p && p.status === 'executing') setPlanStatus(db, id, 'interrupted');
   }
   // A plan left 'executing' by a killed run with nothing in flight is interrupted too.
-  db.prepare(`UPDATE conductor_plans SET status = 'interrupted' WHERE status = 'executing'`).run();
+  markExecutingInterrupted(db);
   return rep;
 }
