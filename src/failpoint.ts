@@ -18,3 +18,11 @@ export function failpoint(name: string, actionId = 0): void {
   if (countdown-- > 0) return;
   process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * Test-only: HASHALL_TEST_ACTION_DELAY_MS slows each action of a run down (and makes it record
+ * every action at once) so that a test can interrupt a run in the middle. 0 in normal use.
+ */
+export function testActionDelayMs(): number {
+  return Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
+}
