@@ -146,7 +146,7 @@ export type RecoveryDecision =
       readonly kind: 'forward';
       readonly action: ActionRow;
       readonly target: BigIntStats;
-      readonly reflink: boolean;
+      readonly replaced: 'link' | 'clone';
     }
   /** It never happened: the action is pending again (unless an earlier run executed it). */
   | { readonly kind: 'back'; readonly action: ActionRow | undefined };
@@ -170,7 +170,7 @@ export function recordRecovery(
     if (d.kind === 'forward') {
       const { action, target: st } = d;
       setActionOutcome(db, action.id, 'executed', null);
-      if (d.reflink) recordClone(db, action.deviceId, action.targetPath, st);
+      if (d.replaced === 'clone') recordClone(db, action.deviceId, action.targetPath, st);
       else
         recordReplacement(db, {
           deviceId: action.deviceId,

@@ -14,14 +14,14 @@ import type { DB } from '../catalog/open.js';
 import { getAction, type ActionRow } from '../catalog/actions.js';
 import { recordRecovery, type InodeChange } from '../catalog/execution.js';
 import { openJournal } from '../catalog/journal.js';
-import { getPlan, markExecutingInterrupted, setPlanStatus } from '../catalog/plans.js';
+import { getPlan, markExecutingInterrupted, replaceMode, setPlanStatus } from '../catalog/plans.js';
+import type { ReplaceMode } from '../catalog/actions.js';
 import { journaledCloneInode } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
 import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
 import { displayPath } from '../display-path.js';
 import { baseName } from '../paths.js';
-import { planMode } from './mode.js';
 
 export interface RecoveryReport {
   rolledForward: number;
@@ -61,6 +61,45 @@ function ownChanges(
   return changes;
 }
 
+/** What recovery does differently per mode: chosen once per journal row from the plan. */
+interface ModeRecovery {
+  /** How the action replaced its target (the catalog records a link and a clone differently). */
+  readonly replaced: 'link' | 'clone';
+  /** Remove our temp name (a temp link, or a staging directory with the clone in it). */
+  removeTemp(tempAbs: Buffer, rep: RecoveryReport): void;
+  /** The inode the target is when the action completed (undefined: it cannot have). */
+  completedInode(db: DB, actionId: number, action: ActionRow): bigint | undefined;
+}
+
+const RECOVER: Record<ReplaceMode, ModeRecovery> = {
+  hardlink: {
+    replaced: 'link',
+    removeTemp(tempAbs, rep) {
+      try {
+        const st = lstatSync(tempAbs, { bigint: true });
+        if (st.isFile()) {
+          unlinkSync(tempAbs);
+          rep.tempLinksRemoved++;
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT')
+          rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${describeErrno(err)}`);
+      }
+    },
+    completedInode: (_db, _actionId, action) => action.sourceInode,
+  },
+  reflink: {
+    replaced: 'clone',
+    removeTemp(tempAbs, rep) {
+      const r = removeStage(tempAbs);
+      if (r.removed) rep.tempLinksRemoved++;
+      if (r.error) rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${r.error}`);
+    },
+    // The clone inode journaled before the rename (none: it never got that far).
+    completedInode: (db, actionId) => journaledCloneInode(db, actionId),
+  },
+};
+
 export function recoverInterrupted(db: DB): RecoveryReport {
   const rep: RecoveryReport = {
     rolledForward: 0,
@@ -73,34 +112,17 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     plans.add(j.planId);
     const action = getAction(db, j.actionId);
     const plan = getPlan(db, j.planId);
-    const reflink = plan !== undefined && planMode(plan) === 'reflink';
+    const how = RECOVER[plan ? replaceMode(plan) : 'hardlink'];
     const ours = baseName(j.tempAbs)
       .subarray(0, TEMP_PREFIX_BYTES.length)
       .equals(TEMP_PREFIX_BYTES);
-    const cloneIno = reflink ? journaledCloneInode(db, j.actionId) : undefined;
-    if (reflink && ours) {
-      const r = removeStage(j.tempAbs);
-      if (r.removed) rep.tempLinksRemoved++;
-      if (r.error) rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${r.error}`);
-    }
-    // Only ever unlink a name we made: our prefix, in the journal.
-    if (!reflink && ours) {
-      try {
-        const st = lstatSync(j.tempAbs, { bigint: true });
-        if (st.isFile()) {
-          unlinkSync(j.tempAbs);
-          rep.tempLinksRemoved++;
-        }
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT')
-          rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
-      }
-    }
+    // Only ever remove a name we made: our prefix, in the journal.
+    if (ours) how.removeTemp(j.tempAbs, rep);
     let done = false;
     let st: BigIntStats | undefined;
     try {
       st = lstatSync(j.targetAbs, { bigint: true });
-      const want = reflink ? cloneIno : action?.sourceInode;
+      const want = action && how.completedInode(db, j.actionId, action);
       done =
         action !== undefined &&
         want !== undefined &&
@@ -116,7 +138,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
       inodes: action ? ownChanges(action, j.sourceAbs, j.targetAbs, done) : [],
       decision:
         forward && action && st
-          ? { kind: 'forward', action, target: st, reflink }
+          ? { kind: 'forward', action, target: st, replaced: how.replaced }
           : { kind: 'back', action },
     });
     if (forward) rep.rolledForward++;

@@ -21,34 +21,22 @@
 import { closeSync } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import { listDevices } from '../../catalog/devices.js';
-import { actionPage, countActions, type ActionRow } from '../../catalog/actions.js';
-import { setPlanStatus, type PlanRow } from '../../catalog/plans.js';
-import {
-  journalIntents,
-  recordOutcomes,
-  recordVerdicts,
-  type Verdict,
-} from '../../catalog/execution.js';
-import { EXIT, UserError, describeErrno } from '../../errors.js';
+import { countActions, planActionPage, type ReplaceMode } from '../../catalog/actions.js';
+import { replaceMode, setPlanStatus, type PlanRow } from '../../catalog/plans.js';
+import { journalIntents, recordOutcomes, recordVerdicts } from '../../catalog/execution.js';
+import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
-import { absolutePath, currentMounts, type MountView } from '../../fs/reachability.js';
+import { currentMounts, type MountView } from '../../fs/reachability.js';
 import { failpoint, testActionDelayMs } from '../../failpoint.js';
 import { DirCache } from '../dir-cache.js';
-import {
-  fdBudget,
-  isFdExhaustion,
-  openFdCount,
-  openFilesLimit,
-  type FdBudget,
-} from '../fd-budget.js';
-import { planMode } from '../mode.js';
-import { ALREADY_SHARED } from '../reflink-plan.js';
-import { Expectations, OutOfFds, Stale } from './identity.js';
+import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
+import { Expectations, OutOfFds } from './identity.js';
 import { HardlinkReplacer } from './hardlink.js';
 import { ReflinkReplacer } from './reflink.js';
 import type { Replacer, ReplacerContext } from './replacer.js';
 import { Verifier } from './verify.js';
+import { Checker, type Prepared } from './check.js';
 import { emptySummary, tally, toAppliedOutcome } from './summary.js';
 import type {
   ActionReport,
@@ -74,11 +62,9 @@ const BUF_BYTES = 1 << 20;
 const OUTCOME_ACTIONS = 2048;
 const OUTCOME_MS = 2000;
 
-type Prepared = { kind: 'verified'; v: Verified } | { kind: 'done'; report: ActionReport };
-
 /** The plan's replacer, chosen once per run. */
-function replacerFor(plan: PlanRow, ctx: ReplacerContext): Replacer {
-  switch (planMode(plan)) {
+function replacerFor(mode: ReplaceMode, ctx: ReplacerContext): Replacer {
+  switch (mode) {
     case 'reflink':
       return new ReflinkReplacer(ctx);
     case 'hardlink':
@@ -87,10 +73,11 @@ function replacerFor(plan: PlanRow, ctx: ReplacerContext): Replacer {
 }
 
 export class Executor {
-  private readonly views = new Map<number, MountView[]>();
   private readonly exp: Expectations;
   private readonly replacer: Replacer;
-  private readonly verifier: Verifier;
+  /** The plan as the catalog decodes its actions. */
+  private readonly planRef: { readonly id: number; readonly mode: ReplaceMode };
+  private readonly checker: Checker;
   private readonly budget: FdBudget;
   private readonly dirs: DirCache;
   /** The replaced targets' fds are closed off the main thread (see CloseThrottle). */
@@ -102,8 +89,10 @@ export class Executor {
     private readonly opts: ExecuteOptions,
   ) {
     this.exp = new Expectations(db, plan.id);
+    this.planRef = { id: plan.id, mode: replaceMode(plan) };
     const mounts = readMountinfo();
-    for (const d of listDevices(db)) this.views.set(d.id, currentMounts(d, mounts));
+    const views = new Map<number, MountView[]>();
+    for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
     const limit = openFilesLimit();
     const budget = fdBudget(limit, openFdCount());
     if (!budget) {
@@ -114,14 +103,14 @@ export class Executor {
     this.budget = budget;
     this.dirs = new DirCache(budget.dirCache);
     const bufs = { a: Buffer.allocUnsafeSlow(BUF_BYTES), b: Buffer.allocUnsafeSlow(BUF_BYTES) };
-    this.replacer = replacerFor(plan, {
+    this.replacer = replacerFor(this.planRef.mode, {
       db,
       planId: plan.id,
       exp: this.exp,
       verify: opts.verify,
       buf: bufs.a,
     });
-    this.verifier = new Verifier({
+    const verifier = new Verifier({
       planId: plan.id,
       dryRun: opts.dryRun,
       verify: opts.verify,
@@ -130,10 +119,12 @@ export class Executor {
       replacer: this.replacer,
       bufs,
     });
-  }
-
-  private abs(deviceId: number, fsPath: Buffer): Buffer | undefined {
-    return absolutePath(fsPath, this.views.get(deviceId) ?? []);
+    this.checker = new Checker({
+      dryRun: opts.dryRun,
+      views,
+      verifier,
+      replacer: this.replacer,
+    });
   }
 
   async run(): Promise<ExecuteSummary> {
@@ -177,9 +168,10 @@ export class Executor {
     };
     try {
       outer: for (;;) {
-        const page = actionPage(this.db, this.plan.id, after, 500, ['HARDLINK', 'NOOP', 'SKIP']);
+        const page = planActionPage(this.db, this.planRef, after, 500);
         if (page.length === 0) break;
-        for (const action of page) {
+        for (const decoded of page) {
+          const action = decoded.row;
           after = action.id;
           if (testDelayMs > 0) {
             await new Promise((r) => setTimeout(r, testDelayMs));
@@ -194,7 +186,7 @@ export class Executor {
           }
           let p: Prepared;
           try {
-            p = this.prepare(action);
+            p = this.checker.prepare(decoded);
           } catch (err) {
             if (!(err instanceof OutOfFds)) throw err;
             // Give back every descriptor we hold (apply the batch, let the closes finish, close
@@ -203,7 +195,7 @@ export class Executor {
             await this.closes.settle(0);
             this.dirs.closeAll();
             try {
-              p = this.prepare(action);
+              p = this.checker.prepare(decoded);
             } catch (again) {
               if (!(again instanceof OutOfFds)) throw again;
               outOfFds = { error: again, actionId: action.id };
@@ -223,7 +215,7 @@ export class Executor {
           }
           if (
             applied.length >= OUTCOME_ACTIONS ||
-            this.verdicts.length >= OUTCOME_ACTIONS ||
+            this.checker.verdicts.length >= OUTCOME_ACTIONS ||
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
@@ -238,7 +230,7 @@ export class Executor {
     } finally {
       for (const v of batch) this.closeFds(v);
       // Verdicts reached before an unexpected error are still true: keep them.
-      if (this.verdicts.length > 0) this.recordVerdicts();
+      if (this.checker.verdicts.length > 0) this.recordVerdicts();
       this.dirs.closeAll();
       await this.closes.settle(0);
     }
@@ -264,71 +256,8 @@ export class Executor {
     return s;
   }
 
-  /**
-   * NOOP and failed outcomes of checked actions (real runs only), written in one transaction
-   * with the next outcomes rather than one commit each: a plan may hold many thousands.
-   */
-  private readonly verdicts: Verdict[] = [];
-
-  private noteNoop(action: ActionRow, note: string | null): void {
-    if (!this.opts.dryRun) this.verdicts.push({ actionId: action.id, status: 'noop', note });
-  }
-
   private recordVerdicts(): void {
-    recordVerdicts(this.db, this.verdicts.splice(0));
-  }
-
-  /** Steps 1-3 for one action: a final report, or a verified action holding its open fds. */
-  private prepare(action: ActionRow): Prepared {
-    const sourceAbs = this.abs(action.sourceDeviceId, action.sourcePath);
-    const targetAbs = this.abs(action.deviceId, action.targetPath);
-    const done = (outcome: Outcome): Prepared => ({
-      kind: 'done',
-      report: { action, sourceAbs, targetAbs, outcome },
-    });
-    if (action.type === 'SKIP') return done({ kind: 'noop', why: action.reason ?? 'skipped' });
-    if (action.type === 'NOOP') {
-      // A target found sharing every block with the kept file when the plan was made; else
-      // verify the hardlink still stands. A real run records the outcome (the note says why
-      // when the link no longer stands); a dry run records nothing.
-      const outcome: Outcome =
-        action.reason === ALREADY_SHARED
-          ? { kind: 'noop', why: ALREADY_SHARED }
-          : this.verifier.checkNoop(sourceAbs, targetAbs);
-      if (action.status === 'pending' && outcome.kind === 'noop') {
-        this.noteNoop(
-          action,
-          outcome.why === 'already linked' || outcome.why === ALREADY_SHARED ? null : outcome.why,
-        );
-      }
-      return done(outcome);
-    }
-    const resumed = this.replacer.resumed(action, targetAbs);
-    if (resumed) return done(resumed);
-    if (!sourceAbs || !targetAbs) {
-      return done(
-        this.fail(
-          action,
-          'device not mounted: its filesystem is not reachable at any mount point now',
-        ),
-      );
-    }
-    try {
-      const r = this.verifier.verify(action, sourceAbs, targetAbs);
-      if (r.kind === 'verified') return r;
-      if (r.outcome.kind === 'noop' && action.status !== 'executed') this.noteNoop(action, null);
-      return done(r.outcome);
-    } catch (err) {
-      // Our own shortage, not the file's: the action is tried again, never failed for it.
-      if (isFdExhaustion(err)) throw new OutOfFds(err);
-      return done(this.fail(action, err instanceof Stale ? err.message : describeErrno(err)));
-    }
-  }
-
-  private fail(action: ActionRow, error: string): Outcome {
-    if (!this.opts.dryRun)
-      this.verdicts.push({ actionId: action.id, status: 'failed', note: error });
-    return { kind: 'failed', error };
+    recordVerdicts(this.db, this.checker.verdicts.splice(0));
   }
 
   /** Close a verified action's files and unpin its directories. */
