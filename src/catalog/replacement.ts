@@ -56,6 +56,35 @@ export function ownCtime(
   return r?.ctime_ns;
 }
 
+/**
+ * ownCtime for many inodes in one query (a page of actions' sources and targets), by
+ * `device:inode`; inodes our execution never changed are absent.
+ */
+export function ownCtimes(
+  db: DB,
+  planId: number,
+  inodes: readonly { readonly deviceId: number; readonly inode: bigint }[],
+): Map<string, bigint> {
+  const found = new Map<string, bigint>();
+  if (inodes.length === 0) return found;
+  const rows = stmt(
+    db,
+    `SELECT s.device_id AS dev, s.inode AS ino, s.ctime_ns AS ctime
+       FROM json_each(?) j
+       JOIN conductor_inode_state s
+         ON s.plan_id = ? AND s.device_id = json_extract(j.value, '$[0]')
+        AND s.inode = CAST(json_extract(j.value, '$[1]') AS INTEGER)`,
+  )
+    .safeIntegers(true)
+    .all(JSON.stringify(inodes.map((i) => [i.deviceId, i.inode.toString()])), planId) as {
+    dev: bigint;
+    ino: bigint;
+    ctime: bigint;
+  }[];
+  for (const r of rows) found.set(`${r.dev}:${r.ino}`, r.ctime);
+  return found;
+}
+
 /** What a replaced target's row takes from the source inode's row (same content). */
 interface SourceRow {
   prefix_hash: Buffer;

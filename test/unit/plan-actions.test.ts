@@ -18,6 +18,7 @@ import {
   type PlanOptions,
 } from '../../src/catalog/plans.js';
 import { recordVerdicts } from '../../src/catalog/execution.js';
+import { ownCtime, ownCtimes, propagateIdentity } from '../../src/catalog/replacement.js';
 import type { ActionType } from '../../src/catalog/plan-types.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 
@@ -129,6 +130,29 @@ describe('planActionPage decodes actions with the plan mode', () => {
       expect(getAction(db, actions[1]!.row.id)?.status).toBe('noop');
       expect(getAction(db, actions[3]!.row.id)?.status).toBe('pending');
       expect(countActions(db, plans.reflink, 'failed')).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('ownCtimes reads a page of inodes at once and agrees with ownCtime, per plan', () => {
+    const { db, plans } = catalogWithPlans();
+    try {
+      const big = -(2n ** 63n) + 5n; // inodes are stored as signed 64-bit
+      propagateIdentity(db, plans.hardlink, 1, 101n, 7n, 2);
+      propagateIdentity(db, plans.hardlink, 1, big, 9n, 1);
+      propagateIdentity(db, plans.reflink, 1, 102n, 8n, 1);
+      const asked = [101n, 102n, big, 103n].map((inode) => ({ deviceId: 1, inode }));
+      const found = ownCtimes(db, plans.hardlink, asked);
+      expect([...found.entries()].sort()).toEqual(
+        [
+          ['1:101', 7n],
+          [`1:${big}`, 9n],
+        ].sort(),
+      );
+      for (const { inode } of asked)
+        expect(found.get(`1:${inode}`)).toBe(ownCtime(db, plans.hardlink, 1, inode));
+      expect(ownCtimes(db, plans.hardlink, []).size).toBe(0);
     } finally {
       db.close();
     }

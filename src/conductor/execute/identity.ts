@@ -8,7 +8,7 @@ import { readSync, type BigIntStats } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import type { ActionRow } from '../../catalog/actions.js';
 import type { InodeChange } from '../../catalog/execution.js';
-import { ownCtime } from '../../catalog/replacement.js';
+import { ownCtime, ownCtimes } from '../../catalog/replacement.js';
 import { describeErrno } from '../../errors.js';
 
 /** The file is not what the plan recorded (or changed while we looked): the action fails. */
@@ -37,11 +37,35 @@ export class Expectations {
   private key(dev: number, ino: bigint): string {
     return `${dev}:${ino}`;
   }
+  /** Inodes of the current page whose catalog record was read (found or not). */
+  private known = new Set<string>();
+  /**
+   * Read what the catalog remembers of our changes to a page of actions' inodes in one query,
+   * rather than one per inode when its ctime differs from the plan (a resumed run).
+   */
+  prefetch(actions: readonly ActionRow[]): void {
+    this.known = new Set();
+    const want: { deviceId: number; inode: bigint }[] = [];
+    for (const a of actions) {
+      for (const [deviceId, inode] of [
+        [a.sourceDeviceId, a.sourceInode],
+        [a.deviceId, a.targetInode],
+      ] as const) {
+        const k = this.key(deviceId, inode);
+        if (this.ctimes.has(k) || this.known.has(k)) continue;
+        this.known.add(k);
+        want.push({ deviceId, inode });
+      }
+    }
+    // Memory is never older than the catalog (the catalog learns our changes from it).
+    for (const [k, c] of ownCtimes(this.db, this.planId, want))
+      if (!this.ctimes.has(k)) this.ctimes.set(k, c);
+  }
   ctimeOk(dev: number, ino: bigint, planned: bigint, actual: bigint): boolean {
     if (actual === planned) return true;
     const k = this.key(dev, ino);
     let own = this.ctimes.get(k);
-    if (own === undefined) {
+    if (own === undefined && !this.known.has(k)) {
       own = ownCtime(this.db, this.planId, dev, ino);
       if (own !== undefined) this.ctimes.set(k, own);
     }

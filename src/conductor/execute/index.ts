@@ -170,6 +170,7 @@ export class Executor {
       outer: for (;;) {
         const page = planActionPage(this.db, this.planRef, after, 500);
         if (page.length === 0) break;
+        this.exp.prefetch(page.map((a) => a.row));
         for (const decoded of page) {
           const action = decoded.row;
           after = action.id;
