@@ -54,3 +54,11 @@ export function failpointDelayMs(name: FailpointDelay): number {
 export function failpointFlag(name: FailpointFlag): boolean {
   return flags.has(name);
 }
+
+/**
+ * Test-only: HASHALL_TEST_ACTION_DELAY_MS slows each action of a run down (and makes it record
+ * every action at once) so that a test can interrupt a run in the middle. 0 in normal use.
+ */
+export function testActionDelayMs(): number {
+  return Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
+}

@@ -6,6 +6,7 @@
  */
 import type { DB } from '../catalog/open.js';
 import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import { decodeActionType } from '../catalog/actions.js';
 import { countMetadataChanges } from '../catalog/metadata-changes.js';
 import { planMode, type Mode } from './mode.js';
 
@@ -15,7 +16,8 @@ export function metadataChanges(
   mode: Mode,
   a: Pick<ActionRow, 'type' | 'sourceMtimeNs' | 'targetMtimeNs'>,
 ): MetadataField[] {
-  if (mode !== 'hardlink' || a.type !== 'HARDLINK') return [];
+  // Only a hardlink shows the kept copy's metadata (a REFLINK keeps the target's own).
+  if (decodeActionType(a.type, mode) !== 'HARDLINK') return [];
   return a.sourceMtimeNs !== a.targetMtimeNs ? ['mtime'] : [];
 }
 

@@ -5,19 +5,21 @@
  *
  * Both are stored as `HARDLINK` actions ("replace this target with the kept content"): the
  * plan's mode (in its options) says how. Output shows `REFLINK` for the actions of a reflink
- * plan; anything that lists actions should use actionLabel().
+ * plan; anything that lists actions should use actionLabel(). The catalog decodes actions
+ * (decodeAction in catalog/actions.ts): this module only names its answers.
  */
 import type { ActionType } from './keep.js';
-import type { PlanRow } from '../catalog/plans.js';
+import { replaceMode, type PlanRow } from '../catalog/plans.js';
+import { decodeActionType, type ReplaceMode } from '../catalog/actions.js';
 
-export type Mode = 'hardlink' | 'reflink';
+export type Mode = ReplaceMode;
 export const MODES: readonly Mode[] = ['hardlink', 'reflink'];
 
 export function planMode(plan: Pick<PlanRow, 'options'>): Mode {
-  return plan.options.mode === 'reflink' ? 'reflink' : 'hardlink';
+  return replaceMode(plan);
 }
 
 /** The action type as users see it: HARDLINK actions of a reflink plan are REFLINK. */
 export function actionLabel(mode: Mode, type: ActionType): string {
-  return mode === 'reflink' && type === 'HARDLINK' ? 'REFLINK' : type;
+  return decodeActionType(type, mode);
 }

@@ -11,25 +11,17 @@
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { DB } from '../catalog/open.js';
-import {
-  getAction,
-  getPlan,
-  journalDone,
-  openJournal,
-  propagateIdentity,
-  recordInodeMeta,
-  recordReplacement,
-  setActionOutcome,
-  setPlanStatus,
-  type ActionRow,
-} from '../catalog/plans.js';
-import { journaledCloneInode, recordClone } from '../catalog/clones.js';
+import { getAction, type ActionRow } from '../catalog/actions.js';
+import { recordRecovery, type InodeChange } from '../catalog/execution.js';
+import { openJournal } from '../catalog/journal.js';
+import { getPlan, markExecutingInterrupted, replaceMode, setPlanStatus } from '../catalog/plans.js';
+import type { ReplaceMode } from '../catalog/actions.js';
+import { journaledCloneInode } from '../catalog/clones.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
 import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
 import { displayPath } from '../display-path.js';
 import { baseName } from '../paths.js';
-import { planMode } from './mode.js';
 
 export interface RecoveryReport {
   rolledForward: number;
@@ -42,19 +34,20 @@ export interface RecoveryReport {
  * The interrupted action changed ctimes and link counts (the temp link, the rename): let the
  * plan's remaining actions expect the values on disk now, when the file is otherwise the same.
  */
-function adoptOwnChanges(
-  db: DB,
+function ownChanges(
   action: ActionRow,
   sourceAbs: Buffer,
   targetAbs: Buffer,
   forward: boolean,
-): void {
+): InodeChange[] {
+  const changes: InodeChange[] = [];
   const adopt = (abs: Buffer, inode: bigint, mtimeNs: bigint) => {
     try {
       const st = lstatSync(abs, { bigint: true });
       if (st.isFile() && BigInt.asIntN(64, st.ino) === inode && st.mtimeNs === mtimeNs) {
-        propagateIdentity(db, action.planId, action.deviceId, inode, st.ctimeNs, Number(st.nlink));
-        recordInodeMeta(db, action.deviceId, inode, {
+        changes.push({
+          deviceId: action.deviceId,
+          inode,
           nlink: Number(st.nlink),
           ctimeNs: st.ctimeNs,
         });
@@ -65,7 +58,47 @@ function adoptOwnChanges(
   };
   adopt(sourceAbs, action.sourceInode, action.sourceMtimeNs);
   if (!forward) adopt(targetAbs, action.targetInode, action.targetMtimeNs);
+  return changes;
 }
+
+/** What recovery does differently per mode: chosen once per journal row from the plan. */
+interface ModeRecovery {
+  /** How the action replaced its target (the catalog records a link and a clone differently). */
+  readonly replaced: 'link' | 'clone';
+  /** Remove our temp name (a temp link, or a staging directory with the clone in it). */
+  removeTemp(tempAbs: Buffer, rep: RecoveryReport): void;
+  /** The inode the target is when the action completed (undefined: it cannot have). */
+  completedInode(db: DB, actionId: number, action: ActionRow): bigint | undefined;
+}
+
+const RECOVER: Record<ReplaceMode, ModeRecovery> = {
+  hardlink: {
+    replaced: 'link',
+    removeTemp(tempAbs, rep) {
+      try {
+        const st = lstatSync(tempAbs, { bigint: true });
+        if (st.isFile()) {
+          unlinkSync(tempAbs);
+          rep.tempLinksRemoved++;
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT')
+          rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${describeErrno(err)}`);
+      }
+    },
+    completedInode: (_db, _actionId, action) => action.sourceInode,
+  },
+  reflink: {
+    replaced: 'clone',
+    removeTemp(tempAbs, rep) {
+      const r = removeStage(tempAbs);
+      if (r.removed) rep.tempLinksRemoved++;
+      if (r.error) rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${r.error}`);
+    },
+    // The clone inode journaled before the rename (none: it never got that far).
+    completedInode: (db, actionId) => journaledCloneInode(db, actionId),
+  },
+};
 
 export function recoverInterrupted(db: DB): RecoveryReport {
   const rep: RecoveryReport = {
@@ -79,34 +112,17 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     plans.add(j.planId);
     const action = getAction(db, j.actionId);
     const plan = getPlan(db, j.planId);
-    const reflink = plan !== undefined && planMode(plan) === 'reflink';
+    const how = RECOVER[plan ? replaceMode(plan) : 'hardlink'];
     const ours = baseName(j.tempAbs)
       .subarray(0, TEMP_PREFIX_BYTES.length)
       .equals(TEMP_PREFIX_BYTES);
-    const cloneIno = reflink ? journaledCloneInode(db, j.actionId) : undefined;
-    if (reflink && ours) {
-      const r = removeStage(j.tempAbs);
-      if (r.removed) rep.tempLinksRemoved++;
-      if (r.error) rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${r.error}`);
-    }
-    // Only ever unlink a name we made: our prefix, in the journal.
-    if (!reflink && ours) {
-      try {
-        const st = lstatSync(j.tempAbs, { bigint: true });
-        if (st.isFile()) {
-          unlinkSync(j.tempAbs);
-          rep.tempLinksRemoved++;
-        }
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT')
-          rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
-      }
-    }
+    // Only ever remove a name we made: our prefix, in the journal.
+    if (ours) how.removeTemp(j.tempAbs, rep);
     let done = false;
     let st: BigIntStats | undefined;
     try {
       st = lstatSync(j.targetAbs, { bigint: true });
-      const want = reflink ? cloneIno : action?.sourceInode;
+      const want = action && how.completedInode(db, j.actionId, action);
       done =
         action !== undefined &&
         want !== undefined &&
@@ -115,34 +131,24 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     } catch (err) {
       rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
-    db.transaction(() => {
-      if (action) adoptOwnChanges(db, action, j.sourceAbs, j.targetAbs, done);
-      if (action && done && st) {
-        setActionOutcome(db, action.id, 'executed', null);
-        if (reflink) recordClone(db, action.deviceId, action.targetPath, st);
-        else
-          recordReplacement(
-            db,
-            action.deviceId,
-            action.targetPath,
-            action.sourceInode,
-            { nlink: Number(st.nlink), ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs },
-            action.targetFileId,
-          );
-        rep.rolledForward++;
-      } else {
-        if (action && action.status !== 'executed')
-          setActionOutcome(db, action.id, 'pending', null);
-        rep.rolledBack++;
-      }
-      journalDone(db, j.actionId);
-    }).immediate();
+    const forward = action !== undefined && done && st !== undefined;
+    recordRecovery(db, {
+      actionId: j.actionId,
+      planId: action?.planId ?? j.planId,
+      inodes: action ? ownChanges(action, j.sourceAbs, j.targetAbs, done) : [],
+      decision:
+        forward && action && st
+          ? { kind: 'forward', action, target: st, replaced: how.replaced }
+          : { kind: 'back', action },
+    });
+    if (forward) rep.rolledForward++;
+    else rep.rolledBack++;
   }
   for (const id of plans) {
     const p = getPlan(db, id);
     if (p && p.status === 'executing') setPlanStatus(db, id, 'interrupted');
   }
   // A plan left 'executing' by a killed run with nothing in flight is interrupted too.
-  db.prepare(`UPDATE conductor_plans SET status = 'interrupted' WHERE status = 'executing'`).run();
+  markExecutingInterrupted(db);
   return rep;
 }

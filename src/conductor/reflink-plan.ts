@@ -22,8 +22,7 @@ import { closeSync } from 'node:fs';
 import type { DB } from '../catalog/open.js';
 import { listDevices, type DeviceRow } from '../catalog/devices.js';
 import type { Member } from '../catalog/groups.js';
-import type { ActionWriter } from '../catalog/plans.js';
-import { stmt } from '../catalog/stmt.js';
+import { setReflinkOptions, type ActionWriter } from '../catalog/plans.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import {
   allInline,
@@ -264,18 +263,13 @@ export function recordReflinkOptions(
   planId: number,
   unsupported: Iterable<UnsupportedDevice>,
 ): void {
-  const row = stmt(db, 'SELECT options FROM conductor_plans WHERE id = ?').get(planId) as {
-    options: string;
-  };
-  const options = JSON.parse(row.options) as Record<string, unknown>;
-  options.mode = 'reflink';
-  options.reflink_unsupported = [...unsupported].map((u) => ({
-    device: u.device.alias,
-    fs_type: u.device.fsType,
-    reason: u.reason,
-  }));
-  stmt(db, 'UPDATE conductor_plans SET options = ? WHERE id = ?').run(
-    JSON.stringify(options),
+  setReflinkOptions(
+    db,
     planId,
+    [...unsupported].map((u) => ({
+      device: u.device.alias,
+      fs_type: u.device.fsType,
+      reason: u.reason,
+    })),
   );
 }

@@ -1,0 +1,95 @@
+/**
+ * Hardlink replacement (steps 5-8 of execute): link(source, DIR/.hashall-tmp-…) in the target's
+ * directory, re-check the target's and the source's identity and the temp link, rename the temp
+ * link over the target (atomic: the path names the old file or the new link, never nothing),
+ * and check the target is the source inode.
+ */
+import { fstatSync, linkSync, lstatSync, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { bytesFreed, type ActionRow } from '../../catalog/actions.js';
+import { failpoint } from '../../failpoint.js';
+import { describeErrno } from '../../errors.js';
+import { Stale, checkIdentity, plannedTarget } from './identity.js';
+import type { Replacer, ReplacerContext } from './replacer.js';
+import type { Applied, Outcome, Verified } from './types.js';
+
+export class HardlinkReplacer implements Replacer {
+  readonly verb = 'link';
+  constructor(private readonly ctx: ReplacerContext) {}
+
+  resumed(_action: ActionRow, _targetAbs: Buffer | undefined): Outcome | undefined {
+    return undefined; // verification finds the link standing ('already linked')
+  }
+
+  checkMetadata(ss: BigIntStats, ts: BigIntStats): void {
+    if (ss.mode !== ts.mode || ss.uid !== ts.uid || ss.gid !== ts.gid) {
+      throw new Stale(
+        'owner/group/mode differ now: a hardlink would change who may read or write the file',
+      );
+    }
+  }
+
+  originalTarget(v: Verified): BigIntStats {
+    return v.targetSt;
+  }
+
+  planSaved(): number {
+    return bytesFreed(this.ctx.db, this.ctx.planId);
+  }
+
+  apply(v: Verified): Applied {
+    const { action } = v;
+    const { exp } = this.ctx;
+    const dev = action.deviceId;
+    failpoint('after-journal', action.id);
+    try {
+      linkSync(v.srcPath, v.tmpPath);
+    } catch (err) {
+      return { kind: 'failed', v, error: describeErrno(err), journalClear: true };
+    }
+    failpoint('after-link', action.id);
+    try {
+      checkIdentity(lstatSync(v.tgtPath, { bigint: true }), plannedTarget(action), exp);
+      const tmpSt = lstatSync(v.tmpPath, { bigint: true });
+      if (tmpSt.ino !== v.sourceIno)
+        throw new Stale(
+          'stale: the temporary link is not the source (source replaced while linking)',
+        );
+      // The source inode must still hold the bytes we compared (our link moved its ctime, so
+      // mtime and size are what can be checked here).
+      const s1 = fstatSync(v.srcFd, { bigint: true });
+      if (s1.mtimeNs !== action.sourceMtimeNs || s1.size !== BigInt(action.size)) {
+        throw new Stale('stale: the source was modified while linking');
+      }
+      failpoint('before-rename', action.id);
+      renameSync(v.tmpPath, v.tgtPath);
+    } catch (err) {
+      let journalClear = false;
+      try {
+        unlinkSync(v.tmpPath);
+        journalClear = true;
+      } catch {
+        // the journal row stays: recovery will remove the temp link
+      }
+      // Linking and unlinking moved the source's ctime: that was us.
+      exp.touched(dev, action.sourceInode, fstatSync(v.srcFd, { bigint: true }));
+      const error = err instanceof Stale ? err.message : describeErrno(err);
+      return { kind: 'failed', v, error, journalClear };
+    }
+    failpoint('after-rename', action.id);
+    const post = lstatSync(v.tgtPath, { bigint: true });
+    const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer now
+    const newSource = fstatSync(v.srcFd, { bigint: true });
+    exp.touched(dev, action.sourceInode, newSource);
+    if (oldTarget.nlink > 0n) exp.touched(dev, action.targetInode, oldTarget);
+    if (post.ino !== v.sourceIno) {
+      return {
+        kind: 'failed',
+        v,
+        error:
+          'after rename the target is not the source inode (something else replaced it meanwhile)',
+        journalClear: true,
+      };
+    }
+    return { kind: 'executed', v, newSource };
+  }
+}
