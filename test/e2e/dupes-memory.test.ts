@@ -15,7 +15,9 @@ import { removeTree, tempDir } from '../helpers/fs.js';
 
 const GROUPS = 200_000;
 const DIRS = 1000;
-const BOUND_KB = 180 * 1024;
+// Node 26's own baseline is ~40 MiB above Node 20's (189 MiB measured there, 133 MiB on 20);
+// that the listing does not grow with the catalog is the relative check below.
+const BOUND_KB = 240 * 1024;
 
 let dir: string;
 let cat: string;
