@@ -6,7 +6,6 @@ import {
   actionCounts,
   getPlan,
   listPlans,
-  openJournal,
   topActions,
   type ActionRow,
   type PlanRow,
@@ -14,20 +13,19 @@ import {
 import { analyze, status } from '../../conductor/analyze.js';
 import { resolveWholeDevice } from '../../conductor/device-scope.js';
 import { argBytes } from '../raw-argv.js';
-import type { Verify } from '../../conductor/execute.js';
+import type { ExecuteSummary, Verify } from '../../conductor/execute.js';
 import { describeFilters } from '../../conductor/filters.js';
 import { keepRuleText } from '../../conductor/keep-rules.js';
-import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
 import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js';
 import { createPlan, type PlanResult } from '../../conductor/plan.js';
-import { recoverInterrupted, type RecoveryReport } from '../../conductor/recovery.js';
+import { recoveryPending, withExecutorRun } from '../../conductor/run.js';
 import { EXIT, UserError } from '../../errors.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { visiblePathMapper } from '../../conductor/visible-path.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { countOf, formatBytes, formatCount, formatTime, table } from '../format.js';
-import { makeStyle, styleFor, type Style } from '../style.js';
+import { styleFor, type Style } from '../style.js';
 import { registerAutoExecute } from './auto-execute.js';
 import {
   parseFilterOpts,
@@ -45,8 +43,9 @@ import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { describeScope, scopeEntryJson } from '../../conductor/scope.js';
 import { planScope } from '../../catalog/scope.js';
 import { registerReport } from './report.js';
-import { recoverUndoIfNeeded, registerUndo } from './undo.js';
-import { SMALL_PLAN, openLog, recoveryText, runPlan, type RunLog } from './run-plan.js';
+import { registerUndo } from './undo.js';
+import { warnRecovery } from '../render/recovery.js';
+import { SMALL_PLAN, runPlan } from './run-plan.js';
 
 const BOX = '═'.repeat(62);
 const THIN = '─'.repeat(64);
@@ -666,8 +665,6 @@ function registerExecute(conductor: Command): void {
     const dryRun = opts.dryRun ?? false;
     const cat = open(opts, { readonly: dryRun });
     const db = cat.db;
-    let log: RunLog | undefined;
-    let locked = false;
     try {
       let plan = requirePlan(db, id);
       if (
@@ -690,47 +687,61 @@ function registerExecute(conductor: Command): void {
           return;
         }
       }
-      let recovery: RecoveryReport | undefined;
       if (dryRun) {
-        if (openJournal(db).length > 0 && !liveHolder(db)) {
+        if (recoveryPending(db).execute) {
           warn(
             opts,
             'hashall: note: an interrupted execute left work to recover; the next real execute (or scan) will recover it first',
           );
         }
-      } else {
-        acquireExecutorLock(db, id);
-        locked = true;
-        recovery = recoverInterrupted(db);
-        const text = recoveryText(recovery, styleFor(process.stderr));
-        if (text) warn(opts, text);
-        recoverUndoIfNeeded(db, opts, true);
-        plan = requirePlan(db, id);
-        log = openLog(cat.path, `conductor-plan-${id}`);
-        log.write(
-          `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
-        );
-        if (text) log.write(recoveryText(recovery, makeStyle(false))!);
+        const { summary, doc } = await runPlan(db, plan, {
+          opts,
+          dryRun,
+          verify: opts.verify,
+          verbose: opts.verbose ?? false,
+          replacements: hardlinks,
+          log: undefined,
+          recovery: undefined,
+        });
+        finish(summary, doc);
+        return;
       }
-      const { summary, doc } = await runPlan(db, plan, {
-        opts,
-        dryRun,
-        verify: opts.verify,
-        verbose: opts.verbose ?? false,
-        replacements: hardlinks,
-        log,
-        recovery,
-      });
+      await withExecutorRun(
+        {
+          db,
+          catalogPath: cat.path,
+          planId: id,
+          log: {
+            name: `conductor-plan-${id}`,
+            header: `execute plan #${plan.id} "${plan.name}" (verify: ${opts.verify}) pid ${process.pid}`,
+          },
+          onEvent: warnRecovery(opts),
+        },
+        async (run) => {
+          // Recovery may have finished some of this plan's actions.
+          plan = requirePlan(db, id);
+          const { summary, doc } = await runPlan(db, plan, {
+            opts,
+            dryRun,
+            verify: opts.verify,
+            verbose: opts.verbose ?? false,
+            replacements: hardlinks,
+            log: run.log,
+            recovery: run.recovery.execute,
+          });
+          finish(summary, doc);
+        },
+      );
+    } finally {
+      db.close();
+    }
+    function finish(summary: ExecuteSummary, doc: Record<string, unknown>): void {
       if (opts.json) printJson(doc);
       process.exitCode = summary.interrupted
         ? EXIT.interrupted
         : summary.failed > 0
           ? EXIT.partial
           : EXIT.ok;
-    } finally {
-      log?.close();
-      if (locked) releaseExecutorLock(db);
-      db.close();
     }
   });
 }

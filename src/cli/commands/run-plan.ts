@@ -2,7 +2,6 @@
  * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
  * (the progress bar, the action lines, the execution log, the summary, the JSON document).
  */
-import { closeSync, writeSync } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import { actionCounts, type PlanRow } from '../../catalog/plans.js';
 import {
@@ -13,75 +12,16 @@ import {
 } from '../../conductor/execute.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
+import type { RunLog } from '../../conductor/run-log.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
-import { createLogFile } from '../log-file.js';
 import { countOf, formatBytes, formatCount } from '../format.js';
 import { progressWanted, runProgress, type RunWork } from '../progress.js';
-import { styleFor, type Style } from '../style.js';
+import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 export const RULE = '═'.repeat(51);
-
-export interface RunLog {
-  readonly path: string;
-  write(line: string): void;
-  close(): void;
-}
-
-/** Buffered log text written out at this size at the latest. */
-const LOG_FLUSH_BYTES = 64 * 1024;
-
-/**
- * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file; named by log-file.ts).
- * Lines are buffered and written on the next turn of the event loop (an executor yields at
- * least every 50 ms), at 64 KiB, on close and at exit: one write per burst of action reports,
- * not one per action.
- */
-export function openLog(catalogPath: string, name: string): RunLog {
-  const { path, fd } = createLogFile(catalogPath, name);
-  let buf: string[] = [];
-  let bytes = 0;
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (buf.length === 0) return;
-    const text = buf.join('');
-    buf = [];
-    bytes = 0;
-    writeSync(fd, text);
-  };
-  // A second Ctrl-C exits at once: what is buffered is still written.
-  process.on('exit', flush);
-  return {
-    path,
-    write: (line) => {
-      const text = `${new Date().toISOString()} ${line}\n`;
-      buf.push(text);
-      bytes += text.length;
-      if (bytes >= LOG_FLUSH_BYTES) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    close: () => {
-      process.off('exit', flush);
-      flush();
-      closeSync(fd);
-    },
-  };
-}
-
-export function recoveryText(r: RecoveryReport, st: Style): string | undefined {
-  const n = r.rolledForward + r.rolledBack;
-  if (n === 0 && r.tempLinksRemoved === 0) return undefined;
-  return st.deco(
-    '🔧',
-    `Recovered an interrupted run: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
-  );
-}
 
 /** Plans of at most this many HARDLINK (REFLINK) actions print every action, as the guide shows. */
 export const SMALL_PLAN = 20;

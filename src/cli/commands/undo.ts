@@ -3,13 +3,11 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { DB } from '../../catalog/open.js';
-import { getPlan, openJournal, type PlanRow } from '../../catalog/plans.js';
-import { interruptedUndoPlans, openUndoJournal, undoNeeds } from '../../catalog/undo.js';
+import { getPlan, type PlanRow } from '../../catalog/plans.js';
+import { undoNeeds } from '../../catalog/undo.js';
 import { discardPlan } from '../../conductor/discard.js';
-import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
-import { recoverInterrupted } from '../../conductor/recovery.js';
+import { recoveryPending, withExecutorRun, type ExecutorRun } from '../../conductor/run.js';
 import { checkUndoable, Undoer, type UndoReport, type UndoSummary } from '../../conductor/undo.js';
-import { recoverInterruptedUndo, type UndoRecoveryReport } from '../../conductor/undo-recovery.js';
 import { checkUndoSpace, type SpaceCheck } from '../../conductor/undo-space.js';
 import { EXIT, UserError } from '../../errors.js';
 import { displayPath } from '../../display-path.js';
@@ -18,7 +16,8 @@ import { styleFor, type Style } from '../style.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
 import { countOf, formatBytes, formatCount } from '../format.js';
 import { stopRequested } from '../signals.js';
-import { RULE, openLog, recoveryText, type RunLog } from './run-plan.js';
+import { warnRecovery } from '../render/recovery.js';
+import { RULE } from './run-plan.js';
 
 function parsePlanId(v: string): number {
   const n = Number(v);
@@ -35,32 +34,6 @@ function requirePlan(db: DB, id: number): PlanRow {
 
 function spaceText(s: SpaceCheck): string {
   return `${s.device}${s.mountPoint ? ` (${displayPath(s.mountPoint)})` : ''}: needs ${formatBytes(s.needed)} (${formatCount(s.needed)} bytes) for ${formatCount(s.paths)} copies, ${s.available === undefined ? 'free space unknown' : `${formatBytes(s.available)} (${formatCount(s.available)} bytes) available`}`;
-}
-
-function undoRecoveryText(r: UndoRecoveryReport, st: Style): string | undefined {
-  if (r.rolledForward + r.rolledBack === 0 && r.copiesRemoved === 0) return undefined;
-  return st.deco(
-    '🔧',
-    `Recovered an interrupted undo: ${countOf(r.rolledForward, 'path')} restored, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.copiesRemoved, 'temporary copy', 'temporary copies')} removed`,
-  );
-}
-
-/**
- * A killed undo left journal rows (or a plan 'undoing'): a scan or an execute finishes or rolls
- * them back first, as they do for a killed execute, so that no temporary copy is catalogued.
- */
-export function recoverUndoIfNeeded(db: DB, opts: GlobalOptions, lockedByCaller = false): void {
-  if (openUndoJournal(db).length === 0 && interruptedUndoPlans(db).length === 0) return;
-  if (!lockedByCaller) {
-    if (liveHolder(db)) return;
-    acquireExecutorLock(db, 0);
-  }
-  try {
-    const text = undoRecoveryText(recoverInterruptedUndo(db), styleFor(process.stderr));
-    if (text) warn(opts, text);
-  } finally {
-    if (!lockedByCaller) releaseExecutorLock(db);
-  }
 }
 
 async function confirm(plan: PlanRow, paths: number): Promise<boolean> {
@@ -102,10 +75,8 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
   const dryRun = opts.dryRun ?? false;
   const cat = open(opts, { readonly: dryRun });
   const db = cat.db;
-  let log: RunLog | undefined;
-  let locked = false;
   try {
-    let plan = requirePlan(db, id);
+    const plan = requirePlan(db, id);
     checkUndoable(plan);
     const paths = undoNeeds(db, id).reduce((n, d) => n + d.actions, 0);
     if (!dryRun && !opts.force) {
@@ -119,165 +90,189 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
         return;
       }
     }
-    let recovery: { execute?: string; undo?: UndoRecoveryReport } = {};
     if (dryRun) {
-      if ((openJournal(db).length > 0 || openUndoJournal(db).length > 0) && !liveHolder(db)) {
+      const pending = recoveryPending(db);
+      if (pending.execute || pending.undo) {
         warn(
           opts,
           'hashall: note: an interrupted run left work to recover; the next real undo or execute will recover it first',
         );
       }
-    } else {
-      acquireExecutorLock(db, id);
-      locked = true;
-      const errSt = styleFor(process.stderr);
-      const ex = recoveryText(recoverInterrupted(db), errSt);
-      const un = recoverInterruptedUndo(db);
-      const unText = undoRecoveryText(un, errSt);
-      recovery = { ...(ex ? { execute: ex } : {}), undo: un };
-      for (const t of [ex, unText]) if (t) warn(opts, t);
-      plan = requirePlan(db, id);
-      checkUndoable(plan);
+      await undoPlan({ db, plan, opts, paths, space: spaceOrRefuse(db, id), run: undefined });
+      return;
     }
-    const space = checkUndoSpace(db, id);
-    const short = space.filter((s) => !s.fits);
-    if (short.length > 0) {
-      throw new UserError(
-        `not enough free space to undo plan ${id}: ${short.map(spaceText).join('; ')}; free some space first (nothing was changed)`,
-      );
-    }
-    if (!dryRun) {
-      log = openLog(cat.path, `conductor-undo-${id}`);
-      log.write(`undo plan #${plan.id} "${plan.name}" pid ${process.pid}`);
-      if (recovery.execute) log.write(recovery.execute);
-      const t = recovery.undo && undoRecoveryText(recovery.undo, styleFor(process.stderr));
-      if (t) log.write(t);
-    }
-    const human = !opts.json && !opts.quiet;
-    const st = styleFor();
-    if (human) {
-      process.stdout.write(
-        [
-          st.deco(
-            dryRun ? '🔍' : '↩️ ',
-            `${dryRun ? 'DRY RUN' : 'UNDOING'} Plan #${plan.id}: ${plan.name}`,
-          ),
-          `Paths to restore: ${formatCount(paths)}`,
-          ...space.map((s) => `Space: ${spaceText(s)}`),
-          RULE,
-          '',
-        ].join('\n') + '\n',
-      );
-    }
-    const left: UndoReport[] = [];
-    const failures: UndoReport[] = [];
-    const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
-    const summary: UndoSummary = await new Undoer(db, plan, {
-      dryRun,
-      shouldStop: stopRequested,
-      onAction: (r) => {
-        if (r.outcome.kind === 'left' && left.length < 10_000) left.push(r);
-        if (r.outcome.kind === 'failed' && failures.length < 10_000) failures.push(r);
-        const o = r.outcome;
-        log?.write(
-          `RESTORE #${r.action.id} ${o.kind}${o.kind === 'left' ? `: ${o.why}` : o.kind === 'failed' ? `: ${o.error}` : ''} target=${toText(r.targetAbs)}`,
-        );
-        if (human)
-          process.stdout.write(
-            `RESTORE: ${toText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r, st)}\n\n`,
-          );
+    let space: SpaceCheck[] = [];
+    await withExecutorRun(
+      {
+        db,
+        catalogPath: cat.path,
+        planId: id,
+        log: {
+          name: `conductor-undo-${id}`,
+          header: `undo plan #${plan.id} "${plan.name}" pid ${process.pid}`,
+        },
+        // Recovery may have changed the plan; a refusal leaves no log behind.
+        check: () => {
+          checkUndoable(requirePlan(db, id));
+          space = spaceOrRefuse(db, id);
+        },
+        onEvent: warnRecovery(opts),
       },
-    }).run();
-    log?.write(
-      `done: status ${summary.status}, restored ${summary.restored}, left ${summary.left}, failed ${summary.failed}, bytes ${summary.bytesRestored}`,
+      (run) => undoPlan({ db, plan: requirePlan(db, id), opts, paths, space, run }),
     );
-    if (opts.json) {
-      printJson({
-        plan_id: plan.id,
-        dry_run: dryRun,
-        restored: summary.restored,
-        would_restore: summary.wouldRestore,
-        left_alone: summary.left,
-        failed: summary.failed,
-        metadata_not_recorded: summary.legacy,
-        bytes_restored: summary.bytesRestored,
-        would_restore_bytes: summary.wouldRestoreBytes,
-        status: dryRun ? plan.status : summary.status,
-        interrupted: summary.interrupted,
-        log: log?.path ?? null,
-        space: space.map((s) => ({
-          device: s.device,
-          ...(s.mountPoint ? jsonPath('mount_point', s.mountPoint) : {}),
-          paths: s.paths,
-          needed: s.needed,
-          available: s.available ?? null,
-        })),
-        recovery: recovery.undo
-          ? {
-              rolled_forward: recovery.undo.rolledForward,
-              rolled_back: recovery.undo.rolledBack,
-              copies_removed: recovery.undo.copiesRemoved,
-            }
-          : null,
-        left: left.map((r) => ({
-          id: r.action.id,
-          ...jsonPath('target', r.targetAbs ?? r.action.targetPath),
-          reason: r.outcome.kind === 'left' ? r.outcome.why : '',
-        })),
-        failures: failures.map((r) => ({
-          id: r.action.id,
-          ...jsonPath('target', r.targetAbs ?? r.action.targetPath),
-          error: r.outcome.kind === 'failed' ? r.outcome.error : '',
-        })),
-      });
-    } else if (human) {
-      const lines = [RULE];
-      if (dryRun)
-        lines.push(
-          st.deco(
-            '🔍',
-            `Would restore: ${formatCount(summary.wouldRestore)} (${formatBytes(summary.wouldRestoreBytes)})`,
-          ),
-        );
-      else
-        lines.push(
-          st.status(
-            'ok',
-            `Restored: ${formatCount(summary.restored)} (${formatBytes(summary.bytesRestored)} used again)`,
-          ),
-        );
-      lines.push(
-        st.status('warning', `Left alone (changed since execute): ${formatCount(summary.left)}`),
-      );
-      lines.push(st.status('failed', `Failed: ${formatCount(summary.failed)}`));
-      if (summary.legacy)
-        lines.push(
-          st.deco(
-            'ℹ️ ',
-            `${countOf(summary.legacy, 'path')} executed before hashall recorded their metadata: owner, group and mode (equal to the kept file's) and the plan's mtime restored; the atime is the kept file's`,
-          ),
-        );
-      if (!dryRun) lines.push(`Status: ${summary.status}`);
-      if (summary.interrupted)
-        lines.push(
-          st.status(
-            'warning',
-            `Interrupted: run 'hashall conductor undo ${plan.id}' again to resume`,
-          ),
-        );
-      if (log) lines.push('', `See ${log.path} for details`);
-      process.stdout.write(lines.join('\n') + '\n');
-    }
-    process.exitCode = summary.interrupted
-      ? EXIT.interrupted
-      : summary.failed + summary.left > 0
-        ? EXIT.partial
-        : EXIT.ok;
   } finally {
-    log?.close();
-    if (locked) releaseExecutorLock(db);
     db.close();
   }
+}
+
+/** Refuse (changing nothing) when a filesystem lacks the space the copies need. */
+function spaceOrRefuse(db: DB, id: number): SpaceCheck[] {
+  const space = checkUndoSpace(db, id);
+  const short = space.filter((s) => !s.fits);
+  if (short.length > 0) {
+    throw new UserError(
+      `not enough free space to undo plan ${id}: ${short.map(spaceText).join('; ')}; free some space first (nothing was changed)`,
+    );
+  }
+  return space;
+}
+
+interface UndoRequest {
+  readonly db: DB;
+  readonly plan: PlanRow;
+  readonly opts: UndoOpts;
+  /** Linked paths to restore, for the header. */
+  readonly paths: number;
+  readonly space: SpaceCheck[];
+  /** The real run (lock, log, recovery); undefined for --dry-run. */
+  readonly run: ExecutorRun | undefined;
+}
+
+/** Run the undo (or its dry run) and render it. */
+async function undoPlan(req: UndoRequest): Promise<void> {
+  const { db, plan, opts, paths, space, run } = req;
+  const dryRun = run === undefined;
+  const log = run?.log;
+  const human = !opts.json && !opts.quiet;
+  const st = styleFor();
+  if (human) {
+    process.stdout.write(
+      [
+        st.deco(
+          dryRun ? '🔍' : '↩️ ',
+          `${dryRun ? 'DRY RUN' : 'UNDOING'} Plan #${plan.id}: ${plan.name}`,
+        ),
+        `Paths to restore: ${formatCount(paths)}`,
+        ...space.map((s) => `Space: ${spaceText(s)}`),
+        RULE,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+  const left: UndoReport[] = [];
+  const failures: UndoReport[] = [];
+  const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
+  const summary: UndoSummary = await new Undoer(db, plan, {
+    dryRun,
+    shouldStop: stopRequested,
+    onAction: (r) => {
+      if (r.outcome.kind === 'left' && left.length < 10_000) left.push(r);
+      if (r.outcome.kind === 'failed' && failures.length < 10_000) failures.push(r);
+      const o = r.outcome;
+      log?.write(
+        `RESTORE #${r.action.id} ${o.kind}${o.kind === 'left' ? `: ${o.why}` : o.kind === 'failed' ? `: ${o.error}` : ''} target=${toText(r.targetAbs)}`,
+      );
+      if (human)
+        process.stdout.write(
+          `RESTORE: ${toText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r, st)}\n\n`,
+        );
+    },
+  }).run();
+  log?.write(
+    `done: status ${summary.status}, restored ${summary.restored}, left ${summary.left}, failed ${summary.failed}, bytes ${summary.bytesRestored}`,
+  );
+  if (opts.json) {
+    printJson({
+      plan_id: plan.id,
+      dry_run: dryRun,
+      restored: summary.restored,
+      would_restore: summary.wouldRestore,
+      left_alone: summary.left,
+      failed: summary.failed,
+      metadata_not_recorded: summary.legacy,
+      bytes_restored: summary.bytesRestored,
+      would_restore_bytes: summary.wouldRestoreBytes,
+      status: dryRun ? plan.status : summary.status,
+      interrupted: summary.interrupted,
+      log: log?.path ?? null,
+      space: space.map((s) => ({
+        device: s.device,
+        ...(s.mountPoint ? jsonPath('mount_point', s.mountPoint) : {}),
+        paths: s.paths,
+        needed: s.needed,
+        available: s.available ?? null,
+      })),
+      recovery: run
+        ? {
+            rolled_forward: run.recovery.undo.rolledForward,
+            rolled_back: run.recovery.undo.rolledBack,
+            copies_removed: run.recovery.undo.copiesRemoved,
+          }
+        : null,
+      left: left.map((r) => ({
+        id: r.action.id,
+        ...jsonPath('target', r.targetAbs ?? r.action.targetPath),
+        reason: r.outcome.kind === 'left' ? r.outcome.why : '',
+      })),
+      failures: failures.map((r) => ({
+        id: r.action.id,
+        ...jsonPath('target', r.targetAbs ?? r.action.targetPath),
+        error: r.outcome.kind === 'failed' ? r.outcome.error : '',
+      })),
+    });
+  } else if (human) {
+    const lines = [RULE];
+    if (dryRun)
+      lines.push(
+        st.deco(
+          '🔍',
+          `Would restore: ${formatCount(summary.wouldRestore)} (${formatBytes(summary.wouldRestoreBytes)})`,
+        ),
+      );
+    else
+      lines.push(
+        st.status(
+          'ok',
+          `Restored: ${formatCount(summary.restored)} (${formatBytes(summary.bytesRestored)} used again)`,
+        ),
+      );
+    lines.push(
+      st.status('warning', `Left alone (changed since execute): ${formatCount(summary.left)}`),
+    );
+    lines.push(st.status('failed', `Failed: ${formatCount(summary.failed)}`));
+    if (summary.legacy)
+      lines.push(
+        st.deco(
+          'ℹ️ ',
+          `${countOf(summary.legacy, 'path')} executed before hashall recorded their metadata: owner, group and mode (equal to the kept file's) and the plan's mtime restored; the atime is the kept file's`,
+        ),
+      );
+    if (!dryRun) lines.push(`Status: ${summary.status}`);
+    if (summary.interrupted)
+      lines.push(
+        st.status(
+          'warning',
+          `Interrupted: run 'hashall conductor undo ${plan.id}' again to resume`,
+        ),
+      );
+    if (log) lines.push('', `See ${log.path} for details`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  process.exitCode = summary.interrupted
+    ? EXIT.interrupted
+    : summary.failed + summary.left > 0
+      ? EXIT.partial
+      : EXIT.ok;
 }
 
 export function registerUndo(conductor: Command): void {
