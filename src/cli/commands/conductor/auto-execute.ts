@@ -8,33 +8,33 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { catalogPath, defaultCatalogPath } from '../../catalog/open.js';
-import type { DeviceRow } from '../../catalog/devices.js';
+import { catalogPath, defaultCatalogPath } from '../../../catalog/open.js';
+import type { DeviceRow } from '../../../catalog/devices.js';
 import {
   autoExecute,
   type AutoEvent,
   type AutoResult,
   type Rescan,
-} from '../../conductor/auto-execute-run.js';
-import type { Verify } from '../../conductor/execute.js';
-import { parseSize } from '../../conductor/filters.js';
-import { keepRuleText } from '../../conductor/keep-rules.js';
-import { MODES, actionLabel, planMode, type Mode } from '../../conductor/mode.js';
-import { SCHEDULES, type Schedule } from '../../conductor/schedule.js';
-import type { Scope } from '../../conductor/scope.js';
-import { scheduleJob, type ScheduledJob } from '../../conductor/schedule-job.js';
-import { EXIT, UserError } from '../../errors.js';
-import { displayPath } from '../../display-path.js';
-import { jsonPath } from '../../paths.js';
-import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
-import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
-import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
-import { recoveryEventText } from '../render/recovery.js';
-import { styleFor } from '../style.js';
-import { stopRequested } from '../signals.js';
-import { runPlan } from './run-plan.js';
-import { scanJson } from './scan.js';
+} from '../../../conductor/auto-execute-run.js';
+import type { Verify } from '../../../conductor/execute.js';
+import { parseSize } from '../../../conductor/filters.js';
+import { keepRuleText } from '../../../conductor/keep-rules.js';
+import { MODES, actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
+import { SCHEDULES, type Schedule } from '../../../conductor/schedule.js';
+import type { Scope } from '../../../conductor/scope.js';
+import { scheduleJob, type ScheduledJob } from '../../../conductor/schedule-job.js';
+import { EXIT, UserError } from '../../../errors.js';
+import { displayPath } from '../../../display-path.js';
+import { jsonPath } from '../../../paths.js';
+import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
+import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
+import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
+import { recoveryEventText } from '../../render/recovery.js';
+import { styleFor } from '../../style.js';
+import { stopRequested } from '../../signals.js';
+import { runPlan } from '../../render/run-plan.js';
+import { scanJson } from '../scan.js';
 
 interface AutoOpts extends GlobalOptions, FilterOpts {
   device: string;
@@ -57,7 +57,7 @@ function choice<T extends string>(values: readonly T[]): (v: string) => T {
   };
 }
 
-const MAIN_JS = fileURLToPath(new URL('../main.js', import.meta.url));
+const MAIN_JS = fileURLToPath(new URL('../../main.js', import.meta.url));
 
 function rescanOf(opts: AutoOpts): Rescan {
   return opts.rescan

@@ -1,52 +1,30 @@
-/** `conductor undo ID` and `conductor discard ID` (issue 12 §5). */
+/** `conductor undo ID` (issue 12 §5): give the paths a plan replaced their own copies back. */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { createInterface } from 'node:readline/promises';
-import type { DB } from '../../catalog/open.js';
-import { getPlan, type PlanRow } from '../../catalog/plans.js';
-import { undoNeeds } from '../../catalog/undo.js';
-import { discardPlan } from '../../conductor/discard.js';
-import { recoveryPending, withExecutorRun, type ExecutorRun } from '../../conductor/run.js';
-import { checkUndoable, Undoer, type UndoReport, type UndoSummary } from '../../conductor/undo.js';
-import { checkUndoSpace, type SpaceCheck } from '../../conductor/undo-space.js';
-import { EXIT, UserError } from '../../errors.js';
-import { displayPath } from '../../display-path.js';
-import { jsonPath } from '../../paths.js';
-import { styleFor, type Style } from '../style.js';
-import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../context.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
-import { stopRequested } from '../signals.js';
-import { warnRecovery } from '../render/recovery.js';
-import { RULE } from './run-plan.js';
-
-function parsePlanId(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError('a plan id is a positive whole number');
-  return n;
-}
-
-function requirePlan(db: DB, id: number): PlanRow {
-  const plan = getPlan(db, id);
-  if (!plan) throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
-  return plan;
-}
+import type { DB } from '../../../catalog/open.js';
+import { type PlanRow } from '../../../catalog/plans.js';
+import { undoNeeds } from '../../../catalog/undo.js';
+import { recoveryPending, withExecutorRun, type ExecutorRun } from '../../../conductor/run.js';
+import {
+  checkUndoable,
+  Undoer,
+  type UndoReport,
+  type UndoSummary,
+} from '../../../conductor/undo.js';
+import { checkUndoSpace, type SpaceCheck } from '../../../conductor/undo-space.js';
+import { EXIT, UserError } from '../../../errors.js';
+import { displayPath } from '../../../display-path.js';
+import { jsonPath } from '../../../paths.js';
+import { styleFor, type Style } from '../../style.js';
+import { confirmUndo } from '../../render/prompt.js';
+import { parsePlanId, requirePlan } from './args.js';
+import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
+import { stopRequested } from '../../signals.js';
+import { warnRecovery } from '../../render/recovery.js';
+import { RULE } from '../../render/run-plan.js';
 
 function spaceText(s: SpaceCheck): string {
   return `${s.device}${s.mountPoint ? ` (${displayPath(s.mountPoint)})` : ''}: needs ${formatBytes(s.needed)} (${formatCount(s.needed)} bytes) for ${formatCount(s.paths)} copies, ${s.available === undefined ? 'free space unknown' : `${formatBytes(s.available)} (${formatCount(s.available)} bytes) available`}`;
-}
-
-async function confirm(plan: PlanRow, paths: number): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    process.stderr.write(
-      `Plan #${plan.id} "${plan.name}": ${formatCount(paths)} linked paths get their own copies back (using that much space again).\n`,
-    );
-    const answer = await rl.question('Undo this plan now? [y/N] ');
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
 }
 
 interface UndoOpts extends GlobalOptions {
@@ -85,7 +63,7 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
           `refusing to undo plan ${id} without --force when not on a terminal; check it with 'hashall conductor undo ${id} --dry-run', then add --force`,
         );
       }
-      if (!(await confirm(plan, paths))) {
+      if (!(await confirmUndo(plan, paths))) {
         say(opts, 'Nothing done.');
         return;
       }
@@ -284,21 +262,4 @@ export function registerUndo(conductor: Command): void {
       .option('--dry-run', 'check every path against the disk and report; change nothing')
       .option('--force', 'undo without asking (required when not on a terminal)'),
   ).action(runUndo);
-
-  withGlobals(
-    conductor
-      .command('discard')
-      .description('remove a plan that was never executed')
-      .argument('<plan_id>', 'plan id', parsePlanId),
-  ).action((id: number, opts: GlobalOptions) => {
-    const { db } = open(opts);
-    try {
-      const r = discardPlan(db, id);
-      if (opts.json) printJson({ plan_id: id, discarded: true, actions: r.actions });
-      else
-        say(opts, styleFor().deco('🗑️ ', `Plan ${id} discarded (${countOf(r.actions, 'action')})`));
-    } finally {
-      db.close();
-    }
-  });
 }
