@@ -46,7 +46,14 @@ const LOG_FLUSH_BYTES = 64 * 1024;
  * written on the next turn of the event loop (an executor yields at least every 50 ms), at
  * 64 KiB, on close and at exit: one write per burst of action reports, not one per action.
  */
-export function openLog(catalogPath: string, name: string): RunLog {
+export function openLog({
+  catalogPath,
+  name,
+}: {
+  readonly catalogPath: string;
+  /** `conductor-plan-7`: the catalog's tag and a time stamp are added. */
+  readonly name: string;
+}): RunLog {
   const { path, fd } = createLogFile(catalogPath, name);
   let buf: string[] = [];
   let bytes = 0;

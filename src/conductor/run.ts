@@ -104,7 +104,7 @@ export async function withExecutorRun<T>(
   try {
     const recovery = recoverBoth(db, req.onEvent);
     req.check?.(recovery);
-    log = openLog(req.catalogPath, req.log.name);
+    log = openLog({ catalogPath: req.catalogPath, name: req.log.name });
     log.write(req.log.header);
     for (const t of [describeRecovery(recovery.execute), describeUndoRecovery(recovery.undo)])
       if (t) log.write(t);

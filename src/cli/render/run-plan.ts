@@ -30,14 +30,18 @@ const FAILURES_SHOWN = 1000;
 
 export interface RunRequest {
   readonly opts: GlobalOptions;
-  readonly dryRun: boolean;
   readonly verify: Verify;
   /** HARDLINK (REFLINK) actions in the plan, for the header. */
   readonly replacements: number;
   /** Print every action, whatever the size of the plan. */
   readonly verbose: boolean;
-  readonly log: RunLog | undefined;
-  readonly recovery: RecoveryReport | undefined;
+  /**
+   * A dry run (no lock, no log: it changes nothing), or a real run inside an executor run:
+   * its log, and the recovery it did first (reported in the JSON; auto-execute: none).
+   */
+  readonly run:
+    | { readonly kind: 'dry-run' }
+    | { readonly kind: 'real'; readonly log: RunLog; readonly recovery?: RecoveryReport };
 }
 
 /** An action as execute prints it: `target ← source`, as show-plan does. */
@@ -60,7 +64,10 @@ export async function runPlan(
   plan: PlanRow,
   req: RunRequest,
 ): Promise<{ summary: ExecuteSummary; doc: Record<string, unknown> }> {
-  const { opts, dryRun, log } = req;
+  const { opts } = req;
+  const dryRun = req.run.kind === 'dry-run';
+  const log = req.run.kind === 'real' ? req.run.log : undefined;
+  const recovery = req.run.kind === 'real' ? req.run.recovery : undefined;
   const mode = planMode(plan);
   const label = actionLabel(mode, 'HARDLINK');
   const human = !opts.json && !opts.quiet;
@@ -154,11 +161,11 @@ export async function runPlan(
     status: dryRun ? plan.status : summary.status,
     interrupted: summary.interrupted,
     log: log?.path ?? null,
-    recovery: req.recovery
+    recovery: recovery
       ? {
-          rolled_forward: req.recovery.rolledForward,
-          rolled_back: req.recovery.rolledBack,
-          temp_links_removed: req.recovery.tempLinksRemoved,
+          rolled_forward: recovery.rolledForward,
+          rolled_back: recovery.rolledBack,
+          temp_links_removed: recovery.tempLinksRemoved,
         }
       : null,
     failures: failures.map((f) => ({

@@ -283,12 +283,10 @@ async function runAuto(
       ({ plan, replacements, log }) =>
         runPlan(db, plan, {
           opts,
-          dryRun: false,
+          run: { kind: 'real', log },
           verify: opts.verify,
           verbose: false,
           replacements,
-          log,
-          recovery: undefined,
         }),
       onEvent,
     );

@@ -71,12 +71,10 @@ export function registerExecute(conductor: Command): void {
         }
         const { summary, doc } = await runPlan(db, plan, {
           opts,
-          dryRun,
+          run: { kind: 'dry-run' },
           verify: opts.verify,
           verbose: opts.verbose ?? false,
           replacements: hardlinks,
-          log: undefined,
-          recovery: undefined,
         });
         finish(summary, doc);
         return;
@@ -97,12 +95,10 @@ export function registerExecute(conductor: Command): void {
           plan = requirePlan(db, id);
           const { summary, doc } = await runPlan(db, plan, {
             opts,
-            dryRun,
+            run: { kind: 'real', log: run.log, recovery: run.recovery.execute },
             verify: opts.verify,
             verbose: opts.verbose ?? false,
             replacements: hardlinks,
-            log: run.log,
-            recovery: run.recovery.execute,
           });
           finish(summary, doc);
         },
