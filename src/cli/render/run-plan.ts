@@ -1,19 +1,15 @@
 /**
- * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
- * (the progress bar, the action lines, the execution log, the summary, the JSON document).
+ * Reporting a plan's run: what `conductor execute` and `conductor auto-execute` share (the
+ * progress bar, the action lines, the summary, the JSON document). The run itself, and its log
+ * lines, are the conductor's (conductor/plan-run.ts).
  */
 import type { DB } from '../../catalog/open.js';
 import { actionCounts, type PlanRow } from '../../catalog/plans.js';
-import {
-  Executor,
-  type ActionReport,
-  type ExecuteSummary,
-  type Verify,
-} from '../../conductor/execute.js';
+import type { ActionReport, ExecuteSummary, Verify } from '../../conductor/execute.js';
+import { pathText, runPlanActions } from '../../conductor/plan-run.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
 import type { RunLog } from '../../conductor/run-log.js';
-import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
 import { countOf, formatBytes, formatCount } from '../format.js';
@@ -47,10 +43,6 @@ export interface RunRequest {
 /** An action as execute prints it: `target ← source`, as show-plan does. */
 function actionBlock(label: string, r: ActionReport, mark: string): string {
   return `${label}: ${pathText(r.targetAbs)}\n  ← ${pathText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`;
-}
-
-function pathText(b: Buffer | undefined): string {
-  return b ? displayPath(b) : '(not mounted)';
 }
 
 /**
@@ -94,9 +86,6 @@ export async function runPlan(
   const onAction = (r: ActionReport) => {
     const o = r.outcome;
     if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
-    log?.write(
-      `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${pathText(r.targetAbs)} source=${pathText(r.sourceAbs)}`,
-    );
     if (o.kind === 'failed' && !human && opts.quiet) {
       if (failuresShown++ < FAILURES_SHOWN)
         process.stderr.write(
@@ -126,15 +115,19 @@ export async function runPlan(
   };
   let summary: ExecuteSummary;
   try {
-    summary = await new Executor(db, plan, {
-      dryRun,
-      verify: req.verify,
-      shouldStop: stopRequested,
-      onAction,
-      onChecked: (a) => {
-        if (a.type === 'HARDLINK') bar.action(a.bytes);
+    summary = await runPlanActions(
+      {
+        db,
+        plan,
+        run: req.run.kind === 'real' ? { kind: 'real', log: req.run.log } : { kind: 'dry-run' },
+        verify: req.verify,
+        shouldStop: stopRequested,
       },
-    }).run();
+      (e) => {
+        if (e.kind === 'action') onAction(e.report);
+        else if (e.action.type === 'HARDLINK') bar.action(e.action.bytes);
+      },
+    );
   } finally {
     bar.stop();
   }
@@ -143,9 +136,6 @@ export async function runPlan(
       `hashall: error: ${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown${log ? `: see ${log.path}` : ''}\n`,
     );
   }
-  log?.write(
-    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved} (plan in all: ${summary.planBytesSaved})`,
-  );
   const doc: Record<string, unknown> = {
     plan_id: plan.id,
     mode,
