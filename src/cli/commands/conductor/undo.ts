@@ -1,15 +1,11 @@
 /** `conductor undo ID` (issue 12 §5): give the paths a plan replaced their own copies back. */
 import type { Command } from 'commander';
 import type { DB } from '../../../catalog/open.js';
-import { type PlanRow } from '../../../catalog/plans.js';
+import type { PlanRow } from '../../../catalog/plans.js';
 import { undoNeeds } from '../../../catalog/undo.js';
+import { pathText, runUndoActions } from '../../../conductor/plan-run.js';
 import { recoveryPending, withExecutorRun, type ExecutorRun } from '../../../conductor/run.js';
-import {
-  checkUndoable,
-  Undoer,
-  type UndoReport,
-  type UndoSummary,
-} from '../../../conductor/undo.js';
+import { checkUndoable, type UndoReport, type UndoSummary } from '../../../conductor/undo.js';
 import { checkUndoSpace, type SpaceCheck } from '../../../conductor/undo-space.js';
 import { EXIT, UserError } from '../../../errors.js';
 import { displayPath } from '../../../display-path.js';
@@ -149,25 +145,21 @@ async function undoPlan(req: UndoRequest): Promise<void> {
   }
   const left: UndoReport[] = [];
   const failures: UndoReport[] = [];
-  const toText = (b: Buffer | undefined) => (b ? displayPath(b) : '(not mounted)');
-  const summary: UndoSummary = await new Undoer(db, plan, {
-    dryRun,
-    shouldStop: stopRequested,
-    onAction: (r) => {
+  const summary: UndoSummary = await runUndoActions(
+    {
+      db,
+      plan,
+      run: run ? { kind: 'real', log: run.log } : { kind: 'dry-run' },
+      shouldStop: stopRequested,
+    },
+    (r) => {
       if (r.outcome.kind === 'left' && left.length < 10_000) left.push(r);
       if (r.outcome.kind === 'failed' && failures.length < 10_000) failures.push(r);
-      const o = r.outcome;
-      log?.write(
-        `RESTORE #${r.action.id} ${o.kind}${o.kind === 'left' ? `: ${o.why}` : o.kind === 'failed' ? `: ${o.error}` : ''} target=${toText(r.targetAbs)}`,
-      );
       if (human)
         process.stdout.write(
-          `RESTORE: ${toText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r, st)}\n\n`,
+          `RESTORE: ${pathText(r.targetAbs)}\n  ${formatCount(r.action.size)} bytes\n  ${outcomeMark(r, st)}\n\n`,
         );
     },
-  }).run();
-  log?.write(
-    `done: status ${summary.status}, restored ${summary.restored}, left ${summary.left}, failed ${summary.failed}, bytes ${summary.bytesRestored}`,
   );
   if (opts.json) {
     printJson({
