@@ -28,3 +28,16 @@ export function formatTime(ms: number | null | undefined): string {
     .replace('T', ' ')
     .replace(/\.\d+Z$/, 'Z');
 }
+
+/** Plurals that do not just add an s. */
+const IRREGULAR: Record<string, string> = {
+  directory: 'directories',
+  copy: 'copies',
+  entry: 'entries',
+};
+
+/** '1 file', '2,000 files', '1 directory', '3 directories': every count of a noun in output. */
+export function countOf(n: number | bigint, singular: string, plural?: string): string {
+  const word = Number(n) === 1 ? singular : (plural ?? IRREGULAR[singular] ?? `${singular}s`);
+  return `${formatCount(n)} ${word}`;
+}

@@ -1,9 +1,9 @@
 /** Rendering helpers for human output. */
-import { formatBytes, formatCount, formatTime } from '../format.js';
+import { countOf, formatBytes, formatCount, formatTime } from '../format.js';
 
 // The number and time formats reports share live in the base module src/format.ts;
 // re-exported here so CLI code keeps one import for everything it prints.
-export { formatBytes, formatCount, formatTime };
+export { countOf, formatBytes, formatCount, formatTime };
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
@@ -21,17 +21,4 @@ export function table(headers: string[], rows: string[][], right: boolean[] = []
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
-}
-
-/** Plurals that do not just add an s. */
-const IRREGULAR: Record<string, string> = {
-  directory: 'directories',
-  copy: 'copies',
-  entry: 'entries',
-};
-
-/** '1 file', '2,000 files', '1 directory', '3 directories': every count of a noun in output. */
-export function countOf(n: number | bigint, singular: string, plural?: string): string {
-  const word = Number(n) === 1 ? singular : (plural ?? IRREGULAR[singular] ?? `${singular}s`);
-  return `${formatCount(n)} ${word}`;
 }

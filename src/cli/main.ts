@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, UserError, errnoCode } from '../errors.js';
 import { catalogPath, sqliteUserError } from '../catalog/open.js';
-import { registerConductor } from './commands/conductor.js';
+import { registerConductor } from './commands/conductor/index.js';
 import { registerDevices } from './commands/devices.js';
 import { registerDupes } from './commands/dupes.js';
 import { registerExport } from './commands/export.js';

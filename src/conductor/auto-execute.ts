@@ -1,11 +1,12 @@
 /**
  * `conductor auto-execute`: (rescan,) plan, and execute without asking only when the plan saves
- * at least the threshold. What is decided here; the CLI runs and reports it.
+ * at least the threshold. The decisions (which roots, whether to run) live here; the pipeline
+ * itself is in auto-execute-run.ts.
  */
 import { lstatSync } from 'node:fs';
 import type { DB } from '../catalog/open.js';
 import type { DeviceRow } from '../catalog/devices.js';
-import { stmt } from '../catalog/stmt.js';
+import { recordedScanRoots } from '../catalog/scan-roots.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { byteKey, isUnder } from '../paths.js';
 import { absolutePath, currentMounts } from '../fs/reachability.js';
@@ -22,13 +23,7 @@ export interface ScanRoots {
  * filesystem, so a remount elsewhere still finds them), through its current mounts.
  */
 export function scanRootsOf(db: DB, device: DeviceRow): ScanRoots {
-  const fsPaths = (
-    stmt(
-      db,
-      `SELECT DISTINCT fs_path FROM scans WHERE device_id = ? AND fs_path IS NOT NULL
-          AND status IN ('completed', 'interrupted', 'failed')`,
-    ).all(device.id) as { fs_path: Buffer }[]
-  ).map((r) => r.fs_path);
+  const fsPaths = recordedScanRoots(db, device.id);
   const views = currentMounts(device, readMountinfo());
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];
@@ -59,7 +54,15 @@ export type Decision =
   | { readonly run: false; readonly reason: string; readonly why: 'below-threshold' | 'nothing' };
 
 /** Run only when the plan has something to do and saves at least `minSavings` bytes. */
-export function decide(bytesSaveable: number, replacements: number, minSavings: number): Decision {
+export function decide({
+  bytesSaveable,
+  replacements,
+  minSavings,
+}: {
+  readonly bytesSaveable: number;
+  readonly replacements: number;
+  readonly minSavings: number;
+}): Decision {
   if (replacements === 0)
     return { run: false, why: 'nothing', reason: 'the plan has nothing to replace' };
   if (bytesSaveable < minSavings)
@@ -69,13 +72,4 @@ export function decide(bytesSaveable: number, replacements: number, minSavings: 
       reason: `the plan would save ${bytesSaveable} bytes, below --min-savings ${minSavings}`,
     };
   return { run: true };
-}
-
-/** A plan that will not run is not kept: a scheduled job would otherwise pile them up. */
-export function discardPlan(db: DB, planId: number): void {
-  db.transaction(() => {
-    stmt(db, 'DELETE FROM conductor_actions WHERE plan_id = ?').run(planId);
-    stmt(db, 'DELETE FROM conductor_inode_state WHERE plan_id = ?').run(planId);
-    stmt(db, 'DELETE FROM conductor_plans WHERE id = ?').run(planId);
-  }).immediate();
 }

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { EXIT } from '../../errors.js';
-import type { DB } from '../../catalog/open.js';
-import { openJournal } from '../../catalog/plans.js';
-import { acquireExecutorLock, liveHolder, releaseExecutorLock } from '../../conductor/lock.js';
-import { recoverInterrupted } from '../../conductor/recovery.js';
-import { recoverUndoIfNeeded } from './undo.js';
+import { recoverBeforeScan, type RunEvent } from '../../conductor/run.js';
+import { recoveryEventText } from '../render/recovery.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
@@ -102,22 +99,23 @@ function render(s: ScanSummary, st: Style): string {
   return lines.join('\n');
 }
 
-/** An execute that was killed left journal rows: finish or roll back its actions first. */
-function recoverIfNeeded(db: DB, opts: GlobalOptions): void {
-  if (openJournal(db).length === 0 || liveHolder(db)) return;
-  acquireExecutorLock(db, 0);
-  try {
-    const r = recoverInterrupted(db);
-    warn(
-      opts,
-      styleFor(process.stderr).deco(
-        '🔧',
-        `Recovered an interrupted execute: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
-      ),
-    );
-  } finally {
-    releaseExecutorLock(db);
-  }
+/** A scan's note on the recovery it did first: an execute's is always told, an undo's when it did something. */
+function warnScanRecovery(opts: GlobalOptions): (e: RunEvent) => void {
+  return (e) => {
+    if (e.kind === 'recovered-execute') {
+      const r = e.report;
+      warn(
+        opts,
+        styleFor(process.stderr).deco(
+          '🔧',
+          `Recovered an interrupted execute: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
+        ),
+      );
+      return;
+    }
+    const text = recoveryEventText(e);
+    if (text) warn(opts, text);
+  };
 }
 
 export function registerScan(program: Command): void {
@@ -146,8 +144,7 @@ export function registerScan(program: Command): void {
       ),
   ).action(async (roots: string[], opts: ScanCliOptions) => {
     const catalog = open(opts);
-    recoverIfNeeded(catalog.db, opts);
-    recoverUndoIfNeeded(catalog.db, opts);
+    recoverBeforeScan(catalog.db, warnScanRecovery(opts));
     const progress = scanProgress(progressWanted(opts.quiet));
     let summary: ScanSummary;
     try {

@@ -1,87 +1,23 @@
 /**
- * Running a plan and reporting it: what `conductor execute` and `conductor auto-execute` share
- * (the progress bar, the action lines, the execution log, the summary, the JSON document).
+ * Reporting a plan's run: what `conductor execute` and `conductor auto-execute` share (the
+ * progress bar, the action lines, the summary, the JSON document). The run itself, and its log
+ * lines, are the conductor's (conductor/plan-run.ts).
  */
-import { closeSync, writeSync } from 'node:fs';
 import type { DB } from '../../catalog/open.js';
 import { actionCounts, type PlanRow } from '../../catalog/plans.js';
-import {
-  Executor,
-  type ActionReport,
-  type ExecuteSummary,
-  type Verify,
-} from '../../conductor/execute.js';
+import type { ActionReport, ExecuteSummary, Verify } from '../../conductor/execute.js';
+import { pathText, runPlanActions } from '../../conductor/plan-run.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
-import { displayPath } from '../../display-path.js';
+import type { RunLog } from '../../conductor/run-log.js';
 import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
-import { createLogFile } from '../log-file.js';
 import { countOf, formatBytes, formatCount } from '../format.js';
 import { progressWanted, runProgress, type RunWork } from '../progress.js';
-import { styleFor, type Style } from '../style.js';
+import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
 export const RULE = '═'.repeat(51);
-
-export interface RunLog {
-  readonly path: string;
-  write(line: string): void;
-  close(): void;
-}
-
-/** Buffered log text written out at this size at the latest. */
-const LOG_FLUSH_BYTES = 64 * 1024;
-
-/**
- * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file; named by log-file.ts).
- * Lines are buffered and written on the next turn of the event loop (an executor yields at
- * least every 50 ms), at 64 KiB, on close and at exit: one write per burst of action reports,
- * not one per action.
- */
-export function openLog(catalogPath: string, name: string): RunLog {
-  const { path, fd } = createLogFile(catalogPath, name);
-  let buf: string[] = [];
-  let bytes = 0;
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (buf.length === 0) return;
-    const text = buf.join('');
-    buf = [];
-    bytes = 0;
-    writeSync(fd, text);
-  };
-  // A second Ctrl-C exits at once: what is buffered is still written.
-  process.on('exit', flush);
-  return {
-    path,
-    write: (line) => {
-      const text = `${new Date().toISOString()} ${line}\n`;
-      buf.push(text);
-      bytes += text.length;
-      if (bytes >= LOG_FLUSH_BYTES) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    close: () => {
-      process.off('exit', flush);
-      flush();
-      closeSync(fd);
-    },
-  };
-}
-
-export function recoveryText(r: RecoveryReport, st: Style): string | undefined {
-  const n = r.rolledForward + r.rolledBack;
-  if (n === 0 && r.tempLinksRemoved === 0) return undefined;
-  return st.deco(
-    '🔧',
-    `Recovered an interrupted run: ${countOf(r.rolledForward, 'action')} completed, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.tempLinksRemoved, 'temporary link')} removed`,
-  );
-}
 
 /** Plans of at most this many HARDLINK (REFLINK) actions print every action, as the guide shows. */
 export const SMALL_PLAN = 20;
@@ -90,23 +26,23 @@ const FAILURES_SHOWN = 1000;
 
 export interface RunRequest {
   readonly opts: GlobalOptions;
-  readonly dryRun: boolean;
   readonly verify: Verify;
   /** HARDLINK (REFLINK) actions in the plan, for the header. */
   readonly replacements: number;
   /** Print every action, whatever the size of the plan. */
   readonly verbose: boolean;
-  readonly log: RunLog | undefined;
-  readonly recovery: RecoveryReport | undefined;
+  /**
+   * A dry run (no lock, no log: it changes nothing), or a real run inside an executor run:
+   * its log, and the recovery it did first (reported in the JSON; auto-execute: none).
+   */
+  readonly run:
+    | { readonly kind: 'dry-run' }
+    | { readonly kind: 'real'; readonly log: RunLog; readonly recovery?: RecoveryReport };
 }
 
 /** An action as execute prints it: `target ← source`, as show-plan does. */
 function actionBlock(label: string, r: ActionReport, mark: string): string {
   return `${label}: ${pathText(r.targetAbs)}\n  ← ${pathText(r.sourceAbs)}\n  Saves: ${formatCount(r.action.bytes)} bytes\n  ${mark}\n\n`;
-}
-
-function pathText(b: Buffer | undefined): string {
-  return b ? displayPath(b) : '(not mounted)';
 }
 
 /**
@@ -120,7 +56,10 @@ export async function runPlan(
   plan: PlanRow,
   req: RunRequest,
 ): Promise<{ summary: ExecuteSummary; doc: Record<string, unknown> }> {
-  const { opts, dryRun, log } = req;
+  const { opts } = req;
+  const dryRun = req.run.kind === 'dry-run';
+  const log = req.run.kind === 'real' ? req.run.log : undefined;
+  const recovery = req.run.kind === 'real' ? req.run.recovery : undefined;
   const mode = planMode(plan);
   const label = actionLabel(mode, 'HARDLINK');
   const human = !opts.json && !opts.quiet;
@@ -147,9 +86,6 @@ export async function runPlan(
   const onAction = (r: ActionReport) => {
     const o = r.outcome;
     if (o.kind === 'failed' && failures.length < 10_000) failures.push(r);
-    log?.write(
-      `${actionLabel(mode, r.action.type)} #${r.action.id} ${o.kind}${o.kind === 'failed' ? `: ${o.error}` : o.kind === 'noop' ? `: ${o.why}` : ''} target=${pathText(r.targetAbs)} source=${pathText(r.sourceAbs)}`,
-    );
     if (o.kind === 'failed' && !human && opts.quiet) {
       if (failuresShown++ < FAILURES_SHOWN)
         process.stderr.write(
@@ -179,15 +115,19 @@ export async function runPlan(
   };
   let summary: ExecuteSummary;
   try {
-    summary = await new Executor(db, plan, {
-      dryRun,
-      verify: req.verify,
-      shouldStop: stopRequested,
-      onAction,
-      onChecked: (a) => {
-        if (a.type === 'HARDLINK') bar.action(a.bytes);
+    summary = await runPlanActions(
+      {
+        db,
+        plan,
+        run: req.run.kind === 'real' ? { kind: 'real', log: req.run.log } : { kind: 'dry-run' },
+        verify: req.verify,
+        shouldStop: stopRequested,
       },
-    }).run();
+      (e) => {
+        if (e.kind === 'action') onAction(e.report);
+        else if (e.action.type === 'HARDLINK') bar.action(e.action.bytes);
+      },
+    );
   } finally {
     bar.stop();
   }
@@ -196,9 +136,6 @@ export async function runPlan(
       `hashall: error: ${countOf(failuresShown - FAILURES_SHOWN, 'more failure')} not shown${log ? `: see ${log.path}` : ''}\n`,
     );
   }
-  log?.write(
-    `done: status ${summary.status}, executed ${summary.executed}, noop ${summary.noop}, failed ${summary.failed}, skipped ${summary.skipped}, bytes ${mode === 'reflink' ? 'shared' : 'freed'} ${summary.bytesSaved} (plan in all: ${summary.planBytesSaved})`,
-  );
   const doc: Record<string, unknown> = {
     plan_id: plan.id,
     mode,
@@ -214,11 +151,11 @@ export async function runPlan(
     status: dryRun ? plan.status : summary.status,
     interrupted: summary.interrupted,
     log: log?.path ?? null,
-    recovery: req.recovery
+    recovery: recovery
       ? {
-          rolled_forward: req.recovery.rolledForward,
-          rolled_back: req.recovery.rolledBack,
-          temp_links_removed: req.recovery.tempLinksRemoved,
+          rolled_forward: recovery.rolledForward,
+          rolled_back: recovery.rolledBack,
+          temp_links_removed: recovery.tempLinksRemoved,
         }
       : null,
     failures: failures.map((f) => ({

@@ -1,0 +1,153 @@
+/** `conductor analyze`: the deduplication opportunities in the catalog. */
+import { Command } from 'commander';
+import { analyze } from '../../../conductor/analyze.js';
+import { describeFilters } from '../../../conductor/filters.js';
+import { keepRuleText } from '../../../conductor/keep-rules.js';
+import { displayPath } from '../../../display-path.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
+import { styleFor } from '../../style.js';
+import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
+import { deviceJson } from '../devices.js';
+import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
+import { describeScope } from '../../../conductor/scope.js';
+import { hex } from '../../render/plan.js';
+import { parseLimit } from './args.js';
+
+interface AnalyzeOpts extends GlobalOptions, FilterOpts {
+  device?: string;
+  crossDevice?: boolean;
+  limit: number;
+}
+
+export function registerAnalyze(conductor: Command): void {
+  withGlobals(
+    withFilterOptions(
+      conductor
+        .command('analyze')
+        .description('find deduplication opportunities in the catalog')
+        .argument('[paths...]', PATHS_HELP)
+        .option(
+          '--device <path>',
+          'only this filesystem (its mount point or alias; a directory inside it: only that directory)',
+        )
+        .option('--cross-device', 'also list contents duplicated across filesystems')
+        .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
+    ),
+  ).action((paths: string[], opts: AnalyzeOpts) => {
+    const { filters, keep } = parseFilterOpts(opts);
+    const { db } = open(opts, { readonly: true });
+    try {
+      const { device, scope } = deviceAndScope(db, opts.device, paths);
+      const a = analyze(db, {
+        ...(device ? { device } : {}),
+        crossDevice: opts.crossDevice ?? false,
+        limit: opts.limit || -1,
+        keep,
+        filters,
+        scope,
+      });
+      const keepText = keep.map(keepRuleText);
+      if (opts.json) {
+        printJson({
+          keep: keepText,
+          filters: filters.toJson(),
+          scope: scope.toJson(),
+          devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
+          same_device: {
+            groups: a.sameDevice.groups,
+            bytes_saveable: a.sameDevice.bytesSaveable,
+            pinned_inodes: a.sameDevice.pinnedInodes,
+            blocked_groups: a.sameDevice.blockedGroups,
+            top: a.sameDevice.top.map((g) => ({
+              device: a.devices.find((d) => d.device.id === g.deviceId)?.device.alias ?? g.deviceId,
+              sha256: g.sha256.toString('hex'),
+              size: g.size,
+              inodes: g.inodes,
+              paths: g.paths,
+              pinned: g.pinned,
+              bytes_saveable: g.saveable,
+            })),
+          },
+          cross_device: a.crossDevice
+            ? {
+                groups: a.crossDevice.groups,
+                bytes: a.crossDevice.bytes,
+                top: a.crossDevice.top.map((g) => ({
+                  sha256: g.sha256.toString('hex'),
+                  size: g.size,
+                  devices: g.devices,
+                  copies: g.copies,
+                })),
+              }
+            : { groups: 0, bytes: 0, top: [] },
+          pending: a.pending,
+          empty_files: a.emptyFiles,
+        });
+        return;
+      }
+      const st = styleFor();
+      const lines: string[] = [];
+      const filterText = describeFilters(filters.toJson());
+      const scopeText = describeScope(scope.entries);
+      if (scopeText) lines.push(st.deco('📁', `Scope: ${scopeText}`));
+      if (filterText) lines.push(st.deco('🔎', `Filters: ${filterText}`));
+      if (scopeText || filterText) lines.push('');
+      lines.push(st.deco('📊', 'Registered Devices:'));
+      const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
+      for (const d of a.devices) {
+        lines.push(
+          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
+        );
+      }
+      lines.push('', st.deco('🔍', 'Same-device deduplication opportunities:'));
+      if (a.sameDevice.groups === 0) lines.push('  none');
+      for (const d of a.devices) {
+        const groups = a.sameDevice.top.filter((g) => g.deviceId === d.device.id);
+        if (groups.length === 0) continue;
+        lines.push(`  ${displayPath(d.device.mountPoint)}:`);
+        for (const g of groups) {
+          lines.push(
+            `    ${hex(g.sha256)} - ${countOf(g.inodes, 'inode')}, ${countOf(g.paths, 'path')}, save ${formatBytes(g.saveable)}${g.pinned ? ` (${formatCount(g.pinned)} pinned)` : ''}`,
+          );
+        }
+      }
+      lines.push(
+        `  Total: ${countOf(a.sameDevice.groups, 'group')}, ${formatBytes(a.sameDevice.bytesSaveable)} saveable (${formatCount(a.sameDevice.bytesSaveable)} bytes)`,
+      );
+      if (a.sameDevice.blockedGroups) {
+        lines.push(
+          `  ${countOf(a.sameDevice.blockedGroups, 'more group')} cannot be linked (pinned, ${scope.active ? 'linked outside the scope, ' : ''}${filters.perPath ? 'filtered, ' : ''}or owner/group/mode differ)`,
+        );
+      }
+      if (a.sameDevice.pinnedInodes) {
+        lines.push(
+          `  ${countOf(a.sameDevice.pinnedInodes, 'inode')} ${a.sameDevice.pinnedInodes === 1 ? 'is' : 'are'} pinned by links outside the catalog${scope.active ? ' or the scope' : ''}: ${a.sameDevice.pinnedInodes === 1 ? 'it frees' : 'they free'} nothing`,
+        );
+      }
+      if (a.crossDevice) {
+        lines.push('', st.deco('🌐', 'Cross-device duplicate files:'));
+        if (a.crossDevice.groups === 0) lines.push('  none');
+        for (const g of a.crossDevice.top) {
+          lines.push(
+            `  ${hex(g.sha256)} - ${formatBytes(g.size)} × ${countOf(g.copies, 'copy')} across ${countOf(g.devices, 'device')}`,
+          );
+        }
+        lines.push(
+          `  Total: ${formatCount(a.crossDevice.groups)} ${a.crossDevice.groups === 1 ? 'content' : 'contents'}, ${formatBytes(a.crossDevice.bytes)} in extra copies (never hardlinked)`,
+        );
+      }
+      if (a.pending)
+        lines.push(
+          '',
+          st.deco(
+            '⏳',
+            `Pending: ${countOf(a.pending, 'candidate inode')} still ${a.pending === 1 ? 'needs' : 'need'} hashing (offline or unreadable); rescan to include them`,
+          ),
+        );
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -1,0 +1,26 @@
+/** `conductor discard ID` (issue 12 §5): remove a plan that was never executed. */
+import type { Command } from 'commander';
+import { discardPlan } from '../../../conductor/discard.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { countOf } from '../../format.js';
+import { styleFor } from '../../style.js';
+import { parsePlanId } from './args.js';
+
+export function registerDiscard(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('discard')
+      .description('remove a plan that was never executed')
+      .argument('<plan_id>', 'plan id', parsePlanId),
+  ).action((id: number, opts: GlobalOptions) => {
+    const { db } = open(opts);
+    try {
+      const r = discardPlan(db, id);
+      if (opts.json) printJson({ plan_id: id, discarded: true, actions: r.actions });
+      else
+        say(opts, styleFor().deco('🗑️ ', `Plan ${id} discarded (${countOf(r.actions, 'action')})`));
+    } finally {
+      db.close();
+    }
+  });
+}

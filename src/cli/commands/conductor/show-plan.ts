@@ -1,0 +1,156 @@
+/** `conductor show-plan ID`: a plan's header, counts and top actions. */
+import { Command } from 'commander';
+import { listDevices } from '../../../catalog/devices.js';
+import { actionCounts, topActions, type ActionRow } from '../../../catalog/plans.js';
+import { describeFilters } from '../../../conductor/filters.js';
+import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
+import { displayPath } from '../../../display-path.js';
+import { jsonPath } from '../../../paths.js';
+import { visiblePathMapper } from '../../../conductor/visible-path.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { formatBytes, formatCount, formatTime } from '../../format.js';
+import { styleFor } from '../../style.js';
+import { planFilters } from '../../filter-options.js';
+import {
+  metadataChanges,
+  mtimeText,
+  planMetadataChanges,
+} from '../../../conductor/metadata-change.js';
+import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
+import { planScope } from '../../../catalog/scope.js';
+import { hex, countsJson, countsFor, metadataLine } from '../../render/plan.js';
+import { parseLimit, parsePlanId, requirePlan } from './args.js';
+
+const BOX = '═'.repeat(62);
+const THIN = '─'.repeat(64);
+
+function actionJson(
+  a: ActionRow,
+  toAbs: (d: number, p: Buffer) => Buffer,
+  mode: Mode,
+): Record<string, unknown> {
+  return {
+    id: a.id,
+    type: actionLabel(mode, a.type),
+    ...jsonPath('source', toAbs(a.sourceDeviceId, a.sourcePath)),
+    ...jsonPath('target', toAbs(a.deviceId, a.targetPath)),
+    bytes: a.bytes,
+    size: a.size,
+    sha256: a.groupHash ? a.groupHash.toString('hex') : null,
+    status: a.status,
+    reason: a.reason,
+    error: a.error,
+    group: a.groupNo,
+    keep_rule: a.keepRule,
+    // A string (comma-separated fields, '' for none), as in report's CSV and JSON rows.
+    metadata_changes: metadataChanges(mode, a).join(','),
+    undo_status: a.undoStatus ?? null,
+  };
+}
+
+interface ShowOpts extends GlobalOptions {
+  limit: number;
+}
+
+export function registerShowPlan(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('show-plan')
+      .description('display a plan: header, counts and its top actions')
+      .argument('<plan_id>', 'plan id', parsePlanId)
+      .option(
+        '--limit <n>',
+        'actions to show, HARDLINK (REFLINK) by bytes first (0: all)',
+        parseLimit,
+        20,
+      ),
+  ).action((id: number, opts: ShowOpts) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const plan = requirePlan(db, id);
+      const counts = actionCounts(db, id);
+      const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
+      const toAbs = visiblePathMapper(db);
+      const stored = planFilters(plan.options);
+      const mode = planMode(plan);
+      const scope = planScope(db, plan.id);
+      const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
+      if (opts.json) {
+        printJson({
+          id: plan.id,
+          name: plan.name,
+          status: plan.status,
+          mode,
+          scope: scope.map((e) => scopeEntryJson(e, aliases.get(e.deviceId))),
+          created_at: new Date(plan.createdAt).toISOString(),
+          executed_at: plan.executedAt ? new Date(plan.executedAt).toISOString() : null,
+          options: { ...plan.options, keep_rules: stored.keepRules, filters: stored.filters },
+          keep: stored.keepRules,
+          filters: stored.filters,
+          opportunities: plan.opportunities,
+          bytes_saveable: plan.bytesSaveable,
+          metadata_changes: planMetadataChanges(db, plan),
+          counts: countsFor(mode, countsJson(counts)),
+          actions: actions.map((a) => actionJson(a, toAbs, mode)),
+        });
+        return;
+      }
+      const byType = countsJson(counts);
+      const label = actionLabel(mode, 'HARDLINK');
+      const changes = planMetadataChanges(db, plan);
+      const lines = [
+        `╔${BOX}`,
+        `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
+        `╚${BOX}`,
+        '',
+        `Status: ${plan.status}`,
+        `Created: ${formatTime(plan.createdAt)}${plan.options.deviceAlias ? `  Device: ${plan.options.deviceAlias}` : ''}  Keep: ${stored.keepRules.join(', ')}${mode === 'reflink' ? '  Mode: reflink' : ''}`,
+        `Scope: ${describeScope(scope) ?? (plan.options.deviceAlias ? `all of ${plan.options.deviceAlias}` : 'everything catalogued')}`,
+        `Filters: ${describeFilters(stored.filters) ?? 'none'}`,
+        `Opportunities: ${formatCount(plan.opportunities)}`,
+        `Potential Savings: ${formatBytes(plan.bytesSaveable)} (${formatCount(plan.bytesSaveable)} bytes)`,
+        `Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP`,
+        ...(changes ? [metadataLine(changes, styleFor())] : []),
+        ...(plan.options.reflink_unsupported ?? []).map(
+          (u) => `No reflinks on ${u.device} (${u.fs_type}): ${u.reason}; nothing planned there`,
+        ),
+        '',
+        `${opts.limit === 0 ? 'All' : `Top ${Math.min(opts.limit, actions.length)}`} Actions (target ← source, in the order execute runs them):`,
+        THIN,
+      ];
+      // The largest actions, listed in the order execute runs them (the plan's order) and,
+      // like execute, as `target ← source`: the target becomes a link to the kept source.
+      const typeRank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
+      const shown = [...actions].sort((x, y) => typeRank(x.type) - typeRank(y.type) || x.id - y.id);
+      shown.forEach((a, i) => {
+        const bytes =
+          a.type === 'HARDLINK'
+            ? `${formatCount(a.bytes).padStart(17)} bytes`
+            : a.type === 'SKIP'
+              ? `${formatCount(a.size).padStart(17)} bytes`
+              : '';
+        lines.push(
+          `${String(i + 1).padStart(2)}. ${actionLabel(mode, a.type).padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
+        );
+        lines.push(`    ${hex(a.groupHash)}`);
+        lines.push(`    ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(`      ← ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
+        if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
+        if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
+        if (metadataChanges(mode, a).length > 0)
+          lines.push(
+            `    ${styleFor().status('warning', `Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`)}`,
+          );
+        if (a.error) lines.push(`    Error: ${a.error}`);
+        if (a.undoStatus)
+          lines.push(
+            `    Undo: ${a.undoStatus === 'left' ? 'left alone (changed since execute)' : a.undoStatus}`,
+          );
+        lines.push('');
+      });
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -1,0 +1,70 @@
+/** `conductor status`: devices, files, hardlink statistics, savings, pending candidates. */
+import { Command } from 'commander';
+import { status } from '../../../conductor/analyze.js';
+import { displayPath } from '../../../display-path.js';
+import { jsonPath } from '../../../paths.js';
+import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { countOf, formatBytes, formatCount, formatTime } from '../../format.js';
+import { styleFor } from '../../style.js';
+import { deviceJson } from '../devices.js';
+import { deviceOption } from './args.js';
+
+export function registerStatus(conductor: Command): void {
+  withGlobals(
+    conductor
+      .command('status')
+      .description('devices, files, hardlink statistics, potential savings, pending candidates')
+      .option('--device <path>', 'only this filesystem (a path on it, or its alias)'),
+  ).action((opts: GlobalOptions & { device?: string }) => {
+    const { db } = open(opts, { readonly: true });
+    try {
+      const device = deviceOption(db, opts.device);
+      const s = status(db, device);
+      if (opts.json) {
+        printJson({
+          devices: s.devices.map((d) => deviceJson(d.device, d.usage)),
+          files: s.files,
+          inodes: s.inodes,
+          bytes: s.bytes,
+          hardlinks: {
+            shared_paths: s.hardlinks.sharedPaths,
+            inodes: s.hardlinks.inodes,
+            bytes_saved: s.hardlinks.bytesSaved,
+          },
+          bytes_saveable: s.bytesSaveable,
+          groups: s.groups,
+          pending: s.pending,
+          last_scans: s.lastScans.map((r) => ({
+            ...jsonPath('root', r.root),
+            status: r.status,
+            finished_at: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+          })),
+        });
+        return;
+      }
+      const lines = [styleFor().deco('📊', 'Registered Devices:')];
+      for (const d of s.devices) {
+        lines.push(
+          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
+        );
+      }
+      lines.push(
+        '',
+        `Files:              ${countOf(s.files, 'path')}, ${countOf(s.inodes, 'inode')}`,
+        `Total space:        ${formatBytes(s.bytes)}`,
+        `Hardlinks:          ${countOf(s.hardlinks.sharedPaths, 'path')} share ${countOf(s.hardlinks.inodes, 'inode')}, already saving ${formatBytes(s.hardlinks.bytesSaved)}`,
+        `Potential savings:  ${formatBytes(s.bytesSaveable)} in ${countOf(s.groups, 'group')}`,
+        `Pending candidates: ${formatCount(s.pending)}`,
+        '',
+        'Last scan per root:',
+        ...s.lastScans.map(
+          (r) =>
+            `  ${displayPath(r.root)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}`,
+        ),
+      );
+      say(opts, lines.join('\n'));
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -1,0 +1,133 @@
+/**
+ * conductor/run.ts on a real catalog in a temp directory: the lock is released however the
+ * body ends, a refusal in `check` leaves no log, a live holder is refused and left in place,
+ * and a scan with nothing to recover takes no lock and says nothing.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openCatalog, type Catalog } from '../../src/catalog/open.js';
+import { readLock, writeLock } from '../../src/catalog/plans.js';
+import { processStartTime } from '../../src/fs/process.js';
+import { recoverBeforeScan, withExecutorRun, type RunEvent } from '../../src/conductor/run.js';
+import { UserError } from '../../src/errors.js';
+
+let dir: string;
+let cat: Catalog;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hashall-run-'));
+  cat = openCatalog(join(dir, 'c.db'));
+});
+
+afterEach(() => {
+  cat.db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const logs = () => {
+  try {
+    return readdirSync(join(dir, 'logs'));
+  } catch {
+    return [];
+  }
+};
+
+describe('withExecutorRun', () => {
+  it('holds the lock for the body, writes the log, and releases both when the body throws', async () => {
+    const events: RunEvent[] = [];
+    let held: number | null | undefined;
+    await expect(
+      withExecutorRun(
+        {
+          db: cat.db,
+          catalogPath: cat.path,
+          planId: 7,
+          log: { name: 'conductor-plan-7', header: 'execute plan #7' },
+          onEvent: (e) => events.push(e),
+        },
+        async (run) => {
+          held = readLock(cat.db)?.planId;
+          run.lockPlan(8);
+          run.log.write('in the body');
+          throw new Error('body failed');
+        },
+      ),
+    ).rejects.toThrow('body failed');
+    expect(held).toBe(7);
+    expect(readLock(cat.db)).toBeUndefined();
+    // Both recoveries ran and found nothing.
+    expect(events.map((e) => e.kind)).toEqual(['recovered-execute', 'recovered-undo']);
+    const files = logs();
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^conductor-plan-7-.*\.log$/);
+    const text = readFileSync(join(dir, 'logs', files[0]!), 'utf8');
+    expect(text).toMatch(/ execute plan #7\n.* in the body\n$/);
+  });
+
+  it('a refusal in check leaves no log and releases the lock', async () => {
+    let ran = false;
+    await expect(
+      withExecutorRun(
+        {
+          db: cat.db,
+          catalogPath: cat.path,
+          planId: 3,
+          log: { name: 'conductor-undo-3', header: 'undo plan #3' },
+          check: () => {
+            throw new UserError('not enough free space');
+          },
+        },
+        async () => {
+          ran = true;
+        },
+      ),
+    ).rejects.toThrow('not enough free space');
+    expect(ran).toBe(false);
+    expect(logs()).toEqual([]);
+    expect(readLock(cat.db)).toBeUndefined();
+  });
+
+  // A live holder is named by pid and start time (from /proc): the parent process is one.
+  const parentStart = processStartTime(process.ppid);
+  it.skipIf(parentStart === undefined)(
+    'refuses while another live process holds the lock, and leaves its lock alone (needs /proc)',
+    async () => {
+      const other = process.ppid;
+      const startTime = parentStart!;
+      const holder = { pid: other, startTime, hostname: hostname(), planId: 5, acquiredAt: 1 };
+      writeLock(cat.db, holder);
+      let ran = false;
+      await expect(
+        withExecutorRun(
+          { db: cat.db, catalogPath: cat.path, planId: 9, log: { name: 'x', header: 'x' } },
+          async () => {
+            ran = true;
+          },
+        ),
+      ).rejects.toThrow(/another hashall execute holds this catalog \(pid \d+/);
+      expect(ran).toBe(false);
+      expect(readLock(cat.db)).toEqual(holder);
+      expect(logs()).toEqual([]);
+    },
+  );
+});
+
+describe('recoverBeforeScan', () => {
+  it('with nothing journaled: no event, no lock taken', () => {
+    const events: RunEvent[] = [];
+    const holder = {
+      pid: 1,
+      startTime: 'not-a-start-time',
+      hostname: hostname(),
+      planId: 2,
+      acquiredAt: 1,
+    };
+    // A stale lock stays as it is: recovery had nothing to do, so it took no lock.
+    writeLock(cat.db, holder);
+    recoverBeforeScan(cat.db, (e) => events.push(e));
+    expect(events).toEqual([]);
+    expect(readLock(cat.db)).toEqual(holder);
+  });
+});
