@@ -109,7 +109,7 @@ svg text.value { fill: var(--muted); }
 #actions-table th[aria-sort="ascending"]::after { content: " ▲"; }
 #actions-table th[aria-sort="descending"]::after { content: " ▼"; }
 #actions-table td { border-bottom: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
-#actions-table td.path { overflow-wrap: anywhere; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+#actions-table td.path { overflow-wrap: break-word; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 #actions-table td.hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 tr.HARDLINK td.type, tr.REFLINK td.type { color: #1a7f37; font-weight: 600; }
 tr.SKIP td.type { color: #9a6700; font-weight: 600; }
@@ -167,10 +167,18 @@ const SCRIPT = `
         if (v) { td.title = v; td.textContent = v.slice(0, 12) + '\\u2026'; }
         else td.textContent = '(hardlinks)';
       } else {
-        if (c === 7 || c === 8) td.className = 'path';
         if (c === TYPE) td.className = 'type';
         if (c === STATUS) td.className = 'status';
-        td.textContent = v;
+        if (c === 7 || c === 8) {
+          // A path may break after each '/' (a <wbr>, which copies as nothing); break-word,
+          // unlike anywhere, does not let the column shrink below its longest name.
+          td.className = 'path';
+          var parts = String(v).split('/');
+          for (var k = 0; k < parts.length; k++) {
+            if (k > 0) { td.appendChild(document.createTextNode('/')); td.appendChild(document.createElement('wbr')); }
+            if (parts[k]) td.appendChild(document.createTextNode(parts[k]));
+          }
+        } else td.textContent = v;
       }
       tr.appendChild(td);
     }

@@ -204,6 +204,22 @@ describe('the HTML report layout in Chromium', () => {
       seen.push(...bad.map((b) => `${width}px ${b}`));
     }
     expect(seen).toEqual([]);
+    // Paths break at a `/` or `-`, not inside a name, wherever the window leaves room for a
+    // name (auto-layout let `overflow-wrap: anywhere` shrink path columns to a letter).
+    const pathsSeen: string[] = [];
+    for (const width of [1280, 1024, 800]) {
+      await page.setViewportSize({ width, height: 900 });
+      const bad = await page.locator('#actions-table td.path').evaluateAll(brokenWords);
+      pathsSeen.push(...bad.map((b) => `${width}px ${b}`));
+    }
+    expect(pathsSeen).toEqual([]);
+    // A path copied from the table is the path: the break points add no characters.
+    const copied = await page
+      .locator('#actions-table td.path')
+      .first()
+      .evaluate((e) => e.textContent ?? '');
+    expect(copied).toMatch(/^\/.*\/tree\/[^/]/);
+    expect(copied).not.toMatch(/[\u200b\u00ad]/);
     // Paths still fit their boxes: a path longer than a line wraps instead of overflowing.
     await page.setViewportSize({ width: 480, height: 900 });
     const overflowing = await page
