@@ -71,6 +71,8 @@ import { displayPath } from '../display-path.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
 import { hashFd, micros, utimeArg } from './execute.js';
 import { planMode } from './mode.js';
+import { Pacer } from './pace.js';
+import { testActionDelayMs } from '../failpoint.js';
 
 export const UNDO_TEMP_PREFIX = '.hashall-undo-';
 
@@ -172,21 +174,14 @@ export class Undoer {
     };
     if (!this.opts.dryRun) setPlanUndoStatus(this.db, this.plan.id, 'undoing');
     let after = 0;
-    let lastYield = Date.now();
-    // Test-only (as execute): slow each path down so a test can interrupt a run in the middle.
-    const testDelayMs = Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
+    // Ctrl-C is heard between paths; a test's action delay slows each path down.
+    const pacer = new Pacer(testActionDelayMs());
     outer: for (;;) {
       const page = undoablePage(this.db, this.plan.id, after, 200);
       if (page.length === 0) break;
       for (const u of page) {
         after = u.action.id;
-        if (testDelayMs > 0) {
-          await new Promise((r) => setTimeout(r, testDelayMs));
-          lastYield = Date.now();
-        } else if (Date.now() - lastYield > 50) {
-          await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
-          lastYield = Date.now();
-        }
+        await pacer.step();
         if (this.opts.shouldStop()) {
           s.interrupted = true;
           break outer;

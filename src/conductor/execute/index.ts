@@ -29,6 +29,7 @@ import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
 import { currentMounts, type MountView } from '../../fs/reachability.js';
 import { failpoint, testActionDelayMs } from '../../failpoint.js';
+import { Pacer } from '../pace.js';
 import { DirCache } from '../dir-cache.js';
 import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
 import { Expectations, OutOfFds } from './identity.js';
@@ -132,9 +133,9 @@ export class Executor {
     const savedBefore = this.replacer.planSaved();
     if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
     let after = 0;
-    let lastYield = Date.now();
     // Test-only: slow each action down so a test can interrupt a run in the middle.
     const testDelayMs = testActionDelayMs();
+    const pacer = new Pacer(testDelayMs);
     // Reports are emitted in plan order, those of verified actions once their outcome is
     // recorded: `pending` holds every action since the last outcome transaction.
     const pending: ({ kind: 'done'; report: ActionReport } | { kind: 'verified'; id: number })[] =
@@ -174,13 +175,7 @@ export class Executor {
         for (const decoded of page) {
           const action = decoded.row;
           after = action.id;
-          if (testDelayMs > 0) {
-            await new Promise((r) => setTimeout(r, testDelayMs));
-            lastYield = Date.now();
-          } else if (Date.now() - lastYield > 50) {
-            await new Promise((r) => setImmediate(r)); // let Ctrl-C be heard
-            lastYield = Date.now();
-          }
+          await pacer.step();
           if (this.opts.shouldStop()) {
             s.interrupted = true;
             break outer;
