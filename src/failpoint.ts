@@ -29,7 +29,9 @@ export type FailpointDelay =
   /** Before each directory of the walk. */
   | 'scan-dir'
   /** Before each job of the hash stages, which then go one job per batch. */
-  | 'scan-hash-job';
+  | 'scan-hash-job'
+  /** Before each action an execute checks, batching unchanged (unlike the action delay). */
+  | 'execute-check';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
   'scan-small-commits';

@@ -9,10 +9,15 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 export class Pacer {
   private last = Date.now();
 
-  constructor(private readonly testDelayMs: number) {}
+  constructor(
+    private readonly testDelayMs: number,
+    /** A test's pause before each action that leaves the run's batching as it is. */
+    private readonly checkDelayMs = 0,
+  ) {}
 
   /** Call before each action. */
   async step(): Promise<void> {
+    if (this.checkDelayMs > 0) await sleep(this.checkDelayMs);
     if (this.testDelayMs > 0) {
       await sleep(this.testDelayMs);
       this.last = Date.now();

@@ -110,3 +110,51 @@ describe('re-running an executed plan', () => {
     expect(showPlan().actions.filter((a) => a.status === 'pending')).toEqual([]);
   });
 });
+
+describe('a run whose outcomes are recorded while a batch is still being checked', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('hashall-counts-');
+  });
+  afterAll(() => removeTree(dir));
+
+  it('counts every action it executed (the unjournaled part of the batch was dropped)', () => {
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    const PAIRS = 500;
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < PAIRS; i++) {
+      const body = Buffer.alloc(2000 + i, i % 251);
+      files[`a/${i}.bin`] = body;
+      files[`b/${i}.bin`] = body;
+    }
+    writeTree(tree, files);
+    expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+    expect(hashall(['conductor', 'plan', 'p', tree, '--catalog', cat, '-q']).code).toBe(0);
+    // 6 ms before each check: the run passes the 2 s outcome interval in mid-batch.
+    const r = hashall(['conductor', 'execute', '1', '--force', '--json', '--catalog', cat], {
+      env: { HASHALL_FAILPOINT_DELAY: 'execute-check=6' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const j = r.json<ExecJson>();
+    expect({ executed: j.executed, failed: j.failed, status: j.status }).toEqual({
+      executed: PAIRS,
+      failed: 0,
+      status: 'executed',
+    });
+    const show = hashall([
+      'conductor',
+      'show-plan',
+      '1',
+      '--json',
+      '--limit',
+      '0',
+      '--catalog',
+      cat,
+    ]);
+    const plan = show.json<ShowPlanJson>();
+    expect(
+      plan.actions.filter((a) => a.type === 'HARDLINK' && a.status === 'executed'),
+    ).toHaveLength(PAIRS);
+  }, 120_000);
+});

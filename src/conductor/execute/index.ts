@@ -28,7 +28,7 @@ import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
 import { currentMounts, type MountView } from '../../fs/reachability.js';
-import { failpoint, testActionDelayMs } from '../../failpoint.js';
+import { failpoint, failpointDelayMs, testActionDelayMs } from '../../failpoint.js';
 import { Pacer } from '../pace.js';
 import { DirCache } from '../dir-cache.js';
 import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
@@ -135,7 +135,7 @@ export class Executor {
     let after = 0;
     // Test-only: slow each action down so a test can interrupt a run in the middle.
     const testDelayMs = testActionDelayMs();
-    const pacer = new Pacer(testDelayMs);
+    const pacer = new Pacer(testDelayMs, failpointDelayMs('execute-check'));
     // Reports are emitted in plan order, those of verified actions once their outcome is
     // recorded: `pending` holds every action since the last outcome transaction.
     const pending: ({ kind: 'done'; report: ActionReport } | { kind: 'verified'; id: number })[] =
@@ -215,6 +215,11 @@ export class Executor {
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
+            // Verified actions still in the batch are linked first: record() reports every
+            // action checked so far, in plan order, and one left unjournaled would be dropped
+            // from this run's counts (though linked later).
+            link();
+            await this.closes.settle(this.budget.batch);
             record();
           }
         }
