@@ -130,6 +130,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The catalog port is asynchronous (src/catalog/port.ts): a forgotten await would let a
+    // write land after the step that depends on it, or an error escape as an unhandled rejection.
+    files: ['src/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
   ...LAYERS.map(({ files, patterns, sqlite }) => ({
     files,
     rules: {

@@ -21,6 +21,7 @@ import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './native-handles.js';
 import { readableCopy, walFilesPresent } from './read-only-fs.js';
+import { sqliteCatalog, type SqliteCatalog } from './sqlite.js';
 
 export type DB = Database.Database;
 
@@ -51,10 +52,11 @@ export interface OpenOptions {
   readonly readonly?: boolean;
 }
 
-export interface Catalog {
-  readonly db: DB;
-  readonly path: string;
-}
+/**
+ * What openCatalog returns while the callers move to the port: the port and the handle.
+ * Code outside src/catalog takes `Catalog` from port.ts, which has no handle.
+ */
+export type { SqliteCatalog as Catalog } from './sqlite.js';
 
 /** Map an SQLite failure to a one-line refusal. */
 function refuse(path: string, err: unknown): never {
@@ -240,7 +242,7 @@ function createCatalog(path: string): void {
   }
 }
 
-export function openCatalog(pathOption: string | undefined, opts: OpenOptions = {}): Catalog {
+export function openCatalog(pathOption: string | undefined, opts: OpenOptions = {}): SqliteCatalog {
   const path = catalogPath(pathOption);
   const readonly = opts.readonly ?? false;
   const exists = checkExisting(path, readonly);
@@ -253,14 +255,17 @@ export function openCatalog(pathOption: string | undefined, opts: OpenOptions = 
   if (exists === 'read-only-dir') {
     if (walFilesPresent(path)) {
       try {
-        return { db: openFile(path, path, { readonly: true, mayMigrate: false }), path };
+        return sqliteCatalog(openFile(path, path, { readonly: true, mayMigrate: false }), path);
       } catch {
         // SQLite could not use them (or the catalog is older and needs migrating): a copy.
       }
     }
-    return { db: openFile(readableCopy(path), path, { readonly: true, mayMigrate: true }), path };
+    return sqliteCatalog(
+      openFile(readableCopy(path), path, { readonly: true, mayMigrate: true }),
+      path,
+    );
   }
-  return { db: openFile(path, path, { readonly, mayMigrate: true }), path };
+  return sqliteCatalog(openFile(path, path, { readonly, mayMigrate: true }), path);
 }
 
 /** Open the catalog file `file` (`path` names it in messages), migrating it when allowed. */

@@ -4,7 +4,7 @@
  * no database handle and writes no SQL; each operation takes a directory's listing or a page
  * of jobs or results, never one round trip per file, so that another backend can serve it.
  */
-import type { Catalog } from './open.js';
+import type { DB } from './open.js';
 import { listDevices, registerDevice, type DeviceRow, type DeviceSighting } from './devices.js';
 import {
   finishScan,
@@ -72,8 +72,12 @@ export interface ScanCatalog {
   withUnitOfWork<T>(fn: () => T): T;
 }
 
-export function scanCatalog(catalog: Catalog): ScanCatalog {
-  const db = catalog.db;
+/** The scan's operations over an SQLite connection (sqlite.ts composes the whole port). */
+export function scanCatalog(catalog: { readonly db: DB }): ScanCatalog {
+  return scanOps(catalog.db);
+}
+
+export function scanOps(db: DB): ScanCatalog {
   return {
     scans: {
       running: () => runningScans(db),

@@ -1,0 +1,29 @@
+/**
+ * The catalog as the rest of hashall sees it: one typed port, grouped by concern, that a
+ * backend implements. SQLite (sqlite.ts) is the implementation today; PostgreSQL is next
+ * (DESIGN §9). Outside src/catalog nothing holds a database handle or writes SQL.
+ *
+ * Why the port is asynchronous (README "Architecture", DESIGN notes): a network database's
+ * driver answers through the event loop. A synchronous port would force such a backend to block
+ * the process on every call (a worker plus Atomics.wait), serialising the walk, the hash
+ * workers and the database. So every operation returns a promise, even where SQLite answers
+ * at once; its cost is one microtask per operation, and operations are shaped to be few: a
+ * directory's listing, a page of jobs, a batch of outcomes — never one call per file.
+ *
+ * Transactions belong to the catalog: a caller asks for a unit of work and never issues BEGIN.
+ * Each process uses one connection, so every operation issued while a unit of work is open
+ * belongs to it; callers do not start unrelated catalog work concurrently with one.
+ */
+import type { ScanCatalog } from './scan-port.js';
+import type { ConductorCatalog } from './conductor-port.js';
+import type { QueryCatalog } from './query-port.js';
+
+export interface Catalog extends ScanCatalog, ConductorCatalog, QueryCatalog {
+  /** Where the catalog is, for messages: a file path (a database URL never shows a password). */
+  readonly location: string;
+  /**
+   * fn as one write transaction: committed when its promise resolves, rolled back when it
+   * rejects. Called inside another unit of work, it joins that one.
+   */
+  unitOfWork<T>(fn: () => Promise<T>): Promise<T>;
+}
