@@ -15,10 +15,11 @@
  * belongs to it; callers do not start unrelated catalog work concurrently with one.
  */
 import type { ScanCatalog } from './scan-port.js';
-import type { ConductorCatalog } from './conductor-port.js';
+import type { ExecuteCatalog } from './execute-port.js';
+import type { PlanCatalog } from './plan-port.js';
 import type { QueryCatalog } from './query-port.js';
 
-export interface Catalog extends ScanCatalog, ConductorCatalog, QueryCatalog {
+export interface Catalog extends ScanCatalog, PlanCatalog, ExecuteCatalog, QueryCatalog {
   /** Where the catalog is, for messages: a file path (a database URL never shows a password). */
   readonly location: string;
   /**

@@ -6,7 +6,8 @@
 import type { Catalog } from './port.js';
 import type { DB } from './open.js';
 import { scanOps } from './scan-port.js';
-import { conductorOps } from './conductor-port.js';
+import { executeOps } from './execute-port.js';
+import { planOps } from './plan-port.js';
 import { queryOps } from './query-port.js';
 
 /**
@@ -40,7 +41,8 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     path,
     location: path,
     ...scanOps(db),
-    ...conductorOps(db),
+    ...planOps(db),
+    ...executeOps(db),
     ...queryOps(db),
     unitOfWork: (fn) => unitOfWork(db, fn),
   };
