@@ -41,7 +41,7 @@ describe('the installed entry point (package.json "bin")', () => {
     try {
       // The cache's default place is $TMPDIR/node-compile-cache; nothing but the entry's own
       // call turns it on (NODE_COMPILE_CACHE, which would, is removed).
-      const env = { ...process.env, TMPDIR: cache };
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: cache };
       delete env.NODE_COMPILE_CACHE;
       const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env });
       expect(r.status).toBe(0);
