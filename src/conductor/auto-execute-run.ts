@@ -7,13 +7,13 @@
  */
 import type { Catalog } from '../catalog/open.js';
 import type { DeviceRow } from '../catalog/devices.js';
-import { actionCounts, type PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
 import { deletePendingPlan } from '../catalog/undo.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';
 import { runScan, type ScanSummary } from '../scan/scanner.js';
 import { decide, scanRootsOf, type Decision } from './auto-execute.js';
-import type { ExecuteSummary, Verify } from './execute.js';
+import type { ExecuteSummary, Verify } from './execute/index.js';
 import type { Filters } from './filters.js';
 import { keepRuleText, type KeepRule } from './keep-rules.js';
 import { actionLabel, planMode, type Mode } from './mode.js';
@@ -99,7 +99,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   // One executor per catalog, for the whole run: two overlapping timers cannot both act.
   return withExecutorRun(
     {
-      db,
+      catalog,
       catalogPath: catalog.path,
       planId: 0,
       log: {
@@ -153,9 +153,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
         mode: req.mode,
       });
       const { plan } = result;
-      const replacements = actionCounts(db, plan.id)
-        .filter((c) => c.type === 'HARDLINK')
-        .reduce((n, c) => n + c.n, 0);
+      const replacements = (await catalog.execution.replacements(plan.id)).actions;
       const unsupported = result.reflink?.unsupported ?? [];
       for (const u of unsupported) {
         onEvent({ kind: 'no-reflinks', unsupported: u });
@@ -174,7 +172,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
         log.write(`nothing done: ${decision.reason}; the plan was discarded`);
         return { ...common, kind: 'not-run', planned };
       }
-      run.lockPlan(plan.id); // name the plan in the lock we hold
+      await run.lockPlan(plan.id); // name the plan in the lock we hold
       onEvent({ kind: 'executing', plan, replacements });
       const execution = await execute({ plan, replacements, log });
       return { ...common, kind: 'ran', planned, execution };
