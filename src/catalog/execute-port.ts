@@ -44,6 +44,7 @@ import {
 } from './execution.js';
 import { bytesShared, catalogInode, journalCloneInode, journaledCloneInode } from './clones.js';
 import { ownCtimes } from './replacement.js';
+import { recordedScanRoots } from './scan-roots.js';
 import { interruptedUndoPlans, openUndoJournal } from './undo.js';
 
 export type { LockHolder } from './executor-lock.js';
@@ -156,6 +157,11 @@ export interface ExecutionOps {
     readonly after: number;
     readonly limit: number;
   }): Promise<PlanAction[]>;
+  /**
+   * Where this filesystem's finished scans started, as paths inside it (auto-execute --rescan
+   * scans them again).
+   */
+  scanRoots(deviceId: number): Promise<Buffer[]>;
   /** The catalogued filesystems (where each is mounted is the run's to find). */
   devices(): Promise<DeviceRow[]>;
   /** The plan's status (and, when it ends, the time it ended). */
@@ -277,6 +283,7 @@ export function executeOps(db: DB): ExecuteCatalog {
       plan: (id) => answer(() => getPlan(db, id)),
       replacements: (planId) => answer(() => replacements(db, planId)),
       actionPage: (req) => answer(() => planActionPage(db, req.plan, req.after, req.limit)),
+      scanRoots: (deviceId) => answer(() => recordedScanRoots(db, deviceId)),
       devices: () => answer(() => listDevices(db)),
       setStatus: (req) => answer(() => setPlanStatus(db, req.planId, req.status, req.endedAt)),
       failedCount: (planId) => answer(() => countActions(db, planId, 'failed')),

@@ -93,6 +93,8 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   onEvent: (e: AutoEvent) => void,
 ): Promise<AutoResult<R>> {
   const { catalog, device, scope, keep, filters, minSavings } = req;
+  // Interim: planning (createPlan, deletePendingPlan) still takes the handle until planning's
+  // port (plan-port.ts) lands; everything of the run goes through the port.
   const db = catalog.db;
   const scopeText = describeScope(scope.entries);
   const rescanning = req.rescan.kind === 'rescan';
@@ -114,7 +116,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       let scan: ScanSummary | undefined;
       let missing: Buffer[] = [];
       if (req.rescan.kind === 'rescan') {
-        const roots = scanRootsOf(db, device);
+        const roots = await scanRootsOf(catalog, device);
         missing = roots.missing;
         for (const m of missing) {
           onEvent({ kind: 'root-missing', path: m });

@@ -228,3 +228,30 @@ describe('journal', () => {
     expect(await cat.execution.bytesSaved(plan())).toBeGreaterThan(0);
   });
 });
+
+describe('execution', () => {
+  it('pages through the plan in order, names its scan roots, and keeps its status', async () => {
+    const first = await cat.execution.actionPage({ plan: plan(), after: 0, limit: 2 });
+    const rest = await cat.execution.actionPage({
+      plan: plan(),
+      after: first.at(-1)!.row.id,
+      limit: 100,
+    });
+    const ids = [...first, ...rest].map((a) => a.row.id);
+    expect(first).toHaveLength(2);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(await cat.execution.replacements(planId)).toMatchObject({ actions: 3 });
+
+    const deviceId = first[0]!.row.deviceId;
+    const roots = await cat.execution.scanRoots(deviceId);
+    expect(roots.map((r) => r.toString())).toEqual([
+      expect.stringMatching(new RegExp(`${tree.split('/').slice(-2).join('/')}$`)),
+    ]);
+    expect((await cat.execution.devices()).map((d) => d.id)).toContain(deviceId);
+
+    await cat.execution.setStatus({ planId, status: 'partial', endedAt: 1234 });
+    expect(await cat.execution.plan(planId)).toMatchObject({ status: 'partial', executedAt: 1234 });
+    expect(await cat.execution.plan(987_654)).toBeUndefined();
+  });
+});
