@@ -1,15 +1,17 @@
 /**
  * The executor's catalog port (src/catalog/execute-port.ts) on a real SQLite catalog in a temp
  * directory: a real tree scanned and planned by the CLI, then the lock, the journal (intents,
- * clone inodes, outcomes, verdicts) and recovery's records driven through the port alone.
+ * clone inodes, outcomes, verdicts), recovery's records and the execution concern driven
+ * through the port alone, and conductor/recovery.ts recovering real files through it.
  */
-import { lstatSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/open.js';
 import type { LockHolder, PlanRef } from '../../src/catalog/execute-port.js';
 import type { ActionRow } from '../../src/catalog/actions.js';
+import { recoverInterrupted } from '../../src/conductor/recovery.js';
 import { hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 
@@ -253,5 +255,67 @@ describe('execution', () => {
     await cat.execution.setStatus({ planId, status: 'partial', endedAt: 1234 });
     expect(await cat.execution.plan(planId)).toMatchObject({ status: 'partial', executedAt: 1234 });
     expect(await cat.execution.plan(987_654)).toBeUndefined();
+  });
+});
+
+describe('recoverInterrupted through the port', () => {
+  it('rolls a renamed action forward, one left at its temp link back, and removes our temp link', async () => {
+    // A tree of its own: this test changes files.
+    const own = join(dir, 'recover');
+    writeTree(own, {
+      'a/x.bin': Buffer.from('x content '.repeat(300)),
+      'b/x.bin': Buffer.from('x content '.repeat(300)),
+      'a/y.bin': Buffer.from('y content '.repeat(300)),
+      'b/y.bin': Buffer.from('y content '.repeat(300)),
+    });
+    const path = join(dir, 'recover.db');
+    expect(hashall(['scan', own, '--catalog', path, '-q']).code).toBe(0);
+    const made = hashall(['conductor', 'plan', 'recover', '--catalog', path, '--json']);
+    const id = made.json<{ id: number }>().id;
+    const c = openCatalog(path);
+    try {
+      const page = await c.execution.actionPage({
+        plan: { id, mode: 'hardlink' },
+        after: 0,
+        limit: 10,
+      });
+      const [done, back] = page.filter((p) => p.type === 'HARDLINK').map((p) => p.row);
+      const at = (p: Buffer) => join(own, ...p.toString().split('/').slice(-2));
+      const entry = (a: ActionRow, temp: string) => ({
+        journal: {
+          actionId: a.id,
+          planId: id,
+          sourceAbs: Buffer.from(at(a.sourcePath)),
+          targetAbs: Buffer.from(at(a.targetPath)),
+          tempAbs: Buffer.from(temp),
+        },
+      });
+      const tempDone = join(dirname(at(done!.targetPath)), '.hashall-tmp-done');
+      const tempBack = join(dirname(at(back!.targetPath)), '.hashall-tmp-back');
+      await c.execution.setStatus({ planId: id, status: 'executing' });
+      await c.journal.intents([entry(done!, tempDone), entry(back!, tempBack)]);
+      // As a killed run leaves them: one renamed over its target, one still at its temp name.
+      linkSync(at(done!.sourcePath), tempDone);
+      renameSync(tempDone, at(done!.targetPath));
+      linkSync(at(back!.sourcePath), tempBack);
+      const backTarget = lstatSync(at(back!.targetPath)).ino;
+
+      const rep = await recoverInterrupted(c);
+      expect(rep).toEqual({ rolledForward: 1, rolledBack: 1, tempLinksRemoved: 1, problems: [] });
+      expect(existsSync(tempBack)).toBe(false);
+      expect(lstatSync(at(back!.targetPath)).ino).toBe(backTarget);
+      expect(lstatSync(at(done!.targetPath)).ino).toBe(lstatSync(at(done!.sourcePath)).ino);
+      expect(await c.journal.open()).toEqual([]);
+      const rows = await c.execution.actionPage({
+        plan: { id, mode: 'hardlink' },
+        after: 0,
+        limit: 10,
+      });
+      const status = (a: ActionRow) => rows.find((r) => r.row.id === a.id)!.row.status;
+      expect([status(done!), status(back!)]).toEqual(['executed', 'pending']);
+      expect((await c.execution.plan(id))!.status).toBe('interrupted');
+    } finally {
+      c.db.close();
+    }
   });
 });
