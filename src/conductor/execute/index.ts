@@ -28,7 +28,7 @@ import { CloseThrottle } from '../../fs/close-throttle.js';
 import { currentMounts, type MountView } from '../../fs/reachability.js';
 import { failpoint, failpointDelayMs } from '../../failpoint.js';
 import { Pacer } from '../pace.js';
-import { DirCache } from '../dir-cache.js';
+import { DirCache } from '../../fs/dir-cache.js';
 import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
 import { Expectations, OutOfFds } from './identity.js';
 import { HardlinkReplacer } from './hardlink.js';
