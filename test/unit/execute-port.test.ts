@@ -2,7 +2,8 @@
  * The executor's catalog port (src/catalog/execute-port.ts) on a real SQLite catalog in a temp
  * directory: a real tree scanned and planned by the CLI, then the lock, the journal (intents,
  * clone inodes, outcomes, verdicts), recovery's records and the execution concern driven
- * through the port alone, and conductor/recovery.ts recovering real files through it.
+ * through the port alone; conductor/recovery.ts recovering real files through it, and the
+ * Executor's order (intents committed before a file is touched, outcomes after) seen through it.
  */
 import { existsSync, linkSync, lstatSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,6 +13,7 @@ import { openCatalog, type Catalog } from '../../src/catalog/open.js';
 import type { LockHolder, PlanRef } from '../../src/catalog/execute-port.js';
 import type { ActionRow } from '../../src/catalog/actions.js';
 import { recoverInterrupted } from '../../src/conductor/recovery.js';
+import { Executor, type ExecutorCatalog } from '../../src/conductor/execute/index.js';
 import { hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 
@@ -314,6 +316,69 @@ describe('recoverInterrupted through the port', () => {
       const status = (a: ActionRow) => rows.find((r) => r.row.id === a.id)!.row.status;
       expect([status(done!), status(back!)]).toEqual(['executed', 'pending']);
       expect((await c.execution.plan(id))!.status).toBe('interrupted');
+    } finally {
+      c.db.close();
+    }
+  });
+});
+
+describe('Executor through the port', () => {
+  it('journals each batch before touching a file, and records outcomes after', async () => {
+    const own = join(dir, 'executor');
+    writeTree(own, {
+      'a/x.bin': Buffer.from('x content '.repeat(300)),
+      'b/x.bin': Buffer.from('x content '.repeat(300)),
+      'a/y.bin': Buffer.from('y content '.repeat(300)),
+      'b/y.bin': Buffer.from('y content '.repeat(300)),
+    });
+    const path = join(dir, 'executor.db');
+    expect(hashall(['scan', own, '--catalog', path, '-q']).code).toBe(0);
+    const id = hashall(['conductor', 'plan', 'order', '--catalog', path, '--json']).json<{
+      id: number;
+    }>().id;
+    const c = openCatalog(path);
+    try {
+      const at = (p: Buffer) => join(own, ...p.toString().split('/').slice(-2));
+      const ino = (p: string) => BigInt(lstatSync(p).ino);
+      const steps: string[] = [];
+      // The real catalog, watched: what the disk and the journal hold when each step is asked.
+      const watched: ExecutorCatalog = {
+        ...c,
+        journal: {
+          ...c.journal,
+          intents: async (batch) => {
+            await c.journal.intents(batch);
+            // Committed, and not one target touched yet.
+            const open = (await c.journal.open()).map((e) => e.journal.actionId);
+            for (const i of batch) {
+              expect(open).toContain(i.journal.actionId);
+              const target = i.journal.targetAbs.toString();
+              expect(ino(target)).not.toBe(ino(i.journal.sourceAbs.toString()));
+            }
+            steps.push(`intents ${batch.length}`);
+          },
+          outcomes: async (batch) => {
+            // Every linked target is the source inode already, and still journaled.
+            const open = (await c.journal.open()).map((e) => e.journal.actionId);
+            for (const o of batch.outcomes) {
+              expect(o.kind).toBe('linked');
+              expect(open).toContain(o.action.id);
+              expect(ino(at(o.action.targetPath))).toBe(ino(at(o.action.sourcePath)));
+            }
+            steps.push(`outcomes ${batch.outcomes.length}`);
+            await c.journal.outcomes(batch);
+          },
+        },
+      };
+      const planRow = (await c.execution.plan(id))!;
+      const s = await new Executor(watched, planRow, {
+        dryRun: false,
+        verify: 'bytes',
+        shouldStop: () => false,
+      }).run();
+      expect(s).toMatchObject({ executed: 2, failed: 0, status: 'executed' });
+      expect(steps).toEqual(['intents 2', 'outcomes 2']);
+      expect(await c.journal.open()).toEqual([]);
     } finally {
       c.db.close();
     }
