@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { listDevices } from '../../catalog/devices.js';
-import { pendingCandidates } from '../../catalog/hashing.js';
-import { lastScanPerRoot } from '../../catalog/scans.js';
 import { catalogStats, integrityProblems } from '../../catalog/stats.js';
 import { UserError } from '../../errors.js';
 import { displayPath } from '../../display-path.js';
@@ -19,7 +16,7 @@ export function registerStats(program: Command): void {
         '--check',
         'verify the whole catalog first (PRAGMA integrity_check; reads every page)',
       ),
-  ).action((opts: GlobalOptions & { check?: boolean }) => {
+  ).action(async (opts: GlobalOptions & { check?: boolean }) => {
     const cat = open(opts, { readonly: true });
     try {
       if (opts.check) {
@@ -31,9 +28,9 @@ export function registerStats(program: Command): void {
         }
       }
       const s = catalogStats(cat.db);
-      const pending = pendingCandidates(cat.db);
-      const aliases = new Map(listDevices(cat.db).map((d) => [d.id, d.alias]));
-      const scans = lastScanPerRoot(cat.db);
+      const pending = await cat.hashing.pending();
+      const aliases = new Map((await cat.devices.list()).map((d) => [d.id, d.alias]));
+      const scans = await cat.scans.lastPerRoot();
       if (opts.json) {
         printJson({
           catalog: cat.path,
