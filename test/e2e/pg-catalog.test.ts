@@ -4,11 +4,17 @@
  * (exit 2) and that a password never shows; the schema (migrations, refusal of a newer catalog,
  * two processes migrating at once, the same tables and columns as SQLite); hosts.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APPLICATION_ID } from '../../src/catalog/migrations.js';
+import { openCatalog } from '../../src/catalog/open.js';
+import { PG_SCHEMA_VERSION } from '../../src/catalog/pg/schema.js';
 import { resolvePgTarget } from '../../src/catalog/pg/target.js';
-import { hashall, type CliResult } from '../helpers/cli.js';
+import { CLI, hashall, type CliResult } from '../helpers/cli.js';
+import { pgSchema, sqliteSchema } from '../helpers/schema-compare.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 import { pgUnavailableReason, requirePg, startPgCluster, type PgCluster } from '../helpers/pg.js';
 
@@ -246,6 +252,156 @@ describe('PostgreSQL catalog', () => {
         hashall(['hosts', '--catalog', 'postgresql://me:pw@h/db?colour=red'], { env: env() }),
         /catalog URL postgresql:\/\/me:\*\*\*@h\/db\?colour=red is not valid: unknown parameter 'colour'/,
       );
+    });
+  });
+  describe('the schema', () => {
+    it('is created by migrations recorded once each in hashall_schema', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      const v = await cluster.admin<{ version: string }>(
+        'SELECT version FROM hashall_schema ORDER BY version',
+        [],
+        db,
+      );
+      expect(v.rows.map((r) => Number(r.version))).toEqual(
+        Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1),
+      );
+    });
+
+    it('has the same tables, columns, keys and indexes as the SQLite catalog', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      const file = join(dir, 'compare.db');
+      openCatalog(file).db.close();
+      const lite = new Database(file, { readonly: true });
+      try {
+        const expected = sqliteSchema(lite);
+        const actual = await pgSchema((sql) => cluster.admin(sql, [], db));
+        expect(Object.keys(expected).length).toBeGreaterThan(10);
+        expect(expected['hosts']).toBeDefined();
+        expect(actual).toEqual(expected);
+      } finally {
+        lite.close();
+      }
+    });
+
+    it('enforces the same CHECK constraints (statuses, the one executor-lock row)', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      const bad = [
+        `INSERT INTO scans (root, started_at, status) VALUES ('\\x2f', 1, 'bogus')`,
+        `INSERT INTO executor_lock (id, pid, start_time, hostname, acquired_at) VALUES (2, 1, 'x', 'h', 1)`,
+        `INSERT INTO conductor_plans (name, status, created_at, options, total_opportunities, total_bytes_saveable) VALUES ('p', 'done', 1, '{}', 0, 0)`,
+        `INSERT INTO hosts (machine_id, hostname, first_seen_at, last_seen_at) VALUES (NULL, 'h', 1, 1)`,
+      ];
+      for (const sql of bad) {
+        await expect(cluster.admin(sql, [], db)).rejects.toThrow(/violates/);
+      }
+      await cluster.admin(
+        `INSERT INTO executor_lock (id, pid, start_time, hostname, acquired_at) VALUES (1, 1, 'x', 'h', 1)`,
+        [],
+        db,
+      );
+    });
+
+    it('refuses a catalog newer than this hashall, in one line', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      await cluster.admin(
+        'INSERT INTO hashall_schema (version, applied_at) VALUES ($1, 0)',
+        [PG_SCHEMA_VERSION + 1],
+        db,
+      );
+      expectOneLineRefusal(
+        hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }),
+        new RegExp(
+          `catalog postgresql://.*/${db}\\?.* has schema version ${PG_SCHEMA_VERSION + 1}, newer than this hashall understands \\(${PG_SCHEMA_VERSION}\\); upgrade hashall`,
+        ),
+      );
+    });
+
+    it('refuses a database that holds other tables and no catalog, and changes nothing', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      await cluster.admin('CREATE TABLE invoices (id int)', [], db);
+      expectOneLineRefusal(
+        hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }),
+        new RegExp(`database ${db} at .* holds other tables \\(invoices\\) and no hashall catalog`),
+      );
+      const t = await cluster.admin(
+        `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`,
+        [],
+        db,
+      );
+      expect(t.rows).toEqual([{ tablename: 'invoices' }]);
+    });
+
+    it('a role that may not create tables gets one line; once migrated, plain DML rights suffice', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase(); // owned by the superuser, not alice
+      const url = cluster.url(db, { user: 'alice', password: SECRET });
+      expectOneLineRefusal(
+        hashall(['hosts', '--catalog', url], { env: env() }),
+        /role alice may not create the catalog's tables in database \w+ \(permission denied for schema public\); run hashall once as the database's owner, or GRANT CREATE ON SCHEMA public TO alice/,
+      );
+      expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      await cluster.admin(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO alice',
+        [],
+        db,
+      );
+      const r = hashall(['hosts', '--catalog', url, '--json'], { env: env() });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    });
+
+    it('two processes migrating one empty database at once both succeed, the schema made once', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      const url = cluster.url(db);
+      // Hold the migration lock so that every process is waiting on it at the same moment,
+      // then let them all go: each must see the other's work and not redo it.
+      const holder = await cluster.connect(db);
+      try {
+        await holder.query('SELECT pg_advisory_lock($1, 1)', [APPLICATION_ID]);
+        const runs = [0, 1, 2].map(
+          () =>
+            new Promise<{ code: number | null; stderr: string }>((resolve) => {
+              const p = spawn(process.execPath, [CLI, 'hosts', '--catalog', url, '--json'], {
+                env: { ...process.env, ...env() },
+              });
+              let stderr = '';
+              p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+              p.on('close', (code) => resolve({ code, stderr }));
+            }),
+        );
+        for (let tries = 0; ; tries++) {
+          if (tries > 2400) throw new Error('the three processes never all waited for the lock');
+          const w = await cluster.admin<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND classid = $1 AND objid = 1`,
+            [APPLICATION_ID],
+          );
+          if (Number(w.rows[0]!.n) === 3) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await holder.query('SELECT pg_advisory_unlock($1, 1)', [APPLICATION_ID]);
+        const done = await Promise.all(runs);
+        expect(done).toEqual([0, 1, 2].map(() => ({ code: 0, stderr: '' })));
+      } finally {
+        await holder.end();
+      }
+      const v = await cluster.admin<{ n: string }>(
+        'SELECT count(*) AS n FROM hashall_schema',
+        [],
+        db,
+      );
+      expect(Number(v.rows[0]!.n)).toBe(PG_SCHEMA_VERSION);
     });
   });
 });

@@ -32,6 +32,8 @@ export interface PgCluster {
     params?: unknown[],
     database?: string,
   ): Promise<pg.QueryResult<T>>;
+  /** A superuser connection to `database`, for a test to hold locks with; end() it. */
+  connect(database: string): Promise<pg.Client>;
   /** A fresh, empty database (owned by `owner` if given); returns its name. */
   createDatabase(owner?: string): Promise<string>;
   /** A role that logs in with a password (scram-sha-256 over the socket). */
@@ -190,6 +192,7 @@ export async function startPgCluster(): Promise<PgCluster> {
         : encodeURIComponent(who.user);
       return `postgresql://${cred}@/${database}?host=${encodeURIComponent(dir)}&port=${port}`;
     },
+    connect: superClient,
     async admin(sql, params, database = 'postgres') {
       const c = await superClient(database);
       try {
