@@ -4,18 +4,22 @@
  * (exit 2) and that a password never shows; the schema (migrations, refusal of a newer catalog,
  * two processes migrating at once, the same tables and columns as SQLite); hosts.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLICATION_ID } from '../../src/catalog/migrations.js';
+import { hostOps } from '../../src/catalog/hosts.js';
 import { openCatalog } from '../../src/catalog/open.js';
 import { PG_SCHEMA_VERSION } from '../../src/catalog/pg/schema.js';
 import { resolvePgTarget } from '../../src/catalog/pg/target.js';
+import { hostIdentity } from '../../src/fs/host.js';
 import { CLI, hashall, type CliResult } from '../helpers/cli.js';
 import { pgSchema, sqliteSchema } from '../helpers/schema-compare.js';
-import { removeTree, tempDir } from '../helpers/fs.js';
+import { mountUnavailableReason, removeTree, tempDir } from '../helpers/fs.js';
 import { pgUnavailableReason, requirePg, startPgCluster, type PgCluster } from '../helpers/pg.js';
 
 /** The environment of a CLI run: no PG* variable of the machine leaks in. */
@@ -402,6 +406,139 @@ describe('PostgreSQL catalog', () => {
         db,
       );
       expect(Number(v.rows[0]!.n)).toBe(PG_SCHEMA_VERSION);
+    });
+  });
+  describe('hosts', () => {
+    it("this host's identity: /etc/machine-id and the hostname, or the overrides", () => {
+      const real = hostIdentity({});
+      expect(real.hostname).toBe(hostname());
+      const mid = readFileSync('/etc/machine-id', 'utf8').trim();
+      if (/^[0-9a-f]{32}$/.test(mid))
+        expect(real).toMatchObject({ machineId: mid, source: 'machine-id' });
+      expect(hostIdentity({ HASHALL_HOST_ID: 'vm-42', HASHALL_HOSTNAME: 'nas9' })).toEqual({
+        machineId: 'vm-42',
+        hostname: 'nas9',
+        source: 'override',
+      });
+      expectOneLineRefusal(
+        hashall(['hosts', '--catalog', join(dir, 'none.db')], {
+          env: env({ HASHALL_HOST_ID: 'two words' }),
+        }),
+        /HASHALL_HOST_ID="two words" is not valid: use 1 to 128 printable characters without spaces/,
+      );
+    });
+
+    it('an SQLite catalog registers and lists hosts too (one row per machine id)', async () => {
+      const file = join(dir, 'hosts.db');
+      const cat = openCatalog(file);
+      try {
+        const ops = hostOps(cat.db);
+        const a = await ops.hosts.register({ machineId: 'm-a', hostname: 'nas1' }, 1000);
+        await ops.hosts.register({ machineId: 'm-b', hostname: 'backup2' }, 2000);
+        const a2 = await ops.hosts.register({ machineId: 'm-a', hostname: 'nas1-new' }, 3000);
+        expect(a2).toEqual({ ...a, hostname: 'nas1-new', lastSeenAt: 3000 });
+      } finally {
+        cat.db.close();
+      }
+      const r = hashall(['hosts', '--catalog', file, '--json'], {
+        env: env({ HASHALL_HOST_ID: 'm-b' }),
+      });
+      expect(r.code).toBe(0);
+      const doc = r.json<{ backend: string; hosts: Record<string, unknown>[] }>();
+      expect(doc.backend).toBe('sqlite');
+      expect(doc.hosts.map((h) => [h.hostname, h.machine_id, h.this_host])).toEqual([
+        ['nas1-new', 'm-a', false],
+        ['backup2', 'm-b', true],
+      ]);
+      const human = hashall(['hosts', '--catalog', file], { env: env({ HASHALL_HOST_ID: 'm-b' }) });
+      expect(human.stdout).toMatch(/^ID\s+HOST\s+MACHINE ID\s+FIRST SEEN\s+LAST SEEN/);
+      expect(human.stdout).toMatch(/\n\s*2\s+backup2\s+m-b\s.*\(this host\)\n/);
+    });
+
+    it('hosts simulated by UTS and mount namespaces register at once, one row each', async (ctx) => {
+      requirePg(ctx);
+      const why =
+        mountUnavailableReason() ??
+        (spawnSync('unshare', ['--uts', '--mount', 'true']).status === 0
+          ? undefined
+          : 'unshare --uts --mount is not permitted here');
+      if (why) {
+        if (process.env.HASHALL_REQUIRE_MOUNTS === '1') throw new Error(why);
+        ctx.skip(why);
+      }
+      const db = await cluster.createDatabase();
+      const url = cluster.url(db);
+      const dist = (p: string) => pathToFileURL(join(CLI, '..', '..', p)).href;
+      const script = join(dir, 'register.mjs');
+      writeFileSync(
+        script,
+        [
+          `const { hostIdentity } = await import(${JSON.stringify(dist('fs/host.js'))});`,
+          `const { openPgCatalog } = await import(${JSON.stringify(dist('catalog/pg/open.js'))});`,
+          'const cat = await openPgCatalog(process.argv[2]);',
+          'const row = await cat.hosts.register(hostIdentity());',
+          'await cat.close();',
+          'console.log(JSON.stringify(row));',
+        ].join('\n'),
+      );
+      // Each simulated host: its own hostname (UTS namespace) and its own /etc/machine-id
+      // (a bind mount that only its mount namespace sees).
+      const simulate = (name: string, machineId: string) => {
+        const idFile = join(dir, `machine-id-${name}`);
+        writeFileSync(idFile, `${machineId}\n`);
+        return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const p = spawn(
+            'unshare',
+            [
+              '--uts',
+              '--mount',
+              'sh',
+              '-c',
+              'hostname "$1" && mount --bind "$2" /etc/machine-id && exec "$3" "$4" "$5"',
+              'sh',
+              name,
+              idFile,
+              process.execPath,
+              script,
+              url,
+            ],
+            { env: { ...process.env, ...env() } },
+          );
+          let out = '';
+          let err = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+          p.on('close', (code) => resolve({ code, out, err }));
+        });
+      };
+      const ids = ['a1', 'b2', 'c3'].map((c) => c.repeat(16));
+      const first = await Promise.all([
+        simulate('nas1', ids[0]!),
+        simulate('backup2', ids[1]!),
+        simulate('media3', ids[2]!),
+      ]);
+      expect(first.map((r) => [r.code, r.err])).toEqual([
+        [0, ''],
+        [0, ''],
+        [0, ''],
+      ]);
+      // nas1 renamed: the same host (same machine id), its new name.
+      const again = await simulate('nas1-renamed', ids[0]!);
+      expect(again.code).toBe(0);
+      // The test's own hostname was not changed by the namespaces.
+      expect(hostname()).toBe(hostIdentity({}).hostname);
+      const r = hashall(['hosts', '--catalog', url, '--json'], { env: env() });
+      expect(r.code).toBe(0);
+      const hosts = r.json<{ hosts: Record<string, unknown>[] }>().hosts;
+      expect(hosts.map((h) => [h.hostname, h.machine_id, h.this_host]).sort()).toEqual([
+        ['backup2', ids[1], false],
+        ['media3', ids[2], false],
+        ['nas1-renamed', ids[0], false],
+      ]);
+      const nas1 = JSON.parse(first[0]!.out) as { id: number; firstSeenAt: number };
+      const row = hosts.find((h) => h.machine_id === ids[0])!;
+      expect(row.id).toBe(nas1.id);
+      expect(row.first_seen_at).toBe(new Date(nas1.firstSeenAt).toISOString());
     });
   });
 });
