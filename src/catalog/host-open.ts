@@ -2,11 +2,11 @@
  * The hosts concern of whichever catalog --catalog (or HASHALL_CATALOG) names: a
  * postgresql:// URL opens the PostgreSQL backend, anything else the SQLite file.
  */
+import { catalogBackend } from './backend.js';
 import type { HostCatalog } from './host-port.js';
 import { hostOps } from './hosts.js';
 import { openCatalog } from './open.js';
 import { openPgCatalog } from './pg/open.js';
-import { isPostgresUrl } from './pg/target.js';
 
 export interface OpenHostCatalog extends HostCatalog {
   readonly location: string;
@@ -17,9 +17,9 @@ export interface OpenHostCatalog extends HostCatalog {
 }
 
 export async function openHostCatalog(option: string | undefined): Promise<OpenHostCatalog> {
-  const given = option || process.env.HASHALL_CATALOG || '';
-  if (isPostgresUrl(given)) {
-    const pg = await openPgCatalog(given);
+  const backend = catalogBackend(option);
+  if (backend.kind === 'postgresql') {
+    const pg = await openPgCatalog(backend.url);
     return { ...pg, backend: 'postgresql' };
   }
   const cat = openCatalog(option, { readonly: true });

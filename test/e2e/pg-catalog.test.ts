@@ -5,7 +5,7 @@
  * two processes migrating at once, the same tables and columns as SQLite); hosts.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -249,6 +249,22 @@ describe('PostgreSQL catalog', () => {
         hashall(['hosts', '--catalog', cluster.url('no_such_db')], { env: env() }),
         /database no_such_db does not exist; create it \(createdb -O hashall_super no_such_db\)/,
       );
+    });
+
+    it('a command not yet ported refuses a database URL instead of taking it for a file', () => {
+      const cwd = join(dir, 'cwd');
+      mkdirSync(cwd, { recursive: true });
+      for (const args of [
+        ['stats', '--catalog', 'postgresql://me:pw@h/db'],
+        ['scan', cwd],
+      ]) {
+        const r = hashall(args, { cwd, env: env({ HASHALL_CATALOG: 'postgres://me:pw@h/db' }) });
+        expectOneLineRefusal(
+          r,
+          /catalog postgres(ql)?:\/\/me:\*\*\*@h\/db: this command does not run on a PostgreSQL catalog yet \(only 'hashall hosts' does\)/,
+        );
+      }
+      expect(readdirSync(cwd)).toEqual([]);
     });
 
     it('a URL that cannot be used', () => {
