@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLICATION_ID } from '../../src/catalog/migrations.js';
 import { hostOps } from '../../src/catalog/hosts.js';
 import { openCatalog } from '../../src/catalog/open.js';
+import { openPgCatalog } from '../../src/catalog/pg/open.js';
 import { PG_SCHEMA_VERSION } from '../../src/catalog/pg/schema.js';
 import { resolvePgTarget } from '../../src/catalog/pg/target.js';
 import { hostIdentity } from '../../src/fs/host.js';
@@ -370,14 +371,33 @@ describe('PostgreSQL catalog', () => {
         /role alice may not create the catalog's tables in database \w+ \(permission denied for schema public\); run hashall once as the database's owner, or GRANT CREATE ON SCHEMA public TO alice/,
       );
       expect(hashall(['hosts', '--catalog', cluster.url(db)], { env: env() }).code).toBe(0);
+      // README "Several hosts": the grants a scanning host's role gets.
       await cluster.admin(
-        'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO alice',
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO alice;
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO alice`,
         [],
         db,
       );
+      const cat = await openPgCatalog(url);
+      try {
+        await cat.hosts.register({ machineId: 'm-alice', hostname: 'nas1' });
+      } finally {
+        await cat.close();
+      }
       const r = hashall(['hosts', '--catalog', url, '--json'], { env: env() });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
+      expect(r.json<{ hosts: { hostname: string }[] }>().hosts.map((h) => h.hostname)).toEqual([
+        'nas1',
+      ]);
+      // Still no right to change the schema.
+      await expect(openPgCatalog(url).then(async (c) => c.close())).resolves.toBeUndefined();
+      const ddl = await cluster.admin<{ can: boolean }>(
+        `SELECT has_schema_privilege('alice', 'public', 'CREATE') AS can`,
+        [],
+        db,
+      );
+      expect(ddl.rows[0]!.can).toBe(false);
     });
 
     it('two processes migrating one empty database at once both succeed, the schema made once', async (ctx) => {
