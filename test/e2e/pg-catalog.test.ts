@@ -577,4 +577,99 @@ describe('PostgreSQL catalog', () => {
       expect(row.first_seen_at).toBe(new Date(nas1.firstSeenAt).toISOString());
     });
   });
+  describe('TLS over loopback: sslmode as libpq means it', () => {
+    let tls: Awaited<ReturnType<typeof startPgCluster>> | undefined;
+    beforeAll(async () => {
+      if (pgUnavailableReason() && process.env.HASHALL_REQUIRE_PG !== '1') return;
+      tls = await startPgCluster({ kind: 'socket-and-tls' });
+      await tls.createRole('alice', SECRET);
+    });
+    afterAll(() => tls?.stop());
+    const at = (host: string, db: string, params: string) =>
+      `postgresql://alice:${SECRET}@${host}:${tls!.port}/${db}?${params}`;
+    const encrypted = (db: string) =>
+      new RegExp(`database=${db} .*SSL enabled`).test(readFileSync(tls!.log, 'utf8'));
+
+    it('prefer (the default) and require connect with TLS', async (ctx) => {
+      requirePg(ctx);
+      for (const mode of ['', 'sslmode=require']) {
+        const db = await tls!.createDatabase('alice');
+        const r = hashall(['hosts', '--catalog', at('localhost', db, mode), '--json'], {
+          env: env(),
+        });
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        expect(encrypted(db)).toBe(true);
+      }
+    });
+
+    it('disable is refused by a server that wants TLS, in one line', async (ctx) => {
+      requirePg(ctx);
+      const db = await tls!.createDatabase('alice');
+      const r = hashall(['hosts', '--catalog', at('localhost', db, 'sslmode=disable')], {
+        env: env(),
+      });
+      expectOneLineRefusal(
+        r,
+        /role alice may not connect to database \w+ \(pg_hba\.conf rejects connection .*no encryption\)/,
+      );
+      expect(r.stderr).not.toContain(SECRET);
+    });
+
+    it('verify-full checks the CA and the host name; verify-ca the CA only', async (ctx) => {
+      requirePg(ctx);
+      const db = await tls!.createDatabase('alice');
+      const ca = `sslrootcert=${encodeURIComponent(tls!.tlsCa!)}`;
+      const full = hashall(
+        ['hosts', '--catalog', at('localhost', db, `sslmode=verify-full&${ca}`), '--json'],
+        { env: env() },
+      );
+      expect(full.stderr).toBe('');
+      expect(full.code).toBe(0);
+      // The certificate is for 'localhost', not for the address.
+      expectOneLineRefusal(
+        hashall(['hosts', '--catalog', at('127.0.0.1', db, `sslmode=verify-full&${ca}`)], {
+          env: env(),
+        }),
+        /cannot connect to catalog postgresql:\/\/alice@127\.0\.0\.1:\d+\/\w+ with sslmode=verify-full: .*(altnames|does not match)/,
+      );
+      const caOnly = hashall(
+        ['hosts', '--catalog', at('127.0.0.1', db, `sslmode=verify-ca&${ca}`), '--json'],
+        { env: env() },
+      );
+      expect(caOnly.stderr).toBe('');
+      expect(caOnly.code).toBe(0);
+      // Another CA: refused, whatever the host name.
+      const other = join(dir, 'other-ca');
+      mkdirSync(other, { recursive: true });
+      spawnSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=other',
+        ].concat(['-keyout', join(other, 'ca.key'), '-out', join(other, 'ca.crt')]),
+      );
+      const wrong = hashall(
+        [
+          'hosts',
+          '--catalog',
+          at(
+            'localhost',
+            db,
+            `sslmode=verify-ca&sslrootcert=${encodeURIComponent(join(other, 'ca.crt'))}`,
+          ),
+        ],
+        { env: env() },
+      );
+      expectOneLineRefusal(wrong, /with sslmode=verify-ca: .*certificate/);
+      expect(wrong.stderr).not.toContain(SECRET);
+    });
+  });
 });

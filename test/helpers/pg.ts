@@ -3,7 +3,8 @@
  * Unix socket in that dir (no TCP) under a random port number, started with pg_ctl and torn
  * down after. No mocks: the tests talk to a real server.
  *
- * Binaries come from /usr/lib/postgresql/<newest>/bin (Debian's layout) or PATH. When they are
+ * Binaries come from HASHALL_PG_BINDIR, else /usr/lib/postgresql/<newest>/bin (Debian's
+ * layout), else PATH. When they are
  * absent the tests skip with the reason, unless HASHALL_REQUIRE_PG=1 (CI), where that fails.
  * initdb and the server refuse to run as root: as root they run as the `postgres` user (or
  * `nobody`) through setpriv, with the cluster's directory handed to that user.
@@ -45,6 +46,9 @@ export interface PgCluster {
 
 /** Where initdb, pg_ctl and postgres are, or undefined. */
 export function pgBinDir(): string | undefined {
+  // HASHALL_PG_BINDIR picks one (a version among several; a missing dir shows the skip path).
+  const chosen = process.env.HASHALL_PG_BINDIR;
+  if (chosen) return existsSync(join(chosen, 'initdb')) ? chosen : undefined;
   const base = '/usr/lib/postgresql';
   if (existsSync(base)) {
     const versions = readdirSync(base)
@@ -103,8 +107,17 @@ process.once('exit', () => {
   for (const c of running) c.stop();
 });
 
+/**
+ * How the cluster listens: only its Unix socket (the default), or also TLS over the loopback
+ * interface (`localhost`) with a certificate for `localhost` signed by a CA of its own
+ * (`tlsCa` gives the CA's file), for the sslmode tests. Plain TCP is always rejected.
+ */
+export type PgListen = { readonly kind: 'socket' } | { readonly kind: 'socket-and-tls' };
+
 /** Start a cluster; call `stop()` in afterAll. Throws when pgUnavailableReason() says why. */
-export async function startPgCluster(): Promise<PgCluster> {
+export async function startPgCluster(
+  listen: PgListen = { kind: 'socket' },
+): Promise<PgCluster & { readonly tlsCa?: string; readonly log: string }> {
   const bin = pgBinDir();
   if (!bin) throw new Error(pgUnavailableReason());
   const asRoot = process.getuid?.() === 0;
@@ -151,16 +164,33 @@ export async function startPgCluster(): Promise<PgCluster> {
     '--locale=C',
     '--no-sync',
   ]);
-  // Only the superuser logs in without a password; every other role needs one. No TCP at all.
-  writeFileSync(
-    join(data, 'pg_hba.conf'),
-    `local all ${PG_SUPERUSER} trust\nlocal all all scram-sha-256\n`,
-  );
+  // Only the superuser logs in without a password; every other role needs one. TCP only
+  // with TLS, and only when asked for.
+  const hba = [`local all ${PG_SUPERUSER} trust`, 'local all all scram-sha-256'];
+  const tlsConf: string[] = [];
+  let tlsCa: string | undefined;
+  if (listen.kind === 'socket-and-tls') {
+    tlsCa = makeCertificates(dir, owner);
+    hba.push(
+      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      'hostssl all all ::1/128 scram-sha-256',
+      'hostnossl all all 127.0.0.1/32 reject',
+      'hostnossl all all ::1/128 reject',
+    );
+    tlsConf.push(
+      'ssl = on',
+      `ssl_cert_file = '${join(dir, 'server.crt')}'`,
+      `ssl_key_file = '${join(dir, 'server.key')}'`,
+      'log_connections = on',
+    );
+  }
+  writeFileSync(join(data, 'pg_hba.conf'), hba.join('\n') + '\n');
   const port = 20000 + Math.floor(Math.random() * 40000);
   appendFileSync(
     join(data, 'postgresql.conf'),
     [
-      `listen_addresses = ''`,
+      `listen_addresses = '${listen.kind === 'socket-and-tls' ? 'localhost' : ''}'`,
+      ...tlsConf,
       `unix_socket_directories = '${dir}'`,
       `port = ${port}`,
       // A throwaway cluster on a small shared machine: no durability, little memory.
@@ -182,7 +212,9 @@ export async function startPgCluster(): Promise<PgCluster> {
     return c;
   };
   let dbCount = 0;
-  const cluster: PgCluster = {
+  const cluster: PgCluster & { tlsCa?: string; log: string } = {
+    ...(tlsCa ? { tlsCa } : {}),
+    log,
     dir,
     socketDir: dir,
     port,
@@ -231,6 +263,54 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   running.add(cluster);
   return cluster;
+}
+
+/** A CA and a server certificate for `localhost` signed by it (openssl), in `dir`. */
+function makeCertificates(dir: string, owner: RunAs | undefined): string {
+  const ssl = (args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  ssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=hashall test CA',
+    ].concat(['-keyout', 'ca.key', '-out', 'ca.crt']),
+  );
+  ssl(
+    [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      'server.key',
+    ].concat(['-out', 'server.csr']),
+  );
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
+  ssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+    ].concat(['-days', '2', '-extfile', 'san.ext', '-out', 'server.crt']),
+  );
+  chmodSync(join(dir, 'server.key'), 0o600);
+  if (owner) chownSync(join(dir, 'server.key'), owner.uid, owner.gid);
+  return join(dir, 'ca.crt');
 }
 
 /** The OS user name tests run as (the default PostgreSQL user name). */
