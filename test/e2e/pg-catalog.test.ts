@@ -269,6 +269,13 @@ describe('PostgreSQL catalog', () => {
     });
 
     it('a URL that cannot be used', () => {
+      const at = hashall(['hosts', '--catalog', 'postgresql://me:p@ss@h/db?colour=red'], {
+        env: env(),
+      });
+      expectOneLineRefusal(
+        at,
+        /catalog URL postgresql:\/\/me:\*\*\*@h\/db\?colour=red is not valid/,
+      );
       expectOneLineRefusal(
         hashall(['hosts', '--catalog', 'postgresql://me:pw@h/db?colour=red'], { env: env() }),
         /catalog URL postgresql:\/\/me:\*\*\*@h\/db\?colour=red is not valid: unknown parameter 'colour'/,

@@ -75,9 +75,12 @@ function bad(url: string, why: string): never {
 
 /** The URL as given, with any password replaced: for messages about the URL itself. */
 export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z]+:\/\/[^:@/?#]*):[^@/?#]*@/i, '$1:***@')
-    .replace(/([?&]password=)[^&#]*/gi, '$1***');
+  return (
+    url
+      // Greedy up to the authority's last '@', as URL parsers split it: 'me:p@ss@host'.
+      .replace(/^([a-z]+:\/\/[^:@/?#]*):[^/?#]*@/i, '$1:***@')
+      .replace(/([?&]password=)[^&#]*/gi, '$1***')
+  );
 }
 
 interface Parsed {
