@@ -610,6 +610,17 @@ describe('PostgreSQL catalog', () => {
       }
     });
 
+    it('allow tries plain first, then TLS when the server wants it', async (ctx) => {
+      requirePg(ctx);
+      const db = await tls!.createDatabase('alice');
+      const r = hashall(['hosts', '--catalog', at('localhost', db, 'sslmode=allow'), '--json'], {
+        env: env(),
+      });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(encrypted(db)).toBe(true);
+    });
+
     it('disable is refused by a server that wants TLS, in one line', async (ctx) => {
       requirePg(ctx);
       const db = await tls!.createDatabase('alice');

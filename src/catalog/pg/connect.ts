@@ -56,8 +56,9 @@ function tlsAttempts(t: PgTarget): Tls[] {
   };
   switch (t.sslMode) {
     case 'disable':
-    case 'allow':
       return [{ kind: 'off' }];
+    case 'allow':
+      return [{ kind: 'off' }, noVerify];
     case 'prefer':
       return [noVerify, { kind: 'off' }];
     case 'require':
@@ -112,11 +113,24 @@ export async function connectPg(url: string): Promise<PgConnection> {
       return { client, target };
     } catch (err) {
       await client.end().catch(() => undefined);
-      const noTls = /does not support SSL/i.test(err instanceof Error ? err.message : '');
-      if (noTls && i + 1 < attempts.length) continue; // sslmode=prefer: plain next
+      if (i + 1 < attempts.length && worthAnotherTry(attempts[i]!, err)) continue;
       throw pgConnectError(target, err, asked);
     }
   }
+}
+
+/**
+ * libpq's second attempt: sslmode=prefer goes on without TLS when the server has none or the
+ * handshake fails; sslmode=allow goes on with TLS when the server refused a plain connection.
+ * A refused login or a missing database is not retried: the second try would say the same.
+ */
+function worthAnotherTry(tried: Tls, err: unknown): boolean {
+  const code = errnoCode(err) ?? '';
+  const msg = err instanceof Error ? err.message : String(err);
+  if (tried.kind === 'on') {
+    return /^ERR_SSL|^ERR_TLS|^EPROTO$/.test(code) || /does not support SSL|SSL|TLS/i.test(msg);
+  }
+  return code === '28000' && /no encryption/i.test(msg);
 }
 
 /** The password, wherever it came from, is never echoed back: replaced in any driver text. */
