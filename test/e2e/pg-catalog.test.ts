@@ -690,4 +690,29 @@ describe('PostgreSQL catalog', () => {
       expect(wrong.stderr).not.toContain(SECRET);
     });
   });
+  describe('plain TCP over loopback (a server without TLS)', () => {
+    let plain: Awaited<ReturnType<typeof startPgCluster>> | undefined;
+    beforeAll(async () => {
+      if (pgUnavailableReason() && process.env.HASHALL_REQUIRE_PG !== '1') return;
+      plain = await startPgCluster({ kind: 'socket-and-plain-tcp' });
+      await plain.createRole('alice', SECRET);
+    });
+    afterAll(() => plain?.stop());
+
+    it('prefer (the default) falls back to plain; require is refused in one line', async (ctx) => {
+      requirePg(ctx);
+      const db = await plain!.createDatabase('alice');
+      const url = (params: string) =>
+        `postgresql://alice:${SECRET}@localhost:${plain!.port}/${db}${params}`;
+      const r = hashall(['hosts', '--catalog', url(''), '--json'], { env: env() });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const req = hashall(['hosts', '--catalog', url('?sslmode=require')], { env: env() });
+      expectOneLineRefusal(
+        req,
+        /cannot connect to catalog postgresql:\/\/alice@localhost:\d+\/\w+ with sslmode=require: The server does not support SSL connections/,
+      );
+      expect(req.stderr).not.toContain(SECRET);
+    });
+  });
 });

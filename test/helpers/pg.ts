@@ -110,9 +110,13 @@ process.once('exit', () => {
 /**
  * How the cluster listens: only its Unix socket (the default), or also TLS over the loopback
  * interface (`localhost`) with a certificate for `localhost` signed by a CA of its own
- * (`tlsCa` gives the CA's file), for the sslmode tests. Plain TCP is always rejected.
+ * (`tlsCa` gives the CA's file; plain TCP rejected), or also plain TCP on loopback without
+ * TLS (ssl off), for the sslmode tests.
  */
-export type PgListen = { readonly kind: 'socket' } | { readonly kind: 'socket-and-tls' };
+export type PgListen =
+  | { readonly kind: 'socket' }
+  | { readonly kind: 'socket-and-tls' }
+  | { readonly kind: 'socket-and-plain-tcp' };
 
 /** Start a cluster; call `stop()` in afterAll. Throws when pgUnavailableReason() says why. */
 export async function startPgCluster(
@@ -184,12 +188,15 @@ export async function startPgCluster(
       'log_connections = on',
     );
   }
+  if (listen.kind === 'socket-and-plain-tcp') {
+    hba.push('host all all 127.0.0.1/32 scram-sha-256', 'host all all ::1/128 scram-sha-256');
+  }
   writeFileSync(join(data, 'pg_hba.conf'), hba.join('\n') + '\n');
   const port = 20000 + Math.floor(Math.random() * 40000);
   appendFileSync(
     join(data, 'postgresql.conf'),
     [
-      `listen_addresses = '${listen.kind === 'socket-and-tls' ? 'localhost' : ''}'`,
+      `listen_addresses = '${listen.kind === 'socket' ? '' : 'localhost'}'`,
       ...tlsConf,
       `unix_socket_directories = '${dir}'`,
       `port = ${port}`,
