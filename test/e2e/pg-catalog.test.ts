@@ -407,6 +407,53 @@ describe('PostgreSQL catalog', () => {
       expect(ddl.rows[0]!.can).toBe(false);
     });
 
+    it('a connection lost while waiting to migrate: one line, exit 1; the next run migrates', async (ctx) => {
+      requirePg(ctx);
+      const db = await cluster.createDatabase();
+      const url = cluster.url(db);
+      const holder = await cluster.connect(db);
+      let run: Promise<{ code: number | null; stderr: string }>;
+      try {
+        await holder.query('SELECT pg_advisory_lock($1, 1)', [APPLICATION_ID]);
+        run = new Promise((resolve) => {
+          const p = spawn(process.execPath, [CLI, 'hosts', '--catalog', url], {
+            env: { ...process.env, ...env() },
+          });
+          let stderr = '';
+          p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          p.on('close', (code) => resolve({ code, stderr }));
+        });
+        // Once it waits for the lock, end its session as an administrator (or a restart) would.
+        for (let tries = 0; ; tries++) {
+          if (tries > 2400) throw new Error('the process never waited for the lock');
+          const w = await cluster.admin<{ n: string }>(
+            `SELECT count(pg_terminate_backend(l.pid)) AS n FROM pg_locks l
+              WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = 1`,
+            [APPLICATION_ID],
+          );
+          if (Number(w.rows[0]!.n) === 1) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await holder.end();
+      }
+      const lost = await run;
+      expect(lost.code).toBe(1);
+      const lines = lost.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^hashall: error: catalog postgresql:\/\/.*: the connection was lost while migrating the schema \(terminating connection due to administrator command\); .* run again$/,
+      );
+      const again = hashall(['hosts', '--catalog', url, '--json'], { env: env() });
+      expect(again.code).toBe(0);
+      const v = await cluster.admin<{ n: string }>(
+        'SELECT count(*) AS n FROM hashall_schema',
+        [],
+        db,
+      );
+      expect(Number(v.rows[0]!.n)).toBe(PG_SCHEMA_VERSION);
+    });
+
     it('two processes migrating one empty database at once both succeed, the schema made once', async (ctx) => {
       requirePg(ctx);
       const db = await cluster.createDatabase();

@@ -66,7 +66,7 @@ export async function migratePg({ client, target }: PgConnection): Promise<void>
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [MIGRATION_WAIT]);
     await client.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATION_LOCK]);
     try {
-      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
+      await client.query('RESET lock_timeout'); // back to the role's or server's setting
       for (;;) {
         const current = await schemaVersion(client);
         const v = current === 'absent' ? 0 : current;
@@ -115,6 +115,13 @@ function migrationError(loc: string, user: string, db: string, err: unknown): un
   if (code === '25006') {
     return new UserError(
       `catalog ${loc} is on a read-only server (${msg}); connect to the primary to create or upgrade the catalog`,
+    );
+  }
+  // The server went away (restarted, or an administrator ended the session).
+  if (/^(57P01|57P02|ECONNRESET|EPIPE)$/.test(code ?? '') || /Connection terminated/i.test(msg)) {
+    return new UserError(
+      `catalog ${loc}: the connection was lost while migrating the schema (${msg}); nothing half-done is kept (each migration is one transaction): run again`,
+      EXIT.partial,
     );
   }
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
