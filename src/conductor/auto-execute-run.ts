@@ -142,7 +142,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       }
       const common: AutoCommon = { scan, missing, logPath: log.path };
 
-      const result = createPlan(db, {
+      const result = await createPlan(catalog, {
         name: `auto-execute ${device.alias} ${new Date().toISOString()}`,
         device,
         scope,

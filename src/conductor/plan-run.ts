@@ -9,7 +9,8 @@ import { displayPath } from '../display-path.js';
 import { Executor, type ActionReport, type ExecuteSummary, type Verify } from './execute.js';
 import { actionLabel, planMode } from './mode.js';
 import type { RunLog } from './run-log.js';
-import { Undoer, type UndoReport, type UndoSummary } from './undo.js';
+import { Undoer, type UndoCatalog, type UndoSummary } from './undo.js';
+import type { UndoReport } from './undo-types.js';
 
 export type PlanRunEvent =
   /** An action's outcome, in the plan's order. */
@@ -58,7 +59,7 @@ export async function runPlanActions(
 }
 
 export interface UndoRunRequest {
-  readonly db: DB;
+  readonly catalog: UndoCatalog;
   readonly plan: PlanRow;
   /** A dry run changes nothing and has no log; a real run logs every outcome. */
   readonly run: { readonly kind: 'dry-run' } | { readonly kind: 'real'; readonly log: RunLog };
@@ -71,7 +72,7 @@ export async function runUndoActions(
   onAction: (r: UndoReport) => void,
 ): Promise<UndoSummary> {
   const log = req.run.kind === 'real' ? req.run.log : undefined;
-  const summary = await new Undoer(req.db, req.plan, {
+  const summary = await new Undoer(req.catalog, req.plan, {
     dryRun: req.run.kind === 'dry-run',
     shouldStop: req.shouldStop,
     onAction: (r) => {

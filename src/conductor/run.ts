@@ -13,6 +13,7 @@ import { acquireExecutorLock, liveHolder, releaseExecutorLock } from './lock.js'
 import { recoverInterrupted, type RecoveryReport } from './recovery.js';
 import { openLog, type RunLog } from './run-log.js';
 import { recoverInterruptedUndo, type UndoRecoveryReport } from './undo-recovery.js';
+import { planOps } from '../catalog/plan-port.js';
 
 /** What a run (or a scan) tells the user about the recovery it did first. */
 export type RunEvent =
@@ -36,7 +37,7 @@ export interface ExecutorRunRequest {
    * Called after recovery and before the log is opened: a refusal here (a plan recovery
    * changed, too little space) leaves no log behind.
    */
-  readonly check?: (recovery: RunRecovery) => void;
+  readonly check?: (recovery: RunRecovery) => void | Promise<void>;
   readonly onEvent?: (e: RunEvent) => void;
 }
 
@@ -82,10 +83,13 @@ const NOTHING_UNDONE: UndoRecoveryReport = {
 };
 
 /** Both recoveries, under the lock the caller holds: execute's first, then undo's. */
-function recoverBoth(db: DB, onEvent: ((e: RunEvent) => void) | undefined): RunRecovery {
+async function recoverBoth(
+  db: DB,
+  onEvent: ((e: RunEvent) => void) | undefined,
+): Promise<RunRecovery> {
   const execute = recoverInterrupted(db);
   onEvent?.({ kind: 'recovered-execute', report: execute });
-  const undo = undoPending(db) ? recoverInterruptedUndo(db) : NOTHING_UNDONE;
+  const undo = undoPending(db) ? await recoverInterruptedUndo(planOps(db)) : NOTHING_UNDONE;
   onEvent?.({ kind: 'recovered-undo', report: undo });
   return { execute, undo };
 }
@@ -102,8 +106,8 @@ export async function withExecutorRun<T>(
   acquireExecutorLock(db, req.planId);
   let log: RunLog | undefined;
   try {
-    const recovery = recoverBoth(db, req.onEvent);
-    req.check?.(recovery);
+    const recovery = await recoverBoth(db, req.onEvent);
+    await req.check?.(recovery);
     log = openLog({ catalogPath: req.catalogPath, name: req.log.name });
     log.write(req.log.header);
     for (const t of [describeRecovery(recovery.execute), describeUndoRecovery(recovery.undo)])
@@ -126,14 +130,15 @@ export async function withExecutorRun<T>(
  * temporary link or copy is catalogued. Left alone while a live run holds the lock (its
  * journal is its own). An event is sent for each recovery that ran.
  */
-export function recoverBeforeScan(db: DB, onEvent?: (e: RunEvent) => void): void {
+export async function recoverBeforeScan(db: DB, onEvent?: (e: RunEvent) => void): Promise<void> {
   const execute = openJournal(db).length > 0;
   const undo = undoPending(db);
   if ((!execute && !undo) || liveHolder(db)) return;
   acquireExecutorLock(db, 0);
   try {
     if (execute) onEvent?.({ kind: 'recovered-execute', report: recoverInterrupted(db) });
-    if (undo) onEvent?.({ kind: 'recovered-undo', report: recoverInterruptedUndo(db) });
+    if (undo)
+      onEvent?.({ kind: 'recovered-undo', report: await recoverInterruptedUndo(planOps(db)) });
   } finally {
     releaseExecutorLock(db);
   }

@@ -41,7 +41,7 @@ export function registerExecute(conductor: Command): void {
     const cat = open(opts, { readonly: dryRun });
     const db = cat.db;
     try {
-      let plan = requirePlan(db, id);
+      let plan = await requirePlan(cat, id);
       if (
         plan.status === 'undone' ||
         plan.status === 'partially-undone' ||
@@ -92,7 +92,7 @@ export function registerExecute(conductor: Command): void {
         },
         async (run) => {
           // Recovery may have finished some of this plan's actions.
-          plan = requirePlan(db, id);
+          plan = await requirePlan(cat, id);
           const { summary, doc } = await runPlan(db, plan, {
             opts,
             run: { kind: 'real', log: run.log, recovery: run.recovery.execute },

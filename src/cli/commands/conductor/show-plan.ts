@@ -1,7 +1,6 @@
 /** `conductor show-plan ID`: a plan's header, counts and top actions. */
 import { Command } from 'commander';
-import { listDevices } from '../../../catalog/devices.js';
-import { actionCounts, topActions, type ActionRow } from '../../../catalog/plans.js';
+import type { ActionRow } from '../../../catalog/plans.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { displayPath } from '../../../display-path.js';
@@ -17,7 +16,6 @@ import {
   planMetadataChanges,
 } from '../../../conductor/metadata-change.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
-import { planScope } from '../../../catalog/scope.js';
 import { hex, countsJson, countsFor, metadataLine } from '../../render/plan.js';
 import { parseLimit, parsePlanId, requirePlan } from './args.js';
 
@@ -64,17 +62,19 @@ export function registerShowPlan(conductor: Command): void {
         parseLimit,
         20,
       ),
-  ).action((id: number, opts: ShowOpts) => {
-    const { db } = open(opts, { readonly: true });
+  ).action(async (id: number, opts: ShowOpts) => {
+    const catalog = open(opts, { readonly: true });
     try {
-      const plan = requirePlan(db, id);
-      const counts = actionCounts(db, id);
-      const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
-      const toAbs = visiblePathMapper(db);
+      const plan = await requirePlan(catalog, id);
+      const counts = await catalog.planActions.counts(id);
+      const actions = await catalog.planActions.top(id, opts.limit === 0 ? -1 : opts.limit);
+      const devices = await catalog.planDevices.list();
+      const toAbs = visiblePathMapper(devices);
       const stored = planFilters(plan.options);
       const mode = planMode(plan);
-      const scope = planScope(db, plan.id);
-      const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
+      const scope = await catalog.plans.scope(plan.id);
+      const aliases = new Map(devices.map((d) => [d.id, d.alias]));
+      const changes = await planMetadataChanges(catalog, plan);
       if (opts.json) {
         printJson({
           id: plan.id,
@@ -89,7 +89,7 @@ export function registerShowPlan(conductor: Command): void {
           filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
-          metadata_changes: planMetadataChanges(db, plan),
+          metadata_changes: changes,
           counts: countsFor(mode, countsJson(counts)),
           actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
@@ -97,7 +97,6 @@ export function registerShowPlan(conductor: Command): void {
       }
       const byType = countsJson(counts);
       const label = actionLabel(mode, 'HARDLINK');
-      const changes = planMetadataChanges(db, plan);
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
@@ -150,7 +149,7 @@ export function registerShowPlan(conductor: Command): void {
       });
       say(opts, lines.join('\n'));
     } finally {
-      db.close();
+      catalog.db.close();
     }
   });
 }
