@@ -19,17 +19,14 @@ import {
 } from './groups.js';
 import { pendingCandidates } from './hashing.js';
 import {
-  ActionWriter,
-  actionCounts,
-  actionPage,
   finalizePlanTotals,
   getPlan,
   insertPlan,
   listPlans,
   setPlanStatus,
   setReflinkOptions,
-  topActions,
 } from './plans.js';
+import { ActionWriter, actionCounts, actionPage, topActions } from './actions.js';
 import { readLock } from './executor-lock.js';
 import { ownCtimes, propagateIdentity, recordInodeMeta } from './replacement.js';
 import { recordClone } from './clones.js';

@@ -7,7 +7,8 @@
  */
 import type { Catalog } from '../catalog/open.js';
 import type { DeviceRow } from '../catalog/devices.js';
-import { actionCounts, type PlanRow } from '../catalog/plans.js';
+import { type PlanRow } from '../catalog/plans.js';
+import { actionCounts } from '../catalog/actions.js';
 import { deletePendingPlan } from '../catalog/undo.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';

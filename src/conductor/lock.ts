@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { DB } from '../catalog/open.js';
-import { clearLock, readLock, writeLock, type LockHolder } from '../catalog/plans.js';
+import { clearLock, readLock, writeLock, type LockHolder } from '../catalog/executor-lock.js';
 import { UserError } from '../errors.js';
 import { processStartTime } from '../fs/process.js';
 

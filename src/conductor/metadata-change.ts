@@ -5,7 +5,8 @@
  * metadata: nothing visible changes.
  */
 import type { Catalog } from '../catalog/port.js';
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import { decodeActionType } from '../catalog/actions.js';
 import type { Mode } from './mode.js';
 

@@ -3,7 +3,8 @@
  * `Undoer`) over the plan, each action's outcome and the totals written to the run's log, and
  * every action sent out for the CLI to render (the bar, the action lines). Nothing is printed.
  */
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import type { DB } from '../catalog/open.js';
 import { displayPath } from '../display-path.js';
 import { Executor, type ActionReport, type ExecuteSummary, type Verify } from './execute.js';

@@ -6,7 +6,7 @@
  * Nothing here prints: what the user should hear goes out as a `RunEvent`.
  */
 import type { DB } from '../catalog/open.js';
-import { openJournal } from '../catalog/plans.js';
+import { openJournal } from '../catalog/journal.js';
 import { interruptedUndoPlans, openUndoJournal } from '../catalog/undo.js';
 import { countOf, formatCount } from '../format.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from './lock.js';

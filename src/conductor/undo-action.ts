@@ -25,7 +25,8 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Catalog } from '../catalog/port.js';
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import type { OriginalMeta, UndoAction } from '../catalog/undo.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { failpoint } from '../failpoint.js';

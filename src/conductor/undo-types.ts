@@ -1,5 +1,5 @@
 /** What undoing one path ends in, as the run loop (undo.ts) and the per-path undo share it. */
-import type { ActionRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 
 /** The name of undo's temporary copies (recovery removes only names with this prefix). */
 export const UNDO_TEMP_PREFIX = '.hashall-undo-';

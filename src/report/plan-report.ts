@@ -11,13 +11,8 @@ import {
   type PlanDeviceTotals,
   type PlanGroupTotals,
 } from '../catalog/plan-report.js';
-import {
-  actionCounts,
-  bytesFreed,
-  getPlan,
-  type ActionRow,
-  type PlanRow,
-} from '../catalog/plans.js';
+import { getPlan, type PlanRow } from '../catalog/plans.js';
+import { actionCounts, bytesFreed, type ActionRow } from '../catalog/actions.js';
 import { planFilters } from '../catalog/plan-types.js';
 import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';

@@ -7,16 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Member } from '../../src/catalog/groups.js';
 import { openCatalog } from '../../src/catalog/open.js';
+import { insertPlan, getPlan, replaceMode, type PlanOptions } from '../../src/catalog/plans.js';
 import {
   ActionWriter,
   countActions,
   getAction,
-  insertPlan,
-  getPlan,
   planActionPage,
-  replaceMode,
-  type PlanOptions,
-} from '../../src/catalog/plans.js';
+} from '../../src/catalog/actions.js';
 import { recordVerdicts } from '../../src/catalog/execution.js';
 import { ownCtime, ownCtimes, propagateIdentity } from '../../src/catalog/replacement.js';
 import type { ActionType } from '../../src/catalog/plan-types.js';

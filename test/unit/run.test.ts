@@ -8,7 +8,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/open.js';
-import { readLock, writeLock } from '../../src/catalog/plans.js';
+import { readLock, writeLock } from '../../src/catalog/executor-lock.js';
 import { processStartTime } from '../../src/fs/process.js';
 import { recoverBeforeScan, withExecutorRun, type RunEvent } from '../../src/conductor/run.js';
 import { UserError } from '../../src/errors.js';

@@ -4,7 +4,8 @@
  * lines, are the conductor's (conductor/plan-run.ts).
  */
 import type { DB } from '../../catalog/open.js';
-import { actionCounts, type PlanRow } from '../../catalog/plans.js';
+import { type PlanRow } from '../../catalog/plans.js';
+import { actionCounts } from '../../catalog/actions.js';
 import type { ActionReport, ExecuteSummary, Verify } from '../../conductor/execute.js';
 import { pathText, runPlanActions } from '../../conductor/plan-run.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';

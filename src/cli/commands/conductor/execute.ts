@@ -1,6 +1,6 @@
 /** `conductor execute ID`: carry out a plan (or --dry-run it) as one executor run. */
 import { Command } from 'commander';
-import { actionCounts } from '../../../catalog/plans.js';
+import { actionCounts } from '../../../catalog/actions.js';
 import type { ExecuteSummary, Verify } from '../../../conductor/execute.js';
 import { recoveryPending, withExecutorRun } from '../../../conductor/run.js';
 import { EXIT, UserError } from '../../../errors.js';

@@ -10,12 +10,8 @@ import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { countOf, formatBytes, formatCount } from '../../format.js';
 import { styleFor, type Style } from '../../style.js';
-import {
-  parseFilterOpts,
-  planFilters,
-  withFilterOptions,
-  type FilterOpts,
-} from '../../filter-options.js';
+import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import { planMetadataChanges } from '../../../conductor/metadata-change.js';
 import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { describeScope } from '../../../conductor/scope.js';

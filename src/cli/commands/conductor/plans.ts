@@ -4,7 +4,7 @@ import { describeFilters } from '../../../conductor/filters.js';
 import { planMode } from '../../../conductor/mode.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { formatBytes, formatCount, formatTime, table } from '../../format.js';
-import { planFilters } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
 
 export function registerPlans(conductor: Command): void {

@@ -1,6 +1,6 @@
 /** `conductor show-plan ID`: a plan's header, counts and top actions. */
 import { Command } from 'commander';
-import type { ActionRow } from '../../../catalog/plans.js';
+import type { ActionRow } from '../../../catalog/actions.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { displayPath } from '../../../display-path.js';
@@ -9,7 +9,7 @@ import { visiblePathMapper } from '../../../conductor/visible-path.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { formatBytes, formatCount, formatTime } from '../../format.js';
 import { styleFor } from '../../style.js';
-import { planFilters } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import {
   metadataChanges,
   mtimeText,
