@@ -5,7 +5,7 @@
  * the run loop) as the port keeps them. Scan and execute are the real CLI (dist/: build first).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lstatSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCatalog, type Catalog as SqliteCatalog } from '../../src/catalog/open.js';
 import type { Catalog } from '../../src/catalog/port.js';
@@ -155,6 +155,47 @@ describe('planning through the port', () => {
   });
 });
 
+describe('show-plan --limit 0', () => {
+  it('pages through every action and lists them in the order of a limited listing', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const files: Record<string, string> = { 'n/linked': 'already one inode\n' };
+    // Groups of several sizes, so that bytes order the listing, and copies by the dozen.
+    for (let g = 0; g < 6; g++)
+      for (let c = 0; c < 2 + (g % 3); c++)
+        files[`g${g}/c${c}`] = `group ${g}\n`.repeat(50 * (g + 1));
+    writeTree(tree, files);
+    linkSync(join(tree, 'n/linked'), join(tree, 'n/again'));
+    const path = join(dir, 'catalog.db');
+    expect(hashall(['scan', tree, '--catalog', path, '-q']).code).toBe(0);
+    const r = hashall(['conductor', 'plan', 'p', '--catalog', path, '--json']);
+    expect(r.code).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: number }).id;
+    const catalog = openCatalog(path);
+    try {
+      const shown = hashall([
+        'conductor',
+        'show-plan',
+        String(id),
+        '--limit',
+        '0',
+        '--json',
+        '--catalog',
+        path,
+      ]);
+      const listed = (JSON.parse(shown.stdout) as { actions: { id: number; type: string }[] })
+        .actions;
+      const top = await catalog.planActions.top(id, -1);
+      expect(listed.map((a) => a.id)).toEqual(top.map((a) => a.id));
+      expect(new Set(listed.map((a) => a.type))).toEqual(new Set(['HARDLINK', 'NOOP']));
+      expect(listed.length).toBeGreaterThan(10);
+    } finally {
+      catalog.db.close();
+    }
+  });
+});
+
 describe('undo records through the port', () => {
   it('an executed plan is undone: records, space, and every path its own copy again', async () => {
     const t = scanned();
@@ -260,6 +301,7 @@ describe('undo records through the port', () => {
         types: ['HARDLINK'],
       });
       expect(row!.id).toBe(a!.id);
+      expect(row!.undoStatus).toBe('left');
       const shown = await port.planActions.top(plan.id, -1);
       expect(shown.find((x) => x.id === a!.id)!.undoStatus).toBe('left');
     } finally {

@@ -1,6 +1,7 @@
 /** `conductor show-plan ID`: a plan's header, counts and top actions. */
 import { Command } from 'commander';
 import type { ActionRow } from '../../../catalog/actions.js';
+import type { Catalog } from '../../../catalog/port.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { displayPath } from '../../../display-path.js';
@@ -46,6 +47,31 @@ function actionJson(
   };
 }
 
+const PAGE = 1000;
+const rank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
+
+/**
+ * `--limit 0`: every action, read a page at a time, in the order `top` gives a limited list:
+ * HARDLINK by bytes, then NOOP, then SKIP (bytes, then size, largest first; then by id).
+ */
+async function everyAction(catalog: Pick<Catalog, 'planActions'>, planId: number) {
+  const all: ActionRow[] = [];
+  for (let afterId = 0; ;) {
+    const page = await catalog.planActions.page({
+      planId,
+      afterId,
+      limit: PAGE,
+      types: ['HARDLINK', 'NOOP', 'SKIP'],
+    });
+    if (page.length === 0) break;
+    all.push(...page);
+    afterId = page[page.length - 1]!.id;
+  }
+  return all.sort(
+    (x, y) => rank(x.type) - rank(y.type) || y.bytes - x.bytes || y.size - x.size || x.id - y.id,
+  );
+}
+
 interface ShowOpts extends GlobalOptions {
   limit: number;
 }
@@ -67,7 +93,10 @@ export function registerShowPlan(conductor: Command): void {
     try {
       const plan = await requirePlan(catalog, id);
       const counts = await catalog.planActions.counts(id);
-      const actions = await catalog.planActions.top(id, opts.limit === 0 ? -1 : opts.limit);
+      const actions =
+        opts.limit === 0
+          ? await everyAction(catalog, id)
+          : await catalog.planActions.top(id, opts.limit);
       const devices = await catalog.planDevices.list();
       const toAbs = visiblePathMapper(devices);
       const stored = planFilters(plan.options);
@@ -119,8 +148,7 @@ export function registerShowPlan(conductor: Command): void {
       ];
       // The largest actions, listed in the order execute runs them (the plan's order) and,
       // like execute, as `target ← source`: the target becomes a link to the kept source.
-      const typeRank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
-      const shown = [...actions].sort((x, y) => typeRank(x.type) - typeRank(y.type) || x.id - y.id);
+      const shown = [...actions].sort((x, y) => rank(x.type) - rank(y.type) || x.id - y.id);
       shown.forEach((a, i) => {
         const bytes =
           a.type === 'HARDLINK'
