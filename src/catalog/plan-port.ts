@@ -102,7 +102,8 @@ export interface PlanActionRecords {
 
 /**
  * Which groups: duplicates within one filesystem, inodes with several paths and no duplicate
- * (already-optimal links, NOOPs), or one content on several filesystems.
+ * (already-optimal links, NOOPs), or one content on several filesystems. Select 'link-only'
+ * after 'same-device': it leaves out the inodes the same-device selection holds.
  */
 export type GroupKind = 'same-device' | 'link-only' | 'cross-device';
 
