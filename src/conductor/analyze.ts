@@ -19,7 +19,8 @@ import { catalogStats } from '../catalog/stats.js';
 import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
 import { Filters } from './filters.js';
-import { groupOptions, prepareScope } from './plan.js';
+import { groupOptions } from './plan.js';
+import { restrictToScope } from '../catalog/scope.js';
 import { Scope } from './scope.js';
 
 export interface DeviceSummary {
@@ -64,13 +65,13 @@ export function analyze(
   const deviceId = opts.device?.id;
   const filters = opts.filters ?? Filters.none;
   const scope = opts.scope ?? Scope.all;
-  const scoped = prepareScope(db, scope);
+  const scoped = restrictToScope(db, scope.entries);
   const planning =
     filters.active || opts.keep?.length || scoped
       ? {
           keep: opts.keep ?? DEFAULT_KEEP,
           filters,
-          group: groupOptions(db, filters, scope),
+          group: groupOptions({ devices: listDevices(db), filters, scope }),
           scoped,
         }
       : undefined;

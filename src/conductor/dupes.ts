@@ -20,7 +20,8 @@ import {
 import type { Member } from '../catalog/groups.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import { Filters } from './filters.js';
-import { prepareScope } from './plan.js';
+import { restrictToScope } from '../catalog/scope.js';
+import { listDevices } from '../catalog/devices.js';
 import { Scope } from './scope.js';
 import { visiblePathMapper } from './visible-path.js';
 
@@ -138,7 +139,7 @@ export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, v
   const rows: DupeRowFilter = {
     deviceId: req.device?.id,
     crossDevice: req.crossDevice,
-    scoped: prepareScope(db, scope),
+    scoped: restrictToScope(db, scope.entries),
     minSize: filters.minSize,
     maxSize: filters.maxSize,
     mtimeSince: filters.since?.ns,
@@ -146,7 +147,7 @@ export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, v
   };
   prepareDupeGroups(db, rows);
   const globs = filters.include.length > 0 || filters.exclude.length > 0;
-  const toVisible = visiblePathMapper(db);
+  const toVisible = visiblePathMapper(listDevices(db));
 
   const build = (g: DupeGroupKey): Built | undefined => {
     let paths = dupePaths(db, g, rows).map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));

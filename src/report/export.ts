@@ -57,7 +57,7 @@ export async function writeExport(
 ): Promise<number> {
   const devices = listDevices(db);
   const byId = new Map(devices.map((d) => [d.id, d]));
-  const toAbs = visiblePathMapper(db);
+  const toAbs = visiblePathMapper(devices);
   const csv = format === 'csv';
   if (csv) await out.write(csvHeader(EXPORT_COLUMNS));
   let n = 0;

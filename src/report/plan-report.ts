@@ -11,17 +11,13 @@ import {
   type PlanDeviceTotals,
   type PlanGroupTotals,
 } from '../catalog/plan-report.js';
-import {
-  actionCounts,
-  bytesFreed,
-  getPlan,
-  type ActionRow,
-  type PlanRow,
-} from '../catalog/plans.js';
+import { getPlan, type PlanRow } from '../catalog/plans.js';
+import { actionCounts, bytesFreed, type ActionRow } from '../catalog/actions.js';
 import { planFilters } from '../catalog/plan-types.js';
 import { bytesShared } from '../catalog/clones.js';
 import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
-import { metadataChanges, planMetadataChanges } from '../conductor/metadata-change.js';
+import { metadataChanges } from '../conductor/metadata-change.js';
+import { planMetadataChangeCount } from '../catalog/metadata-changes.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
 import { planScope, type StoredScope } from '../catalog/scope.js';
@@ -90,7 +86,7 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
     totalActions: total,
     bytesFreed: mode === 'reflink' ? bytesShared(db, planId) : bytesFreed(db, planId),
     deviceTotals: planDeviceTotals(db, planId),
-    metadataChanges: planMetadataChanges(db, plan),
+    metadataChanges: planMetadataChangeCount(db, plan.id),
     topGroups: planTopGroups(db, planId, topGroups),
     generatedAt: new Date(),
     scope: planScope(db, planId),
@@ -140,7 +136,7 @@ export function reportRowMapper(
   devices: readonly DeviceRow[],
   mode: Mode = 'hardlink',
 ): (a: ActionRow) => ActionReportRow {
-  const toAbs = visiblePathMapper(db);
+  const toAbs = visiblePathMapper(listDevices(db));
   const alias = new Map(devices.map((d) => [d.id, d.alias]));
   const name = (id: number) => alias.get(id) ?? String(id);
   return (a) => ({

@@ -65,9 +65,10 @@ export function registerDupes(program: Command): void {
       throw new UserError(`--json and --format ${opts.format} disagree; give one of them`);
     const format: DupesFormat = opts.json ? 'json' : (opts.format ?? 'text');
     const { filters } = parseFilterOpts(opts);
-    const { db } = open(opts, { readonly: true });
+    const catalog = open(opts, { readonly: true });
+    const { db } = catalog;
     try {
-      const { device, scope } = deviceAndScope(db, opts.device, paths);
+      const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
       const groups = iterateDupes(db, {
         device,

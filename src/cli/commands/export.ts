@@ -46,13 +46,14 @@ export function registerExport(program: Command): void {
       .requiredOption('--out <file>', "the file to write; '-' is standard output"),
   ).action(async (opts: ExportOpts) => {
     const format = formatFor(opts.out, opts.format);
-    const { db, path: catalog } = open(opts, { readonly: true });
+    const opened = open(opts, { readonly: true });
+    const { db, path: catalog } = opened;
     try {
       const device =
         opts.device === undefined
           ? undefined
-          : resolveWholeDevice(
-              db,
+          : await resolveWholeDevice(
+              opened,
               argBytes(opts.device),
               'export lists whole filesystems (filter its output, e.g. with jq, for one directory)',
             );

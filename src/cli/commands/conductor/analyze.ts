@@ -34,11 +34,12 @@ export function registerAnalyze(conductor: Command): void {
         .option('--cross-device', 'also list contents duplicated across filesystems')
         .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
     ),
-  ).action((paths: string[], opts: AnalyzeOpts) => {
+  ).action(async (paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
-    const { db } = open(opts, { readonly: true });
+    const catalog = open(opts, { readonly: true });
+    const { db } = catalog;
     try {
-      const { device, scope } = deviceAndScope(db, opts.device, paths);
+      const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const a = analyze(db, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
