@@ -104,7 +104,7 @@ const LAYERS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/.cache/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/.cache/', 'build/', 'prebuilds/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,134 @@
+/**
+ * The native directory listing: one addon call per directory (open O_NOFOLLOW, identity check,
+ * getdents64, statx of each file and directory relative to the directory's fd), run on libuv's
+ * thread pool, returning one packed buffer that is decoded here. Layout (little-endian), as
+ * native/walk.cc writes it:
+ *
+ *   header (32 B): u32 layout, u32 count, u64 dir dev, u64 dir ino, u32 names offset, u32 flags
+ *   record (104 B) × count: u32 name offset, u16 name length, u8 d_type, u8 flags, i32 errno,
+ *     u32 mode, u64 ino, u64 dev, u64 nlink, u32 uid, u32 gid, i64 size, i64 blocks,
+ *     i64 mtime ns, i64 ctime ns, i64 mtime s, u32 mtime ns part, u32 ctime ns part, i64 ctime s
+ *   names: the raw bytes of every name
+ */
+import { getSystemErrorMap } from 'node:util';
+import {
+  type DirEntry,
+  type DirIdentity,
+  type DirLister,
+  type DirRead,
+  type EntryKind,
+  type EntryStat,
+  kindOfMode,
+} from './dir-list.js';
+import type { NativeAddon } from './native.js';
+
+const HEADER = 32;
+const RECORD = 104;
+const H_CHANGED = 1;
+const F_STATTED = 1;
+const F_STAT_ERROR = 2;
+const F_MTIME_WIDE = 4;
+const F_CTIME_WIDE = 8;
+const TWO32 = 4294967296;
+
+/** d_type values (dirent.h). */
+const DTYPE: Record<number, EntryKind> = {
+  1: 'fifo',
+  2: 'char',
+  4: 'dir',
+  6: 'block',
+  8: 'file',
+  10: 'symlink',
+  12: 'socket',
+};
+
+/** A system error shaped as Node's own (code, errno, syscall, message). */
+export function systemError(errno: number, syscall: string, path?: Buffer): Error {
+  const [code, text] = getSystemErrorMap().get(-errno) ?? [`Unknown system error ${errno}`, ''];
+  const where = path ? ` '${path.toString('utf8')}'` : '';
+  return Object.assign(new Error(`${code}: ${text}, ${syscall}${where}`), {
+    errno: -errno,
+    code,
+    syscall,
+  });
+}
+
+class NativeEntry implements DirEntry {
+  constructor(
+    readonly name: Buffer,
+    readonly kind: EntryKind,
+    private readonly buf: Buffer,
+    private readonly at: number,
+  ) {}
+
+  stat(): EntryStat {
+    const b = this.buf;
+    const at = this.at;
+    const flags = b[at + 7]!;
+    if (flags & F_STAT_ERROR) throw systemError(b.readInt32LE(at + 8), 'lstat', this.name);
+    if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
+    const mode = b.readUInt32LE(at + 12);
+    return {
+      kind: kindOfMode(mode),
+      // Signed, as Node's BigInt stats are.
+      ino: b.readBigInt64LE(at + 16),
+      dev: b.readBigInt64LE(at + 24),
+      nlink: b.readUInt32LE(at + 32) + b.readUInt32LE(at + 36) * TWO32,
+      mode,
+      uid: b.readUInt32LE(at + 40),
+      gid: b.readUInt32LE(at + 44),
+      size: b.readBigInt64LE(at + 48),
+      blocks: b.readUInt32LE(at + 56) + b.readUInt32LE(at + 60) * TWO32,
+      mtimeNs:
+        flags & F_MTIME_WIDE
+          ? b.readBigInt64LE(at + 80) * 1_000_000_000n + BigInt(b.readUInt32LE(at + 88))
+          : b.readBigInt64LE(at + 64),
+      ctimeNs:
+        flags & F_CTIME_WIDE
+          ? b.readBigInt64LE(at + 96) * 1_000_000_000n + BigInt(b.readUInt32LE(at + 92))
+          : b.readBigInt64LE(at + 72),
+    };
+  }
+}
+
+/** Decode one packed listing. */
+export function decodeListing(buf: Buffer): DirRead {
+  if (buf.readUInt32LE(28) & H_CHANGED) return { kind: 'changed' };
+  const count = buf.readUInt32LE(4);
+  const names = buf.readUInt32LE(24);
+  const entries: NativeEntry[] = new Array<NativeEntry>(count);
+  for (let i = 0; i < count; i++) {
+    const at = HEADER + i * RECORD;
+    const off = names + buf.readUInt32LE(at);
+    // A copy: the walk keeps some names (catalog rows, kept names) well past this listing.
+    const name = Buffer.from(buf.subarray(off, off + buf.readUInt16LE(at + 4)));
+    const dtype = buf[at + 6]!;
+    let kind = DTYPE[dtype] ?? 'other';
+    // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
+    if (dtype === 0 && buf[at + 7]! & F_STATTED) kind = kindOfMode(buf.readUInt32LE(at + 12));
+    entries[i] = new NativeEntry(name, kind, buf, at);
+  }
+  return { kind: 'listed', entries };
+}
+
+export class NativeDirLister implements DirLister {
+  constructor(private readonly addon: NativeAddon) {}
+
+  async list(path: Buffer, expect: DirIdentity): Promise<DirRead> {
+    let buf: Buffer;
+    try {
+      buf = await this.addon.listDir(path, expect.dev, expect.ino);
+    } catch (err) {
+      const e = err as { errno?: unknown; syscall?: unknown };
+      if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
+        return { kind: 'failed', error: systemError(-e.errno, e.syscall, path) };
+      }
+      return { kind: 'failed', error: err };
+    }
+    return decodeListing(buf);
+  }
+
+  close(): void {
+    // nothing: the native lister changes nothing in the process
+  }
+}
