@@ -114,6 +114,15 @@ export default tseslint.config(
     },
   },
   {
+    // The install step (CommonJS, run by npm with whatever Node the user has).
+    files: ['native/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // no-restricted-imports sees only static imports and re-exports; these would slip past it.
     files: ['src/**/*.ts'],
     rules: {
