@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +33,11 @@ constexpr uint8_t F_STATTED = 1;    // the stat fields hold this entry's statx
 constexpr uint8_t F_STAT_ERROR = 2; // statx failed: errno holds why
 constexpr uint8_t F_MTIME_WIDE = 4; // mtime in ns does not fit in int64: use sec + nsec
 constexpr uint8_t F_CTIME_WIDE = 8;
+
+struct Entry {
+  std::string name;
+  unsigned char dtype;
+};
 
 struct linux_dirent64 {
   uint64_t d_ino;
@@ -92,8 +98,20 @@ protected:
       put<uint32_t>(out_, 28, H_CHANGED);
       return;
     }
-    std::vector<uint8_t> names;
-    uint32_t count = 0;
+    // The entries are stat()ed relative to the directory, which needs search (x) permission on
+    // it: without it (a directory others may list but not traverse) the directory is reported
+    // unreadable as a whole, as the JS walk does when it cannot enter it, not entry by entry.
+    int probe = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (probe < 0) {
+      int e = errno;
+      close(fd);
+      return fail(e, "chdir");
+    }
+    close(probe);
+    // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
+    // libuv's scandir sorts), so that the walk visits and reports entries in the same order
+    // either way; then one statx per entry that needs it.
+    std::vector<Entry> entries;
     std::vector<char> buf(64 * 1024);
     for (;;) {
       long n = syscall(SYS_getdents64, fd, buf.data(), buf.size());
@@ -108,45 +126,54 @@ protected:
         off += d->d_reclen;
         const char *name = d->d_name;
         if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        size_t len = std::strlen(name);
-        size_t at = out_.size();
-        out_.resize(at + RECORD_SIZE, 0);
-        put<uint32_t>(out_, at + 0, static_cast<uint32_t>(names.size()));
-        put<uint16_t>(out_, at + 4, static_cast<uint16_t>(len));
-        put<uint8_t>(out_, at + 6, d->d_type);
-        names.insert(names.end(), name, name + len);
-        count++;
-        // Only what the walk looks at is stat()ed (regular files, directories, and entries
-        // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
-        // classified by their d_type, as the JS walk does.
-        if (d->d_type != DT_REG && d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) continue;
-        struct statx sx;
-        if (statAt(fd, name, &sx) != 0) {
-          put<uint8_t>(out_, at + 7, F_STAT_ERROR);
-          put<int32_t>(out_, at + 8, errno);
-          continue;
-        }
-        uint8_t flags = F_STATTED;
-        int64_t mns = 0, cns = 0;
-        if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
-        if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
-        put<uint8_t>(out_, at + 7, flags);
-        put<uint32_t>(out_, at + 12, sx.stx_mode);
-        put<uint64_t>(out_, at + 16, sx.stx_ino);
-        put<uint64_t>(out_, at + 24, devOf(sx));
-        put<uint64_t>(out_, at + 32, sx.stx_nlink);
-        put<uint32_t>(out_, at + 40, sx.stx_uid);
-        put<uint32_t>(out_, at + 44, sx.stx_gid);
-        put<uint64_t>(out_, at + 48, sx.stx_size);
-        put<uint64_t>(out_, at + 56, sx.stx_blocks);
-        put<int64_t>(out_, at + 64, mns);
-        put<int64_t>(out_, at + 72, cns);
-        put<int64_t>(out_, at + 80, sx.stx_mtime.tv_sec);
-        put<uint32_t>(out_, at + 88, sx.stx_mtime.tv_nsec);
-        put<uint32_t>(out_, at + 92, sx.stx_ctime.tv_nsec);
-        put<int64_t>(out_, at + 96, sx.stx_ctime.tv_sec);
+        entries.push_back(Entry{std::string(name), d->d_type});
       }
     }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry &a, const Entry &b) { return a.name < b.name; });
+    uint32_t count = static_cast<uint32_t>(entries.size());
+    out_.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
+    uint32_t nameOff = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      const Entry &e = entries[i];
+      size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
+      put<uint32_t>(out_, at + 0, nameOff);
+      put<uint16_t>(out_, at + 4, static_cast<uint16_t>(e.name.size()));
+      put<uint8_t>(out_, at + 6, e.dtype);
+      nameOff += static_cast<uint32_t>(e.name.size());
+      // Only what the walk looks at is stat()ed (regular files, directories, and entries
+      // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
+      // classified by their d_type, as the JS walk does.
+      if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
+      struct statx sx;
+      if (statAt(fd, e.name.c_str(), &sx) != 0) {
+        put<uint8_t>(out_, at + 7, F_STAT_ERROR);
+        put<int32_t>(out_, at + 8, errno);
+        continue;
+      }
+      uint8_t flags = F_STATTED;
+      int64_t mns = 0, cns = 0;
+      if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
+      if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
+      put<uint8_t>(out_, at + 7, flags);
+      put<uint32_t>(out_, at + 12, sx.stx_mode);
+      put<uint64_t>(out_, at + 16, sx.stx_ino);
+      put<uint64_t>(out_, at + 24, devOf(sx));
+      put<uint64_t>(out_, at + 32, sx.stx_nlink);
+      put<uint32_t>(out_, at + 40, sx.stx_uid);
+      put<uint32_t>(out_, at + 44, sx.stx_gid);
+      put<uint64_t>(out_, at + 48, sx.stx_size);
+      put<uint64_t>(out_, at + 56, sx.stx_blocks);
+      put<int64_t>(out_, at + 64, mns);
+      put<int64_t>(out_, at + 72, cns);
+      put<int64_t>(out_, at + 80, sx.stx_mtime.tv_sec);
+      put<uint32_t>(out_, at + 88, sx.stx_mtime.tv_nsec);
+      put<uint32_t>(out_, at + 92, sx.stx_ctime.tv_nsec);
+      put<int64_t>(out_, at + 96, sx.stx_ctime.tv_sec);
+    }
+    std::vector<uint8_t> names;
+    names.reserve(nameOff);
+    for (const Entry &e : entries) names.insert(names.end(), e.name.begin(), e.name.end());
     close(fd);
     put<uint32_t>(out_, 0, LAYOUT_VERSION);
     put<uint32_t>(out_, 4, count);
