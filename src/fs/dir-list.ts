@@ -47,9 +47,14 @@ export type DirRead =
 /** Lists directories for one walk. */
 export interface DirLister {
   /**
+   * 'native': listings run off the main thread and may overlap (list ahead). 'js': each listing
+   * makes the directory the process's working directory, so one at a time, entries used at once.
+   */
+  readonly kind: 'native' | 'js';
+  /**
    * Open `path` (a path below PATH_MAX, see reach.ts) with O_DIRECTORY | O_NOFOLLOW, check that
    * it is the directory `expect` names (what lstat showed when its parent was listed), and list
-   * it. Entries are only valid until the next call.
+   * it. With the JS lister, entries are only valid until the next call.
    */
   list(path: Buffer, expect: DirIdentity): Promise<DirRead> | DirRead;
   /** Undo what listing changed in the process (the JS lister's working directory). */

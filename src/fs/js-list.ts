@@ -73,6 +73,7 @@ class JsEntry implements DirEntry {
 }
 
 export class JsDirLister implements DirLister {
+  readonly kind = 'js';
   private readonly startCwd: string;
 
   constructor() {

@@ -31,16 +31,22 @@ const F_MTIME_WIDE = 4;
 const F_CTIME_WIDE = 8;
 const TWO32 = 4294967296;
 
-/** d_type values (dirent.h). */
-const DTYPE: Record<number, EntryKind> = {
-  1: 'fifo',
-  2: 'char',
-  4: 'dir',
-  6: 'block',
-  8: 'file',
-  10: 'symlink',
-  12: 'socket',
-};
+/** d_type values (dirent.h), by value. */
+const DTYPE: readonly (EntryKind | undefined)[] = [
+  undefined,
+  'fifo',
+  'char',
+  undefined,
+  'dir',
+  undefined,
+  'block',
+  undefined,
+  'file',
+  undefined,
+  'symlink',
+  undefined,
+  'socket',
+];
 
 /** A system error shaped as Node's own (code, errno, syscall, message). */
 export function systemError(errno: number, syscall: string, path?: Buffer): Error {
@@ -95,13 +101,15 @@ class NativeEntry implements DirEntry {
 export function decodeListing(buf: Buffer): DirRead {
   if (buf.readUInt32LE(28) & H_CHANGED) return { kind: 'changed' };
   const count = buf.readUInt32LE(4);
-  const names = buf.readUInt32LE(24);
+  const namesAt = buf.readUInt32LE(24);
+  // One copy of all the names, each name a view of it: the walk keeps some names (catalog rows,
+  // kept names) past this listing, and a copy per name was a third of the decoding time.
+  const names = Buffer.from(buf.subarray(namesAt));
   const entries: NativeEntry[] = new Array<NativeEntry>(count);
   for (let i = 0; i < count; i++) {
     const at = HEADER + i * RECORD;
-    const off = names + buf.readUInt32LE(at);
-    // A copy: the walk keeps some names (catalog rows, kept names) well past this listing.
-    const name = Buffer.from(buf.subarray(off, off + buf.readUInt16LE(at + 4)));
+    const off = buf.readUInt32LE(at);
+    const name = names.subarray(off, off + buf.readUInt16LE(at + 4));
     const dtype = buf[at + 6]!;
     let kind = DTYPE[dtype] ?? 'other';
     // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
@@ -112,6 +120,7 @@ export function decodeListing(buf: Buffer): DirRead {
 }
 
 export class NativeDirLister implements DirLister {
+  readonly kind = 'native';
   constructor(private readonly addon: NativeAddon) {}
 
   async list(path: Buffer, expect: DirIdentity): Promise<DirRead> {
