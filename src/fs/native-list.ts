@@ -59,47 +59,68 @@ export function systemError(errno: number, syscall: string, path?: Buffer): Erro
   });
 }
 
+/**
+ * The records of one listing seen as 64- and 32-bit words: BigInt64Array reads a signed 64-bit
+ * field as a BigInt natively, where Buffer#readBigInt64LE builds it with BigInt arithmetic (that
+ * was three quarters of the decoding time). Every field is aligned to its size in the layout.
+ */
+interface Words {
+  readonly buf: Buffer;
+  readonly i64: BigInt64Array;
+  readonly u32: Uint32Array;
+}
+
+function wordsOf(buf: Buffer): Words {
+  // The addon's buffer is malloc()ed, hence 8-aligned; copy it once if it ever is not.
+  const b = buf.byteOffset % 8 === 0 ? buf : Buffer.from(new Uint8Array(buf));
+  return {
+    buf: b,
+    i64: new BigInt64Array(b.buffer, b.byteOffset, Math.floor(b.length / 8)),
+    u32: new Uint32Array(b.buffer, b.byteOffset, Math.floor(b.length / 4)),
+  };
+}
+
 class NativeEntry implements DirEntry {
   constructor(
     readonly name: Buffer,
     readonly kind: EntryKind,
-    private readonly buf: Buffer,
+    private readonly w: Words,
     private readonly at: number,
   ) {}
 
   stat(): EntryStat {
-    const b = this.buf;
+    const { buf, i64, u32 } = this.w;
     const at = this.at;
-    const flags = b[at + 7]!;
-    if (flags & F_STAT_ERROR) throw systemError(b.readInt32LE(at + 8), 'lstat', this.name);
+    const q = at >> 3; // in 64-bit words
+    const d = at >> 2; // in 32-bit words
+    const flags = buf[at + 7]!;
+    if (flags & F_STAT_ERROR) throw systemError(buf.readInt32LE(at + 8), 'lstat', this.name);
     if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
-    const mode = b.readUInt32LE(at + 12);
+    const mode = u32[d + 3]!;
     return {
       kind: kindOfMode(mode),
       // Signed, as Node's BigInt stats are.
-      ino: b.readBigInt64LE(at + 16),
-      dev: b.readBigInt64LE(at + 24),
-      nlink: b.readUInt32LE(at + 32) + b.readUInt32LE(at + 36) * TWO32,
+      ino: i64[q + 2]!,
+      dev: i64[q + 3]!,
+      nlink: u32[d + 8]! + u32[d + 9]! * TWO32,
       mode,
-      uid: b.readUInt32LE(at + 40),
-      gid: b.readUInt32LE(at + 44),
-      size: b.readBigInt64LE(at + 48),
-      blocks: b.readUInt32LE(at + 56) + b.readUInt32LE(at + 60) * TWO32,
+      uid: u32[d + 10]!,
+      gid: u32[d + 11]!,
+      size: i64[q + 6]!,
+      blocks: u32[d + 14]! + u32[d + 15]! * TWO32,
       mtimeNs:
-        flags & F_MTIME_WIDE
-          ? b.readBigInt64LE(at + 80) * 1_000_000_000n + BigInt(b.readUInt32LE(at + 88))
-          : b.readBigInt64LE(at + 64),
+        flags & F_MTIME_WIDE ? i64[q + 10]! * 1_000_000_000n + BigInt(u32[d + 22]!) : i64[q + 8]!,
       ctimeNs:
-        flags & F_CTIME_WIDE
-          ? b.readBigInt64LE(at + 96) * 1_000_000_000n + BigInt(b.readUInt32LE(at + 92))
-          : b.readBigInt64LE(at + 72),
+        flags & F_CTIME_WIDE ? i64[q + 12]! * 1_000_000_000n + BigInt(u32[d + 23]!) : i64[q + 9]!,
     };
   }
 }
 
 /** Decode one packed listing. */
-export function decodeListing(buf: Buffer): DirRead {
-  if (buf.readUInt32LE(28) & H_CHANGED) return { kind: 'changed' };
+export function decodeListing(raw: Buffer): DirRead {
+  if (raw.readUInt32LE(28) & H_CHANGED) return { kind: 'changed' };
+  const w = wordsOf(raw);
+  const buf = w.buf;
   const count = buf.readUInt32LE(4);
   const namesAt = buf.readUInt32LE(24);
   // One copy of all the names, each name a view of it: the walk keeps some names (catalog rows,
@@ -114,7 +135,7 @@ export function decodeListing(buf: Buffer): DirRead {
     let kind = DTYPE[dtype] ?? 'other';
     // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
     if (dtype === 0 && buf[at + 7]! & F_STATTED) kind = kindOfMode(buf.readUInt32LE(at + 12));
-    entries[i] = new NativeEntry(name, kind, buf, at);
+    entries[i] = new NativeEntry(name, kind, w, at);
   }
   return { kind: 'listed', entries };
 }
