@@ -104,7 +104,7 @@ const LAYERS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/.cache/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/.cache/', 'build/', 'prebuilds/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -112,6 +112,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  {
+    // The install step (CommonJS, run by npm with whatever Node the user has).
+    files: ['native/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // no-restricted-imports sees only static imports and re-exports; these would slip past it.

@@ -14,10 +14,19 @@ tgz="$(ls "$work"/hashall-*.tgz)"
 echo "tarball: $(basename "$tgz"), $(tar tzf "$tgz" | grep -c '^package/dist/') files under dist/"
 tar tzf "$tgz" | grep -x 'package/dist/cli/bin.js' >/dev/null
 
-# A global install has no project to record approvals in: allow better-sqlite3's build here.
+# A global install has no project to record approvals in: allow better-sqlite3's build and
+# hashall's own (the native walk) here.
 npm install -g --prefix "$work/prefix" --no-audit --no-fund --loglevel=warn \
-  --allow-scripts=better-sqlite3 "$tgz"
+  --allow-scripts=better-sqlite3,hashall "$tgz"
 export PATH="$work/prefix/bin:$PATH"
+# The install step built the native walk (a compiler is here); where it cannot, it must not fail.
+installed="$work/prefix/lib/node_modules/hashall"
+native="$(cd "$installed" && node --input-type=module -e "
+  const { nativeStatus } = await import('./dist/fs/native.js');
+  const s = nativeStatus();
+  console.log(s.kind === 'loaded' ? 'loaded' : 'not loaded: ' + (s.reason ?? s.kind));")"
+echo "tarball install: native walk $native"
+test "$native" = loaded
 test "$(command -v hashall)" = "$work/prefix/bin/hashall"
 test ! -e "$work/prefix/lib/node_modules/hashall/node_modules/typescript"
 

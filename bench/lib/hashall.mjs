@@ -55,6 +55,12 @@ export function snapshotDist() {
   fs.mkdirSync(root, { recursive: true });
   fs.cpSync(path.join(REPO, 'dist'), path.join(root, 'dist'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
+  // The native walk as built (src/fs/native.ts loads it from next to dist/); without it the
+  // snapshot measures the JS walk (as HASHALL_NATIVE=0 does on purpose).
+  for (const built of ['build/Release/hashall_native.node', 'prebuilds']) {
+    const from = path.join(REPO, built);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(root, built), { recursive: true });
+  }
   current.cli = path.join(root, 'dist', 'cli', 'main.js');
   const digest = distDigest(path.join(root, 'dist'));
   const builtAt = fs.statSync(CLI).mtime.toISOString();

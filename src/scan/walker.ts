@@ -3,17 +3,11 @@
  * lstat()s entries), and reports each directory once with its regular files and what it
  * could not look at, so that the merge knows which rows it may delete.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  type BigIntStats,
-  type Dirent,
-} from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import type { BigIntStats } from 'node:fs';
+import type { EntryKind, EntryStat } from '../fs/dir-list.js';
+import { openDirLister } from '../fs/lister.js';
+import { ListAhead } from './list-ahead.js';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
@@ -87,7 +81,6 @@ interface PendingDir {
 
 // Test-only: slow the walk down so that a test can interrupt it at a known phase.
 const TEST_DIR_DELAY_MS = failpointDelayMs('scan-dir');
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export function isOurTempLink(name: Buffer): boolean {
   return hasTempPrefix(name);
@@ -107,12 +100,33 @@ export function toMeta(st: BigIntStats): FileMeta {
   };
 }
 
-function direntKind(d: Dirent<Buffer> | BigIntStats): SkipKind {
-  if (d.isSymbolicLink()) return 'symlink';
-  if (d.isFIFO()) return 'fifo';
-  if (d.isSocket()) return 'socket';
-  if (d.isBlockDevice() || d.isCharacterDevice()) return 'device';
-  return 'other';
+/** The same, from a listing's entry (native or JS). */
+function entryMeta(st: EntryStat): FileMeta {
+  return {
+    inode: BigInt.asIntN(64, st.ino),
+    nlink: st.nlink,
+    size: st.size,
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
+    blocks: st.blocks,
+  };
+}
+
+function skipKind(kind: EntryKind): SkipKind {
+  switch (kind) {
+    case 'symlink':
+    case 'fifo':
+    case 'socket':
+      return kind;
+    case 'block':
+    case 'char':
+      return 'device';
+    default:
+      return 'other';
+  }
 }
 
 /** btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). */
@@ -152,12 +166,9 @@ export async function walk({
   options: opts,
 }: WalkParams): Promise<{ stopped: boolean }> {
   const reach = new PathReach();
-  let startCwd = '/';
-  try {
-    startCwd = process.cwd();
-  } catch {
-    // the working directory was deleted: come back to '/'
-  }
+  // Native (getdents64 + statx off the main thread) when the addon loaded, else Node's fs.
+  const lister = openDirLister();
+  const ahead = new ListAhead<PendingDir>(lister);
   const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
@@ -187,44 +198,33 @@ export async function walk({
       const dir = stack.pop()!;
       // Open the directory itself (never through a symlink) and make sure it is the one the
       // parent listed: a directory swapped for a symlink or moved mid-scan is not walked.
-      // Its entries are then named relative to that fd, so nothing below can be redirected.
-      let entries: Dirent<Buffer>[];
-      let dirFd: number;
+      // Its entries are then stat()ed relative to it, so nothing below can be redirected.
+      let read;
       try {
-        dirFd = openSync(reach.reach(dir.abs), DIR_FLAGS);
+        read = await (ahead.take(dir) ??
+          lister.list(reach.reach(dir.abs), { dev: dir.stDev, ino: dir.ino }));
       } catch (err) {
-        hooks.error(dir.abs, err);
+        hooks.error(dir.abs, err); // reaching a path beyond PATH_MAX failed
+        continue;
+      }
+      if (read.kind === 'failed') {
+        hooks.error(dir.abs, read.error);
         continue; // unlisted: its rows and its subtree's rows stay as they are
       }
-      // Entries are named relative to the verified directory: we make it the working directory
-      // (chdir through /proc/self/fd lands on the directory itself, as fchdir would), so each
-      // lstat resolves one component from there — as safe as naming /proc/self/fd/N/NAME, and
-      // cheaper, since the kernel does not walk /proc for every entry.
-      const inDir = (name: Buffer) => name;
-      try {
-        const st = fstatSync(dirFd, { bigint: true });
-        if (st.ino !== dir.ino || st.dev !== dir.stDev) {
-          hooks.error(
-            dir.abs,
-            new Error(
-              'the directory changed while it was being scanned (replaced or moved); not walked',
-            ),
-          );
-          closeSync(dirFd);
-          continue;
-        }
-        process.chdir(`/proc/self/fd/${dirFd}`);
-        entries = readdirSync('.', { withFileTypes: true, encoding: 'buffer' });
-      } catch (err) {
-        hooks.error(dir.abs, err);
-        closeSync(dirFd);
+      if (read.kind === 'changed') {
+        hooks.error(
+          dir.abs,
+          new Error(
+            'the directory changed while it was being scanned (replaced or moved); not walked',
+          ),
+        );
         continue;
       }
       const files: ListedFile[] = [];
       const subdirs: Buffer[] = [];
       const kept: Buffer[] = [];
       const children: PendingDir[] = [];
-      for (const d of entries) {
+      for (const d of read.entries) {
         const name = d.name;
         if (isOurTempLink(name)) {
           // A link a running (or killed) execute made: transient, never catalogued.
@@ -232,38 +232,38 @@ export async function walk({
           continue;
         }
         const abs = joinPath(dir.abs, name);
-        const isDir = d.isDirectory();
+        const isDir = d.kind === 'dir';
         if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root.abs), name, isDir)) {
           hooks.prune('excluded', abs);
           kept.push(name);
           continue;
         }
-        if (d.isFile()) {
-          let st: BigIntStats;
+        if (d.kind === 'file') {
+          let st: EntryStat;
           try {
-            st = lstatSync(inDir(name), { bigint: true });
+            st = d.stat();
           } catch (err) {
             hooks.error(abs, err);
             kept.push(name);
             continue;
           }
           // The entry may have been swapped since readdir: trust lstat, not d_type.
-          if (!st.isFile()) {
-            if (!st.isDirectory()) hooks.skip(direntKind(st));
+          if (st.kind !== 'file') {
+            if (st.kind !== 'dir') hooks.skip(skipKind(st.kind));
             continue;
           }
-          files.push({ name, meta: toMeta(st) });
+          files.push({ name, meta: entryMeta(st) });
         } else if (isDir) {
-          let st: BigIntStats;
+          let st: EntryStat;
           try {
-            st = lstatSync(inDir(name), { bigint: true });
+            st = d.stat();
           } catch (err) {
             hooks.error(abs, err);
             kept.push(name);
             continue;
           }
-          if (!st.isDirectory()) {
-            hooks.skip(direntKind(st));
+          if (st.kind !== 'dir') {
+            hooks.skip(skipKind(st.kind));
             continue;
           }
           const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(abs));
@@ -280,15 +280,12 @@ export async function walk({
             continue;
           }
           kept.push(name);
-          // Awaited while the directory is the working directory: nothing else changes it
-          // (the hash workers start only at a pause between directories, hash-pool.ts).
           const next = await crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
           if (next) children.push(next);
         } else {
-          hooks.skip(direntKind(d));
+          hooks.skip(skipKind(d.kind));
         }
       }
-      closeSync(dirFd);
       const dirId = await hooks.listing({
         abs: dir.abs,
         fsPath: dir.fsPath,
@@ -305,10 +302,11 @@ export async function walk({
         if (c.device === dir.device) c.parentDirId = dirId;
         stack.push(c);
       }
+      ahead.prime(stack);
     }
     return { stopped: false };
   } finally {
-    process.chdir(startCwd);
+    lister.close();
     reach.close();
   }
 }

@@ -1,0 +1,251 @@
+// hashall's native directory listing (README "Performance"): one call lists a directory with
+// getdents64 and stats its entries with statx relative to the directory's own fd, never following
+// a symlink, and returns everything as ONE packed buffer, on libuv's thread pool so that the main
+// thread keeps merging and hashing meanwhile. The layout is decoded by src/fs/native-list.ts;
+// change both together (and LAYOUT_VERSION).
+#include <napi.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr uint32_t LAYOUT_VERSION = 1;
+constexpr size_t HEADER_SIZE = 32;
+constexpr size_t RECORD_SIZE = 104;
+// Header flags (offset 28).
+constexpr uint32_t H_CHANGED = 1; // the opened directory is not the one expected
+
+// Record flags.
+constexpr uint8_t F_STATTED = 1;    // the stat fields hold this entry's statx
+constexpr uint8_t F_STAT_ERROR = 2; // statx failed: errno holds why
+constexpr uint8_t F_MTIME_WIDE = 4; // mtime in ns does not fit in int64: use sec + nsec
+constexpr uint8_t F_CTIME_WIDE = 8;
+
+struct Entry {
+  std::string name;
+  unsigned char dtype;
+};
+
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+template <typename T> void put(std::vector<uint8_t> &out, size_t at, T v) {
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+// Nanoseconds since the epoch as Node computes them (sec * 1e9 + nsec), or false on overflow.
+bool toNs(int64_t sec, uint32_t nsec, int64_t *ns) {
+  int64_t s;
+  if (__builtin_mul_overflow(sec, int64_t{1000000000}, &s)) return false;
+  return !__builtin_add_overflow(s, int64_t{nsec}, ns);
+}
+
+// st_dev as libuv reports it (makedev of statx's major/minor), so that it compares equal to
+// what fs.lstat returned for the same directory.
+uint64_t devOf(const struct statx &sx) { return makedev(sx.stx_dev_major, sx.stx_dev_minor); }
+
+int statAt(int dirfd, const char *name, struct statx *sx) {
+  // AT_NO_AUTOMOUNT: lstat's behaviour; an automount point is reported, not triggered.
+  return statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_AS_STAT,
+               STATX_BASIC_STATS, sx);
+}
+
+class ListWorker : public Napi::AsyncWorker {
+public:
+  ListWorker(Napi::Env env, std::string path, uint64_t dev, uint64_t ino)
+      : Napi::AsyncWorker(env), path_(std::move(path)), dev_(dev), ino_(ino),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+protected:
+  void Execute() override {
+    // O_NOFOLLOW: a directory swapped for a symlink is refused (ELOOP), never walked through.
+    int fd = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return fail(errno, "open");
+    struct statx self;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &self) != 0) {
+      int e = errno;
+      close(fd);
+      return fail(e, "fstat");
+    }
+    out_.assign(HEADER_SIZE, 0);
+    put<uint64_t>(out_, 8, devOf(self));
+    put<uint64_t>(out_, 16, self.stx_ino);
+    put<uint32_t>(out_, 24, HEADER_SIZE);
+    if (devOf(self) != dev_ || self.stx_ino != ino_) {
+      // Not the directory its parent listed (replaced or moved): not listed.
+      close(fd);
+      put<uint32_t>(out_, 0, LAYOUT_VERSION);
+      put<uint32_t>(out_, 28, H_CHANGED);
+      return;
+    }
+    // The entries are stat()ed relative to the directory, which needs search (x) permission on
+    // it: without it (a directory others may list but not traverse) the directory is reported
+    // unreadable as a whole, as the JS walk does when it cannot enter it, not entry by entry.
+    int probe = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (probe < 0) {
+      int e = errno;
+      close(fd);
+      return fail(e, "chdir");
+    }
+    close(probe);
+    // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
+    // libuv's scandir sorts), so that the walk visits and reports entries in the same order
+    // either way; then one statx per entry that needs it.
+    std::vector<Entry> entries;
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      long n = syscall(SYS_getdents64, fd, buf.data(), buf.size());
+      if (n < 0) {
+        int e = errno;
+        close(fd);
+        return fail(e, "scandir");
+      }
+      if (n == 0) break;
+      for (long off = 0; off < n;) {
+        auto *d = reinterpret_cast<linux_dirent64 *>(buf.data() + off);
+        off += d->d_reclen;
+        const char *name = d->d_name;
+        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+        entries.push_back(Entry{std::string(name), d->d_type});
+      }
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry &a, const Entry &b) { return a.name < b.name; });
+    uint32_t count = static_cast<uint32_t>(entries.size());
+    out_.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
+    uint32_t nameOff = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      const Entry &e = entries[i];
+      size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
+      put<uint32_t>(out_, at + 0, nameOff);
+      put<uint16_t>(out_, at + 4, static_cast<uint16_t>(e.name.size()));
+      put<uint8_t>(out_, at + 6, e.dtype);
+      nameOff += static_cast<uint32_t>(e.name.size());
+      // Only what the walk looks at is stat()ed (regular files, directories, and entries
+      // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
+      // classified by their d_type, as the JS walk does.
+      if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
+      struct statx sx;
+      if (statAt(fd, e.name.c_str(), &sx) != 0) {
+        put<uint8_t>(out_, at + 7, F_STAT_ERROR);
+        put<int32_t>(out_, at + 8, errno);
+        continue;
+      }
+      uint8_t flags = F_STATTED;
+      int64_t mns = 0, cns = 0;
+      if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
+      if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
+      put<uint8_t>(out_, at + 7, flags);
+      put<uint32_t>(out_, at + 12, sx.stx_mode);
+      put<uint64_t>(out_, at + 16, sx.stx_ino);
+      put<uint64_t>(out_, at + 24, devOf(sx));
+      put<uint64_t>(out_, at + 32, sx.stx_nlink);
+      put<uint32_t>(out_, at + 40, sx.stx_uid);
+      put<uint32_t>(out_, at + 44, sx.stx_gid);
+      put<uint64_t>(out_, at + 48, sx.stx_size);
+      put<uint64_t>(out_, at + 56, sx.stx_blocks);
+      put<int64_t>(out_, at + 64, mns);
+      put<int64_t>(out_, at + 72, cns);
+      put<int64_t>(out_, at + 80, sx.stx_mtime.tv_sec);
+      put<uint32_t>(out_, at + 88, sx.stx_mtime.tv_nsec);
+      put<uint32_t>(out_, at + 92, sx.stx_ctime.tv_nsec);
+      put<int64_t>(out_, at + 96, sx.stx_ctime.tv_sec);
+    }
+    std::vector<uint8_t> names;
+    names.reserve(nameOff);
+    for (const Entry &e : entries) names.insert(names.end(), e.name.begin(), e.name.end());
+    close(fd);
+    put<uint32_t>(out_, 0, LAYOUT_VERSION);
+    put<uint32_t>(out_, 4, count);
+    put<uint32_t>(out_, 24, static_cast<uint32_t>(out_.size()));
+    out_.insert(out_.end(), names.begin(), names.end());
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (errno_ != 0) {
+      // A system error: errno and syscall; src/fs/native-list.ts names the code as Node does
+      // (util.getSystemErrorName), so that the walk reports it exactly as fs.openSync's.
+      Napi::Object err =
+          Napi::Error::New(env, std::string(std::strerror(errno_)) + ", " + syscall_).Value();
+      err.Set("errno", Napi::Number::New(env, -errno_));
+      err.Set("syscall", Napi::String::New(env, syscall_));
+      deferred_.Reject(err);
+      return;
+    }
+    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size()));
+  }
+
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+private:
+  void fail(int e, const char *sys) {
+    errno_ = e;
+    syscall_ = sys;
+  }
+
+  std::string path_;
+  uint64_t dev_, ino_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<uint8_t> out_;
+  int errno_ = 0;
+  const char *syscall_ = "";
+};
+
+// listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>
+Napi::Value ListDir(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBigInt() || !info[2].IsBigInt()) {
+    Napi::TypeError::New(env, "listDir(path: Buffer, dev: bigint, ino: bigint)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool lossless;
+  // Node's stats are signed 64-bit: the same bits as the kernel's unsigned values.
+  uint64_t dev = static_cast<uint64_t>(info[1].As<Napi::BigInt>().Int64Value(&lossless));
+  uint64_t ino = static_cast<uint64_t>(info[2].As<Napi::BigInt>().Int64Value(&lossless));
+  auto path = info[0].As<Napi::Buffer<char>>();
+  std::string p(path.Data(), path.Length());
+  if (p.find('\0') != std::string::npos || p.size() >= PATH_MAX) {
+    // Paths past PATH_MAX reach here as /proc/self/fd/N/NAME (src/fs/reach.ts).
+    Napi::Error err = Napi::Error::New(env, "ENAMETOOLONG: path not reachable, open");
+    err.Set("code", Napi::String::New(env, "ENAMETOOLONG"));
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(err.Value());
+    return d.Promise();
+  }
+  auto *w = new ListWorker(env, std::move(p), dev, ino);
+  Napi::Promise promise = w->Promise();
+  w->Queue();
+  return promise;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("listDir", Napi::Function::New(env, ListDir));
+  exports.Set("layoutVersion", Napi::Number::New(env, LAYOUT_VERSION));
+  return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(hashall_native, Init)

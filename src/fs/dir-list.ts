@@ -1,0 +1,85 @@
+/**
+ * One directory's listing, as the walk consumes it, whichever way it was read: the native
+ * addon (native-list.ts: getdents64 + statx relative to the directory's fd, off the main thread)
+ * or Node's fs (js-list.ts: readdir + lstat from inside the directory). Both open the directory
+ * with O_NOFOLLOW, report the identity of what they opened, and stat entries without following
+ * symlinks; both stat only what the walk looks at (regular files and directories).
+ */
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'block' | 'char' | 'other';
+
+/** An entry's lstat, in the units Node's `{ bigint: true }` stats use. */
+export interface EntryStat {
+  readonly kind: EntryKind;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly nlink: number;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly blocks: number;
+}
+
+export interface DirEntry {
+  /** The name as bytes (names are not UTF-8 in general). */
+  readonly name: Buffer;
+  /** What the directory said the entry is (d_type). */
+  readonly kind: EntryKind;
+  /** The entry's lstat; throws the system error (code EACCES, ENOENT, …) when it failed. */
+  stat(): EntryStat;
+}
+
+export interface DirIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
+export type DirRead =
+  | { readonly kind: 'listed'; readonly entries: readonly DirEntry[] }
+  /** What was opened is not the directory expected (replaced or moved): it was not listed. */
+  | { readonly kind: 'changed' }
+  /** The directory could not be opened or listed (a Node-style system error). */
+  | { readonly kind: 'failed'; readonly error: unknown };
+
+/** Lists directories for one walk. */
+export interface DirLister {
+  /**
+   * 'native': listings run off the main thread and may overlap (list ahead). 'js': each listing
+   * makes the directory the process's working directory, so one at a time, entries used at once.
+   */
+  readonly kind: 'native' | 'js';
+  /**
+   * Open `path` (a path below PATH_MAX, see reach.ts) with O_DIRECTORY | O_NOFOLLOW, check that
+   * it is the directory `expect` names (what lstat showed when its parent was listed), and list
+   * it. With the JS lister, entries are only valid until the next call.
+   */
+  list(path: Buffer, expect: DirIdentity): Promise<DirRead> | DirRead;
+  /** Undo what listing changed in the process (the JS lister's working directory). */
+  close(): void;
+}
+
+const S_IFMT = 0o170000;
+
+export function kindOfMode(mode: number): EntryKind {
+  switch (mode & S_IFMT) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'dir';
+    case 0o120000:
+      return 'symlink';
+    case 0o010000:
+      return 'fifo';
+    case 0o140000:
+      return 'socket';
+    case 0o060000:
+      return 'block';
+    case 0o020000:
+      return 'char';
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Loading the native addon (native/walk.cc), node-gyp-build style: a prebuilt binary from
+ * prebuilds/ first, then what the install step compiled into build/Release. Where it cannot load
+ * (no compiler at install time, another platform, an ABI it was not built for) hashall uses the
+ * pure-JS walk, which passes the same tests; why is said only under --debug. HASHALL_NATIVE=0
+ * forces the JS walk (the test suites run both ways).
+ */
+import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon exports (see native/walk.cc). */
+export interface NativeAddon {
+  /** Resolves to one packed listing (native-list.ts decodes it) or rejects with errno/syscall. */
+  listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>;
+  readonly layoutVersion: number;
+}
+
+export type NativeStatus =
+  | { readonly kind: 'loaded'; readonly addon: NativeAddon }
+  | { readonly kind: 'disabled' }
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
+/** The packed layout this side decodes. */
+export const LAYOUT_VERSION = 1;
+
+let status: NativeStatus | undefined;
+
+function load(): NativeStatus {
+  if (process.env.HASHALL_NATIVE === '0') return { kind: 'disabled' };
+  if (process.platform !== 'linux') return { kind: 'unavailable', reason: 'not Linux' };
+  // The packed buffer is written in the machine's byte order and read as little-endian.
+  if (endianness() !== 'LE') return { kind: 'unavailable', reason: 'big-endian machine' };
+  try {
+    const require = createRequire(import.meta.url);
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    // The package root: dist/fs/native.js (and src/fs/native.ts under the tests) are two down.
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const addon = gypBuild(root) as NativeAddon;
+    if (typeof addon.listDir !== 'function' || addon.layoutVersion !== LAYOUT_VERSION) {
+      return { kind: 'unavailable', reason: 'the built addon is from another version of hashall' };
+    }
+    return { kind: 'loaded', addon };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { kind: 'unavailable', reason: msg ?? 'unknown' };
+  }
+}
+
+/** The addon's load status (loaded once per process). */
+export function nativeStatus(): NativeStatus {
+  if (!status) {
+    status = load();
+    if (status.kind === 'unavailable' && process.argv.includes('--debug')) {
+      process.stderr.write(
+        `hashall: debug: native walk not loaded (${status.reason}); using the JS walk\n`,
+      );
+    }
+  }
+  return status;
+}
