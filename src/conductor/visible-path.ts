@@ -4,7 +4,7 @@
  * these paths, and the filters and keep rules look at them.
  */
 import type { DB } from '../catalog/open.js';
-import { listDevices } from '../catalog/devices.js';
+import { listDevices, type DeviceRow } from '../catalog/devices.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { isUnder, rebase, relativeTo } from '../paths.js';
 import { absolutePath, currentMounts } from '../fs/reachability.js';
@@ -12,8 +12,13 @@ import { absolutePath, currentMounts } from '../fs/reachability.js';
 export type VisiblePath = (deviceId: number, fsPath: Buffer) => Buffer;
 
 export function visiblePathMapper(db: DB): VisiblePath {
+  return visiblePathsOf(listDevices(db));
+}
+
+/** The same mapping over device rows already read (through the catalog port). */
+export function visiblePathsOf(rows: readonly DeviceRow[]): VisiblePath {
   const mounts = readMountinfo();
-  const devices = new Map(listDevices(db).map((d) => [d.id, d]));
+  const devices = new Map(rows.map((d) => [d.id, d]));
   const views = new Map<number, ReturnType<typeof currentMounts>>();
   return (deviceId, fsPath) => {
     const d = devices.get(deviceId);

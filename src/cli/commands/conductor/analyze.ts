@@ -4,12 +4,13 @@ import { analyze } from '../../../conductor/analyze.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
 import { displayPath } from '../../../display-path.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { withReadCatalog } from '../../read-catalog.js';
 import { countOf, formatBytes, formatCount } from '../../format.js';
 import { styleFor } from '../../style.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
 import { deviceJson } from '../devices.js';
-import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
+import { PATHS_HELP } from '../../scope-args.js';
 import { describeScope } from '../../../conductor/scope.js';
 import { hex } from '../../render/plan.js';
 import { parseLimit } from './args.js';
@@ -34,12 +35,11 @@ export function registerAnalyze(conductor: Command): void {
         .option('--cross-device', 'also list contents duplicated across filesystems')
         .option('--limit <n>', 'groups to list per section (0: all)', parseLimit, 10),
     ),
-  ).action((paths: string[], opts: AnalyzeOpts) => {
+  ).action(async (paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
-    const { db } = open(opts, { readonly: true });
-    try {
-      const { device, scope } = deviceAndScope(db, opts.device, paths);
-      const a = analyze(db, {
+    await withReadCatalog(opts, async (session) => {
+      const { device, scope } = session.deviceAndScope(opts.device, paths);
+      const a = await analyze(session.catalog, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
@@ -146,8 +146,6 @@ export function registerAnalyze(conductor: Command): void {
           ),
         );
       say(opts, lines.join('\n'));
-    } finally {
-      db.close();
-    }
+    });
   });
 }

@@ -15,11 +15,12 @@ export function registerStatus(conductor: Command): void {
       .command('status')
       .description('devices, files, hardlink statistics, potential savings, pending candidates')
       .option('--device <path>', 'only this filesystem (a path on it, or its alias)'),
-  ).action((opts: GlobalOptions & { device?: string }) => {
-    const { db } = open(opts, { readonly: true });
+  ).action(async (opts: GlobalOptions & { device?: string }) => {
+    const catalog = open(opts, { readonly: true });
+    const { db } = catalog;
     try {
       const device = deviceOption(db, opts.device);
-      const s = status(db, device);
+      const s = await status(catalog, device);
       if (opts.json) {
         printJson({
           devices: s.devices.map((d) => deviceJson(d.device, d.usage)),
