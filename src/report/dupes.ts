@@ -81,7 +81,7 @@ function groupText(g: DupeGroup, alias: (id: number) => string, crossDevice: boo
 
 /** Write every group in `format`; returns the totals (also written, for text and JSON). */
 export async function writeDupes(
-  groups: Iterable<DupeGroup>,
+  groups: AsyncIterable<DupeGroup>,
   out: Output,
   format: DupesFormat,
   ctx: DupesContext,
@@ -94,7 +94,7 @@ export async function writeDupes(
     const head = JSON.stringify(ctx.head);
     await out.write(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"groups":[`);
   }
-  for (const g of groups) {
+  for await (const g of groups) {
     totals.groups++;
     totals.files += g.files;
     totals.paths += g.entries.length;

@@ -3,14 +3,14 @@
  * planned), largest savings first, as text, one JSON document, JSON Lines or CSV.
  */
 import { Command, InvalidArgumentError, type Option } from 'commander';
-import { listDevices } from '../../catalog/devices.js';
 import { iterateDupes } from '../../conductor/dupes.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { DUPES_FORMATS, writeDupes, type DupesFormat } from '../../report/dupes.js';
 import { UserError } from '../../errors.js';
-import { open, withGlobals, type GlobalOptions } from '../context.js';
+import { withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
-import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
+import { PATHS_HELP } from '../scope-args.js';
 import { stopRequested } from '../signals.js';
 
 interface DupesOpts extends GlobalOptions, FilterOpts {
@@ -65,11 +65,11 @@ export function registerDupes(program: Command): void {
       throw new UserError(`--json and --format ${opts.format} disagree; give one of them`);
     const format: DupesFormat = opts.json ? 'json' : (opts.format ?? 'text');
     const { filters } = parseFilterOpts(opts);
-    const { db } = open(opts, { readonly: true });
-    try {
-      const { device, scope } = deviceAndScope(db, opts.device, paths);
+    await withReadCatalog(opts, async ({ catalog, ...resolve }) => {
+      const { device, scope } = resolve.deviceAndScope(opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
-      const groups = iterateDupes(db, {
+      const devices = await catalog.stats.devices();
+      const groups = iterateDupes(catalog, {
         device,
         scope,
         filters,
@@ -80,7 +80,7 @@ export function registerDupes(program: Command): void {
       try {
         if (!(opts.quiet && format === 'text')) {
           await writeDupes(groups, out, format, {
-            devices: listDevices(db),
+            devices,
             crossDevice,
             head: {
               device: device?.alias ?? null,
@@ -96,8 +96,6 @@ export function registerDupes(program: Command): void {
         if (err instanceof OutputClosed) return;
         throw err;
       }
-    } finally {
-      db.close();
-    }
+    });
   });
 }
