@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { listDevices } from '../../catalog/devices.js';
-import { pendingCandidates } from '../../catalog/hashing.js';
-import { lastScanPerRoot } from '../../catalog/scans.js';
-import { catalogStats, integrityProblems } from '../../catalog/stats.js';
 import { UserError } from '../../errors.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
 import { styleFor } from '../style.js';
 
@@ -19,24 +16,23 @@ export function registerStats(program: Command): void {
         '--check',
         'verify the whole catalog first (PRAGMA integrity_check; reads every page)',
       ),
-  ).action((opts: GlobalOptions & { check?: boolean }) => {
-    const cat = open(opts, { readonly: true });
-    try {
+  ).action(async (opts: GlobalOptions & { check?: boolean }) => {
+    await withReadCatalog(opts, async ({ catalog: cat }) => {
       if (opts.check) {
-        const problems = integrityProblems(cat.db);
+        const problems = await cat.stats.integrityProblems({ max: 10 });
         if (problems.length) {
           throw new UserError(
-            `catalog ${cat.path} is damaged (${problems.slice(0, 3).join('; ')}); restore it from a backup`,
+            `catalog ${cat.location} is damaged (${problems.slice(0, 3).join('; ')}); restore it from a backup`,
           );
         }
       }
-      const s = catalogStats(cat.db);
-      const pending = pendingCandidates(cat.db);
-      const aliases = new Map(listDevices(cat.db).map((d) => [d.id, d.alias]));
-      const scans = lastScanPerRoot(cat.db);
+      const s = await cat.stats.catalog();
+      const pending = await cat.stats.pending();
+      const aliases = new Map((await cat.stats.devices()).map((d) => [d.id, d.alias]));
+      const scans = await cat.stats.lastScans();
       if (opts.json) {
         printJson({
-          catalog: cat.path,
+          catalog: cat.location,
           devices: s.devices,
           files: s.activeFiles,
           active_files: s.activeFiles,
@@ -64,7 +60,7 @@ export function registerStats(program: Command): void {
       const pct = (n: number) =>
         s.activeFiles ? `${((100 * n) / s.activeFiles).toFixed(1)}%` : '0%';
       const lines = [
-        styleFor().deco('📊', `Catalog ${cat.path}`),
+        styleFor().deco('📊', `Catalog ${cat.location}`),
         `   Devices:      ${formatCount(s.devices)}`,
         `   Files:        ${formatCount(s.activeFiles)} active (${formatCount(s.activeInodes)} inodes), ${formatCount(s.deletedFiles)} deleted rows kept`,
         `   Bytes:        ${formatBytes(s.activeBytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated (each inode once)`,
@@ -79,8 +75,6 @@ export function registerStats(program: Command): void {
         ),
       ];
       say(opts, lines.join('\n'));
-    } finally {
-      cat.db.close();
-    }
+    });
   });
 }
