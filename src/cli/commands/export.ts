@@ -6,7 +6,7 @@ import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/exp
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
-import { countOf, formatBytes } from '../format.js';
+import { countOf, formatBytes } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 

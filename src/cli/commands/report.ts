@@ -13,7 +13,7 @@ import {
 } from '../../report/plan-report.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 

@@ -4,7 +4,7 @@ import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
-import { formatBytes, formatCount, formatTime } from '../format.js';
+import { formatBytes, formatCount, formatTime } from '../../format.js';
 import { styleFor } from '../style.js';
 
 export function registerStats(program: Command): void {

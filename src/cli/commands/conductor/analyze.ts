@@ -6,7 +6,7 @@ import { keepRuleText } from '../../../conductor/keep-rules.js';
 import { displayPath } from '../../../display-path.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { withReadCatalog } from '../../read-catalog.js';
-import { countOf, formatBytes, formatCount } from '../../format.js';
+import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
 import { deviceJson } from '../devices.js';
