@@ -19,7 +19,7 @@ export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats'>;
 
 const PAGE = 500;
 /** Paths of groups fetched in one call when the planner must look at them. */
-const MEMBER_BUDGET = 5000;
+const MEMBER_BUDGET = 2000;
 
 export interface DeviceSummary {
   readonly device: DeviceRow;

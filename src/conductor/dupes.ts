@@ -126,7 +126,7 @@ class Waiting {
 }
 
 /**
- * Every group, largest savings first, one at a time. SQL orders the groups by their savings
+ * Every group, largest savings first, in pages. SQL orders the groups by their savings
  * before the globs (which only SQL cannot apply); a group the globs shrink waits in a heap
  * until no later group can save more (SQL's figure bounds every later group's), so the
  * listing is in exact order. Only such shrunken groups are held, with their paths.
@@ -134,7 +134,7 @@ class Waiting {
 export async function* iterateDupes(
   catalog: DupesCatalog,
   req: DupesRequest,
-): AsyncGenerator<DupeGroup, void, undefined> {
+): AsyncGenerator<readonly DupeGroup[], void, undefined> {
   const filters = req.filters ?? Filters.none;
   const scope = req.scope ?? Scope.all;
   const query: DupesQuery = {
@@ -192,27 +192,27 @@ export async function* iterateDupes(
   });
   const done = () => req.limit !== undefined && req.limit > 0 && no >= req.limit;
   const waiting = new Waiting();
-  for (let after = 0; ;) {
+  // Groups leave a catalog page at a time (one await per page, not per group).
+  let out: DupeGroup[] = [];
+  for (let after = 0; !done();) {
     const page = await listing.page({ afterRowId: after, groups: PAGE, paths: PAGE_PATHS });
     if (page.length === 0) break;
     after = page[page.length - 1]!.key.rowId;
     for (const rows of page) {
       const g = rows.key;
       const bound = g.size * (g.files - 1);
-      while (waiting.top && waiting.top.saving >= bound) {
-        yield emit(waiting.pop()!);
-        if (done()) return;
-      }
+      while (waiting.top && waiting.top.saving >= bound && !done()) out.push(emit(waiting.pop()!));
+      if (done()) break;
       const b = build(rows);
       if (!b) continue;
-      if (b.saving === bound && !waiting.top) {
-        yield emit(b); // the usual case: nothing filtered away, nothing waiting
-        if (done()) return;
-      } else waiting.push(b);
+      // The usual case: nothing filtered away, nothing waiting.
+      if (b.saving === bound && !waiting.top) out.push(emit(b));
+      else waiting.push(b);
+      if (done()) break;
     }
+    if (out.length > 0) yield out;
+    out = [];
   }
-  for (let b = waiting.pop(); b; b = waiting.pop()) {
-    yield emit(b);
-    if (done()) return;
-  }
+  for (let b = waiting.pop(); b && !done(); b = waiting.pop()) out.push(emit(b));
+  if (out.length > 0) yield out;
 }

@@ -166,7 +166,7 @@ describe('dupes', () => {
     });
     expect(small.groups).toBe(2);
     const groups = [];
-    for await (const g of iterateDupes(catalog, { crossDevice: false })) groups.push(g);
+    for await (const page of iterateDupes(catalog, { crossDevice: false })) groups.push(...page);
     expect(groups.map((g) => [g.no, g.size, g.files, g.entries.length, g.bytesSaveable])).toEqual([
       [1, 3000, 3, 3, 6000],
       [2, 5000, 2, 2, 5000],
@@ -179,9 +179,13 @@ describe('dupes', () => {
       [1, 2],
     ]);
     const limited = [];
-    for await (const g of iterateDupes(catalog, { crossDevice: false, scope: scopeA, limit: 5 }))
-      limited.push(g);
+    for await (const page of iterateDupes(catalog, { crossDevice: false, scope: scopeA, limit: 5 }))
+      limited.push(...page);
     expect(limited.map((g) => names(g.entries))).toEqual([['x1', 'x2']]);
+    const two = [];
+    for await (const page of iterateDupes(catalog, { crossDevice: false, limit: 2 }))
+      two.push(...page);
+    expect(two.map((g) => g.size)).toEqual([3000, 5000]);
   });
 });
 
