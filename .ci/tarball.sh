@@ -12,7 +12,7 @@ mkdir -p "$work"
 (cd "$root" && npm pack --pack-destination "$work" --loglevel=error >/dev/null)
 tgz="$(ls "$work"/hashall-*.tgz)"
 echo "tarball: $(basename "$tgz"), $(tar tzf "$tgz" | grep -c '^package/dist/') files under dist/"
-tar tzf "$tgz" | grep -x 'package/dist/cli/main.js' >/dev/null
+tar tzf "$tgz" | grep -x 'package/dist/cli/bin.js' >/dev/null
 
 # A global install has no project to record approvals in: allow better-sqlite3's build here.
 npm install -g --prefix "$work/prefix" --no-audit --no-fund --loglevel=warn \

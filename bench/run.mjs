@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from './lib/args.mjs';
+import { baselineBuild } from './lib/baseline.mjs';
 import { problems, timeouts } from './lib/checks.mjs';
 import { BENCH_DIR, CACHE, MILLION_TIMEOUT_FACTOR, REPO, TREE_SPECS, WORK } from './lib/config.mjs';
 import { copyStats, deleteCopiesParallel } from './lib/copies.mjs';
@@ -21,7 +22,7 @@ import { distDigest, snapshotDist } from './lib/hashall.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { openDevNull, runRounds } from './lib/measure.mjs';
 import { findPeers, peerRows } from './lib/peers.mjs';
-import { renderMarkdown } from './lib/report.mjs';
+import { baselinePairs, renderMarkdown } from './lib/report.mjs';
 import { writeResultsJson } from './lib/results-json.mjs';
 import { checkPrerequisites, removeStaleWorkDirs } from './lib/setup.mjs';
 import { computeTargets } from './lib/targets.mjs';
@@ -43,13 +44,17 @@ function cleanup() {
   }
 }
 
-/** The rows on the main tree, in the order they run within a round. */
-function buildRows(tree, peerInfo) {
+/**
+ * The rows on the main tree, in the order they run within a round; with a baseline, each
+ * hashall row is followed by the baseline's.
+ */
+function buildRows(tree, peerInfo, baseline) {
+  const both = (row) => (baseline ? [row(tree), row(tree, baseline)] : [row(tree)]);
   return [
-    firstScanRow(tree),
-    rescanRow(tree),
-    hashAllRow(tree),
-    executeRow(tree),
+    ...both(firstScanRow),
+    ...both(rescanRow),
+    ...both(hashAllRow),
+    ...both(executeRow),
     ...peerRows(tree, peerInfo),
     ...fclonesRows(tree, peerInfo.fclones),
     ...floorRows(tree),
@@ -58,6 +63,10 @@ function buildRows(tree, peerInfo) {
 
 function printSummary(r, outMd, outJson) {
   process.stdout.write('\n');
+  for (const c of baselinePairs(r.cmds))
+    process.stdout.write(
+      `vs baseline: ${c.label.padEnd(46)} ${c.ratio == null ? 'n/a' : c.ratio.toFixed(2) + 'x'}\n`,
+    );
   for (const t of r.targets) {
     const v = t.pass === true ? 'PASS' : t.pass === false ? 'FAIL' : 'n/a';
     process.stdout.write(
@@ -98,7 +107,8 @@ async function main() {
 
   const { peerInfo, missing } = findPeers();
   const tree = ensureTree(opts.quick ? TREE_SPECS.quick : TREE_SPECS.reference);
-  const cmds = buildRows(tree, peerInfo);
+  const baseline = opts.baseline ? baselineBuild(opts.baseline) : null;
+  const cmds = buildRows(tree, peerInfo, baseline);
   await runRounds(cmds, opts.runs, `${tree.spec.name} tree`, opts.timeout);
 
   let million = null;
@@ -134,6 +144,7 @@ async function main() {
     tree,
     treesUsed: millionTree ? [tree, millionTree] : [tree],
     cmds,
+    baseline,
     million,
     millionTree,
     targets: computeTargets(cmds, million, opts.quick),

@@ -30,8 +30,13 @@ export type FailpointDelay =
   | 'scan-dir'
   /** Before each job of the hash stages, which then go one job per batch. */
   | 'scan-hash-job'
-  /** Before each action an execute checks, batching unchanged (unlike the action delay). */
-  | 'execute-check';
+  /** Before each action an execute checks, batching unchanged (unlike execute-action). */
+  | 'execute-check'
+  /**
+   * Before each action an execute checks, and each is then applied and recorded at once (a
+   * batch of one), so that a test can interrupt a run in the middle.
+   */
+  | 'execute-action';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
   'scan-small-commits';
@@ -58,8 +63,9 @@ export function failpointFlag(name: FailpointFlag): boolean {
 }
 
 /**
- * Test-only: HASHALL_TEST_ACTION_DELAY_MS slows each action of a run down (and makes it record
- * every action at once) so that a test can interrupt a run in the middle. 0 in normal use.
+ * Test-only: HASHALL_TEST_ACTION_DELAY_MS slows each action of an undo down (and makes it record
+ * every action at once) so that a test can interrupt it in the middle. 0 in normal use. Execute
+ * reads HASHALL_FAILPOINT_DELAY=execute-action=MS instead; undo is to follow.
  */
 export function testActionDelayMs(): number {
   return Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);

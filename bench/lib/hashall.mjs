@@ -11,15 +11,19 @@ import { CLI, NODE, REPO, WORK } from './config.mjs';
 import { timed } from './measure.mjs';
 import { fatal, firstLine } from './util.mjs';
 
-/** The hashall build this run measures: a snapshot of dist/ taken at start (see snapshotDist). */
-let cliSnapshot = CLI;
+/**
+ * A hashall build this run measures. `current` is a snapshot of dist/ taken at start (see
+ * snapshotDist); with --baseline, a second build of another commit runs the same rows
+ * (bench/lib/baseline.mjs), interleaved, so old and new share the same conditions.
+ */
+export const current = { key: 'hashall', title: 'hashall', cli: CLI };
 
 export function hashallEnv() {
   return { ...process.env, HASHALL_CATALOG: path.join(WORK, 'default-catalog.db'), NO_COLOR: '1' };
 }
 
-export function hashallArgv(args) {
-  return [NODE, cliSnapshot, ...args];
+export function hashallArgv(args, build = current) {
+  return [NODE, build.cli, ...args];
 }
 
 /** Options of a hashall piece: JSON on stdout, the scratch default catalog. */
@@ -51,10 +55,10 @@ export function snapshotDist() {
   fs.mkdirSync(root, { recursive: true });
   fs.cpSync(path.join(REPO, 'dist'), path.join(root, 'dist'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
-  cliSnapshot = path.join(root, 'dist', 'cli', 'main.js');
+  current.cli = path.join(root, 'dist', 'cli', 'main.js');
   const digest = distDigest(path.join(root, 'dist'));
   const builtAt = fs.statSync(CLI).mtime.toISOString();
-  const v = spawnSync(NODE, [cliSnapshot, '--version'], { encoding: 'utf8' });
+  const v = spawnSync(NODE, [current.cli, '--version'], { encoding: 'utf8' });
   if (v.status !== 0)
     fatal(`the snapshot of dist/ does not run (${firstLine(v.stderr) || `exit ${v.status}`})`);
   return { digest, builtAt, version: v.stdout.trim() };
@@ -98,21 +102,21 @@ export function checkAnalyze(id, piece, tree) {
 }
 
 /** An untimed scan of dir into db (setup), checked; its JSON or null. */
-export function untimedScan(id, name, dir, db, tree) {
-  return checkScan(id, timed(name, hashallArgv(scanArgs(dir, db, [])), hx()), tree);
+export function untimedScan(id, name, dir, db, tree, build = current) {
+  return checkScan(id, timed(name, hashallArgv(scanArgs(dir, db, []), build), hx()), tree);
 }
 
 /** An untimed analyze of db, checked against the generator. */
-export function untimedAnalyze(id, db, tree) {
-  checkAnalyze(id, timed('analyze (untimed)', hashallArgv(analyzeArgs(db)), hx()), tree);
+export function untimedAnalyze(id, db, tree, build = current) {
+  checkAnalyze(id, timed('analyze (untimed)', hashallArgv(analyzeArgs(db), build), hx()), tree);
 }
 
 /**
  * A timed `hashall scan T [extra] --catalog db` piece, checked; notes a cut-off.
  * Returns { piece, json } (json null when it failed or was cut off).
  */
-export function timeScan(row, id, { tree, db, name = 'scan', extra = [] }) {
-  const piece = row.time(name, hashallArgv(scanArgs(tree.dir, db, extra)), hx());
+export function timeScan(row, id, { tree, db, name = 'scan', extra = [], build = current }) {
+  const piece = row.time(name, hashallArgv(scanArgs(tree.dir, db, extra), build), hx());
   const json = checkScan(id, piece, tree);
   if (piece.timedOut) noteTimeout(id, row);
   return { piece, json };
@@ -122,11 +126,11 @@ export function timeScan(row, id, { tree, db, name = 'scan', extra = [] }) {
  * The scan + analyze rows: a timed scan, extra checks on its JSON (onScan), then a timed
  * conductor analyze checked against the generator. Stops at the first cut-off.
  */
-export function timeScanAndAnalyze(row, id, { tree, db, scanName, onScan }) {
-  const scan = timeScan(row, id, { tree, db, name: scanName });
+export function timeScanAndAnalyze(row, id, { tree, db, scanName, onScan, build = current }) {
+  const scan = timeScan(row, id, { tree, db, name: scanName, build });
   if (scan.piece.timedOut) return;
   if (scan.json && onScan) onScan(scan.json);
-  const b = row.time('analyze', hashallArgv(analyzeArgs(db)), hx());
+  const b = row.time('analyze', hashallArgv(analyzeArgs(db), build), hx());
   checkAnalyze(id, b, tree);
   if (b.timedOut) noteTimeout(id, row);
 }

@@ -35,6 +35,54 @@ function timingRows(cmds) {
   return rows;
 }
 
+/**
+ * With --baseline: each hashall row beside the baseline's same row, as this build's median
+ * over the baseline's (below 1 is faster), with per-part ratios.
+ */
+export function baselinePairs(cmds) {
+  const by = new Map(cmds.map((c) => [c.id, c]));
+  const pairs = [];
+  for (const c of cmds) {
+    if (!c.id.startsWith('hashall-')) continue;
+    const b = by.get(c.id.replace(/^hashall-/, 'baseline-'));
+    if (!b) continue;
+    const ok = (x) => x.stats && x.stats.lowerBound == null;
+    const ratio = ok(c) && ok(b) ? c.stats.median / b.stats.median : null;
+    const parts =
+      ok(c) && ok(b)
+        ? c.stats.parts.map((p, i) => ({
+            name: p.name,
+            ratio: p.median / (b.stats.parts[i]?.median ?? NaN),
+          }))
+        : [];
+    pairs.push({ label: c.label, now: c, base: b, ratio, parts });
+  }
+  return pairs;
+}
+
+function baselineSection(r) {
+  if (!r.baseline) return [];
+  const L = [
+    `## Against the baseline (${mdCode(r.baseline.ref)} = ${r.baseline.sha.slice(0, 12)})`,
+    '',
+    'The same rows run by both builds in the same rounds (interleaved). Ratio = this build ÷ ' +
+      'the baseline, on medians; below 1.00 is faster.',
+    '',
+    '| row | this build s | baseline s | ratio | parts |',
+    '|---|---:|---:|---:|---|',
+  ];
+  for (const p of baselinePairs(r.cmds)) {
+    const parts = p.parts.map((x) => `${x.name} ${x.ratio.toFixed(2)}`).join(', ');
+    L.push(
+      `| ${mdCell(p.label)} | ${p.now.stats ? fmtS(p.now.stats.median) : 'n/a'} | ` +
+        `${p.base.stats ? fmtS(p.base.stats.median) : 'n/a'} | ` +
+        `${p.ratio == null ? 'n/a' : p.ratio.toFixed(2)} | ${mdCell(parts)} |`,
+    );
+  }
+  L.push('');
+  return L;
+}
+
 function checkRows() {
   const rows = [];
   for (const c of checks.values()) {
@@ -171,6 +219,7 @@ export function renderMarkdown(r) {
     L.push(...TIMING_HEAD, ...timingRows([r.million]));
   }
   L.push('');
+  L.push(...baselineSection(r));
   L.push('## Targets (DESIGN.md §6)', '');
   L.push('| # | what | ratio / value | target | result | note |', '|---|---|---:|---|---|---|');
   for (const t of r.targets)

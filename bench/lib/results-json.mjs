@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checks } from './checks.mjs';
+import { baselinePairs } from './report.mjs';
 import { REPO } from './config.mjs';
 
 async function writeJson(file, data) {
@@ -80,6 +81,17 @@ export async function writeResultsJson(file, r) {
     machine: r.machine,
     trees: r.treesUsed.map(treeJson),
     commands: r.cmds.map(cmdJson),
+    baseline: r.baseline
+      ? {
+          ref: r.baseline.ref,
+          sha: r.baseline.sha,
+          ratios: baselinePairs(r.cmds).map((p) => ({
+            row: p.now.id,
+            ratio: p.ratio,
+            parts: p.parts,
+          })),
+        }
+      : null,
     million: r.million ? cmdJson(r.million) : null,
     targets: r.targets,
     checks: [...checks.values()],

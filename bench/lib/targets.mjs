@@ -50,7 +50,8 @@ function ratio(by, { num, den, limit, id, what }) {
 
 /** T5a: the largest peak RSS over the hashall rows. */
 function rssTarget(cmds, quick) {
-  const hashallRows = cmds.filter((c) => c.group === 'hashall' && c.stats);
+  // The baseline's rows (--baseline) are another build: the target is about this one.
+  const hashallRows = cmds.filter((c) => c.id.startsWith('hashall-') && c.stats);
   const worst = hashallRows.reduce(
     (a, c) => (!a || c.stats.rssMaxKiB > a.stats.rssMaxKiB ? c : a),
     null,

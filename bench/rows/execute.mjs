@@ -5,7 +5,7 @@ import path from 'node:path';
 import { check, noteTimeout, parseJson, statusCheck } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
 import { checkFreed, checkedCopy } from '../lib/copies.mjs';
-import { hashallArgv, hx, untimedScan } from '../lib/hashall.mjs';
+import { current, hashallArgv, hx, untimedScan } from '../lib/hashall.mjs';
 import { verifyDeduped } from '../lib/trees.mjs';
 import { fmtInt, rmCatalog, rmrf } from '../lib/util.mjs';
 
@@ -20,14 +20,14 @@ function executeProgress(piece, planJson) {
   }
 }
 
-export function executeRow(tree) {
-  const db = path.join(WORK, 'dedupe.db');
+export function executeRow(tree, build = current) {
+  const db = path.join(WORK, `${build.key}-dedupe.db`);
   const S = tree.summary;
   const expected = S.hardlink_dedupe_saving_bytes;
   return {
-    id: 'hashall-dedupe',
+    id: `${build.key}-dedupe`,
     group: 'hashall',
-    label: 'hashall plan + execute --force (fresh copy)',
+    label: `${build.title} plan + execute --force (fresh copy)`,
     shown:
       'hashall conductor plan NAME --catalog C.db; hashall conductor execute ID --force --catalog C.db',
     run(row, { warm, round }) {
@@ -35,9 +35,9 @@ export function executeRow(tree) {
       const { copy, before } = checkedCopy(id, tree);
       rmCatalog(db);
       try {
-        untimedScan(id, 'untimed scan of the copy', copy, db, tree);
+        untimedScan(id, 'untimed scan of the copy', copy, db, tree, build);
         const planArgs = ['conductor', 'plan', `bench-${round}`, '--catalog', db, '--json'];
-        const p = row.time('plan', hashallArgv(planArgs), hx());
+        const p = row.time('plan', hashallArgv(planArgs, build), hx());
         statusCheck(id, p, 'hashall');
         if (p.timedOut) return noteTimeout(id, row);
         const pj = parseJson(id, p);
@@ -58,7 +58,7 @@ export function executeRow(tree) {
           db,
           '--json',
         ];
-        const e = row.time('execute', hashallArgv(exArgs), hx());
+        const e = row.time('execute', hashallArgv(exArgs, build), hx());
         statusCheck(id, e, 'hashall');
         if (e.timedOut) return noteTimeout(id, row, executeProgress(e, pj));
         const ej = parseJson(id, e);

@@ -2,19 +2,19 @@
 
 import path from 'node:path';
 import { WORK } from '../lib/config.mjs';
-import { timeScanAndAnalyze } from '../lib/hashall.mjs';
+import { current, timeScanAndAnalyze } from '../lib/hashall.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 
-export function firstScanRow(tree) {
-  const db = path.join(WORK, 'first.db');
+export function firstScanRow(tree, build = current) {
+  const db = path.join(WORK, `${build.key}-first.db`);
   return {
-    id: 'hashall-first',
+    id: `${build.key}-first`,
     group: 'hashall',
-    label: 'hashall first scan + analyze',
+    label: `${build.title} first scan + analyze`,
     shown: 'hashall scan T --catalog NEW.db; hashall conductor analyze --catalog NEW.db',
     run(row) {
       rmCatalog(db);
-      timeScanAndAnalyze(row, this.id, { tree, db, scanName: 'scan' });
+      timeScanAndAnalyze(row, this.id, { tree, db, scanName: 'scan', build });
     },
   };
 }

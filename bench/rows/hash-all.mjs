@@ -3,20 +3,21 @@
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
-import { timeScan, untimedAnalyze } from '../lib/hashall.mjs';
+import { current, timeScan, untimedAnalyze } from '../lib/hashall.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 
-export function hashAllRow(tree) {
-  const db = path.join(WORK, 'hashall.db');
+export function hashAllRow(tree, build = current) {
+  const db = path.join(WORK, `${build.key}-hash-all.db`);
   return {
-    id: 'hashall-hash-all',
+    id: `${build.key}-hash-all`,
     group: 'hashall',
-    label: 'hashall scan --hash all',
+    label: `${build.title} scan --hash all`,
     shown: 'hashall scan T --hash all --catalog NEW.db',
     run(row, { warm }) {
       rmCatalog(db);
       const extra = ['--hash', 'all'];
-      const { piece, json } = timeScan(row, this.id, { tree, db, name: 'scan --hash all', extra });
+      const scan = { tree, db, name: 'scan --hash all', extra, build };
+      const { piece, json } = timeScan(row, this.id, scan);
       if (piece.timedOut) return;
       // Informational: bytes hashed against the bytes on distinct inodes.
       if (json)
@@ -27,7 +28,7 @@ export function hashAllRow(tree) {
           json.hashed_bytes,
           'info',
         );
-      if (warm) untimedAnalyze(this.id, db, tree);
+      if (warm) untimedAnalyze(this.id, db, tree, build);
     },
   };
 }

@@ -3,23 +3,23 @@
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
-import { timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
+import { current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 
-export function rescanRow(tree) {
-  const db = path.join(WORK, 'rescan.db');
+export function rescanRow(tree, build = current) {
+  const db = path.join(WORK, `${build.key}-rescan.db`);
   const S = tree.summary;
   let ready = false;
   return {
-    id: 'hashall-rescan',
+    id: `${build.key}-rescan`,
     group: 'hashall',
-    label: 'hashall rescan + analyze',
+    label: `${build.title} rescan + analyze`,
     shown: 'hashall scan T --catalog SCANNED.db; hashall conductor analyze --catalog SCANNED.db',
     run(row) {
       const id = this.id;
       if (!ready) {
         rmCatalog(db);
-        untimedScan(id, 'initial (untimed) scan', tree.dir, db, tree);
+        untimedScan(id, 'initial (untimed) scan', tree.dir, db, tree, build);
         ready = true;
       }
       // Nothing changed since the last scan: nothing to record, nothing to hash.
@@ -35,7 +35,7 @@ export function rescanRow(tree) {
         );
         check(id, 'rescan: hashed_files', 0, j.hashed_files, 'hashall');
       };
-      timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan });
+      timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan, build });
     },
   };
 }

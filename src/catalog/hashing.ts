@@ -148,6 +148,32 @@ export interface HashedIdentity {
   readonly ctimeNs: bigint;
 }
 
+/** A row to store hashes on: the lowest row id of the inode's active paths and how many there are. */
+export interface HashTarget extends HashedIdentity {
+  readonly fileId: number;
+  readonly paths: number;
+}
+
+/** An inode of a device, for the scan's read and failed marks. */
+export interface InodeRef {
+  readonly deviceId: number;
+  readonly inode: bigint;
+}
+
+/** A page of hashing outcomes, written by one port operation. */
+export interface HashResults {
+  /** Hashes computed for an inode that must still have the identity it was hashed with. */
+  readonly stored: readonly {
+    readonly target: HashTarget;
+    readonly prefix: Buffer;
+    readonly sha256: Buffer | undefined;
+  }[];
+  /** Inodes whose prefix was read but whose rows were written with their hashes already. */
+  readonly read: readonly InodeRef[];
+  /** Inodes whose hashing failed (changed, unreadable): not retried in this scan. */
+  readonly failed: readonly InodeRef[];
+}
+
 export class HashWriter {
   private readonly upd;
   private readonly updOne;
@@ -174,7 +200,7 @@ export class HashWriter {
    * Store hashes for every active path of the inode whose identity is still the one hashed.
    * Call inside a transaction: one commit per thousands of results, not per result.
    */
-  store(job: JobRow, prefix: Buffer, sha256: Buffer | undefined): void {
+  store(job: HashTarget, prefix: Buffer, sha256: Buffer | undefined): void {
     if (job.paths === 1) this.storeOne(job.fileId, job, prefix, sha256);
     else {
       this.upd.run(
@@ -213,6 +239,13 @@ export class HashWriter {
   /** Hashing the inode failed (changed, unreadable): not retried in this scan. */
   markFailed(deviceId: number, inode: bigint): void {
     this.failed.run(deviceId, inode);
+  }
+
+  /** Write a page of outcomes (inside the caller's transaction). */
+  write(r: HashResults): void {
+    for (const s of r.stored) this.store(s.target, s.prefix, s.sha256);
+    for (const x of r.read) this.markRead(x.deviceId, x.inode);
+    for (const x of r.failed) this.markFailed(x.deviceId, x.inode);
   }
 }
 

@@ -221,6 +221,19 @@ export const MIGRATIONS: readonly string[] = [
     started_at  INTEGER NOT NULL
   );
   `,
+  // 11 (hosts, issue 15): the hosts that use this catalog, one row per machine identity
+  // (/etc/machine-id, or the hostname when a machine has none); the PostgreSQL schema has the
+  // same table (src/catalog/pg/schema.ts). README "Several hosts" says how devices relate.
+  // IF NOT EXISTS: a catalog whose user_version was set back (tests of older catalogs) keeps it.
+  `
+  CREATE TABLE IF NOT EXISTS hosts (
+    id            INTEGER PRIMARY KEY,
+    machine_id    TEXT    NOT NULL UNIQUE,
+    hostname      TEXT    NOT NULL,          -- as last seen: a host may be renamed
+    first_seen_at INTEGER NOT NULL,          -- unix ms
+    last_seen_at  INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

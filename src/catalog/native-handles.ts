@@ -18,6 +18,9 @@
  */
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { UserError } from '../errors.js';
 
 type DB = Database.Database;
 
@@ -46,7 +49,7 @@ function keepStatement<S extends Statement>(s: S): S {
  * through that `prepare` too.
  */
 export function openDatabase(path: string, options: Database.Options): DB {
-  const db = new Database(path, options);
+  const db = newDatabase(path, options);
   kept.push(db);
   const prepare = db.prepare.bind(db);
   db.prepare = ((sql: string) => keepStatement(prepare(sql))) as DB['prepare'];
@@ -60,4 +63,42 @@ export function openDatabase(path: string, options: Database.Options): DB {
     return opts?.simple ? s.pluck().get() : s.all();
   }) as DB['pragma'];
   return db;
+}
+
+/**
+ * better-sqlite3 loads its compiled module on the first `new Database`. When that module was
+ * built for another Node.js (a user switched versions with nvm, or copied node_modules), Node's
+ * message is four lines about NODE_MODULE_VERSION; say what happened and the one command that
+ * fixes it instead.
+ */
+function newDatabase(path: string, options: Database.Options): DB {
+  try {
+    return new Database(path, options);
+  } catch (err) {
+    throw addonUserError(err) ?? err;
+  }
+}
+
+function addonUserError(err: unknown): UserError | undefined {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  const mismatch = /NODE_MODULE_VERSION (\d+)[\s\S]*NODE_MODULE_VERSION (\d+)/.exec(msg);
+  const missing = /Could not locate the bindings file/.test(msg);
+  if (!mismatch && !missing && code !== 'ERR_DLOPEN_FAILED') return undefined;
+  let dir = 'the directory hashall is installed in';
+  try {
+    // <hashall>/node_modules/better-sqlite3/package.json: npm rebuilds from <hashall>.
+    const pkg = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+    dir = dirname(dirname(dirname(pkg)));
+  } catch {
+    // keep the generic wording
+  }
+  const what = mismatch
+    ? `was built for another Node.js (module version ${mismatch[1]}; Node ${process.version} needs ${mismatch[2]})`
+    : missing
+      ? 'is not built'
+      : `cannot be loaded (${msg.split('\n')[0]})`;
+  return new UserError(
+    `the SQLite module better-sqlite3 ${what}; rebuild it for this Node.js: run \`npm rebuild better-sqlite3\` in ${dir}, or reinstall hashall`,
+  );
 }

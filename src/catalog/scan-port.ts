@@ -1,21 +1,34 @@
 /**
  * The catalog as the scan sees it: typed operations grouped by concern (scans, devices, the
- * tree merge, hashing), with transactions as units of work the catalog runs. The scan holds
- * no database handle and writes no SQL; each operation takes a directory's listing or a page
- * of jobs or results, never one round trip per file, so that another backend can serve it.
+ * tree merge, hashing), each returning a promise (port.ts says why). The scan holds no
+ * database handle and writes no SQL; each operation takes a directory's listing, a page of
+ * jobs or a page of results, never one round trip per file, so that another backend can
+ * serve it. Transactions are the catalog's: the walk's batching writer (`scanWriter`) and the
+ * port's `unitOfWork` (port.ts).
  */
 import type { DB } from './open.js';
-import { listDevices, registerDevice, type DeviceRow, type DeviceSighting } from './devices.js';
+import {
+  deviceUsage,
+  findDeviceByAlias,
+  listDevices,
+  registerDevice,
+  renameDeviceAlias,
+  type DeviceRow,
+  type DeviceSighting,
+  type DeviceUsage,
+} from './devices.js';
 import {
   finishScan,
+  lastScanPerRoot,
   markScanInterrupted,
   runningScans,
   setScanRoot,
   startScan,
+  type LastScan,
   type RunningScan,
   type ScanStatus,
 } from './scans.js';
-import { TreeStore } from './tree.js';
+import { TreeStore, type FileMeta } from './tree.js';
 import {
   HashWriter,
   jobPage,
@@ -23,85 +36,170 @@ import {
   prepareJobs,
   preparedJobBytes,
   startHashSession,
+  type HashResults,
   type HashStage,
   type JobRow,
 } from './hashing.js';
-import { deviceHasFiles, knownInodes } from './known-inodes.js';
-import { ScanWriter, withUnitOfWork, type CommitPolicy } from './unit-of-work.js';
+import { deviceHasFiles } from './known-inodes.js';
+import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
+import { SqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
+
+/** The process a scan belongs to, so that a later scan can tell when it is gone. */
+export interface ScanOwner {
+  readonly pid: number;
+  readonly startTime: string;
+}
 
 export interface ScanRecords {
   /** Scans left 'running' (by this process, another, or one that is gone). */
-  running(): RunningScan[];
-  markInterrupted(scanId: number): void;
-  start(root: Buffer, owner: { pid: number; startTime: string }): number;
-  setRoot(scanId: number, deviceId: number, fsPath: Buffer): void;
-  finish(scanId: number, status: ScanStatus, summary: unknown): void;
+  running(): Promise<readonly RunningScan[]>;
+  markInterrupted(scanId: number): Promise<void>;
+  /** Record a scan of a root as running; resolves to its id. */
+  start(p: { readonly root: Buffer; readonly owner: ScanOwner }): Promise<number>;
+  /** Where on which device the scan's root is. */
+  setRoot(p: {
+    readonly scanId: number;
+    readonly deviceId: number;
+    readonly fsPath: Buffer;
+  }): Promise<void>;
+  finish(p: {
+    readonly scanId: number;
+    readonly status: ScanStatus;
+    readonly summary: unknown;
+  }): Promise<void>;
+  /** The most recent scan of every root. */
+  lastPerRoot(): Promise<readonly LastScan[]>;
 }
 
 export interface DeviceRecords {
-  register(s: DeviceSighting): DeviceRow;
-  list(): DeviceRow[];
+  /** Register a filesystem seen by a scan, or refresh a known one (atomic by itself). */
+  register(s: DeviceSighting): Promise<DeviceRow>;
+  list(): Promise<readonly DeviceRow[]>;
+  findByAlias(alias: string): Promise<DeviceRow | undefined>;
+  /** Rename an alias; rejects with a UserError when the old one is unknown or the new one taken. */
+  rename(p: { readonly from: string; readonly to: string }): Promise<DeviceRow>;
+  /** Paths, inodes and bytes per device id, and when each was last scanned. */
+  usage(): Promise<ReadonlyMap<number, DeviceUsage>>;
+}
+
+/** How many jobs a stage selected and how many bytes they will read. */
+export interface PreparedJobs {
+  readonly jobs: number;
+  readonly bytes: number;
 }
 
 export interface HashingOps {
   /** Forget the previous scan's read and failed inodes. */
-  startSession(): void;
-  /** Select a stage's jobs; returns how many. */
-  prepareJobs(stage: HashStage): number;
-  preparedJobBytes(stage: HashStage): number;
-  /** The next page of prepared jobs after a job id. */
-  jobPage(afterJobId: number, limit: number): JobRow[];
-  /** Writes results; call inside a unit of work. */
-  writer(): HashWriter;
+  startSession(): Promise<void>;
+  /** Select a stage's jobs (each inode once). */
+  prepareJobs(stage: HashStage): Promise<PreparedJobs>;
+  /** The next page of prepared jobs, in job order. */
+  jobPage(p: { readonly afterJobId: number; readonly limit: number }): Promise<readonly JobRow[]>;
+  /** Write a page of outcomes. Ask for a unit of work around it: one commit per page. */
+  writeResults(r: HashResults): Promise<void>;
   /** Candidates still lacking their stage's hash. */
-  pending(): number;
-  deviceHasFiles(deviceId: number): boolean;
-  /** The inodes among a listing's new files that already have a row on the device. */
-  knownInodes(deviceId: number, inodes: readonly bigint[]): Set<bigint>;
+  pending(): Promise<number>;
+  /** Whether the device has any file row (asked before a scan inserts its first one). */
+  deviceHasFiles(deviceId: number): Promise<boolean>;
+}
+
+/** A file row to insert: hashes when the walk's hashing read it already. */
+export interface NewFileRow {
+  readonly deviceId: number;
+  readonly dirId: number;
+  readonly name: Buffer;
+  readonly meta: FileMeta;
+  readonly hashes: { readonly prefix: Buffer; readonly sha256: Buffer | null } | undefined;
+}
+
+/** The directory and file rows of one scan, merged a listing at a time. */
+export interface ScanTree {
+  /** Merge a directory's listing (see listing-merge.ts); its new files are handed back. */
+  mergeListing(l: ListingInput): Promise<MergedListing>;
+  /** Insert new file rows in order; resolves to their row ids, in the same order. */
+  insertFiles(rows: readonly NewFileRow[]): Promise<readonly number[]>;
+  /**
+   * A finished walk: mark the parked rows deleted, after letting new rows that are moves
+   * take over their hashes. Resolves to how many were deleted and how many were moves.
+   */
+  applyDeletions(): Promise<{ readonly deleted: number; readonly moved: number }>;
+  /** An interrupted or failed walk: forget the parked rows, marking nothing deleted. */
+  discardParked(): Promise<void>;
 }
 
 export interface ScanCatalog {
   readonly scans: ScanRecords;
   readonly devices: DeviceRecords;
   readonly hashing: HashingOps;
-  /** The directory and file rows, merged one listing at a time for a scan. */
-  tree(scanId: number): TreeStore;
-  /** A batching writer for the walk: one transaction over many listings. */
+  readonly tree: {
+    /** The tree as scan `scanId` merges it (one scan at a time per connection). */
+    open(scanId: number): Promise<ScanTree>;
+  };
+  /** A batching writer for the walk: one transaction over many listings, committed by policy. */
   scanWriter(policy: CommitPolicy): ScanWriter;
-  /** fn in one write transaction. */
-  withUnitOfWork<T>(fn: () => T): T;
 }
 
-/** The scan's operations over an SQLite connection (sqlite.ts composes the whole port). */
-export function scanCatalog(catalog: { readonly db: DB }): ScanCatalog {
-  return scanOps(catalog.db);
+export type { CommitPolicy, ScanWriter } from './unit-of-work.js';
+export type { ListingInput, ListedFile, MergedListing } from './listing-merge.js';
+export type { HashResults, HashStage, HashTarget, InodeRef, JobRow } from './hashing.js';
+export type { FileMeta } from './tree.js';
+export type { DeviceRow, DeviceSighting, DeviceUsage } from './devices.js';
+export type { LastScan, RunningScan, ScanStatus } from './scans.js';
+
+function scanTree(db: DB, scanId: number): ScanTree {
+  const tree = new TreeStore(db, scanId);
+  return {
+    mergeListing: async (l) => mergeListing(db, tree, l),
+    insertFiles: async (rows) =>
+      rows.map((r) =>
+        tree.insertFile(
+          r.deviceId,
+          r.dirId,
+          r.name,
+          r.meta,
+          r.hashes?.prefix ?? null,
+          r.hashes?.sha256 ?? null,
+        ),
+      ),
+    applyDeletions: async () => tree.applyDeletions(),
+    discardParked: async () => tree.discardParked(),
+  };
 }
 
 export function scanOps(db: DB): ScanCatalog {
+  // Prepared once the session's temporary tables exist (startSession), then reused.
+  let hashWriter: HashWriter | undefined;
   return {
     scans: {
-      running: () => runningScans(db),
-      markInterrupted: (id) => markScanInterrupted(db, id),
-      start: (root, owner) => startScan(db, root, owner),
-      setRoot: (scanId, deviceId, fsPath) => setScanRoot(db, scanId, deviceId, fsPath),
-      finish: (scanId, status, summary) => finishScan(db, scanId, status, summary),
+      running: async () => runningScans(db),
+      markInterrupted: async (id) => markScanInterrupted(db, id),
+      start: async ({ root, owner }) => startScan(db, root, owner),
+      setRoot: async ({ scanId, deviceId, fsPath }) => setScanRoot(db, scanId, deviceId, fsPath),
+      finish: async ({ scanId, status, summary }) => finishScan(db, scanId, status, summary),
+      lastPerRoot: async () => lastScanPerRoot(db),
     },
     devices: {
-      register: (s) => registerDevice(db, s),
-      list: () => listDevices(db),
+      register: async (s) => registerDevice(db, s),
+      list: async () => listDevices(db),
+      findByAlias: async (alias) => findDeviceByAlias(db, alias),
+      rename: async ({ from, to }) => renameDeviceAlias(db, from, to),
+      usage: async () => deviceUsage(db),
     },
     hashing: {
-      startSession: () => startHashSession(db),
-      prepareJobs: (stage) => prepareJobs(db, stage),
-      preparedJobBytes: (stage) => preparedJobBytes(db, stage),
-      jobPage: (after, limit) => jobPage(db, after, limit),
-      writer: () => new HashWriter(db),
-      pending: () => pendingCandidates(db),
-      deviceHasFiles: (deviceId) => deviceHasFiles(db, deviceId),
-      knownInodes: (deviceId, inodes) => knownInodes(db, deviceId, inodes),
+      startSession: async () => startHashSession(db),
+      prepareJobs: async (stage) => {
+        const jobs = prepareJobs(db, stage);
+        return { jobs, bytes: jobs === 0 ? 0 : preparedJobBytes(db, stage) };
+      },
+      jobPage: async ({ afterJobId, limit }) => jobPage(db, afterJobId, limit),
+      writeResults: async (r) => {
+        hashWriter ??= new HashWriter(db);
+        hashWriter.write(r);
+      },
+      pending: async () => pendingCandidates(db),
+      deviceHasFiles: async (deviceId) => deviceHasFiles(db, deviceId),
     },
-    tree: (scanId) => new TreeStore(db, scanId),
-    scanWriter: (policy) => new ScanWriter(db, policy),
-    withUnitOfWork: (fn) => withUnitOfWork(db, fn),
+    tree: { open: async (scanId) => scanTree(db, scanId) },
+    scanWriter: (policy) => new SqliteScanWriter(db, policy),
   };
 }

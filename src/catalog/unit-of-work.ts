@@ -1,16 +1,10 @@
 /**
- * Transactions as the catalog's business: a caller asks for a unit of work and says when it
- * may end, and never issues BEGIN or COMMIT itself. Two shapes cover the scan:
- * - `withUnitOfWork(db, fn)`: one write transaction around fn (a page of hash results);
- * - `ScanWriter`: a long-running writer that batches many listings into one transaction and
- *   commits when enough work or time has gone by, so that an interrupted scan keeps what it saw.
+ * The scan's long-running unit of work: one write transaction that batches many listings and
+ * commits when enough work or time has gone by, so that an interrupted scan keeps what it saw.
+ * Callers ask for it through the port (`scanWriter(policy)`) and never issue BEGIN or COMMIT;
+ * a short unit of work (a page of hash results) is the port's `unitOfWork(fn)` (sqlite.ts).
  */
 import type { DB } from './open.js';
-
-/** Run fn in one write transaction (taken at once: no lock upgrade half-way). */
-export function withUnitOfWork<T>(db: DB, fn: () => T): T {
-  return db.transaction(fn).immediate();
-}
 
 /** When a ScanWriter's open transaction is due to commit. */
 export interface CommitPolicy {
@@ -22,7 +16,19 @@ export interface CommitPolicy {
   readonly always: boolean;
 }
 
-export class ScanWriter {
+/** The port's view of the batching writer: every step a promise, as every port operation. */
+export interface ScanWriter {
+  /** Make sure a write transaction is open (a no-op when one is). */
+  begin(): Promise<void>;
+  /** Count merged files; commit when the policy says so. Resolves true when it committed. */
+  commitIfDue(files: number): Promise<boolean>;
+  /** Commit what is open (if anything) and restart the policy's clock. */
+  commit(): Promise<void>;
+  /** Roll back what is open, if the database still has it open. */
+  abort(): Promise<void>;
+}
+
+export class SqliteScanWriter implements ScanWriter {
   private open = false;
   private lastCommit = Date.now();
   private filesSinceCommit = 0;
@@ -32,26 +38,35 @@ export class ScanWriter {
     private readonly policy: CommitPolicy,
   ) {}
 
-  /** Make sure a write transaction is open (a no-op when one is). */
-  begin(): void {
+  async begin(): Promise<void> {
     if (this.open) return;
     this.db.exec('BEGIN IMMEDIATE');
     this.open = true;
   }
 
-  /** Count merged files; commit when the policy says so. Returns true when it committed. */
-  commitIfDue(files: number): boolean {
+  async commitIfDue(files: number): Promise<boolean> {
     this.filesSinceCommit += files;
     const due =
       this.policy.always ||
       this.filesSinceCommit >= this.policy.everyFiles ||
       Date.now() - this.lastCommit > this.policy.everyMs;
-    if (due) this.commit();
+    if (due) this.commitNow();
     return due;
   }
 
-  /** Commit what is open (if anything) and restart the policy's clock. */
-  commit(): void {
+  async commit(): Promise<void> {
+    this.commitNow();
+  }
+
+  async abort(): Promise<void> {
+    const wasOpen = this.open;
+    this.open = false;
+    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
+    // throw 'no transaction is active' and hide the real error.
+    if (wasOpen && this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  private commitNow(): void {
     if (this.open) {
       // Still open when COMMIT throws: abort() then rolls back if SQLite kept it open.
       this.db.exec('COMMIT');
@@ -59,14 +74,5 @@ export class ScanWriter {
     }
     this.lastCommit = Date.now();
     this.filesSinceCommit = 0;
-  }
-
-  /** Roll back what is open, if the database still has it open. */
-  abort(): void {
-    const wasOpen = this.open;
-    this.open = false;
-    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
-    // throw 'no transaction is active' and hide the real error.
-    if (wasOpen && this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 }

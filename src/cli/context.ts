@@ -1,5 +1,6 @@
 /** What every command shares: the global options of DESIGN §8 and the output channels. */
 import type { Command } from 'commander';
+import { requireSqliteBackend } from '../catalog/backend.js';
 import { openCatalog, type Catalog, type OpenOptions } from '../catalog/open.js';
 
 export interface GlobalOptions {
@@ -19,6 +20,7 @@ export function withGlobals(cmd: Command): Command {
 }
 
 export function open(opts: GlobalOptions, o: OpenOptions = {}): Catalog {
+  requireSqliteBackend(opts.catalog);
   return openCatalog(opts.catalog, o);
 }
 

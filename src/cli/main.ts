@@ -11,6 +11,7 @@ import { registerConductor } from './commands/conductor/index.js';
 import { registerDevices } from './commands/devices.js';
 import { registerDupes } from './commands/dupes.js';
 import { registerExport } from './commands/export.js';
+import { registerHosts } from './commands/hosts.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
 import { installSignalHandlers } from './signals.js';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerConductor(program);
   registerExport(program);
   registerDupes(program);
+  registerHosts(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

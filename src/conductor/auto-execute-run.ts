@@ -7,13 +7,13 @@
  */
 import type { Catalog } from '../catalog/open.js';
 import type { DeviceRow } from '../catalog/devices.js';
-import { actionCounts, type PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
 import { deletePendingPlan } from '../catalog/undo.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';
 import { runScan, type ScanSummary } from '../scan/scanner.js';
 import { decide, scanRootsOf, type Decision } from './auto-execute.js';
-import type { ExecuteSummary, Verify } from './execute.js';
+import type { ExecuteSummary, Verify } from './execute/index.js';
 import type { Filters } from './filters.js';
 import { keepRuleText, type KeepRule } from './keep-rules.js';
 import { actionLabel, planMode, type Mode } from './mode.js';
@@ -93,13 +93,15 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   onEvent: (e: AutoEvent) => void,
 ): Promise<AutoResult<R>> {
   const { catalog, device, scope, keep, filters, minSavings } = req;
+  // Interim: planning (createPlan, deletePendingPlan) still takes the handle until planning's
+  // port (plan-port.ts) lands; everything of the run goes through the port.
   const db = catalog.db;
   const scopeText = describeScope(scope.entries);
   const rescanning = req.rescan.kind === 'rescan';
   // One executor per catalog, for the whole run: two overlapping timers cannot both act.
   return withExecutorRun(
     {
-      db,
+      catalog,
       catalogPath: catalog.path,
       planId: 0,
       log: {
@@ -114,7 +116,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       let scan: ScanSummary | undefined;
       let missing: Buffer[] = [];
       if (req.rescan.kind === 'rescan') {
-        const roots = scanRootsOf(db, device);
+        const roots = await scanRootsOf(catalog, device);
         missing = roots.missing;
         for (const m of missing) {
           onEvent({ kind: 'root-missing', path: m });
@@ -153,9 +155,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
         mode: req.mode,
       });
       const { plan } = result;
-      const replacements = actionCounts(db, plan.id)
-        .filter((c) => c.type === 'HARDLINK')
-        .reduce((n, c) => n + c.n, 0);
+      const replacements = (await catalog.execution.replacements(plan.id)).actions;
       const unsupported = result.reflink?.unsupported ?? [];
       for (const u of unsupported) {
         onEvent({ kind: 'no-reflinks', unsupported: u });
@@ -174,7 +174,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
         log.write(`nothing done: ${decision.reason}; the plan was discarded`);
         return { ...common, kind: 'not-run', planned };
       }
-      run.lockPlan(plan.id); // name the plan in the lock we hold
+      await run.lockPlan(plan.id); // name the plan in the lock we hold
       onEvent({ kind: 'executing', plan, replacements });
       const execution = await execute({ plan, replacements, log });
       return { ...common, kind: 'ran', planned, execution };

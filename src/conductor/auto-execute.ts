@@ -4,9 +4,8 @@
  * itself is in auto-execute-run.ts.
  */
 import { lstatSync } from 'node:fs';
-import type { DB } from '../catalog/open.js';
+import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
-import { recordedScanRoots } from '../catalog/scan-roots.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { byteKey, isUnder } from '../paths.js';
 import { absolutePath, currentMounts } from '../fs/reachability.js';
@@ -22,8 +21,11 @@ export interface ScanRoots {
  * The roots earlier scans of this filesystem started from (recorded as paths inside the
  * filesystem, so a remount elsewhere still finds them), through its current mounts.
  */
-export function scanRootsOf(db: DB, device: DeviceRow): ScanRoots {
-  const fsPaths = recordedScanRoots(db, device.id);
+export async function scanRootsOf(
+  catalog: Pick<Catalog, 'execution'>,
+  device: DeviceRow,
+): Promise<ScanRoots> {
+  const fsPaths = await catalog.execution.scanRoots(device.id);
   const views = currentMounts(device, readMountinfo());
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];

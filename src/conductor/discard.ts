@@ -6,10 +6,12 @@
 import type { DB } from '../catalog/open.js';
 import { deletePendingPlan } from '../catalog/undo.js';
 import { UserError } from '../errors.js';
-import { liveHolder } from './lock.js';
+import { holderAlive } from './lock.js';
+import { readLock } from '../catalog/executor-lock.js';
 
 export function discardPlan(db: DB, id: number): { actions: number } {
-  const holder = liveHolder(db);
+  const lock = readLock(db);
+  const holder = lock && holderAlive(lock) ? lock : undefined;
   if (holder?.planId === id) {
     throw new UserError(
       `plan ${id} is executing now (pid ${holder.pid} on ${holder.hostname}); it cannot be discarded`,

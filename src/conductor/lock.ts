@@ -1,16 +1,15 @@
 /**
- * One executor per catalog. The lock is a row in the catalog, taken inside a write transaction
- * (so two takers serialise on SQLite's lock), naming the holder's pid and its start time: a
- * holder that died (SIGKILL, power loss) is recognised as gone even if its pid was reused.
+ * One executor per catalog. The lock is a record in the catalog, taken atomically by the catalog
+ * (two takers serialise on it), naming the holder's pid and its start time: a holder that died
+ * (SIGKILL, power loss) is recognised as gone even if its pid was reused.
  */
 import { hostname } from 'node:os';
-import type { DB } from '../catalog/open.js';
-import { clearLock, readLock, writeLock, type LockHolder } from '../catalog/plans.js';
+import type { Catalog } from '../catalog/port.js';
+import type { LockHolder } from '../catalog/execute-port.js';
 import { UserError } from '../errors.js';
 import { processStartTime } from '../fs/process.js';
 
-// Kept here for callers written before it moved down to fs/.
-export { processStartTime };
+type LockCatalog = Pick<Catalog, 'executorLock'>;
 
 export function holderAlive(h: LockHolder): boolean {
   if (h.hostname !== hostname()) return true; // cannot tell: assume it is
@@ -19,33 +18,35 @@ export function holderAlive(h: LockHolder): boolean {
 }
 
 /** Take the executor lock, or refuse naming who holds it. Returns the stale holder replaced, if any. */
-export function acquireExecutorLock(db: DB, planId: number): LockHolder | undefined {
-  let stale: LockHolder | undefined;
-  db.transaction(() => {
-    const current = readLock(db);
-    if (current && current.pid !== process.pid && holderAlive(current)) {
-      throw new UserError(
-        `another hashall execute holds this catalog (pid ${current.pid} on ${current.hostname}, plan ${current.planId ?? '?'}, since ${new Date(current.acquiredAt).toISOString()}); wait for it to finish`,
-      );
-    }
-    stale = current && current.pid !== process.pid ? current : undefined;
-    writeLock(db, {
+export async function acquireExecutorLock(
+  catalog: LockCatalog,
+  planId: number,
+): Promise<LockHolder | undefined> {
+  const r = await catalog.executorLock.acquire({
+    holder: {
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? '0',
       hostname: hostname(),
       planId,
       acquiredAt: Date.now(),
-    });
-  }).immediate();
-  return stale;
+    },
+    alive: holderAlive,
+  });
+  if (r.kind === 'held') {
+    const h = r.holder;
+    throw new UserError(
+      `another hashall execute holds this catalog (pid ${h.pid} on ${h.hostname}, plan ${h.planId ?? '?'}, since ${new Date(h.acquiredAt).toISOString()}); wait for it to finish`,
+    );
+  }
+  return r.replaced;
 }
 
-export function releaseExecutorLock(db: DB): void {
-  clearLock(db, process.pid);
+export async function releaseExecutorLock(catalog: LockCatalog): Promise<void> {
+  await catalog.executorLock.release(process.pid);
 }
 
 /** The live holder of the lock, if any (a scan leaves an executing run's journal alone). */
-export function liveHolder(db: DB): LockHolder | undefined {
-  const h = readLock(db);
+export async function liveHolder(catalog: LockCatalog): Promise<LockHolder | undefined> {
+  const h = await catalog.executorLock.holder();
   return h && holderAlive(h) ? h : undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * Paces a long run over actions: every 50 ms it yields to the event loop, so that Ctrl-C (a
  * signal handler) is heard between two actions; under a test's action delay
- * (failpoint.ts: HASHALL_TEST_ACTION_DELAY_MS) it sleeps before each action instead, so that a
+ * (failpoint.ts: HASHALL_FAILPOINT_DELAY=execute-action=MS) it sleeps before each action instead, so that a
  * test can interrupt a run in the middle.
  */
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';

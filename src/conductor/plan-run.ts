@@ -6,7 +6,13 @@
 import type { ActionRow, PlanRow } from '../catalog/plans.js';
 import type { DB } from '../catalog/open.js';
 import { displayPath } from '../display-path.js';
-import { Executor, type ActionReport, type ExecuteSummary, type Verify } from './execute.js';
+import {
+  Executor,
+  type ActionReport,
+  type ExecuteSummary,
+  type ExecutorCatalog,
+  type Verify,
+} from './execute/index.js';
 import { actionLabel, planMode } from './mode.js';
 import type { RunLog } from './run-log.js';
 import { Undoer, type UndoReport, type UndoSummary } from './undo.js';
@@ -18,7 +24,7 @@ export type PlanRunEvent =
   | { readonly kind: 'checked'; readonly action: ActionRow };
 
 export interface PlanRunRequest {
-  readonly db: DB;
+  readonly catalog: ExecutorCatalog;
   readonly plan: PlanRow;
   /** A dry run changes nothing and has no log; a real run logs every outcome. */
   readonly run: { readonly kind: 'dry-run' } | { readonly kind: 'real'; readonly log: RunLog };
@@ -38,7 +44,7 @@ export async function runPlanActions(
   const { plan } = req;
   const mode = planMode(plan);
   const log = req.run.kind === 'real' ? req.run.log : undefined;
-  const summary = await new Executor(req.db, plan, {
+  const summary = await new Executor(req.catalog, plan, {
     dryRun: req.run.kind === 'dry-run',
     verify: req.verify,
     shouldStop: req.shouldStop,

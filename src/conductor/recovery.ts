@@ -10,13 +10,9 @@
  * there) rolls back.
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
-import type { DB } from '../catalog/open.js';
-import { getAction, type ActionRow } from '../catalog/actions.js';
-import { recordRecovery, type InodeChange } from '../catalog/execution.js';
-import { openJournal } from '../catalog/journal.js';
-import { getPlan, markExecutingInterrupted, replaceMode, setPlanStatus } from '../catalog/plans.js';
-import type { ReplaceMode } from '../catalog/actions.js';
-import { journaledCloneInode } from '../catalog/clones.js';
+import type { Catalog } from '../catalog/port.js';
+import type { ActionRow, ReplaceMode } from '../catalog/actions.js';
+import type { InodeChange, OpenJournalEntry } from '../catalog/execute-port.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
 import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
@@ -68,7 +64,7 @@ interface ModeRecovery {
   /** Remove our temp name (a temp link, or a staging directory with the clone in it). */
   removeTemp(tempAbs: Buffer, rep: RecoveryReport): void;
   /** The inode the target is when the action completed (undefined: it cannot have). */
-  completedInode(db: DB, actionId: number, action: ActionRow): bigint | undefined;
+  completedInode(entry: OpenJournalEntry & { readonly action: ActionRow }): bigint | undefined;
 }
 
 const RECOVER: Record<ReplaceMode, ModeRecovery> = {
@@ -86,7 +82,7 @@ const RECOVER: Record<ReplaceMode, ModeRecovery> = {
           rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${describeErrno(err)}`);
       }
     },
-    completedInode: (_db, _actionId, action) => action.sourceInode,
+    completedInode: (e) => e.action.sourceInode,
   },
   reflink: {
     replaced: 'clone',
@@ -96,23 +92,27 @@ const RECOVER: Record<ReplaceMode, ModeRecovery> = {
       if (r.error) rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${r.error}`);
     },
     // The clone inode journaled before the rename (none: it never got that far).
-    completedInode: (db, actionId) => journaledCloneInode(db, actionId),
+    completedInode: (e) => e.cloneInode,
   },
 };
 
-export function recoverInterrupted(db: DB): RecoveryReport {
+/**
+ * Settle every journal row, one transaction each (the catalog's `journal.settle`): the files are
+ * looked at between two settlements, never while a transaction is open. Run under the executor
+ * lock, so nothing else changes the journal meanwhile.
+ */
+export async function recoverInterrupted(
+  catalog: Pick<Catalog, 'journal'>,
+): Promise<RecoveryReport> {
   const rep: RecoveryReport = {
     rolledForward: 0,
     rolledBack: 0,
     tempLinksRemoved: 0,
     problems: [],
   };
-  const plans = new Set<number>();
-  for (const j of openJournal(db)) {
-    plans.add(j.planId);
-    const action = getAction(db, j.actionId);
-    const plan = getPlan(db, j.planId);
-    const how = RECOVER[plan ? replaceMode(plan) : 'hardlink'];
+  for (const entry of await catalog.journal.open()) {
+    const { journal: j, action } = entry;
+    const how = RECOVER[entry.mode];
     const ours = baseName(j.tempAbs)
       .subarray(0, TEMP_PREFIX_BYTES.length)
       .equals(TEMP_PREFIX_BYTES);
@@ -122,7 +122,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     let st: BigIntStats | undefined;
     try {
       st = lstatSync(j.targetAbs, { bigint: true });
-      const want = action && how.completedInode(db, j.actionId, action);
+      const want = action && how.completedInode({ ...entry, action });
       done =
         action !== undefined &&
         want !== undefined &&
@@ -132,7 +132,7 @@ export function recoverInterrupted(db: DB): RecoveryReport {
       rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
     const forward = action !== undefined && done && st !== undefined;
-    recordRecovery(db, {
+    await catalog.journal.settle({
       actionId: j.actionId,
       planId: action?.planId ?? j.planId,
       inodes: action ? ownChanges(action, j.sourceAbs, j.targetAbs, done) : [],
@@ -144,11 +144,8 @@ export function recoverInterrupted(db: DB): RecoveryReport {
     if (forward) rep.rolledForward++;
     else rep.rolledBack++;
   }
-  for (const id of plans) {
-    const p = getPlan(db, id);
-    if (p && p.status === 'executing') setPlanStatus(db, id, 'interrupted');
-  }
-  // A plan left 'executing' by a killed run with nothing in flight is interrupted too.
-  markExecutingInterrupted(db);
+  // The plans of the rows settled, and any a killed run left 'executing' with nothing in
+  // flight, are interrupted.
+  await catalog.journal.closeInterrupted();
   return rep;
 }

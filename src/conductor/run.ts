@@ -5,9 +5,7 @@
  * `withExecutorRun`; a scan, which changes no file, only recovers (`recoverBeforeScan`).
  * Nothing here prints: what the user should hear goes out as a `RunEvent`.
  */
-import type { DB } from '../catalog/open.js';
-import { openJournal } from '../catalog/plans.js';
-import { interruptedUndoPlans, openUndoJournal } from '../catalog/undo.js';
+import type { Catalog } from '../catalog/port.js';
 import { countOf, formatCount } from '../format.js';
 import { acquireExecutorLock, liveHolder, releaseExecutorLock } from './lock.js';
 import { recoverInterrupted, type RecoveryReport } from './recovery.js';
@@ -25,7 +23,7 @@ export interface RunRecovery {
 }
 
 export interface ExecutorRunRequest {
-  readonly db: DB;
+  readonly catalog: Catalog;
   /** The catalog's path: the log goes to `logs/` beside it. */
   readonly catalogPath: string;
   /** The plan the lock names (0 while there is none yet, as auto-execute before it plans). */
@@ -44,7 +42,7 @@ export interface ExecutorRun {
   readonly log: RunLog;
   readonly recovery: RunRecovery;
   /** Name another plan in the lock this run holds (auto-execute, once it has planned). */
-  lockPlan(planId: number): void;
+  lockPlan(planId: number): Promise<void>;
 }
 
 /** The plain words of an execute's recovery (undefined when it found nothing to do). */
@@ -59,19 +57,20 @@ export function describeUndoRecovery(r: UndoRecoveryReport): string | undefined 
   return `Recovered an interrupted undo: ${countOf(r.rolledForward, 'path')} restored, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.copiesRemoved, 'temporary copy', 'temporary copies')} removed`;
 }
 
-function undoPending(db: DB): boolean {
-  return openUndoJournal(db).length > 0 || interruptedUndoPlans(db).length > 0;
-}
+type RunCatalog = Pick<Catalog, 'executorLock' | 'journal'>;
 
 /**
  * What a killed run left to recover, when no live run holds the lock (a dry run only says so:
  * it takes no lock and changes nothing).
  */
-export function recoveryPending(db: DB): { readonly execute: boolean; readonly undo: boolean } {
-  const execute = openJournal(db).length > 0;
-  const undo = openUndoJournal(db).length > 0;
+export async function recoveryPending(
+  catalog: RunCatalog,
+): Promise<{ readonly execute: boolean; readonly undo: boolean }> {
+  const p = await catalog.journal.pending();
+  const execute = p.execute;
+  const undo = p.undoJournal;
   if (!execute && !undo) return { execute, undo };
-  return liveHolder(db) ? { execute: false, undo: false } : { execute, undo };
+  return (await liveHolder(catalog)) ? { execute: false, undo: false } : { execute, undo };
 }
 
 const NOTHING_UNDONE: UndoRecoveryReport = {
@@ -82,10 +81,15 @@ const NOTHING_UNDONE: UndoRecoveryReport = {
 };
 
 /** Both recoveries, under the lock the caller holds: execute's first, then undo's. */
-function recoverBoth(db: DB, onEvent: ((e: RunEvent) => void) | undefined): RunRecovery {
-  const execute = recoverInterrupted(db);
+async function recoverBoth(
+  catalog: Catalog,
+  onEvent: ((e: RunEvent) => void) | undefined,
+): Promise<RunRecovery> {
+  const execute = await recoverInterrupted(catalog);
   onEvent?.({ kind: 'recovered-execute', report: execute });
-  const undo = undoPending(db) ? recoverInterruptedUndo(db) : NOTHING_UNDONE;
+  const p = await catalog.journal.pending();
+  const undo =
+    p.undoJournal || p.undoPlans ? await recoverInterruptedUndo(catalog) : NOTHING_UNDONE;
   onEvent?.({ kind: 'recovered-undo', report: undo });
   return { execute, undo };
 }
@@ -98,11 +102,11 @@ export async function withExecutorRun<T>(
   req: ExecutorRunRequest,
   body: (run: ExecutorRun) => Promise<T>,
 ): Promise<T> {
-  const { db } = req;
-  acquireExecutorLock(db, req.planId);
+  const { catalog } = req;
+  await acquireExecutorLock(catalog, req.planId);
   let log: RunLog | undefined;
   try {
-    const recovery = recoverBoth(db, req.onEvent);
+    const recovery = await recoverBoth(catalog, req.onEvent);
     req.check?.(recovery);
     log = openLog({ catalogPath: req.catalogPath, name: req.log.name });
     log.write(req.log.header);
@@ -111,13 +115,13 @@ export async function withExecutorRun<T>(
     return await body({
       log,
       recovery,
-      lockPlan: (planId) => {
-        acquireExecutorLock(db, planId);
+      lockPlan: async (planId) => {
+        await acquireExecutorLock(catalog, planId);
       },
     });
   } finally {
     log?.close();
-    releaseExecutorLock(db);
+    await releaseExecutorLock(catalog);
   }
 }
 
@@ -126,15 +130,20 @@ export async function withExecutorRun<T>(
  * temporary link or copy is catalogued. Left alone while a live run holds the lock (its
  * journal is its own). An event is sent for each recovery that ran.
  */
-export function recoverBeforeScan(db: DB, onEvent?: (e: RunEvent) => void): void {
-  const execute = openJournal(db).length > 0;
-  const undo = undoPending(db);
-  if ((!execute && !undo) || liveHolder(db)) return;
-  acquireExecutorLock(db, 0);
+export async function recoverBeforeScan(
+  catalog: Catalog,
+  onEvent?: (e: RunEvent) => void,
+): Promise<void> {
+  const p = await catalog.journal.pending();
+  const execute = p.execute;
+  const undo = p.undoJournal || p.undoPlans;
+  if ((!execute && !undo) || (await liveHolder(catalog))) return;
+  await acquireExecutorLock(catalog, 0);
   try {
-    if (execute) onEvent?.({ kind: 'recovered-execute', report: recoverInterrupted(db) });
-    if (undo) onEvent?.({ kind: 'recovered-undo', report: recoverInterruptedUndo(db) });
+    if (execute)
+      onEvent?.({ kind: 'recovered-execute', report: await recoverInterrupted(catalog) });
+    if (undo) onEvent?.({ kind: 'recovered-undo', report: await recoverInterruptedUndo(catalog) });
   } finally {
-    releaseExecutorLock(db);
+    await releaseExecutorLock(catalog);
   }
 }

@@ -10,7 +10,7 @@ import type { DeviceRow } from '../catalog/devices.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';
 import { formatBytes } from '../format.js';
-import type { Verify } from './execute.js';
+import type { Verify } from './execute/index.js';
 import type { Filters } from './filters.js';
 import { keepRuleText, type KeepRule } from './keep-rules.js';
 import type { Mode } from './mode.js';

@@ -9,7 +9,8 @@
  * Plans a killed undo left 'undoing' become 'partially-undone': `conductor undo` resumes them.
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
-import type { DB } from '../catalog/open.js';
+import type { Catalog } from '../catalog/port.js';
+import type { SqliteCatalog } from '../catalog/sqlite.js';
 import { propagateIdentity, recordInodeMeta } from '../catalog/plans.js';
 import { recordClone } from '../catalog/clones.js';
 import {
@@ -43,7 +44,9 @@ function lstatOrUndefined(p: Buffer): BigIntStats | undefined {
   }
 }
 
-export function recoverInterruptedUndo(db: DB): UndoRecoveryReport {
+// Interim (exec branch): run.ts holds the port only; undo's own port conversion replaces this.
+export async function recoverInterruptedUndo(catalog: Catalog): Promise<UndoRecoveryReport> {
+  const { db } = catalog as SqliteCatalog;
   const rep: UndoRecoveryReport = {
     rolledForward: 0,
     rolledBack: 0,

@@ -69,7 +69,7 @@ import { VerifiedDir, openRegular } from '../fs/safe-ops.js';
 import { baseName, parentOf } from '../paths.js';
 import { displayPath } from '../display-path.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
-import { hashFd, micros, utimeArg } from './execute.js';
+import { hashFd, micros, utimeArg } from './execute/index.js';
 import { planMode } from './mode.js';
 import { Pacer } from './pace.js';
 import { testActionDelayMs } from '../failpoint.js';

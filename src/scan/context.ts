@@ -1,4 +1,5 @@
 /** What the stages of one scan share. */
+import type { Catalog } from '../catalog/port.js';
 import type { ScanCatalog } from '../catalog/scan-port.js';
 import type { MountEntry } from '../fs/mountinfo.js';
 import type { ExcludeMatcher } from './exclude.js';
@@ -6,8 +7,11 @@ import type { LazyHashPool } from './hash-pool.js';
 import type { ScanOptions, ScanProgress, ScanSummary } from './summary.js';
 import type { WalkHasher } from './walk-hasher.js';
 
+/** The catalog as a scan uses it: the scan concern and units of work, no handle. */
+export type ScanPort = Pick<Catalog, keyof ScanCatalog | 'unitOfWork'>;
+
 export interface ScanContext {
-  readonly catalog: ScanCatalog;
+  readonly catalog: ScanPort;
   readonly opts: ScanOptions;
   /** This process, as recorded on the scans it starts (so a later scan can tell it is gone). */
   readonly owner: { readonly pid: number; readonly startTime: string };

@@ -3,7 +3,7 @@
  * Jobs are paged from the catalog, sent to the workers in batches, and their results written
  * back in large units of work.
  */
-import type { HashStage, JobRow } from '../catalog/hashing.js';
+import type { HashResults, HashStage, JobRow } from '../catalog/scan-port.js';
 import { failpoint, failpointDelayMs } from '../failpoint.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { joinPath } from '../paths.js';
@@ -18,6 +18,7 @@ import {
   type HashResultMessage,
 } from './hash-job.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
+import { Serial } from './serial.js';
 
 /**
  * The catalog-wide candidate stages after the walk: whatever the walk's hashing did not take.
@@ -44,10 +45,9 @@ const TEST_HASH_DELAY_MS = failpointDelayMs('scan-hash-job');
 /** Run one hashing stage over the prepared jobs; returns true when stopped by the user. */
 async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   const { catalog, summary, progress, report, addError, shouldStop } = ctx;
-  const total = catalog.hashing.prepareJobs(stage);
+  const { jobs: total, bytes: stageBytes } = await catalog.hashing.prepareJobs(stage);
   if (total === 0) return false;
   const pool = await ctx.pools.get();
-  const stageBytes = catalog.hashing.preparedJobBytes(stage);
   progress.hashTotalFiles += total;
   progress.hashTotalBytes += stageBytes;
   progress.stage = stage;
@@ -56,32 +56,37 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   report();
   const mounts = readMountinfo();
   const views = new Map<number, MountView[]>();
-  for (const d of catalog.devices.list()) views.set(d.id, currentMounts(d, mounts));
-  const writer = catalog.hashing.writer();
+  for (const d of await catalog.devices.list()) views.set(d.id, currentMounts(d, mounts));
+  // The loop's page reads and the result writes, which the workers' answers set off, reach
+  // the catalog one at a time, in the order they were asked for.
+  const serial = new Serial();
   const full = stage !== 'prefix';
   const inflight = new Set<Promise<void>>();
 
   // Results are written in large transactions: a commit per small batch made the catalog,
   // not the disk, the bottleneck.
-  type Done = { job: JobRow; prefix: Buffer; sha256: Buffer | undefined };
-  let toWrite: Done[] = [];
+  let toWrite: HashResults['stored'][number][] = [];
   let failed: JobRow[] = [];
   let lastWrite = Date.now();
-  const writeResults = () => {
-    if (toWrite.length === 0 && failed.length === 0) return;
-    const batch = toWrite;
+  /** Write what has come back, as one unit of work; resolves once it is committed. */
+  const writeResults = (): Promise<void> => {
+    if (toWrite.length === 0 && failed.length === 0) return Promise.resolve();
+    const stored = toWrite;
     const notHashed = failed;
     toWrite = [];
     failed = [];
-    catalog.withUnitOfWork(() => {
-      for (const d of batch) writer.store(d.job, d.prefix, d.sha256);
-      for (const j of notHashed) writer.markFailed(j.deviceId, j.inode);
-    });
-    failpoint('scan-hash-write');
     lastWrite = Date.now();
-    report();
+    return serial.run(async () => {
+      await catalog.unitOfWork(() =>
+        catalog.hashing.writeResults({ stored, read: [], failed: notHashed }),
+      );
+      failpoint('scan-hash-write');
+      lastWrite = Date.now();
+      report();
+    });
   };
-  const accept = (sent: readonly JobRow[], r: HashResultMessage) => {
+  /** Count a batch's results; resolves once they are written, when a write is due. */
+  const accept = (sent: readonly JobRow[], r: HashResultMessage): Promise<void> => {
     for (let i = 0; i < sent.length; i++) {
       const job = sent[i]!;
       const bytes = r.bytesRead[i]!;
@@ -93,7 +98,8 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
       if (status === HashStatus.Ok) {
         if (!job.readBefore) summary.hashedFiles++;
         progress.hashedFiles++;
-        toWrite.push({ job, ...digestsOf(r, i) });
+        const d = digestsOf(r, i);
+        toWrite.push({ target: job, prefix: d.prefix, sha256: d.sha256 });
       } else if (status === HashStatus.Changed) {
         failed.push(job);
         summary.hashChanged++;
@@ -103,8 +109,9 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
       }
     }
     if (toWrite.length >= WRITE_EVERY_RESULTS || Date.now() - lastWrite > WRITE_EVERY_MS)
-      writeResults();
-    else report(); // the display draws at most a few times a second
+      return writeResults();
+    report(); // the display draws at most a few times a second
+    return Promise.resolve();
   };
 
   let stopped = false;
@@ -122,10 +129,12 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     while (inflight.size >= pool.size * 2) await Promise.race(inflight);
     const p: Promise<void> = pool.run(stage, sentJobs).then((r) => accept(sentRows, r));
     inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+    // A failure reaches the loop through the race or the final wait on `inflight`.
+    void p.finally(() => inflight.delete(p)).catch(() => undefined);
   };
   while (!stopped) {
-    const page = catalog.hashing.jobPage(after, PAGE);
+    const afterJobId = after;
+    const page = await serial.run(() => catalog.hashing.jobPage({ afterJobId, limit: PAGE }));
     if (page.length === 0) break;
     after = page[page.length - 1]!.jobId;
     for (const job of page) {
@@ -151,7 +160,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
     if (!stopped) await flush();
   }
   await Promise.all(inflight);
-  writeResults();
+  await writeResults();
   return stopped || shouldStop();
 }
 

@@ -13,12 +13,12 @@ const UNOWNED_GRACE_MS = 24 * 3600 * 1000;
  * `startTimeOf` gives a live process's start time (undefined when it is gone): a pid reused
  * by another process has another start time.
  */
-export function closeKilledScans(
+export async function closeKilledScans(
   scans: ScanRecords,
   startTimeOf: (pid: number) => string | undefined,
   summary: ScanSummary,
-): void {
-  for (const r of scans.running()) {
+): Promise<void> {
+  for (const r of await scans.running()) {
     if (
       r.pid !== null &&
       r.pid !== process.pid &&
@@ -26,7 +26,7 @@ export function closeKilledScans(
     )
       continue;
     if (r.pid === null && Date.now() - r.startedAt < UNOWNED_GRACE_MS) continue;
-    scans.markInterrupted(r.id);
+    await scans.markInterrupted(r.id);
     summary.recovered.push({ root: r.root, startedAt: r.startedAt });
   }
 }

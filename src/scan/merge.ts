@@ -1,55 +1,60 @@
 /**
- * The merge of one directory's listing into the catalog's tree: rows of listed files are
- * updated or created (new ones offered to the walk's hashing first), and rows the directory no
- * longer holds are parked, to be marked deleted only when the root's walk finishes.
+ * The merge of one directory's listing into the catalog's tree: the catalog merges the rows of
+ * listed files and parks those the directory no longer holds (to be marked deleted only when
+ * the root's walk finishes) in one operation; the files without a row are then offered to the
+ * walk's hashing, and those it does not take are inserted, together, in listing order.
  */
-import type { TreeStore } from '../catalog/tree.js';
-import { byteKey } from '../paths.js';
+import type { NewFileRow, ScanTree } from '../catalog/scan-port.js';
 import type { ScanSummary } from './summary.js';
-import type { WalkHasher } from './walk-hasher.js';
-import type { DirListing, ListedFile } from './walker.js';
+import type { FirstOfSize, WalkHasher } from './walk-hasher.js';
+import type { DirListing } from './walker.js';
 
 export interface MergeTarget {
-  readonly tree: TreeStore;
+  readonly tree: ScanTree;
   readonly hasher: WalkHasher;
   /** Counts new, changed and unchanged files. */
   readonly summary: ScanSummary;
 }
 
-/** Merge a listing (inside the caller's unit of work); returns the directory's row id. */
-export function mergeListing({ tree, hasher, summary }: MergeTarget, l: DirListing): number {
+/** Merge a listing (inside the caller's unit of work); resolves to the directory's row id. */
+export async function mergeListing(
+  { tree, hasher, summary }: MergeTarget,
+  l: DirListing,
+): Promise<number> {
   const deviceId = l.device.deviceId;
-  const dirId = tree.ensureDir(deviceId, l.fsPath, l.parentDirId);
-  const existing = tree.filesIn(dirId);
-  // Listed files with a row are merged at once; the new ones are asked about together (may
-  // they be moves?), then inserted or offered to the walk's hashing, in listing order.
-  const fresh: ListedFile[] = [];
-  for (const f of l.files) {
-    const key = byteKey(f.name);
-    const row = existing.get(key);
-    if (row) {
-      summary[tree.mergeFile(f.meta, row)]++;
-      existing.delete(key);
-    } else fresh.push(f);
-  }
-  if (fresh.length > 0) {
-    hasher.beginListing(
-      deviceId,
-      fresh.map((f) => f.meta),
-    );
-  }
-  for (const f of fresh) {
+  const moves = await hasher.movesPossible(deviceId);
+  const merged = await tree.mergeListing({
+    deviceId,
+    fsPath: l.fsPath,
+    parentDirId: l.parentDirId,
+    files: l.files,
+    subdirs: l.subdirs,
+    kept: l.kept,
+    moves,
+  });
+  const { dirId } = merged;
+  summary.new += merged.counts.new;
+  summary.changed += merged.counts.changed;
+  summary.unchanged += merged.counts.unchanged;
+  if (merged.fresh.length === 0) return dirId;
+  // The new files in listing order: each is taken by the walk's hashing (its row is written
+  // with its hashes later) or inserted now; a first file of its size needs its row id.
+  hasher.beginListing(merged.knownInodes);
+  const rows: NewFileRow[] = [];
+  const firsts: (FirstOfSize | undefined)[] = [];
+  for (const f of merged.fresh) {
     summary.new++;
     const file = { tree, deviceId, dirId, dirAbs: l.abs, name: f.name, meta: f.meta };
-    if (!hasher.offerNew(file)) hasher.inserted(tree.insertFile(deviceId, dirId, f.name, f.meta));
+    const offer = hasher.offerNew(file);
+    if (offer.kind === 'taken') continue;
+    firsts.push(offer.first);
+    rows.push({ deviceId, dirId, name: f.name, meta: f.meta, hashes: undefined });
   }
-  for (const k of l.kept) existing.delete(byteKey(k));
-  // What is left was not listed as a regular file in a completely listed directory.
-  for (const row of existing.values()) if (row.active) tree.parkGoneFile(row.id);
-  const present = new Set([...l.subdirs, ...l.kept].map(byteKey));
-  for (const sub of tree.subdirsOf(dirId)) {
-    if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
-  }
-  tree.markListed(dirId);
+  if (rows.length === 0) return dirId;
+  const ids = await tree.insertFiles(rows);
+  ids.forEach((id, i) => {
+    const first = firsts[i];
+    if (first) hasher.inserted(first, id);
+  });
   return dirId;
 }

@@ -22,7 +22,7 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
   const { catalog, opts, summary, progress, report, addError, shouldStop, hasher, mounts } = ctx;
   const identity = resolveIdentity(root.mount);
   const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
-  const device = catalog.devices.register({
+  const device = await catalog.devices.register({
     identity: identity.identity,
     stable: identity.stable,
     fsType: identity.fsType,
@@ -31,9 +31,9 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     mountRoot: root.mount.root,
   });
   const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
-  const scanId = catalog.scans.start(root.abs, ctx.owner);
-  catalog.scans.setRoot(scanId, device.id, fsPath);
-  const tree = catalog.tree(scanId);
+  const scanId = await catalog.scans.start({ root: root.abs, owner: ctx.owner });
+  await catalog.scans.setRoot({ scanId, deviceId: device.id, fsPath });
+  const tree = await catalog.tree.open(scanId);
   const rootCtx: DeviceContext = {
     deviceId: device.id,
     identity: device.identity,
@@ -54,15 +54,17 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     }
   };
 
-  const onListing = (l: DirListing): number => {
-    writer.begin();
-    hashWritesSinceCommit += hasher.apply();
-    const dirId = mergeListing({ tree, hasher, summary }, l);
+  // Each step is awaited before the next: a listing is merged completely before the commit
+  // decision, and the walk lists the next directory only once this has resolved.
+  const onListing = async (l: DirListing): Promise<number> => {
+    await writer.begin();
+    hashWritesSinceCommit += await hasher.apply();
+    const dirId = await mergeListing({ tree, hasher, summary }, l);
     summary.files += l.files.length;
     summary.dirs++;
     progress.files = summary.files;
     progress.dirs = summary.dirs;
-    if (writer.commitIfDue(l.files.length)) {
+    if (await writer.commitIfDue(l.files.length)) {
       committed();
       failpoint('scan-walk-commit');
       report();
@@ -75,12 +77,12 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     ({ stopped } = await walk({
       root: { abs: root.abs, fsPath, device: rootCtx, stDev: root.stDev, ino: root.ino },
       hooks: {
-        enterMount: (mount, stDev, knownIdentity) => {
+        enterMount: async (mount, stDev, knownIdentity) => {
           const id = knownIdentity
             ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
             : resolveIdentity(mount);
-          writer.begin();
-          const dev = catalog.devices.register({
+          await writer.begin();
+          const dev = await catalog.devices.register({
             identity: id.identity,
             stable: id.stable,
             fsType: id.fsType,
@@ -106,25 +108,29 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     // Rows still being hashed are written before deletions are applied: a moved file's new
     // row must exist to take over the old row's hashes.
     await hasher.finish();
-    writer.begin();
-    hashWritesSinceCommit += hasher.apply();
+    await writer.begin();
+    hashWritesSinceCommit += await hasher.apply();
   } catch (err) {
-    writer.abort();
-    tree.discardParked();
+    await writer.abort();
+    await tree.discardParked();
     // A damaged catalog gets no more writes from us: only the refusal.
     const code = errnoCode(err) ?? '';
     if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') {
-      catalog.scans.finish(scanId, 'failed', { error: describeErrno(err) });
+      await catalog.scans.finish({
+        scanId,
+        status: 'failed',
+        summary: { error: describeErrno(err) },
+      });
     }
     throw err;
   }
   let status: 'completed' | 'interrupted';
   if (stopped) {
-    tree.discardParked();
+    await tree.discardParked();
     status = 'interrupted';
     summary.interrupted = true;
   } else {
-    const { deleted, moved } = tree.applyDeletions();
+    const { deleted, moved } = await tree.applyDeletions();
     summary.deleted += deleted - moved;
     summary.moved += moved;
     summary.new -= moved;
@@ -132,8 +138,9 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
   }
   // A walked root stays 'running' until its hashing is done too: a scan killed while
   // hashing is then recognised by the next one.
-  if (status === 'interrupted') catalog.scans.finish(scanId, status, { files: summary.files });
-  writer.commit();
+  if (status === 'interrupted')
+    await catalog.scans.finish({ scanId, status, summary: { files: summary.files } });
+  await writer.commit();
   committed();
   summary.roots.push({ root: root.abs, scanId, device: device.alias, status });
 }

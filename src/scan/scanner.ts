@@ -4,12 +4,10 @@
  * and close the scans. Each stage lives in its own module.
  */
 import { availableParallelism } from 'node:os';
-import type { Catalog } from '../catalog/open.js';
-import { scanCatalog } from '../catalog/scan-port.js';
 import { processStartTime } from '../fs/process.js';
 import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
-import type { ScanContext } from './context.js';
+import type { ScanContext, ScanPort } from './context.js';
 import { excludeMatcher } from './exclude.js';
 import { LazyHashPool } from './hash-pool.js';
 import { hashRemaining } from './hash-stages.js';
@@ -19,6 +17,7 @@ import { resolveRoot } from './roots.js';
 import { emptyProgress, emptySummary, type ScanOptions, type ScanSummary } from './summary.js';
 import { WalkHasher } from './walk-hasher.js';
 
+export type { ScanPort } from './context.js';
 export {
   emptySummary,
   type HashMode,
@@ -28,9 +27,8 @@ export {
   type ScanSummary,
 } from './summary.js';
 
-export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<ScanSummary> {
+export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSummary> {
   const started = Date.now();
-  const port = scanCatalog(catalog);
   const shouldStop = opts.shouldStop ?? (() => false);
   const maxErrors = opts.maxErrors ?? 10_000;
   const summary = emptySummary();
@@ -41,12 +39,12 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
     if (summary.errors.length < maxErrors) summary.errors.push({ path, error: describeErrno(err) });
   };
 
-  closeKilledScans(port.scans, processStartTime, summary);
+  await closeKilledScans(port.scans, processStartTime, summary);
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
   const isExcluded = excludeMatcher(opts.exclude ?? []);
-  port.hashing.startSession();
+  await port.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
     const hasher = new WalkHasher(port.hashing, opts.hash === 'all' ? 'all' : 'prefix', pools, {
@@ -87,9 +85,13 @@ export async function runScan(catalog: Catalog, opts: ScanOptions): Promise<Scan
   for (const r of summary.roots) {
     if (r.status !== 'completed') continue;
     if (summary.interrupted) r.status = 'interrupted';
-    port.scans.finish(r.scanId, r.status as 'completed' | 'interrupted', { files: summary.files });
+    await port.scans.finish({
+      scanId: r.scanId,
+      status: r.status as 'completed' | 'interrupted',
+      summary: { files: summary.files },
+    });
   }
-  summary.pending = port.hashing.pending();
+  summary.pending = await port.hashing.pending();
   summary.elapsedMs = Date.now() - started;
   return summary;
 }

@@ -14,9 +14,15 @@
  * - new rows whose inode the catalog already knows: possibly a move, which keeps its hashes;
  * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes.
  */
-import type { FileMeta, TreeStore } from '../catalog/tree.js';
-import type { HashStage, HashWriter } from '../catalog/hashing.js';
-import type { HashingOps } from '../catalog/scan-port.js';
+import type {
+  FileMeta,
+  HashingOps,
+  HashResults,
+  HashStage,
+  InodeRef,
+  NewFileRow,
+  ScanTree,
+} from '../catalog/scan-port.js';
 import { joinPath } from '../paths.js';
 import type { HashPool, LazyHashPool } from './hash-pool.js';
 import {
@@ -33,7 +39,7 @@ import {
 type Pending =
   | {
       readonly kind: 'insert';
-      readonly tree: TreeStore;
+      readonly tree: ScanTree;
       readonly deviceId: number;
       readonly dirId: number;
       readonly name: Buffer;
@@ -42,14 +48,27 @@ type Pending =
   | { readonly kind: 'update'; readonly deviceId: number; readonly fileId: number };
 
 /** The first new inode of a size seen in this scan. */
-interface FirstOfSize {
+export interface FirstOfSize {
   readonly deviceId: number;
   readonly inode: bigint;
   /** Its job when it is ours to hash (one link, not possibly moved). */
   readonly job: HashJob | undefined;
   /** Its row, once inserted. */
   fileId: number;
+  /** A second inode of its size came before its row was inserted: hash it once it is. */
+  wanted: boolean;
 }
+
+/**
+ * What becomes of a file offered to the walk's hashing: taken (its row is written with its
+ * hashes by apply()), or to be inserted by the caller now; a first of its size then reports
+ * its row id through inserted().
+ */
+export type Offer =
+  { readonly kind: 'taken' } | { readonly kind: 'insert'; readonly first: FirstOfSize | undefined };
+
+const TAKEN: Offer = { kind: 'taken' };
+const INSERT: Offer = { kind: 'insert', first: undefined };
 
 /** A size already held by two inodes: every further new file of it is a candidate. */
 const SHARED = null;
@@ -67,7 +86,7 @@ export type WalkHashStage = Extract<HashStage, 'prefix' | 'all'>;
 
 /** A listed file without a row, offered to the walk's hashing. */
 export interface NewFile {
-  readonly tree: TreeStore;
+  readonly tree: ScanTree;
   readonly deviceId: number;
   readonly dirId: number;
   /** The directory's absolute path, where the worker opens the file. */
@@ -80,14 +99,12 @@ export class WalkHasher {
   private readonly sizes = new Map<number, FirstOfSize | typeof SHARED>();
   /** Devices that had rows before this scan: their new files may be moves. */
   private readonly hadRows = new Map<number, boolean>();
-  private readonly writer: HashWriter;
   private batch: HashJob[] = [];
   private pending: Pending[] = [];
   private batchBytes = 0;
   private readonly inflight = new Set<Promise<void>>();
   private done: { pending: Pending[]; jobs: HashJob[]; r: HashResultMessage }[] = [];
   private failure: unknown;
-  private lastFirst: FirstOfSize | undefined;
   /** Inodes of the current listing's new files that already have a row: possibly moves. */
   private knownInodes: ReadonlySet<bigint> = new Set();
 
@@ -98,38 +115,47 @@ export class WalkHasher {
     /** Started when the first file is to be hashed, at a pause of the walk. */
     private readonly pools: LazyHashPool,
     private readonly report: WalkHashReport,
-  ) {
-    this.writer = hashing.writer();
+  ) {}
+
+  /**
+   * Whether a listing's new files on this device may be moves: only when the device had rows
+   * before this scan. Asked of the catalog once per device, before this scan inserts any of
+   * its file rows (a listing is merged after this is known).
+   */
+  async movesPossible(deviceId: number): Promise<'probe' | 'none'> {
+    let had = this.hadRows.get(deviceId);
+    if (had === undefined) {
+      had = await this.hashing.deviceHasFiles(deviceId);
+      this.hadRows.set(deviceId, had);
+    }
+    return had ? 'probe' : 'none';
   }
 
   /**
-   * Before offering a listing's new files: which of them may be moves, asked of the catalog
-   * once for the whole listing.
+   * Before offering a listing's new files: the inodes among them that already have a row on
+   * the device (possible moves), as the catalog's merge of the listing found them.
    */
-  beginListing(deviceId: number, newFiles: readonly FileMeta[]): void {
-    const inodes: bigint[] = [];
-    for (const m of newFiles) if (m.nlink === 1) inodes.push(m.inode);
-    if (inodes.length === 0 || !this.deviceHadRows(deviceId)) this.knownInodes = new Set();
-    else this.knownInodes = this.hashing.knownInodes(deviceId, inodes);
+  beginListing(knownInodes: ReadonlySet<bigint>): void {
+    this.knownInodes = knownInodes;
   }
 
   /**
-   * A listed file that has no row. Returns true when it was taken: its row will be written by
-   * apply() once it is hashed. Otherwise the caller inserts the row and calls inserted().
+   * A listed file that has no row. Taken: its row will be written by apply() once it is
+   * hashed. Otherwise the caller inserts the row, and reports the row id of a first of its
+   * size through inserted().
    */
-  offerNew(file: NewFile): boolean {
+  offerNew(file: NewFile): Offer {
     const { tree, deviceId, dirId, dirAbs, name, meta } = file;
-    this.lastFirst = undefined;
     const mine = meta.nlink === 1 && !this.knownInodes.has(meta.inode);
     if (this.stage === 'all') {
-      if (!mine) return false;
+      if (!mine) return INSERT;
       this.enqueue(
         { kind: 'insert', tree, deviceId, dirId, name, meta },
         jobFor(dirAbs, name, meta),
       );
-      return true;
+      return TAKEN;
     }
-    if (meta.size === 0n) return false;
+    if (meta.size === 0n) return INSERT;
     const size = Number(meta.size);
     const seen = this.sizes.get(size);
     if (seen === undefined) {
@@ -138,28 +164,37 @@ export class WalkHasher {
         inode: meta.inode,
         job: mine ? jobFor(dirAbs, name, meta) : undefined,
         fileId: 0,
+        wanted: false,
       };
       this.sizes.set(size, first);
-      this.lastFirst = first;
-      return false;
+      return { kind: 'insert', first };
     }
     if (seen !== SHARED) {
       // Another name of the same inode is no duplicate.
-      if (seen.deviceId === deviceId && seen.inode === meta.inode) return false;
-      if (seen.job && seen.fileId > 0) {
-        this.enqueue({ kind: 'update', deviceId: seen.deviceId, fileId: seen.fileId }, seen.job);
+      if (seen.deviceId === deviceId && seen.inode === meta.inode) return INSERT;
+      if (seen.job) {
+        // Its row may still be waiting to be inserted with the rest of its listing.
+        if (seen.fileId > 0) this.enqueueFirst(seen);
+        else seen.wanted = true;
       }
       this.sizes.set(size, SHARED);
     }
-    if (!mine) return false;
+    if (!mine) return INSERT;
     this.enqueue({ kind: 'insert', tree, deviceId, dirId, name, meta }, jobFor(dirAbs, name, meta));
-    return true;
+    return TAKEN;
   }
 
-  /** The row id of the file last offered and not taken. */
-  inserted(fileId: number): void {
-    if (this.lastFirst) this.lastFirst.fileId = fileId;
-    this.lastFirst = undefined;
+  /** The row id of a first of its size, once inserted. */
+  inserted(first: FirstOfSize, fileId: number): void {
+    first.fileId = fileId;
+    if (first.wanted) this.enqueueFirst(first);
+  }
+
+  /** Hash a first of its size now that another inode has its size: its row is updated. */
+  private enqueueFirst(first: FirstOfSize): void {
+    first.wanted = false;
+    if (first.job)
+      this.enqueue({ kind: 'update', deviceId: first.deviceId, fileId: first.fileId }, first.job);
   }
 
   /**
@@ -180,12 +215,20 @@ export class WalkHasher {
     this.flush(await this.pools.get());
   }
 
-  /** Write the finished results (inside the caller's transaction); returns the rows written. */
-  apply(): number {
+  /**
+   * Write the finished results (inside the caller's unit of work): the taken files' rows, in
+   * the order they were taken, and the first-of-size rows' hashes. Resolves to the rows written.
+   */
+  async apply(): Promise<number> {
     if (this.failure) throw this.failure;
     let written = 0;
     const done = this.done;
     this.done = [];
+    // Inserts go per scan tree (a hasher serves every root of a scan), in order.
+    const inserts: { tree: ScanTree; rows: NewFileRow[] }[] = [];
+    const stored: HashResults['stored'][number][] = [];
+    const read: InodeRef[] = [];
+    const failed: InodeRef[] = [];
     for (const { pending, jobs, r } of done) {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
@@ -200,24 +243,35 @@ export class WalkHasher {
           sha256 = d.sha256 ?? null;
           this.report.hashed();
         } else {
-          this.writer.markFailed(p.deviceId, job.inode);
+          failed.push({ deviceId: p.deviceId, inode: job.inode });
           if (status === HashStatus.Changed) this.report.changed();
           else this.report.error(job.path, r.errors[i] ?? 'error');
         }
         if (p.kind === 'insert') {
-          p.tree.insertFile(p.deviceId, p.dirId, p.name, p.meta, prefix, sha256);
-          if (prefix && !sha256) this.writer.markRead(p.deviceId, job.inode);
+          const row: NewFileRow = {
+            deviceId: p.deviceId,
+            dirId: p.dirId,
+            name: p.name,
+            meta: p.meta,
+            hashes: prefix ? { prefix, sha256 } : undefined,
+          };
+          const last = inserts[inserts.length - 1];
+          if (last?.tree === p.tree) last.rows.push(row);
+          else inserts.push({ tree: p.tree, rows: [row] });
+          if (prefix && !sha256) read.push({ deviceId: p.deviceId, inode: job.inode });
         } else if (prefix) {
-          this.writer.storeOne(
-            p.fileId,
-            { deviceId: p.deviceId, ...job },
+          stored.push({
+            target: { fileId: p.fileId, paths: 1, deviceId: p.deviceId, ...job },
             prefix,
-            sha256 ?? undefined,
-          );
+            sha256: sha256 ?? undefined,
+          });
         }
         written++;
       }
     }
+    for (const { tree, rows } of inserts) await tree.insertFiles(rows);
+    if (stored.length > 0 || read.length > 0 || failed.length > 0)
+      await this.hashing.writeResults({ stored, read, failed });
     return written;
   }
 
@@ -229,17 +283,6 @@ export class WalkHasher {
 
   private limit(pool: HashPool): number {
     return pool.size * 2;
-  }
-
-  private deviceHadRows(deviceId: number): boolean {
-    let had = this.hadRows.get(deviceId);
-    if (had === undefined) {
-      // Asked before this scan inserts any file row of the device (beginListing() comes before
-      // the listing's inserts): a device without rows has no moves to look for.
-      had = this.hashing.deviceHasFiles(deviceId);
-      this.hadRows.set(deviceId, had);
-    }
-    return had;
   }
 
   private enqueue(p: Pending, job: HashJob): void {

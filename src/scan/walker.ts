@@ -53,9 +53,12 @@ export interface WalkHooks {
     mount: MountEntry,
     stDev: bigint,
     identity: string | undefined,
-  ): DeviceContext | undefined;
-  /** Merge a listed directory; returns its catalog id (the parent of its subdirectories). */
-  listing(l: DirListing): number;
+  ): Promise<DeviceContext | undefined>;
+  /**
+   * Merge a listed directory; resolves to its catalog id (the parent of its subdirectories).
+   * The walk goes on only once it has resolved.
+   */
+  listing(l: DirListing): Promise<number>;
   /** After each listing: a promise to wait for before going on (backpressure), if any. */
   afterListing?(): Promise<void> | undefined;
   /** A directory or entry that could not be read. */
@@ -277,14 +280,16 @@ export async function walk({
             continue;
           }
           kept.push(name);
-          const next = crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
+          // Awaited while the directory is the working directory: nothing else changes it
+          // (the hash workers start only at a pause between directories, hash-pool.ts).
+          const next = await crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
           if (next) children.push(next);
         } else {
           hooks.skip(direntKind(d));
         }
       }
       closeSync(dirFd);
-      const dirId = hooks.listing({
+      const dirId = await hooks.listing({
         abs: dir.abs,
         fsPath: dir.fsPath,
         device: dir.device,
@@ -308,7 +313,7 @@ export async function walk({
   }
 }
 
-function crossMount(
+async function crossMount(
   abs: Buffer,
   stDev: bigint,
   ino: bigint,
@@ -316,7 +321,7 @@ function crossMount(
   opts: WalkOptions,
   hooks: WalkHooks,
   entered: Set<string>,
-): PendingDir | undefined {
+): Promise<PendingDir | undefined> {
   const mount = mountAt(opts.mounts, abs);
   if (mount && isPseudoFs(mount.fsType)) {
     hooks.prune('pseudo_filesystem', abs);
@@ -365,7 +370,7 @@ function crossMount(
     );
     return undefined;
   }
-  const device = hooks.enterMount(useMount, stDev, identity);
+  const device = await hooks.enterMount(useMount, stDev, identity);
   if (!device) return undefined;
   if (entered.has(device.identity)) {
     hooks.prune('bind_mount', abs);

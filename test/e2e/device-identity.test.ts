@@ -9,7 +9,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashall } from '../helpers/cli.js';
 import { countRows } from '../helpers/catalog.js';
-import { removeTree, requireMounts, sh, tempDir } from '../helpers/fs.js';
+import { removeTree, tempDir } from '../helpers/fs.js';
+import {
+  attachLoop,
+  detachLoop,
+  makeImage,
+  mountDevice,
+  mountLoop,
+  requireMounts,
+  sh,
+  unmount,
+  unmountAll,
+} from '../helpers/mounts.js';
 
 interface Dev {
   identity: string;
@@ -20,23 +31,21 @@ interface Dev {
 const devicesOf = (cat: string) =>
   hashall(['devices', '--catalog', cat, '--json']).json<{ devices: Dev[] }>().devices;
 
-function makeImage(image: string, files: Record<string, string>): string {
-  sh('truncate', ['-s', '32M', image]);
-  sh('mkfs.ext4', ['-q', '-F', image]);
+/** An ext4 image holding `files`; returns its UUID. */
+function imageWith(image: string, files: Record<string, string>): string {
+  makeImage(image, 'ext4', 32);
   const m = `${image}.mnt`;
-  mkdirSync(m);
-  sh('mount', ['-o', 'loop', image, m]);
+  mountLoop(image, m);
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(m, name), content);
   } finally {
-    sh('umount', [m]);
+    unmount(m);
   }
   return sh('blkid', ['-p', '-o', 'value', '-s', 'UUID', image]).trim();
 }
 
 describe('device identity of a re-attached loop device', () => {
   let dir: string;
-  let loop: string | undefined;
   let mnt: string;
   beforeAll(() => {
     dir = tempDir('hashall-identity-');
@@ -44,29 +53,27 @@ describe('device identity of a re-attached loop device', () => {
     mkdirSync(mnt);
   });
   afterAll(() => {
-    if (loop) {
-      sh('sh', ['-c', `umount ${mnt} 2>/dev/null; losetup -d ${loop} 2>/dev/null; true`]);
-    }
+    unmountAll();
     removeTree(dir);
   });
 
   it('registers the filesystem now on the device, not the one the blkid cache remembers', (ctx) => {
     requireMounts(ctx);
     const files = { 'one.txt': 'same content', 'two.txt': 'same content', 'three.txt': 'x' };
-    const uuidA = makeImage(join(dir, 'a.img'), files);
-    const uuidB = makeImage(join(dir, 'b.img'), files);
+    const uuidA = imageWith(join(dir, 'a.img'), files);
+    const uuidB = imageWith(join(dir, 'b.img'), files);
     expect(uuidA).not.toBe(uuidB);
     const cat = join(dir, 'catalog.db');
 
-    loop = sh('losetup', ['-f', '--show', join(dir, 'a.img')]).trim();
-    sh('mount', [loop, mnt]);
+    const loop = attachLoop(join(dir, 'a.img'));
+    mountDevice(loop, mnt);
     expect(hashall(['scan', mnt, '--catalog', cat, '--quiet']).code).toBe(0);
     // What libblkid's cache now holds for the loop device: image A, fresh for ~2 s.
     sh('blkid', [loop]);
-    sh('umount', [mnt]);
-    sh('losetup', ['-d', loop]);
-    sh('losetup', [loop, join(dir, 'b.img')]);
-    sh('mount', [loop, mnt]);
+    unmount(mnt);
+    detachLoop(loop);
+    attachLoop(join(dir, 'b.img'), loop);
+    mountDevice(loop, mnt);
     expect(hashall(['scan', mnt, '--catalog', cat, '--quiet']).code).toBe(0);
 
     const here = realpathSync(mnt);

@@ -32,7 +32,8 @@ import {
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
 import { waitForCatalog } from '../helpers/wait.js';
-import { processStartTime } from '../../src/conductor/lock.js';
+import { processStartTime } from '../../src/fs/process.js';
+import { killExecuteAt, leftBehind } from '../helpers/kill-at.js';
 
 interface ExecJson {
   executed: number;
@@ -227,7 +228,7 @@ describe('a directory moved away while execute runs', () => {
     const child = spawn(
       process.execPath,
       [CLI, 'conductor', 'execute', String(plan.id), '--force', '--json', '--catalog', cat],
-      { env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '400' } },
+      { env: { ...process.env, HASHALL_FAILPOINT_DELAY: 'execute-action=400' } },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -279,24 +280,14 @@ describe('crashes at every step of the replace protocol', () => {
       ).doc;
       const before = snapshot(tree);
       // Crash at the 4th action that reaches this step.
-      const killed = hashall(
-        ['conductor', 'execute', String(plan.id), '--force', '--catalog', cat],
-        {
-          env: { HASHALL_FAILPOINT: point, HASHALL_FAILPOINT_AFTER: '3' },
-        },
-      );
-      expect(killed.signal).toBe('SIGKILL');
+      killExecuteAt(cat, plan.id, { point, after: 3 });
       // Every path has its content; the only extra name may be our temporary link.
       expect(
         contentDiff(before, snapshot(tree)).filter((d) => !d.includes('.hashall-tmp-')),
       ).toEqual([]);
       // The catalog is intact.
-      const db = new Database(cat, { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const journal = (
-        db.prepare('SELECT count(*) AS n FROM conductor_journal').get() as { n: number }
-      ).n;
-      db.close();
+      const { integrity, journal } = leftBehind(cat);
+      expect(integrity).toBe('ok');
       // Intents are journaled per batch: every action of the batch is journaled until the
       // batch's outcomes are committed.
       if (point === 'after-commit') expect(journal).toBe(0);
@@ -345,19 +336,12 @@ describe('crashes at every step of the replace protocol', () => {
     ).doc;
     expect(plan.actions.HARDLINK).toBe(300);
     const before = snapshot(tree);
-    const killed = hashall(['conductor', 'execute', String(plan.id), '--force', '--catalog', cat], {
-      env: { HASHALL_FAILPOINT: 'after-link', HASHALL_FAILPOINT_AFTER: '279' },
-    });
-    expect(killed.signal).toBe('SIGKILL');
+    killExecuteAt(cat, plan.id, { point: 'after-link', after: 279 });
     expect(contentDiff(before, snapshot(tree)).filter((d) => !d.includes('.hashall-tmp-'))).toEqual(
       [],
     );
     expect(strayTemps(tree)).toHaveLength(1);
-    const db = new Database(cat, { readonly: true });
-    const journal = (
-      db.prepare('SELECT count(*) AS n FROM conductor_journal').get() as { n: number }
-    ).n;
-    db.close();
+    const { journal } = leftBehind(cat);
     // Normally all 300 (outcomes are recorded at least every 2 s, so a slow run may have
     // recorded the first batch): at least the second batch, all of it journaled.
     expect(journal).toBeGreaterThanOrEqual(300 - 256);
@@ -389,10 +373,7 @@ describe('crashes at every step of the replace protocol', () => {
     const cat = join(base, 'c.db');
     hashall(['scan', tree, '--catalog', cat, '-q']);
     const plan = json<{ id: number }>(['conductor', 'plan', 'crash'], cat).doc;
-    const killed = hashall(['conductor', 'execute', String(plan.id), '--force', '--catalog', cat], {
-      env: { HASHALL_FAILPOINT: 'after-link' },
-    });
-    expect(killed.signal).toBe('SIGKILL');
+    killExecuteAt(cat, plan.id, { point: 'after-link' });
     expect(strayTemps(tree)).toHaveLength(1);
     const s = hashall(['scan', tree, '--catalog', cat, '--json']);
     expect(s.code).toBe(0);
@@ -426,7 +407,7 @@ describe('interrupting and locking', () => {
       process.execPath,
       [CLI, 'conductor', 'execute', String(plan.id), '--force', '--json', '--catalog', cat],
       {
-        env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '100' },
+        env: { ...process.env, HASHALL_FAILPOINT_DELAY: 'execute-action=100' },
       },
     );
     let out = '';

@@ -32,6 +32,7 @@ import {
   writeTree,
 } from '../helpers/fs.js';
 import { contentDiff, snapshot, type Snapshot } from '../helpers/snapshot.js';
+import { killExecuteAt, leftBehind } from '../helpers/kill-at.js';
 
 interface PlanJson {
   id: number;
@@ -574,13 +575,7 @@ describe('crashes at every step of the clone protocol (XFS)', () => {
       const plan = json<PlanJson>(['conductor', 'plan', 'crash', '--mode', 'reflink'], cat).doc;
       expect(plan.actions.REFLINK).toBe(20);
       const before = snapshot(tree);
-      const killed = hashall(
-        ['conductor', 'execute', String(plan.id), '--force', '--catalog', cat],
-        {
-          env: { HASHALL_FAILPOINT: point, HASHALL_FAILPOINT_AFTER: '3' },
-        },
-      );
-      expect(killed.signal).toBe('SIGKILL');
+      killExecuteAt(cat, plan.id, { point, after: 3 });
       // Every path has its content; the only extra entry may be our staging directory.
       expect(
         contentDiff(before, snapshot(tree)).filter((d) => !d.includes('.hashall-tmp-')),
@@ -592,12 +587,8 @@ describe('crashes at every step of the clone protocol (XFS)', () => {
         expect(readdirSync(stages[0]!)).toEqual(withClone ? ['clone'] : []);
         expect(lstatSync(stages[0]!).mode & 0o7777).toBe(0o700);
       }
-      const db = new Database(cat, { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const journal = (
-        db.prepare('SELECT count(*) AS n FROM conductor_journal').get() as { n: number }
-      ).n;
-      db.close();
+      const { integrity, journal } = leftBehind(cat);
+      expect(integrity).toBe('ok');
       if (point === 'after-commit') expect(journal).toBe(0);
       else expect(journal).toBeGreaterThanOrEqual(4);
 

@@ -8,18 +8,20 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashall } from '../helpers/cli.js';
 import { countRows, readCatalog } from '../helpers/catalog.js';
+import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import {
+  attachLoop,
   bindMount,
+  detachLoop,
   mountImage,
+  mountLoop,
+  mountProc,
   mountTmpfs,
-  removeTree,
   requireMounts,
   sh,
-  tempDir,
   unmount,
   unmountAll,
-  writeTree,
-} from '../helpers/fs.js';
+} from '../helpers/mounts.js';
 
 interface Dev {
   alias: string;
@@ -124,8 +126,8 @@ describe('scans across filesystems', () => {
     const before = devicesOf(cat)[0]!;
     unmount(mnt);
     // Re-attach the image through another loop device: a new st_dev, the same UUID.
-    const busy = sh('losetup', ['-f', '--show', join(dir, 'multi.ext4')]).trim(); // occupy the next free one
-    sh('mount', ['-o', 'loop', image, mnt]);
+    const busy = attachLoop(join(dir, 'multi.ext4')); // occupy the next free one
+    mountLoop(image, mnt);
     try {
       const s = scanJson(cat, mnt);
       expect(s.unchanged).toBe(2);
@@ -135,7 +137,7 @@ describe('scans across filesystems', () => {
       expect(after[0]!.st_dev).not.toBe(before.st_dev);
     } finally {
       unmount(mnt);
-      sh('losetup', ['-d', busy]);
+      detachLoop(busy);
     }
   });
 
@@ -161,8 +163,7 @@ describe('scans across filesystems', () => {
     const tree = join(dir, 'withproc');
     writeTree(tree, { 'f.txt': 'f' });
     const procDir = join(tree, 'proc');
-    sh('mkdir', ['-p', procDir]);
-    sh('mount', ['-t', 'proc', 'proc', procDir]);
+    mountProc(procDir);
     try {
       const s = scanJson(join(dir, 'proc.db'), tree);
       expect(s.files).toBe(1);
@@ -187,7 +188,7 @@ describe('scans across filesystems', () => {
     const s = scanJson(cat, a);
     // Its twin's filesystem is away: the twin is pending; the local file got its prefix hash.
     expect(s.pending).toBe(1);
-    sh('mount', ['-o', 'loop', join(dir, 'pb.ext4'), b]);
+    mountLoop(join(dir, 'pb.ext4'), b);
     const s2 = scanJson(cat, a);
     expect(s2.pending).toBe(0);
     expect(countRows(cat, 'sha256 IS NOT NULL')).toBe(2);

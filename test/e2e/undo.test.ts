@@ -31,7 +31,7 @@ import {
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
 import { checkUndoable } from '../../src/conductor/undo.js';
-import { processStartTime } from '../../src/conductor/lock.js';
+import { processStartTime } from '../../src/fs/process.js';
 import { hostname } from 'node:os';
 import type { PlanRow } from '../../src/catalog/plans.js';
 

@@ -10,24 +10,13 @@ import { removeTree, tempDir } from '../helpers/fs.js';
 // Types from src, code from dist: the hash pool starts its workers from the compiled
 // hash-worker.js next to the module that runs.
 import type * as OpenMod from '../../src/catalog/open.js';
-import type * as DevicesMod from '../../src/catalog/devices.js';
-import type * as ScansMod from '../../src/catalog/scans.js';
-import type * as TreeMod from '../../src/catalog/tree.js';
-import type * as PortMod from '../../src/catalog/scan-port.js';
-import type * as HashingMod from '../../src/catalog/hashing.js';
+import type { NewFileRow } from '../../src/catalog/scan-port.js';
 import type * as WalkHasherMod from '../../src/scan/walk-hasher.js';
 import type * as WalkerMod from '../../src/scan/walker.js';
 import type * as PoolMod from '../../src/scan/hash-pool.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
 const { openCatalog } = (await import(dist('catalog/open.js'))) as typeof OpenMod;
-const { registerDevice } = (await import(dist('catalog/devices.js'))) as typeof DevicesMod;
-const { startScan } = (await import(dist('catalog/scans.js'))) as typeof ScansMod;
-const { TreeStore } = (await import(dist('catalog/tree.js'))) as typeof TreeMod;
-const { scanCatalog } = (await import(dist('catalog/scan-port.js'))) as typeof PortMod;
-const { prepareJobs, startHashSession } = (await import(
-  dist('catalog/hashing.js')
-)) as typeof HashingMod;
 const { WalkHasher } = (await import(dist('scan/walk-hasher.js'))) as typeof WalkHasherMod;
 const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
 const { LazyHashPool } = (await import(dist('scan/hash-pool.js'))) as typeof PoolMod;
@@ -63,8 +52,8 @@ describe('WalkHasher', () => {
     };
     for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
     cat = openCatalog(join(dir, 'c.db'));
-    const db = cat.db;
-    const dev = registerDevice(db, {
+    const port = cat;
+    const dev = await port.devices.register({
       identity: 'test:walk-hasher',
       stable: true,
       fsType: 'test',
@@ -72,50 +61,69 @@ describe('WalkHasher', () => {
       mountPoint: Buffer.from(dir),
       mountRoot: Buffer.from('/'),
     });
-    const scanId = startScan(db, Buffer.from(dir), { pid: process.pid, startTime: '0' });
-    const tree = new TreeStore(db, scanId);
-    startHashSession(db);
+    const scanId = await port.scans.start({
+      root: Buffer.from(dir),
+      owner: { pid: process.pid, startTime: '0' },
+    });
+    const tree = await port.tree.open(scanId);
+    await port.hashing.startSession();
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
     const pools = new LazyHashPool(1);
-    const hasher = new WalkHasher(scanCatalog(cat).hashing, 'prefix', pools, {
+    const hasher = new WalkHasher(port.hashing, 'prefix', pools, {
       read: (b: number) => (seen.read += b),
       hashed: () => seen.hashed++,
       changed: () => seen.changed++,
       error: (_p: Buffer, m: string) => seen.errors.push(m),
     });
     try {
-      db.exec('BEGIN');
-      const dirId = tree.ensureDir(dev.id, Buffer.from('/'), undefined);
-      const taken: string[] = [];
-      const listed = Object.keys(files).map((n) => ({
-        name: Buffer.from(n),
-        meta: toMeta(lstatSync(join(dir, n), { bigint: true })),
-      }));
-      hasher.beginListing(
-        dev.id,
-        listed.map((f) => f.meta),
-      );
-      for (const { name, meta } of listed) {
-        const n = name.toString();
-        const file = { tree, deviceId: dev.id, dirId, dirAbs: Buffer.from(dir), name, meta };
-        if (hasher.offerNew(file)) taken.push(n);
-        else hasher.inserted(tree.insertFile(dev.id, dirId, name, meta));
-      }
-      // The first of each size is inserted now; a later file of the same size is taken and
-      // written with its hashes. Empty files are never hashed.
-      expect(taken).toEqual(['second.bin', 'changed.bin', 'small-b.txt']);
-      // Nothing is sent before the walk asks (no worker runs before wait() or finish() starts
-      // one): change a taken file now, so that the worker finds it changed.
-      appendFileSync(join(dir, 'changed.bin'), '+');
-      await hasher.finish();
-      expect(hasher.apply()).toBe(5); // three inserts, two first-of-size updates
-      db.exec('COMMIT');
+      await port.unitOfWork(async () => {
+        const listed = Object.keys(files).map((n) => ({
+          name: Buffer.from(n),
+          meta: toMeta(lstatSync(join(dir, n), { bigint: true })),
+        }));
+        const merged = await tree.mergeListing({
+          deviceId: dev.id,
+          fsPath: Buffer.from('/'),
+          parentDirId: undefined,
+          files: listed,
+          subdirs: [],
+          kept: [],
+          moves: await hasher.movesPossible(dev.id),
+        });
+        expect(merged.fresh.length).toBe(listed.length);
+        const { dirId } = merged;
+        hasher.beginListing(merged.knownInodes);
+        const taken: string[] = [];
+        const rows: NewFileRow[] = [];
+        const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
+        for (const { name, meta } of merged.fresh) {
+          const file = { tree, deviceId: dev.id, dirId, dirAbs: Buffer.from(dir), name, meta };
+          const offer = hasher.offerNew(file);
+          if (offer.kind === 'taken') taken.push(name.toString());
+          else {
+            rows.push({ deviceId: dev.id, dirId, name, meta, hashes: undefined });
+            firsts.push(offer.first);
+          }
+        }
+        // The first of each size is inserted with its listing; a later file of the same size
+        // is taken and written with its hashes. Empty files are never hashed.
+        expect(taken).toEqual(['second.bin', 'changed.bin', 'small-b.txt']);
+        (await tree.insertFiles(rows)).forEach((id, i) => {
+          const first = firsts[i];
+          if (first) hasher.inserted(first, id);
+        });
+        // Nothing is sent before the walk asks (no worker runs before wait() or finish()
+        // starts one): change a taken file now, so that the worker finds it changed.
+        appendFileSync(join(dir, 'changed.bin'), '+');
+        await hasher.finish();
+        expect(await hasher.apply()).toBe(5); // three inserts, two first-of-size updates
+      });
     } finally {
       await pools.close();
     }
     expect(seen).toEqual({ read: 4096 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
     const rows = new Map(
-      (db.prepare('SELECT name, prefix_hash, sha256 FROM files').all() as Row[]).map((r) => [
+      (cat.db.prepare('SELECT name, prefix_hash, sha256 FROM files').all() as Row[]).map((r) => [
         r.name.toString(),
         r,
       ]),
@@ -132,6 +140,6 @@ describe('WalkHasher', () => {
     expect(has('empty-a')).toEqual([false, false]);
     // The stage after the walk has nothing left to read: the changed file is not retried
     // (it was reported once), the lonely one has no twin.
-    expect(prepareJobs(db, 'prefix')).toBe(0);
+    expect((await port.hashing.prepareJobs('prefix')).jobs).toBe(0);
   });
 });

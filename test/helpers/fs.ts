@@ -1,6 +1,6 @@
-/** Real temporary trees, mktree.py trees, and real mounts for tests. */
+/** Real temporary trees and mktree.py trees for tests (mounts: mounts.ts). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,86 +66,17 @@ export function findFiles(root: string): Buffer[] {
   return list;
 }
 
-let mountProbe: string | undefined | null = null;
-
-/** Why mounting is impossible here, or undefined when it works. */
-export function mountUnavailableReason(): string | undefined {
-  if (mountProbe !== null) return mountProbe;
-  const d = tempDir('hashall-probe-');
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', d], { encoding: 'utf8' });
-  if (r.status === 0) {
-    spawnSync('umount', [d]);
-    mountProbe = undefined;
-  } else {
-    mountProbe = `mount is not permitted here (${(r.stderr || r.error?.message || '').trim()})`;
-  }
-  rmSync(d, { recursive: true, force: true });
-  return mountProbe;
-}
-
-/**
- * Skip a test that needs mounts, with its reason, unless CI requires them
- * (HASHALL_REQUIRE_MOUNTS=1), where a missing capability is a failure.
- */
-export function requireMounts(ctx: { skip: (note?: string) => void }): void {
-  const reason = mountUnavailableReason();
-  if (!reason) return;
-  if (process.env.HASHALL_REQUIRE_MOUNTS === '1')
-    throw new Error(`mount tests are required: ${reason}`);
-  console.warn(`skipping: ${reason}`);
-  ctx.skip(reason);
-}
-
-const mounted: string[] = [];
-const loopImages: string[] = [];
-
-export function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-export function mountTmpfs(dir: string, sizeMb = 64): void {
-  mkdirSync(dir, { recursive: true });
-  sh('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir]);
-  mounted.push(dir);
-}
-
-/** A loop-mounted image of a real filesystem (ext4, xfs, btrfs). */
-export function mountImage(
-  image: string,
-  dir: string,
-  fs: 'ext4' | 'xfs' | 'btrfs',
-  sizeMb = 64,
-): void {
-  mkdirSync(dir, { recursive: true });
-  sh('truncate', ['-s', `${sizeMb}M`, image]);
-  if (fs === 'ext4') sh('mkfs.ext4', ['-q', '-F', image]);
-  else if (fs === 'xfs') sh('mkfs.xfs', ['-q', '-f', '-m', 'reflink=1', image]);
-  else sh('mkfs.btrfs', ['-q', '-f', image]);
-  sh('mount', ['-o', 'loop', image, dir]);
-  mounted.push(dir);
-  loopImages.push(image);
-}
-
-export function bindMount(src: string, dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  sh('mount', ['--bind', src, dir]);
-  mounted.push(dir);
-}
-
-export function unmount(dir: string): void {
-  spawnSync('umount', [dir]);
-  const i = mounted.indexOf(dir);
-  if (i >= 0) mounted.splice(i, 1);
-}
-
-/** Unmount everything this process mounted (afterAll). */
-export function unmountAll(): void {
-  while (mounted.length) {
-    const d = mounted.pop()!;
-    const r = spawnSync('umount', [d]);
-    if (r.status !== 0) spawnSync('umount', ['-l', d]);
-  }
-}
+// The mount fixtures live in mounts.ts; re-exported for the tests that import them from here.
+export {
+  bindMount,
+  mountImage,
+  mountTmpfs,
+  mountUnavailableReason,
+  requireMounts,
+  sh,
+  unmount,
+  unmountAll,
+} from './mounts.js';
 
 export function countEntries(dir: string): number {
   return readdirSync(dir).length;

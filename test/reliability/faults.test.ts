@@ -24,6 +24,7 @@ import {
 } from '../helpers/fs.js';
 import { contentDiff, inodeBytes, snapshot } from '../helpers/snapshot.js';
 import { waitForCatalog } from '../helpers/wait.js';
+import { killAt, leftBehind } from '../helpers/kill-at.js';
 
 const ITERATIONS = Number(process.env.HASHALL_RELIABILITY_ITERATIONS ?? (process.env.CI ? 8 : 16));
 
@@ -112,15 +113,12 @@ describe('SIGKILL of scan', () => {
       const tree = join(dir, 'tree');
       mktree(tree, ['--files', '1200', '--total-mb', '30', '--seed', '21']);
       const cat = join(dir, 'c.db');
-      const killed = hashall(['scan', tree, '--catalog', cat, '-q'], {
-        env: {
-          HASHALL_FAILPOINT: point,
-          HASHALL_FAILPOINT_AFTER: point === 'scan-walk-commit' ? '5' : '1',
-          HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
-        },
+      killAt(['scan', tree, '--catalog', cat, '-q'], {
+        point,
+        after: point === 'scan-walk-commit' ? 5 : 1,
+        env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
       });
-      expect(killed.signal).toBe('SIGKILL');
-      expect(integrity(cat)).toBe('ok');
+      expect(leftBehind(cat).integrity).toBe('ok');
       const partial = catalogView(cat);
       expect(partial.size).toBeGreaterThan(0);
       // Nothing was marked deleted by the killed scan.
@@ -400,7 +398,7 @@ describe('commands at the same time', () => {
       process.execPath,
       [CLI, 'conductor', 'execute', String(plan.id), '--force', '--json', '--catalog', cat],
       {
-        env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '40' },
+        env: { ...process.env, HASHALL_FAILPOINT_DELAY: 'execute-action=40' },
       },
     );
     let out = '';

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirCache } from '../../src/conductor/dir-cache.js';
+import { DirCache } from '../../src/fs/dir-cache.js';
 import { FD_MARGIN, fdBudget, MAX_BATCH, MAX_DIR_CACHE } from '../../src/conductor/fd-budget.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 

@@ -8,8 +8,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/open.js';
-import { readLock, writeLock } from '../../src/catalog/plans.js';
 import { processStartTime } from '../../src/fs/process.js';
+import type { LockHolder } from '../../src/catalog/execute-port.js';
 import { recoverBeforeScan, withExecutorRun, type RunEvent } from '../../src/conductor/run.js';
 import { UserError } from '../../src/errors.js';
 
@@ -26,6 +26,12 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Put another process's lock in place through the port (as that process would take it). */
+async function writeLock(holder: LockHolder): Promise<void> {
+  const r = await cat.executorLock.acquire({ holder, alive: () => true });
+  expect(r.kind).toBe('acquired');
+}
+
 const logs = () => {
   try {
     return readdirSync(join(dir, 'logs'));
@@ -38,25 +44,28 @@ describe('withExecutorRun', () => {
   it('holds the lock for the body, writes the log, and releases both when the body throws', async () => {
     const events: RunEvent[] = [];
     let held: number | null | undefined;
+    let heldAfter: number | null | undefined;
     await expect(
       withExecutorRun(
         {
-          db: cat.db,
+          catalog: cat,
           catalogPath: cat.path,
           planId: 7,
           log: { name: 'conductor-plan-7', header: 'execute plan #7' },
           onEvent: (e) => events.push(e),
         },
         async (run) => {
-          held = readLock(cat.db)?.planId;
-          run.lockPlan(8);
+          held = (await cat.executorLock.holder())?.planId;
+          await run.lockPlan(8);
+          heldAfter = (await cat.executorLock.holder())?.planId;
           run.log.write('in the body');
           throw new Error('body failed');
         },
       ),
     ).rejects.toThrow('body failed');
     expect(held).toBe(7);
-    expect(readLock(cat.db)).toBeUndefined();
+    expect(heldAfter).toBe(8);
+    expect(await cat.executorLock.holder()).toBeUndefined();
     // Both recoveries ran and found nothing.
     expect(events.map((e) => e.kind)).toEqual(['recovered-execute', 'recovered-undo']);
     const files = logs();
@@ -71,7 +80,7 @@ describe('withExecutorRun', () => {
     await expect(
       withExecutorRun(
         {
-          db: cat.db,
+          catalog: cat,
           catalogPath: cat.path,
           planId: 3,
           log: { name: 'conductor-undo-3', header: 'undo plan #3' },
@@ -86,7 +95,7 @@ describe('withExecutorRun', () => {
     ).rejects.toThrow('not enough free space');
     expect(ran).toBe(false);
     expect(logs()).toEqual([]);
-    expect(readLock(cat.db)).toBeUndefined();
+    expect(await cat.executorLock.holder()).toBeUndefined();
   });
 
   // A live holder is named by pid and start time (from /proc): the parent process is one.
@@ -97,25 +106,25 @@ describe('withExecutorRun', () => {
       const other = process.ppid;
       const startTime = parentStart!;
       const holder = { pid: other, startTime, hostname: hostname(), planId: 5, acquiredAt: 1 };
-      writeLock(cat.db, holder);
+      await writeLock(holder);
       let ran = false;
       await expect(
         withExecutorRun(
-          { db: cat.db, catalogPath: cat.path, planId: 9, log: { name: 'x', header: 'x' } },
+          { catalog: cat, catalogPath: cat.path, planId: 9, log: { name: 'x', header: 'x' } },
           async () => {
             ran = true;
           },
         ),
       ).rejects.toThrow(/another hashall execute holds this catalog \(pid \d+/);
       expect(ran).toBe(false);
-      expect(readLock(cat.db)).toEqual(holder);
+      expect(await cat.executorLock.holder()).toEqual(holder);
       expect(logs()).toEqual([]);
     },
   );
 });
 
 describe('recoverBeforeScan', () => {
-  it('with nothing journaled: no event, no lock taken', () => {
+  it('with nothing journaled: no event, no lock taken', async () => {
     const events: RunEvent[] = [];
     const holder = {
       pid: 1,
@@ -125,9 +134,9 @@ describe('recoverBeforeScan', () => {
       acquiredAt: 1,
     };
     // A stale lock stays as it is: recovery had nothing to do, so it took no lock.
-    writeLock(cat.db, holder);
-    recoverBeforeScan(cat.db, (e) => events.push(e));
+    await writeLock(holder);
+    await recoverBeforeScan(cat, (e) => events.push(e));
     expect(events).toEqual([]);
-    expect(readLock(cat.db)).toEqual(holder);
+    expect(await cat.executorLock.holder()).toEqual(holder);
   });
 });

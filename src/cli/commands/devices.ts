@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import {
-  deviceUsage,
-  findDeviceByAlias,
-  listDevices,
-  renameDeviceAlias,
-  type DeviceRow,
-  type DeviceUsage,
-} from '../../catalog/devices.js';
+import type { DeviceRow, DeviceUsage } from '../../catalog/scan-port.js';
 import { UserError } from '../../errors.js';
 import { splitDev } from '../../fs/mountinfo.js';
 import { displayPath } from '../../display-path.js';
@@ -58,11 +51,11 @@ function renderShow(d: DeviceRow, u: DeviceUsage | undefined): string {
 export function registerDevices(program: Command): void {
   const devices = withGlobals(
     program.command('devices').description('list the filesystems in the catalog'),
-  ).action((opts: GlobalOptions) => {
-    const { db } = open(opts, { readonly: true });
+  ).action(async (opts: GlobalOptions) => {
+    const cat = open(opts, { readonly: true });
     try {
-      const list = listDevices(db);
-      const usage = deviceUsage(db);
+      const list = await cat.devices.list();
+      const usage = await cat.devices.usage();
       if (opts.json) {
         printJson({ devices: list.map((d) => deviceJson(d, usage.get(d.id))) });
         return;
@@ -92,7 +85,7 @@ export function registerDevices(program: Command): void {
         ),
       );
     } finally {
-      db.close();
+      cat.db.close();
     }
   });
 
@@ -100,17 +93,17 @@ export function registerDevices(program: Command): void {
   // subcommand and, being the parent, those after it as well: read both (the subcommand's win).
   withGlobals(
     devices.command('show').description('one device in detail').argument('<alias>'),
-  ).action((alias: string, _local: GlobalOptions, cmd: Command) => {
+  ).action(async (alias: string, _local: GlobalOptions, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const { db } = open(opts, { readonly: true });
+    const cat = open(opts, { readonly: true });
     try {
-      const d = findDeviceByAlias(db, alias);
+      const d = await cat.devices.findByAlias(alias);
       if (!d) throw new UserError(`no device with alias '${alias}'; 'hashall devices' lists them`);
-      const u = deviceUsage(db).get(d.id);
+      const u = (await cat.devices.usage()).get(d.id);
       if (opts.json) printJson(deviceJson(d, u));
       else say(opts, renderShow(d, u));
     } finally {
-      db.close();
+      cat.db.close();
     }
   });
 
@@ -120,15 +113,15 @@ export function registerDevices(program: Command): void {
       .description('rename a device alias')
       .argument('<old>')
       .argument('<new>'),
-  ).action((oldAlias: string, newAlias: string, _local: GlobalOptions, cmd: Command) => {
+  ).action(async (oldAlias: string, newAlias: string, _local: GlobalOptions, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const { db } = open(opts);
+    const cat = open(opts);
     try {
-      const d = renameDeviceAlias(db, oldAlias, newAlias);
-      if (opts.json) printJson(deviceJson(d, deviceUsage(db).get(d.id)));
+      const d = await cat.devices.rename({ from: oldAlias, to: newAlias });
+      if (opts.json) printJson(deviceJson(d, (await cat.devices.usage()).get(d.id)));
       else say(opts, `Device ${d.identity} is now '${d.alias}'.`);
     } finally {
-      db.close();
+      cat.db.close();
     }
   });
 }

@@ -145,7 +145,7 @@ export function registerScan(program: Command): void {
       ),
   ).action(async (roots: string[], opts: ScanCliOptions) => {
     const catalog = open(opts);
-    recoverBeforeScan(catalog.db, warnScanRecovery(opts));
+    await recoverBeforeScan(catalog, warnScanRecovery(opts));
     const progress = scanProgress(progressWanted(opts.quiet));
     let summary: ScanSummary;
     try {

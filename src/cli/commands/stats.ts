@@ -27,9 +27,9 @@ export function registerStats(program: Command): void {
         }
       }
       const s = await cat.stats.catalog();
-      const pending = await cat.stats.pending();
-      const aliases = new Map((await cat.stats.devices()).map((d) => [d.id, d.alias]));
-      const scans = await cat.stats.lastScans();
+      const pending = await cat.hashing.pending();
+      const aliases = new Map((await cat.devices.list()).map((d) => [d.id, d.alias]));
+      const scans = await cat.scans.lastPerRoot();
       if (opts.json) {
         printJson({
           catalog: cat.location,

@@ -3,9 +3,9 @@
  * progress bar, the action lines, the summary, the JSON document). The run itself, and its log
  * lines, are the conductor's (conductor/plan-run.ts).
  */
-import type { DB } from '../../catalog/open.js';
-import { actionCounts, type PlanRow } from '../../catalog/plans.js';
-import type { ActionReport, ExecuteSummary, Verify } from '../../conductor/execute.js';
+import type { Catalog } from '../../catalog/port.js';
+import type { PlanRow } from '../../catalog/plans.js';
+import type { ActionReport, ExecuteSummary, Verify } from '../../conductor/execute/index.js';
 import { pathText, runPlanActions } from '../../conductor/plan-run.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
 import type { RecoveryReport } from '../../conductor/recovery.js';
@@ -52,7 +52,7 @@ function actionBlock(label: string, r: ActionReport, mark: string): string {
  * Returns the summary and the JSON document of `execute --json`.
  */
 export async function runPlan(
-  db: DB,
+  catalog: Catalog,
   plan: PlanRow,
   req: RunRequest,
 ): Promise<{ summary: ExecuteSummary; doc: Record<string, unknown> }> {
@@ -75,7 +75,7 @@ export async function runPlan(
     );
   }
   const every = req.verbose || req.replacements <= SMALL_PLAN;
-  const work = planWork(db, plan.id);
+  const work: RunWork = await catalog.execution.replacements(plan.id);
   const bar = runProgress(
     human && progressWanted(opts.quiet),
     work,
@@ -117,7 +117,7 @@ export async function runPlan(
   try {
     summary = await runPlanActions(
       {
-        db,
+        catalog,
         plan,
         run: req.run.kind === 'real' ? { kind: 'real', log: req.run.log } : { kind: 'dry-run' },
         verify: req.verify,
@@ -218,19 +218,4 @@ export async function runPlan(
     process.stdout.write(lines.join('\n') + '\n');
   }
   return { summary, doc };
-}
-
-/**
- * What the bar counts to: the plan's HARDLINK (REFLINK) actions, as the header counts them
- * (NOOP and SKIP cost next to nothing), and the bytes they save.
- */
-function planWork(db: DB, planId: number): RunWork {
-  let actions = 0;
-  let bytes = 0;
-  for (const c of actionCounts(db, planId)) {
-    if (c.type !== 'HARDLINK') continue;
-    actions += c.n;
-    bytes += c.bytes;
-  }
-  return { actions, bytes };
 }

@@ -5,7 +5,7 @@
  * and check the target is the source inode.
  */
 import { fstatSync, linkSync, lstatSync, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
-import { bytesFreed, type ActionRow } from '../../catalog/actions.js';
+import type { ActionRow } from '../../catalog/actions.js';
 import { failpoint } from '../../failpoint.js';
 import { describeErrno } from '../../errors.js';
 import { Stale, checkIdentity, plannedTarget } from './identity.js';
@@ -32,11 +32,16 @@ export class HardlinkReplacer implements Replacer {
     return v.targetSt;
   }
 
-  planSaved(): number {
-    return bytesFreed(this.ctx.db, this.ctx.planId);
+  prefetch(_page: readonly ActionRow[]): Promise<void> {
+    return Promise.resolve(); // resumed() needs nothing of the catalog
   }
 
-  apply(v: Verified): Applied {
+  /** Synchronous from the link to the final check: nothing else runs in between. */
+  apply(v: Verified): Promise<Applied> {
+    return Promise.resolve(this.applySync(v));
+  }
+
+  private applySync(v: Verified): Applied {
     const { action } = v;
     const { exp } = this.ctx;
     const dev = action.deviceId;

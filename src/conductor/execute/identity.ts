@@ -5,10 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readSync, type BigIntStats } from 'node:fs';
-import type { DB } from '../../catalog/open.js';
+import type { Catalog } from '../../catalog/port.js';
 import type { ActionRow } from '../../catalog/actions.js';
-import type { InodeChange } from '../../catalog/execution.js';
-import { ownCtime, ownCtimes } from '../../catalog/replacement.js';
+import type { InodeChange } from '../../catalog/execute-port.js';
 import { describeErrno } from '../../errors.js';
 
 /** The file is not what the plan recorded (or changed while we looked): the action fails. */
@@ -31,7 +30,7 @@ export class Expectations {
   private readonly ctimes = new Map<string, bigint>();
   private readonly dirty = new Map<string, InodeChange>();
   constructor(
-    private readonly db: DB,
+    private readonly catalog: Pick<Catalog, 'replacement'>,
     private readonly planId: number,
   ) {}
   private key(dev: number, ino: bigint): string {
@@ -41,9 +40,11 @@ export class Expectations {
   private known = new Set<string>();
   /**
    * Read what the catalog remembers of our changes to a page of actions' inodes in one query,
-   * rather than one per inode when its ctime differs from the plan (a resumed run).
+   * rather than one per inode when its ctime differs from the plan (a resumed run). Awaited
+   * before any of the page's actions is checked, so that ctimeOk never asks the catalog: the
+   * checks, and a check and its rename, have no catalog round trip between them.
    */
-  prefetch(actions: readonly ActionRow[]): void {
+  async prefetch(actions: readonly ActionRow[]): Promise<void> {
     this.known = new Set();
     const want: { deviceId: number; inode: bigint }[] = [];
     for (const a of actions) {
@@ -58,18 +59,19 @@ export class Expectations {
       }
     }
     // Memory is never older than the catalog (the catalog learns our changes from it).
-    for (const [k, c] of ownCtimes(this.db, this.planId, want))
-      if (!this.ctimes.has(k)) this.ctimes.set(k, c);
+    const found = await this.catalog.replacement.ownCtimes({ planId: this.planId, inodes: want });
+    for (const [k, c] of found) if (!this.ctimes.has(k)) this.ctimes.set(k, c);
   }
+  /**
+   * Every inode checked was prefetched with its page (an action is checked after its page's
+   * prefetch, and applied later in the same run). What the catalog knew of it then is in
+   * `ctimes`; what it learnt since came from this run's memory (`touched`), which is in `ctimes`
+   * too. So memory alone answers; an inode never prefetched counts as changed by someone else
+   * (the action fails as stale, the safe side).
+   */
   ctimeOk(dev: number, ino: bigint, planned: bigint, actual: bigint): boolean {
     if (actual === planned) return true;
-    const k = this.key(dev, ino);
-    let own = this.ctimes.get(k);
-    if (own === undefined && !this.known.has(k)) {
-      own = ownCtime(this.db, this.planId, dev, ino);
-      if (own !== undefined) this.ctimes.set(k, own);
-    }
-    return own === actual;
+    return this.ctimes.get(this.key(dev, ino)) === actual;
   }
   /**
    * We just changed this inode (link, rename, unlink of our temp link): later checks in this

@@ -19,18 +19,16 @@
  * SQLite commits; it widens no check window: steps 6-8 still run immediately around each rename.
  */
 import { closeSync } from 'node:fs';
-import type { DB } from '../../catalog/open.js';
-import { listDevices } from '../../catalog/devices.js';
-import { countActions, planActionPage, type ReplaceMode } from '../../catalog/actions.js';
-import { replaceMode, setPlanStatus, type PlanRow } from '../../catalog/plans.js';
-import { journalIntents, recordOutcomes, recordVerdicts } from '../../catalog/execution.js';
+import type { Catalog } from '../../catalog/port.js';
+import type { ReplaceMode } from '../../catalog/actions.js';
+import { replaceMode, type PlanRow } from '../../catalog/plans.js';
 import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
 import { currentMounts, type MountView } from '../../fs/reachability.js';
-import { failpoint, failpointDelayMs, testActionDelayMs } from '../../failpoint.js';
+import { failpoint, failpointDelayMs } from '../../failpoint.js';
 import { Pacer } from '../pace.js';
-import { DirCache } from '../dir-cache.js';
+import { DirCache } from '../../fs/dir-cache.js';
 import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
 import { Expectations, OutOfFds } from './identity.js';
 import { HardlinkReplacer } from './hardlink.js';
@@ -73,27 +71,27 @@ function replacerFor(mode: ReplaceMode, ctx: ReplacerContext): Replacer {
   }
 }
 
+/** What an executor run asks of the catalog. */
+export type ExecutorCatalog = Pick<Catalog, 'journal' | 'execution' | 'replacement'>;
+
 export class Executor {
   private readonly exp: Expectations;
   private readonly replacer: Replacer;
   /** The plan as the catalog decodes its actions. */
   private readonly planRef: { readonly id: number; readonly mode: ReplaceMode };
-  private readonly checker: Checker;
+  private readonly verifier: Verifier;
   private readonly budget: FdBudget;
   private readonly dirs: DirCache;
   /** The replaced targets' fds are closed off the main thread (see CloseThrottle). */
   private readonly closes = new CloseThrottle();
 
   constructor(
-    private readonly db: DB,
+    private readonly catalog: ExecutorCatalog,
     private readonly plan: PlanRow,
     private readonly opts: ExecuteOptions,
   ) {
-    this.exp = new Expectations(db, plan.id);
+    this.exp = new Expectations(catalog, plan.id);
     this.planRef = { id: plan.id, mode: replaceMode(plan) };
-    const mounts = readMountinfo();
-    const views = new Map<number, MountView[]>();
-    for (const d of listDevices(db)) views.set(d.id, currentMounts(d, mounts));
     const limit = openFilesLimit();
     const budget = fdBudget(limit, openFdCount());
     if (!budget) {
@@ -105,13 +103,13 @@ export class Executor {
     this.dirs = new DirCache(budget.dirCache);
     const bufs = { a: Buffer.allocUnsafeSlow(BUF_BYTES), b: Buffer.allocUnsafeSlow(BUF_BYTES) };
     this.replacer = replacerFor(this.planRef.mode, {
-      db,
+      catalog,
       planId: plan.id,
       exp: this.exp,
       verify: opts.verify,
       buf: bufs.a,
     });
-    const verifier = new Verifier({
+    this.verifier = new Verifier({
       planId: plan.id,
       dryRun: opts.dryRun,
       verify: opts.verify,
@@ -120,21 +118,32 @@ export class Executor {
       replacer: this.replacer,
       bufs,
     });
-    this.checker = new Checker({
-      dryRun: opts.dryRun,
-      views,
-      verifier,
-      replacer: this.replacer,
-    });
+  }
+
+  /** Where each catalogued filesystem is mounted now. */
+  private async mountViews(): Promise<Map<number, MountView[]>> {
+    const mounts = readMountinfo();
+    const views = new Map<number, MountView[]>();
+    for (const d of await this.catalog.execution.devices())
+      views.set(d.id, currentMounts(d, mounts));
+    return views;
   }
 
   async run(): Promise<ExecuteSummary> {
     const s = emptySummary(this.plan, this.opts.dryRun);
-    const savedBefore = this.replacer.planSaved();
-    if (!this.opts.dryRun) setPlanStatus(this.db, this.plan.id, 'executing');
+    const checker = new Checker({
+      dryRun: this.opts.dryRun,
+      views: await this.mountViews(),
+      verifier: this.verifier,
+      replacer: this.replacer,
+    });
+    const { execution } = this.catalog;
+    const savedBefore = await execution.bytesSaved(this.planRef);
+    if (!this.opts.dryRun) await execution.setStatus({ planId: this.plan.id, status: 'executing' });
     let after = 0;
-    // Test-only: slow each action down so a test can interrupt a run in the middle.
-    const testDelayMs = testActionDelayMs();
+    // Test-only: slow each action down (and apply and record each at once) so that a test can
+    // interrupt a run in the middle.
+    const testDelayMs = failpointDelayMs('execute-action');
     const pacer = new Pacer(testDelayMs, failpointDelayMs('execute-check'));
     // Reports are emitted in plan order, those of verified actions once their outcome is
     // recorded: `pending` holds every action since the last outcome transaction.
@@ -149,14 +158,14 @@ export class Executor {
       tally(s, r);
       this.opts.onAction?.(r);
     };
-    const link = () => {
+    const link = async () => {
       // applyBatch owns (and closes) the fds of the verified actions from here on.
-      if (batch.length > 0) for (const a of this.applyBatch(batch.splice(0))) applied.push(a);
+      if (batch.length > 0) applied.push(...(await this.applyBatch(batch.splice(0))));
       this.dirs.trim();
     };
-    const record = () => {
-      this.recordVerdicts();
-      const reports = this.recordOutcomes(applied.splice(0));
+    const record = async () => {
+      await this.recordVerdicts(checker);
+      const reports = await this.recordOutcomes(applied.splice(0));
       lastRecord = Date.now();
       for (const p of pending.splice(0)) {
         if (p.kind === 'done') emit(p.report);
@@ -169,9 +178,11 @@ export class Executor {
     };
     try {
       outer: for (;;) {
-        const page = planActionPage(this.db, this.planRef, after, 500);
+        const page = await execution.actionPage({ plan: this.planRef, after, limit: 500 });
         if (page.length === 0) break;
-        this.exp.prefetch(page.map((a) => a.row));
+        const rows = page.map((a) => a.row);
+        await this.exp.prefetch(rows);
+        await this.replacer.prefetch(rows);
         for (const decoded of page) {
           const action = decoded.row;
           after = action.id;
@@ -182,16 +193,16 @@ export class Executor {
           }
           let p: Prepared;
           try {
-            p = this.checker.prepare(decoded);
+            p = checker.prepare(decoded);
           } catch (err) {
             if (!(err instanceof OutOfFds)) throw err;
             // Give back every descriptor we hold (apply the batch, let the closes finish, close
             // the directories) and try once more: only then is the limit to blame.
-            link();
+            await link();
             await this.closes.settle(0);
             this.dirs.closeAll();
             try {
-              p = this.checker.prepare(decoded);
+              p = checker.prepare(decoded);
             } catch (again) {
               if (!(again instanceof OutOfFds)) throw again;
               outOfFds = { error: again, actionId: action.id };
@@ -206,42 +217,42 @@ export class Executor {
             batch.push(p.v);
           }
           if (batch.length >= this.budget.batch || testDelayMs > 0) {
-            link();
+            await link();
             await this.closes.settle(this.budget.batch);
           }
           if (
             applied.length >= OUTCOME_ACTIONS ||
-            this.checker.verdicts.length >= OUTCOME_ACTIONS ||
+            checker.verdicts.length >= OUTCOME_ACTIONS ||
             (applied.length > 0 && Date.now() - lastRecord > OUTCOME_MS) ||
             testDelayMs > 0
           ) {
             // Verified actions still in the batch are linked first: record() reports every
             // action checked so far, in plan order, and one left unjournaled would be dropped
             // from this run's counts (though linked later).
-            link();
+            await link();
             await this.closes.settle(this.budget.batch);
-            record();
+            await record();
           }
         }
       }
       // Stop means stop: verified actions not yet journaled are left pending, untouched.
       if (s.interrupted) for (const v of batch.splice(0)) this.closeFds(v);
-      link();
-      record();
+      await link();
+      await record();
     } finally {
       for (const v of batch) this.closeFds(v);
       // Verdicts reached before an unexpected error are still true: keep them.
-      if (this.checker.verdicts.length > 0) this.recordVerdicts();
+      if (checker.verdicts.length > 0) await this.recordVerdicts(checker);
       this.dirs.closeAll();
       await this.closes.settle(0);
     }
-    s.planBytesSaved = this.replacer.planSaved();
+    s.planBytesSaved = await execution.bytesSaved(this.planRef);
     if (!this.opts.dryRun) {
       // An inode counts for the run that replaced its last planned link.
       s.bytesSaved = s.planBytesSaved - savedBefore;
-      const failedAny = countActions(this.db, this.plan.id, 'failed');
+      const failedAny = await execution.failedCount(this.plan.id);
       s.status = s.interrupted ? 'interrupted' : failedAny > 0 ? 'partial' : 'executed';
-      setPlanStatus(this.db, this.plan.id, s.status, Date.now());
+      await execution.setStatus({ planId: this.plan.id, status: s.status, endedAt: Date.now() });
     }
     if (outOfFds) {
       const limit = this.budget.limit === undefined ? '' : ` (limit ${this.budget.limit})`;
@@ -257,8 +268,8 @@ export class Executor {
     return s;
   }
 
-  private recordVerdicts(): void {
-    recordVerdicts(this.db, this.checker.verdicts.splice(0));
+  private async recordVerdicts(checker: Checker): Promise<void> {
+    await this.catalog.journal.verdicts(checker.verdicts.splice(0));
   }
 
   /** Close a verified action's files and unpin its directories. */
@@ -270,14 +281,14 @@ export class Executor {
   }
 
   /**
-   * Steps 4-8 for a batch of verified actions: every intent in one transaction, then each
-   * action on disk. Their outcomes are recorded later, by recordOutcomes.
+   * Steps 4-8 for a batch of verified actions: every intent in one transaction, committed
+   * before anything is touched (awaited: the catalog has it durable), then each action on disk,
+   * one after the other. Their outcomes are recorded later, by recordOutcomes.
    */
-  private applyBatch(batch: Verified[]): Applied[] {
+  private async applyBatch(batch: Verified[]): Promise<Applied[]> {
     const applied: Applied[] = [];
     try {
-      journalIntents(
-        this.db,
+      await this.catalog.journal.intents(
         batch.map((v) => {
           const originalTarget = this.replacer.originalTarget(v);
           return {
@@ -294,7 +305,7 @@ export class Executor {
         }),
       );
       for (const v of batch) {
-        const a = this.replacer.apply(v);
+        const a = await this.replacer.apply(v);
         applied.push({
           ...a,
           v: { action: v.action, sourceAbs: v.sourceAbs, targetAbs: v.targetAbs },
@@ -311,10 +322,10 @@ export class Executor {
    * paths they replaced and the inodes they touched, in one catalog transaction; until it
    * commits, their journal rows let recovery roll each forward or back.
    */
-  private recordOutcomes(applied: Applied[]): Map<number, ActionReport> {
+  private async recordOutcomes(applied: Applied[]): Promise<Map<number, ActionReport>> {
     const reports = new Map<number, ActionReport>();
     if (applied.length === 0) return reports;
-    recordOutcomes(this.db, {
+    await this.catalog.journal.outcomes({
       planId: this.plan.id,
       outcomes: applied.map(toAppliedOutcome),
       inodes: this.exp.drain(),

@@ -18,7 +18,6 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import type { ActionRow } from '../../catalog/actions.js';
-import { bytesShared, catalogInode, journalCloneInode } from '../../catalog/clones.js';
 import { failpoint } from '../../failpoint.js';
 import { describeErrno } from '../../errors.js';
 import { CloneStage, cloneErrorText } from '../../fs/reflink.js';
@@ -49,7 +48,17 @@ export function micros(ns: bigint): bigint {
 
 export class ReflinkReplacer implements Replacer {
   readonly verb = 'clone';
+  /** The inode the catalog records at the targets of the current page's executed actions. */
+  private catalogInodes = new Map<number, bigint | undefined>();
   constructor(private readonly ctx: ReplacerContext) {}
+
+  async prefetch(page: readonly ActionRow[]): Promise<void> {
+    const executed = page.filter((a) => a.status === 'executed');
+    const inodes = await this.ctx.catalog.replacement.catalogInodes(
+      executed.map((a) => ({ deviceId: a.deviceId, path: a.targetPath })),
+    );
+    this.catalogInodes = new Map(executed.map((a, i) => [a.id, inodes[i]]));
+  }
 
   /** Done before (this run was resumed): the target is a new inode now, never the planned one. */
   resumed(action: ActionRow, targetAbs: Buffer | undefined): Outcome | undefined {
@@ -57,7 +66,7 @@ export class ReflinkReplacer implements Replacer {
     if (!targetAbs) return { kind: 'noop', why: 'device not mounted' };
     try {
       const st = lstatSync(targetAbs, { bigint: true });
-      const inode = catalogInode(this.ctx.db, action.deviceId, action.targetPath);
+      const inode = this.catalogInodes.get(action.id);
       return {
         kind: 'noop',
         why:
@@ -78,11 +87,7 @@ export class ReflinkReplacer implements Replacer {
     return undefined;
   }
 
-  planSaved(): number {
-    return bytesShared(this.ctx.db, this.ctx.planId);
-  }
-
-  apply(v: Verified): Applied {
+  async apply(v: Verified): Promise<Applied> {
     const { action } = v;
     const { exp } = this.ctx;
     const dev = action.deviceId;
@@ -129,8 +134,10 @@ export class ReflinkReplacer implements Replacer {
         throw new Stale("the clone could not take the target's modification time");
       cloneIno = cs.ino;
       failpoint('after-clone-meta', action.id);
-      // On record before it replaces anything: recovery recognises our clone by this inode.
-      journalCloneInode(this.ctx.db, action.id, cloneIno);
+      // On record before it replaces anything: recovery recognises our clone by this inode. One
+      // commit per action (it cannot wait for a batch: the rename follows). Awaited before the
+      // re-checks below, which then run with the rename and nothing in between.
+      await this.ctx.catalog.journal.cloneInode({ actionId: action.id, inode: cloneIno });
       checkIdentity(lstatSync(v.tgtPath, { bigint: true }), plannedTarget(action), exp);
       // The source inode must still hold the bytes we compared (cloning leaves its ctime alone).
       checkIdentity(fstatSync(v.srcFd, { bigint: true }), plannedSource(action), exp);

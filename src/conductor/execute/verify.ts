@@ -11,7 +11,7 @@ import { describeErrno } from '../../errors.js';
 import { openRegular, sameBytes, type VerifiedDir } from '../../fs/safe-ops.js';
 import { TEMP_PREFIX } from '../../fs/temp-name.js';
 import { baseName, parentOf } from '../../paths.js';
-import type { DirCache } from '../dir-cache.js';
+import type { DirCache } from '../../fs/dir-cache.js';
 import {
   Stale,
   checkIdentity,

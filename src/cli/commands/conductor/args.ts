@@ -5,7 +5,7 @@ import { type DeviceRow } from '../../../catalog/devices.js';
 import { getPlan, type PlanRow } from '../../../catalog/plans.js';
 import { resolveWholeDevice } from '../../../conductor/device-scope.js';
 import { argBytes } from '../../raw-argv.js';
-import type { Verify } from '../../../conductor/execute.js';
+import type { Verify } from '../../../conductor/execute/index.js';
 import { MODES, type Mode } from '../../../conductor/mode.js';
 import { UserError } from '../../../errors.js';
 

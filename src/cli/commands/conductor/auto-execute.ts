@@ -16,7 +16,8 @@ import {
   type AutoResult,
   type Rescan,
 } from '../../../conductor/auto-execute-run.js';
-import type { Verify } from '../../../conductor/execute.js';
+import type { Verify } from '../../../conductor/execute/index.js';
+import { closeCatalog } from '../../../catalog/close.js';
 import { parseSize } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
 import { MODES, actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
@@ -281,7 +282,7 @@ async function runAuto(
         shouldStop: stopRequested,
       },
       ({ plan, replacements, log }) =>
-        runPlan(db, plan, {
+        runPlan(catalog, plan, {
           opts,
           run: { kind: 'real', log },
           verify: opts.verify,
@@ -292,7 +293,7 @@ async function runAuto(
     );
     render(opts, result, { device, scope, minSavings, keep, filters, human });
   } finally {
-    db.close();
+    closeCatalog(catalog);
   }
 }
 

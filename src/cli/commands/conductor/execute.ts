@@ -1,14 +1,15 @@
 /** `conductor execute ID`: carry out a plan (or --dry-run it) as one executor run. */
 import { Command } from 'commander';
-import { actionCounts } from '../../../catalog/plans.js';
-import type { ExecuteSummary, Verify } from '../../../conductor/execute.js';
+import type { Catalog } from '../../../catalog/port.js';
+import type { PlanRow } from '../../../catalog/plans.js';
+import { closeCatalog } from '../../../catalog/close.js';
+import type { ExecuteSummary, Verify } from '../../../conductor/execute/index.js';
 import { recoveryPending, withExecutorRun } from '../../../conductor/run.js';
 import { EXIT, UserError } from '../../../errors.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { warnRecovery } from '../../render/recovery.js';
 import { SMALL_PLAN, runPlan } from '../../render/run-plan.js';
-import { countsJson } from '../../render/plan.js';
-import { parsePlanId, parseVerify, requirePlan } from './args.js';
+import { parsePlanId, parseVerify } from './args.js';
 import { confirmExecute } from '../../render/prompt.js';
 
 interface ExecOpts extends GlobalOptions {
@@ -39,9 +40,9 @@ export function registerExecute(conductor: Command): void {
   ).action(async (id: number, opts: ExecOpts) => {
     const dryRun = opts.dryRun ?? false;
     const cat = open(opts, { readonly: dryRun });
-    const db = cat.db;
+    const catalog: Catalog = cat;
     try {
-      let plan = requirePlan(db, id);
+      let plan = await requirePlan(catalog, id);
       if (
         plan.status === 'undone' ||
         plan.status === 'partially-undone' ||
@@ -50,7 +51,7 @@ export function registerExecute(conductor: Command): void {
         throw new UserError(
           `plan ${id} is ${plan.status}: its paths were given their own copies back; make a new plan to deduplicate them again`,
         );
-      const hardlinks = countsJson(actionCounts(db, id)).HARDLINK!;
+      const hardlinks = (await catalog.execution.replacements(id)).actions;
       if (!dryRun && !opts.force) {
         if (!process.stdin.isTTY) {
           throw new UserError(
@@ -63,13 +64,13 @@ export function registerExecute(conductor: Command): void {
         }
       }
       if (dryRun) {
-        if (recoveryPending(db).execute) {
+        if ((await recoveryPending(catalog)).execute) {
           warn(
             opts,
             'hashall: note: an interrupted execute left work to recover; the next real execute (or scan) will recover it first',
           );
         }
-        const { summary, doc } = await runPlan(db, plan, {
+        const { summary, doc } = await runPlan(catalog, plan, {
           opts,
           run: { kind: 'dry-run' },
           verify: opts.verify,
@@ -81,7 +82,7 @@ export function registerExecute(conductor: Command): void {
       }
       await withExecutorRun(
         {
-          db,
+          catalog,
           catalogPath: cat.path,
           planId: id,
           log: {
@@ -92,8 +93,8 @@ export function registerExecute(conductor: Command): void {
         },
         async (run) => {
           // Recovery may have finished some of this plan's actions.
-          plan = requirePlan(db, id);
-          const { summary, doc } = await runPlan(db, plan, {
+          plan = await requirePlan(catalog, id);
+          const { summary, doc } = await runPlan(catalog, plan, {
             opts,
             run: { kind: 'real', log: run.log, recovery: run.recovery.execute },
             verify: opts.verify,
@@ -104,7 +105,7 @@ export function registerExecute(conductor: Command): void {
         },
       );
     } finally {
-      db.close();
+      closeCatalog(catalog);
     }
     function finish(summary: ExecuteSummary, doc: Record<string, unknown>): void {
       if (opts.json) printJson(doc);
@@ -115,4 +116,10 @@ export function registerExecute(conductor: Command): void {
           : EXIT.ok;
     }
   });
+}
+
+async function requirePlan(catalog: Pick<Catalog, 'execution'>, id: number): Promise<PlanRow> {
+  const plan = await catalog.execution.plan(id);
+  if (!plan) throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
+  return plan;
 }

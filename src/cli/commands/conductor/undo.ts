@@ -65,7 +65,7 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
       }
     }
     if (dryRun) {
-      const pending = recoveryPending(db);
+      const pending = await recoveryPending(cat);
       if (pending.execute || pending.undo) {
         warn(
           opts,
@@ -78,7 +78,7 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
     let space: SpaceCheck[] = [];
     await withExecutorRun(
       {
-        db,
+        catalog: cat,
         catalogPath: cat.path,
         planId: id,
         log: {

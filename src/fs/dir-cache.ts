@@ -14,7 +14,7 @@
  * rather than worked in at its new place, where the journal's paths would not lead recovery.
  */
 import { fstatSync, lstatSync } from 'node:fs';
-import { VerifiedDir } from '../fs/safe-ops.js';
+import { VerifiedDir } from './safe-ops.js';
 import { baseName, byteKey, parentOf } from '../paths.js';
 
 /** How long a cached directory fd is trusted before its path is checked again. */
