@@ -33,8 +33,6 @@ import {
   type DupePath,
   type DupeRowFilter,
 } from './dupes.js';
-import { pendingCandidates } from './hashing.js';
-import { lastScanPerRoot, type LastScan } from './scans.js';
 import { catalogStats, integrityProblems, type CatalogStats } from './stats.js';
 import { iterateActiveFiles, type ExportFileRow } from './file-export.js';
 import {
@@ -132,14 +130,14 @@ export interface DupeQueries {
   prepare(q: DupesQuery): Promise<DupeListing>;
 }
 
-/** Catalog-wide and per-device figures, devices and last scans (stats, analyze, status). */
+/**
+ * Catalog-wide and per-device figures (stats, analyze, status). The device list, pending
+ * candidates and last scans are the scan port's (`devices.list`, `hashing.pending`,
+ * `scans.lastPerRoot`).
+ */
 export interface StatsQueries {
   catalog(): Promise<CatalogStats>;
-  devices(): Promise<DeviceRow[]>;
   deviceUsage(): Promise<Map<number, DeviceUsage>>;
-  /** Candidate inodes still without the hash their stage needs. */
-  pending(): Promise<number>;
-  lastScans(): Promise<LastScan[]>;
   /** Problems an integrity check finds (reads the whole catalog); empty when sound. */
   integrityProblems(q: { readonly max: number }): Promise<string[]>;
 }
@@ -286,10 +284,7 @@ function dupeOps(db: DB): DupeQueries {
 function statsOps(db: DB): StatsQueries {
   return {
     catalog: () => Promise.resolve(catalogStats(db)),
-    devices: () => Promise.resolve(listDevices(db)),
     deviceUsage: () => Promise.resolve(deviceUsage(db)),
-    pending: () => Promise.resolve(pendingCandidates(db)),
-    lastScans: () => Promise.resolve(lastScanPerRoot(db)),
     integrityProblems: (q) => Promise.resolve(integrityProblems(db, q.max)),
   };
 }

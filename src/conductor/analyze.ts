@@ -15,7 +15,7 @@ import { visiblePathsOf } from './visible-path.js';
 import { byPathBudget, groupOptionsFor, rowScope } from './group-view.js';
 
 /** The concerns analyze and status read. */
-export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats'>;
+export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats' | 'devices' | 'hashing' | 'scans'>;
 
 const PAGE = 500;
 /**
@@ -47,11 +47,11 @@ export interface Analysis {
 }
 
 export async function devicesOf(
-  catalog: Pick<Catalog, 'stats'>,
+  catalog: Pick<Catalog, 'stats' | 'devices'>,
   only?: DeviceRow,
 ): Promise<DeviceSummary[]> {
   const usage = await catalog.stats.deviceUsage();
-  return (await catalog.stats.devices())
+  return (await catalog.devices.list())
     .filter((d) => !only || d.id === only.id)
     .map((d) => ({ device: d, usage: usage.get(d.id) }));
 }
@@ -101,7 +101,7 @@ export async function analyze(
     devices: devices.filter((d) => !scoped || inScope.has(d.device.id)),
     sameDevice: same,
     crossDevice: cross,
-    pending: await catalog.stats.pending(),
+    pending: await catalog.hashing.pending(),
     emptyFiles: empty,
   };
 }
@@ -279,7 +279,9 @@ export async function status(catalog: AnalyzeCatalog, device?: DeviceRow): Promi
     hardlinks: await catalog.groups.hardlinks({ deviceId: device?.id }),
     bytesSaveable: same.bytesSaveable,
     groups: same.groups,
-    pending: await catalog.stats.pending(),
-    lastScans: (await catalog.stats.lastScans()).filter((s) => !device || s.deviceId === device.id),
+    pending: await catalog.hashing.pending(),
+    lastScans: (await catalog.scans.lastPerRoot()).filter(
+      (s) => !device || s.deviceId === device.id,
+    ),
   };
 }

@@ -19,7 +19,7 @@ import { visiblePathsOf } from './visible-path.js';
 import { rowScope } from './group-view.js';
 
 /** The concerns the dupes listing reads. */
-export type DupesCatalog = Pick<Catalog, 'dupes' | 'stats'>;
+export type DupesCatalog = Pick<Catalog, 'dupes' | 'devices'>;
 
 export interface DupeEntry {
   readonly deviceId: number;
@@ -146,7 +146,7 @@ export async function* iterateDupes(
     mtimeSince: filters.since?.ns,
     mtimeBefore: filters.before?.ns,
   };
-  const toVisible = visiblePathsOf(await catalog.stats.devices());
+  const toVisible = visiblePathsOf(await catalog.devices.list());
   const listing = await catalog.dupes.prepare(query);
   const globs = filters.include.length > 0 || filters.exclude.length > 0;
 

@@ -53,11 +53,11 @@ const PAGE = 1000;
 
 /** Write every active file (of one device, when given). Returns the number of rows. */
 export async function writeExport(
-  catalog: Pick<Catalog, 'export' | 'stats'>,
+  catalog: Pick<Catalog, 'export' | 'devices'>,
   out: Output,
   q: { readonly format: ExportFormat; readonly deviceId?: number | undefined },
 ): Promise<number> {
-  const devices = await catalog.stats.devices();
+  const devices = await catalog.devices.list();
   const byId = new Map(devices.map((d) => [d.id, d]));
   const toAbs = visiblePathsOf(devices);
   const csv = q.format === 'csv';

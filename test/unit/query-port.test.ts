@@ -198,9 +198,9 @@ describe('stats and export', () => {
       empty: 2,
     });
     expect(s.devices).toBe(1);
-    expect(await catalog.stats.devices()).toHaveLength(1);
-    expect(await catalog.stats.pending()).toBe(0);
-    const scans = await catalog.stats.lastScans();
+    expect(await catalog.devices.list()).toHaveLength(1);
+    expect(await catalog.hashing.pending()).toBe(0);
+    const scans = await catalog.scans.lastPerRoot();
     expect(scans.map((r) => [r.root.toString(), r.status])).toEqual([[root, 'completed']]);
     expect(await catalog.stats.integrityProblems({ max: 10 })).toEqual([]);
   });

@@ -68,7 +68,7 @@ export function registerDupes(program: Command): void {
     await withReadCatalog(opts, async ({ catalog, ...resolve }) => {
       const { device, scope } = resolve.deviceAndScope(opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
-      const devices = await catalog.stats.devices();
+      const devices = await catalog.devices.list();
       const groups = iterateDupes(catalog, {
         device,
         scope,
