@@ -126,7 +126,7 @@ export interface RawAction {
   error: string | null;
   /** NULL in plans made before migration 8. */
   target_file_id: bigint | null;
-  /** Read by `SELECT *` only (undo's migration). */
+  /** Set by `conductor undo` (NULL before it). */
   undo_status?: 'undone' | 'left' | 'failed' | null;
 }
 
@@ -184,6 +184,7 @@ const ACTION_COLUMNS = [
   'status',
   'error',
   'target_file_id',
+  'undo_status',
 ] as const satisfies readonly (keyof RawAction)[];
 
 /**
@@ -234,6 +235,7 @@ export function actionPage(
       status: a[20],
       error: a[21],
       target_file_id: a[22],
+      undo_status: a[23],
     } as RawAction),
   );
 }

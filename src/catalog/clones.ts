@@ -1,7 +1,7 @@
 /** Catalog bookkeeping of reflink actions: the journaled clone inode, rows, bytes shared. */
 import type { BigIntStats } from 'node:fs';
 import type { DB } from './open.js';
-import { fileIdByPath } from './plans.js';
+import { fileIdByPath } from './replacement.js';
 import { stmt } from './stmt.js';
 
 /** Journal the clone's inode (committed at once: it must be on record before the rename). */

@@ -12,6 +12,7 @@
 import type { DB } from './open.js';
 import { listDevices, type DeviceRow } from './devices.js';
 import {
+  actionCounts,
   bytesFreed,
   countActions,
   getAction,
@@ -21,7 +22,6 @@ import {
   type ReplaceMode,
 } from './actions.js';
 import {
-  actionCounts,
   getPlan,
   markExecutingInterrupted,
   replaceMode,

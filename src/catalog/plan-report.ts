@@ -4,7 +4,7 @@
  * plan's actions in memory: callers iterate.
  */
 import type { DB } from './open.js';
-import { toAction, type ActionRow, type RawAction } from './plans.js';
+import { toAction, type ActionRow, type RawAction } from './actions.js';
 
 function* mapped(it: IterableIterator<unknown>): Generator<ActionRow, void, undefined> {
   // A generator closes the statement's iterator when the caller stops early (return/throw).

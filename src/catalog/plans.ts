@@ -1,16 +1,12 @@
 /**
  * Plans (DESIGN §2, §4). Actions, the journal, the executor lock and the rows after a
- * replacement have files of their own; they are re-exported here for older imports.
+ * replacement have files of their own (actions.ts, journal.ts, executor-lock.ts,
+ * replacement.ts).
  */
 import type { DB } from './open.js';
 import type { FiltersJson } from './plan-types.js';
 import { stmt } from './stmt.js';
 import type { ReplaceMode } from './actions.js';
-
-export * from './actions.js';
-export * from './journal.js';
-export * from './executor-lock.js';
-export * from './replacement.js';
 
 export type PlanStatus =
   | 'pending'

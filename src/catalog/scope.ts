@@ -58,6 +58,16 @@ export function prepareScopeDirs(db: DB, dirs: readonly ScopeDir[]): number {
   return n;
 }
 
+/**
+ * Restrict the grouping queries to these directories (prepareScopeDirs); false, preparing
+ * nothing, when there are none (the scope is everything).
+ */
+export function restrictToScope(db: DB, dirs: readonly ScopeDir[]): boolean {
+  if (dirs.length === 0) return false;
+  prepareScopeDirs(db, dirs);
+  return true;
+}
+
 /** SQL restricting `files` rows (alias `col` for their dir_id) to the prepared scope. */
 export function scopeClause(scoped: boolean, col = 'dir_id'): string {
   return scoped ? `AND ${col} IN (SELECT id FROM temp.scope_dirs)` : '';

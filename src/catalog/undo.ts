@@ -5,7 +5,8 @@
  */
 import type { BigIntStats } from 'node:fs';
 import type { DB } from './open.js';
-import { toAction, type ActionRow, type PlanStatus, type RawAction } from './plans.js';
+import { type PlanStatus } from './plans.js';
+import { toAction, type ActionRow, type RawAction } from './actions.js';
 import { stmt } from './stmt.js';
 
 /** What a target was before execute made it a link of the kept inode. */

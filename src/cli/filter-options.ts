@@ -1,7 +1,6 @@
 /** The filter and keep-rule options that `conductor analyze` and `conductor plan` share. */
 import type { Command } from 'commander';
 import { Filters } from '../conductor/filters.js';
-import { planFilters } from '../catalog/plan-types.js';
 import {
   DEFAULT_KEEP,
   KEEP_RULE_NAMES,
@@ -52,6 +51,3 @@ export function parseFilterOpts(opts: FilterOpts): { filters: Filters; keep: rea
   });
   return { filters, keep };
 }
-
-// Kept here for callers written before planFilters moved down to the catalog.
-export { planFilters };

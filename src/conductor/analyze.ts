@@ -11,8 +11,8 @@ import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
 import { Filters } from './filters.js';
 import { Scope } from './scope.js';
-import { visiblePathsOf } from './visible-path.js';
-import { byPathBudget, groupOptionsFor, rowScope } from './group-view.js';
+import { groupOptions } from './plan.js';
+import { byPathBudget, rowScope } from './group-view.js';
 
 /** The concerns analyze and status read. */
 export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats' | 'devices' | 'hashing' | 'scans'>;
@@ -75,7 +75,7 @@ export async function analyze(
   const scoped = scope.active;
   const devices = await devicesOf(catalog, opts.device);
   const group = (): GroupOptions =>
-    groupOptionsFor(visiblePathsOf(devices.map((d) => d.device)), filters, scope);
+    groupOptions({ devices: devices.map((d) => d.device), filters, scope });
   const planning: Planning | undefined =
     filters.active || opts.keep?.length || scoped
       ? { keep: opts.keep ?? DEFAULT_KEEP, filters, group: group(), scope: rows }

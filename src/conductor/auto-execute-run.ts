@@ -5,10 +5,9 @@
  * `AutoEvent`s and the outcome as an `AutoResult`; the CLI renders both. The plan itself is run
  * by the caller's `execute` (the CLI's runner, which renders each action as execute does).
  */
-import type { Catalog } from '../catalog/open.js';
+import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import type { PlanRow } from '../catalog/plans.js';
-import { deletePendingPlan } from '../catalog/undo.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';
 import { runScan, type ScanSummary } from '../scan/scanner.js';
@@ -93,16 +92,13 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   onEvent: (e: AutoEvent) => void,
 ): Promise<AutoResult<R>> {
   const { catalog, device, scope, keep, filters, minSavings } = req;
-  // Interim: planning (createPlan, deletePendingPlan) still takes the handle until planning's
-  // port (plan-port.ts) lands; everything of the run goes through the port.
-  const db = catalog.db;
   const scopeText = describeScope(scope.entries);
   const rescanning = req.rescan.kind === 'rescan';
   // One executor per catalog, for the whole run: two overlapping timers cannot both act.
   return withExecutorRun(
     {
       catalog,
-      catalogPath: catalog.path,
+      catalogPath: catalog.location,
       planId: 0,
       log: {
         name: logName(device),
@@ -144,7 +140,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       }
       const common: AutoCommon = { scan, missing, logPath: log.path };
 
-      const result = createPlan(db, {
+      const result = await createPlan(catalog, {
         name: `auto-execute ${device.alias} ${new Date().toISOString()}`,
         device,
         scope,
@@ -170,7 +166,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       const planned: Planned = { plan, replacements, unsupported, decision };
       if (!decision.run) {
         // A plan that will not run is not kept: a scheduled job would otherwise pile them up.
-        deletePendingPlan(db, plan.id);
+        await catalog.plans.discardPending(plan.id);
         log.write(`nothing done: ${decision.reason}; the plan was discarded`);
         return { ...common, kind: 'not-run', planned };
       }

@@ -4,14 +4,18 @@
  * whole filesystem; `--device DIR` with a directory inside a filesystem means that directory
  * (it scopes like a PATH), never silently the whole filesystem.
  */
-import type { DB } from '../catalog/open.js';
-import { findDeviceByAlias, type DeviceRow } from '../catalog/devices.js';
-import { isCataloguedDir } from '../catalog/scope.js';
+import type { DeviceRow } from '../catalog/devices.js';
 import { UserError } from '../errors.js';
 import { lstatSync } from 'node:fs';
 import { isUnder } from '../paths.js';
 import { displayPath } from '../display-path.js';
-import { Scope, resolveCataloguedPath, resolveScopeDir, type ScopeEntry } from './scope.js';
+import {
+  Scope,
+  resolveCataloguedPath,
+  resolveScopeDir,
+  type ScopeCatalog,
+  type ScopeEntry,
+} from './scope.js';
 
 export interface DeviceAndScope {
   /** The filesystem --device named (undefined: every device the scope allows). */
@@ -19,19 +23,19 @@ export interface DeviceAndScope {
   readonly scope: Scope;
 }
 
-export function resolveDeviceAndScope(
-  db: DB,
+export async function resolveDeviceAndScope(
+  catalog: ScopeCatalog,
   deviceArg: Buffer | undefined,
   paths: readonly Buffer[],
-): DeviceAndScope {
+): Promise<DeviceAndScope> {
   let device: DeviceRow | undefined;
   let within: ScopeEntry | undefined;
   if (deviceArg !== undefined) {
     const text = deviceArg.toString('utf8');
-    const byAlias = text.includes('/') ? undefined : findDeviceByAlias(db, text);
+    const byAlias = text.includes('/') ? undefined : await catalog.planDevices.byAlias(text);
     if (byAlias) device = byAlias;
     else {
-      const r = resolveCataloguedPath(db, deviceArg, '--device');
+      const r = await resolveCataloguedPath(catalog, deviceArg, '--device');
       device = r.device;
       if (!r.isMountPoint) {
         const shown = `--device ${displayPath(deviceArg)}`;
@@ -40,7 +44,9 @@ export function resolveDeviceAndScope(
             `${shown}: a file, not a filesystem; for its whole filesystem give its mount point or alias (--device ${displayPath(device.mountPoint)} or --device ${device.alias})`,
           );
         }
-        if (!isCataloguedDir(db, device.id, r.fsPath)) {
+        if (
+          !(await catalog.planDevices.isCataloguedDir({ deviceId: device.id, fsPath: r.fsPath }))
+        ) {
           throw new UserError(
             `${shown}: ${displayPath(r.abs)} is not in the catalog; run 'hashall scan ${displayPath(r.abs)}' first`,
           );
@@ -49,7 +55,8 @@ export function resolveDeviceAndScope(
       }
     }
   }
-  const named = paths.map((p) => resolveScopeDir(db, p));
+  const named: ScopeEntry[] = [];
+  for (const p of paths) named.push(await resolveScopeDir(catalog, p));
   for (const e of named) {
     if (device && e.deviceId !== device.id) {
       throw new UserError(
@@ -70,8 +77,12 @@ export function resolveDeviceAndScope(
  * `--device` for commands that report on whole filesystems (status, export): an alias or a
  * mount point. A directory inside a filesystem is refused rather than silently widened.
  */
-export function resolveWholeDevice(db: DB, deviceArg: Buffer, command: string): DeviceRow {
-  const { device, scope } = resolveDeviceAndScope(db, deviceArg, []);
+export async function resolveWholeDevice(
+  catalog: ScopeCatalog,
+  deviceArg: Buffer,
+  command: string,
+): Promise<DeviceRow> {
+  const { device, scope } = await resolveDeviceAndScope(catalog, deviceArg, []);
   if (scope.active) {
     const e = scope.entries[0]!;
     throw new UserError(

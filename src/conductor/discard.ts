@@ -3,21 +3,21 @@
  * was never executed goes; one that ran (or is running) is the record of what was done to the
  * disk, which undo needs.
  */
-import type { DB } from '../catalog/open.js';
-import { deletePendingPlan } from '../catalog/undo.js';
+import type { Catalog } from '../catalog/port.js';
 import { UserError } from '../errors.js';
 import { holderAlive } from './lock.js';
-import { readLock } from '../catalog/executor-lock.js';
 
-export function discardPlan(db: DB, id: number): { actions: number } {
-  const lock = readLock(db);
-  const holder = lock && holderAlive(lock) ? lock : undefined;
-  if (holder?.planId === id) {
+export async function discardPlan(
+  catalog: Pick<Catalog, 'plans'>,
+  id: number,
+): Promise<{ actions: number }> {
+  const holder = await catalog.plans.lockHolder();
+  if (holder && holder.planId === id && holderAlive(holder)) {
     throw new UserError(
       `plan ${id} is executing now (pid ${holder.pid} on ${holder.hostname}); it cannot be discarded`,
     );
   }
-  const r = deletePendingPlan(db, id);
+  const r = await catalog.plans.discardPending(id);
   if (r.kind === 'missing')
     throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
   if (r.kind === 'refused') {

@@ -15,7 +15,7 @@ import type { Member } from '../catalog/groups.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import { Filters } from './filters.js';
 import { Scope } from './scope.js';
-import { visiblePathsOf } from './visible-path.js';
+import { visiblePathMapper } from './visible-path.js';
 import { rowScope } from './group-view.js';
 
 /** The concerns the dupes listing reads. */
@@ -146,7 +146,7 @@ export async function* iterateDupes(
     mtimeSince: filters.since?.ns,
     mtimeBefore: filters.before?.ns,
   };
-  const toVisible = visiblePathsOf(await catalog.devices.list());
+  const toVisible = visiblePathMapper(await catalog.devices.list());
   const listing = await catalog.dupes.prepare(query);
   const globs = filters.include.length > 0 || filters.exclude.length > 0;
 

@@ -12,7 +12,7 @@ import { UserError } from '../errors.js';
 import { baseName } from '../paths.js';
 import { shellEscape } from '../display-path.js';
 import type { Member } from '../catalog/groups.js';
-import { type FiltersJson, NO_FILTERS_JSON } from '../catalog/plan-types.js';
+import type { FiltersJson } from '../catalog/plan-types.js';
 
 /** A value quoted for a one-line error message (control characters escaped). */
 // An option's value, quoted so that bash would read it back (a newline stays visible).
@@ -273,9 +273,6 @@ export interface FilterInput {
   readonly include?: readonly string[] | undefined;
   readonly exclude?: readonly string[] | undefined;
 }
-
-// The stored form of filters belongs to the catalog that stores it.
-export { type FiltersJson, NO_FILTERS_JSON };
 
 export class Filters {
   private constructor(

@@ -19,9 +19,6 @@ function rulesOf(keep: KeepSpec): readonly KeepRule[] {
   return typeof keep === 'string' ? [{ kind: keep }] : keep;
 }
 
-// The planner's output type is stored by the catalog, so it is defined there.
-export type { ActionType, PlannedAction };
-
 /** How the planner sees paths: as the user does, and through the filters. */
 export interface GroupOptions {
   /** The path as the user sees it (mount point + path inside); default: the path inside. */

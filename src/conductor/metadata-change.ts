@@ -4,11 +4,11 @@
  * group and mode are equal, or the action is a SKIP). A reflink clone takes the target's own
  * metadata: nothing visible changes.
  */
-import type { DB } from '../catalog/open.js';
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import type { Catalog } from '../catalog/port.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import { decodeActionType } from '../catalog/actions.js';
-import { countMetadataChanges } from '../catalog/metadata-changes.js';
-import { planMode, type Mode } from './mode.js';
+import type { Mode } from './mode.js';
 
 export type MetadataField = 'mtime';
 
@@ -22,8 +22,11 @@ export function metadataChanges(
 }
 
 /** Targets of a plan that will show another mtime once linked (none in a reflink plan). */
-export function planMetadataChanges(db: DB, plan: PlanRow): number {
-  return planMode(plan) === 'hardlink' ? countMetadataChanges(db, plan.id) : 0;
+export function planMetadataChanges(
+  catalog: Pick<Catalog, 'plans'>,
+  plan: Pick<PlanRow, 'id'>,
+): Promise<number> {
+  return catalog.plans.metadataChanges(plan.id);
 }
 
 /** An mtime in nanoseconds as an ISO date to the second (UTC), for the plan's review. */

@@ -8,7 +8,7 @@
  * plan; anything that lists actions should use actionLabel(). The catalog decodes actions
  * (decodeAction in catalog/actions.ts): this module only names its answers.
  */
-import type { ActionType } from './keep.js';
+import type { ActionType } from '../catalog/plan-types.js';
 import { replaceMode, type PlanRow } from '../catalog/plans.js';
 import { decodeActionType, type ReplaceMode } from '../catalog/actions.js';
 

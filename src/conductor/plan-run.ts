@@ -3,8 +3,8 @@
  * `Undoer`) over the plan, each action's outcome and the totals written to the run's log, and
  * every action sent out for the CLI to render (the bar, the action lines). Nothing is printed.
  */
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
-import type { DB } from '../catalog/open.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import { displayPath } from '../display-path.js';
 import {
   Executor,
@@ -15,7 +15,8 @@ import {
 } from './execute/index.js';
 import { actionLabel, planMode } from './mode.js';
 import type { RunLog } from './run-log.js';
-import { Undoer, type UndoReport, type UndoSummary } from './undo.js';
+import { Undoer, type UndoCatalog, type UndoSummary } from './undo.js';
+import type { UndoReport } from './undo-types.js';
 
 export type PlanRunEvent =
   /** An action's outcome, in the plan's order. */
@@ -64,7 +65,7 @@ export async function runPlanActions(
 }
 
 export interface UndoRunRequest {
-  readonly db: DB;
+  readonly catalog: UndoCatalog;
   readonly plan: PlanRow;
   /** A dry run changes nothing and has no log; a real run logs every outcome. */
   readonly run: { readonly kind: 'dry-run' } | { readonly kind: 'real'; readonly log: RunLog };
@@ -77,7 +78,7 @@ export async function runUndoActions(
   onAction: (r: UndoReport) => void,
 ): Promise<UndoSummary> {
   const log = req.run.kind === 'real' ? req.run.log : undefined;
-  const summary = await new Undoer(req.db, req.plan, {
+  const summary = await new Undoer(req.catalog, req.plan, {
     dryRun: req.run.kind === 'dry-run',
     shouldStop: req.shouldStop,
     onAction: (r) => {

@@ -19,10 +19,11 @@
  *   directory of the first target on each filesystem.
  */
 import { closeSync } from 'node:fs';
-import type { DB } from '../catalog/open.js';
-import { listDevices, type DeviceRow } from '../catalog/devices.js';
+import type { Catalog } from '../catalog/port.js';
+import type { DeviceRow } from '../catalog/devices.js';
 import type { Member } from '../catalog/groups.js';
-import { setReflinkOptions, type ActionWriter } from '../catalog/plans.js';
+import type { PlannedGroup } from '../catalog/plan-port.js';
+import type { PlannedAction } from '../catalog/plan-types.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import {
   allInline,
@@ -37,21 +38,30 @@ import {
 import { openRegular } from '../fs/safe-ops.js';
 import { parentOf } from '../paths.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
-import type { PlannedAction } from './keep.js';
+
+/** Writes a batch of groups' actions to the plan. */
+export type WriteGroups = (groups: readonly PlannedGroup[]) => Promise<void>;
 
 /** Where planned actions go, group by group. */
 export interface GroupSink {
   add(groupNo: number, actions: readonly PlannedAction[]): void;
   /** Write out whatever is buffered (after each page of groups, and at the end). */
-  flush(): void;
+  flush(): Promise<void>;
 }
 
-export function directSink(writer: ActionWriter): GroupSink {
+/** Groups written as planned, one batch per page. */
+export function directSink(write: WriteGroups): GroupSink {
+  let out: PlannedGroup[] = [];
   return {
     add: (groupNo, actions) => {
-      for (const a of actions) writer.add(groupNo, a);
+      out.push({ groupNo, actions });
     },
-    flush: () => undefined,
+    flush: async () => {
+      if (out.length === 0) return;
+      const batch = out;
+      out = [];
+      await write(batch);
+    },
   };
 }
 
@@ -145,6 +155,8 @@ export interface UnsupportedDevice {
 /** Buffers a page of groups, probes their filesystems, reads their block maps, writes them. */
 export class ReflinkPlanner implements GroupSink {
   private readonly buffered: { groupNo: number; actions: PlannedAction[] }[] = [];
+  /** Groups ready to write, in the order they were settled (priced or passed through). */
+  private out: PlannedGroup[] = [];
   private readonly devices = new Map<number, DeviceRow>();
   private readonly views = new Map<number, MountView[]>();
   private readonly support = new Map<number, ReflinkSupport>();
@@ -153,11 +165,11 @@ export class ReflinkPlanner implements GroupSink {
   estimated = 0;
 
   constructor(
-    db: DB,
-    private readonly writer: ActionWriter,
+    devices: readonly DeviceRow[],
+    private readonly write: WriteGroups,
   ) {
     const mounts = readMountinfo();
-    for (const d of listDevices(db)) {
+    for (const d of devices) {
       this.devices.set(d.id, d);
       this.views.set(d.id, currentMounts(d, mounts));
     }
@@ -206,15 +218,24 @@ export class ReflinkPlanner implements GroupSink {
     if (!replace) {
       const first = actions[0];
       if (first && this.support.get(first.target.deviceId)?.supported === false) return;
-      for (const a of actions) this.writer.add(groupNo, a);
+      this.out.push({ groupNo, actions });
       return;
     }
     if (!this.supported(replace.target)) return; // nothing planned on this filesystem
     this.buffered.push({ groupNo, actions: toReflinkActions(actions) });
-    if (this.buffered.length >= 500) this.flush();
+    if (this.buffered.length >= 500) this.price();
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
+    this.price();
+    if (this.out.length === 0) return;
+    const batch = this.out;
+    this.out = [];
+    await this.write(batch);
+  }
+
+  /** Read the buffered groups' block maps and price them (ready to write). */
+  private price(): void {
     if (this.buffered.length === 0) return;
     const groups = this.buffered.splice(0);
     // Open every file whose block map matters: the targets that free something, and sources.
@@ -249,7 +270,7 @@ export class ReflinkPlanner implements GroupSink {
       for (const g of groups) {
         const priced = priceActions(g.actions, (m) => maps.get(inodeKey(m)));
         this.estimated += priced.estimated;
-        for (const a of priced.actions) this.writer.add(g.groupNo, a);
+        this.out.push({ groupNo: g.groupNo, actions: priced.actions });
       }
     } finally {
       for (const fd of fds) closeSync(fd);
@@ -258,13 +279,12 @@ export class ReflinkPlanner implements GroupSink {
 }
 
 /** Record the reflink outcome of planning in the plan's options (after its actions). */
-export function recordReflinkOptions(
-  db: DB,
+export async function recordReflinkOptions(
+  catalog: Pick<Catalog, 'plans'>,
   planId: number,
   unsupported: Iterable<UnsupportedDevice>,
-): void {
-  setReflinkOptions(
-    db,
+): Promise<void> {
+  await catalog.plans.setReflinkOptions(
     planId,
     [...unsupported].map((u) => ({
       device: u.device.alias,

@@ -34,7 +34,7 @@ export interface ExecutorRunRequest {
    * Called after recovery and before the log is opened: a refusal here (a plan recovery
    * changed, too little space) leaves no log behind.
    */
-  readonly check?: (recovery: RunRecovery) => void;
+  readonly check?: (recovery: RunRecovery) => void | Promise<void>;
   readonly onEvent?: (e: RunEvent) => void;
 }
 
@@ -107,7 +107,7 @@ export async function withExecutorRun<T>(
   let log: RunLog | undefined;
   try {
     const recovery = await recoverBoth(catalog, req.onEvent);
-    req.check?.(recovery);
+    await req.check?.(recovery);
     log = openLog({ catalogPath: req.catalogPath, name: req.log.name });
     log.write(req.log.header);
     for (const t of [describeRecovery(recovery.execute), describeUndoRecovery(recovery.undo)])

@@ -8,9 +8,9 @@
  * and matched as bytes against the catalog's paths inside each filesystem.
  */
 import { lstatSync, realpathSync } from 'node:fs';
-import type { DB } from '../catalog/open.js';
-import { getDeviceByIdentity, type DeviceRow } from '../catalog/devices.js';
-import { isCataloguedDir, type StoredScope } from '../catalog/scope.js';
+import type { Catalog } from '../catalog/port.js';
+import type { DeviceRow } from '../catalog/devices.js';
+import type { StoredScope } from '../catalog/scope.js';
 import { UserError, describeErrno } from '../errors.js';
 import { findMount, readMountinfo } from '../fs/mountinfo.js';
 import { resolveIdentity } from '../fs/identity.js';
@@ -89,7 +89,14 @@ export interface ResolvedPath {
  * Resolve a path argument: relative to the current directory, through symlinks; then find the
  * filesystem it is on and check the catalog knows it. `what` names the argument in errors.
  */
-export function resolveCataloguedPath(db: DB, arg: Buffer, what: string): ResolvedPath {
+/** What resolving paths asks of the catalog. */
+export type ScopeCatalog = Pick<Catalog, 'planDevices'>;
+
+export async function resolveCataloguedPath(
+  catalog: ScopeCatalog,
+  arg: Buffer,
+  what: string,
+): Promise<ResolvedPath> {
   const shown = `${what} ${displayPath(arg)}`;
   let abs: Buffer;
   try {
@@ -105,7 +112,7 @@ export function resolveCataloguedPath(db: DB, arg: Buffer, what: string): Resolv
   const mount = findMount(readMountinfo(), abs, st.dev);
   if (!mount) throw new UserError(`${shown}: no mount found for it in /proc/self/mountinfo`);
   const id = resolveIdentity(mount);
-  const device = getDeviceByIdentity(db, id.identity);
+  const device = await catalog.planDevices.byIdentity(id.identity);
   if (!device) {
     throw new UserError(
       `${shown}: its filesystem (${id.identity}, mounted at ${displayPath(mount.mountPoint)}) is not in the catalog; run 'hashall scan ${displayPath(abs)}' first`,
@@ -116,15 +123,19 @@ export function resolveCataloguedPath(db: DB, arg: Buffer, what: string): Resolv
 }
 
 /** A scope directory: an existing, catalogued directory. */
-export function resolveScopeDir(db: DB, arg: Buffer, what = 'PATH'): ScopeEntry {
-  const r = resolveCataloguedPath(db, arg, what);
+export async function resolveScopeDir(
+  catalog: ScopeCatalog,
+  arg: Buffer,
+  what = 'PATH',
+): Promise<ScopeEntry> {
+  const r = await resolveCataloguedPath(catalog, arg, what);
   const shown = `${what} ${displayPath(arg)}`;
   if (!lstatSync(r.abs).isDirectory()) {
     throw new UserError(
       `${shown}: not a directory; name the directory to limit to (a file's copies: --include '${displayPath(r.abs)}')`,
     );
   }
-  if (!isCataloguedDir(db, r.device.id, r.fsPath)) {
+  if (!(await catalog.planDevices.isCataloguedDir({ deviceId: r.device.id, fsPath: r.fsPath }))) {
     throw new UserError(
       `${shown}: ${displayPath(r.abs)} is not in the catalog (on ${r.device.alias}); run 'hashall scan ${displayPath(r.abs)}' first`,
     );
@@ -133,6 +144,8 @@ export function resolveScopeDir(db: DB, arg: Buffer, what = 'PATH'): ScopeEntry 
 }
 
 /** The scope of several PATH arguments (none: everything). */
-export function resolveScope(db: DB, args: readonly Buffer[]): Scope {
-  return Scope.of(args.map((a) => resolveScopeDir(db, a)));
+export async function resolveScope(catalog: ScopeCatalog, args: readonly Buffer[]): Promise<Scope> {
+  const entries: ScopeEntry[] = [];
+  for (const a of args) entries.push(await resolveScopeDir(catalog, a));
+  return Scope.of(entries);
 }

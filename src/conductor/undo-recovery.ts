@@ -10,21 +10,11 @@
  */
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { Catalog } from '../catalog/port.js';
-import type { SqliteCatalog } from '../catalog/sqlite.js';
-import { propagateIdentity, recordInodeMeta } from '../catalog/plans.js';
-import { recordClone } from '../catalog/clones.js';
-import {
-  getUndoAction,
-  interruptedUndoPlans,
-  openUndoJournal,
-  setPlanUndoStatus,
-  setUndoOutcome,
-  undoJournalDone,
-} from '../catalog/undo.js';
+import type { KeptInode, UndoSettlement } from '../catalog/plan-port.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { baseName } from '../paths.js';
 import { displayPath } from '../display-path.js';
-import { UNDO_TEMP_PREFIX } from './undo.js';
+import { UNDO_TEMP_PREFIX } from './undo-types.js';
 
 export interface UndoRecoveryReport {
   rolledForward: number;
@@ -44,17 +34,36 @@ function lstatOrUndefined(p: Buffer): BigIntStats | undefined {
   }
 }
 
-// Interim (exec branch): run.ts holds the port only; undo's own port conversion replaces this.
-export async function recoverInterruptedUndo(catalog: Catalog): Promise<UndoRecoveryReport> {
-  const { db } = catalog as SqliteCatalog;
+/** The kept inode as our rename left it, when its path still names it unchanged. */
+function keptInode(
+  sourceAbs: Buffer,
+  a: { sourceInode: bigint; sourceMtimeNs: bigint },
+): KeptInode | undefined {
+  try {
+    const kept = lstatSync(sourceAbs, { bigint: true });
+    if (
+      kept.isFile() &&
+      BigInt.asIntN(64, kept.ino) === a.sourceInode &&
+      kept.mtimeNs === a.sourceMtimeNs
+    )
+      return { ctimeNs: kept.ctimeNs, nlink: Number(kept.nlink) };
+  } catch {
+    // the kept path is gone or unreadable: the next undo reports its paths as changed
+  }
+  return undefined;
+}
+
+/** Run under the executor lock, after execute's recovery (conductor/run.ts). */
+export async function recoverInterruptedUndo(
+  catalog: Pick<Catalog, 'undo'>,
+): Promise<UndoRecoveryReport> {
   const rep: UndoRecoveryReport = {
     rolledForward: 0,
     rolledBack: 0,
     copiesRemoved: 0,
     problems: [],
   };
-  for (const j of openUndoJournal(db)) {
-    const u = getUndoAction(db, j.actionId);
+  for (const { row: j, action } of await catalog.undo.journal.open()) {
     let target: BigIntStats | undefined;
     try {
       target = lstatOrUndefined(j.targetAbs);
@@ -62,7 +71,7 @@ export async function recoverInterruptedUndo(catalog: Catalog): Promise<UndoReco
       rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
     const forward =
-      u !== undefined &&
+      action !== undefined &&
       j.tempInode !== undefined &&
       target !== undefined &&
       target.isFile() &&
@@ -81,42 +90,17 @@ export async function recoverInterruptedUndo(catalog: Catalog): Promise<UndoReco
         rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
       }
     }
-    db.transaction(() => {
-      if (forward && u && target) {
-        const a = u.action;
-        setUndoOutcome(db, a.id, 'undone', null);
-        recordClone(db, a.deviceId, a.targetPath, target);
-        // Our rename took a link from the kept inode: the plan's other paths expect that.
-        try {
-          const kept = lstatSync(j.sourceAbs, { bigint: true });
-          if (
-            kept.isFile() &&
-            BigInt.asIntN(64, kept.ino) === a.sourceInode &&
-            kept.mtimeNs === a.sourceMtimeNs
-          ) {
-            propagateIdentity(
-              db,
-              a.planId,
-              a.sourceDeviceId,
-              a.sourceInode,
-              kept.ctimeNs,
-              Number(kept.nlink),
-            );
-            recordInodeMeta(db, a.sourceDeviceId, a.sourceInode, {
-              nlink: Number(kept.nlink),
-              ctimeNs: kept.ctimeNs,
-            });
-          }
-        } catch {
-          // the kept path is gone or unreadable: the next undo reports its paths as changed
-        }
-        rep.rolledForward++;
-      } else {
-        rep.rolledBack++;
-      }
-      undoJournalDone(db, j.actionId);
-    }).immediate();
+    let settlement: UndoSettlement;
+    if (forward && action && target) {
+      // Our rename took a link from the kept inode: the plan's other paths expect that.
+      settlement = { kind: 'restored', action, target, kept: keptInode(j.sourceAbs, action) };
+      rep.rolledForward++;
+    } else {
+      settlement = { kind: 'rolled-back', actionId: j.actionId };
+      rep.rolledBack++;
+    }
+    await catalog.undo.settle(settlement);
   }
-  for (const id of interruptedUndoPlans(db)) setPlanUndoStatus(db, id, 'partially-undone');
+  await catalog.undo.settleInterruptedPlans();
   return rep;
 }

@@ -4,9 +4,7 @@
  * counted in whole blocks, before the first copy is made.
  */
 import { statfsSync } from 'node:fs';
-import type { DB } from '../catalog/open.js';
-import { listDevices } from '../catalog/devices.js';
-import { undoNeeds } from '../catalog/undo.js';
+import type { Catalog } from '../catalog/port.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { absolutePath, currentMounts } from '../fs/reachability.js';
 
@@ -21,10 +19,13 @@ export interface SpaceCheck {
   readonly fits: boolean;
 }
 
-export function checkUndoSpace(db: DB, planId: number): SpaceCheck[] {
+export async function checkUndoSpace(
+  catalog: Pick<Catalog, 'undo' | 'planDevices'>,
+  planId: number,
+): Promise<SpaceCheck[]> {
   const mounts = readMountinfo();
-  const devices = new Map(listDevices(db).map((d) => [d.id, d]));
-  return undoNeeds(db, planId).map((n) => {
+  const devices = new Map((await catalog.planDevices.list()).map((d) => [d.id, d]));
+  return (await catalog.undo.needs(planId)).map((n) => {
     const dev = devices.get(n.deviceId);
     const mountPoint = dev
       ? (absolutePath(Buffer.from('/'), currentMounts(dev, mounts)) ??

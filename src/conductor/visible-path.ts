@@ -3,22 +3,17 @@
  * filesystem is mounted now, else under the mount point of its last scan. show-plan prints
  * these paths, and the filters and keep rules look at them.
  */
-import type { DB } from '../catalog/open.js';
-import { listDevices, type DeviceRow } from '../catalog/devices.js';
+import type { DeviceRow } from '../catalog/devices.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { isUnder, rebase, relativeTo } from '../paths.js';
 import { absolutePath, currentMounts } from '../fs/reachability.js';
 
 export type VisiblePath = (deviceId: number, fsPath: Buffer) => Buffer;
 
-export function visiblePathMapper(db: DB): VisiblePath {
-  return visiblePathsOf(listDevices(db));
-}
-
-/** The same mapping over device rows already read (through the catalog port). */
-export function visiblePathsOf(rows: readonly DeviceRow[]): VisiblePath {
+/** Over the catalog's devices (`catalog.planDevices.list()`), read once by the caller. */
+export function visiblePathMapper(deviceRows: readonly DeviceRow[]): VisiblePath {
   const mounts = readMountinfo();
-  const devices = new Map(rows.map((d) => [d.id, d]));
+  const devices = new Map(deviceRows.map((d) => [d.id, d]));
   const views = new Map<number, ReturnType<typeof currentMounts>>();
   return (deviceId, fsPath) => {
     const d = devices.get(deviceId);

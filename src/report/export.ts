@@ -6,7 +6,7 @@
 import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import type { ExportFileRow } from '../catalog/file-export.js';
-import { visiblePathsOf } from '../conductor/visible-path.js';
+import { visiblePathMapper } from '../conductor/visible-path.js';
 import { joinPath } from '../paths.js';
 import {
   csvHeader,
@@ -59,7 +59,7 @@ export async function writeExport(
 ): Promise<number> {
   const devices = await catalog.devices.list();
   const byId = new Map(devices.map((d) => [d.id, d]));
-  const toAbs = visiblePathsOf(devices);
+  const toAbs = visiblePathMapper(devices);
   const csv = q.format === 'csv';
   if (csv) await out.write(csvHeader(EXPORT_COLUMNS));
   let n = 0;

@@ -5,11 +5,12 @@
 import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import type { PlanDeviceTotals, PlanGroupTotals } from '../catalog/plan-report.js';
-import type { ActionRow, PlanRow } from '../catalog/plans.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import { planFilters } from '../catalog/plan-types.js';
 import { actionLabel, type Mode } from '../conductor/mode.js';
 import { metadataChanges } from '../conductor/metadata-change.js';
-import { visiblePathsOf } from '../conductor/visible-path.js';
+import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
 import type { StoredScope } from '../catalog/scope.js';
 import { scopeEntryJson } from '../conductor/scope.js';
@@ -132,7 +133,7 @@ export function reportRowMapper(
   devices: readonly DeviceRow[],
   mode: Mode = 'hardlink',
 ): (a: ActionRow) => ActionReportRow {
-  const toAbs = visiblePathsOf(devices);
+  const toAbs = visiblePathMapper(devices);
   const alias = new Map(devices.map((d) => [d.id, d.alias]));
   const name = (id: number) => alias.get(id) ?? String(id);
   return (a) => ({

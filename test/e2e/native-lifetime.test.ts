@@ -48,7 +48,7 @@ const { runScan } = await import(${JSON.stringify(dist('scan/scanner.js'))});
 const { createPlan } = await import(${JSON.stringify(dist('conductor/plan.js'))});
 const cat = openCatalog(process.argv[3]);
 await runScan(cat, { roots: [process.argv[2]] });
-createPlan(cat.db, { name: 'p', sameDevice: true, crossDevice: false });
+await createPlan(cat, { name: 'p', sameDevice: true, crossDevice: false });
 cat.db.close();
 console.log(JSON.stringify({ kept: keptNativeObjects() }));
 `;

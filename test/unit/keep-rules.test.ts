@@ -2,7 +2,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Member } from '../../src/catalog/groups.js';
 import {
   ONLY_RULE,
   TIE_RULE,
@@ -15,27 +14,15 @@ import {
 } from '../../src/conductor/keep-rules.js';
 import { UserError } from '../../src/errors.js';
 import { tempDir } from '../helpers/fs.js';
+import { memberFactory } from '../helpers/members.js';
 
-let nextId = 1;
+const make = memberFactory({ size: 10, mtimeNs: 0n, ctimeNs: 0n, uid: 0, gid: 0, sha256: null });
 function cand(
   path: string,
   inode: number,
   o: { mtime?: bigint; held?: boolean; links?: number } = {},
 ): Candidate {
-  const member: Member = {
-    fileId: nextId++,
-    deviceId: 1,
-    path: Buffer.from(path),
-    inode: BigInt(inode),
-    nlink: 1,
-    size: 10,
-    mtimeNs: o.mtime ?? 0n,
-    ctimeNs: 0n,
-    mode: 0o100644,
-    uid: 0,
-    gid: 0,
-    sha256: null,
-  };
+  const member = make(path, inode, o.mtime === undefined ? {} : { mtimeNs: o.mtime });
   return { member, visible: Buffer.from(path), held: o.held ?? false, links: o.links ?? 1 };
 }
 

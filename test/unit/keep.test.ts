@@ -8,25 +8,9 @@ import {
   planLinkOnlyInode,
   planSameDeviceGroup,
 } from '../../src/conductor/keep.js';
+import { memberFactory } from '../helpers/members.js';
 
-let nextId = 1;
-function m(path: string, inode: number, extra: Partial<Member> = {}): Member {
-  return {
-    fileId: nextId++,
-    deviceId: 1,
-    path: Buffer.from(path),
-    inode: BigInt(inode),
-    nlink: 1,
-    size: 100,
-    mtimeNs: 1n,
-    ctimeNs: 1n,
-    mode: 0o100644,
-    uid: 1000,
-    gid: 1000,
-    sha256: Buffer.alloc(32, 1),
-    ...extra,
-  };
-}
+const m = memberFactory();
 
 describe('keep rules', () => {
   it('most-linked keeps the inode with the most catalogued links, then the lexically first path', () => {

@@ -7,40 +7,24 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Member } from '../../src/catalog/groups.js';
 import { openCatalog } from '../../src/catalog/open.js';
+import { insertPlan, getPlan, replaceMode, type PlanOptions } from '../../src/catalog/plans.js';
 import {
   ActionWriter,
   countActions,
   getAction,
-  insertPlan,
-  getPlan,
   planActionPage,
-  replaceMode,
-  type PlanOptions,
-} from '../../src/catalog/plans.js';
+} from '../../src/catalog/actions.js';
 import { recordVerdicts } from '../../src/catalog/execution.js';
 import { ownCtime, ownCtimes, propagateIdentity } from '../../src/catalog/replacement.js';
 import type { ActionType } from '../../src/catalog/plan-types.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
+import { memberFactory } from '../helpers/members.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeTree));
 
-function member(n: number): Member {
-  return {
-    fileId: n,
-    deviceId: 1,
-    path: Buffer.from(`/d/f${n}`),
-    inode: BigInt(100 + n),
-    nlink: 1,
-    size: 10,
-    mtimeNs: 1n,
-    ctimeNs: 1n,
-    mode: 0o100644,
-    uid: 0,
-    gid: 0,
-    sha256: Buffer.alloc(32, 1),
-  };
-}
+const make = memberFactory({ size: 10, uid: 0, gid: 0 });
+const member = (n: number): Member => make(`/d/f${n}`, 100 + n, { fileId: n });
 
 const OPTIONS: PlanOptions = {
   deviceId: 1,

@@ -35,7 +35,7 @@ let opened: ReturnType<typeof openCatalog>;
 let catalog: Catalog;
 let scopeA: Scope;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir('hashall-query-port-');
   root = join(dir, 'tree');
   cat = join(dir, 'catalog.db');
@@ -58,7 +58,7 @@ beforeAll(() => {
   expect(p.code, p.stderr).toBe(0);
   opened = openCatalog(cat, { readonly: true });
   catalog = opened;
-  scopeA = resolveScope(opened.db, [Buffer.from(join(root, 'a'))]);
+  scopeA = await resolveScope(opened, [Buffer.from(join(root, 'a'))]);
 });
 
 afterAll(() => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Member } from '../../src/catalog/groups.js';
 import { planSameDeviceGroup } from '../../src/conductor/keep.js';
 import {
   ALREADY_SHARED,
@@ -8,25 +7,9 @@ import {
   toReflinkActions,
 } from '../../src/conductor/reflink-plan.js';
 import { exclusiveBytes, sameBlocks, type ExtentMap } from '../../src/fs/reflink.js';
+import { memberFactory } from '../helpers/members.js';
 
-let nextId = 1;
-function m(path: string, inode: number, extra: Partial<Member> = {}): Member {
-  return {
-    fileId: nextId++,
-    deviceId: 1,
-    path: Buffer.from(path),
-    inode: BigInt(inode),
-    nlink: 1,
-    size: 10_000,
-    mtimeNs: 1n,
-    ctimeNs: 1n,
-    mode: 0o100644,
-    uid: 1000,
-    gid: 1000,
-    sha256: Buffer.alloc(32, 1),
-    ...extra,
-  };
-}
+const m = memberFactory({ size: 10_000 });
 
 const ext = (...e: [number, number, number, string?][]): ExtentMap => ({
   extents: e.map(([logical, physical, length, flags]) => ({

@@ -12,6 +12,7 @@ import { prepareScopeDirs } from '../../src/catalog/scope.js';
 import { planLinkOnlyInode, planSameDeviceGroup } from '../../src/conductor/keep.js';
 import { isUnder } from '../../src/paths.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
+import { memberFactory } from '../helpers/members.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeTree));
@@ -84,23 +85,8 @@ describe('prepareScopeDirs', () => {
   });
 });
 
-let nextId = 1;
-function member(path: string, inode: number, nlink: number): Member {
-  return {
-    fileId: nextId++,
-    deviceId: 1,
-    path: Buffer.from(path),
-    inode: BigInt(inode),
-    nlink,
-    size: 100,
-    mtimeNs: 1n,
-    ctimeNs: 1n,
-    mode: 0o100644,
-    uid: 1000,
-    gid: 1000,
-    sha256: Buffer.alloc(32, 1),
-  };
-}
+const make = memberFactory();
+const member = (path: string, inode: number, nlink: number): Member => make(path, inode, { nlink });
 
 describe('the planner with a scope', () => {
   const inScope = (m: Member) => m.path.toString().startsWith('/in/');

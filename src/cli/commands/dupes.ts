@@ -10,7 +10,7 @@ import { UserError } from '../../errors.js';
 import { withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
-import { PATHS_HELP } from '../scope-args.js';
+import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { stopRequested } from '../signals.js';
 
 interface DupesOpts extends GlobalOptions, FilterOpts {
@@ -65,8 +65,8 @@ export function registerDupes(program: Command): void {
       throw new UserError(`--json and --format ${opts.format} disagree; give one of them`);
     const format: DupesFormat = opts.json ? 'json' : (opts.format ?? 'text');
     const { filters } = parseFilterOpts(opts);
-    await withReadCatalog(opts, async ({ catalog, ...resolve }) => {
-      const { device, scope } = resolve.deviceAndScope(opts.device, paths);
+    await withReadCatalog(opts, async (catalog) => {
+      const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
       const devices = await catalog.devices.list();
       const groups = iterateDupes(catalog, {

@@ -6,6 +6,8 @@ import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/exp
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
 import { countOf, formatBytes } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
@@ -45,12 +47,13 @@ export function registerExport(program: Command): void {
       .requiredOption('--out <file>', "the file to write; '-' is standard output"),
   ).action(async (opts: ExportOpts) => {
     const format = formatFor(opts.out, opts.format);
-    await withReadCatalog(opts, async ({ catalog, wholeDevice }) => {
+    await withReadCatalog(opts, async (catalog) => {
       const device =
         opts.device === undefined
           ? undefined
-          : wholeDevice(
-              opts.device,
+          : await resolveWholeDevice(
+              catalog,
+              argBytes(opts.device),
               'export lists whole filesystems (filter its output, e.g. with jq, for one directory)',
             );
       const out = await openOutput(opts.out, {

@@ -81,7 +81,7 @@ export function registerReport(conductor: Command): void {
         "an HTML report is a page to open in a browser: give it a file name, e.g. --out plan.html ('-' is for json and csv)",
       );
     }
-    await withReadCatalog(opts, async ({ catalog }) => {
+    await withReadCatalog(opts, async (catalog) => {
       const report = await loadPlanReport(catalog, id);
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,

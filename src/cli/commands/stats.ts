@@ -17,7 +17,7 @@ export function registerStats(program: Command): void {
         'verify the whole catalog first (PRAGMA integrity_check; reads every page)',
       ),
   ).action(async (opts: GlobalOptions & { check?: boolean }) => {
-    await withReadCatalog(opts, async ({ catalog: cat }) => {
+    await withReadCatalog(opts, async (cat) => {
       if (opts.check) {
         const problems = await cat.stats.integrityProblems({ max: 10 });
         if (problems.length) {

@@ -1,5 +1,5 @@
 /** Plan renderers shared by plan, show-plan and execute: counts by type, hashes, warnings. */
-import type { actionCounts } from '../../catalog/plans.js';
+import type { ActionCount } from '../../catalog/plan-port.js';
 import type { Mode } from '../../conductor/mode.js';
 import { countOf } from '../../format.js';
 import type { Style } from '../style.js';
@@ -8,7 +8,7 @@ export function hex(b: Buffer | null, n = 12): string {
   return b ? `${b.toString('hex').slice(0, n)}...` : '(hardlinks)';
 }
 
-export function countsJson(counts: ReturnType<typeof actionCounts>): Record<string, number> {
+export function countsJson(counts: readonly ActionCount[]): Record<string, number> {
   const out: Record<string, number> = { HARDLINK: 0, NOOP: 0, SKIP: 0 };
   for (const c of counts) out[c.type] = (out[c.type] ?? 0) + c.n;
   return out;

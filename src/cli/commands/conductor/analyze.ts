@@ -10,7 +10,7 @@ import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
 import { deviceJson } from '../devices.js';
-import { PATHS_HELP } from '../../scope-args.js';
+import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { describeScope } from '../../../conductor/scope.js';
 import { hex } from '../../render/plan.js';
 import { parseLimit } from './args.js';
@@ -37,9 +37,9 @@ export function registerAnalyze(conductor: Command): void {
     ),
   ).action(async (paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
-    await withReadCatalog(opts, async (session) => {
-      const { device, scope } = session.deviceAndScope(opts.device, paths);
-      const a = await analyze(session.catalog, {
+    await withReadCatalog(opts, async (catalog) => {
+      const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
+      const a = await analyze(catalog, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,

@@ -1,8 +1,8 @@
 /** The conductor subcommands' argument parsers and plan lookup (one-line refusals). */
 import { InvalidArgumentError } from 'commander';
-import type { DB } from '../../../catalog/open.js';
+import type { Catalog } from '../../../catalog/port.js';
 import { type DeviceRow } from '../../../catalog/devices.js';
-import { getPlan, type PlanRow } from '../../../catalog/plans.js';
+import type { PlanRow } from '../../../catalog/plans.js';
 import { resolveWholeDevice } from '../../../conductor/device-scope.js';
 import { argBytes } from '../../raw-argv.js';
 import type { Verify } from '../../../conductor/execute/index.js';
@@ -44,18 +44,21 @@ export function parseVerify(v: string): Verify {
   return v;
 }
 
-export function deviceOption(db: DB, arg: string | undefined): DeviceRow | undefined {
+export async function deviceOption(
+  catalog: Pick<Catalog, 'planDevices'>,
+  arg: string | undefined,
+): Promise<DeviceRow | undefined> {
   return arg === undefined
     ? undefined
     : resolveWholeDevice(
-        db,
+        catalog,
         argBytes(arg),
         "for that directory's duplicates: 'hashall conductor analyze DIR' or 'hashall dupes DIR'",
       );
 }
 
-export function requirePlan(db: DB, id: number): PlanRow {
-  const plan = getPlan(db, id);
+export async function requirePlan(catalog: Pick<Catalog, 'plans'>, id: number): Promise<PlanRow> {
+  const plan = await catalog.plans.get(id);
   if (!plan) throw new UserError(`no plan with id ${id}; 'hashall conductor plans' lists them`);
   return plan;
 }

@@ -66,18 +66,19 @@ function rescanOf(opts: AutoOpts): Rescan {
     : { kind: 'none' };
 }
 
-function schedule(
+async function schedule(
   opts: AutoOpts,
   paths: string[],
   when: Schedule,
   minSavings: number,
   { filters, keep }: Parsed,
-): void {
-  const { db } = open(opts, { readonly: true });
+): Promise<void> {
+  const catalog = open(opts, { readonly: true });
+  const { db } = catalog;
   let resolved;
   try {
     // The schedule must name a real device (and catalogued directories).
-    resolved = deviceAndScope(db, opts.device, paths);
+    resolved = await deviceAndScope(catalog, opts.device, paths);
   } finally {
     db.close();
   }
@@ -196,7 +197,7 @@ export function registerAutoExecute(conductor: Command): void {
     if (!opts.rescan && (opts.scanExclude.length > 0 || opts.oneFileSystem))
       throw new UserError('--scan-exclude and --one-file-system apply to --rescan; add --rescan');
     if (when) {
-      schedule(opts, paths, when, minSavings, parsed);
+      await schedule(opts, paths, when, minSavings, parsed);
       return;
     }
     await runAuto(opts, paths, minSavings, parsed);
@@ -213,10 +214,9 @@ async function runAuto(
   { filters, keep }: Parsed,
 ): Promise<void> {
   const catalog = open(opts);
-  const db = catalog.db;
   const human = !opts.json && !opts.quiet;
   try {
-    const resolved = deviceAndScope(db, opts.device, paths);
+    const resolved = await deviceAndScope(catalog, opts.device, paths);
     const device = resolved.device!;
     const scope = resolved.scope;
     const onEvent = (e: AutoEvent): void => {

@@ -12,15 +12,15 @@ export function registerDiscard(conductor: Command): void {
       .command('discard')
       .description('remove a plan that was never executed')
       .argument('<plan_id>', 'plan id', parsePlanId),
-  ).action((id: number, opts: GlobalOptions) => {
-    const { db } = open(opts);
+  ).action(async (id: number, opts: GlobalOptions) => {
+    const catalog = open(opts);
     try {
-      const r = discardPlan(db, id);
+      const r = await discardPlan(catalog, id);
       if (opts.json) printJson({ plan_id: id, discarded: true, actions: r.actions });
       else
         say(opts, styleFor().deco('🗑️ ', `Plan ${id} discarded (${countOf(r.actions, 'action')})`));
     } finally {
-      db.close();
+      catalog.db.close();
     }
   });
 }

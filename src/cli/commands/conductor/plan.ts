@@ -1,6 +1,6 @@
 /** `conductor plan`: create a plan (changes nothing on disk). */
 import { Command } from 'commander';
-import { actionCounts } from '../../../catalog/plans.js';
+import type { ActionCount } from '../../../catalog/plan-port.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { createPlan, type PlanResult } from '../../../conductor/plan.js';
@@ -10,12 +10,8 @@ import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor, type Style } from '../../style.js';
-import {
-  parseFilterOpts,
-  planFilters,
-  withFilterOptions,
-  type FilterOpts,
-} from '../../filter-options.js';
+import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import { planMetadataChanges } from '../../../conductor/metadata-change.js';
 import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { describeScope } from '../../../conductor/scope.js';
@@ -60,7 +56,7 @@ function reflinkLines(r: PlanResult['reflink'], st: Style): string[] {
   return lines;
 }
 
-function skipReasons(counts: ReturnType<typeof actionCounts>): Map<string, number> {
+function skipReasons(counts: readonly ActionCount[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const c of counts) {
     if (c.type !== 'SKIP') continue;
@@ -101,13 +97,13 @@ export function registerPlan(conductor: Command): void {
           'hardlink',
         ),
     ),
-  ).action((name: string, paths: string[], opts: PlanOpts) => {
+  ).action(async (name: string, paths: string[], opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
     const { filters, keep } = parseFilterOpts(opts);
-    const { db } = open(opts);
+    const catalog = open(opts);
     try {
-      const { device, scope } = deviceAndScope(db, opts.device, paths);
-      const result = createPlan(db, {
+      const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
+      const result = await createPlan(catalog, {
         name,
         ...(device ? { device } : {}),
         scope,
@@ -120,6 +116,7 @@ export function registerPlan(conductor: Command): void {
       const { plan, counts } = result;
       const mode = planMode(plan);
       const byType = countsJson(counts);
+      const changes = await planMetadataChanges(catalog, plan);
       const stored = planFilters(plan.options);
       const filterText = describeFilters(stored.filters);
       if (opts.json) {
@@ -135,7 +132,7 @@ export function registerPlan(conductor: Command): void {
           bytes_saveable: plan.bytesSaveable,
           actions: countsFor(mode, byType),
           skip_reasons: Object.fromEntries(skipReasons(counts)),
-          metadata_changes: planMetadataChanges(db, plan),
+          metadata_changes: changes,
           pending: plan.pendingGroups,
           ...reflinkJson(result.reflink),
         });
@@ -143,7 +140,6 @@ export function registerPlan(conductor: Command): void {
       }
       const st = styleFor();
       const label = actionLabel(mode, 'HARDLINK');
-      const changes = planMetadataChanges(db, plan);
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
         opts,
@@ -168,7 +164,7 @@ export function registerPlan(conductor: Command): void {
         ].join('\n'),
       );
     } finally {
-      db.close();
+      catalog.db.close();
     }
   });
 }

@@ -1,24 +1,22 @@
 /** `conductor plans`: list the plans. */
 import { Command } from 'commander';
-import { listDevices } from '../../../catalog/devices.js';
-import { listPlans } from '../../../catalog/plans.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { planMode } from '../../../conductor/mode.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { formatBytes, formatCount, formatTime } from '../../../format.js';
 import { table } from '../../format.js';
-import { planFilters } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
-import { planScope } from '../../../catalog/scope.js';
 
 export function registerPlans(conductor: Command): void {
   withGlobals(conductor.command('plans').description('list plans')).action(
-    (opts: GlobalOptions) => {
-      const { db } = open(opts, { readonly: true });
+    async (opts: GlobalOptions) => {
+      const catalog = open(opts, { readonly: true });
       try {
-        const plans = listPlans(db);
-        const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
-        const scopes = new Map(plans.map((p) => [p.id, planScope(db, p.id)]));
+        const plans = await catalog.plans.list();
+        const devices = await catalog.planDevices.list();
+        const aliases = new Map(devices.map((d) => [d.id, d.alias]));
+        const scopes = await catalog.plans.scopes(plans.map((p) => p.id));
         if (opts.json) {
           printJson({
             plans: plans.map((p) => ({
@@ -73,7 +71,7 @@ export function registerPlans(conductor: Command): void {
           ),
         );
       } finally {
-        db.close();
+        catalog.db.close();
       }
     },
   );

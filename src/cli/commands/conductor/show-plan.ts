@@ -1,7 +1,7 @@
 /** `conductor show-plan ID`: a plan's header, counts and top actions. */
 import { Command } from 'commander';
-import { listDevices } from '../../../catalog/devices.js';
-import { actionCounts, topActions, type ActionRow } from '../../../catalog/plans.js';
+import type { ActionRow } from '../../../catalog/actions.js';
+import type { Catalog } from '../../../catalog/port.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { displayPath } from '../../../display-path.js';
@@ -10,14 +10,13 @@ import { visiblePathMapper } from '../../../conductor/visible-path.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { formatBytes, formatCount, formatTime } from '../../../format.js';
 import { styleFor } from '../../style.js';
-import { planFilters } from '../../filter-options.js';
+import { planFilters } from '../../../catalog/plan-types.js';
 import {
   metadataChanges,
   mtimeText,
   planMetadataChanges,
 } from '../../../conductor/metadata-change.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
-import { planScope } from '../../../catalog/scope.js';
 import { hex, countsJson, countsFor, metadataLine } from '../../render/plan.js';
 import { parseLimit, parsePlanId, requirePlan } from './args.js';
 
@@ -48,6 +47,31 @@ function actionJson(
   };
 }
 
+const PAGE = 1000;
+const rank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
+
+/**
+ * `--limit 0`: every action, read a page at a time, in the order `top` gives a limited list:
+ * HARDLINK by bytes, then NOOP, then SKIP (bytes, then size, largest first; then by id).
+ */
+async function everyAction(catalog: Pick<Catalog, 'planActions'>, planId: number) {
+  const all: ActionRow[] = [];
+  for (let afterId = 0; ;) {
+    const page = await catalog.planActions.page({
+      planId,
+      afterId,
+      limit: PAGE,
+      types: ['HARDLINK', 'NOOP', 'SKIP'],
+    });
+    if (page.length === 0) break;
+    all.push(...page);
+    afterId = page[page.length - 1]!.id;
+  }
+  return all.sort(
+    (x, y) => rank(x.type) - rank(y.type) || y.bytes - x.bytes || y.size - x.size || x.id - y.id,
+  );
+}
+
 interface ShowOpts extends GlobalOptions {
   limit: number;
 }
@@ -64,17 +88,22 @@ export function registerShowPlan(conductor: Command): void {
         parseLimit,
         20,
       ),
-  ).action((id: number, opts: ShowOpts) => {
-    const { db } = open(opts, { readonly: true });
+  ).action(async (id: number, opts: ShowOpts) => {
+    const catalog = open(opts, { readonly: true });
     try {
-      const plan = requirePlan(db, id);
-      const counts = actionCounts(db, id);
-      const actions = topActions(db, id, opts.limit === 0 ? -1 : opts.limit);
-      const toAbs = visiblePathMapper(db);
+      const plan = await requirePlan(catalog, id);
+      const counts = await catalog.planActions.counts(id);
+      const actions =
+        opts.limit === 0
+          ? await everyAction(catalog, id)
+          : await catalog.planActions.top(id, opts.limit);
+      const devices = await catalog.planDevices.list();
+      const toAbs = visiblePathMapper(devices);
       const stored = planFilters(plan.options);
       const mode = planMode(plan);
-      const scope = planScope(db, plan.id);
-      const aliases = new Map(listDevices(db).map((d) => [d.id, d.alias]));
+      const scope = await catalog.plans.scope(plan.id);
+      const aliases = new Map(devices.map((d) => [d.id, d.alias]));
+      const changes = await planMetadataChanges(catalog, plan);
       if (opts.json) {
         printJson({
           id: plan.id,
@@ -89,7 +118,7 @@ export function registerShowPlan(conductor: Command): void {
           filters: stored.filters,
           opportunities: plan.opportunities,
           bytes_saveable: plan.bytesSaveable,
-          metadata_changes: planMetadataChanges(db, plan),
+          metadata_changes: changes,
           counts: countsFor(mode, countsJson(counts)),
           actions: actions.map((a) => actionJson(a, toAbs, mode)),
         });
@@ -97,7 +126,6 @@ export function registerShowPlan(conductor: Command): void {
       }
       const byType = countsJson(counts);
       const label = actionLabel(mode, 'HARDLINK');
-      const changes = planMetadataChanges(db, plan);
       const lines = [
         `╔${BOX}`,
         `║ CONDUCTOR PLAN #${plan.id}: ${plan.name}`,
@@ -120,8 +148,7 @@ export function registerShowPlan(conductor: Command): void {
       ];
       // The largest actions, listed in the order execute runs them (the plan's order) and,
       // like execute, as `target ← source`: the target becomes a link to the kept source.
-      const typeRank = (t: string) => (t === 'HARDLINK' ? 0 : t === 'NOOP' ? 1 : 2);
-      const shown = [...actions].sort((x, y) => typeRank(x.type) - typeRank(y.type) || x.id - y.id);
+      const shown = [...actions].sort((x, y) => rank(x.type) - rank(y.type) || x.id - y.id);
       shown.forEach((a, i) => {
         const bytes =
           a.type === 'HARDLINK'
@@ -150,7 +177,7 @@ export function registerShowPlan(conductor: Command): void {
       });
       say(opts, lines.join('\n'));
     } finally {
-      db.close();
+      catalog.db.close();
     }
   });
 }

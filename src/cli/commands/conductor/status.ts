@@ -19,7 +19,7 @@ export function registerStatus(conductor: Command): void {
     const catalog = open(opts, { readonly: true });
     const { db } = catalog;
     try {
-      const device = deviceOption(db, opts.device);
+      const device = await deviceOption(catalog, opts.device);
       const s = await status(catalog, device);
       if (opts.json) {
         printJson({

@@ -1,11 +1,11 @@
 /** `conductor undo ID` (issue 12 §5): give the paths a plan replaced their own copies back. */
 import type { Command } from 'commander';
-import type { DB } from '../../../catalog/open.js';
 import type { PlanRow } from '../../../catalog/plans.js';
-import { undoNeeds } from '../../../catalog/undo.js';
 import { pathText, runUndoActions } from '../../../conductor/plan-run.js';
 import { recoveryPending, withExecutorRun, type ExecutorRun } from '../../../conductor/run.js';
-import { checkUndoable, type UndoReport, type UndoSummary } from '../../../conductor/undo.js';
+import { checkUndoable, type UndoCatalog, type UndoSummary } from '../../../conductor/undo.js';
+import type { UndoReport } from '../../../conductor/undo-types.js';
+import type { Catalog } from '../../../catalog/port.js';
 import { checkUndoSpace, type SpaceCheck } from '../../../conductor/undo-space.js';
 import { EXIT, UserError } from '../../../errors.js';
 import { displayPath } from '../../../display-path.js';
@@ -48,11 +48,10 @@ function outcomeMark(r: UndoReport, st: Style): string {
 async function runUndo(id: number, opts: UndoOpts): Promise<void> {
   const dryRun = opts.dryRun ?? false;
   const cat = open(opts, { readonly: dryRun });
-  const db = cat.db;
   try {
-    const plan = requirePlan(db, id);
+    const plan = await requirePlan(cat, id);
     checkUndoable(plan);
-    const paths = undoNeeds(db, id).reduce((n, d) => n + d.actions, 0);
+    const paths = (await cat.undo.needs(id)).reduce((n, d) => n + d.actions, 0);
     if (!dryRun && !opts.force) {
       if (!process.stdin.isTTY) {
         throw new UserError(
@@ -72,7 +71,8 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
           'hashall: note: an interrupted run left work to recover; the next real undo or execute will recover it first',
         );
       }
-      await undoPlan({ db, plan, opts, paths, space: spaceOrRefuse(db, id), run: undefined });
+      const space = await spaceOrRefuse(cat, id);
+      await undoPlan({ catalog: cat, plan, opts, paths, space, run: undefined });
       return;
     }
     let space: SpaceCheck[] = [];
@@ -86,22 +86,26 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
           header: `undo plan #${plan.id} "${plan.name}" pid ${process.pid}`,
         },
         // Recovery may have changed the plan; a refusal leaves no log behind.
-        check: () => {
-          checkUndoable(requirePlan(db, id));
-          space = spaceOrRefuse(db, id);
+        check: async () => {
+          checkUndoable(await requirePlan(cat, id));
+          space = await spaceOrRefuse(cat, id);
         },
         onEvent: warnRecovery(opts),
       },
-      (run) => undoPlan({ db, plan: requirePlan(db, id), opts, paths, space, run }),
+      async (run) =>
+        undoPlan({ catalog: cat, plan: await requirePlan(cat, id), opts, paths, space, run }),
     );
   } finally {
-    db.close();
+    cat.db.close();
   }
 }
 
 /** Refuse (changing nothing) when a filesystem lacks the space the copies need. */
-function spaceOrRefuse(db: DB, id: number): SpaceCheck[] {
-  const space = checkUndoSpace(db, id);
+async function spaceOrRefuse(
+  catalog: Pick<Catalog, 'undo' | 'planDevices'>,
+  id: number,
+): Promise<SpaceCheck[]> {
+  const space = await checkUndoSpace(catalog, id);
   const short = space.filter((s) => !s.fits);
   if (short.length > 0) {
     throw new UserError(
@@ -112,7 +116,7 @@ function spaceOrRefuse(db: DB, id: number): SpaceCheck[] {
 }
 
 interface UndoRequest {
-  readonly db: DB;
+  readonly catalog: UndoCatalog;
   readonly plan: PlanRow;
   readonly opts: UndoOpts;
   /** Linked paths to restore, for the header. */
@@ -124,7 +128,7 @@ interface UndoRequest {
 
 /** Run the undo (or its dry run) and render it. */
 async function undoPlan(req: UndoRequest): Promise<void> {
-  const { db, plan, opts, paths, space, run } = req;
+  const { catalog, plan, opts, paths, space, run } = req;
   const dryRun = run === undefined;
   const log = run?.log;
   const human = !opts.json && !opts.quiet;
@@ -147,7 +151,7 @@ async function undoPlan(req: UndoRequest): Promise<void> {
   const failures: UndoReport[] = [];
   const summary: UndoSummary = await runUndoActions(
     {
-      db,
+      catalog,
       plan,
       run: run ? { kind: 'real', log: run.log } : { kind: 'dry-run' },
       shouldStop: stopRequested,
