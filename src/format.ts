@@ -1,7 +1,7 @@
 /**
  * How numbers and times are printed, in the terminal and in reports alike. A base module: it
- * imports nothing, so every layer may use it (cli/format.ts re-exports it with the CLI-only
- * helpers).
+ * imports nothing, so every layer may use it, the CLI included (cli/format.ts holds only the
+ * terminal's own helpers).
  */
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];

@@ -1,9 +1,7 @@
-/** Rendering helpers for human output. */
-import { countOf, formatBytes, formatCount, formatTime } from '../format.js';
-
-// The number and time formats reports share live in the base module src/format.ts;
-// re-exported here so CLI code keeps one import for everything it prints.
-export { countOf, formatBytes, formatCount, formatTime };
+/**
+ * Rendering helpers only the terminal uses. The number and time formats every layer shares
+ * (formatBytes, countOf, …) are the base module src/format.ts: import them from there.
+ */
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;

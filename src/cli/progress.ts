@@ -3,7 +3,7 @@
  * stderr both) and when the user did not ask for quiet.
  */
 import type { ScanProgress } from '../scan/scanner.js';
-import { countOf, formatBytes, formatCount } from './format.js';
+import { countOf, formatBytes, formatCount } from '../format.js';
 import { StatusLine, bar, clock, eta, percent } from './status-line.js';
 
 /** Whether progress is drawn: both streams are a terminal (a redirected stdout gets none). */

@@ -1,27 +1,30 @@
-/** `conductor analyze` and `conductor status`: what the catalog says could be saved. */
-import type { DB } from '../catalog/open.js';
-import { deviceUsage, listDevices, type DeviceRow, type DeviceUsage } from '../catalog/devices.js';
-import {
-  crossGroupPage,
-  contentMembers,
-  emptyFileCounts,
-  groupMembers,
-  hardlinkStats,
-  prepareCrossDeviceGroups,
-  prepareSameDeviceGroups,
-  sameGroupPage,
-  type CrossKey,
-  type GroupKey,
-} from '../catalog/groups.js';
-import { pendingCandidates } from '../catalog/hashing.js';
-import { lastScanPerRoot, type LastScan } from '../catalog/scans.js';
-import { catalogStats } from '../catalog/stats.js';
+/**
+ * `conductor analyze` and `conductor status`: what the catalog says could be saved. Read
+ * through the catalog port (groups and stats), a page of groups at a time.
+ */
+import type { Catalog } from '../catalog/port.js';
+import type { DeviceRow, DeviceUsage } from '../catalog/devices.js';
+import type { CrossKey, GroupKey } from '../catalog/groups.js';
+import type { CrossDeviceGroups, HardlinkTotals, RowScope } from '../catalog/query-port.js';
+import type { LastScan } from '../catalog/scans.js';
 import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
 import { Filters } from './filters.js';
-import { groupOptions } from './plan.js';
-import { restrictToScope } from '../catalog/scope.js';
 import { Scope } from './scope.js';
+import { groupOptions } from './plan.js';
+import { byPathBudget, rowScope } from './group-view.js';
+
+/** The concerns analyze and status read. */
+export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats' | 'devices' | 'hashing' | 'scans'>;
+
+const PAGE = 500;
+/**
+ * Paths of groups fetched in one call when the planner must look at them. Small on purpose:
+ * measured cold on 100,000 files, batches of 2,000 paths cost 15% more CPU than one group per
+ * call (members created long before the planner reads them), 256 about 3%; a network backend
+ * still answers dozens of groups per round trip.
+ */
+const MEMBER_BUDGET = 256;
 
 export interface DeviceSummary {
   readonly device: DeviceRow;
@@ -43,15 +46,18 @@ export interface Analysis {
   readonly emptyFiles: number;
 }
 
-export function devicesOf(db: DB, only?: DeviceRow): DeviceSummary[] {
-  const usage = deviceUsage(db);
-  return listDevices(db)
+export async function devicesOf(
+  catalog: Pick<Catalog, 'stats' | 'devices'>,
+  only?: DeviceRow,
+): Promise<DeviceSummary[]> {
+  const usage = await catalog.stats.deviceUsage();
+  return (await catalog.devices.list())
     .filter((d) => !only || d.id === only.id)
     .map((d) => ({ device: d, usage: usage.get(d.id) }));
 }
 
-export function analyze(
-  db: DB,
+export async function analyze(
+  catalog: AnalyzeCatalog,
   opts: {
     device?: DeviceRow;
     crossDevice: boolean;
@@ -61,37 +67,41 @@ export function analyze(
     /** Only paths at or below these directories (default: everything). */
     scope?: Scope;
   },
-): Analysis {
+): Promise<Analysis> {
   const deviceId = opts.device?.id;
   const filters = opts.filters ?? Filters.none;
   const scope = opts.scope ?? Scope.all;
-  const scoped = restrictToScope(db, scope.entries);
-  const planning =
+  const rows = rowScope(scope);
+  const scoped = scope.active;
+  const devices = await devicesOf(catalog, opts.device);
+  const group = (): GroupOptions =>
+    groupOptions({ devices: devices.map((d) => d.device), filters, scope });
+  const planning: Planning | undefined =
     filters.active || opts.keep?.length || scoped
-      ? {
-          keep: opts.keep ?? DEFAULT_KEEP,
-          filters,
-          group: groupOptions({ devices: listDevices(db), filters, scope }),
-          scoped,
-        }
+      ? { keep: opts.keep ?? DEFAULT_KEEP, filters, group: group(), scope: rows }
       : undefined;
-  const same = sameDeviceSavings(db, deviceId, opts.limit, planning);
+  const same = await sameDeviceSavings(catalog, { deviceId, limit: opts.limit, planning });
   let cross: Analysis['crossDevice'];
   if (opts.crossDevice) {
-    const c = prepareCrossDeviceGroups(db, deviceId, scoped);
+    const c = await catalog.groups.crossDevice({ deviceId, scope: rows });
     cross =
       filters.active || scoped
-        ? filteredCrossDevice(db, deviceId, opts.limit, filters, planning!.group)
-        : { ...c, top: crossGroupPage(db, 0, opts.limit) };
+        ? await filteredCrossDevice(catalog, {
+            deviceId,
+            limit: opts.limit,
+            filters,
+            group: planning?.group ?? group(),
+            listing: c,
+          })
+        : { groups: c.groups, bytes: c.bytes, top: [...(await c.page(0, opts.limit))] };
   }
-  let empty = 0;
-  for (const n of emptyFileCounts(db, deviceId, scoped).values()) empty += n;
+  const empty = await catalog.groups.emptyFiles({ deviceId, scope: rows });
   const inScope = new Set(scope.deviceIds);
   return {
-    devices: devicesOf(db, opts.device).filter((d) => !scoped || inScope.has(d.device.id)),
+    devices: devices.filter((d) => !scoped || inScope.has(d.device.id)),
     sameDevice: same,
     crossDevice: cross,
-    pending: pendingCandidates(db),
+    pending: await catalog.hashing.pending(),
     emptyFiles: empty,
   };
 }
@@ -101,8 +111,8 @@ export interface Planning {
   readonly keep: readonly KeepRule[];
   readonly filters: Filters;
   readonly group: GroupOptions;
-  /** Rows limited to temp.scope_dirs (analyze with PATHs). */
-  readonly scoped?: boolean;
+  /** The rows that take part (analyze with PATHs: those below them). */
+  readonly scope: RowScope;
 }
 
 /**
@@ -110,13 +120,20 @@ export interface Planning {
  * no filters), so analyze reports what a plan would really free (pinned inodes, owner/mode
  * mismatches and filtered-out paths excluded), in bounded memory.
  */
-export function sameDeviceSavings(
-  db: DB,
-  deviceId: number | undefined,
-  limit: number,
-  planning?: Planning,
-): Analysis['sameDevice'] {
-  const est = prepareSameDeviceGroups(db, deviceId, planning?.scoped ?? false);
+export async function sameDeviceSavings(
+  catalog: Pick<Catalog, 'groups'>,
+  q: {
+    readonly deviceId: number | undefined;
+    readonly limit: number;
+    readonly planning?: Planning | undefined;
+  },
+): Promise<Analysis['sameDevice']> {
+  const { limit, planning } = q;
+  const scoped = planning !== undefined && planning.scope.kind !== 'all';
+  const listing = await catalog.groups.sameDevice({
+    deviceId: q.deviceId,
+    scope: planning?.scope ?? { kind: 'all' },
+  });
   const top: GroupKey[] = [];
   let groups = 0;
   let blocked = 0;
@@ -125,44 +142,51 @@ export function sameDeviceSavings(
   const keep = planning?.keep ?? DEFAULT_KEEP;
   const perPath = planning?.filters.perPath ?? false;
   const keepsPinned = keep[0]?.kind === 'most-linked';
+  // One owner/mode class, no path filters, and a pinned inode kept if there is one: the SQL
+  // figure is exactly what the planner frees. Otherwise let the planner decide which copies
+  // it may link.
+  const needsPlanner = (g: GroupKey) =>
+    g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned) || scoped;
   for (let after = 0; ;) {
-    const page = sameGroupPage(db, after, 500);
+    const page = await listing.page(after, PAGE);
     if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
-    for (const g of page) {
-      if (planning && !planning.filters.sizeOk(g.size)) continue;
-      // One owner/mode class, no path filters, and a pinned inode kept if there is one: the
-      // SQL figure is exactly what the planner frees. Otherwise let the planner decide which
-      // copies it may link.
-      let saving = g.saveable;
-      if (g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned) || planning?.scoped) {
-        saving = 0;
-        const members = groupMembers(db, g.deviceId, g.sha256, g.size);
-        const actions = planSameDeviceGroup(members, keep, planning?.group);
-        if (actions.length === 0) continue; // every path filtered out: not in scope
-        for (const a of actions) saving += a.bytes;
-      }
-      pinned += g.pinned;
-      if (saving === 0) {
-        blocked++;
-        continue;
-      }
-      groups++;
-      total += saving;
-      if (
-        limit !== 0 &&
-        (limit < 0 || top.length < limit || saving > top[top.length - 1]!.saveable)
-      ) {
-        top.push({ ...g, saveable: saving });
-        top.sort((a, b) => b.saveable - a.saveable || a.rowId - b.rowId);
-        if (limit >= 0 && top.length > limit) top.pop();
+    const kept = planning ? page.filter((g) => planning.filters.sizeOk(g.size)) : page;
+    for (const batch of byPathBudget(kept, MEMBER_BUDGET, (g) => (needsPlanner(g) ? g.paths : 0))) {
+      const planned = batch.filter(needsPlanner);
+      const members = await catalog.groups.members(planned);
+      const membersOf = new Map(planned.map((g, i) => [g, members[i]!]));
+      for (const g of batch) {
+        let saving = g.saveable;
+        const m = membersOf.get(g);
+        if (m) {
+          saving = 0;
+          const actions = planSameDeviceGroup(m, keep, planning?.group);
+          if (actions.length === 0) continue; // every path filtered out: not in scope
+          for (const a of actions) saving += a.bytes;
+        }
+        pinned += g.pinned;
+        if (saving === 0) {
+          blocked++;
+          continue;
+        }
+        groups++;
+        total += saving;
+        if (
+          limit !== 0 &&
+          (limit < 0 || top.length < limit || saving > top[top.length - 1]!.saveable)
+        ) {
+          top.push({ ...g, saveable: saving });
+          top.sort((a, b) => b.saveable - a.saveable || a.rowId - b.rowId);
+          if (limit >= 0 && top.length > limit) top.pop();
+        }
       }
     }
   }
   return {
     groups,
     bytesSaveable: total,
-    pinnedInodes: planning ? pinned : est.pinnedInodes,
+    pinnedInodes: planning ? pinned : listing.pinnedInodes,
     blockedGroups: blocked,
     top,
   };
@@ -172,38 +196,47 @@ export function sameDeviceSavings(
  * Cross-device duplicates among the paths passing the filters: contents still on two or more
  * devices (and on `deviceId`, when given) once filtered-out paths are set aside.
  */
-function filteredCrossDevice(
-  db: DB,
-  deviceId: number | undefined,
-  limit: number,
-  filters: Filters,
-  group: GroupOptions,
-): NonNullable<Analysis['crossDevice']> {
+async function filteredCrossDevice(
+  catalog: Pick<Catalog, 'groups'>,
+  q: {
+    readonly deviceId: number | undefined;
+    readonly limit: number;
+    readonly filters: Filters;
+    readonly group: GroupOptions;
+    readonly listing: CrossDeviceGroups;
+  },
+): Promise<NonNullable<Analysis['crossDevice']>> {
+  const { deviceId, limit, filters, group } = q;
   let groups = 0;
   let bytes = 0;
   const top: CrossKey[] = [];
   for (let after = 0; ;) {
-    const page = crossGroupPage(db, after, 500);
+    const page = await q.listing.page(after, PAGE);
     if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
-    for (const g of page) {
-      if (!filters.sizeOk(g.size)) continue;
-      const members = contentMembers(db, g.sha256, g.size);
-      const skips = planCrossDeviceGroup(members, DEFAULT_KEEP, group, deviceId);
-      if (skips.length === 0) continue;
-      const devices = new Set(skips.map((a) => a.target.deviceId)).size + 1;
-      const copies = new Set(
-        members
-          .filter((m) => group.inScope?.(m) ?? true)
-          .filter((m) => !group.reject?.(m, group.visible?.(m) ?? m.path))
-          .map((m) => `${m.deviceId}:${m.inode}`),
-      ).size;
-      groups++;
-      bytes += g.size * (devices - 1);
-      top.push({ ...g, devices, copies });
-      // Filtering can lower a content's device count: keep the top by the filtered figure.
-      top.sort((a, b) => b.size * (b.devices - 1) - a.size * (a.devices - 1) || a.rowId - b.rowId);
-      if (limit >= 0 && top.length > limit) top.pop();
+    const kept = page.filter((g) => filters.sizeOk(g.size));
+    for (const batch of byPathBudget(kept, MEMBER_BUDGET, (g) => g.copies)) {
+      const members = await catalog.groups.contentMembers(batch);
+      batch.forEach((g, i) => {
+        const m = members[i]!;
+        const skips = planCrossDeviceGroup(m, DEFAULT_KEEP, group, deviceId);
+        if (skips.length === 0) return;
+        const devices = new Set(skips.map((a) => a.target.deviceId)).size + 1;
+        const copies = new Set(
+          m
+            .filter((x) => group.inScope?.(x) ?? true)
+            .filter((x) => !group.reject?.(x, group.visible?.(x) ?? x.path))
+            .map((x) => `${x.deviceId}:${x.inode}`),
+        ).size;
+        groups++;
+        bytes += g.size * (devices - 1);
+        top.push({ ...g, devices, copies });
+        // Filtering can lower a content's device count: keep the top by the filtered figure.
+        top.sort(
+          (a, b) => b.size * (b.devices - 1) - a.size * (a.devices - 1) || a.rowId - b.rowId,
+        );
+        if (limit >= 0 && top.length > limit) top.pop();
+      });
     }
   }
   return { groups, bytes, top };
@@ -214,16 +247,16 @@ export interface Status {
   readonly files: number;
   readonly inodes: number;
   readonly bytes: number;
-  readonly hardlinks: { sharedPaths: number; inodes: number; bytesSaved: number };
+  readonly hardlinks: HardlinkTotals;
   readonly bytesSaveable: number;
   readonly groups: number;
   readonly pending: number;
   readonly lastScans: LastScan[];
 }
 
-export function status(db: DB, device?: DeviceRow): Status {
-  const devices = devicesOf(db, device);
-  const same = sameDeviceSavings(db, device?.id, 0);
+export async function status(catalog: AnalyzeCatalog, device?: DeviceRow): Promise<Status> {
+  const devices = await devicesOf(catalog, device);
+  const same = await sameDeviceSavings(catalog, { deviceId: device?.id, limit: 0 });
   let files = 0;
   let inodes = 0;
   let bytes = 0;
@@ -233,7 +266,7 @@ export function status(db: DB, device?: DeviceRow): Status {
     inodes = u?.inodes ?? 0;
     bytes = u?.bytes ?? 0;
   } else {
-    const s = catalogStats(db);
+    const s = await catalog.stats.catalog();
     files = s.activeFiles;
     inodes = s.activeInodes;
     bytes = s.activeBytes;
@@ -243,10 +276,12 @@ export function status(db: DB, device?: DeviceRow): Status {
     files,
     inodes,
     bytes,
-    hardlinks: hardlinkStats(db, device?.id),
+    hardlinks: await catalog.groups.hardlinks({ deviceId: device?.id }),
     bytesSaveable: same.bytesSaveable,
     groups: same.groups,
-    pending: pendingCandidates(db),
-    lastScans: lastScanPerRoot(db).filter((s) => !device || s.deviceId === device.id),
+    pending: await catalog.hashing.pending(),
+    lastScans: (await catalog.scans.lastPerRoot()).filter(
+      (s) => !device || s.deviceId === device.id,
+    ),
   };
 }

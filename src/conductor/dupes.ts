@@ -8,22 +8,18 @@
  * sharing it. Savings are size × (files − 1): what keeping one copy of each group would free
  * (a plan may free less: pinned inodes, owners that differ, other filesystems).
  */
-import type { DB } from '../catalog/open.js';
-import {
-  dupeGroupPage,
-  dupePaths,
-  prepareDupeGroups,
-  type DupePath,
-  type DupeGroupKey,
-  type DupeRowFilter,
-} from '../catalog/dupes.js';
+import type { Catalog } from '../catalog/port.js';
+import type { DupePath, DupeGroupKey } from '../catalog/dupes.js';
+import type { DupeGroupRows, DupesQuery } from '../catalog/query-port.js';
 import type { Member } from '../catalog/groups.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import { Filters } from './filters.js';
-import { restrictToScope } from '../catalog/scope.js';
-import { listDevices } from '../catalog/devices.js';
 import { Scope } from './scope.js';
 import { visiblePathMapper } from './visible-path.js';
+import { rowScope } from './group-view.js';
+
+/** The concerns the dupes listing reads. */
+export type DupesCatalog = Pick<Catalog, 'dupes' | 'devices'>;
 
 export interface DupeEntry {
   readonly deviceId: number;
@@ -61,6 +57,8 @@ export interface DupesRequest {
 }
 
 const PAGE = 500;
+/** Paths of a page past its first group: a page of large groups stays small. */
+const PAGE_PATHS = 10_000;
 
 function toMember(p: DupePath, size: number): Member {
   // Filters.reject looks at size, mtime and the visible path only.
@@ -128,29 +126,32 @@ class Waiting {
 }
 
 /**
- * Every group, largest savings first, one at a time. SQL orders the groups by their savings
+ * Every group, largest savings first, in pages. SQL orders the groups by their savings
  * before the globs (which only SQL cannot apply); a group the globs shrink waits in a heap
  * until no later group can save more (SQL's figure bounds every later group's), so the
  * listing is in exact order. Only such shrunken groups are held, with their paths.
  */
-export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, void, undefined> {
+export async function* iterateDupes(
+  catalog: DupesCatalog,
+  req: DupesRequest,
+): AsyncGenerator<readonly DupeGroup[], void, undefined> {
   const filters = req.filters ?? Filters.none;
   const scope = req.scope ?? Scope.all;
-  const rows: DupeRowFilter = {
+  const query: DupesQuery = {
     deviceId: req.device?.id,
     crossDevice: req.crossDevice,
-    scoped: restrictToScope(db, scope.entries),
+    scope: rowScope(scope),
     minSize: filters.minSize,
     maxSize: filters.maxSize,
     mtimeSince: filters.since?.ns,
     mtimeBefore: filters.before?.ns,
   };
-  prepareDupeGroups(db, rows);
+  const toVisible = visiblePathMapper(await catalog.devices.list());
+  const listing = await catalog.dupes.prepare(query);
   const globs = filters.include.length > 0 || filters.exclude.length > 0;
-  const toVisible = visiblePathMapper(listDevices(db));
 
-  const build = (g: DupeGroupKey): Built | undefined => {
-    let paths = dupePaths(db, g, rows).map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));
+  const build = ({ key: g, paths: found }: DupeGroupRows): Built | undefined => {
+    let paths = found.map((p) => ({ p, v: toVisible(p.deviceId, p.path) }));
     // Globs match the path as shown, which SQL does not know: the only filter applied here.
     if (globs) paths = paths.filter((x) => !filters.reject(toMember(x.p, g.size), x.v));
     const byInode = new Map<string, typeof paths>();
@@ -191,26 +192,27 @@ export function* iterateDupes(db: DB, req: DupesRequest): Generator<DupeGroup, v
   });
   const done = () => req.limit !== undefined && req.limit > 0 && no >= req.limit;
   const waiting = new Waiting();
-  for (let after = 0; ;) {
-    const page = dupeGroupPage(db, after, PAGE);
+  // Groups leave a catalog page at a time (one await per page, not per group).
+  let out: DupeGroup[] = [];
+  for (let after = 0; !done();) {
+    const page = await listing.page({ afterRowId: after, groups: PAGE, paths: PAGE_PATHS });
     if (page.length === 0) break;
-    after = page[page.length - 1]!.rowId;
-    for (const g of page) {
+    after = page[page.length - 1]!.key.rowId;
+    for (const rows of page) {
+      const g = rows.key;
       const bound = g.size * (g.files - 1);
-      while (waiting.top && waiting.top.saving >= bound) {
-        yield emit(waiting.pop()!);
-        if (done()) return;
-      }
-      const b = build(g);
+      while (waiting.top && waiting.top.saving >= bound && !done()) out.push(emit(waiting.pop()!));
+      if (done()) break;
+      const b = build(rows);
       if (!b) continue;
-      if (b.saving === bound && !waiting.top) {
-        yield emit(b); // the usual case: nothing filtered away, nothing waiting
-        if (done()) return;
-      } else waiting.push(b);
+      // The usual case: nothing filtered away, nothing waiting.
+      if (b.saving === bound && !waiting.top) out.push(emit(b));
+      else waiting.push(b);
+      if (done()) break;
     }
+    if (out.length > 0) yield out;
+    out = [];
   }
-  for (let b = waiting.pop(); b; b = waiting.pop()) {
-    yield emit(b);
-    if (done()) return;
-  }
+  for (let b = waiting.pop(); b && !done(); b = waiting.pop()) out.push(emit(b));
+  if (out.length > 0) yield out;
 }

@@ -81,7 +81,7 @@ function groupText(g: DupeGroup, alias: (id: number) => string, crossDevice: boo
 
 /** Write every group in `format`; returns the totals (also written, for text and JSON). */
 export async function writeDupes(
-  groups: Iterable<DupeGroup>,
+  pages: AsyncIterable<readonly DupeGroup[]>,
   out: Output,
   format: DupesFormat,
   ctx: DupesContext,
@@ -94,21 +94,23 @@ export async function writeDupes(
     const head = JSON.stringify(ctx.head);
     await out.write(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"groups":[`);
   }
-  for (const g of groups) {
-    totals.groups++;
-    totals.files += g.files;
-    totals.paths += g.entries.length;
-    totals.bytesSaveable += g.bytesSaveable;
-    let text: string;
-    if (format === 'text') text = groupText(g, alias, ctx.crossDevice);
-    else if (format === 'csv')
-      text = g.entries
-        .map((e) => csvRow(PATH_COLUMNS, { group: g, entry: e, device: alias(e.deviceId) }))
-        .join('');
-    else if (format === 'jsonl') text = `${groupJson(g, alias)}\n`;
-    else text = `${totals.groups === 1 ? '\n' : ',\n'}${groupJson(g, alias)}`;
-    const p = out.write(text);
-    if (p) await p;
+  for await (const page of pages) {
+    for (const g of page) {
+      totals.groups++;
+      totals.files += g.files;
+      totals.paths += g.entries.length;
+      totals.bytesSaveable += g.bytesSaveable;
+      let text: string;
+      if (format === 'text') text = groupText(g, alias, ctx.crossDevice);
+      else if (format === 'csv')
+        text = g.entries
+          .map((e) => csvRow(PATH_COLUMNS, { group: g, entry: e, device: alias(e.deviceId) }))
+          .join('');
+      else if (format === 'jsonl') text = `${groupJson(g, alias)}\n`;
+      else text = `${totals.groups === 1 ? '\n' : ',\n'}${groupJson(g, alias)}`;
+      const p = out.write(text);
+      if (p) await p;
+    }
   }
   if (format === 'json') {
     await out.write(

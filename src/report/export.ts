@@ -1,11 +1,11 @@
 /**
  * `hashall export`: every active file of the catalog, streamed as JSON Lines or RFC 4180 CSV.
- * The rows come straight from an SQLite iterator and leave through a bounded output buffer,
- * so millions of files take the memory of a few hundred.
+ * The rows come from the catalog a page at a time and leave through a bounded output buffer,
+ * so millions of files take the memory of a few pages.
  */
-import type { DB } from '../catalog/open.js';
-import { listDevices, type DeviceRow } from '../catalog/devices.js';
-import { iterateActiveFiles, type ExportFileRow } from '../catalog/file-export.js';
+import type { Catalog } from '../catalog/port.js';
+import type { DeviceRow } from '../catalog/devices.js';
+import type { ExportFileRow } from '../catalog/file-export.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { joinPath } from '../paths.js';
 import {
@@ -48,30 +48,34 @@ export const EXPORT_COLUMNS: readonly Column<ExportRow>[] = [
   { name: 'sha256', get: (r) => (r.file.sha256 ? r.file.sha256.toString('hex') : null) },
 ];
 
+/** Rows read from the catalog in one call. */
+const PAGE = 1000;
+
 /** Write every active file (of one device, when given). Returns the number of rows. */
 export async function writeExport(
-  db: DB,
+  catalog: Pick<Catalog, 'export' | 'devices'>,
   out: Output,
-  format: ExportFormat,
-  deviceId?: number,
+  q: { readonly format: ExportFormat; readonly deviceId?: number | undefined },
 ): Promise<number> {
-  const devices = listDevices(db);
+  const devices = await catalog.devices.list();
   const byId = new Map(devices.map((d) => [d.id, d]));
   const toAbs = visiblePathMapper(devices);
-  const csv = format === 'csv';
+  const csv = q.format === 'csv';
   if (csv) await out.write(csvHeader(EXPORT_COLUMNS));
   let n = 0;
-  for (const file of iterateActiveFiles(db, deviceId)) {
-    const fsPath = joinPath(file.dirPath, file.name);
-    const row: ExportRow = {
-      file,
-      device: byId.get(file.deviceId),
-      fsPath,
-      path: toAbs(file.deviceId, fsPath),
-    };
-    const p = out.write(csv ? csvRow(EXPORT_COLUMNS, row) : `${jsonRow(EXPORT_COLUMNS, row)}\n`);
-    n++;
-    if (p) await p;
+  for await (const page of catalog.export.files({ deviceId: q.deviceId, pageSize: PAGE })) {
+    for (const file of page) {
+      const fsPath = joinPath(file.dirPath, file.name);
+      const row: ExportRow = {
+        file,
+        device: byId.get(file.deviceId),
+        fsPath,
+        path: toAbs(file.deviceId, fsPath),
+      };
+      const p = out.write(csv ? csvRow(EXPORT_COLUMNS, row) : `${jsonRow(EXPORT_COLUMNS, row)}\n`);
+      n++;
+      if (p) await p;
+    }
   }
   return n;
 }

@@ -2,25 +2,17 @@
  * `conductor report`: a plan's summary and every one of its actions as JSON or CSV (HTML is in
  * html.ts). Rows are streamed from the catalog to the output; nothing holds the whole plan.
  */
-import type { DB } from '../catalog/open.js';
-import { listDevices, type DeviceRow } from '../catalog/devices.js';
-import {
-  iterateActionsById,
-  planDeviceTotals,
-  planTopGroups,
-  type PlanDeviceTotals,
-  type PlanGroupTotals,
-} from '../catalog/plan-report.js';
-import { getPlan, type PlanRow } from '../catalog/plans.js';
-import { actionCounts, bytesFreed, type ActionRow } from '../catalog/actions.js';
+import type { Catalog } from '../catalog/port.js';
+import type { DeviceRow } from '../catalog/devices.js';
+import type { PlanDeviceTotals, PlanGroupTotals } from '../catalog/plan-report.js';
+import type { PlanRow } from '../catalog/plans.js';
+import type { ActionRow } from '../catalog/actions.js';
 import { planFilters } from '../catalog/plan-types.js';
-import { bytesShared } from '../catalog/clones.js';
-import { actionLabel, planMode, type Mode } from '../conductor/mode.js';
+import { actionLabel, type Mode } from '../conductor/mode.js';
 import { metadataChanges } from '../conductor/metadata-change.js';
-import { planMetadataChangeCount } from '../catalog/metadata-changes.js';
 import { visiblePathMapper } from '../conductor/visible-path.js';
 import { UserError } from '../errors.js';
-import { planScope, type StoredScope } from '../catalog/scope.js';
+import type { StoredScope } from '../catalog/scope.js';
 import { scopeEntryJson } from '../conductor/scope.js';
 import { jsonPath } from '../paths.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
@@ -55,18 +47,24 @@ export interface PlanReport {
 }
 
 export const TOP_GROUPS = 20;
+/** Actions read from the catalog in one call. */
+export const REPORT_PAGE = 1000;
 
 /** The summary of a plan; a plan that does not exist is a usage error (exit 2). */
-export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): PlanReport {
-  const plan = getPlan(db, planId);
-  if (!plan) throw new UserError(`no plan with id ${planId}; 'hashall conductor plans' lists them`);
-  const mode = planMode(plan);
+export async function loadPlanReport(
+  catalog: Pick<Catalog, 'planReport'>,
+  planId: number,
+  topGroups = TOP_GROUPS,
+): Promise<PlanReport> {
+  const s = await catalog.planReport.summary({ planId, topGroups });
+  if (!s) throw new UserError(`no plan with id ${planId}; 'hashall conductor plans' lists them`);
+  const { plan, mode } = s;
   const replace = actionLabel(mode, 'HARDLINK');
   const counts: Record<string, number> = { [replace]: 0, NOOP: 0, SKIP: 0 };
   const byStatus: Record<string, number> = {};
   const skipReasons: Record<string, number> = {};
   let total = 0;
-  for (const c of actionCounts(db, planId)) {
+  for (const c of s.actionCounts) {
     const type = actionLabel(mode, c.type);
     counts[type] = (counts[type] ?? 0) + c.n;
     byStatus[c.status] = (byStatus[c.status] ?? 0) + c.n;
@@ -79,17 +77,17 @@ export function loadPlanReport(db: DB, planId: number, topGroups = TOP_GROUPS): 
   return {
     plan,
     mode,
-    devices: listDevices(db),
+    devices: s.devices,
     counts,
     byStatus,
     skipReasons,
     totalActions: total,
-    bytesFreed: mode === 'reflink' ? bytesShared(db, planId) : bytesFreed(db, planId),
-    deviceTotals: planDeviceTotals(db, planId),
-    metadataChanges: planMetadataChangeCount(db, plan.id),
-    topGroups: planTopGroups(db, planId, topGroups),
+    bytesFreed: s.bytesFreed,
+    deviceTotals: s.deviceTotals,
+    metadataChanges: s.metadataChanges,
+    topGroups: s.topGroups,
     generatedAt: new Date(),
-    scope: planScope(db, planId),
+    scope: s.scope,
   };
 }
 
@@ -132,11 +130,10 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
 ];
 
 export function reportRowMapper(
-  db: DB,
   devices: readonly DeviceRow[],
   mode: Mode = 'hardlink',
 ): (a: ActionRow) => ActionReportRow {
-  const toAbs = visiblePathMapper(listDevices(db));
+  const toAbs = visiblePathMapper(devices);
   const alias = new Map(devices.map((d) => [d.id, d.alias]));
   const name = (id: number) => alias.get(id) ?? String(id);
   return (a) => ({
@@ -207,29 +204,53 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
  * One JSON document: the summary keys, then `actions`, one action per line, in execution
  * order (by id). Returns the number of actions written.
  */
-export async function writePlanJson(db: DB, r: PlanReport, out: Output): Promise<number> {
+export async function writePlanJson(
+  catalog: Pick<Catalog, 'planReport'>,
+  r: PlanReport,
+  out: Output,
+): Promise<number> {
   const head = JSON.stringify(summaryJson(r), null, 2);
   await out.write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "actions": [`);
-  const toRow = reportRowMapper(db, r.devices, r.mode);
+  const toRow = reportRowMapper(r.devices, r.mode);
   let n = 0;
-  for (const a of iterateActionsById(db, r.plan.id)) {
-    const p = out.write(`${n === 0 ? '\n' : ',\n'}    ${jsonRow(ACTION_COLUMNS, toRow(a))}`);
-    n++;
-    if (p) await p;
+  for await (const page of executionOrder(catalog, r)) {
+    for (const a of page) {
+      const p = out.write(`${n === 0 ? '\n' : ',\n'}    ${jsonRow(ACTION_COLUMNS, toRow(a))}`);
+      n++;
+      if (p) await p;
+    }
   }
   await out.write(n === 0 ? ']\n}\n' : '\n  ]\n}\n');
   return n;
 }
 
 /** RFC 4180 CSV: a header row, then one record per action in execution order. */
-export async function writePlanCsv(db: DB, r: PlanReport, out: Output): Promise<number> {
+export async function writePlanCsv(
+  catalog: Pick<Catalog, 'planReport'>,
+  r: PlanReport,
+  out: Output,
+): Promise<number> {
   await out.write(csvHeader(ACTION_COLUMNS));
-  const toRow = reportRowMapper(db, r.devices, r.mode);
+  const toRow = reportRowMapper(r.devices, r.mode);
   let n = 0;
-  for (const a of iterateActionsById(db, r.plan.id)) {
-    const p = out.write(csvRow(ACTION_COLUMNS, toRow(a)));
-    n++;
-    if (p) await p;
+  for await (const page of executionOrder(catalog, r)) {
+    for (const a of page) {
+      const p = out.write(csvRow(ACTION_COLUMNS, toRow(a)));
+      n++;
+      if (p) await p;
+    }
   }
   return n;
+}
+
+/** Every action of the plan by id (group by group), a page at a time. */
+function executionOrder(
+  catalog: Pick<Catalog, 'planReport'>,
+  r: PlanReport,
+): AsyncIterable<readonly ActionRow[]> {
+  return catalog.planReport.actions({
+    planId: r.plan.id,
+    order: { kind: 'execution' },
+    pageSize: REPORT_PAGE,
+  });
 }

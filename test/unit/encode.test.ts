@@ -9,7 +9,7 @@ import {
   unsignedInode,
   type Column,
 } from '../../src/report/encode.js';
-import { escapeHtml } from '../../src/report/html.js';
+import { escapeHtml } from '../../src/report/html-parts.js';
 import { parseCsv, pathBytes } from '../helpers/csv.js';
 
 describe('CSV fields (RFC 4180)', () => {

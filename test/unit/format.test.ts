@@ -1,6 +1,6 @@
 /** The shared pieces of human output: counts with their noun, the style, the progress maths. */
 import { describe, expect, it } from 'vitest';
-import { countOf } from '../../src/cli/format.js';
+import { countOf } from '../../src/format.js';
 import { makeStyle } from '../../src/cli/style.js';
 import { bar, clock, eta, percent } from '../../src/cli/status-line.js';
 

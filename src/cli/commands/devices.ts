@@ -5,7 +5,8 @@ import { splitDev } from '../../fs/mountinfo.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { countOf, formatBytes, formatCount, formatTime, table } from '../format.js';
+import { countOf, formatBytes, formatCount, formatTime } from '../../format.js';
+import { table } from '../format.js';
 
 function majMin(dev: bigint): string {
   const { major, minor } = splitDev(dev);

@@ -3,12 +3,12 @@
  * planned), largest savings first, as text, one JSON document, JSON Lines or CSV.
  */
 import { Command, InvalidArgumentError, type Option } from 'commander';
-import { listDevices } from '../../catalog/devices.js';
 import { iterateDupes } from '../../conductor/dupes.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
 import { DUPES_FORMATS, writeDupes, type DupesFormat } from '../../report/dupes.js';
 import { UserError } from '../../errors.js';
-import { open, withGlobals, type GlobalOptions } from '../context.js';
+import { withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
 import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { stopRequested } from '../signals.js';
@@ -65,12 +65,11 @@ export function registerDupes(program: Command): void {
       throw new UserError(`--json and --format ${opts.format} disagree; give one of them`);
     const format: DupesFormat = opts.json ? 'json' : (opts.format ?? 'text');
     const { filters } = parseFilterOpts(opts);
-    const catalog = open(opts, { readonly: true });
-    const { db } = catalog;
-    try {
+    await withReadCatalog(opts, async (catalog) => {
       const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
-      const groups = iterateDupes(db, {
+      const devices = await catalog.devices.list();
+      const groups = iterateDupes(catalog, {
         device,
         scope,
         filters,
@@ -81,7 +80,7 @@ export function registerDupes(program: Command): void {
       try {
         if (!(opts.quiet && format === 'text')) {
           await writeDupes(groups, out, format, {
-            devices: listDevices(db),
+            devices,
             crossDevice,
             head: {
               device: device?.alias ?? null,
@@ -97,8 +96,6 @@ export function registerDupes(program: Command): void {
         if (err instanceof OutputClosed) return;
         throw err;
       }
-    } finally {
-      db.close();
-    }
+    });
   });
 }

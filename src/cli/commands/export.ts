@@ -1,13 +1,14 @@
 /** `hashall export [--device PATH] --format json|jsonl|csv --out FILE`. */
 import { Command, InvalidArgumentError } from 'commander';
 import { extname, resolve } from 'node:path';
-import { resolveWholeDevice } from '../../conductor/device-scope.js';
-import { argBytes } from '../raw-argv.js';
 import { UserError } from '../../errors.js';
 import { EXPORT_FORMATS, writeExport, type ExportFormat } from '../../report/export.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { countOf, formatBytes } from '../format.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
+import { resolveWholeDevice } from '../../conductor/device-scope.js';
+import { argBytes } from '../raw-argv.js';
+import { countOf, formatBytes } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
@@ -46,24 +47,22 @@ export function registerExport(program: Command): void {
       .requiredOption('--out <file>', "the file to write; '-' is standard output"),
   ).action(async (opts: ExportOpts) => {
     const format = formatFor(opts.out, opts.format);
-    const opened = open(opts, { readonly: true });
-    const { db, path: catalog } = opened;
-    try {
+    await withReadCatalog(opts, async (catalog) => {
       const device =
         opts.device === undefined
           ? undefined
           : await resolveWholeDevice(
-              opened,
+              catalog,
               argBytes(opts.device),
               'export lists whole filesystems (filter its output, e.g. with jq, for one directory)',
             );
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,
-        protect: [catalog],
+        protect: [catalog.location],
       });
       let rows: number;
       try {
-        rows = await writeExport(db, out, format, device?.id);
+        rows = await writeExport(catalog, out, { format, deviceId: device?.id });
         await out.finish();
       } catch (err) {
         await out.abort();
@@ -89,8 +88,6 @@ export function registerExport(program: Command): void {
           `Exported ${countOf(rows, 'file')}${device ? ` of ${device.alias}` : ''} (${format === 'csv' ? 'CSV' : 'JSON Lines'}, ${formatBytes(out.bytes)}) to ${path}`,
         ),
       );
-    } finally {
-      db.close();
-    }
+    });
   });
 }

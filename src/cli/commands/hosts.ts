@@ -3,7 +3,8 @@ import { openHostCatalog } from '../../catalog/host-open.js';
 import type { HostRow } from '../../catalog/host-port.js';
 import { hostIdentity } from '../../fs/host.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatTime, table } from '../format.js';
+import { formatTime } from '../../format.js';
+import { table } from '../format.js';
 
 function hostJson(h: HostRow, self: string): Record<string, unknown> {
   return {

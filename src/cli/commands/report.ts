@@ -11,8 +11,9 @@ import {
   writePlanJson,
   type ReportFormat,
 } from '../../report/plan-report.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
 
@@ -80,21 +81,20 @@ export function registerReport(conductor: Command): void {
         "an HTML report is a page to open in a browser: give it a file name, e.g. --out plan.html ('-' is for json and csv)",
       );
     }
-    const { db, path: catalog } = open(opts, { readonly: true });
-    try {
-      const report = loadPlanReport(db, id);
+    await withReadCatalog(opts, async (catalog) => {
+      const report = await loadPlanReport(catalog, id);
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,
-        protect: [catalog],
+        protect: [catalog.location],
       });
       let rows: number;
       try {
         rows =
           format === 'json'
-            ? await writePlanJson(db, report, out)
+            ? await writePlanJson(catalog, report, out)
             : format === 'csv'
-              ? await writePlanCsv(db, report, out)
-              : await writePlanHtml(db, report, out, opts.maxRows);
+              ? await writePlanCsv(catalog, report, out)
+              : await writePlanHtml(catalog, report, out, opts.maxRows);
         await out.finish();
       } catch (err) {
         await out.abort();
@@ -122,8 +122,6 @@ export function registerReport(conductor: Command): void {
           `Report of plan #${id} (${format}, ${countOf(rows, 'action')}${rows < report.totalActions ? ` of ${formatCount(report.totalActions)}` : ''}, ${formatBytes(out.bytes)}) written to ${path}`,
         ),
       );
-    } finally {
-      db.close();
-    }
+    });
   });
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { catalogStats, integrityProblems } from '../../catalog/stats.js';
 import { UserError } from '../../errors.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
-import { formatBytes, formatCount, formatTime } from '../format.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
+import { withReadCatalog } from '../read-catalog.js';
+import { formatBytes, formatCount, formatTime } from '../../format.js';
 import { styleFor } from '../style.js';
 
 export function registerStats(program: Command): void {
@@ -17,23 +17,22 @@ export function registerStats(program: Command): void {
         'verify the whole catalog first (PRAGMA integrity_check; reads every page)',
       ),
   ).action(async (opts: GlobalOptions & { check?: boolean }) => {
-    const cat = open(opts, { readonly: true });
-    try {
+    await withReadCatalog(opts, async (cat) => {
       if (opts.check) {
-        const problems = integrityProblems(cat.db);
+        const problems = await cat.stats.integrityProblems({ max: 10 });
         if (problems.length) {
           throw new UserError(
-            `catalog ${cat.path} is damaged (${problems.slice(0, 3).join('; ')}); restore it from a backup`,
+            `catalog ${cat.location} is damaged (${problems.slice(0, 3).join('; ')}); restore it from a backup`,
           );
         }
       }
-      const s = catalogStats(cat.db);
+      const s = await cat.stats.catalog();
       const pending = await cat.hashing.pending();
       const aliases = new Map((await cat.devices.list()).map((d) => [d.id, d.alias]));
       const scans = await cat.scans.lastPerRoot();
       if (opts.json) {
         printJson({
-          catalog: cat.path,
+          catalog: cat.location,
           devices: s.devices,
           files: s.activeFiles,
           active_files: s.activeFiles,
@@ -61,7 +60,7 @@ export function registerStats(program: Command): void {
       const pct = (n: number) =>
         s.activeFiles ? `${((100 * n) / s.activeFiles).toFixed(1)}%` : '0%';
       const lines = [
-        styleFor().deco('📊', `Catalog ${cat.path}`),
+        styleFor().deco('📊', `Catalog ${cat.location}`),
         `   Devices:      ${formatCount(s.devices)}`,
         `   Files:        ${formatCount(s.activeFiles)} active (${formatCount(s.activeInodes)} inodes), ${formatCount(s.deletedFiles)} deleted rows kept`,
         `   Bytes:        ${formatBytes(s.activeBytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated (each inode once)`,
@@ -76,8 +75,6 @@ export function registerStats(program: Command): void {
         ),
       ];
       say(opts, lines.join('\n'));
-    } finally {
-      cat.db.close();
-    }
+    });
   });
 }

@@ -1,7 +1,7 @@
 /** Plan renderers shared by plan, show-plan and execute: counts by type, hashes, warnings. */
 import type { ActionCount } from '../../catalog/plan-port.js';
 import type { Mode } from '../../conductor/mode.js';
-import { countOf } from '../format.js';
+import { countOf } from '../../format.js';
 import type { Style } from '../style.js';
 
 export function hex(b: Buffer | null, n = 12): string {

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { PlanRow } from '../../catalog/plans.js';
 import { actionLabel, planMode } from '../../conductor/mode.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
 
 /** Print `intro`, ask `question` [y/N]; only y or yes agrees. */
 async function askYesNo(intro: string, question: string): Promise<boolean> {

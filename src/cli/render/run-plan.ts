@@ -12,7 +12,7 @@ import type { RecoveryReport } from '../../conductor/recovery.js';
 import type { RunLog } from '../../conductor/run-log.js';
 import { jsonPath } from '../../paths.js';
 import type { GlobalOptions } from '../context.js';
-import { countOf, formatBytes, formatCount } from '../format.js';
+import { countOf, formatBytes, formatCount } from '../../format.js';
 import { progressWanted, runProgress, type RunWork } from '../progress.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';

@@ -4,8 +4,9 @@ import { analyze } from '../../../conductor/analyze.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
 import { displayPath } from '../../../display-path.js';
-import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { countOf, formatBytes, formatCount } from '../../format.js';
+import { printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
+import { withReadCatalog } from '../../read-catalog.js';
+import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
 import { deviceJson } from '../devices.js';
@@ -36,11 +37,9 @@ export function registerAnalyze(conductor: Command): void {
     ),
   ).action(async (paths: string[], opts: AnalyzeOpts) => {
     const { filters, keep } = parseFilterOpts(opts);
-    const catalog = open(opts, { readonly: true });
-    const { db } = catalog;
-    try {
+    await withReadCatalog(opts, async (catalog) => {
       const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
-      const a = analyze(db, {
+      const a = await analyze(catalog, {
         ...(device ? { device } : {}),
         crossDevice: opts.crossDevice ?? false,
         limit: opts.limit || -1,
@@ -147,8 +146,6 @@ export function registerAnalyze(conductor: Command): void {
           ),
         );
       say(opts, lines.join('\n'));
-    } finally {
-      db.close();
-    }
+    });
   });
 }

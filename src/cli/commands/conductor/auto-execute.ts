@@ -30,7 +30,7 @@ import { jsonPath } from '../../../paths.js';
 import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
-import { countOf, formatBytes, formatCount } from '../../format.js';
+import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { recoveryEventText } from '../../render/recovery.js';
 import { styleFor } from '../../style.js';
 import { stopRequested } from '../../signals.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { discardPlan } from '../../../conductor/discard.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { countOf } from '../../format.js';
+import { countOf } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { parsePlanId } from './args.js';
 

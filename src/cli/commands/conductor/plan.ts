@@ -8,7 +8,7 @@ import { UserError } from '../../../errors.js';
 import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { countOf, formatBytes, formatCount } from '../../format.js';
+import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor, type Style } from '../../style.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
 import { planFilters } from '../../../catalog/plan-types.js';

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { describeFilters } from '../../../conductor/filters.js';
 import { planMode } from '../../../conductor/mode.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { formatBytes, formatCount, formatTime, table } from '../../format.js';
+import { formatBytes, formatCount, formatTime } from '../../../format.js';
+import { table } from '../../format.js';
 import { planFilters } from '../../../catalog/plan-types.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
 

@@ -8,7 +8,7 @@ import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { visiblePathMapper } from '../../../conductor/visible-path.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { formatBytes, formatCount, formatTime } from '../../format.js';
+import { formatBytes, formatCount, formatTime } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { planFilters } from '../../../catalog/plan-types.js';
 import {

@@ -4,7 +4,7 @@ import { status } from '../../../conductor/analyze.js';
 import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
-import { countOf, formatBytes, formatCount, formatTime } from '../../format.js';
+import { countOf, formatBytes, formatCount, formatTime } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { deviceJson } from '../devices.js';
 import { deviceOption } from './args.js';
@@ -20,7 +20,7 @@ export function registerStatus(conductor: Command): void {
     const { db } = catalog;
     try {
       const device = await deviceOption(catalog, opts.device);
-      const s = status(db, device);
+      const s = await status(catalog, device);
       if (opts.json) {
         printJson({
           devices: s.devices.map((d) => deviceJson(d.device, d.usage)),

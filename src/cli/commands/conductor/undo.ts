@@ -14,7 +14,7 @@ import { styleFor, type Style } from '../../style.js';
 import { confirmUndo } from '../../render/prompt.js';
 import { parsePlanId, requirePlan } from './args.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
-import { countOf, formatBytes, formatCount } from '../../format.js';
+import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { stopRequested } from '../../signals.js';
 import { warnRecovery } from '../../render/recovery.js';
 import { RULE } from '../../render/run-plan.js';

@@ -1,0 +1,19 @@
+/**
+ * The catalog of a read-only command (analyze, dupes, export, report, stats): opened read-only,
+ * handed to the command as the port (no database handle), closed when the command ends.
+ */
+import type { Catalog } from '../catalog/port.js';
+import { open, type GlobalOptions } from './context.js';
+
+export async function withReadCatalog<T>(
+  opts: GlobalOptions,
+  fn: (catalog: Catalog) => Promise<T>,
+): Promise<T> {
+  const opened = open(opts, { readonly: true });
+  try {
+    return await fn(opened);
+  } finally {
+    // The port has no close yet: the handle is touched here only.
+    opened.db.close();
+  }
+}
