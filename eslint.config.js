@@ -29,10 +29,30 @@ const REPORT_MAY_USE = [
   'visible-path',
 ];
 
-const NO_SQLITE = {
-  name: 'better-sqlite3',
-  message: 'Only src/catalog talks to SQLite: add a typed operation there and call it.',
-};
+const NO_DRIVER = [
+  {
+    name: 'better-sqlite3',
+    message: 'Only src/catalog talks to SQLite: add a typed operation there and call it.',
+  },
+  {
+    name: 'pg',
+    message: 'Only src/catalog talks to PostgreSQL: add a typed operation there and call it.',
+  },
+];
+
+/**
+ * Outside src/catalog the catalog is the port (src/catalog/port.ts): code takes `Catalog` and
+ * calls its operations. Its types may be imported from any catalog module (`import type`);
+ * values only from the port's pure modules (decoders of stored shapes, no database) and, in the
+ * CLI, which opens the catalog a command uses, from the openers.
+ */
+const CATALOG_PURE = ['port', 'plan-types', 'action-decode'];
+const CATALOG_OPENERS = ['open', 'location', 'backend', 'host-open'];
+const catalogThroughPort = (surface) => ({
+  regex: `^(?:\\.\\./)+catalog/(?!(?:${surface.join('|')})\\.js$)`,
+  allowTypeImports: true,
+  message: `Outside src/catalog the catalog is the port: take \`Catalog\` (catalog/port.ts) and call its operations; import catalog types with \`import type\`. Values only from catalog/{${surface.join(',')}}.js here (see CATALOG_PURE in eslint.config.js).`,
+});
 
 /**
  * Per folder, what its files may not import. Every block but the catalog's also forbids
@@ -76,6 +96,7 @@ const LAYERS = [
         ['cli', 'conductor', 'report'],
         'scan imports only catalog, fs and base: move the shared piece down.',
       ),
+      catalogThroughPort(CATALOG_PURE),
     ],
   },
   {
@@ -85,6 +106,7 @@ const LAYERS = [
         ['cli', 'report'],
         'conductor imports only scan, catalog, fs and base (never cli or report): move the shared piece down.',
       ),
+      catalogThroughPort(CATALOG_PURE),
     ],
   },
   {
@@ -98,9 +120,13 @@ const LAYERS = [
         regex: `^(?:\\.\\./)+conductor/(?!(?:${REPORT_MAY_USE.join('|')})\\.js$)`,
         message: `report may use only the conductor's read-only modules (${REPORT_MAY_USE.join(', ')}); see REPORT_MAY_USE in eslint.config.js.`,
       },
+      catalogThroughPort(CATALOG_PURE),
     ],
   },
-  { files: ['src/cli/**/*.ts'], patterns: [] },
+  {
+    files: ['src/cli/**/*.ts'],
+    patterns: [catalogThroughPort([...CATALOG_PURE, ...CATALOG_OPENERS])],
+  },
 ];
 
 export default tseslint.config(
@@ -155,10 +181,11 @@ export default tseslint.config(
   ...LAYERS.map(({ files, patterns, sqlite }) => ({
     files,
     rules: {
-      'no-restricted-imports': [
+      // The typescript-eslint version: it knows `import type` (allowTypeImports).
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: sqlite === 'allowed' ? [] : [NO_SQLITE],
+          paths: sqlite === 'allowed' ? [] : NO_DRIVER,
           patterns,
         },
       ],

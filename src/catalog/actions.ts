@@ -3,6 +3,7 @@
  * by one, and recording their outcomes (DESIGN §2, §4).
  */
 import type { Statement } from 'better-sqlite3';
+import { decodeAction, type PlanAction, type ReplaceMode } from './action-decode.js';
 import type { DB } from './open.js';
 import type { ActionType, PlannedAction } from './plan-types.js';
 import { stmt } from './stmt.js';
@@ -303,41 +304,6 @@ export function countActions(db: DB, planId: number, status: ActionStatus): numb
       status,
     ) as { n: number }
   ).n;
-}
-
-/**
- * How a plan replaces its duplicates. Stored in the plan's options (absent in plans made before
- * reflink mode: hardlink); both modes store their replacements as HARDLINK rows.
- */
-export type ReplaceMode = 'hardlink' | 'reflink';
-
-/**
- * An action as the executor sees it, decoded once at the catalog's edge: the stored form is a
- * HARDLINK row plus the plan's mode (no migration), so nothing past this point asks the mode
- * again to know what a row means. `row` is the stored action (reports carry it).
- */
-export type PlanAction =
-  | { readonly type: 'HARDLINK'; readonly row: ActionRow }
-  | { readonly type: 'REFLINK'; readonly row: ActionRow }
-  /** The target was already the kept file (or shared every block with it) when planned. */
-  | { readonly type: 'NOOP'; readonly row: ActionRow }
-  | { readonly type: 'SKIP'; readonly row: ActionRow; readonly reason: string };
-
-/** What a stored action type means under a plan's mode: HARDLINK rows of a reflink plan are REFLINK. */
-export function decodeActionType(type: ActionType, mode: ReplaceMode): PlanAction['type'] {
-  return type === 'HARDLINK' && mode === 'reflink' ? 'REFLINK' : type;
-}
-
-export function decodeAction(row: ActionRow, mode: ReplaceMode): PlanAction {
-  const type = decodeActionType(row.type, mode);
-  switch (type) {
-    case 'HARDLINK':
-    case 'REFLINK':
-    case 'NOOP':
-      return { type, row };
-    case 'SKIP':
-      return { type, row, reason: row.reason ?? 'skipped' };
-  }
 }
 
 /** A page of a plan's actions in execution order, decoded (see actionPage and decodeAction). */

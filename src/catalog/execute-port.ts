@@ -9,6 +9,7 @@
  * lock's read-check-write, a batch's intents, a batch of outcomes with the rows they change, the
  * settling of one journaled action by recovery.
  */
+import { type PlanAction, type ReplaceMode, replaceMode } from './action-decode.js';
 import type { DB } from './open.js';
 import { listDevices, type DeviceRow } from './devices.js';
 import {
@@ -18,13 +19,10 @@ import {
   getAction,
   planActionPage,
   type ActionRow,
-  type PlanAction,
-  type ReplaceMode,
 } from './actions.js';
 import {
   getPlan,
   markExecutingInterrupted,
-  replaceMode,
   setPlanStatus,
   type PlanRow,
   type PlanStatus,

@@ -4,8 +4,9 @@
  * and mode differences are never linked (they are SKIP actions), so the mtime is what changes.
  * A reflink clone keeps the target's own metadata: a reflink plan changes none.
  */
+import { replaceMode } from './action-decode.js';
 import type { DB } from './open.js';
-import { getPlan, replaceMode } from './plans.js';
+import { getPlan } from './plans.js';
 import { stmt } from './stmt.js';
 
 /** HARDLINK actions of a plan whose target will show another mtime once linked. */

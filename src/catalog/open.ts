@@ -15,24 +15,15 @@ import {
   accessSync,
   constants,
 } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './native-handles.js';
 import { readableCopy, walFilesPresent } from './read-only-fs.js';
 import { sqliteCatalog, type SqliteCatalog } from './sqlite.js';
+import { catalogPath } from './location.js';
 
 export type DB = Database.Database;
-
-export function defaultCatalogPath(): string {
-  return join(homedir(), '.hashall', 'catalog.db');
-}
-
-export function catalogPath(option: string | undefined): string {
-  const p = option || process.env.HASHALL_CATALOG || defaultCatalogPath();
-  return resolve(p);
-}
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 

@@ -6,7 +6,6 @@
 import type { DB } from './open.js';
 import type { FiltersJson } from './plan-types.js';
 import { stmt } from './stmt.js';
-import type { ReplaceMode } from './actions.js';
 
 export type PlanStatus =
   | 'pending'
@@ -144,9 +143,4 @@ export function setReflinkOptions(
     JSON.stringify(options),
     planId,
   );
-}
-
-/** How the plan replaces duplicates (plans made before reflink mode: hardlink). */
-export function replaceMode(plan: Pick<PlanRow, 'options'>): ReplaceMode {
-  return plan.options.mode === 'reflink' ? 'reflink' : 'hardlink';
 }

@@ -23,8 +23,15 @@ export interface Catalog extends ScanCatalog, PlanCatalog, ExecuteCatalog, Query
   /** Where the catalog is, for messages: a file path (a database URL never shows a password). */
   readonly location: string;
   /**
+   * Where executor runs of this catalog write their logs: a directory, and a tag that keeps
+   * this catalog's logs apart from another's in the same directory ('' for the default one).
+   */
+  readonly runLogs: { readonly dir: string; readonly tag: string };
+  /**
    * fn as one write transaction: committed when its promise resolves, rolled back when it
    * rejects. Called inside another unit of work, it joins that one.
    */
   unitOfWork<T>(fn: () => Promise<T>): Promise<T>;
+  /** Close the connection; a command closes what it opened when it ends, however it ends. */
+  close(): Promise<void>;
 }

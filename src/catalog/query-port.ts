@@ -10,6 +10,7 @@
  * the same kind again replaces it, and a cursor listing must end (or be left with `break`)
  * before other catalog work starts.
  */
+import { type ReplaceMode, replaceMode } from './action-decode.js';
 import type { DB } from './open.js';
 import { deviceUsage, listDevices, type DeviceRow, type DeviceUsage } from './devices.js';
 import {
@@ -44,8 +45,8 @@ import {
   type PlanGroupTotals,
 } from './plan-report.js';
 import { prepareScopeDirs, planScope, type ScopeDir, type StoredScope } from './scope.js';
-import { actionCounts, bytesFreed, type ActionRow, type ReplaceMode } from './actions.js';
-import { getPlan, replaceMode, type PlanRow } from './plans.js';
+import { actionCounts, bytesFreed, type ActionRow } from './actions.js';
+import { getPlan, type PlanRow } from './plans.js';
 import { bytesShared } from './clones.js';
 import { countMetadataChanges } from './metadata-changes.js';
 

@@ -3,7 +3,10 @@
  * better-sqlite3 connection. The connection answers synchronously; the port's promises
  * resolve at once (port.ts says why the port is asynchronous all the same).
  */
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import type { Catalog } from './port.js';
+import { defaultCatalogPath } from './location.js';
 import type { DB } from './open.js';
 import { scanOps } from './scan-port.js';
 import { executeOps } from './execute-port.js';
@@ -35,15 +38,33 @@ async function unitOfWork<T>(db: DB, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Logs go to `logs/` beside the catalog file. Several catalogs may share a directory (and so
+ * `logs/`): a short hash of the catalog's path keeps their logs apart; the default catalog's
+ * logs keep the plain name.
+ */
+function runLogsBeside(path: string): { dir: string; tag: string } {
+  const tag =
+    path === defaultCatalogPath()
+      ? ''
+      : `-${createHash('sha256').update(path).digest('hex').slice(0, 8)}`;
+  return { dir: join(dirname(path), 'logs'), tag };
+}
+
 export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
   return {
     db,
     path,
     location: path,
+    runLogs: runLogsBeside(path),
     ...scanOps(db),
     ...planOps(db),
     ...executeOps(db),
     ...queryOps(db),
     unitOfWork: (fn) => unitOfWork(db, fn),
+    close: () => {
+      db.close();
+      return Promise.resolve();
+    },
   };
 }

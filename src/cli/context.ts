@@ -1,7 +1,8 @@
 /** What every command shares: the global options of DESIGN §8 and the output channels. */
 import type { Command } from 'commander';
 import { requireSqliteBackend } from '../catalog/backend.js';
-import { openCatalog, type Catalog, type OpenOptions } from '../catalog/open.js';
+import { openCatalog, type OpenOptions } from '../catalog/open.js';
+import type { Catalog } from '../catalog/port.js';
 
 export interface GlobalOptions {
   catalog?: string;
@@ -19,6 +20,7 @@ export function withGlobals(cmd: Command): Command {
     .option('--debug', 'show stack traces for internal errors');
 }
 
+/** The catalog as the port: commands never see a database handle (README "Architecture"). */
 export function open(opts: GlobalOptions, o: OpenOptions = {}): Catalog {
   requireSqliteBackend(opts.catalog);
   return openCatalog(opts.catalog, o);

@@ -6,7 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, UserError, errnoCode } from '../errors.js';
-import { catalogPath, sqliteUserError } from '../catalog/open.js';
+import { catalogPath } from '../catalog/location.js';
+import { sqliteUserError } from '../catalog/open.js';
 import { registerConductor } from './commands/conductor/index.js';
 import { registerDevices } from './commands/devices.js';
 import { registerDupes } from './commands/dupes.js';

@@ -13,7 +13,6 @@ export async function withReadCatalog<T>(
   try {
     return await fn(opened);
   } finally {
-    // The port has no close yet: the handle is touched here only.
-    opened.db.close();
+    await opened.close();
   }
 }

@@ -98,7 +98,6 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   return withExecutorRun(
     {
       catalog,
-      catalogPath: catalog.location,
       planId: 0,
       log: {
         name: logName(device),

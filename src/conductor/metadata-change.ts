@@ -4,10 +4,10 @@
  * group and mode are equal, or the action is a SKIP). A reflink clone takes the target's own
  * metadata: nothing visible changes.
  */
+import { decodeActionType } from '../catalog/action-decode.js';
 import type { Catalog } from '../catalog/port.js';
 import type { PlanRow } from '../catalog/plans.js';
 import type { ActionRow } from '../catalog/actions.js';
-import { decodeActionType } from '../catalog/actions.js';
 import type { Mode } from './mode.js';
 
 export type MetadataField = 'mtime';

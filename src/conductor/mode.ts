@@ -8,9 +8,9 @@
  * plan; anything that lists actions should use actionLabel(). The catalog decodes actions
  * (decodeAction in catalog/actions.ts): this module only names its answers.
  */
+import { replaceMode, decodeActionType, type ReplaceMode } from '../catalog/action-decode.js';
 import type { ActionType } from '../catalog/plan-types.js';
-import { replaceMode, type PlanRow } from '../catalog/plans.js';
-import { decodeActionType, type ReplaceMode } from '../catalog/actions.js';
+import { type PlanRow } from '../catalog/plans.js';
 
 export type Mode = ReplaceMode;
 export const MODES: readonly Mode[] = ['hardlink', 'reflink'];

@@ -9,9 +9,10 @@
  * inode journaled before the rename; anything else (the old target, or a file someone else put
  * there) rolls back.
  */
+import type { ReplaceMode } from '../catalog/action-decode.js';
 import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import type { Catalog } from '../catalog/port.js';
-import type { ActionRow, ReplaceMode } from '../catalog/actions.js';
+import type { ActionRow } from '../catalog/actions.js';
 import type { InodeChange, OpenJournalEntry } from '../catalog/execute-port.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';

@@ -1,27 +1,19 @@
 /**
- * The log of an executor run (execute, undo, auto-execute). Where it goes: `<catalog dir>/logs/NAME[-TAG]-STAMP.log`. Several catalogs may
- * share a directory (and so `logs/`): TAG, a short hash of the catalog's path, keeps their
- * logs apart (the default catalog's logs keep the plain name). Two runs in the same second
- * never share a file either: the file is created exclusively, with `-2`, `-3`, … if needed.
+ * The log of an executor run (execute, undo, auto-execute): `DIR/NAME[TAG]-STAMP.log`, where
+ * the catalog says DIR and TAG (`Catalog.runLogs`: for a catalog file, `logs/` beside it and a
+ * tag that keeps catalogs sharing that directory apart). Two runs in the same second never
+ * share a file either: the file is created exclusively, with `-2`, `-3`, … if needed.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { defaultCatalogPath } from '../catalog/open.js';
+import { join } from 'node:path';
+import type { Catalog } from '../catalog/port.js';
 import { errnoCode } from '../errors.js';
 
-/** `-1a2b3c4d` for a catalog other than the default one, else ''. */
-export function catalogTag(catalogPath: string): string {
-  if (catalogPath === defaultCatalogPath()) return '';
-  return `-${createHash('sha256').update(catalogPath).digest('hex').slice(0, 8)}`;
-}
-
 /** Create the log file (0600, in a 0700 `logs/`); returns its path and open fd. */
-function createLogFile(catalogPath: string, name: string): { path: string; fd: number } {
-  const dir = join(dirname(catalogPath), 'logs');
+function createLogFile({ dir, tag }: RunLogPlace, name: string): { path: string; fd: number } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const base = join(dir, `${name}${catalogTag(catalogPath)}-${stamp}`);
+  const base = join(dir, `${name}${tag}-${stamp}`);
   for (let n = 1; ; n++) {
     const path = n === 1 ? `${base}.log` : `${base}-${n}.log`;
     try {
@@ -31,6 +23,8 @@ function createLogFile(catalogPath: string, name: string): { path: string; fd: n
     }
   }
 }
+
+type RunLogPlace = Catalog['runLogs'];
 
 export interface RunLog {
   readonly path: string;
@@ -42,19 +36,19 @@ export interface RunLog {
 const LOG_FLUSH_BYTES = 64 * 1024;
 
 /**
- * A log file under `<catalog dir>/logs/` (0700 directory, 0600 file). Lines are buffered and
+ * A log file in the catalog's log directory (0700 directory, 0600 file). Lines are buffered and
  * written on the next turn of the event loop (an executor yields at least every 50 ms), at
  * 64 KiB, on close and at exit: one write per burst of action reports, not one per action.
  */
 export function openLog({
-  catalogPath,
+  place,
   name,
 }: {
-  readonly catalogPath: string;
+  readonly place: RunLogPlace;
   /** `conductor-plan-7`: the catalog's tag and a time stamp are added. */
   readonly name: string;
 }): RunLog {
-  const { path, fd } = createLogFile(catalogPath, name);
+  const { path, fd } = createLogFile(place, name);
   let buf: string[] = [];
   let bytes = 0;
   let scheduled = false;

@@ -24,8 +24,6 @@ export interface RunRecovery {
 
 export interface ExecutorRunRequest {
   readonly catalog: Catalog;
-  /** The catalog's path: the log goes to `logs/` beside it. */
-  readonly catalogPath: string;
   /** The plan the lock names (0 while there is none yet, as auto-execute before it plans). */
   readonly planId: number;
   /** The log's name (`conductor-plan-7`) and its first line. */
@@ -108,7 +106,7 @@ export async function withExecutorRun<T>(
   try {
     const recovery = await recoverBoth(catalog, req.onEvent);
     await req.check?.(recovery);
-    log = openLog({ catalogPath: req.catalogPath, name: req.log.name });
+    log = openLog({ place: catalog.runLogs, name: req.log.name });
     log.write(req.log.header);
     for (const t of [describeRecovery(recovery.execute), describeUndoRecovery(recovery.undo)])
       if (t) log.write(t);

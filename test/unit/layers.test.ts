@@ -17,7 +17,7 @@ beforeAll(() => {
 async function restricted(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath });
   return result!.messages
-    .filter((m) => m.ruleId === 'no-restricted-imports' || m.fatal)
+    .filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports' || m.fatal)
     .map((m) => m.message);
 }
 
@@ -59,13 +59,13 @@ const DOWNWARD: [string, string][] = [
   ['src/catalog/open.ts', 'better-sqlite3'],
   ['src/fs/reachability.ts', './mountinfo.js'],
   ['src/fs/reachability.ts', '../paths.js'],
-  ['src/scan/scanner.ts', '../catalog/devices.js'],
+  ['src/scan/scanner.ts', '../catalog/port.js'],
   ['src/scan/scanner.ts', '../fs/process.js'],
   ['src/scan/scanner.ts', '../format.js'],
   ['src/conductor/run.ts', '../scan/walker.js'],
-  ['src/conductor/run.ts', '../catalog/plans.js'],
+  ['src/conductor/run.ts', '../catalog/action-decode.js'],
   ['src/conductor/run.ts', '../fs/reachability.js'],
-  ['src/conductor/execute/check.ts', '../../catalog/plans.js'],
+  ['src/conductor/execute/check.ts', '../../catalog/port.js'],
   ['src/conductor/execute/check.ts', '../lock.js'],
   ['src/report/html.ts', '../conductor/mode.js'],
   ['src/report/html.ts', '../conductor/filters.js'],
@@ -93,6 +93,47 @@ describe('layer rule', () => {
     expect(await restricted(file, importOf(spec))).toEqual([]);
     expect(await restricted(file, typeImportOf(spec))).toEqual([]);
   });
+});
+
+describe('the catalog through its port', () => {
+  const valueOf = (spec: string) => `import { f } from '${spec}';\nexport const g = f;\n`;
+  const typeOf = (spec: string) => `import type { T } from '${spec}';\nexport type U = T;\n`;
+
+  it.each([
+    ['src/scan/scanner.ts', '../catalog/devices.js'],
+    ['src/conductor/run.ts', '../catalog/plans.js'],
+    ['src/conductor/execute/check.ts', '../../catalog/journal.js'],
+    ['src/report/html.ts', '../catalog/plan-report.js'],
+    ['src/cli/commands/scan.ts', '../../catalog/stats.js'],
+    // Opening a catalog is the CLI's: the conductor is handed one.
+    ['src/conductor/run.ts', '../catalog/open.js'],
+  ])('%s may not call %s: a value import is refused, a type import is not', async (file, spec) => {
+    const msgs = await restricted(file, valueOf(spec));
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toContain('Outside src/catalog the catalog is the port');
+    expect(await restricted(file, typeOf(spec))).toEqual([]);
+  });
+
+  it.each([
+    ['src/conductor/run.ts', '../catalog/port.js'],
+    ['src/conductor/mode.ts', '../catalog/action-decode.js'],
+    ['src/report/html.ts', '../catalog/plan-types.js'],
+    ['src/cli/context.ts', '../catalog/open.js'],
+    ['src/cli/main.ts', '../catalog/location.js'],
+  ])('%s may import values from %s', async (file, spec) => {
+    expect(await restricted(file, valueOf(spec))).toEqual([]);
+  });
+});
+
+describe('database drivers outside src/catalog', () => {
+  it.each(['src/cli/main.ts', 'src/conductor/run.ts', 'src/scan/walk-hasher.ts'])(
+    'pg is refused in %s',
+    async (file) => {
+      const msgs = await restricted(file, `import pg from 'pg';\nexport const p = pg;\n`);
+      expect(msgs).toHaveLength(1);
+      expect(msgs[0]).toContain('Only src/catalog talks to PostgreSQL');
+    },
+  );
 });
 
 describe('better-sqlite3 outside src/catalog', () => {

@@ -3,11 +3,12 @@
  * the plan's mode, the executor sees HARDLINK, REFLINK, NOOP or SKIP. And a run's verdicts are
  * recorded as one batch. On a real catalog.
  */
+import { replaceMode } from '../../src/catalog/action-decode.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Member } from '../../src/catalog/groups.js';
 import { openCatalog } from '../../src/catalog/open.js';
-import { insertPlan, getPlan, replaceMode, type PlanOptions } from '../../src/catalog/plans.js';
+import { insertPlan, getPlan, type PlanOptions } from '../../src/catalog/plans.js';
 import {
   ActionWriter,
   countActions,

@@ -49,7 +49,6 @@ describe('withExecutorRun', () => {
       withExecutorRun(
         {
           catalog: cat,
-          catalogPath: cat.path,
           planId: 7,
           log: { name: 'conductor-plan-7', header: 'execute plan #7' },
           onEvent: (e) => events.push(e),
@@ -81,7 +80,6 @@ describe('withExecutorRun', () => {
       withExecutorRun(
         {
           catalog: cat,
-          catalogPath: cat.path,
           planId: 3,
           log: { name: 'conductor-undo-3', header: 'undo plan #3' },
           check: () => {
@@ -109,12 +107,9 @@ describe('withExecutorRun', () => {
       await writeLock(holder);
       let ran = false;
       await expect(
-        withExecutorRun(
-          { catalog: cat, catalogPath: cat.path, planId: 9, log: { name: 'x', header: 'x' } },
-          async () => {
-            ran = true;
-          },
-        ),
+        withExecutorRun({ catalog: cat, planId: 9, log: { name: 'x', header: 'x' } }, async () => {
+          ran = true;
+        }),
       ).rejects.toThrow(/another hashall execute holds this catalog \(pid \d+/);
       expect(ran).toBe(false);
       expect(await cat.executorLock.holder()).toEqual(holder);

@@ -85,7 +85,7 @@ export function registerDevices(program: Command): void {
         ),
       );
     } finally {
-      cat.db.close();
+      await cat.close();
     }
   });
 
@@ -103,7 +103,7 @@ export function registerDevices(program: Command): void {
       if (opts.json) printJson(deviceJson(d, u));
       else say(opts, renderShow(d, u));
     } finally {
-      cat.db.close();
+      await cat.close();
     }
   });
 
@@ -121,7 +121,7 @@ export function registerDevices(program: Command): void {
       if (opts.json) printJson(deviceJson(d, (await cat.devices.usage()).get(d.id)));
       else say(opts, `Device ${d.identity} is now '${d.alias}'.`);
     } finally {
-      cat.db.close();
+      await cat.close();
     }
   });
 }

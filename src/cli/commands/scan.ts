@@ -160,7 +160,7 @@ export function registerScan(program: Command): void {
       });
     } finally {
       progress.stop();
-      catalog.db.close();
+      await catalog.close();
     }
     for (const r of summary.recovered) {
       warn(

@@ -3,7 +3,8 @@
  * stand?), a replacement is verified (verify.ts) or fails with the reason. Verdicts of real runs
  * are collected for the run's next outcome transaction.
  */
-import type { ActionRow, PlanAction } from '../../catalog/actions.js';
+import type { PlanAction } from '../../catalog/action-decode.js';
+import type { ActionRow } from '../../catalog/actions.js';
 import type { Verdict } from '../../catalog/execution.js';
 import { describeErrno } from '../../errors.js';
 import { absolutePath, type MountView } from '../../fs/reachability.js';

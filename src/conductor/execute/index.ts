@@ -18,10 +18,10 @@
  * Batching the commits is what makes execute cost a few syscalls per action rather than two
  * SQLite commits; it widens no check window: steps 6-8 still run immediately around each rename.
  */
+import { type ReplaceMode, replaceMode } from '../../catalog/action-decode.js';
 import { closeSync } from 'node:fs';
 import type { Catalog } from '../../catalog/port.js';
-import type { ReplaceMode } from '../../catalog/actions.js';
-import { replaceMode, type PlanRow } from '../../catalog/plans.js';
+import { type PlanRow } from '../../catalog/plans.js';
 import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';

@@ -8,7 +8,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { catalogPath, defaultCatalogPath } from '../../../catalog/open.js';
+import { catalogPath, defaultCatalogPath } from '../../../catalog/location.js';
 import type { DeviceRow } from '../../../catalog/devices.js';
 import {
   autoExecute,
@@ -17,7 +17,6 @@ import {
   type Rescan,
 } from '../../../conductor/auto-execute-run.js';
 import type { Verify } from '../../../conductor/execute/index.js';
-import { closeCatalog } from '../../../catalog/close.js';
 import { parseSize } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
 import { MODES, actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
@@ -74,13 +73,12 @@ async function schedule(
   { filters, keep }: Parsed,
 ): Promise<void> {
   const catalog = open(opts, { readonly: true });
-  const { db } = catalog;
   let resolved;
   try {
     // The schedule must name a real device (and catalogued directories).
     resolved = await deviceAndScope(catalog, opts.device, paths);
   } finally {
-    db.close();
+    await catalog.close();
   }
   const job = scheduleJob({
     when,
@@ -293,7 +291,7 @@ async function runAuto(
     );
     render(opts, result, { device, scope, minSavings, keep, filters, human });
   } finally {
-    closeCatalog(catalog);
+    await catalog.close();
   }
 }
 

@@ -20,7 +20,7 @@ export function registerDiscard(conductor: Command): void {
       else
         say(opts, styleFor().deco('🗑️ ', `Plan ${id} discarded (${countOf(r.actions, 'action')})`));
     } finally {
-      catalog.db.close();
+      await catalog.close();
     }
   });
 }

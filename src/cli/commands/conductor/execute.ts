@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import type { Catalog } from '../../../catalog/port.js';
 import type { PlanRow } from '../../../catalog/plans.js';
-import { closeCatalog } from '../../../catalog/close.js';
 import type { ExecuteSummary, Verify } from '../../../conductor/execute/index.js';
 import { recoveryPending, withExecutorRun } from '../../../conductor/run.js';
 import { EXIT, UserError } from '../../../errors.js';
@@ -83,7 +82,6 @@ export function registerExecute(conductor: Command): void {
       await withExecutorRun(
         {
           catalog,
-          catalogPath: cat.path,
           planId: id,
           log: {
             name: `conductor-plan-${id}`,
@@ -105,7 +103,7 @@ export function registerExecute(conductor: Command): void {
         },
       );
     } finally {
-      closeCatalog(catalog);
+      await catalog.close();
     }
     function finish(summary: ExecuteSummary, doc: Record<string, unknown>): void {
       if (opts.json) printJson(doc);

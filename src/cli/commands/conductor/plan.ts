@@ -164,7 +164,7 @@ export function registerPlan(conductor: Command): void {
         ].join('\n'),
       );
     } finally {
-      catalog.db.close();
+      await catalog.close();
     }
   });
 }

@@ -71,7 +71,7 @@ export function registerPlans(conductor: Command): void {
           ),
         );
       } finally {
-        catalog.db.close();
+        await catalog.close();
       }
     },
   );

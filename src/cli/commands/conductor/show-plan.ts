@@ -177,7 +177,7 @@ export function registerShowPlan(conductor: Command): void {
       });
       say(opts, lines.join('\n'));
     } finally {
-      catalog.db.close();
+      await catalog.close();
     }
   });
 }

@@ -17,7 +17,6 @@ export function registerStatus(conductor: Command): void {
       .option('--device <path>', 'only this filesystem (a path on it, or its alias)'),
   ).action(async (opts: GlobalOptions & { device?: string }) => {
     const catalog = open(opts, { readonly: true });
-    const { db } = catalog;
     try {
       const device = await deviceOption(catalog, opts.device);
       const s = await status(catalog, device);
@@ -65,7 +64,7 @@ export function registerStatus(conductor: Command): void {
       );
       say(opts, lines.join('\n'));
     } finally {
-      db.close();
+      await catalog.close();
     }
   });
 }

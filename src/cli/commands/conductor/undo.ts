@@ -79,7 +79,6 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
     await withExecutorRun(
       {
         catalog: cat,
-        catalogPath: cat.path,
         planId: id,
         log: {
           name: `conductor-undo-${id}`,
@@ -96,7 +95,7 @@ async function runUndo(id: number, opts: UndoOpts): Promise<void> {
         undoPlan({ catalog: cat, plan: await requirePlan(cat, id), opts, paths, space, run }),
     );
   } finally {
-    cat.db.close();
+    await cat.close();
   }
 }
 
