@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 /** What the addon exports (see native/walk.cc). */
@@ -14,6 +15,31 @@ export interface NativeAddon {
   /** Resolves to one packed listing (native-list.ts decodes it) or rejects with errno/syscall. */
   listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>;
   readonly layoutVersion: number;
+  /**
+   * The hashing workers' batch read (native/read.cc); absent from a binary built before it,
+   * in which case the workers read with node:fs.
+   */
+  readonly readFiles?: (
+    paths: Uint8Array,
+    pathEnds: Uint32Array,
+    meta: BigInt64Array,
+    limits: Uint32Array,
+    expected: Uint32Array,
+  ) => NativeReadResult;
+}
+
+/** What readFiles returns: per job a verdict, and the bytes of the jobs read in one buffer. */
+export interface NativeReadResult {
+  /** HashStatus per job, or 3: not read (limit 0), left to the caller. */
+  readonly status: Uint8Array;
+  /** For an error: 1 open, 2 fstat, 3 read. */
+  readonly syscall: Uint8Array;
+  /** For an error: the positive errno. */
+  readonly errno: Int32Array;
+  readonly bytesRead: Uint32Array;
+  /** The bytes of the jobs read whole or in prefix, job i's ending at dataEnds[i]. */
+  readonly data: Buffer;
+  readonly dataEnds: Uint32Array;
 }
 
 export type NativeStatus =
@@ -51,7 +77,8 @@ function load(): NativeStatus {
 export function nativeStatus(): NativeStatus {
   if (!status) {
     status = load();
-    if (status.kind === 'unavailable' && process.argv.includes('--debug')) {
+    // Said once, by the main thread: the hashing workers load it too (src/scan/hash-worker.ts).
+    if (status.kind === 'unavailable' && isMainThread && process.argv.includes('--debug')) {
       process.stderr.write(
         `hashall: debug: native walk not loaded (${status.reason}); using the JS walk\n`,
       );
