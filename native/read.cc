@@ -3,15 +3,18 @@
 // main thread. Per file it does what src/scan/hash-file.ts does, in the same order and with the
 // same verdicts: open without following a link and without blocking, check the identity the
 // catalog expects, read up to a limit, check the byte count and the identity again, close. The
-// bytes come back in one buffer; the worker hashes them with node:crypto (src/scan/hash-native.ts),
-// so the digests are computed by the very same code either way.
+// SHA-256 digests are made here with the OpenSSL that Node itself links and exports (EVP_Digest,
+// the implementation behind node:crypto), written straight into the worker's result arrays.
 #include <napi.h>
+
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -52,8 +55,7 @@ struct Result {
   uint32_t bytesRead = 0;
 };
 
-// Reads one file into `out` (appending); on any verdict other than OK what was appended is
-// dropped by the caller.
+// Reads one file into `out` (which it resizes to the bytes read).
 Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t expected,
                std::vector<uint8_t> &out) {
   Result r;
@@ -85,12 +87,11 @@ Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t 
   } else if (!sameIdentity(st, want)) {
     r.status = S_CHANGED;
   } else {
-    size_t base = out.size();
-    out.resize(base + limit);
+    out.resize(limit);
     uint32_t got = 0;
     bool failed = false;
     while (got < limit) {
-      ssize_t n = read(fd, out.data() + base + got, limit - got);
+      ssize_t n = read(fd, out.data() + got, limit - got);
       if (n < 0) {
         if (errno == EINTR) continue;
         fail(SYS_READ);
@@ -100,7 +101,7 @@ Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t 
       if (n == 0) break;
       got += static_cast<uint32_t>(n);
     }
-    out.resize(base + got);
+    out.resize(got);
     r.bytesRead = got;
     if (!failed) {
       if (got != expected) {
@@ -118,28 +119,46 @@ Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t 
 
 } // namespace
 
-// readFiles(paths: Uint8Array, pathEnds: Uint32Array, meta: BigInt64Array,
-//           limits: Uint32Array, expected: Uint32Array)
-//   -> { status: Uint8Array, syscall: Uint8Array, errno: Int32Array, bytesRead: Uint32Array,
-//        data: Buffer, dataEnds: Uint32Array }
-// Job i reads at most limits[i] bytes and must read exactly expected[i]; limits[i] == 0 skips it.
-// data holds the bytes of the OK jobs only, job i's ending at dataEnds[i].
+namespace {
+
+bool sha256(const uint8_t *data, size_t len, uint8_t *digest) {
+  unsigned int n = 0;
+  return EVP_Digest(data, len, digest, &n, EVP_sha256(), nullptr) == 1 && n == 32;
+}
+
+template <typename T> T field(const Napi::Object &o, const char *name) {
+  return o.Get(name).As<T>();
+}
+
+} // namespace
+
+// readFiles({ paths, pathEnds, meta, limits, expected, whole, prefixBytes, prefix, sha256 })
+//   -> { status: Uint8Array, syscall: Uint8Array, errno: Int32Array, bytesRead: Uint32Array }
+// Job i reads at most limits[i] bytes and must read exactly expected[i]; limits[i] == 0 skips
+// it. A job read OK gets the digest of its first prefixBytes bytes in prefix[32i..], and when
+// whole[i], the digest of all it read in sha256[32i..] (both arrays are the caller's).
 Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
-      !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray()) {
-    Napi::TypeError::New(env, "readFiles(paths, pathEnds, meta, limits, expected)")
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "readFiles({ paths, pathEnds, meta, limits, expected, whole, "
+                              "prefixBytes, prefix, sha256 })")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto paths = info[0].As<Napi::Uint8Array>();
-  auto ends = info[1].As<Napi::Uint32Array>();
-  auto meta = info[2].As<Napi::BigInt64Array>();
-  auto limits = info[3].As<Napi::Uint32Array>();
-  auto expected = info[4].As<Napi::Uint32Array>();
+  Napi::Object a = info[0].As<Napi::Object>();
+  auto paths = field<Napi::Uint8Array>(a, "paths");
+  auto ends = field<Napi::Uint32Array>(a, "pathEnds");
+  auto meta = field<Napi::BigInt64Array>(a, "meta");
+  auto limits = field<Napi::Uint32Array>(a, "limits");
+  auto expected = field<Napi::Uint32Array>(a, "expected");
+  auto whole = field<Napi::Uint8Array>(a, "whole");
+  auto prefixOut = field<Napi::Uint8Array>(a, "prefix");
+  auto fullOut = field<Napi::Uint8Array>(a, "sha256");
+  const uint32_t prefixBytes = field<Napi::Number>(a, "prefixBytes").Uint32Value();
   const size_t n = ends.ElementLength();
   if (meta.ElementLength() != n * 4 || limits.ElementLength() != n ||
-      expected.ElementLength() != n) {
+      expected.ElementLength() != n || whole.ElementLength() != n ||
+      prefixOut.ElementLength() != n * 32 || fullOut.ElementLength() != n * 32) {
     Napi::TypeError::New(env, "readFiles: arrays of different lengths")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -148,7 +167,6 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
   auto syscalls = Napi::Uint8Array::New(env, n);
   auto errnos = Napi::Int32Array::New(env, n);
   auto bytesRead = Napi::Uint32Array::New(env, n);
-  auto dataEnds = Napi::Uint32Array::New(env, n);
   std::vector<uint8_t> data;
   std::string path;
   uint32_t start = 0;
@@ -161,22 +179,26 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
     // it, so leave it to the JS path, which refuses it.
     if (limits[i] != 0 && path.find('\0') == std::string::npos) {
       Identity want{meta[i * 4], meta[i * 4 + 1], meta[i * 4 + 2], meta[i * 4 + 3]};
-      size_t before = data.size();
       r = readOne(path.c_str(), want, limits[i], expected[i], data);
-      if (r.status != S_OK) data.resize(before);
+      if (r.status == S_OK) {
+        bool ok = sha256(data.data(), std::min<size_t>(data.size(), prefixBytes),
+                         prefixOut.Data() + i * 32);
+        if (ok && whole[i]) ok = sha256(data.data(), data.size(), fullOut.Data() + i * 32);
+        if (!ok) {
+          Napi::Error::New(env, "hashall: OpenSSL's SHA-256 failed").ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+      }
     }
     status[i] = r.status;
     syscalls[i] = r.syscall;
     errnos[i] = r.err;
     bytesRead[i] = r.bytesRead;
-    dataEnds[i] = static_cast<uint32_t>(data.size());
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("status", status);
   out.Set("syscall", syscalls);
   out.Set("errno", errnos);
   out.Set("bytesRead", bytesRead);
-  out.Set("data", Napi::Buffer<uint8_t>::Copy(env, data.data(), data.size()));
-  out.Set("dataEnds", dataEnds);
   return out;
 }

@@ -19,16 +19,28 @@ export interface NativeAddon {
    * The hashing workers' batch read (native/read.cc); absent from a binary built before it,
    * in which case the workers read with node:fs.
    */
-  readonly readFiles?: (
-    paths: Uint8Array,
-    pathEnds: Uint32Array,
-    meta: BigInt64Array,
-    limits: Uint32Array,
-    expected: Uint32Array,
-  ) => NativeReadResult;
+  readonly readFiles?: (batch: NativeReadBatch) => NativeReadResult;
 }
 
-/** What readFiles returns: per job a verdict, and the bytes of the jobs read in one buffer. */
+/** A batch for readFiles: the jobs as hash-job.ts encodes them, what to read of each, where to put digests. */
+export interface NativeReadBatch {
+  readonly paths: Uint8Array;
+  readonly pathEnds: Uint32Array;
+  readonly meta: BigInt64Array;
+  /** Read at most this many bytes of job i; 0: leave job i to the caller. */
+  readonly limits: Uint32Array;
+  /** The byte count job i must read (fewer or more: it changed). */
+  readonly expected: Uint32Array;
+  /** 1: digest all job i read into `sha256` too. */
+  readonly whole: Uint8Array;
+  /** The prefix digest covers this many leading bytes. */
+  readonly prefixBytes: number;
+  /** 32 bytes per job, written for the jobs read OK. */
+  readonly prefix: Uint8Array;
+  readonly sha256: Uint8Array;
+}
+
+/** What readFiles returns: a verdict per job. */
 export interface NativeReadResult {
   /** HashStatus per job, or 3: not read (limit 0), left to the caller. */
   readonly status: Uint8Array;
@@ -37,9 +49,6 @@ export interface NativeReadResult {
   /** For an error: the positive errno. */
   readonly errno: Int32Array;
   readonly bytesRead: Uint32Array;
-  /** The bytes of the jobs read whole or in prefix, job i's ending at dataEnds[i]. */
-  readonly data: Buffer;
-  readonly dataEnds: Uint32Array;
 }
 
 export type NativeStatus =

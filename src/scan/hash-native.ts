@@ -2,18 +2,16 @@
  * The hashing workers' native read (native/read.cc): the small files of a batch, and the
  * prefixes of the larger ones, are opened, identity-checked, read and closed in ONE call, which
  * saves the per-file cost of node:fs (a BigInt Stats object per fstat, a call into libuv per
- * syscall). The verdicts are hash-file.ts's, made in C by the same rules; the digests are made
- * here with node:crypto over the bytes it read, so they are the same bytes through the same
- * hash. Files to be read whole past WHOLE_READ_MAX, and paths that need PathReach (longer than
+ * syscall, two node:crypto Hash objects per file). The verdicts are hash-file.ts's, made in C by
+ * the same rules; the digests come from the OpenSSL that Node links (the code behind
+ * node:crypto), written straight into the batch's result arrays. Files to be read whole past WHOLE_READ_MAX, and paths that need PathReach (longer than
  * SHORT_PATH_LIMIT), are left to hash-file.ts, which streams them.
  */
-import { createHash } from 'node:crypto';
 import { describeErrno } from '../errors.js';
 import type { NativeAddon } from '../fs/native.js';
 import { systemError } from '../fs/native-list.js';
 import { SHORT_PATH_LIMIT } from '../fs/reach.js';
 import {
-  DIGEST_BYTES,
   HashStatus,
   PREFIX_BYTES,
   WHOLE_READ_MAX,
@@ -26,10 +24,6 @@ export type ReadFiles = NonNullable<NativeAddon['readFiles']>;
 /** Not read natively (native/read.cc S_SKIPPED). */
 const SKIPPED = 3;
 const SYSCALLS = ['', 'open', 'fstat', 'read'] as const;
-
-function sha256(data: Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
-}
 
 /**
  * Reads and hashes what it can of `batch` into `out`; returns, per job, whether it was done
@@ -60,7 +54,17 @@ export function hashBatchNative(
       expected[i] = Math.min(Number(size), PREFIX_BYTES);
     }
   }
-  const r = readFiles(batch.paths, batch.pathEnds, batch.meta, limits, expected);
+  const r = readFiles({
+    paths: batch.paths,
+    pathEnds: batch.pathEnds,
+    meta: batch.meta,
+    limits,
+    expected,
+    whole,
+    prefixBytes: PREFIX_BYTES,
+    prefix: out.prefix,
+    sha256: out.sha256,
+  });
   const done = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const status = r.status[i]!;
@@ -69,12 +73,7 @@ export function hashBatchNative(
     out.status[i] = status;
     out.bytesRead[i] = r.bytesRead[i]!;
     if (status === HashStatus.Ok) {
-      const data = r.data.subarray(i === 0 ? 0 : r.dataEnds[i - 1]!, r.dataEnds[i]!);
-      out.prefix.set(sha256(data.subarray(0, PREFIX_BYTES)), i * DIGEST_BYTES);
-      if (whole[i]) {
-        out.sha256.set(sha256(data), i * DIGEST_BYTES);
-        out.hasSha256[i] = 1;
-      }
+      out.hasSha256[i] = whole[i]!;
     } else if (status === HashStatus.Error) {
       const from = i === 0 ? 0 : batch.pathEnds[i - 1]!;
       const path = Buffer.from(
