@@ -70,6 +70,15 @@ function dump(jobsFile: string, native: '1' | '0', asNobody = false): Dump {
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
+/** Without a built addon there is nothing to compare: skipped, saying why (CI requires it). */
+function requireNative(ctx: { skip: (note?: string) => void }, d: Dump): void {
+  if (d.reader === 'native') return;
+  const why = 'the native addon (with readFiles) did not load';
+  if (process.env.HASHALL_REQUIRE_NATIVE === '1') throw new Error(why);
+  console.warn(`skipping: ${why} (npm run build:native)`);
+  ctx.skip(why);
+}
+
 describe('native read path', () => {
   let dir: string;
   beforeAll(() => {
@@ -78,7 +87,7 @@ describe('native read path', () => {
   });
   afterAll(() => removeTree(dir));
 
-  it('gives the same verdicts, digests, byte counts and errors as the node:fs read', () => {
+  it('gives the same verdicts, digests, byte counts and errors as the node:fs read', (ctx) => {
     const sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 100_000, 2_000_000];
     const content = (n: number, seed: number) => {
       const b = Buffer.alloc(n);
@@ -135,8 +144,8 @@ describe('native read path', () => {
     const jobsFile = join(dir, 'jobs.json');
     writeFileSync(jobsFile, JSON.stringify(jobs));
     const native = dump(jobsFile, '1');
+    requireNative(ctx, native);
     const js = dump(jobsFile, '0');
-    expect(native.reader).toBe('native');
     expect(js.reader).toBe('js');
     expect(native.stages).toEqual(js.stages);
 
@@ -164,7 +173,8 @@ describe('native read path', () => {
       spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status !==
       0
     ) {
-      ctx.skip(); // needs root and setpriv(1) to drop to nobody
+      console.warn('skipping: needs root and setpriv(1) to run as nobody');
+      ctx.skip('needs root and setpriv(1) to run as nobody');
     }
     const own = join(dir, 'unreadable');
     writeFileSync(own, 'secret');
@@ -176,8 +186,8 @@ describe('native read path', () => {
     writeFileSync(jobsFile, JSON.stringify([jobOf(own), jobOf(open)]));
     chmodSync(jobsFile, 0o644);
     const native = dump(jobsFile, '1', true);
+    requireNative(ctx, native);
     const js = dump(jobsFile, '0', true);
-    expect(native.reader).toBe('native');
     expect(native.stages).toEqual(js.stages);
     expect(native.stages.prefix[0]).toMatchObject({
       status: 2,
