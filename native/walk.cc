@@ -248,4 +248,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 } // namespace
 
-NODE_API_MODULE(hashall_native, Init)
+// native/read.cc: the hashing workers' batch read.
+Napi::Value ReadFiles(const Napi::CallbackInfo &info);
+
+namespace {
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  Init(env, exports);
+  exports.Set("readFiles", Napi::Function::New(env, ReadFiles));
+  return exports;
+}
+} // namespace
+
+NODE_API_MODULE(hashall_native, InitAll)

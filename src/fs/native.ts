@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 /** What the addon exports (see native/walk.cc). */
@@ -14,6 +15,40 @@ export interface NativeAddon {
   /** Resolves to one packed listing (native-list.ts decodes it) or rejects with errno/syscall. */
   listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>;
   readonly layoutVersion: number;
+  /**
+   * The hashing workers' batch read (native/read.cc); absent from a binary built before it,
+   * in which case the workers read with node:fs.
+   */
+  readonly readFiles?: (batch: NativeReadBatch) => NativeReadResult;
+}
+
+/** A batch for readFiles: the jobs as hash-job.ts encodes them, what to read of each, where to put digests. */
+export interface NativeReadBatch {
+  readonly paths: Uint8Array;
+  readonly pathEnds: Uint32Array;
+  readonly meta: BigInt64Array;
+  /** Read at most this many bytes of job i; 0: leave job i to the caller. */
+  readonly limits: Uint32Array;
+  /** The byte count job i must read (fewer or more: it changed). */
+  readonly expected: Uint32Array;
+  /** 1: digest all job i read into `sha256` too. */
+  readonly whole: Uint8Array;
+  /** The prefix digest covers this many leading bytes. */
+  readonly prefixBytes: number;
+  /** 32 bytes per job, written for the jobs read OK. */
+  readonly prefix: Uint8Array;
+  readonly sha256: Uint8Array;
+}
+
+/** What readFiles returns: a verdict per job. */
+export interface NativeReadResult {
+  /** HashStatus per job, or 3: not read (limit 0), left to the caller. */
+  readonly status: Uint8Array;
+  /** For an error: 1 open, 2 fstat, 3 read. */
+  readonly syscall: Uint8Array;
+  /** For an error: the positive errno. */
+  readonly errno: Int32Array;
+  readonly bytesRead: Uint32Array;
 }
 
 export type NativeStatus =
@@ -51,7 +86,8 @@ function load(): NativeStatus {
 export function nativeStatus(): NativeStatus {
   if (!status) {
     status = load();
-    if (status.kind === 'unavailable' && process.argv.includes('--debug')) {
+    // Said once, by the main thread: the hashing workers load it too (src/scan/hash-worker.ts).
+    if (status.kind === 'unavailable' && isMainThread && process.argv.includes('--debug')) {
       process.stderr.write(
         `hashall: debug: native walk not loaded (${status.reason}); using the JS walk\n`,
       );

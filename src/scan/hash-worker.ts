@@ -1,5 +1,6 @@
 /** A hashing worker thread: one reusable buffer, one batch at a time. */
 import { parentPort } from 'node:worker_threads';
+import { nativeStatus } from '../fs/native.js';
 import { PathReach } from '../fs/reach.js';
 import { hashFile } from './hash-file.js';
 import {
@@ -10,9 +11,17 @@ import {
   type HashBatchMessage,
   type HashResultMessage,
 } from './hash-job.js';
+import { hashBatchNative, type ReadFiles } from './hash-native.js';
 
 const buf = Buffer.allocUnsafeSlow(1 << 20);
 const reach = new PathReach();
+
+// The addon's batch read where it loaded (HASHALL_NATIVE=0 or no addon: node:fs for all).
+// Loaded now, while the worker starts: its path is absolute, so the working directory the walk
+// moves does not matter.
+const native = nativeStatus();
+const readFiles: ReadFiles | undefined =
+  native.kind === 'loaded' ? native.addon.readFiles?.bind(native.addon) : undefined;
 
 parentPort!.on('message', (batch: HashBatchMessage) => {
   const n = batch.count;
@@ -25,7 +34,9 @@ parentPort!.on('message', (batch: HashBatchMessage) => {
     bytesRead: new Float64Array(n),
     errors: {},
   };
+  const done = readFiles ? hashBatchNative(readFiles, batch, out) : undefined;
   for (let i = 0; i < n; i++) {
+    if (done?.[i]) continue;
     const r = hashFile(decodeJob(batch, i), batch.full, buf, reach);
     out.status[i] = r.status;
     out.bytesRead[i] = r.bytesRead;

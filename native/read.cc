@@ -1,0 +1,204 @@
+// hashall's native read path (README "Performance"): one synchronous call reads a batch of small
+// files (or the prefixes of larger ones) for a hashing worker thread, which already runs off the
+// main thread. Per file it does what src/scan/hash-file.ts does, in the same order and with the
+// same verdicts: open without following a link and without blocking, check the identity the
+// catalog expects, read up to a limit, check the byte count and the identity again, close. The
+// SHA-256 digests are made here with the OpenSSL that Node itself links and exports (EVP_Digest,
+// the implementation behind node:crypto), written straight into the worker's result arrays.
+#include <napi.h>
+
+#include <openssl/evp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Statuses as src/scan/hash-job.ts HashStatus; SKIPPED: not asked for (limit 0), left to JS.
+constexpr uint8_t S_OK = 0, S_CHANGED = 1, S_ERROR = 2, S_SKIPPED = 3;
+// Which call failed, for an S_ERROR (named in JS as Node names its syscalls).
+constexpr uint8_t SYS_OPEN = 1, SYS_FSTAT = 2, SYS_READ = 3;
+
+struct Identity {
+  int64_t ino, size, mtimeNs, ctimeNs;
+};
+
+// sec * 1e9 + nsec as Node's bigint stats compute it, or false when it does not fit in int64
+// (then it cannot equal an expected value, which is an int64).
+bool toNs(int64_t sec, int64_t nsec, int64_t *ns) {
+  int64_t s;
+  if (__builtin_mul_overflow(sec, int64_t{1000000000}, &s)) return false;
+  return !__builtin_add_overflow(s, nsec, ns);
+}
+
+// hash-file.ts sameIdentity(): a regular file with the inode, size, mtime and ctime expected.
+bool sameIdentity(const struct stat &st, const Identity &want) {
+  int64_t m, c;
+  return S_ISREG(st.st_mode) && static_cast<int64_t>(st.st_ino) == want.ino &&
+         static_cast<int64_t>(st.st_size) == want.size &&
+         toNs(st.st_mtim.tv_sec, st.st_mtim.tv_nsec, &m) && m == want.mtimeNs &&
+         toNs(st.st_ctim.tv_sec, st.st_ctim.tv_nsec, &c) && c == want.ctimeNs;
+}
+
+struct Result {
+  uint8_t status = S_SKIPPED;
+  uint8_t syscall = 0;
+  int32_t err = 0;
+  uint32_t bytesRead = 0;
+};
+
+// Reads one file into `out` (which it resizes to the bytes read).
+Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t expected,
+               std::vector<uint8_t> &out) {
+  Result r;
+  // The flags of hash-file.ts (O_NONBLOCK: a FIFO swapped in cannot hang the read), plus
+  // O_CLOEXEC, and O_NOATIME where the kernel permits it (owner or CAP_FOWNER): reading for a
+  // hash should not dirty every inode's atime. EPERM means not permitted: open as JS does.
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  int fd = open(path, flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(path, flags);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ELOOP || e == ENOTDIR) {
+      r.status = S_CHANGED;
+    } else {
+      r.status = S_ERROR;
+      r.err = e;
+      r.syscall = SYS_OPEN;
+    }
+    return r;
+  }
+  struct stat st;
+  auto fail = [&](uint8_t sys) {
+    r.status = S_ERROR;
+    r.err = errno;
+    r.syscall = sys;
+  };
+  if (fstat(fd, &st) != 0) {
+    fail(SYS_FSTAT);
+  } else if (!sameIdentity(st, want)) {
+    r.status = S_CHANGED;
+  } else {
+    out.resize(limit);
+    uint32_t got = 0;
+    bool failed = false;
+    while (got < limit) {
+      ssize_t n = read(fd, out.data() + got, limit - got);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail(SYS_READ);
+        failed = true;
+        break;
+      }
+      if (n == 0) break;
+      got += static_cast<uint32_t>(n);
+    }
+    out.resize(got);
+    r.bytesRead = got;
+    if (!failed) {
+      if (got != expected) {
+        r.status = S_CHANGED;
+      } else if (fstat(fd, &st) != 0) {
+        fail(SYS_FSTAT);
+      } else {
+        r.status = sameIdentity(st, want) ? S_OK : S_CHANGED;
+      }
+    }
+  }
+  close(fd);
+  return r;
+}
+
+} // namespace
+
+namespace {
+
+bool sha256(const uint8_t *data, size_t len, uint8_t *digest) {
+  unsigned int n = 0;
+  return EVP_Digest(data, len, digest, &n, EVP_sha256(), nullptr) == 1 && n == 32;
+}
+
+template <typename T> T field(const Napi::Object &o, const char *name) {
+  return o.Get(name).As<T>();
+}
+
+} // namespace
+
+// readFiles({ paths, pathEnds, meta, limits, expected, whole, prefixBytes, prefix, sha256 })
+//   -> { status: Uint8Array, syscall: Uint8Array, errno: Int32Array, bytesRead: Uint32Array }
+// Job i reads at most limits[i] bytes and must read exactly expected[i]; limits[i] == 0 skips
+// it. A job read OK gets the digest of its first prefixBytes bytes in prefix[32i..], and when
+// whole[i], the digest of all it read in sha256[32i..] (both arrays are the caller's).
+Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "readFiles({ paths, pathEnds, meta, limits, expected, whole, "
+                              "prefixBytes, prefix, sha256 })")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object a = info[0].As<Napi::Object>();
+  auto paths = field<Napi::Uint8Array>(a, "paths");
+  auto ends = field<Napi::Uint32Array>(a, "pathEnds");
+  auto meta = field<Napi::BigInt64Array>(a, "meta");
+  auto limits = field<Napi::Uint32Array>(a, "limits");
+  auto expected = field<Napi::Uint32Array>(a, "expected");
+  auto whole = field<Napi::Uint8Array>(a, "whole");
+  auto prefixOut = field<Napi::Uint8Array>(a, "prefix");
+  auto fullOut = field<Napi::Uint8Array>(a, "sha256");
+  const uint32_t prefixBytes = field<Napi::Number>(a, "prefixBytes").Uint32Value();
+  const size_t n = ends.ElementLength();
+  if (meta.ElementLength() != n * 4 || limits.ElementLength() != n ||
+      expected.ElementLength() != n || whole.ElementLength() != n ||
+      prefixOut.ElementLength() != n * 32 || fullOut.ElementLength() != n * 32) {
+    Napi::TypeError::New(env, "readFiles: arrays of different lengths")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto status = Napi::Uint8Array::New(env, n);
+  auto syscalls = Napi::Uint8Array::New(env, n);
+  auto errnos = Napi::Int32Array::New(env, n);
+  auto bytesRead = Napi::Uint32Array::New(env, n);
+  std::vector<uint8_t> data;
+  std::string path;
+  uint32_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t end = ends[i];
+    path.assign(reinterpret_cast<const char *>(paths.Data()) + start, end - start);
+    start = end;
+    Result r;
+    // A NUL inside a name cannot occur in a listed path; if it did, C would open a prefix of
+    // it, so leave it to the JS path, which refuses it.
+    if (limits[i] != 0 && path.find('\0') == std::string::npos) {
+      Identity want{meta[i * 4], meta[i * 4 + 1], meta[i * 4 + 2], meta[i * 4 + 3]};
+      r = readOne(path.c_str(), want, limits[i], expected[i], data);
+      if (r.status == S_OK) {
+        bool ok = sha256(data.data(), std::min<size_t>(data.size(), prefixBytes),
+                         prefixOut.Data() + i * 32);
+        if (ok && whole[i]) ok = sha256(data.data(), data.size(), fullOut.Data() + i * 32);
+        if (!ok) {
+          Napi::Error::New(env, "hashall: OpenSSL's SHA-256 failed").ThrowAsJavaScriptException();
+          return env.Undefined();
+        }
+      }
+    }
+    status[i] = r.status;
+    syscalls[i] = r.syscall;
+    errnos[i] = r.err;
+    bytesRead[i] = r.bytesRead;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("status", status);
+  out.Set("syscall", syscalls);
+  out.Set("errno", errnos);
+  out.Set("bytesRead", bytesRead);
+  return out;
+}

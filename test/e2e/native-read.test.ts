@@ -1,0 +1,198 @@
+/**
+ * The hashing workers' native read (native/read.cc, src/scan/hash-native.ts) against the node:fs
+ * read (src/scan/hash-file.ts): the same jobs on the same real tree, hashed once with the addon
+ * and once with HASHALL_NATIVE=0, must give exactly the same statuses, digests, byte counts and
+ * error texts — for files of every size around the prefix and whole-read limits, empty files,
+ * files changed, removed or replaced (FIFO, symlink, directory) after their job was made, names
+ * the kernel refuses, a path long enough to need PathReach, and (as an unprivileged user) an unreadable file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { removeTree, tempDir } from '../helpers/fs.js';
+
+const DUMP = fileURLToPath(new URL('../helpers/hash-dump.mjs', import.meta.url));
+
+interface JobJson {
+  path: string;
+  inode: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+interface Result {
+  status: number;
+  bytesRead: number;
+  prefix: string | null;
+  sha256: string | null;
+  error: string | null;
+}
+interface Dump {
+  reader: 'native' | 'js';
+  stages: Record<'prefix' | 'full', Result[]>;
+}
+
+function jobOf(path: string): JobJson {
+  const st = lstatSync(path, { bigint: true });
+  return {
+    path: Buffer.from(path).toString('base64'),
+    inode: String(BigInt.asIntN(64, st.ino)),
+    size: String(st.size),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+  };
+}
+
+function dump(jobsFile: string, native: '1' | '0', asNobody = false): Dump {
+  const argv = asNobody
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]
+    : [process.execPath];
+  const r = spawnSync(argv[0]!, [...argv.slice(1), DUMP, jobsFile], {
+    encoding: 'utf8',
+    env: { ...process.env, HASHALL_NATIVE: native },
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`hash-dump (HASHALL_NATIVE=${native}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Dump;
+}
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Without a built addon there is nothing to compare: skipped, saying why (CI requires it). */
+function requireNative(ctx: { skip: (note?: string) => void }, d: Dump): void {
+  if (d.reader === 'native') return;
+  const why = 'the native addon (with readFiles) did not load';
+  if (process.env.HASHALL_REQUIRE_NATIVE === '1') throw new Error(why);
+  console.warn(`skipping: ${why} (npm run build:native)`);
+  ctx.skip(why);
+}
+
+describe('native read path', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = realpathSync(tempDir());
+    chmodSync(dir, 0o755);
+  });
+  afterAll(() => removeTree(dir));
+
+  it('gives the same verdicts, digests, byte counts and errors as the node:fs read', (ctx) => {
+    const sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 100_000, 2_000_000];
+    const content = (n: number, seed: number) => {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+      return b;
+    };
+    const jobs: JobJson[] = [];
+    const expectOk: { index: number; data: Buffer }[] = [];
+    const add = (name: string, data: Buffer) => {
+      const p = join(dir, name);
+      writeFileSync(p, data);
+      jobs.push(jobOf(p));
+      return p;
+    };
+    sizes.forEach((n, k) => {
+      expectOk.push({ index: jobs.length, data: content(n, k) });
+      add(`f-${n}`, content(n, k));
+    });
+    // Changed after the job was made: same size new mtime, shorter, longer, removed, swapped
+    // for a FIFO, a symlink, a directory.
+    const p1 = add('touched', content(5000, 1));
+    utimesSync(p1, new Date(1_000_000), new Date(1_000_000));
+    const p2 = add('shrunk', content(5000, 2));
+    writeFileSync(p2, content(10, 2));
+    const p3 = add('grown-big', content(200_000, 3));
+    writeFileSync(p3, content(300_000, 3));
+    rmSync(add('removed', content(77, 4)));
+    const p5 = add('fifo', content(1234, 5));
+    rmSync(p5);
+    spawnSync('mkfifo', [p5]);
+    const p6 = add('symlink', content(99, 6));
+    rmSync(p6);
+    symlinkSync(join(dir, 'f-1'), p6);
+    const p7 = add('dir', content(12, 7));
+    rmSync(p7);
+    mkdirSync(p7);
+    // An error: a name longer than NAME_MAX (ENAMETOOLONG from open).
+    jobs.push({
+      ...jobOf(join(dir, 'f-1')),
+      path: Buffer.from(join(dir, 'n'.repeat(300))).toString('base64'),
+    });
+    const errorIndex = jobs.length - 1;
+    // A path past SHORT_PATH_LIMIT: read by hash-file.ts through PathReach in both runs, between
+    // the others.
+    let deep = dir;
+    while (deep.length < 3300) {
+      deep = join(deep, 'd'.repeat(200));
+      mkdirSync(deep);
+    }
+    expectOk.push({ index: jobs.length, data: content(3000, 9) });
+    writeFileSync(join(deep, 'deep'), content(3000, 9));
+    jobs.push(jobOf(join(deep, 'deep')));
+
+    const jobsFile = join(dir, 'jobs.json');
+    writeFileSync(jobsFile, JSON.stringify(jobs));
+    const native = dump(jobsFile, '1');
+    requireNative(ctx, native);
+    const js = dump(jobsFile, '0');
+    expect(js.reader).toBe('js');
+    expect(native.stages).toEqual(js.stages);
+
+    // And they are right, not merely alike.
+    for (const { index, data } of expectOk) {
+      const pre = native.stages.prefix[index]!;
+      expect(pre.status).toBe(0);
+      expect(pre.prefix).toBe(sha(data.subarray(0, 4096)));
+      expect(pre.sha256).toBe(data.length <= 65536 ? sha(data) : null);
+      expect(native.stages.full[index]!.sha256).toBe(sha(data));
+    }
+    const changed = sizes.length;
+    for (let i = changed; i < changed + 7; i++) {
+      expect(native.stages.prefix[i]!.status).toBe(1);
+      expect(native.stages.full[i]!.status).toBe(1);
+    }
+    expect(native.stages.prefix[errorIndex]).toMatchObject({
+      status: 2,
+      error: 'ENAMETOOLONG (path too long)',
+    });
+  });
+
+  it('reports an unreadable file as the node:fs read does (run as an unprivileged user)', (ctx) => {
+    if (
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status !==
+      0
+    ) {
+      console.warn('skipping: needs root and setpriv(1) to run as nobody');
+      ctx.skip('needs root and setpriv(1) to run as nobody');
+    }
+    const own = join(dir, 'unreadable');
+    writeFileSync(own, 'secret');
+    chmodSync(own, 0o600);
+    const open = join(dir, 'readable');
+    writeFileSync(open, 'public');
+    chmodSync(open, 0o644);
+    const jobsFile = join(dir, 'jobs-perm.json');
+    writeFileSync(jobsFile, JSON.stringify([jobOf(own), jobOf(open)]));
+    chmodSync(jobsFile, 0o644);
+    const native = dump(jobsFile, '1', true);
+    requireNative(ctx, native);
+    const js = dump(jobsFile, '0', true);
+    expect(native.stages).toEqual(js.stages);
+    expect(native.stages.prefix[0]).toMatchObject({
+      status: 2,
+      error: 'EACCES (permission denied)',
+    });
+    expect(native.stages.prefix[1]).toMatchObject({ status: 0, sha256: sha('public') });
+  });
+});
