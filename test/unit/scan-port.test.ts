@@ -10,11 +10,7 @@
 import { appendFileSync, lstatSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openCatalog } from '../../src/catalog/open.js';
-import { connectPg } from '../../src/catalog/pg/connect.js';
-import { migratePg } from '../../src/catalog/pg/migrate.js';
-import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
-import { pgInTransaction } from '../../src/catalog/pg/tx.js';
+import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type {
   DeviceRow,
   ListedFile,
@@ -24,97 +20,7 @@ import type {
 } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
-import { pgUnavailableReason, startPgCluster, type PgCluster } from '../helpers/pg.js';
-
-type FileRows = Map<string, { status: string; size: number; prefix: boolean; sha: boolean }>;
-
-/** A catalog as the scan sees it (the port, without a handle), plus what the tests inspect. */
-interface Opened {
-  readonly port: PgScanCatalog;
-  /** name → status, size and hashes of every file row, read straight from the catalog. */
-  rows(): Promise<FileRows>;
-  /** Whether the connection still has a transaction open. */
-  inTransaction(): boolean;
-  close(): Promise<void>;
-}
-
-interface Backend {
-  readonly name: string;
-  /** Why this backend cannot run here, or undefined. */
-  readonly unavailable: string | undefined;
-  setup(): Promise<void>;
-  teardown(): void;
-  open(dir: string): Promise<Opened>;
-}
-
-interface RawFile {
-  name: Buffer;
-  status: string;
-  size: number | string;
-  prefix_hash: Buffer | null;
-  sha256: Buffer | null;
-}
-
-const SELECT_ROWS = 'SELECT name, status, size, prefix_hash, sha256 FROM files ORDER BY id';
-
-function toRows(all: readonly RawFile[]): FileRows {
-  return new Map(
-    all.map((r) => [
-      r.name.toString(),
-      {
-        status: r.status,
-        size: Number(r.size),
-        prefix: r.prefix_hash !== null,
-        sha: r.sha256 !== null,
-      },
-    ]),
-  );
-}
-
-const sqliteBackend: Backend = {
-  name: 'SQLite',
-  unavailable: undefined,
-  setup: async () => undefined,
-  teardown: () => undefined,
-  async open(dir) {
-    const c = openCatalog(join(dir, 'c.db'));
-    return {
-      port: c,
-      rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
-      inTransaction: () => c.db.inTransaction,
-      close: async () => {
-        c.db.close();
-      },
-    };
-  },
-};
-
-let cluster: PgCluster | undefined;
-const pgReason = pgUnavailableReason();
-if (pgReason && process.env.HASHALL_REQUIRE_PG === '1') {
-  throw new Error(`PostgreSQL is required (HASHALL_REQUIRE_PG=1): ${pgReason}`);
-}
-if (pgReason) console.warn(`scan-port: skipping the PostgreSQL run: ${pgReason}`);
-
-const pgBackend: Backend = {
-  name: 'PostgreSQL',
-  unavailable: pgReason,
-  async setup() {
-    cluster = await startPgCluster();
-  },
-  teardown: () => cluster?.stop(),
-  async open() {
-    const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
-    await migratePg(conn);
-    const client = conn.client;
-    return {
-      port: pgScanOps(client),
-      rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
-      inTransaction: () => pgInTransaction(client),
-      close: () => client.end(),
-    };
-  },
-};
+import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
 
 describe.each([sqliteBackend, pgBackend])('the scan port on $name', (backend) => {
   if (backend.unavailable) {

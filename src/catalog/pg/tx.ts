@@ -8,9 +8,24 @@
 import type pg from 'pg';
 import type { CommitPolicy, ScanWriter } from '../unit-of-work.js';
 
-/** Whether the connection is inside a transaction ('T'), or a failed one ('E'). */
+/**
+ * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
+ * only when it answers, and a unit of work started meanwhile must join, not BEGIN again.
+ */
+const beginning = new WeakSet<pg.Client>();
+
+/** Whether the connection is inside a transaction ('T'), a failed one ('E'), or opening one. */
 export function pgInTransaction(client: pg.Client): boolean {
-  return client.getTransactionStatus() !== 'I';
+  return beginning.has(client) || client.getTransactionStatus() !== 'I';
+}
+
+async function begin(client: pg.Client): Promise<void> {
+  beginning.add(client);
+  try {
+    await client.query('BEGIN');
+  } finally {
+    beginning.delete(client);
+  }
 }
 
 /**
@@ -32,7 +47,7 @@ async function rollbackIfOpen(client: pg.Client): Promise<void> {
 /** fn as one transaction; joins one already open on the connection. */
 export async function pgUnitOfWork<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
   if (pgInTransaction(client)) return fn();
-  await client.query('BEGIN');
+  await begin(client);
   try {
     const result = await fn();
     await commit(client);
@@ -55,7 +70,7 @@ export class PgScanWriter implements ScanWriter {
 
   async begin(): Promise<void> {
     if (this.open) return;
-    await this.client.query('BEGIN');
+    await begin(this.client);
     this.open = true;
   }
 
