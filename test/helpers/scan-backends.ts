@@ -19,6 +19,11 @@ export interface Opened {
   readonly port: PgScanCatalog;
   /** name → status, size and hashes of every file row, read straight from the catalog. */
   rows(): Promise<FileRows>;
+  /**
+   * Every file and directory row, as text that two backends can compare: paths instead of
+   * ids, bytes as hex, integers exactly.
+   */
+  dump(): Promise<CatalogDump>;
   /** Whether the connection still has a transaction open. */
   inTransaction(): boolean;
   close(): Promise<void>;
@@ -31,6 +36,30 @@ export interface Backend {
   setup(): Promise<void>;
   teardown(): void;
   open(dir: string): Promise<Opened>;
+}
+
+export interface CatalogDump {
+  readonly dirs: readonly string[];
+  readonly files: readonly string[];
+}
+
+const DUMP_DIRS = `SELECT d.path, d.status, p.path AS parent FROM dirs d LEFT JOIN dirs p ON p.id = d.parent_id
+                    ORDER BY d.path`;
+const DUMP_FILES = `SELECT d.path AS dir, f.name, f.inode, f.nlink, f.size, f.mtime_ns, f.ctime_ns, f.mode,
+                           f.uid, f.gid, f.blocks, f.prefix_hash, f.sha256, f.status,
+                           f.deleted_scan IS NULL AS live
+                      FROM files f JOIN dirs d ON d.id = f.dir_id ORDER BY d.path, f.name`;
+
+/** A row as one comparable line: Buffers as hex, numbers and BigInts and flags as digits. */
+function line(row: Record<string, unknown>): string {
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v === null) out[k] = null;
+    else if (Buffer.isBuffer(v)) out[k] = v.toString('hex');
+    else if (typeof v === 'boolean') out[k] = v ? '1' : '0';
+    else out[k] = String(v as string | number | bigint);
+  }
+  return JSON.stringify(out);
 }
 
 export interface RawFile {
@@ -67,6 +96,14 @@ export const sqliteBackend: Backend = {
     return {
       port: c,
       rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
+      dump: async () => ({
+        dirs: (c.db.prepare(DUMP_DIRS).safeIntegers(true).all() as Record<string, unknown>[]).map(
+          line,
+        ),
+        files: (c.db.prepare(DUMP_FILES).safeIntegers(true).all() as Record<string, unknown>[]).map(
+          line,
+        ),
+      }),
       inTransaction: () => c.db.inTransaction,
       close: async () => {
         c.db.close();
@@ -96,6 +133,10 @@ export const pgBackend: Backend = {
     return {
       port: pgScanOps(client),
       rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
+      dump: async () => ({
+        dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
+        files: (await client.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
+      }),
       inTransaction: () => pgInTransaction(client),
       close: () => client.end(),
     };
