@@ -5,16 +5,27 @@
  * another directory, a directory removed, a file grown, a duplicate added) and scanned again.
  * Every file and directory row is compared, bytes for bytes, as are the scan summaries.
  */
-import { appendFileSync, linkSync, mkdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Types from src, the scanner from dist: its hash pool starts the compiled hash-worker.js.
 import type * as ScannerMod from '../../src/scan/scanner.js';
 import type { ScanSummary } from '../../src/scan/scanner.js';
+import type * as WalkerMod from '../../src/scan/walker.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
+import type { ListedFile } from '../../src/catalog/scan-port.js';
 import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
+const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
 const { runScan } = (await import(dist('scan/scanner.js'))) as typeof ScannerMod;
 
 /** What two backends must agree on: the counts of a scan, not its timing or ids. */
@@ -98,4 +109,64 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
     expect(second.sqlite.deleted).toBe(2); // gone/y.txt, gone/deep/x.txt (a move is not a deletion)
     expect(second.sqlite.changed).toBe(1);
   }, 120_000);
+
+  it('merges a listing with a fixed number of statements, whatever its size', async () => {
+    const top = join(dir, 'wide');
+    const device = await pg.port.devices.register({
+      identity: 'test:wide',
+      stable: true,
+      fsType: 'test',
+      stDev: 1n,
+      mountPoint: Buffer.from(top),
+      mountRoot: Buffer.from('/'),
+    });
+    const scanId = await pg.port.scans.start({
+      root: Buffer.from(top),
+      owner: { pid: process.pid, startTime: '0' },
+    });
+    const tree = await pg.port.tree.open(scanId);
+    const listing = (fsPath: string, files: ListedFile[], parentDirId: number | undefined) => ({
+      deviceId: device.id,
+      fsPath: Buffer.from(fsPath),
+      parentDirId,
+      files,
+      subdirs: [],
+      kept: [],
+      moves: 'probe' as const,
+    });
+    const sizes = [3, 300];
+    writeTree(top, { 'top.txt': 'top' });
+    // The walk lists a parent before its children and hands them its row id.
+    const rootDir = (await tree.mergeListing(listing('/', [], undefined))).dirId;
+    const sent: number[] = [];
+    for (const n of sizes) {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < n; i++) files[`f${i}.txt`] = `content ${i % 7}`;
+      writeTree(join(top, `wide-${n}`), files);
+      const listed = Object.keys(files).map((name) => ({
+        name: Buffer.from(name),
+        meta: toMeta(lstatSync(join(top, `wide-${n}`, name), { bigint: true })),
+      }));
+      const before = pg.statements!();
+      await pg.port.unitOfWork(async () => {
+        const merged = await tree.mergeListing(listing(`/wide-${n}`, listed, rootDir));
+        expect(merged.fresh).toHaveLength(n);
+        const ids = await tree.insertFiles(
+          merged.fresh.map((f) => ({
+            deviceId: device.id,
+            dirId: merged.dirId,
+            name: f.name,
+            meta: f.meta,
+            hashes: undefined,
+          })),
+        );
+        expect(new Set(ids).size).toBe(n);
+      });
+      sent.push(pg.statements!() - before);
+    }
+    expect(sent[1]).toBe(sent[0]);
+    // BEGIN, the directory's row (look-up, insert), the files' update, the parking and
+    // probe, the insert, COMMIT.
+    expect(sent[0]).toBe(7);
+  });
 });

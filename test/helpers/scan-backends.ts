@@ -24,6 +24,8 @@ export interface Opened {
    * ids, bytes as hex, integers exactly.
    */
   dump(): Promise<CatalogDump>;
+  /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
+  readonly statements?: () => number;
   /** Whether the connection still has a transaction open. */
   inTransaction(): boolean;
   close(): Promise<void>;
@@ -130,7 +132,15 @@ export const pgBackend: Backend = {
     const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
     await migratePg(conn);
     const client = conn.client;
+    // Count what the port sends: every statement is a round trip.
+    let statements = 0;
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      statements++;
+      return query(...args);
+    }) as typeof client.query;
     return {
+      statements: () => statements,
       port: pgScanOps(client),
       rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
       dump: async () => ({
