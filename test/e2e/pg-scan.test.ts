@@ -22,7 +22,10 @@ import type { ScanSummary } from '../../src/scan/scanner.js';
 import type * as WalkerMod from '../../src/scan/walker.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import type { ListedFile } from '../../src/catalog/scan-port.js';
-import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+import { connectPg } from '../../src/catalog/pg/connect.js';
+import { migratePg } from '../../src/catalog/pg/migrate.js';
+import { pgScanOps } from '../../src/catalog/pg/scan.js';
+import { pgBackend, pgTestCluster, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
 const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
@@ -169,4 +172,37 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
     // probe, the insert, COMMIT.
     expect(sent[0]).toBe(7);
   });
+
+  it('scans as a role that has only the row privileges README grants (no DDL, no ownership)', async () => {
+    const own = join(dir, 'privileges');
+    mktree(own, ['--files', '60', '--tricky', '--seed', '5']);
+    const cluster = pgTestCluster();
+    const db = await cluster.createDatabase();
+    const owner = await connectPg(cluster.url(db));
+    await migratePg(owner); // the owner's first run creates the tables
+    await owner.client.end();
+    await cluster.createRole('scan_only', 'Scan-Only-Secret-1');
+    await cluster.admin(
+      `REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO scan_only;
+       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO scan_only;`,
+      [],
+      db,
+    );
+    const conn = await connectPg(
+      cluster.url(db, { user: 'scan_only', password: 'Scan-Only-Secret-1' }),
+    );
+    try {
+      await migratePg(conn); // current: needs nothing
+      const port = pgScanOps(conn.client);
+      const first = await runScan(port, { roots: [own], jobs: 1 });
+      expect(first.errors).toEqual([]);
+      expect(first.new).toBeGreaterThan(60);
+      const again = await runScan(port, { roots: [own], jobs: 1 });
+      expect([again.new, again.changed, again.deleted, again.errorCount]).toEqual([0, 0, 0, 0]);
+      expect(again.unchanged).toBe(first.new);
+    } finally {
+      await conn.client.end();
+    }
+  }, 120_000);
 });

@@ -121,6 +121,12 @@ if (pgReason && process.env.HASHALL_REQUIRE_PG === '1') {
 }
 if (pgReason) console.warn(`skipping the PostgreSQL run of the catalog suites: ${pgReason}`);
 
+/** The running cluster of pgBackend (after its setup), for tests that need roles or databases. */
+export function pgTestCluster(): PgCluster {
+  if (!cluster) throw new Error('pgBackend.setup() has not run');
+  return cluster;
+}
+
 export const pgBackend: Backend = {
   name: 'PostgreSQL',
   unavailable: pgReason,
