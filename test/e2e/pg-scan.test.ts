@@ -205,4 +205,52 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
       await conn.client.end();
     }
   }, 120_000);
+
+  it('a unit of work whose statement failed is rolled back, never committed, even when the error was caught', async () => {
+    const top = join(dir, 'caught');
+    writeTree(top, { 'a.txt': 'a' });
+    const device = await pg.port.devices.register({
+      identity: 'test:caught',
+      stable: true,
+      fsType: 'test',
+      stDev: 2n,
+      mountPoint: Buffer.from(top),
+      mountRoot: Buffer.from('/'),
+    });
+    const scanId = await pg.port.scans.start({
+      root: Buffer.from(top),
+      owner: { pid: process.pid, startTime: '0' },
+    });
+    const tree = await pg.port.tree.open(scanId);
+    const file = {
+      name: Buffer.from('a.txt'),
+      meta: toMeta(lstatSync(join(top, 'a.txt'), { bigint: true })),
+    };
+    const before = (await pg.rows()).size;
+    await expect(
+      pg.port.unitOfWork(async () => {
+        const m = await tree.mergeListing({
+          deviceId: device.id,
+          fsPath: Buffer.from('/'),
+          parentDirId: undefined,
+          files: [file],
+          subdirs: [],
+          kept: [],
+          moves: 'none',
+        });
+        const row = {
+          deviceId: device.id,
+          dirId: m.dirId,
+          name: file.name,
+          meta: file.meta,
+          hashes: undefined,
+        };
+        await tree.insertFiles([row]);
+        // The same (directory, name) again: a unique violation, caught and ignored here.
+        await tree.insertFiles([row]).catch(() => undefined);
+      }),
+    ).rejects.toThrow(/a statement of this transaction failed; it was rolled back/);
+    expect(pg.inTransaction()).toBe(false);
+    expect((await pg.rows()).size).toBe(before);
+  });
 });

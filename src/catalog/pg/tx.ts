@@ -30,13 +30,15 @@ async function begin(client: pg.Client): Promise<void> {
 
 /**
  * COMMIT, refusing a failed transaction: PostgreSQL answers COMMIT of one by rolling it back
- * without an error, which would lose the work silently.
+ * and saying so (command tag ROLLBACK) without an error, which would lose the work silently.
+ * The tag is the only reliable sign: the connection's status may not have caught up yet when
+ * a failed statement's promise settles.
  */
 async function commit(client: pg.Client): Promise<void> {
-  if (client.getTransactionStatus() === 'E') {
+  const r = await client.query('COMMIT');
+  if (r.command === 'ROLLBACK') {
     throw new Error('a statement of this transaction failed; it was rolled back');
   }
-  await client.query('COMMIT');
 }
 
 /** Roll back if the server still has a transaction open (a failed COMMIT has ended it). */
