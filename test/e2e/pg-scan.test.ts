@@ -72,9 +72,9 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
     removeTree(dir);
   });
 
-  const scanBoth = async () => {
-    const a = await runScan(sqlite.port, { roots: [root], jobs: 1 });
-    const b = await runScan(pg.port, { roots: [root], jobs: 1 });
+  const scanBoth = async (hash: 'candidates' | 'all' = 'candidates') => {
+    const a = await runScan(sqlite.port, { roots: [root], jobs: 1, hash });
+    const b = await runScan(pg.port, { roots: [root], jobs: 1, hash });
     expect(a.errors).toEqual([]);
     expect(counts(b)).toEqual(counts(a));
     const [ca, cb] = [await sqlite.dump(), await pg.dump()];
@@ -83,7 +83,7 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
     return { sqlite: a, pg: b, catalog: ca };
   };
 
-  it('builds the same rows as SQLite on a first scan and on a rescan after changes', async () => {
+  it('builds the same rows as SQLite on a first scan, a rescan after changes, and a scan that hashes everything', async () => {
     mktree(join(root, 'm'), ['--files', '150', '--tricky', '--seed', '11']);
     writeTree(root, {
       'keep/a.bin': 'same content',
@@ -111,6 +111,15 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
     expect(second.sqlite.moved).toBe(1);
     expect(second.sqlite.deleted).toBe(2); // gone/y.txt, gone/deep/x.txt (a move is not a deletion)
     expect(second.sqlite.changed).toBe(1);
+
+    // Every file hashed: new files while the walk goes on (rows inserted with their hashes),
+    // the rest by the 'all' stage.
+    writeTree(root, { 'late/one.txt': 'late one', 'late/two.txt': 'late two!' });
+    const third = await scanBoth('all');
+    expect(third.sqlite.hashedFiles).toBeGreaterThan(0);
+    expect(third.sqlite.pending).toBe(0);
+    const active = third.catalog.files.filter((f) => f.includes('"status":"active"'));
+    expect(active.filter((f) => f.includes('"sha256":null'))).toEqual([]);
   }, 120_000);
 
   it('merges a listing with a fixed number of statements, whatever its size', async () => {
