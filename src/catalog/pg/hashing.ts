@@ -1,0 +1,175 @@
+/**
+ * Hashing on PostgreSQL: HashingOps of the scan port (../scan-port.ts) with the semantics of
+ * ../hashing.ts. A stage's jobs (one per inode, its lowest row id's path) go to a session
+ * temporary table, paged through by job id; a page of results is written by a few
+ * statements over arrays (unnest), never one per file.
+ */
+import type pg from 'pg';
+import type { HashResults, HashStage, JobRow } from '../hashing.js';
+import type { HashingOps } from '../scan-port.js';
+
+const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
+                                 AND (g.device_id != f.device_id OR g.inode != f.inode))`;
+const PREFIX_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
+                                   AND g.prefix_hash = f.prefix_hash
+                                   AND (g.device_id != f.device_id OR g.inode != f.inode))`;
+
+const STAGE_FILTER: Record<HashStage, string> = {
+  prefix: `f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`,
+  full: `f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION}`,
+  all: `f.sha256 IS NULL`,
+};
+
+interface RawJob {
+  job_id: string;
+  file_id: string;
+  paths: string;
+  device_id: string;
+  inode: string;
+  size: string;
+  mtime_ns: string;
+  ctime_ns: string;
+  dir_path: Buffer;
+  name: Buffer;
+  read_before: boolean;
+}
+
+/** Mark inodes of devices in a session table (read or failed), once each. */
+async function markInodes(
+  client: pg.Client,
+  table: 'read_inodes' | 'failed_inodes',
+  refs: readonly { readonly deviceId: number; readonly inode: bigint }[],
+): Promise<void> {
+  if (refs.length === 0) return;
+  await client.query(
+    `INSERT INTO pg_temp.${table} (device_id, inode)
+       SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING`,
+    [refs.map((x) => x.deviceId), refs.map((x) => x.inode)],
+  );
+}
+
+export function pgHashingOps(client: pg.Client): HashingOps {
+  return {
+    async startSession() {
+      // The inodes read so far and those whose hashing failed (not retried in this scan).
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id bigint, inode bigint,
+                                                                       PRIMARY KEY (device_id, inode));
+                          CREATE TEMP TABLE IF NOT EXISTS failed_inodes (device_id bigint, inode bigint,
+                                                                         PRIMARY KEY (device_id, inode));
+                          TRUNCATE pg_temp.read_inodes, pg_temp.failed_inodes`);
+    },
+
+    async prepareJobs(stage) {
+      await client.query(`DROP TABLE IF EXISTS pg_temp.hash_jobs;
+                          CREATE TEMP TABLE hash_jobs (
+                            job_id bigint PRIMARY KEY, file_id bigint, paths bigint, device_id bigint,
+                            inode bigint, size bigint, mtime_ns bigint, ctime_ns bigint, dir_path bytea,
+                            name bytea, read_before boolean)`);
+      // Job ids in row-id order: results are then written to neighbouring rows.
+      const r = await client.query(
+        `INSERT INTO pg_temp.hash_jobs
+         SELECT row_number() OVER (ORDER BY j.file_id), j.file_id, j.paths, j.device_id, j.inode,
+                j.size, j.mtime_ns, j.ctime_ns, d.path, f.name,
+                EXISTS (SELECT 1 FROM pg_temp.read_inodes r
+                         WHERE r.device_id = j.device_id AND r.inode = j.inode)
+           FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns, min(f.id) AS file_id,
+                        count(*) AS paths
+                   FROM files f
+                  WHERE f.status = 'active' AND ${STAGE_FILTER[stage]}
+                  GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns) j
+           JOIN files f ON f.id = j.file_id
+           JOIN dirs d ON d.id = f.dir_id
+          WHERE NOT EXISTS (SELECT 1 FROM pg_temp.failed_inodes x
+                             WHERE x.device_id = j.device_id AND x.inode = j.inode)`,
+      );
+      const jobs = r.rowCount ?? 0;
+      if (jobs === 0 || stage === 'prefix') return { jobs, bytes: 0 };
+      const b = await client.query<{ b: string }>(
+        'SELECT coalesce(sum(size), 0)::text AS b FROM pg_temp.hash_jobs',
+      );
+      return { jobs, bytes: Number(b.rows[0]!.b) };
+    },
+
+    async jobPage({ afterJobId, limit }): Promise<JobRow[]> {
+      const r = await client.query<RawJob>(
+        `SELECT * FROM pg_temp.hash_jobs WHERE job_id > $1 ORDER BY job_id LIMIT $2`,
+        [afterJobId, limit],
+      );
+      return r.rows.map((j) => ({
+        jobId: Number(j.job_id),
+        fileId: Number(j.file_id),
+        paths: Number(j.paths),
+        deviceId: Number(j.device_id),
+        inode: BigInt(j.inode),
+        size: BigInt(j.size),
+        mtimeNs: BigInt(j.mtime_ns),
+        ctimeNs: BigInt(j.ctime_ns),
+        dirPath: j.dir_path,
+        name: j.name,
+        readBefore: j.read_before,
+      }));
+    },
+
+    async writeResults(res: HashResults) {
+      // Hashes land only on active rows that still have the identity that was hashed: by row
+      // id for an inode with one path, else on every path of the inode.
+      const one = res.stored.filter((s) => s.target.paths === 1);
+      const many = res.stored.filter((s) => s.target.paths !== 1);
+      const identity = (list: typeof res.stored) => [
+        list.map((s) => s.prefix),
+        list.map((s) => s.sha256 ?? null),
+        list.map((s) => s.target.deviceId),
+        list.map((s) => s.target.inode),
+        list.map((s) => s.target.size),
+        list.map((s) => s.target.mtimeNs),
+        list.map((s) => s.target.ctimeNs),
+      ];
+      if (one.length > 0) {
+        await client.query(
+          `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
+             FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+                         $7::int8[], $8::int8[])
+                  AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns, file_id)
+            WHERE f.id = h.file_id AND f.device_id = h.device_id AND f.inode = h.inode
+              AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
+              AND f.status = 'active'`,
+          [...identity(one), one.map((s) => s.target.fileId)],
+        );
+      }
+      if (many.length > 0) {
+        await client.query(
+          `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
+             FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+                         $7::int8[])
+                  AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns)
+            WHERE f.device_id = h.device_id AND f.inode = h.inode
+              AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
+              AND f.status = 'active'`,
+          identity(many),
+        );
+      }
+      // A prefix-only read: the full stage reads the inode again but counts it once.
+      const read = [...res.stored.filter((s) => !s.sha256).map((s) => s.target), ...res.read];
+      await markInodes(client, 'read_inodes', read);
+      await markInodes(client, 'failed_inodes', res.failed);
+    },
+
+    async pending() {
+      const r = await client.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM (
+           SELECT f.device_id, f.inode FROM files f
+            WHERE f.status = 'active' AND f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}
+           UNION
+           SELECT f.device_id, f.inode FROM files f
+            WHERE f.status = 'active' AND f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL
+              AND ${PREFIX_COLLISION}) c`,
+      );
+      return Number(r.rows[0]!.n);
+    },
+
+    async deviceHasFiles(deviceId) {
+      const r = await client.query('SELECT 1 FROM files WHERE device_id = $1 LIMIT 1', [deviceId]);
+      return (r.rowCount ?? 0) > 0;
+    },
+  };
+}

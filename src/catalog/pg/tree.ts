@@ -1,0 +1,232 @@
+/**
+ * The tree merge of one scan on PostgreSQL: ScanTree of the scan port (../scan-port.ts) with
+ * the semantics of ../tree.ts and ../listing-merge.ts. A directory's listing travels as arrays
+ * (unnest) and is merged by a fixed number of statements, whatever its size: the directory's
+ * row (one look-up; more only for a new directory without its parent's id), one statement that
+ * compares and updates the listed files' rows, and one that parks what the directory no longer
+ * holds, marks it listed and probes the fresh inodes. Parked rows wait in session temporary
+ * tables, marked deleted only by applyDeletions (a finished scan).
+ */
+import type pg from 'pg';
+import { ROOT_PATH, byteKey, joinPath, parentOf } from '../../paths.js';
+import type { ListedFile, MergedListing } from '../listing-merge.js';
+import type { NewFileRow, ScanTree } from '../scan-port.js';
+import type { MergeOutcome } from '../tree.js';
+
+/** The walk's outcome for a listed file, as the update statement classifies it. */
+type Outcome = MergeOutcome | 'fresh';
+
+async function ensureDir(
+  client: pg.Client,
+  deviceId: number,
+  path: Buffer,
+  parentId: number | undefined,
+): Promise<number> {
+  const sel = await client.query<{ id: string; status: string }>(
+    'SELECT id, status FROM dirs WHERE device_id = $1 AND path = $2',
+    [deviceId, path],
+  );
+  const row = sel.rows[0];
+  if (row && row.status === 'active') return Number(row.id);
+  const pid =
+    parentId ??
+    (path.equals(ROOT_PATH) ? null : await ensureDir(client, deviceId, parentOf(path), undefined));
+  if (row) {
+    await client.query(`UPDATE dirs SET status = 'active', parent_id = $1 WHERE id = $2`, [
+      pid,
+      row.id,
+    ]);
+    return Number(row.id);
+  }
+  const ins = await client.query<{ id: string }>(
+    `INSERT INTO dirs (device_id, parent_id, path, status) VALUES ($1, $2, $3, 'active') RETURNING id`,
+    [deviceId, pid, path],
+  );
+  return Number(ins.rows[0]!.id);
+}
+
+/**
+ * Compare the listed files with their rows and update those that differ, in one statement.
+ * Unchanged means (inode, size, mtime_ns, ctime_ns) equal; a deleted row whose identity is
+ * intact comes back with its hashes, anything else drops them. Returns each file's outcome,
+ * in listing order.
+ */
+async function mergeFiles(
+  client: pg.Client,
+  scanId: number,
+  dirId: number,
+  files: readonly ListedFile[],
+): Promise<Outcome[]> {
+  if (files.length === 0) return [];
+  const col = <T>(f: (x: ListedFile) => T): T[] => files.map(f);
+  const r = await client.query<{ outcome: Outcome }>(
+    `WITH l AS (
+       SELECT * FROM unnest($3::bytea[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
+                            $9::int8[], $10::int8[], $11::int8[], $12::int8[])
+              WITH ORDINALITY AS l(name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, blocks, ord)),
+     e AS (
+       SELECT l.ord, f.id, f.status = 'active' AS active,
+              (f.inode = l.inode AND f.size = l.size AND f.mtime_ns = l.mtime_ns
+               AND f.ctime_ns = l.ctime_ns) AS same
+         FROM l JOIN files f ON f.dir_id = $1 AND f.name = l.name),
+     u AS (
+       UPDATE files f
+          SET inode = l.inode, nlink = l.nlink, size = l.size, mtime_ns = l.mtime_ns,
+              ctime_ns = l.ctime_ns, mode = l.mode, uid = l.uid, gid = l.gid, blocks = l.blocks,
+              prefix_hash = CASE WHEN e.same THEN f.prefix_hash END,
+              sha256 = CASE WHEN e.same THEN f.sha256 END,
+              status = 'active', changed_scan = $2, deleted_scan = NULL
+         FROM e JOIN l ON l.ord = e.ord
+        WHERE f.id = e.id AND NOT (e.same AND e.active))
+     SELECT CASE WHEN e.id IS NULL THEN 'fresh'
+                 WHEN e.same AND e.active THEN 'unchanged'
+                 WHEN e.active THEN 'changed'
+                 ELSE 'new' END AS outcome
+       FROM l LEFT JOIN e ON e.ord = l.ord ORDER BY l.ord`,
+    [
+      dirId,
+      scanId,
+      col((f) => f.name),
+      col((f) => f.meta.inode),
+      col((f) => f.meta.nlink),
+      col((f) => f.meta.size),
+      col((f) => f.meta.mtimeNs),
+      col((f) => f.meta.ctimeNs),
+      col((f) => f.meta.mode),
+      col((f) => f.meta.uid),
+      col((f) => f.meta.gid),
+      col((f) => f.meta.blocks),
+    ],
+  );
+  return r.rows.map((row) => row.outcome);
+}
+
+export async function pgScanTree(client: pg.Client, scanId: number): Promise<ScanTree> {
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS gone_files (file_id bigint PRIMARY KEY);
+                      CREATE TEMP TABLE IF NOT EXISTS gone_dirs (dir_id bigint PRIMARY KEY);
+                      TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs`);
+  const discardParked = async (): Promise<void> => {
+    await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs');
+  };
+  return {
+    async mergeListing(l): Promise<MergedListing> {
+      const dirId = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId);
+      const outcomes = await mergeFiles(client, scanId, dirId, l.files);
+      const counts = { new: 0, changed: 0, unchanged: 0 };
+      const fresh: ListedFile[] = [];
+      outcomes.forEach((o, i) => {
+        if (o === 'fresh') fresh.push(l.files[i]!);
+        else counts[o]++;
+      });
+      // Asked after the rows above were updated (a separate statement: a replaced file's row
+      // now has its new inode) and before any fresh file is inserted.
+      const probe =
+        l.moves === 'probe' ? fresh.filter((f) => f.meta.nlink === 1).map((f) => f.meta.inode) : [];
+      const stay = [...l.files.map((f) => f.name), ...l.kept];
+      const present = [...l.subdirs, ...l.kept].map((n) => joinPath(l.fsPath, n));
+      // Rows not listed as a regular file in a completely listed directory are parked; so are
+      // subdirectories no longer present.
+      const r = await client.query<{ inode: string }>(
+        `WITH pf AS (
+           INSERT INTO pg_temp.gone_files (file_id)
+             SELECT id FROM files WHERE dir_id = $1 AND status = 'active' AND NOT (name = ANY($2::bytea[]))
+           ON CONFLICT DO NOTHING),
+         pd AS (
+           INSERT INTO pg_temp.gone_dirs (dir_id)
+             SELECT id FROM dirs WHERE parent_id = $1 AND status = 'active' AND NOT (path = ANY($3::bytea[]))
+           ON CONFLICT DO NOTHING),
+         ml AS (UPDATE dirs SET last_listed_scan = $4 WHERE id = $1)
+         SELECT DISTINCT inode FROM files WHERE device_id = $5 AND inode = ANY($6::int8[])`,
+        [dirId, stay, present, scanId, l.deviceId, probe],
+      );
+      const knownInodes = new Set(r.rows.map((row) => BigInt(row.inode)));
+      return { dirId, counts, fresh, knownInodes };
+    },
+
+    async insertFiles(rows: readonly NewFileRow[]): Promise<readonly number[]> {
+      if (rows.length === 0) return [];
+      const col = <T>(f: (x: NewFileRow) => T): T[] => rows.map(f);
+      const r = await client.query<{ id: string; dir_id: string; name: Buffer }>(
+        `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
+                            blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
+         SELECT device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
+                blocks, prefix_hash, sha256, 'active', $1, $1
+           FROM unnest($2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::int8[], $7::int8[],
+                       $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
+                       $14::bytea[], $15::bytea[])
+                WITH ORDINALITY AS n(device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns,
+                                     mode, uid, gid, blocks, prefix_hash, sha256, ord)
+          ORDER BY ord
+         RETURNING id, dir_id, name`,
+        [
+          scanId,
+          col((x) => x.deviceId),
+          col((x) => x.dirId),
+          col((x) => x.name),
+          col((x) => x.meta.inode),
+          col((x) => x.meta.nlink),
+          col((x) => x.meta.size),
+          col((x) => x.meta.mtimeNs),
+          col((x) => x.meta.ctimeNs),
+          col((x) => x.meta.mode),
+          col((x) => x.meta.uid),
+          col((x) => x.meta.gid),
+          col((x) => x.meta.blocks),
+          col((x) => x.hashes?.prefix ?? null),
+          col((x) => x.hashes?.sha256 ?? null),
+        ],
+      );
+      // RETURNING promises no order: match the ids back by (directory, name), unique.
+      const ids = new Map(
+        r.rows.map((row) => [`${row.dir_id}/${byteKey(row.name)}`, Number(row.id)]),
+      );
+      return rows.map((x) => ids.get(`${x.dirId}/${byteKey(x.name)}`)!);
+    },
+
+    async applyDeletions() {
+      // Whole vanished directories: their subtrees (the dir itself and every path below it,
+      // [dir + '/', dir + '0') as ../tree.ts descendantRange) join the parked files.
+      await client.query(
+        `WITH sub AS (
+           SELECT d.id FROM pg_temp.gone_dirs g
+             JOIN dirs gd ON gd.id = g.dir_id
+             JOIN dirs d ON d.device_id = gd.device_id
+              AND (d.id = gd.id
+                   OR (d.path >= CASE WHEN gd.path = '\\x2f'::bytea THEN gd.path ELSE gd.path || '\\x2f'::bytea END
+                       AND d.path < CASE WHEN gd.path = '\\x2f'::bytea THEN '\\x30'::bytea ELSE gd.path || '\\x30'::bytea END))),
+         pf AS (
+           INSERT INTO pg_temp.gone_files (file_id)
+             SELECT f.id FROM files f JOIN sub ON f.dir_id = sub.id WHERE f.status = 'active'
+           ON CONFLICT DO NOTHING)
+         UPDATE dirs SET status = 'deleted' WHERE id IN (SELECT id FROM sub)`,
+      );
+      // Moves: a row inserted in this scan with the (device, inode, size, mtime_ns) of a parked
+      // row takes over the hashes it lacks.
+      const moved = await client.query(
+        `UPDATE files AS n
+            SET prefix_hash = coalesce(n.prefix_hash, o.prefix_hash),
+                sha256 = coalesce(n.sha256, o.sha256)
+           FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns,
+                        (array_agg(f.prefix_hash ORDER BY f.prefix_hash DESC NULLS LAST))[1] AS prefix_hash,
+                        (array_agg(f.sha256 ORDER BY f.sha256 DESC NULLS LAST))[1] AS sha256
+                   FROM pg_temp.gone_files g JOIN files f ON f.id = g.file_id
+                  WHERE f.status = 'active'
+                  GROUP BY f.device_id, f.inode, f.size, f.mtime_ns) AS o
+          WHERE n.first_seen_scan = $1 AND n.status = 'active'
+            AND n.device_id = o.device_id AND n.inode = o.inode AND n.size = o.size
+            AND n.mtime_ns = o.mtime_ns
+            AND n.id NOT IN (SELECT file_id FROM pg_temp.gone_files)`,
+        [scanId],
+      );
+      const deleted = await client.query(
+        `UPDATE files SET status = 'deleted', deleted_scan = $1
+          WHERE status = 'active' AND id IN (SELECT file_id FROM pg_temp.gone_files)`,
+        [scanId],
+      );
+      await discardParked();
+      return { deleted: deleted.rowCount ?? 0, moved: moved.rowCount ?? 0 };
+    },
+
+    discardParked,
+  };
+}

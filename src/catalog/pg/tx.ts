@@ -1,0 +1,108 @@
+/**
+ * Transactions on a PostgreSQL catalog connection: the port's `unitOfWork` (BEGIN/COMMIT,
+ * ROLLBACK when its function rejects, joining a transaction already open) and the walk's
+ * batching writer (`ScanWriter`, ../unit-of-work.ts). Both ask the connection itself whether a
+ * transaction is open (the server's ReadyForQuery status), as SQLite's do with
+ * `db.inTransaction`: a unit of work started while the writer's transaction is open joins it.
+ */
+import type pg from 'pg';
+import type { CommitPolicy, ScanWriter } from '../unit-of-work.js';
+
+/**
+ * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
+ * only when it answers, and a unit of work started meanwhile must join, not BEGIN again.
+ */
+const beginning = new WeakSet<pg.Client>();
+
+/** Whether the connection is inside a transaction ('T'), a failed one ('E'), or opening one. */
+export function pgInTransaction(client: pg.Client): boolean {
+  return beginning.has(client) || client.getTransactionStatus() !== 'I';
+}
+
+async function begin(client: pg.Client): Promise<void> {
+  beginning.add(client);
+  try {
+    await client.query('BEGIN');
+  } finally {
+    beginning.delete(client);
+  }
+}
+
+/**
+ * COMMIT, refusing a failed transaction: PostgreSQL answers COMMIT of one by rolling it back
+ * and saying so (command tag ROLLBACK) without an error, which would lose the work silently.
+ * The tag is the only reliable sign: the connection's status may not have caught up yet when
+ * a failed statement's promise settles.
+ */
+async function commit(client: pg.Client): Promise<void> {
+  const r = await client.query('COMMIT');
+  if (r.command === 'ROLLBACK') {
+    throw new Error('a statement of this transaction failed; it was rolled back');
+  }
+}
+
+/** Roll back if the server still has a transaction open (a failed COMMIT has ended it). */
+async function rollbackIfOpen(client: pg.Client): Promise<void> {
+  if (pgInTransaction(client)) await client.query('ROLLBACK');
+}
+
+/** fn as one transaction; joins one already open on the connection. */
+export async function pgUnitOfWork<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
+  if (pgInTransaction(client)) return fn();
+  await begin(client);
+  try {
+    const result = await fn();
+    await commit(client);
+    return result;
+  } catch (err) {
+    await rollbackIfOpen(client);
+    throw err;
+  }
+}
+
+export class PgScanWriter implements ScanWriter {
+  private open = false;
+  private lastCommit = Date.now();
+  private filesSinceCommit = 0;
+
+  constructor(
+    private readonly client: pg.Client,
+    private readonly policy: CommitPolicy,
+  ) {}
+
+  async begin(): Promise<void> {
+    if (this.open) return;
+    await begin(this.client);
+    this.open = true;
+  }
+
+  async commitIfDue(files: number): Promise<boolean> {
+    this.filesSinceCommit += files;
+    const due =
+      this.policy.always ||
+      this.filesSinceCommit >= this.policy.everyFiles ||
+      Date.now() - this.lastCommit > this.policy.everyMs;
+    if (due) await this.commitNow();
+    return due;
+  }
+
+  async commit(): Promise<void> {
+    await this.commitNow();
+  }
+
+  async abort(): Promise<void> {
+    const wasOpen = this.open;
+    this.open = false;
+    if (wasOpen) await rollbackIfOpen(this.client);
+  }
+
+  private async commitNow(): Promise<void> {
+    if (this.open) {
+      // A COMMIT that fails leaves `open` set: abort() then rolls back if the server kept it.
+      await commit(this.client);
+      this.open = false;
+    }
+    this.lastCommit = Date.now();
+    this.filesSinceCommit = 0;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The catalog backends a suite runs on: SQLite in a temp directory, and PostgreSQL in a
+ * throwaway cluster (./pg.ts), with the reason it cannot run here when PostgreSQL is not
+ * installed (a failure instead under HASHALL_REQUIRE_PG=1). Each opens the scan port and what
+ * the tests inspect (the file rows, the transaction state), straight from the catalog.
+ */
+import { join } from 'node:path';
+import { openCatalog } from '../../src/catalog/open.js';
+import { connectPg } from '../../src/catalog/pg/connect.js';
+import { migratePg } from '../../src/catalog/pg/migrate.js';
+import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
+import { pgInTransaction } from '../../src/catalog/pg/tx.js';
+import { pgUnavailableReason, startPgCluster, type PgCluster } from './pg.js';
+
+export type FileRows = Map<string, { status: string; size: number; prefix: boolean; sha: boolean }>;
+
+/** A catalog as the scan sees it (the port, without a handle), plus what the tests inspect. */
+export interface Opened {
+  readonly port: PgScanCatalog;
+  /** name → status, size and hashes of every file row, read straight from the catalog. */
+  rows(): Promise<FileRows>;
+  /**
+   * Every file and directory row, as text that two backends can compare: paths instead of
+   * ids, bytes as hex, integers exactly.
+   */
+  dump(): Promise<CatalogDump>;
+  /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
+  readonly statements?: () => number;
+  /** Whether the connection still has a transaction open. */
+  inTransaction(): boolean;
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Why this backend cannot run here, or undefined. */
+  readonly unavailable: string | undefined;
+  setup(): Promise<void>;
+  teardown(): void;
+  open(dir: string): Promise<Opened>;
+}
+
+export interface CatalogDump {
+  readonly dirs: readonly string[];
+  readonly files: readonly string[];
+}
+
+const DUMP_DIRS = `SELECT d.path, d.status, p.path AS parent FROM dirs d LEFT JOIN dirs p ON p.id = d.parent_id
+                    ORDER BY d.path`;
+const DUMP_FILES = `SELECT d.path AS dir, f.name, f.inode, f.nlink, f.size, f.mtime_ns, f.ctime_ns, f.mode,
+                           f.uid, f.gid, f.blocks, f.prefix_hash, f.sha256, f.status,
+                           f.deleted_scan IS NULL AS live
+                      FROM files f JOIN dirs d ON d.id = f.dir_id ORDER BY d.path, f.name`;
+
+/** A row as one comparable line: Buffers as hex, numbers and BigInts and flags as digits. */
+function line(row: Record<string, unknown>): string {
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v === null) out[k] = null;
+    else if (Buffer.isBuffer(v)) out[k] = v.toString('hex');
+    else if (typeof v === 'boolean') out[k] = v ? '1' : '0';
+    else out[k] = String(v as string | number | bigint);
+  }
+  return JSON.stringify(out);
+}
+
+export interface RawFile {
+  name: Buffer;
+  status: string;
+  size: number | string;
+  prefix_hash: Buffer | null;
+  sha256: Buffer | null;
+}
+
+export const SELECT_ROWS = 'SELECT name, status, size, prefix_hash, sha256 FROM files ORDER BY id';
+
+function toRows(all: readonly RawFile[]): FileRows {
+  return new Map(
+    all.map((r) => [
+      r.name.toString(),
+      {
+        status: r.status,
+        size: Number(r.size),
+        prefix: r.prefix_hash !== null,
+        sha: r.sha256 !== null,
+      },
+    ]),
+  );
+}
+
+export const sqliteBackend: Backend = {
+  name: 'SQLite',
+  unavailable: undefined,
+  setup: async () => undefined,
+  teardown: () => undefined,
+  async open(dir) {
+    const c = openCatalog(join(dir, 'c.db'));
+    return {
+      port: c,
+      rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
+      dump: async () => ({
+        dirs: (c.db.prepare(DUMP_DIRS).safeIntegers(true).all() as Record<string, unknown>[]).map(
+          line,
+        ),
+        files: (c.db.prepare(DUMP_FILES).safeIntegers(true).all() as Record<string, unknown>[]).map(
+          line,
+        ),
+      }),
+      inTransaction: () => c.db.inTransaction,
+      close: async () => {
+        c.db.close();
+      },
+    };
+  },
+};
+
+let cluster: PgCluster | undefined;
+const pgReason = pgUnavailableReason();
+if (pgReason && process.env.HASHALL_REQUIRE_PG === '1') {
+  throw new Error(`PostgreSQL is required (HASHALL_REQUIRE_PG=1): ${pgReason}`);
+}
+if (pgReason) console.warn(`skipping the PostgreSQL run of the catalog suites: ${pgReason}`);
+
+/** The running cluster of pgBackend (after its setup), for tests that need roles or databases. */
+export function pgTestCluster(): PgCluster {
+  if (!cluster) throw new Error('pgBackend.setup() has not run');
+  return cluster;
+}
+
+export const pgBackend: Backend = {
+  name: 'PostgreSQL',
+  unavailable: pgReason,
+  async setup() {
+    cluster = await startPgCluster();
+  },
+  teardown: () => cluster?.stop(),
+  async open() {
+    const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
+    await migratePg(conn);
+    const client = conn.client;
+    // Count what the port sends: every statement is a round trip.
+    let statements = 0;
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      statements++;
+      return query(...args);
+    }) as typeof client.query;
+    return {
+      statements: () => statements,
+      port: pgScanOps(client),
+      rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
+      dump: async () => ({
+        dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
+        files: (await client.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
+      }),
+      inTransaction: () => pgInTransaction(client),
+      close: () => client.end(),
+    };
+  },
+};
