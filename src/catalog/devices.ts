@@ -177,18 +177,29 @@ export function deviceUsage(db: DB): Map<number, DeviceUsage> {
         .all() as { device_id: number; at: number }[]
     ).map((r) => [r.device_id, r.at]),
   );
-  const out = new Map<number, DeviceUsage>();
-  for (const r of rows) {
-    out.set(r.device_id, {
+  return usageWithLastScans(
+    rows.map((r) => ({
       deviceId: r.device_id,
       files: r.files,
       inodes: r.inodes,
       bytes: r.bytes,
       allocatedBytes: r.allocated,
-      lastScanAt: scans.get(r.device_id) ?? null,
-    });
-  }
-  for (const [id, at] of scans) {
+    })),
+    scans,
+  );
+}
+
+/**
+ * Per-device usage with each device's last completed scan; a device scanned but holding no
+ * active file still appears, with zeros (both backends build their rows, then this).
+ */
+export function usageWithLastScans(
+  rows: readonly Omit<DeviceUsage, 'lastScanAt'>[],
+  lastScan: ReadonlyMap<number, number>,
+): Map<number, DeviceUsage> {
+  const out = new Map<number, DeviceUsage>();
+  for (const r of rows) out.set(r.deviceId, { ...r, lastScanAt: lastScan.get(r.deviceId) ?? null });
+  for (const [id, at] of lastScan) {
     if (!out.has(id))
       out.set(id, {
         deviceId: id,

@@ -42,7 +42,7 @@ import {
 } from './hashing.js';
 import { deviceHasFiles } from './known-inodes.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
-import { SqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
+import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
 
 /** The process a scan belongs to, so that a later scan can tell when it is gone. */
 export interface ScanOwner {
@@ -200,6 +200,6 @@ export function scanOps(db: DB): ScanCatalog {
       deviceHasFiles: async (deviceId) => deviceHasFiles(db, deviceId),
     },
     tree: { open: async (scanId) => scanTree(db, scanId) },
-    scanWriter: (policy) => new SqliteScanWriter(db, policy),
+    scanWriter: (policy) => sqliteScanWriter(db, policy),
   };
 }

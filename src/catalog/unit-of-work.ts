@@ -28,19 +28,32 @@ export interface ScanWriter {
   abort(): Promise<void>;
 }
 
-export class SqliteScanWriter implements ScanWriter {
+/** The three transaction steps a backend gives a batching writer. */
+export interface TransactionSteps {
+  begin(): Promise<void>;
+  /** Rejects when the transaction could not be committed (it may still be open then). */
+  commit(): Promise<void>;
+  /** Roll back what the database still has open (a failed COMMIT may have ended it). */
+  rollbackIfOpen(): Promise<void>;
+}
+
+/**
+ * The batching writer of either backend: the commit policy here, the transaction steps from
+ * the backend (SQLite below, PostgreSQL in pg/tx.ts).
+ */
+export class BatchingWriter implements ScanWriter {
   private open = false;
   private lastCommit = Date.now();
   private filesSinceCommit = 0;
 
   constructor(
-    private readonly db: DB,
+    private readonly tx: TransactionSteps,
     private readonly policy: CommitPolicy,
   ) {}
 
   async begin(): Promise<void> {
     if (this.open) return;
-    this.db.exec('BEGIN IMMEDIATE');
+    await this.tx.begin();
     this.open = true;
   }
 
@@ -50,29 +63,47 @@ export class SqliteScanWriter implements ScanWriter {
       this.policy.always ||
       this.filesSinceCommit >= this.policy.everyFiles ||
       Date.now() - this.lastCommit > this.policy.everyMs;
-    if (due) this.commitNow();
+    if (due) await this.commitNow();
     return due;
   }
 
   async commit(): Promise<void> {
-    this.commitNow();
+    await this.commitNow();
   }
 
   async abort(): Promise<void> {
     const wasOpen = this.open;
     this.open = false;
-    // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
-    // throw 'no transaction is active' and hide the real error.
-    if (wasOpen && this.db.inTransaction) this.db.exec('ROLLBACK');
+    if (wasOpen) await this.tx.rollbackIfOpen();
   }
 
-  private commitNow(): void {
+  private async commitNow(): Promise<void> {
     if (this.open) {
-      // Still open when COMMIT throws: abort() then rolls back if SQLite kept it open.
-      this.db.exec('COMMIT');
+      // A COMMIT that fails leaves `open` set: abort() then rolls back if the database kept it.
+      await this.tx.commit();
       this.open = false;
     }
     this.lastCommit = Date.now();
     this.filesSinceCommit = 0;
   }
+}
+
+/** SQLite's steps: BEGIN IMMEDIATE takes the write lock at once (no upgrade half-way). */
+export function sqliteScanWriter(db: DB, policy: CommitPolicy): ScanWriter {
+  return new BatchingWriter(
+    {
+      begin: async () => {
+        db.exec('BEGIN IMMEDIATE');
+      },
+      commit: async () => {
+        db.exec('COMMIT');
+      },
+      // A COMMIT that failed (SQLITE_FULL) may have rolled back already: ROLLBACK would then
+      // throw 'no transaction is active' and hide the real error.
+      rollbackIfOpen: async () => {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      },
+    },
+    policy,
+  );
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { UserError } from '../../errors.js';
-import type { DeviceRow, DeviceSighting, DeviceUsage } from '../devices.js';
+import { usageWithLastScans, type DeviceRow, type DeviceSighting } from '../devices.js';
 import type { LastScan, RunningScan, ScanStatus } from '../scans.js';
 import type { DeviceRecords, ScanRecords } from '../scan-port.js';
 import { pgUnitOfWork } from './tx.js';
@@ -138,30 +138,16 @@ export function pgDeviceRecords(client: pg.Client): DeviceRecords {
           WHERE status = 'completed' AND device_id IS NOT NULL GROUP BY device_id`,
       );
       const lastScan = new Map(scans.rows.map((r) => [Number(r.device_id), Number(r.at)]));
-      const out = new Map<number, DeviceUsage>();
-      for (const r of rows.rows) {
-        const id = Number(r.device_id);
-        out.set(id, {
-          deviceId: id,
+      return usageWithLastScans(
+        rows.rows.map((r) => ({
+          deviceId: Number(r.device_id),
           files: Number(r.files),
           inodes: Number(r.inodes),
           bytes: Number(r.bytes),
           allocatedBytes: Number(r.allocated),
-          lastScanAt: lastScan.get(id) ?? null,
-        });
-      }
-      for (const [id, at] of lastScan) {
-        if (!out.has(id))
-          out.set(id, {
-            deviceId: id,
-            files: 0,
-            inodes: 0,
-            bytes: 0,
-            allocatedBytes: 0,
-            lastScanAt: at,
-          });
-      }
-      return out;
+        })),
+        lastScan,
+      );
     },
   };
 }

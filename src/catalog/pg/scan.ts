@@ -12,7 +12,7 @@ import type { ScanCatalog } from '../scan-port.js';
 import { pgHashingOps } from './hashing.js';
 import { pgDeviceRecords, pgScanRecords } from './records.js';
 import { pgScanTree } from './tree.js';
-import { PgScanWriter, pgUnitOfWork } from './tx.js';
+import { pgScanWriter, pgUnitOfWork } from './tx.js';
 
 /** The scan concern plus the port's unit of work, on one connection. */
 export type PgScanCatalog = ScanCatalog & Pick<Catalog, 'unitOfWork'>;
@@ -23,7 +23,7 @@ export function pgScanOps(client: pg.Client): PgScanCatalog {
     devices: pgDeviceRecords(client),
     hashing: pgHashingOps(client),
     tree: { open: (scanId) => pgScanTree(client, scanId) },
-    scanWriter: (policy) => new PgScanWriter(client, policy),
+    scanWriter: (policy) => pgScanWriter(client, policy),
     unitOfWork: (fn) => pgUnitOfWork(client, fn),
   };
 }

@@ -1,12 +1,12 @@
 /**
  * Transactions on a PostgreSQL catalog connection: the port's `unitOfWork` (BEGIN/COMMIT,
  * ROLLBACK when its function rejects, joining a transaction already open) and the walk's
- * batching writer (`ScanWriter`, ../unit-of-work.ts). Both ask the connection itself whether a
+ * batching writer (its policy is ../unit-of-work.ts's `BatchingWriter`). Both ask the connection itself whether a
  * transaction is open (the server's ReadyForQuery status), as SQLite's do with
  * `db.inTransaction`: a unit of work started while the writer's transaction is open joins it.
  */
 import type pg from 'pg';
-import type { CommitPolicy, ScanWriter } from '../unit-of-work.js';
+import { BatchingWriter, type CommitPolicy, type ScanWriter } from '../unit-of-work.js';
 
 /**
  * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
@@ -60,49 +60,14 @@ export async function pgUnitOfWork<T>(client: pg.Client, fn: () => Promise<T>): 
   }
 }
 
-export class PgScanWriter implements ScanWriter {
-  private open = false;
-  private lastCommit = Date.now();
-  private filesSinceCommit = 0;
-
-  constructor(
-    private readonly client: pg.Client,
-    private readonly policy: CommitPolicy,
-  ) {}
-
-  async begin(): Promise<void> {
-    if (this.open) return;
-    await begin(this.client);
-    this.open = true;
-  }
-
-  async commitIfDue(files: number): Promise<boolean> {
-    this.filesSinceCommit += files;
-    const due =
-      this.policy.always ||
-      this.filesSinceCommit >= this.policy.everyFiles ||
-      Date.now() - this.lastCommit > this.policy.everyMs;
-    if (due) await this.commitNow();
-    return due;
-  }
-
-  async commit(): Promise<void> {
-    await this.commitNow();
-  }
-
-  async abort(): Promise<void> {
-    const wasOpen = this.open;
-    this.open = false;
-    if (wasOpen) await rollbackIfOpen(this.client);
-  }
-
-  private async commitNow(): Promise<void> {
-    if (this.open) {
-      // A COMMIT that fails leaves `open` set: abort() then rolls back if the server kept it.
-      await commit(this.client);
-      this.open = false;
-    }
-    this.lastCommit = Date.now();
-    this.filesSinceCommit = 0;
-  }
+/** The walk's batching writer on a PostgreSQL connection (policy in ../unit-of-work.ts). */
+export function pgScanWriter(client: pg.Client, policy: CommitPolicy): ScanWriter {
+  return new BatchingWriter(
+    {
+      begin: () => begin(client),
+      commit: () => commit(client),
+      rollbackIfOpen: () => rollbackIfOpen(client),
+    },
+    policy,
+  );
 }
