@@ -36,7 +36,9 @@ export type FailpointDelay =
    * Before each action an execute checks, and each is then applied and recorded at once (a
    * batch of one), so that a test can interrupt a run in the middle.
    */
-  | 'execute-action';
+  | 'execute-action'
+  /** Before each path an undo restores, each then recorded at once (a test interrupts it). */
+  | 'undo-action';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
   'scan-small-commits';
@@ -60,13 +62,4 @@ export function failpointDelayMs(name: FailpointDelay): number {
 
 export function failpointFlag(name: FailpointFlag): boolean {
   return flags.has(name);
-}
-
-/**
- * Test-only: HASHALL_TEST_ACTION_DELAY_MS slows each action of an undo down (and makes it record
- * every action at once) so that a test can interrupt it in the middle. 0 in normal use. Execute
- * reads HASHALL_FAILPOINT_DELAY=execute-action=MS instead; undo is to follow.
- */
-export function testActionDelayMs(): number {
-  return Number(process.env.HASHALL_TEST_ACTION_DELAY_MS ?? 0);
 }

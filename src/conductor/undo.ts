@@ -29,7 +29,7 @@ import type { PlanRow, PlanStatus } from '../catalog/plans.js';
 import { UserError } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
-import { testActionDelayMs } from '../failpoint.js';
+import { failpointDelayMs } from '../failpoint.js';
 import { planMode } from './mode.js';
 import { Pacer } from './pace.js';
 import { ActionUndoer } from './undo-action.js';
@@ -126,7 +126,7 @@ export class Undoer {
     if (!this.opts.dryRun) await undo.setPlanStatus(planId, 'undoing');
     let after = 0;
     // Ctrl-C is heard between paths; a test's action delay slows each path down.
-    const pacer = new Pacer(testActionDelayMs());
+    const pacer = new Pacer(failpointDelayMs('undo-action'));
     outer: for (;;) {
       const page = await undo.page({ planId, afterId: after, limit: PAGE });
       if (page.actions.length === 0) break;

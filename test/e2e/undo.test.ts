@@ -435,7 +435,7 @@ describe('Ctrl-C and reflink plans', () => {
     const child = spawn(
       process.execPath,
       [CLI, 'conductor', 'undo', String(plan.id), '--force', '--json', '--catalog', cat],
-      { env: { ...process.env, HASHALL_TEST_ACTION_DELAY_MS: '200' } },
+      { env: { ...process.env, HASHALL_FAILPOINT_DELAY: 'undo-action=200' } },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
