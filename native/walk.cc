@@ -22,7 +22,7 @@
 
 namespace {
 
-constexpr uint32_t LAYOUT_VERSION = 1;
+constexpr uint32_t LAYOUT_VERSION = 2; // 2: listDir lists on the calling thread
 constexpr size_t HEADER_SIZE = 32;
 constexpr size_t RECORD_SIZE = 104;
 // Header flags (offset 28).
@@ -68,34 +68,38 @@ int statAt(int dirfd, const char *name, struct statx *sx) {
                STATX_BASIC_STATS, sx);
 }
 
-class ListWorker : public Napi::AsyncWorker {
-public:
-  ListWorker(Napi::Env env, std::string path, uint64_t dev, uint64_t ino)
-      : Napi::AsyncWorker(env), path_(std::move(path)), dev_(dev), ino_(ino),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
+// One directory's listing, or the system error that stopped it.
+struct Listing {
+  std::vector<uint8_t> out;
+  int errno_ = 0;
+  const char *syscall_ = "";
+  void fail(int e, const char *sys) {
+    errno_ = e;
+    syscall_ = sys;
+  }
+};
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-protected:
-  void Execute() override {
+// Open the directory (never through a symlink), check it is the one its parent listed, read
+// its names and stat what the walk needs.
+void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
     // O_NOFOLLOW: a directory swapped for a symlink is refused (ELOOP), never walked through.
-    int fd = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return fail(errno, "open");
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return r.fail(errno, "open");
     struct statx self;
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &self) != 0) {
       int e = errno;
       close(fd);
-      return fail(e, "fstat");
+      return r.fail(e, "fstat");
     }
-    out_.assign(HEADER_SIZE, 0);
-    put<uint64_t>(out_, 8, devOf(self));
-    put<uint64_t>(out_, 16, self.stx_ino);
-    put<uint32_t>(out_, 24, HEADER_SIZE);
-    if (devOf(self) != dev_ || self.stx_ino != ino_) {
+    r.out.assign(HEADER_SIZE, 0);
+    put<uint64_t>(r.out, 8, devOf(self));
+    put<uint64_t>(r.out, 16, self.stx_ino);
+    put<uint32_t>(r.out, 24, HEADER_SIZE);
+    if (devOf(self) != dev || self.stx_ino != ino) {
       // Not the directory its parent listed (replaced or moved): not listed.
       close(fd);
-      put<uint32_t>(out_, 0, LAYOUT_VERSION);
-      put<uint32_t>(out_, 28, H_CHANGED);
+      put<uint32_t>(r.out, 0, LAYOUT_VERSION);
+      put<uint32_t>(r.out, 28, H_CHANGED);
       return;
     }
     // The entries are stat()ed relative to the directory, which needs search (x) permission on
@@ -105,7 +109,7 @@ protected:
     if (probe < 0) {
       int e = errno;
       close(fd);
-      return fail(e, "chdir");
+      return r.fail(e, "chdir");
     }
     close(probe);
     // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
@@ -118,7 +122,7 @@ protected:
       if (n < 0) {
         int e = errno;
         close(fd);
-        return fail(e, "scandir");
+        return r.fail(e, "scandir");
       }
       if (n == 0) break;
       for (long off = 0; off < n;) {
@@ -132,14 +136,14 @@ protected:
     std::sort(entries.begin(), entries.end(),
               [](const Entry &a, const Entry &b) { return a.name < b.name; });
     uint32_t count = static_cast<uint32_t>(entries.size());
-    out_.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
+    r.out.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
     uint32_t nameOff = 0;
     for (uint32_t i = 0; i < count; i++) {
       const Entry &e = entries[i];
       size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
-      put<uint32_t>(out_, at + 0, nameOff);
-      put<uint16_t>(out_, at + 4, static_cast<uint16_t>(e.name.size()));
-      put<uint8_t>(out_, at + 6, e.dtype);
+      put<uint32_t>(r.out, at + 0, nameOff);
+      put<uint16_t>(r.out, at + 4, static_cast<uint16_t>(e.name.size()));
+      put<uint8_t>(r.out, at + 6, e.dtype);
       nameOff += static_cast<uint32_t>(e.name.size());
       // Only what the walk looks at is stat()ed (regular files, directories, and entries
       // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
@@ -147,72 +151,52 @@ protected:
       if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
       struct statx sx;
       if (statAt(fd, e.name.c_str(), &sx) != 0) {
-        put<uint8_t>(out_, at + 7, F_STAT_ERROR);
-        put<int32_t>(out_, at + 8, errno);
+        put<uint8_t>(r.out, at + 7, F_STAT_ERROR);
+        put<int32_t>(r.out, at + 8, errno);
         continue;
       }
       uint8_t flags = F_STATTED;
       int64_t mns = 0, cns = 0;
       if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
       if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
-      put<uint8_t>(out_, at + 7, flags);
-      put<uint32_t>(out_, at + 12, sx.stx_mode);
-      put<uint64_t>(out_, at + 16, sx.stx_ino);
-      put<uint64_t>(out_, at + 24, devOf(sx));
-      put<uint64_t>(out_, at + 32, sx.stx_nlink);
-      put<uint32_t>(out_, at + 40, sx.stx_uid);
-      put<uint32_t>(out_, at + 44, sx.stx_gid);
-      put<uint64_t>(out_, at + 48, sx.stx_size);
-      put<uint64_t>(out_, at + 56, sx.stx_blocks);
-      put<int64_t>(out_, at + 64, mns);
-      put<int64_t>(out_, at + 72, cns);
-      put<int64_t>(out_, at + 80, sx.stx_mtime.tv_sec);
-      put<uint32_t>(out_, at + 88, sx.stx_mtime.tv_nsec);
-      put<uint32_t>(out_, at + 92, sx.stx_ctime.tv_nsec);
-      put<int64_t>(out_, at + 96, sx.stx_ctime.tv_sec);
+      put<uint8_t>(r.out, at + 7, flags);
+      put<uint32_t>(r.out, at + 12, sx.stx_mode);
+      put<uint64_t>(r.out, at + 16, sx.stx_ino);
+      put<uint64_t>(r.out, at + 24, devOf(sx));
+      put<uint64_t>(r.out, at + 32, sx.stx_nlink);
+      put<uint32_t>(r.out, at + 40, sx.stx_uid);
+      put<uint32_t>(r.out, at + 44, sx.stx_gid);
+      put<uint64_t>(r.out, at + 48, sx.stx_size);
+      put<uint64_t>(r.out, at + 56, sx.stx_blocks);
+      put<int64_t>(r.out, at + 64, mns);
+      put<int64_t>(r.out, at + 72, cns);
+      put<int64_t>(r.out, at + 80, sx.stx_mtime.tv_sec);
+      put<uint32_t>(r.out, at + 88, sx.stx_mtime.tv_nsec);
+      put<uint32_t>(r.out, at + 92, sx.stx_ctime.tv_nsec);
+      put<int64_t>(r.out, at + 96, sx.stx_ctime.tv_sec);
     }
     std::vector<uint8_t> names;
     names.reserve(nameOff);
     for (const Entry &e : entries) names.insert(names.end(), e.name.begin(), e.name.end());
     close(fd);
-    put<uint32_t>(out_, 0, LAYOUT_VERSION);
-    put<uint32_t>(out_, 4, count);
-    put<uint32_t>(out_, 24, static_cast<uint32_t>(out_.size()));
-    out_.insert(out_.end(), names.begin(), names.end());
+    put<uint32_t>(r.out, 0, LAYOUT_VERSION);
+    put<uint32_t>(r.out, 4, count);
+    put<uint32_t>(r.out, 24, static_cast<uint32_t>(r.out.size()));
+    r.out.insert(r.out.end(), names.begin(), names.end());
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (errno_ != 0) {
-      // A system error: errno and syscall; src/fs/native-list.ts names the code as Node does
-      // (util.getSystemErrorName), so that the walk reports it exactly as fs.openSync's.
-      Napi::Object err =
-          Napi::Error::New(env, std::string(std::strerror(errno_)) + ", " + syscall_).Value();
-      err.Set("errno", Napi::Number::New(env, -errno_));
-      err.Set("syscall", Napi::String::New(env, syscall_));
-      deferred_.Reject(err);
-      return;
-    }
-    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size()));
-  }
+// A listing's error as Node's (errno, syscall); src/fs/native-list.ts names the code.
+Napi::Object listingError(Napi::Env env, const Listing &r) {
+  Napi::Object err =
+      Napi::Error::New(env, std::string(std::strerror(r.errno_)) + ", " + r.syscall_).Value();
+  err.Set("errno", Napi::Number::New(env, -r.errno_));
+  err.Set("syscall", Napi::String::New(env, r.syscall_));
+  return err;
+}
 
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
-
-private:
-  void fail(int e, const char *sys) {
-    errno_ = e;
-    syscall_ = sys;
-  }
-
-  std::string path_;
-  uint64_t dev_, ino_;
-  Napi::Promise::Deferred deferred_;
-  std::vector<uint8_t> out_;
-  int errno_ = 0;
-  const char *syscall_ = "";
-};
-
-// listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>
+// listDir(path: Buffer, dev: bigint, ino: bigint): Buffer, on the calling thread. A directory's
+// getdents and statx take microseconds with a warm cache, less than a trip through libuv's
+// thread pool and back (measured in README "Performance"), so the walk calls it directly.
 Napi::Value ListDir(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBigInt() || !info[2].IsBigInt()) {
@@ -221,23 +205,23 @@ Napi::Value ListDir(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   bool lossless;
-  // Node's stats are signed 64-bit: the same bits as the kernel's unsigned values.
   uint64_t dev = static_cast<uint64_t>(info[1].As<Napi::BigInt>().Int64Value(&lossless));
   uint64_t ino = static_cast<uint64_t>(info[2].As<Napi::BigInt>().Int64Value(&lossless));
   auto path = info[0].As<Napi::Buffer<char>>();
   std::string p(path.Data(), path.Length());
   if (p.find('\0') != std::string::npos || p.size() >= PATH_MAX) {
-    // Paths past PATH_MAX reach here as /proc/self/fd/N/NAME (src/fs/reach.ts).
     Napi::Error err = Napi::Error::New(env, "ENAMETOOLONG: path not reachable, open");
     err.Set("code", Napi::String::New(env, "ENAMETOOLONG"));
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(err.Value());
-    return d.Promise();
+    err.ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  auto *w = new ListWorker(env, std::move(p), dev, ino);
-  Napi::Promise promise = w->Promise();
-  w->Queue();
-  return promise;
+  Listing r;
+  listInto(p, dev, ino, r);
+  if (r.errno_ != 0) {
+    Napi::Error(env, listingError(env, r)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, r.out.data(), r.out.size());
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -47,7 +47,7 @@ export type DirRead =
 /** Lists directories for one walk. */
 export interface DirLister {
   /**
-   * 'native': listings run off the main thread and may overlap (list ahead). 'js': each listing
+   * 'native': the addon lists on the calling thread, entries valid as long as kept. 'js': each listing
    * makes the directory the process's working directory, so one at a time, entries used at once.
    */
   readonly kind: 'native' | 'js';

@@ -1,7 +1,7 @@
 /**
  * The native directory listing: one addon call per directory (open O_NOFOLLOW, identity check,
- * getdents64, statx of each file and directory relative to the directory's fd), run on libuv's
- * thread pool, returning one packed buffer that is decoded here. Layout (little-endian), as
+ * getdents64, statx of each file and directory relative to the directory's fd) on the calling
+ * thread, returning one packed buffer that is decoded here. Layout (little-endian), as
  * native/walk.cc writes it:
  *
  *   header (32 B): u32 layout, u32 count, u64 dir dev, u64 dir ino, u32 names offset, u32 flags
@@ -140,22 +140,31 @@ export function decodeListing(raw: Buffer): DirRead {
   return { kind: 'listed', entries };
 }
 
+/** A listing's failure, with the error shaped as Node's own when it is a system error. */
+function listingFailed(err: unknown, path: Buffer): DirRead {
+  const e = err as { errno?: unknown; syscall?: unknown };
+  if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
+    return { kind: 'failed', error: systemError(-e.errno, e.syscall, path) };
+  }
+  return { kind: 'failed', error: err };
+}
+
+/**
+ * Lists on the calling thread: a directory's getdents and statx take microseconds with a warm
+ * cache, less than a trip through libuv's thread pool and back (on the 2-core reference machine
+ * a thread-pool listing, a few directories ahead, made an unchanged rescan of 5,000 directories
+ * about 15% slower than node:fs; this one is about 20% faster; README "Performance").
+ */
 export class NativeDirLister implements DirLister {
   readonly kind = 'native';
   constructor(private readonly addon: NativeAddon) {}
 
-  async list(path: Buffer, expect: DirIdentity): Promise<DirRead> {
-    let buf: Buffer;
+  list(path: Buffer, expect: DirIdentity): DirRead {
     try {
-      buf = await this.addon.listDir(path, expect.dev, expect.ino);
+      return decodeListing(this.addon.listDir(path, expect.dev, expect.ino));
     } catch (err) {
-      const e = err as { errno?: unknown; syscall?: unknown };
-      if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
-        return { kind: 'failed', error: systemError(-e.errno, e.syscall, path) };
-      }
-      return { kind: 'failed', error: err };
+      return listingFailed(err, path);
     }
-    return decodeListing(buf);
   }
 
   close(): void {

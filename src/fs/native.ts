@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 /** What the addon exports (see native/walk.cc). */
 export interface NativeAddon {
   /** Resolves to one packed listing (native-list.ts decodes it) or rejects with errno/syscall. */
-  listDir(path: Buffer, dev: bigint, ino: bigint): Promise<Buffer>;
+  listDir(path: Buffer, dev: bigint, ino: bigint): Buffer;
   readonly layoutVersion: number;
   /**
    * The hashing workers' batch read (native/read.cc); absent from a binary built before it,
@@ -57,7 +57,7 @@ export type NativeStatus =
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 /** The packed layout this side decodes. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 let status: NativeStatus | undefined;
 

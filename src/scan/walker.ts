@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import type { BigIntStats } from 'node:fs';
 import type { EntryKind, EntryStat } from '../fs/dir-list.js';
 import { openDirLister } from '../fs/lister.js';
-import { ListAhead } from './list-ahead.js';
 import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
 import { PathReach } from '../fs/reach.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
@@ -166,9 +165,8 @@ export async function walk({
   options: opts,
 }: WalkParams): Promise<{ stopped: boolean }> {
   const reach = new PathReach();
-  // Native (getdents64 + statx off the main thread) when the addon loaded, else Node's fs.
+  // Native (getdents64 + statx relative to the directory's fd) when the addon loaded, else Node's fs.
   const lister = openDirLister();
-  const ahead = new ListAhead<PendingDir>(lister);
   const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
   const stack: PendingDir[] = [
@@ -201,8 +199,7 @@ export async function walk({
       // Its entries are then stat()ed relative to it, so nothing below can be redirected.
       let read;
       try {
-        read = await (ahead.take(dir) ??
-          lister.list(reach.reach(dir.abs), { dev: dir.stDev, ino: dir.ino }));
+        read = await lister.list(reach.reach(dir.abs), { dev: dir.stDev, ino: dir.ino });
       } catch (err) {
         hooks.error(dir.abs, err); // reaching a path beyond PATH_MAX failed
         continue;
@@ -302,7 +299,6 @@ export async function walk({
         if (c.device === dir.device) c.parentDirId = dirId;
         stack.push(c);
       }
-      ahead.prime(stack);
     }
     return { stopped: false };
   } finally {
