@@ -62,9 +62,9 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     ...executeOps(db),
     ...queryOps(db),
     unitOfWork: (fn) => unitOfWork(db, fn),
-    close: () => {
+    // async: a failure to close is a rejection, as on any other backend.
+    close: async () => {
       db.close();
-      return Promise.resolve();
     },
   };
 }
