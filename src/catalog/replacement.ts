@@ -57,6 +57,19 @@ export function ownCtime(
 }
 
 /**
+ * CROSS JOIN makes the page's list the outer loop, so each inode is one primary-key lookup.
+ * With a plain JOIN, SQLite chose the table as the outer loop (searched by plan_id alone) and
+ * scanned the list for every row the plan had touched so far: quadratic in the plan's size,
+ * 90 s of CPU for the reference tree's execute instead of a fraction of a second.
+ * test/unit/query-plans.test.ts holds the plan to this.
+ */
+export const OWN_CTIMES_SQL = `SELECT s.device_id AS dev, s.inode AS ino, s.ctime_ns AS ctime
+       FROM json_each(?) j
+       CROSS JOIN conductor_inode_state s
+         ON s.plan_id = ? AND s.device_id = json_extract(j.value, '$[0]')
+        AND s.inode = CAST(json_extract(j.value, '$[1]') AS INTEGER)`;
+
+/**
  * ownCtime for many inodes in one query (a page of actions' sources and targets), by
  * `device:inode`; inodes our execution never changed are absent.
  */
@@ -67,14 +80,7 @@ export function ownCtimes(
 ): Map<string, bigint> {
   const found = new Map<string, bigint>();
   if (inodes.length === 0) return found;
-  const rows = stmt(
-    db,
-    `SELECT s.device_id AS dev, s.inode AS ino, s.ctime_ns AS ctime
-       FROM json_each(?) j
-       JOIN conductor_inode_state s
-         ON s.plan_id = ? AND s.device_id = json_extract(j.value, '$[0]')
-        AND s.inode = CAST(json_extract(j.value, '$[1]') AS INTEGER)`,
-  )
+  const rows = stmt(db, OWN_CTIMES_SQL)
     .safeIntegers(true)
     .all(JSON.stringify(inodes.map((i) => [i.deviceId, i.inode.toString()])), planId) as {
     dev: bigint;
