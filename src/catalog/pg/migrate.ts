@@ -55,13 +55,6 @@ export async function migratePg({ client, target }: PgConnection): Promise<void>
     if (before !== 'absent') {
       if (before > PG_SCHEMA_VERSION) refuseNewer(loc, before);
       if (before === PG_SCHEMA_VERSION) return;
-    } else {
-      const others = await otherRelations(client);
-      if (others.length > 0) {
-        throw new UserError(
-          `database ${target.database} at ${loc} holds other tables (${others.join(', ')}) and no hashall catalog; give hashall a database of its own`,
-        );
-      }
     }
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [MIGRATION_WAIT]);
     await client.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATION_LOCK]);
@@ -69,6 +62,17 @@ export async function migratePg({ client, target }: PgConnection): Promise<void>
       await client.query('RESET lock_timeout'); // back to the role's or server's setting
       for (;;) {
         const current = await schemaVersion(client);
+        if (current === 'absent') {
+          // Asked only under the lock: before it, another process's first migration may have
+          // committed between our two reads (its tables visible, its version not yet read),
+          // which made a catalog being created look like a foreign database.
+          const others = await otherRelations(client);
+          if (others.length > 0) {
+            throw new UserError(
+              `database ${target.database} at ${loc} holds other tables (${others.join(', ')}) and no hashall catalog; give hashall a database of its own`,
+            );
+          }
+        }
         const v = current === 'absent' ? 0 : current;
         if (v > PG_SCHEMA_VERSION) refuseNewer(loc, v);
         if (v === PG_SCHEMA_VERSION) return;
