@@ -47,7 +47,7 @@ const NO_DRIVER = [
  * CLI, which opens the catalog a command uses, from the openers.
  */
 const CATALOG_PURE = ['port', 'plan-types', 'action-decode'];
-const CATALOG_OPENERS = ['open', 'location', 'backend', 'host-open'];
+const CATALOG_OPENERS = ['open', 'open-port', 'location', 'backend', 'host-open'];
 const catalogThroughPort = (surface) => ({
   regex: `^(?:\\.\\./)+catalog/(?!(?:${surface.join('|')})\\.js$)`,
   allowTypeImports: true,

@@ -1,7 +1,6 @@
 /** What every command shares: the global options of DESIGN §8 and the output channels. */
 import type { Command } from 'commander';
-import { requireSqliteBackend } from '../catalog/backend.js';
-import { openCatalog, type OpenOptions } from '../catalog/open.js';
+import { openPort, type OpenOptions } from '../catalog/open-port.js';
 import type { Catalog } from '../catalog/port.js';
 
 export interface GlobalOptions {
@@ -21,9 +20,8 @@ export function withGlobals(cmd: Command): Command {
 }
 
 /** The catalog as the port: commands never see a database handle (README "Architecture"). */
-export function open(opts: GlobalOptions, o: OpenOptions = {}): Catalog {
-  requireSqliteBackend(opts.catalog);
-  return openCatalog(opts.catalog, o);
+export function open(opts: GlobalOptions, o: OpenOptions = {}): Promise<Catalog> {
+  return openPort(opts.catalog, o);
 }
 
 export function printJson(doc: unknown): void {

@@ -9,7 +9,7 @@ export async function withReadCatalog<T>(
   opts: GlobalOptions,
   fn: (catalog: Catalog) => Promise<T>,
 ): Promise<T> {
-  const opened = open(opts, { readonly: true });
+  const opened = await open(opts, { readonly: true });
   try {
     return await fn(opened);
   } finally {

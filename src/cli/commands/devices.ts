@@ -52,7 +52,7 @@ export function registerDevices(program: Command): void {
   const devices = withGlobals(
     program.command('devices').description('list the filesystems in the catalog'),
   ).action(async (opts: GlobalOptions) => {
-    const cat = open(opts, { readonly: true });
+    const cat = await open(opts, { readonly: true });
     try {
       const list = await cat.devices.list();
       const usage = await cat.devices.usage();
@@ -95,7 +95,7 @@ export function registerDevices(program: Command): void {
     devices.command('show').description('one device in detail').argument('<alias>'),
   ).action(async (alias: string, _local: GlobalOptions, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const cat = open(opts, { readonly: true });
+    const cat = await open(opts, { readonly: true });
     try {
       const d = await cat.devices.findByAlias(alias);
       if (!d) throw new UserError(`no device with alias '${alias}'; 'hashall devices' lists them`);
@@ -115,7 +115,7 @@ export function registerDevices(program: Command): void {
       .argument('<new>'),
   ).action(async (oldAlias: string, newAlias: string, _local: GlobalOptions, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const cat = open(opts);
+    const cat = await open(opts);
     try {
       const d = await cat.devices.rename({ from: oldAlias, to: newAlias });
       if (opts.json) printJson(deviceJson(d, (await cat.devices.usage()).get(d.id)));

@@ -144,7 +144,7 @@ export function registerScan(program: Command): void {
         parseJobs,
       ),
   ).action(async (roots: string[], opts: ScanCliOptions) => {
-    const catalog = open(opts);
+    const catalog = await open(opts);
     await recoverBeforeScan(catalog, warnScanRecovery(opts));
     const progress = scanProgress(progressWanted(opts.quiet));
     let summary: ScanSummary;

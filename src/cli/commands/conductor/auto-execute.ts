@@ -72,7 +72,7 @@ async function schedule(
   minSavings: number,
   { filters, keep }: Parsed,
 ): Promise<void> {
-  const catalog = open(opts, { readonly: true });
+  const catalog = await open(opts, { readonly: true });
   let resolved;
   try {
     // The schedule must name a real device (and catalogued directories).
@@ -211,7 +211,7 @@ async function runAuto(
   minSavings: number,
   { filters, keep }: Parsed,
 ): Promise<void> {
-  const catalog = open(opts);
+  const catalog = await open(opts);
   const human = !opts.json && !opts.quiet;
   try {
     const resolved = await deviceAndScope(catalog, opts.device, paths);

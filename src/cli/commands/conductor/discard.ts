@@ -13,7 +13,7 @@ export function registerDiscard(conductor: Command): void {
       .description('remove a plan that was never executed')
       .argument('<plan_id>', 'plan id', parsePlanId),
   ).action(async (id: number, opts: GlobalOptions) => {
-    const catalog = open(opts);
+    const catalog = await open(opts);
     try {
       const r = await discardPlan(catalog, id);
       if (opts.json) printJson({ plan_id: id, discarded: true, actions: r.actions });

@@ -38,7 +38,7 @@ export function registerExecute(conductor: Command): void {
       ),
   ).action(async (id: number, opts: ExecOpts) => {
     const dryRun = opts.dryRun ?? false;
-    const cat = open(opts, { readonly: dryRun });
+    const cat = await open(opts, { readonly: dryRun });
     const catalog: Catalog = cat;
     try {
       let plan = await requirePlan(catalog, id);

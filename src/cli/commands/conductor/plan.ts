@@ -100,7 +100,7 @@ export function registerPlan(conductor: Command): void {
   ).action(async (name: string, paths: string[], opts: PlanOpts) => {
     if (!name.trim()) throw new UserError('a plan needs a name');
     const { filters, keep } = parseFilterOpts(opts);
-    const catalog = open(opts);
+    const catalog = await open(opts);
     try {
       const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const result = await createPlan(catalog, {

@@ -11,7 +11,7 @@ import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
 export function registerPlans(conductor: Command): void {
   withGlobals(conductor.command('plans').description('list plans')).action(
     async (opts: GlobalOptions) => {
-      const catalog = open(opts, { readonly: true });
+      const catalog = await open(opts, { readonly: true });
       try {
         const plans = await catalog.plans.list();
         const devices = await catalog.planDevices.list();

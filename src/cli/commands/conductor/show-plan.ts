@@ -89,7 +89,7 @@ export function registerShowPlan(conductor: Command): void {
         20,
       ),
   ).action(async (id: number, opts: ShowOpts) => {
-    const catalog = open(opts, { readonly: true });
+    const catalog = await open(opts, { readonly: true });
     try {
       const plan = await requirePlan(catalog, id);
       const counts = await catalog.planActions.counts(id);

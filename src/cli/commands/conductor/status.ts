@@ -16,7 +16,7 @@ export function registerStatus(conductor: Command): void {
       .description('devices, files, hardlink statistics, potential savings, pending candidates')
       .option('--device <path>', 'only this filesystem (a path on it, or its alias)'),
   ).action(async (opts: GlobalOptions & { device?: string }) => {
-    const catalog = open(opts, { readonly: true });
+    const catalog = await open(opts, { readonly: true });
     try {
       const device = await deviceOption(catalog, opts.device);
       const s = await status(catalog, device);

@@ -47,7 +47,7 @@ function outcomeMark(r: UndoReport, st: Style): string {
 
 async function runUndo(id: number, opts: UndoOpts): Promise<void> {
   const dryRun = opts.dryRun ?? false;
-  const cat = open(opts, { readonly: dryRun });
+  const cat = await open(opts, { readonly: dryRun });
   try {
     const plan = await requirePlan(cat, id);
     checkUndoable(plan);
