@@ -10,6 +10,5 @@ import module from 'node:module';
 
 // Typed here: @types/node follows the oldest supported line (20), which lacks it.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-// A static import would be loaded before the line above runs.
-// eslint-disable-next-line no-restricted-syntax -- the one dynamic import: see above
+// A static import would be loaded before the line above runs: hence the dynamic one.
 await import('./main.js');

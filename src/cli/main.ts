@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT, UserError, errnoCode } from '../errors.js';
 import { catalogPath } from '../catalog/location.js';
 import { sqliteUserError } from '../catalog/open.js';
+import { registerCatalog } from './commands/catalog.js';
 import { registerConductor } from './commands/conductor/index.js';
 import { registerDevices } from './commands/devices.js';
 import { registerDupes } from './commands/dupes.js';
@@ -40,6 +41,7 @@ function buildProgram(): Command {
   registerExport(program);
   registerDupes(program);
   registerHosts(program);
+  registerCatalog(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -176,6 +176,19 @@ describe('imports the layer rule cannot see', () => {
       expect(r.messages[0]!.message).toContain('layer rule');
     }
   });
+
+  it('allows a lazy import of the same folder or below, and nothing that climbs out', async () => {
+    const lint = async (spec: string) =>
+      (
+        await eslint.lintText(`export const m = () => import('${spec}');\n`, {
+          filePath: 'src/catalog/open-port.ts',
+        })
+      )[0]!.messages.map((m) => m.ruleId);
+    expect(await lint('./pg/connect.js')).toEqual([]);
+    expect(await lint('./copy/pg-side.js')).toEqual([]);
+    expect(await lint('./../cli/context.js')).toEqual(['no-restricted-syntax']);
+    expect(await lint('../cli/context.js')).toEqual(['no-restricted-syntax']);
+  });
 });
 
 describe('tests are not restricted', () => {
