@@ -38,7 +38,9 @@ export type FailpointDelay =
    */
   | 'execute-action'
   /** Before each path an undo restores, each then recorded at once (a test interrupts it). */
-  | 'undo-action';
+  | 'undo-action'
+  /** After each page a catalog copy writes (a test cuts the server off mid-copy). */
+  | 'copy-page';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
   'scan-small-commits';

@@ -2,7 +2,10 @@
  * Which backend a --catalog value (or HASHALL_CATALOG) names: a postgresql:// or postgres://
  * URL is PostgreSQL, anything else an SQLite file path.
  */
-import { UserError } from '../errors.js';
+import { UserError, errnoCode } from '../errors.js';
+import { catalogPath } from './location.js';
+import { sqliteUserError } from './open.js';
+import { pgFailure } from './pg/failure.js';
 import { isPostgresUrl, redactUrl } from './pg/target.js';
 
 export type CatalogBackend =
@@ -25,4 +28,16 @@ export function requireSqliteBackend(option: string | undefined): void {
       `catalog ${redactUrl(b.url)}: this command does not run on a PostgreSQL catalog yet (only 'hashall hosts' does); use an SQLite catalog file`,
     );
   }
+}
+
+/**
+ * A catalog failure in the middle of a command (SQLite: disk full, lock, I/O; PostgreSQL: the
+ * server went away, a statement refused) as one line naming the catalog, or undefined when err
+ * is not one (a bug: reported as an internal error).
+ */
+export function catalogFailure(option: string | undefined, err: unknown): UserError | undefined {
+  const b = catalogBackend(option);
+  if (b.kind === 'postgresql') return pgFailure(b.url, err);
+  if (!(errnoCode(err) ?? '').startsWith('SQLITE_')) return undefined;
+  return sqliteUserError(catalogPath(b.option), err);
 }

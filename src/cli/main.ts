@@ -5,9 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { EXIT, UserError, errnoCode } from '../errors.js';
-import { catalogPath } from '../catalog/location.js';
-import { sqliteUserError } from '../catalog/open.js';
+import { EXIT, UserError } from '../errors.js';
+import { catalogFailure } from '../catalog/backend.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerConductor } from './commands/conductor/index.js';
 import { registerDevices } from './commands/devices.js';
@@ -58,12 +57,13 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    // An SQLite failure in the middle of a command (disk full, lock, I/O): one clear line.
-    if (!(err instanceof UserError) && (errnoCode(err) ?? '').startsWith('SQLITE_')) {
+    // A catalog failure in the middle of a command (SQLite: disk full, lock, I/O; PostgreSQL:
+    // the server went away): one clear line.
+    if (!(err instanceof UserError)) {
       const i = argv.indexOf('--catalog');
       const eq = argv.find((a) => a.startsWith('--catalog='));
       const given = i >= 0 ? argv[i + 1] : eq?.slice('--catalog='.length);
-      err = sqliteUserError(catalogPath(given), err) ?? err;
+      err = catalogFailure(given, err) ?? err;
     }
     if (err instanceof UserError) {
       process.stderr.write(`hashall: error: ${err.message}\n`);

@@ -9,11 +9,12 @@
  * 150,000-file catalog copies in a 48 MiB JavaScript heap.
  */
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyCatalog } from '../../src/catalog/copy/copy.js';
-import { hashall } from '../helpers/cli.js';
+import { CLI, hashall } from '../helpers/cli.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { killAt, killExecuteAt } from '../helpers/kill-at.js';
 import { pgUnavailableReason, startPgCluster, type PgCluster } from '../helpers/pg.js';
@@ -200,6 +201,43 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     // The killed run's half-built file went with the next copy: nothing but the catalog.
     expect(readdirSync(dir).filter((f) => f.includes('.copying-'))).toEqual([]);
   }, 180_000);
+
+  it('a server lost mid-copy: one line naming the catalog, exit 1, the destination untouched', async () => {
+    await cluster.createRole('mover', 'pw-not-shown');
+    const name = await cluster.createDatabase('mover');
+    const url = cluster.url(name, { user: 'mover', password: 'pw-not-shown' });
+    const child = spawn(process.execPath, [CLI, 'catalog', 'copy', '--from', cat, '--to', url], {
+      env: { ...process.env, HASHALL_CATALOG: '', HASHALL_FAILPOINT_DELAY: 'copy-page=400' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // The copy's transaction is open (its first pages written) before the server goes: the
+    // schema's migration committed, then a transaction idle between two pages.
+    for (let i = 0; ; i++) {
+      const migrated = await cluster.admin<{ ok: boolean }>(
+        `SELECT to_regclass('hashall_schema') IS NOT NULL AS ok`,
+        [],
+        name,
+      );
+      const r = await cluster.admin<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'`,
+        [name],
+      );
+      if (migrated.rows[0]!.ok && Number(r.rows[0]!.n) > 0) break;
+      if (i > 600) throw new Error(`the copy never opened its transaction: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    cluster.restart();
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(
+      /^hashall: error: catalog postgresql:\/\/mover@.*: the connection to the server was lost \(.*\); what was committed is kept: check that the server is up and run the command again\n$/,
+    );
+    expect(stderr).not.toContain('pw-not-shown');
+    const n = await cluster.admin<{ n: string }>('SELECT count(*) AS n FROM files', [], name);
+    expect(Number(n.rows[0]!.n)).toBe(0);
+  }, 120_000);
 
   it('refuses a source with an interrupted execute, naming the plan and what to run', () => {
     const d = tempDir('hashall-copy-journal-');

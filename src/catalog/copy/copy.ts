@@ -15,9 +15,10 @@
 import { linkSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EXIT, UserError, errnoCode, describeErrno } from '../../errors.js';
-import { failpoint } from '../../failpoint.js';
+import { failpoint, failpointDelayMs } from '../../failpoint.js';
 import { catalogBackend } from '../backend.js';
 import { catalogPath } from '../location.js';
+import { pgFailure } from '../pg/failure.js';
 import {
   insertionOrder,
   TRANSIENT_TABLES,
@@ -138,6 +139,8 @@ async function copyTable(
     );
     copied += rows.length;
     failpoint('copy-page');
+    const pause = failpointDelayMs('copy-page');
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
     after = keyAt.map((i) => rows[rows.length - 1]![i]!);
     req.onProgress?.({ table: t.name, copied, total });
   }
@@ -228,6 +231,20 @@ function removeBuilding(building: string): void {
 }
 
 export async function copyCatalog(req: CopyRequest): Promise<CopyResult> {
+  try {
+    return await copyBetween(req);
+  } catch (err) {
+    // A PostgreSQL end that failed part-way: one line naming it (never its password).
+    for (const a of [req.to, req.from]) {
+      const b = catalogBackend(a);
+      const line = b.kind === 'postgresql' ? pgFailure(b.url, err) : undefined;
+      if (line) throw line;
+    }
+    throw err;
+  }
+}
+
+async function copyBetween(req: CopyRequest): Promise<CopyResult> {
   const from = address(req.from, '--from');
   const to = address(req.to, '--to');
   const same =
