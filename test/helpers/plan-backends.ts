@@ -28,8 +28,10 @@ export type PlanTestCatalog = PgScanCatalog & PlanCatalog;
 
 export interface PlanOpened {
   readonly port: PlanTestCatalog;
-  /** Scan a tree into the catalog (runScan); fails the test on any scan error. */
-  scan(root: string): Promise<void>;
+  /** Scan trees into the catalog (runScan); fails the test on any scan error. */
+  scan(...roots: string[]): Promise<void>;
+  /** The directories the last `planning.restrictTo` selected (its temporary table), by path. */
+  scopeDirs(): Promise<{ deviceId: number; path: Buffer }[]>;
   /** Link a plan's pending HARDLINK actions and record them executed (see each backend). */
   execute(planId: number): Promise<void>;
   close(): Promise<void>;
@@ -45,10 +47,13 @@ export interface PlanBackend {
   open(dir: string): Promise<PlanOpened>;
 }
 
-async function scanInto(port: PlanTestCatalog, root: string): Promise<void> {
-  const s = await runScan(port, { roots: [root], jobs: 1 });
+async function scanInto(port: PlanTestCatalog, roots: string[]): Promise<void> {
+  const s = await runScan(port, { roots, jobs: 1 });
   expect(s.errors).toEqual([]);
 }
+
+const SCOPE_DIRS = `SELECT d.device_id, d.path FROM $TEMP.scope_dirs s JOIN dirs d ON d.id = s.id
+                     ORDER BY d.device_id, d.path`;
 
 export const sqlitePlanBackend: PlanBackend = {
   name: 'SQLite',
@@ -60,7 +65,14 @@ export const sqlitePlanBackend: PlanBackend = {
     const c = openCatalog(path);
     return {
       port: c,
-      scan: (root) => scanInto(c, root),
+      scan: (...roots) => scanInto(c, roots),
+      scopeDirs: async () =>
+        (
+          c.db.prepare(SCOPE_DIRS.replace('$TEMP', 'temp')).all() as {
+            device_id: number;
+            path: Buffer;
+          }[]
+        ).map((r) => ({ deviceId: Number(r.device_id), path: r.path })),
       // The real execute (the CLI, dist/), on the same catalog file.
       async execute(planId) {
         const ex = hashall([
@@ -154,7 +166,13 @@ export const pgPlanBackend: PlanBackend = {
     const port: PlanTestCatalog = { ...pgScanOps(client), ...pgPlanOps(client) };
     return {
       port,
-      scan: (root) => scanInto(port, root),
+      scan: (...roots) => scanInto(port, roots),
+      scopeDirs: async () =>
+        (
+          await client.query<{ device_id: string; path: Buffer }>(
+            SCOPE_DIRS.replace('$TEMP', 'pg_temp'),
+          )
+        ).rows.map((r) => ({ deviceId: Number(r.device_id), path: r.path })),
       execute: (planId) => executeByHand(client, port, planId),
       close: () => client.end(),
     };

@@ -26,6 +26,7 @@ import { checkUndoSpace } from '../../src/conductor/undo-space.js';
 import { recoverInterruptedUndo } from '../../src/conductor/undo-recovery.js';
 import { UNDO_TEMP_PREFIX } from '../../src/conductor/undo-types.js';
 import { UserError } from '../../src/errors.js';
+import { isUnder } from '../../src/paths.js';
 import { hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { planBackends, type PlanOpened, type PlanTestCatalog } from '../helpers/plan-backends.js';
@@ -280,6 +281,30 @@ describe.each(planBackends)('the plan port on $name', (backend) => {
       expect(await port.plans.scope(plan.id)).toEqual(
         scope.entries.map((e) => ({ deviceId: e.deviceId, fsPath: e.fsPath, path: e.path })),
       );
+
+      // What restrictTo selects, against a model over every catalogued directory of the tree.
+      const top = (await resolveScope(port, [Buffer.from(tree)])).entries[0]!;
+      const fs = (rel: Buffer) => Buffer.concat([top.fsPath, Buffer.from('/'), rel]);
+      const all = [
+        top.fsPath,
+        ...names.map((n) => fs(Buffer.from(n))),
+        fs(Buffer.concat([Buffer.from('b/'), Buffer.from([0xe9, 0x0a])])),
+        fs(Buffer.from([0x62, 0xff])),
+      ];
+      const sorted = (l: Buffer[]) => l.map((b) => b.toString('hex')).sort();
+      for (const rels of [['b'], ['b_'], ['b0', 'b%'], ['b.x', 'b'], ['']]) {
+        const chosen = rels.map((r) => (r === '' ? top.fsPath : fs(Buffer.from(r))));
+        await port.planning.restrictTo(
+          chosen.map((fsPath) => ({ deviceId: top.deviceId, fsPath })),
+        );
+        const got = await cat.scopeDirs();
+        expect(got.every((d) => d.deviceId === top.deviceId)).toBe(true);
+        expect(sorted(got.map((d) => d.path))).toEqual(
+          sorted(all.filter((p) => chosen.some((c) => isUnder(p, c)))),
+        );
+      }
+      await port.planning.restrictTo([]);
+      expect(await cat.scopeDirs()).toEqual([]);
     });
   });
 
