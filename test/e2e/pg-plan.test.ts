@@ -279,3 +279,49 @@ describe.skipIf(pgPlanBackend.unavailable)('a plan through the PostgreSQL port',
 });
 
 if (mountUnavailableReason()) console.warn(`pg-plan: ${mountUnavailableReason()}`);
+
+describe.skipIf(pgPlanBackend.unavailable)('round trips of planning on PostgreSQL', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await pgPlanBackend.setup();
+    dir = realpathSync(tempDir('hashall-pg-plan-trips-'));
+  }, 120_000);
+  afterAll(() => {
+    pgPlanBackend.teardown();
+    removeTree(dir);
+  });
+
+  /** Statements to plan a tree of `groups` duplicate groups (3 copies each) and 2 NOOPs. */
+  async function planStatements(groups: number): Promise<{ statements: number; actions: number }> {
+    const at = join(dir, `g${groups}`);
+    const tree = join(at, 'tree');
+    const files: Record<string, string> = { 'n/one': 'one inode, two links\n' };
+    for (let g = 0; g < groups; g++)
+      for (let c = 0; c < 3; c++) files[`d${g % 7}/g${g}-c${c}`] = `group ${g}\n`.repeat(10);
+    writeTree(tree, files);
+    linkSync(join(tree, 'n/one'), join(tree, 'n/two'));
+    const cat = await pgPlanBackend.open(at);
+    try {
+      await cat.scan(tree);
+      const before = cat.statements!();
+      const { plan } = await createPlan(cat.port, {
+        name: 'trips',
+        sameDevice: true,
+        crossDevice: true,
+      });
+      const statements = cat.statements!() - before;
+      return { statements, actions: (await cat.port.planActions.top(plan.id, -1)).length };
+    } finally {
+      await cat.close();
+    }
+  }
+
+  it('plans with a fixed number of statements per page, whatever the number of groups', async () => {
+    const small = await planStatements(3);
+    const large = await planStatements(400);
+    expect(small.actions).toBe(3 * 2 + 1);
+    expect(large.actions).toBe(400 * 2 + 1);
+    // Both fit one page of groups: the same statements, not one per group or action.
+    expect(large.statements).toBe(small.statements);
+  }, 120_000);
+});

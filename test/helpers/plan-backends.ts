@@ -32,6 +32,8 @@ export interface PlanOpened {
   scan(...roots: string[]): Promise<void>;
   /** The directories the last `planning.restrictTo` selected (its temporary table), by path. */
   scopeDirs(): Promise<{ deviceId: number; path: Buffer }[]>;
+  /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
+  readonly statements?: () => number;
   /** Link a plan's pending HARDLINK actions and record them executed (see each backend). */
   execute(planId: number): Promise<void>;
   close(): Promise<void>;
@@ -163,9 +165,17 @@ export const pgPlanBackend: PlanBackend = {
     const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
     await migratePg(conn);
     const client = conn.client;
+    // Count what the port sends: every statement is a round trip.
+    let statements = 0;
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      statements++;
+      return query(...args);
+    }) as typeof client.query;
     const port: PlanTestCatalog = { ...pgScanOps(client), ...pgPlanOps(client) };
     return {
       port,
+      statements: () => statements,
       scan: (...roots) => scanInto(port, roots),
       scopeDirs: async () =>
         (
