@@ -28,6 +28,7 @@ import { UNDO_TEMP_PREFIX } from '../../src/conductor/undo-types.js';
 import { UserError } from '../../src/errors.js';
 import { isUnder } from '../../src/paths.js';
 import { hashall } from '../helpers/cli.js';
+import { memberFactory } from '../helpers/members.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { planBackends, type PlanOpened, type PlanTestCatalog } from '../helpers/plan-backends.js';
 
@@ -305,6 +306,137 @@ describe.each(planBackends)('the plan port on $name', (backend) => {
       }
       await port.planning.restrictTo([]);
       expect(await cat.scopeDirs()).toEqual([]);
+    });
+  });
+
+  describe('exact values and atomic batches', () => {
+    it('stores 64-bit inodes, nanosecond times and path bytes exactly', async () => {
+      const t = await scanned();
+      const port = t.port;
+      const [device] = await port.planDevices.list();
+      const make = memberFactory({ deviceId: device!.id });
+      const low = -(2n ** 63n) + 5n; // inodes are stored as signed 64-bit
+      const high = 2n ** 63n - 1n;
+      const ns = 1_700_000_000_123_456_789n; // beyond a double's 53 bits
+      const source = make('/odd/\xff\n name', 0, { inode: low, mtimeNs: ns, ctimeNs: ns + 1n });
+      const target = make('/odd/other', 0, {
+        inode: high,
+        mtimeNs: ns + 2n,
+        ctimeNs: ns + 3n,
+        nlink: 3,
+        path: Buffer.from([0x2f, 0xc3, 0x28, 0x0a, 0x00 + 0x41]),
+      });
+      const id = await port.plans.create({
+        name: 'exact',
+        options: {
+          deviceId: null,
+          deviceAlias: null,
+          sameDevice: true,
+          crossDevice: false,
+          keep: 'most-linked',
+        },
+        scope: [],
+      });
+      await port.planActions.write(id, [
+        { groupNo: 1, actions: [{ type: 'HARDLINK', source, target, bytes: 100, keepRule: 'r' }] },
+      ]);
+      const [a] = await port.planActions.page({
+        planId: id,
+        afterId: 0,
+        limit: 10,
+        types: ['HARDLINK'],
+      });
+      expect(a).toMatchObject({
+        planId: id,
+        groupNo: 1,
+        type: 'HARDLINK',
+        deviceId: device!.id,
+        sourcePath: source.path,
+        targetPath: target.path,
+        sourceInode: low,
+        targetInode: high,
+        sourceMtimeNs: ns,
+        sourceCtimeNs: ns + 1n,
+        targetMtimeNs: ns + 2n,
+        targetCtimeNs: ns + 3n,
+        targetNlink: 3,
+        bytes: 100,
+        keepRule: 'r',
+        reason: null,
+        status: 'pending',
+        targetFileId: target.fileId,
+      });
+      expect(await port.planActions.top(id, 1)).toEqual([a]);
+      expect(await port.plans.metadataChanges(id)).toBe(1);
+      // The undo journal keeps an inode above 2^63 as SQLite does: as its signed 64 bits.
+      await port.undo.journal.intent({
+        actionId: a!.id,
+        planId: id,
+        sourceAbs: source.path,
+        targetAbs: target.path,
+        tempAbs: Buffer.from('/odd/temp'),
+      });
+      await port.undo.journal.tempInode(a!.id, 2n ** 64n - 3n);
+      const [open] = await port.undo.journal.open();
+      expect(open!.row).toEqual({
+        actionId: a!.id,
+        planId: id,
+        sourceAbs: source.path,
+        targetAbs: target.path,
+        tempAbs: Buffer.from('/odd/temp'),
+        tempInode: -3n,
+      });
+      expect(open!.action).toEqual(a);
+      // A new intent replaces the row whole (its temp inode gone).
+      await port.undo.journal.intent({
+        actionId: a!.id,
+        planId: id,
+        sourceAbs: source.path,
+        targetAbs: target.path,
+        tempAbs: Buffer.from('/odd/temp2'),
+      });
+      expect(
+        (await port.undo.journal.open()).map((j) => [j.row.tempAbs.toString(), j.row.tempInode]),
+      ).toEqual([['/odd/temp2', undefined]]);
+      await port.undo.journal.drop(a!.id);
+      expect(await port.undo.journal.open()).toEqual([]);
+    });
+
+    it('a batch of actions is written whole or not at all', async () => {
+      const t = await scanned();
+      const port = t.port;
+      const [device] = await port.planDevices.list();
+      const make = memberFactory({ deviceId: device!.id });
+      const ok = {
+        type: 'HARDLINK' as const,
+        source: make('/s', 1),
+        target: make('/t', 2),
+        bytes: 1,
+      };
+      // No such device: the catalog refuses the row (a foreign key), and with it the batch.
+      const bad = { ...ok, target: make('/u', 3, { deviceId: 999_999 }) };
+      const id = await port.plans.create({
+        name: 'batch',
+        options: {
+          deviceId: null,
+          deviceAlias: null,
+          sameDevice: true,
+          crossDevice: false,
+          keep: 'most-linked',
+        },
+        scope: [],
+      });
+      await expect(
+        port.planActions.write(id, [
+          { groupNo: 1, actions: [ok, ok] },
+          { groupNo: 2, actions: [bad] },
+        ]),
+      ).rejects.toThrow();
+      expect(await port.planActions.counts(id)).toEqual([]);
+      await port.planActions.write(id, [{ groupNo: 1, actions: [ok] }]);
+      expect(await port.planActions.counts(id)).toEqual([
+        { type: 'HARDLINK', status: 'pending', reason: null, n: 1, bytes: 1 },
+      ]);
     });
   });
 
