@@ -15,6 +15,8 @@ import type { GroupKind } from '../../src/catalog/plan-port.js';
 import type { Member } from '../../src/catalog/groups.js';
 import { Filters } from '../../src/conductor/filters.js';
 import { parseKeepRule } from '../../src/conductor/keep-rules.js';
+import { connectPg } from '../../src/catalog/pg/connect.js';
+import { pgPlanOps } from '../../src/catalog/pg/plan.js';
 import { createPlan, type PlanRequest } from '../../src/conductor/plan.js';
 import { resolveScope } from '../../src/conductor/scope.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
@@ -323,5 +325,63 @@ describe.skipIf(pgPlanBackend.unavailable)('round trips of planning on PostgreSQ
     expect(large.actions).toBe(400 * 2 + 1);
     // Both fit one page of groups: the same statements, not one per group or action.
     expect(large.statements).toBe(small.statements);
+  }, 120_000);
+});
+
+describe.skipIf(pgPlanBackend.unavailable)('discard against another host on PostgreSQL', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await pgPlanBackend.setup();
+    dir = realpathSync(tempDir('hashall-pg-plan-discard-'));
+  }, 120_000);
+  afterAll(() => {
+    pgPlanBackend.teardown();
+    removeTree(dir);
+  });
+
+  it('waits for a plan being marked executing elsewhere, then refuses; else deletes it', async () => {
+    const tree = join(dir, 'tree');
+    writeTree(tree, { 'a/x': 'twice\n'.repeat(50), 'b/x': 'twice\n'.repeat(50) });
+    const cat = await pgPlanBackend.open(dir);
+    const other = await connectPg(cat.url!);
+    try {
+      await cat.scan(tree);
+      const req = { name: 'contended', sameDevice: true, crossDevice: false };
+      const { plan } = await createPlan(cat.port, req);
+      // Another connection (an executor on another host) marks it executing, not committed yet.
+      await other.client.query('BEGIN');
+      await other.client.query(`UPDATE conductor_plans SET status = 'executing' WHERE id = $1`, [
+        plan.id,
+      ]);
+      let settled = false;
+      const discard = cat.port.plans.discardPending(plan.id).finally(() => {
+        settled = true;
+      });
+      // The discard waits on the plan's row until the other transaction ends: seen as a lock
+      // not granted on the server (polled: no timing assumed).
+      for (let tries = 0; ; tries++) {
+        const r = await other.client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND pid != pg_backend_pid()`,
+        );
+        if (Number(r.rows[0]!.n) > 0) break;
+        if (tries > 600) throw new Error('the discard never waited for the plan row');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(settled).toBe(false);
+      await other.client.query('COMMIT');
+      expect(await discard).toEqual({ kind: 'refused', status: 'executing' });
+      expect((await cat.port.plans.get(plan.id))?.status).toBe('executing');
+      // A pending plan nobody touches is deleted with its actions.
+      const { plan: free } = await createPlan(cat.port, { ...req, name: 'free' });
+      expect(await pgPlanOps(other.client).plans.discardPending(free.id)).toEqual({
+        kind: 'deleted',
+        actions: 1,
+      });
+      expect(await cat.port.plans.get(free.id)).toBeUndefined();
+      expect(await cat.port.planActions.counts(free.id)).toEqual([]);
+    } finally {
+      await other.client.end();
+      await cat.close();
+    }
   }, 120_000);
 });

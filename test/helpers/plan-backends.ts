@@ -32,6 +32,8 @@ export interface PlanOpened {
   scan(...roots: string[]): Promise<void>;
   /** The directories the last `planning.restrictTo` selected (its temporary table), by path. */
   scopeDirs(): Promise<{ deviceId: number; path: Buffer }[]>;
+  /** The database's URL (PostgreSQL only), for a test's second connection. */
+  readonly url?: string;
   /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
   readonly statements?: () => number;
   /** Link a plan's pending HARDLINK actions and record them executed (see each backend). */
@@ -162,7 +164,8 @@ export const pgPlanBackend: PlanBackend = {
   },
   teardown: () => cluster?.stop(),
   async open() {
-    const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
+    const url = cluster!.url(await cluster!.createDatabase());
+    const conn = await connectPg(url);
     await migratePg(conn);
     const client = conn.client;
     // Count what the port sends: every statement is a round trip.
@@ -175,6 +178,7 @@ export const pgPlanBackend: PlanBackend = {
     const port: PlanTestCatalog = { ...pgScanOps(client), ...pgPlanOps(client) };
     return {
       port,
+      url,
       statements: () => statements,
       scan: (...roots) => scanInto(port, roots),
       scopeDirs: async () =>
