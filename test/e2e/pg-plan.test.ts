@@ -16,10 +16,13 @@ import type { Member } from '../../src/catalog/groups.js';
 import { Filters } from '../../src/conductor/filters.js';
 import { parseKeepRule } from '../../src/conductor/keep-rules.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
+import { migratePg } from '../../src/catalog/pg/migrate.js';
 import { pgPlanOps } from '../../src/catalog/pg/plan.js';
+import { pgScanOps } from '../../src/catalog/pg/scan.js';
 import { createPlan, type PlanRequest } from '../../src/conductor/plan.js';
 import { resolveScope } from '../../src/conductor/scope.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
+import { memberFactory } from '../helpers/members.js';
 import {
   mountTmpfs,
   mountUnavailableReason,
@@ -28,6 +31,7 @@ import {
 } from '../helpers/mounts.js';
 import {
   pgPlanBackend,
+  pgPlanCluster,
   sqlitePlanBackend,
   type PlanOpened,
   type PlanTestCatalog,
@@ -382,6 +386,72 @@ describe.skipIf(pgPlanBackend.unavailable)('discard against another host on Post
     } finally {
       await other.client.end();
       await cat.close();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(pgPlanBackend.unavailable)('text order on PostgreSQL', () => {
+  beforeAll(() => pgPlanBackend.setup(), 120_000);
+  afterAll(() => pgPlanBackend.teardown());
+
+  it('counts order reasons by bytes, as SQLite, in a database whose collation is linguistic', async (ctx) => {
+    const cluster = pgPlanCluster();
+    const icu = await cluster.admin<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_collation WHERE collprovider = 'i'`,
+    );
+    if (Number(icu.rows[0]!.n) === 0) {
+      ctx.skip('this PostgreSQL has no ICU collations');
+      return;
+    }
+    const name = `icu_${process.pid}`;
+    await cluster.admin(
+      `CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`,
+    );
+    const conn = await connectPg(cluster.url(name));
+    try {
+      await migratePg(conn);
+      const client = conn.client;
+      // The database really orders text linguistically: 'a' before 'B'.
+      const ling = await client.query<{ t: string }>(
+        `SELECT t FROM unnest(ARRAY['B', 'a']) AS t ORDER BY t`,
+      );
+      expect(ling.rows.map((r) => r.t)).toEqual(['a', 'B']);
+      const port = { ...pgScanOps(client), ...pgPlanOps(client) };
+      const device = await port.devices.register({
+        identity: 'test:icu',
+        stable: true,
+        fsType: 'test',
+        stDev: 1n,
+        mountPoint: Buffer.from('/'),
+        mountRoot: Buffer.from('/'),
+      });
+      const make = memberFactory({ deviceId: device.id });
+      const id = await port.plans.create({
+        name: 'reasons',
+        options: {
+          deviceId: null,
+          deviceAlias: null,
+          sameDevice: true,
+          crossDevice: false,
+          keep: 'most-linked',
+        },
+        scope: [],
+      });
+      const reasons = ['b: owner', 'B: mode', 'a: group', '_: other'];
+      await port.planActions.write(
+        id,
+        reasons.map((reason, i) => ({
+          groupNo: i + 1,
+          actions: [
+            { type: 'SKIP', source: make('/s', 1), target: make('/t', 2), bytes: 0, reason },
+          ],
+        })),
+      );
+      const counts = await port.planActions.counts(id);
+      // Bytes: 'B' (0x42) < '_' (0x5f) < 'a' < 'b'.
+      expect(counts.map((c) => c.reason)).toEqual(['B: mode', '_: other', 'a: group', 'b: owner']);
+    } finally {
+      await conn.client.end();
     }
   }, 120_000);
 });

@@ -105,6 +105,12 @@ if (pgReason && process.env.HASHALL_REQUIRE_PG === '1') {
 }
 if (pgReason) console.warn(`skipping the PostgreSQL run of the plan suites: ${pgReason}`);
 
+/** The running cluster of pgPlanBackend (after its setup), for tests that make databases. */
+export function pgPlanCluster(): PgCluster {
+  if (!cluster) throw new Error('pgPlanBackend.setup() has not run');
+  return cluster;
+}
+
 /**
  * Execute by hand what the executor does to a plan's HARDLINK targets and records of them:
  * each target replaced by a link of the kept file (link beside it, rename over it), the action
