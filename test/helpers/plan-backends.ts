@@ -29,7 +29,7 @@ export type PlanTestCatalog = PgScanCatalog & PlanCatalog;
 export interface PlanOpened {
   readonly port: PlanTestCatalog;
   /** Scan trees into the catalog (runScan); fails the test on any scan error. */
-  scan(...roots: string[]): Promise<void>;
+  scan(...roots: string[]): Promise<ScannerMod.ScanSummary>;
   /** The directories the last `planning.restrictTo` selected (its temporary table), by path. */
   scopeDirs(): Promise<{ deviceId: number; path: Buffer }[]>;
   /** The database's URL (PostgreSQL only), for a test's second connection. */
@@ -51,9 +51,10 @@ export interface PlanBackend {
   open(dir: string): Promise<PlanOpened>;
 }
 
-async function scanInto(port: PlanTestCatalog, roots: string[]): Promise<void> {
+async function scanInto(port: PlanTestCatalog, roots: string[]): Promise<ScannerMod.ScanSummary> {
   const s = await runScan(port, { roots, jobs: 1 });
   expect(s.errors).toEqual([]);
+  return s;
 }
 
 const SCOPE_DIRS = `SELECT d.device_id, d.path FROM $TEMP.scope_dirs s JOIN dirs d ON d.id = s.id

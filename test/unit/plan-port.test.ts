@@ -484,6 +484,9 @@ describe.each(planBackends)('the plan port on $name', (backend) => {
         expect(new Set(after.map((s) => s.ino)).size).toBe(3);
         for (const d of ['a', 'b', 'c'])
           expect(readFileSync(join(t.tree, d, 'x'), 'utf8')).toBe(CONTENT);
+        // The settlements left the catalog as the tree is: a rescan finds nothing changed.
+        const rescan = await t.cat.scan(t.tree);
+        expect(rescan).toMatchObject({ changed: 0, new: 0, deleted: 0 });
       }
     });
 
