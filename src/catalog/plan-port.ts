@@ -2,7 +2,8 @@
  * The catalog as planning sees it: plans and their actions as written by `plan`, the duplicate
  * groups it pages through, scopes, the devices paths are shown under, the plan list, show-plan,
  * discard, and undo's records. Operations take a batch (a page of groups with their members,
- * a page of a plan's actions); the SQLite implementation is plan-sqlite.ts.
+ * a page of a plan's actions); the SQLite implementation is plan-sqlite.ts, the PostgreSQL one
+ * pg/plan.ts (same semantics, tested by test/unit/plan-port.test.ts on both).
  *
  * Each write is atomic by itself (an undo's restore records its outcome, the target's row and
  * the kept inode's state together); planning a whole plan is one unit of work the caller asks

@@ -1,0 +1,28 @@
+/**
+ * Queries whose int8 columns arrive as BigInt, exactly as SQLite's safe integers give them:
+ * inodes (signed 64-bit), nanosecond times and ids. pg's default parser hands int8 over as
+ * text; changing it globally would change every other query of the process, so the parser is
+ * per query (the driver's `types` option).
+ */
+import pg from 'pg';
+
+const INT8 = 20;
+
+const exactTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8
+      ? (v: string) => BigInt(v)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** The rows of a query, int8 as BigInt (numeric, e.g. sum(), stays text). */
+export async function exactRows<R extends pg.QueryResultRow>(
+  client: pg.Client,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<R[]> {
+  return (await client.query<R>({ text, values: [...values], types: exactTypes })).rows;
+}
+
+/** A 64-bit inode as PostgreSQL's bigint holds it (signed, as SQLite stores it). */
+export const int8 = (v: bigint): string => BigInt.asIntN(64, v).toString();
