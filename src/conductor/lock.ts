@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { Catalog } from '../catalog/port.js';
-import type { DeviceLock, LockHolder } from '../catalog/execute-port.js';
+import type { DeviceLock, LockAcquisition, LockHolder } from '../catalog/execute-port.js';
 import { UserError } from '../errors.js';
 import { processStartTime } from '../fs/process.js';
 
@@ -34,7 +34,21 @@ export async function acquireExecutorLock(
   catalog: LockCatalog,
   req: { readonly planId: number; readonly devices: readonly number[] },
 ): Promise<readonly DeviceLock[]> {
-  const r = await catalog.executorLock.acquire({
+  const r = await tryExecutorLock(catalog, req);
+  if (r.kind === 'held') {
+    throw new UserError(
+      `another hashall execute holds this device: ${describeLock(r.lock)}; wait for it to finish`,
+    );
+  }
+  return r.replaced;
+}
+
+/** Take the executor lock of `devices` if no live holder keeps one of them. */
+export async function tryExecutorLock(
+  catalog: LockCatalog,
+  req: { readonly planId: number; readonly devices: readonly number[] },
+): Promise<LockAcquisition> {
+  return catalog.executorLock.acquire({
     holder: {
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? '0',
@@ -45,12 +59,6 @@ export async function acquireExecutorLock(
     devices: req.devices,
     alive: holderAlive,
   });
-  if (r.kind === 'held') {
-    throw new UserError(
-      `another hashall execute holds this device: ${describeLock(r.lock)}; wait for it to finish`,
-    );
-  }
-  return r.replaced;
 }
 
 export async function releaseExecutorLock(catalog: LockCatalog): Promise<void> {

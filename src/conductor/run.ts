@@ -7,7 +7,7 @@
  */
 import type { Catalog } from '../catalog/port.js';
 import { countOf, formatCount } from '../format.js';
-import { acquireExecutorLock, liveLocks, releaseExecutorLock } from './lock.js';
+import { acquireExecutorLock, liveLocks, releaseExecutorLock, tryExecutorLock } from './lock.js';
 import { recoverInterrupted, type RecoveryReport } from './recovery.js';
 import { openLog, type RunLog } from './run-log.js';
 import { recoverInterruptedUndo, type UndoRecoveryReport } from './undo-recovery.js';
@@ -127,6 +127,23 @@ async function recoverBoth(
 }
 
 /**
+ * The devices, besides the run's own, whose journal rows a killed run left and no live run
+ * holds: the run locks and recovers them too (as an execute of another plan always has), or
+ * leaves them when another run takes one meanwhile.
+ */
+async function alsoRecover(
+  catalog: RunCatalog,
+  req: { readonly planId: number; readonly own: readonly number[] },
+): Promise<number[]> {
+  const journaled = await journaledDevices(catalog);
+  const held = new Set([...req.own, ...(await liveLocks(catalog)).map((l) => l.deviceId)]);
+  const extra = [...new Set([...journaled.execute, ...journaled.undo])].filter((d) => !held.has(d));
+  if (extra.length === 0) return [];
+  const r = await tryExecutorLock(catalog, { planId: req.planId, devices: extra });
+  return r.kind === 'acquired' ? extra : [];
+}
+
+/**
  * Lock → recover → (check) → open the log → body → close the log and release the lock. The
  * lock is released however the body ends (an error, Ctrl-C's stop, a refusal in `check`).
  */
@@ -135,10 +152,11 @@ export async function withExecutorRun<T>(
   body: (run: ExecutorRun) => Promise<T>,
 ): Promise<T> {
   const { catalog } = req;
-  const devices = req.devices ?? (await catalog.execution.planDevices(req.planId));
-  await acquireExecutorLock(catalog, { planId: req.planId, devices });
+  const own = req.devices ?? (await catalog.execution.planDevices(req.planId));
+  await acquireExecutorLock(catalog, { planId: req.planId, devices: own });
   let log: RunLog | undefined;
   try {
+    const devices = [...own, ...(await alsoRecover(catalog, { planId: req.planId, own }))];
     const recovery = await recoverBoth(catalog, new Set(devices), req.onEvent);
     await req.check?.(recovery);
     log = openLog({ place: catalog.runLogs, name: req.log.name });
