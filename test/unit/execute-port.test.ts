@@ -325,6 +325,50 @@ describe.each([sqliteExecBackend, pgExecBackend])('the execute port on $name', (
     });
   });
 
+  describe('runs on other devices', () => {
+    it("recovery spares a live run's plan on another device, and settles it once that run is gone", async () => {
+      const other = await opened.another();
+      try {
+        const [a] = await replacements();
+        await cat.execution.setStatus({ planId, status: 'executing' });
+        // Another process executes the plan on its device, alive.
+        const theirs = holder(200, planId);
+        expect(
+          (
+            await other.cat.executorLock.acquire({
+              holder: theirs,
+              devices: [a!.deviceId],
+              alive: () => true,
+            })
+          ).kind,
+        ).toBe('acquired');
+        await cat.executorLock.acquire({
+          holder: holder(100, 0),
+          devices: [999],
+          alive: () => true,
+        });
+        await cat.journal.closeInterrupted({ pid: 100 });
+        expect((await cat.execution.plan(planId))!.status).toBe('executing');
+        await other.cat.executorLock.release(200);
+        await cat.journal.closeInterrupted({ pid: 100 });
+        expect((await cat.execution.plan(planId))!.status).toBe('interrupted');
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('recovery settles only the journal rows of the devices it holds', async () => {
+      const [a, b] = await replacements();
+      await cat.journal.intents([intent(a!), intent(b!)]);
+      const none = await recoverInterrupted(cat, { devices: new Set([a!.deviceId + 1000]) });
+      expect(none).toEqual({ rolledForward: 0, rolledBack: 0, tempLinksRemoved: 0, problems: [] });
+      expect((await cat.journal.open()).map((e) => e.journal.actionId)).toEqual([a!.id, b!.id]);
+      const mine = await recoverInterrupted(cat, { devices: new Set([a!.deviceId]) });
+      expect(mine.rolledBack).toBe(2);
+      expect(await cat.journal.open()).toEqual([]);
+    });
+  });
+
   describe('execution', () => {
     it('pages through the plan in order, names its scan roots, and keeps its status', async () => {
       const first = await cat.execution.actionPage({ plan: plan(), after: 0, limit: 2 });
