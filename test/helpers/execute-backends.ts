@@ -11,15 +11,13 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { openCatalog } from '../../src/catalog/open.js';
 import type { ExecuteCatalog } from '../../src/catalog/execute-port.js';
-import type { Catalog } from '../../src/catalog/port.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { pgExecuteOps } from '../../src/catalog/pg/execute.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';
-import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
+import { pgScanOps } from '../../src/catalog/pg/scan.js';
 import { pgUnavailableReason, startPgCluster, type PgCluster } from './pg.js';
 
 /** What the suite drives: the execute concern (and the scan concern, for real scans). */
-export type ExecTestCatalog = ExecuteCatalog & PgScanCatalog & Pick<Catalog, 'undo'>;
 
 export interface ExecOpened {
   readonly cat: ExecuteCatalog;
@@ -30,6 +28,8 @@ export interface ExecOpened {
    * both backends.
    */
   sql(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Statements sent so far on this handle (PostgreSQL only: each is a round trip). */
+  readonly statements?: () => number;
   close(): Promise<void>;
 }
 
@@ -144,7 +144,14 @@ export const pgExecBackend: ExecBackend = {
     await copyRows(from, first.client);
     const handle = async (conn?: { client: pg.Client }): Promise<ExecOpened> => {
       const client = (conn ?? (await connectPg(url))).client;
+      let statements = 0;
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      client.query = ((...args: unknown[]) => {
+        statements++;
+        return query(...args);
+      }) as typeof client.query;
       return {
+        statements: () => statements,
         cat: { ...pgScanOps(client), ...pgExecuteOps(client, { lockTimeoutMs: 2000 }) },
         another: () => handle(),
         sql: async (text, params = []) => (await client.query(numbered(text), params)).rows,

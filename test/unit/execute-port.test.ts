@@ -295,6 +295,51 @@ describe.each([sqliteExecBackend, pgExecBackend])('the execute port on $name', (
       expect(atTarget).toBe(a!.sourceInode);
     });
 
+    it.runIf(backend.name === 'PostgreSQL')(
+      'sends as many statements for a batch of three as for one (PostgreSQL: no round trip per file)',
+      async () => {
+        const [a, b, c] = await replacements();
+        const count = opened.statements!;
+        const linked = (x: ActionRow) => ({
+          kind: 'linked' as const,
+          action: x,
+          source: { nlink: 2, ctimeNs: 77n, mtimeNs: x.sourceMtimeNs },
+        });
+        const change = (x: ActionRow) => ({
+          deviceId: x.sourceDeviceId,
+          inode: x.sourceInode,
+          nlink: 2,
+          ctimeNs: 77n,
+        });
+        const cost = async (batch: ActionRow[]) => {
+          const before = count();
+          await cat.journal.intents(
+            batch.map((x) => ({
+              ...intent(x),
+              originalTarget: lstatSync(abs(x.targetPath), { bigint: true }),
+            })),
+          );
+          await cat.journal.outcomes({
+            planId,
+            outcomes: batch.map(linked),
+            inodes: batch.map(change),
+          });
+          await cat.journal.verdicts(
+            batch.map((x) => ({ actionId: x.id, status: 'noop' as const, note: null })),
+          );
+          await cat.replacement.ownCtimes({ planId, inodes: batch.map(change) });
+          await cat.replacement.catalogInodes(
+            batch.map((x) => ({ deviceId: x.deviceId, path: x.targetPath })),
+          );
+          return count() - before;
+        };
+        const one = await cost([a!]);
+        const three = await cost([b!, c!, a!]);
+        expect(three).toBe(one);
+        expect(one).toBeLessThan(20);
+      },
+    );
+
     it('settles journaled actions forward and back, and closes the interrupted plan', async () => {
       const [a, b] = await replacements();
       await cat.execution.setStatus({ planId, status: 'executing' });
