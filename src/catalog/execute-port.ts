@@ -20,14 +20,17 @@ import {
   planActionPage,
   type ActionRow,
 } from './actions.js';
+import { getPlan, setPlanStatus, type PlanRow, type PlanStatus } from './plans.js';
 import {
-  getPlan,
-  markExecutingInterrupted,
-  setPlanStatus,
-  type PlanRow,
-  type PlanStatus,
-} from './plans.js';
-import { clearLock, readLock, writeLock, type LockHolder } from './executor-lock.js';
+  clearLock,
+  closeInterruptedPlans,
+  planDevices,
+  readLocks,
+  sameHolder,
+  writeLock,
+  type DeviceLock,
+  type LockHolder,
+} from './executor-lock.js';
 import { openJournal, type JournalRow } from './journal.js';
 import {
   journalIntents,
@@ -45,7 +48,7 @@ import { ownCtimes } from './replacement.js';
 import { recordedScanRoots } from './scan-roots.js';
 import { interruptedUndoPlans, openUndoJournal } from './undo.js';
 
-export type { LockHolder } from './executor-lock.js';
+export type { DeviceLock, LockHolder } from './executor-lock.js';
 export type { JournalRow } from './journal.js';
 export type {
   AppliedOutcome,
@@ -55,27 +58,35 @@ export type {
   Verdict,
 } from './execution.js';
 
-/** What `executorLock.acquire` found: the lock is ours now, or a live holder keeps it. */
+/** What `executorLock.acquire` found: the devices are ours now, or a live holder keeps one. */
 export type LockAcquisition =
-  /** Ours; `replaced` is a holder that was gone (killed, or its pid reused), if there was one. */
-  | { readonly kind: 'acquired'; readonly replaced: LockHolder | undefined }
-  | { readonly kind: 'held'; readonly holder: LockHolder };
+  /** Ours; `replaced` are the locks of holders that were gone (killed, pid reused, connection lost). */
+  | { readonly kind: 'acquired'; readonly replaced: readonly DeviceLock[] }
+  /** Nothing taken: this device is held by a live holder. */
+  | { readonly kind: 'held'; readonly lock: DeviceLock };
 
 export interface ExecutorLockOps {
   /**
-   * Take the lock for `holder` in one transaction (two takers serialise on it), unless another
-   * process holds it and `alive` says that process is still running. `alive` is the caller's
-   * test (the catalog cannot tell whether a pid on some host is alive); it is called at most
-   * once, synchronously, inside the transaction. Re-taking our own lock names another plan.
+   * Take the lock of every device in `devices` for `holder`, all or none, in one transaction
+   * (two takers serialise on it), unless another process holds one of them and `alive` says
+   * that process is still running. `alive` is the caller's test (SQLite cannot tell whether a
+   * pid is alive); it is called synchronously inside the transaction, once per other holder.
+   * PostgreSQL does not need it: a session advisory lock per device dies with its holder's
+   * connection. Re-taking our own devices names another plan. A wait for another taker that
+   * exceeds the catalog's lock timeout is refused with a `UserError` naming the holders.
    */
   acquire(req: {
     readonly holder: LockHolder;
+    readonly devices: readonly number[];
     readonly alive: (h: LockHolder) => boolean;
   }): Promise<LockAcquisition>;
-  /** Release the lock if this pid holds it. */
+  /** Release every device lock this pid holds. */
   release(pid: number): Promise<void>;
-  /** Who holds the lock, alive or not. */
-  holder(): Promise<LockHolder | undefined>;
+  /**
+   * Who holds which device. SQLite: every row, alive or not (the caller asks `alive`);
+   * PostgreSQL: the rows whose holder's connection still holds the device.
+   */
+  holders(): Promise<readonly DeviceLock[]>;
 }
 
 /** A journal row with what recovery needs to decide it, read in the same pass. */
@@ -123,10 +134,11 @@ export interface JournalOps {
   /** Settle one journaled action as recovery decided, in one transaction. */
   settle(r: RecoveryRecord): Promise<void>;
   /**
-   * After recovery: plans left 'executing' (those of the settled rows, and any other a killed
-   * run left with nothing in flight) are 'interrupted'.
+   * After recovery by the run of `pid`: plans left 'executing' (those of the settled rows, and
+   * any other a killed run left with nothing in flight) are 'interrupted', except a plan
+   * another holder's device lock names (it runs on other devices).
    */
-  closeInterrupted(): Promise<void>;
+  closeInterrupted(req: { readonly pid: number }): Promise<void>;
   /** What killed runs left to recover: open execute or undo journal rows, undos left half-way. */
   pending(): Promise<{
     readonly execute: boolean;
@@ -144,6 +156,8 @@ export interface PlanRef {
 export interface ExecutionOps {
   /** The plan as it is now (recovery may have changed it), if it exists. */
   plan(id: number): Promise<PlanRow | undefined>;
+  /** The devices the plan's actions act on (targets and sources): what its run locks. */
+  planDevices(planId: number): Promise<number[]>;
   /**
    * The plan's replacements (HARDLINK rows, REFLINK under a reflink plan), whatever their
    * status, and the bytes they save: what a run's header and progress count to.
@@ -200,15 +214,30 @@ export interface ExecuteCatalog {
 
 function acquireLock(
   db: DB,
-  req: { readonly holder: LockHolder; readonly alive: (h: LockHolder) => boolean },
+  req: {
+    readonly holder: LockHolder;
+    readonly devices: readonly number[];
+    readonly alive: (h: LockHolder) => boolean;
+  },
 ): LockAcquisition {
   return db
     .transaction((): LockAcquisition => {
-      const current = readLock(db);
-      const other = current && current.pid !== req.holder.pid ? current : undefined;
-      if (other && req.alive(other)) return { kind: 'held', holder: other };
-      writeLock(db, req.holder);
-      return { kind: 'acquired', replaced: other };
+      const wanted = new Set(req.devices);
+      const verdicts = new Map<string, boolean>();
+      const replaced: DeviceLock[] = [];
+      for (const lock of readLocks(db)) {
+        if (!wanted.has(lock.deviceId) || sameHolder(lock.holder, req.holder)) continue;
+        const key = `${lock.holder.hostname}:${lock.holder.pid}:${lock.holder.startTime}`;
+        let alive = verdicts.get(key);
+        if (alive === undefined) {
+          alive = req.alive(lock.holder);
+          verdicts.set(key, alive);
+        }
+        if (alive) return { kind: 'held', lock };
+        replaced.push(lock);
+      }
+      for (const d of wanted) writeLock(db, d, req.holder);
+      return { kind: 'acquired', replaced };
     })
     .immediate();
 }
@@ -242,8 +271,8 @@ function replacements(db: DB, planId: number): { actions: number; bytes: number 
   return { actions, bytes };
 }
 
-function closeInterrupted(db: DB): void {
-  db.transaction(() => markExecutingInterrupted(db)).immediate();
+function closeInterrupted(db: DB, pid: number): void {
+  db.transaction(() => closeInterruptedPlans(db, pid)).immediate();
 }
 
 /** SQLite answers at once: its result (or its error) as a settled promise. */
@@ -260,7 +289,7 @@ export function executeOps(db: DB): ExecuteCatalog {
     executorLock: {
       acquire: (req) => answer(() => acquireLock(db, req)),
       release: (pid) => answer(() => clearLock(db, pid)),
-      holder: () => answer(() => readLock(db)),
+      holders: () => answer(() => readLocks(db)),
     },
     journal: {
       intents: (batch) => answer(() => journalIntents(db, batch)),
@@ -269,7 +298,7 @@ export function executeOps(db: DB): ExecuteCatalog {
       verdicts: (batch) => answer(() => recordVerdicts(db, batch)),
       open: () => answer(() => openEntries(db)),
       settle: (r) => answer(() => recordRecovery(db, r)),
-      closeInterrupted: () => answer(() => closeInterrupted(db)),
+      closeInterrupted: (req) => answer(() => closeInterrupted(db, req.pid)),
       pending: () =>
         answer(() => ({
           execute: openJournal(db).length > 0,
@@ -279,6 +308,7 @@ export function executeOps(db: DB): ExecuteCatalog {
     },
     execution: {
       plan: (id) => answer(() => getPlan(db, id)),
+      planDevices: (planId) => answer(() => planDevices(db, planId)),
       replacements: (planId) => answer(() => replacements(db, planId)),
       actionPage: (req) => answer(() => planActionPage(db, req.plan, req.after, req.limit)),
       scanRoots: (deviceId) => answer(() => recordedScanRoots(db, deviceId)),

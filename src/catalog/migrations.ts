@@ -234,6 +234,20 @@ export const MIGRATIONS: readonly string[] = [
     last_seen_at  INTEGER NOT NULL
   );
   `,
+  // 12 (executor lock per device, issue 15): one row per device an executor holds, so hosts
+  // (or processes) executing plans on disjoint devices run in parallel. The catalog-wide
+  // executor_lock row of migration 1 is no longer written; the PostgreSQL schema has the same
+  // table (src/catalog/pg/schema.ts), where an advisory lock per device backs each row.
+  `
+  CREATE TABLE IF NOT EXISTS executor_device_lock (
+    device_id   INTEGER PRIMARY KEY,
+    pid         INTEGER NOT NULL,
+    start_time  TEXT    NOT NULL,          -- the holder's process start time (pid reuse)
+    hostname    TEXT    NOT NULL,
+    plan_id     INTEGER,
+    acquired_at INTEGER NOT NULL           -- unix ms
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -94,11 +94,12 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
   const { catalog, device, scope, keep, filters, minSavings } = req;
   const scopeText = describeScope(scope.entries);
   const rescanning = req.rescan.kind === 'rescan';
-  // One executor per catalog, for the whole run: two overlapping timers cannot both act.
+  // One executor per device, for the whole run: two overlapping timers cannot both act.
   return withExecutorRun(
     {
       catalog,
       planId: 0,
+      devices: [device.id],
       log: {
         name: logName(device),
         header: `auto-execute ${displayPath(device.mountPoint)} (${device.alias})${scopeText ? ` scope ${scopeText}` : ''} min-savings ${minSavings} mode ${req.mode} keep ${keep.map(keepRuleText).join(', ')}${filters.active ? ` filters ${JSON.stringify(filters.toJson())}` : ''} verify ${req.verify}${rescanning ? ' rescan' : ''} pid ${process.pid}`,

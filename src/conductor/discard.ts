@@ -8,11 +8,14 @@ import { UserError } from '../errors.js';
 import { holderAlive } from './lock.js';
 
 export async function discardPlan(
-  catalog: Pick<Catalog, 'plans'>,
+  catalog: Pick<Catalog, 'plans' | 'executorLock'>,
   id: number,
 ): Promise<{ actions: number }> {
-  const holder = await catalog.plans.lockHolder();
-  if (holder && holder.planId === id && holderAlive(holder)) {
+  // Any device's lock may name the plan (a run holds one per device it acts on).
+  const holder = (await catalog.executorLock.holders())
+    .map((l) => l.holder)
+    .find((h) => h.planId === id && holderAlive(h));
+  if (holder) {
     throw new UserError(
       `plan ${id} is executing now (pid ${holder.pid} on ${holder.hostname}); it cannot be discarded`,
     );

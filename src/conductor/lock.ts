@@ -1,11 +1,13 @@
 /**
- * One executor per catalog. The lock is a record in the catalog, taken atomically by the catalog
- * (two takers serialise on it), naming the holder's pid and its start time: a holder that died
- * (SIGKILL, power loss) is recognised as gone even if its pid was reused.
+ * One executor per device. The lock is a record per device in the catalog, taken atomically by
+ * the catalog for a run's whole set of devices (two takers serialise on it), naming the holder's
+ * host, pid and start time: a holder that died (SIGKILL, power loss) is recognised as gone even
+ * if its pid was reused; on PostgreSQL its connection's advisory lock is gone with it. Runs on
+ * disjoint devices (two hosts executing their own plans) proceed in parallel.
  */
 import { hostname } from 'node:os';
 import type { Catalog } from '../catalog/port.js';
-import type { LockHolder } from '../catalog/execute-port.js';
+import type { DeviceLock, LockAcquisition, LockHolder } from '../catalog/execute-port.js';
 import { UserError } from '../errors.js';
 import { processStartTime } from '../fs/process.js';
 
@@ -17,36 +19,56 @@ export function holderAlive(h: LockHolder): boolean {
   return start !== undefined && start === h.startTime;
 }
 
-/** Take the executor lock, or refuse naming who holds it. Returns the stale holder replaced, if any. */
+/** "device 3 is being executed by pid N on host H since T (plan P)": who keeps a device. */
+export function describeLock(lock: DeviceLock, alias?: string): string {
+  const h = lock.holder;
+  const plan = h.planId ? `, plan ${h.planId}` : '';
+  return `device ${alias ?? lock.deviceId} is being executed by pid ${h.pid} on host ${h.hostname} since ${new Date(h.acquiredAt).toISOString()}${plan}`;
+}
+
+/**
+ * Take the executor lock of `devices`, or refuse naming who holds one of them. Returns the
+ * stale locks replaced, if any.
+ */
 export async function acquireExecutorLock(
   catalog: LockCatalog,
-  planId: number,
-): Promise<LockHolder | undefined> {
-  const r = await catalog.executorLock.acquire({
+  req: { readonly planId: number; readonly devices: readonly number[] },
+): Promise<readonly DeviceLock[]> {
+  const r = await tryExecutorLock(catalog, req);
+  if (r.kind === 'held') {
+    throw new UserError(
+      `another hashall execute holds this device: ${describeLock(r.lock)}; wait for it to finish`,
+    );
+  }
+  return r.replaced;
+}
+
+/** Take the executor lock of `devices` if no live holder keeps one of them. */
+export async function tryExecutorLock(
+  catalog: LockCatalog,
+  req: { readonly planId: number; readonly devices: readonly number[] },
+): Promise<LockAcquisition> {
+  return catalog.executorLock.acquire({
     holder: {
       pid: process.pid,
       startTime: processStartTime(process.pid) ?? '0',
       hostname: hostname(),
-      planId,
+      planId: req.planId,
       acquiredAt: Date.now(),
     },
+    devices: req.devices,
     alive: holderAlive,
   });
-  if (r.kind === 'held') {
-    const h = r.holder;
-    throw new UserError(
-      `another hashall execute holds this catalog (pid ${h.pid} on ${h.hostname}, plan ${h.planId ?? '?'}, since ${new Date(h.acquiredAt).toISOString()}); wait for it to finish`,
-    );
-  }
-  return r.replaced;
 }
 
 export async function releaseExecutorLock(catalog: LockCatalog): Promise<void> {
   await catalog.executorLock.release(process.pid);
 }
 
-/** The live holder of the lock, if any (a scan leaves an executing run's journal alone). */
-export async function liveHolder(catalog: LockCatalog): Promise<LockHolder | undefined> {
-  const h = await catalog.executorLock.holder();
-  return h && holderAlive(h) ? h : undefined;
+/** The device locks live holders other than this process keep (their journals are theirs). */
+export async function liveLocks(catalog: LockCatalog): Promise<DeviceLock[]> {
+  const me = hostname();
+  return (await catalog.executorLock.holders()).filter(
+    (l) => !(l.holder.pid === process.pid && l.holder.hostname === me) && holderAlive(l.holder),
+  );
 }

@@ -104,6 +104,8 @@ const RECOVER: Record<ReplaceMode, ModeRecovery> = {
  */
 export async function recoverInterrupted(
   catalog: Pick<Catalog, 'journal'>,
+  /** The devices the caller has locked: only their rows are recovered. */
+  scope: { readonly devices: ReadonlySet<number> },
 ): Promise<RecoveryReport> {
   const rep: RecoveryReport = {
     rolledForward: 0,
@@ -113,6 +115,7 @@ export async function recoverInterrupted(
   };
   for (const entry of await catalog.journal.open()) {
     const { journal: j, action } = entry;
+    if (action && !scope.devices.has(action.deviceId)) continue; // another run's device
     const how = RECOVER[entry.mode];
     const ours = baseName(j.tempAbs)
       .subarray(0, TEMP_PREFIX_BYTES.length)
@@ -147,6 +150,6 @@ export async function recoverInterrupted(
   }
   // The plans of the rows settled, and any a killed run left 'executing' with nothing in
   // flight, are interrupted.
-  await catalog.journal.closeInterrupted();
+  await catalog.journal.closeInterrupted({ pid: process.pid });
   return rep;
 }

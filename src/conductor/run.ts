@@ -7,7 +7,7 @@
  */
 import type { Catalog } from '../catalog/port.js';
 import { countOf, formatCount } from '../format.js';
-import { acquireExecutorLock, liveHolder, releaseExecutorLock } from './lock.js';
+import { acquireExecutorLock, liveLocks, releaseExecutorLock, tryExecutorLock } from './lock.js';
 import { recoverInterrupted, type RecoveryReport } from './recovery.js';
 import { openLog, type RunLog } from './run-log.js';
 import { recoverInterruptedUndo, type UndoRecoveryReport } from './undo-recovery.js';
@@ -26,6 +26,11 @@ export interface ExecutorRunRequest {
   readonly catalog: Catalog;
   /** The plan the lock names (0 while there is none yet, as auto-execute before it plans). */
   readonly planId: number;
+  /**
+   * The devices the run acts on, which it locks (default: the plan's). Only the journal rows of
+   * these devices are recovered: another device's may be a live run's on another host.
+   */
+  readonly devices?: readonly number[];
   /** The log's name (`conductor-plan-7`) and its first line. */
   readonly log: { readonly name: string; readonly header: string };
   /**
@@ -55,20 +60,34 @@ export function describeUndoRecovery(r: UndoRecoveryReport): string | undefined 
   return `Recovered an interrupted undo: ${countOf(r.rolledForward, 'path')} restored, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.copiesRemoved, 'temporary copy', 'temporary copies')} removed`;
 }
 
-type RunCatalog = Pick<Catalog, 'executorLock' | 'journal'>;
+type RunCatalog = Pick<Catalog, 'executorLock' | 'journal' | 'undo'>;
+
+/** The devices of the journal rows a killed execute or undo left (a few batches at most). */
+async function journaledDevices(
+  catalog: RunCatalog,
+): Promise<{ readonly execute: Set<number>; readonly undo: Set<number> }> {
+  const p = await catalog.journal.pending();
+  const execute = new Set<number>();
+  const undo = new Set<number>();
+  if (p.execute)
+    for (const e of await catalog.journal.open()) if (e.action) execute.add(e.action.deviceId);
+  if (p.undoJournal)
+    for (const e of await catalog.undo.journal.open()) if (e.action) undo.add(e.action.deviceId);
+  return { execute, undo };
+}
 
 /**
- * What a killed run left to recover, when no live run holds the lock (a dry run only says so:
- * it takes no lock and changes nothing).
+ * What a killed run left to recover on devices no live run holds (a dry run only says so: it
+ * takes no lock and changes nothing).
  */
 export async function recoveryPending(
   catalog: RunCatalog,
 ): Promise<{ readonly execute: boolean; readonly undo: boolean }> {
-  const p = await catalog.journal.pending();
-  const execute = p.execute;
-  const undo = p.undoJournal;
-  if (!execute && !undo) return { execute, undo };
-  return (await liveHolder(catalog)) ? { execute: false, undo: false } : { execute, undo };
+  const devices = await journaledDevices(catalog);
+  if (devices.execute.size + devices.undo.size === 0) return { execute: false, undo: false };
+  const held = new Set((await liveLocks(catalog)).map((l) => l.deviceId));
+  const free = (s: Set<number>) => [...s].some((d) => !held.has(d));
+  return { execute: free(devices.execute), undo: free(devices.undo) };
 }
 
 const NOTHING_UNDONE: UndoRecoveryReport = {
@@ -78,18 +97,50 @@ const NOTHING_UNDONE: UndoRecoveryReport = {
   problems: [],
 };
 
-/** Both recoveries, under the lock the caller holds: execute's first, then undo's. */
+/**
+ * Plans a killed undo left 'undoing' are settled only while no other live run holds a lock: a
+ * live undo on other devices is 'undoing' too, and the catalog cannot tell the two apart.
+ */
+async function undoPlansScope(catalog: RunCatalog): Promise<'settle' | 'leave'> {
+  return (await liveLocks(catalog)).length === 0 ? 'settle' : 'leave';
+}
+
+/** Both recoveries of the devices the caller has locked: execute's first, then undo's. */
 async function recoverBoth(
   catalog: Catalog,
+  devices: ReadonlySet<number>,
   onEvent: ((e: RunEvent) => void) | undefined,
 ): Promise<RunRecovery> {
-  const execute = await recoverInterrupted(catalog);
+  const execute = await recoverInterrupted(catalog, { devices });
   onEvent?.({ kind: 'recovered-execute', report: execute });
   const p = await catalog.journal.pending();
   const undo =
-    p.undoJournal || p.undoPlans ? await recoverInterruptedUndo(catalog) : NOTHING_UNDONE;
+    p.undoJournal || p.undoPlans
+      ? await recoverInterruptedUndo(catalog, {
+          kind: 'devices',
+          devices,
+          plans: await undoPlansScope(catalog),
+        })
+      : NOTHING_UNDONE;
   onEvent?.({ kind: 'recovered-undo', report: undo });
   return { execute, undo };
+}
+
+/**
+ * The devices, besides the run's own, whose journal rows a killed run left and no live run
+ * holds: the run locks and recovers them too (as an execute of another plan always has), or
+ * leaves them when another run takes one meanwhile.
+ */
+async function alsoRecover(
+  catalog: RunCatalog,
+  req: { readonly planId: number; readonly own: readonly number[] },
+): Promise<number[]> {
+  const journaled = await journaledDevices(catalog);
+  const held = new Set([...req.own, ...(await liveLocks(catalog)).map((l) => l.deviceId)]);
+  const extra = [...new Set([...journaled.execute, ...journaled.undo])].filter((d) => !held.has(d));
+  if (extra.length === 0) return [];
+  const r = await tryExecutorLock(catalog, { planId: req.planId, devices: extra });
+  return r.kind === 'acquired' ? extra : [];
 }
 
 /**
@@ -101,10 +152,12 @@ export async function withExecutorRun<T>(
   body: (run: ExecutorRun) => Promise<T>,
 ): Promise<T> {
   const { catalog } = req;
-  await acquireExecutorLock(catalog, req.planId);
+  const own = req.devices ?? (await catalog.execution.planDevices(req.planId));
+  await acquireExecutorLock(catalog, { planId: req.planId, devices: own });
   let log: RunLog | undefined;
   try {
-    const recovery = await recoverBoth(catalog, req.onEvent);
+    const devices = [...own, ...(await alsoRecover(catalog, { planId: req.planId, own }))];
+    const recovery = await recoverBoth(catalog, new Set(devices), req.onEvent);
     await req.check?.(recovery);
     log = openLog({ place: catalog.runLogs, name: req.log.name });
     log.write(req.log.header);
@@ -114,7 +167,7 @@ export async function withExecutorRun<T>(
       log,
       recovery,
       lockPlan: async (planId) => {
-        await acquireExecutorLock(catalog, planId);
+        await acquireExecutorLock(catalog, { planId, devices });
       },
     });
   } finally {
@@ -125,22 +178,36 @@ export async function withExecutorRun<T>(
 
 /**
  * Before a scan: finish or roll back what a killed execute or undo journaled, so that no
- * temporary link or copy is catalogued. Left alone while a live run holds the lock (its
- * journal is its own). An event is sent for each recovery that ran.
+ * temporary link or copy is catalogued. The devices a live run holds are left alone (their
+ * journal rows are its own); the others are locked while their rows are recovered. An event is
+ * sent for each recovery that ran.
  */
 export async function recoverBeforeScan(
   catalog: Catalog,
   onEvent?: (e: RunEvent) => void,
 ): Promise<void> {
-  const p = await catalog.journal.pending();
-  const execute = p.execute;
-  const undo = p.undoJournal || p.undoPlans;
-  if ((!execute && !undo) || (await liveHolder(catalog))) return;
-  await acquireExecutorLock(catalog, 0);
+  const journaled = await journaledDevices(catalog);
+  const undoPlans = (await catalog.journal.pending()).undoPlans;
+  if (journaled.execute.size + journaled.undo.size === 0 && !undoPlans) return;
+  const held = new Set((await liveLocks(catalog)).map((l) => l.deviceId));
+  const devices = new Set([...journaled.execute, ...journaled.undo].filter((d) => !held.has(d)));
+  const execute = journaled.execute.size > 0 && [...journaled.execute].some((d) => devices.has(d));
+  // An undo left 'undoing' with nothing in flight is settled when no other run is live.
+  const plans = held.size === 0 ? 'settle' : 'leave';
+  const undo = (undoPlans && plans === 'settle') || [...journaled.undo].some((d) => devices.has(d));
+  if (!execute && !undo) return;
+  await acquireExecutorLock(catalog, { planId: 0, devices: [...devices] });
   try {
     if (execute)
-      onEvent?.({ kind: 'recovered-execute', report: await recoverInterrupted(catalog) });
-    if (undo) onEvent?.({ kind: 'recovered-undo', report: await recoverInterruptedUndo(catalog) });
+      onEvent?.({
+        kind: 'recovered-execute',
+        report: await recoverInterrupted(catalog, { devices }),
+      });
+    if (undo)
+      onEvent?.({
+        kind: 'recovered-undo',
+        report: await recoverInterruptedUndo(catalog, { kind: 'devices', devices, plans }),
+      });
   } finally {
     await releaseExecutorLock(catalog);
   }

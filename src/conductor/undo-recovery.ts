@@ -53,9 +53,22 @@ function keptInode(
   return undefined;
 }
 
+export type UndoRecoveryScope =
+  | { readonly kind: 'all' }
+  | {
+      readonly kind: 'devices';
+      readonly devices: ReadonlySet<number>;
+      readonly plans: 'settle' | 'leave';
+    };
+
 /** Run under the executor lock, after execute's recovery (conductor/run.ts). */
 export async function recoverInterruptedUndo(
   catalog: Pick<Catalog, 'undo'>,
+  /**
+   * What the caller has locked: only those devices' rows are recovered, and plans left
+   * 'undoing' are settled only when no other run is live ('all': every device, no other run).
+   */
+  scope: UndoRecoveryScope = { kind: 'all' },
 ): Promise<UndoRecoveryReport> {
   const rep: UndoRecoveryReport = {
     rolledForward: 0,
@@ -64,6 +77,7 @@ export async function recoverInterruptedUndo(
     problems: [],
   };
   for (const { row: j, action } of await catalog.undo.journal.open()) {
+    if (scope.kind === 'devices' && action && !scope.devices.has(action.deviceId)) continue;
     let target: BigIntStats | undefined;
     try {
       target = lstatOrUndefined(j.targetAbs);
@@ -101,6 +115,6 @@ export async function recoverInterruptedUndo(
     }
     await catalog.undo.settle(settlement);
   }
-  await catalog.undo.settleInterruptedPlans();
+  if (scope.kind === 'all' || scope.plans === 'settle') await catalog.undo.settleInterruptedPlans();
   return rep;
 }

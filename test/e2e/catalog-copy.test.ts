@@ -107,7 +107,7 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     const doc = json<{ rows: number; tables: { name: string; rows: number }[] }>(there.stdout);
     const before = sqliteDump(cat);
     const expected = Object.entries(before)
-      .filter(([t]) => t !== 'executor_lock')
+      .filter(([t]) => !t.startsWith('executor_'))
       .reduce((n, [, rows]) => n + rows.length, 0);
     expect(doc.rows).toBe(expected);
     expect(doc.tables.find((t) => t.name === 'files')!.rows).toBe(before.files!.length);
@@ -117,7 +117,7 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     const home = hashall(['catalog', 'copy', '--from', url, '--to', back]);
     expect(home.code, home.stderr).toBe(0);
     expect(home.stdout).toMatch(/^Copied [\d,]+ rows in \d+ tables from .* to .*back\.db\.$/m);
-    expect(sqliteDump(back)).toEqual({ ...before, executor_lock: [] });
+    expect(sqliteDump(back)).toEqual({ ...before, executor_lock: [], executor_device_lock: [] });
 
     // The copy is a working catalog: the tree is unchanged since, and the plans are the same.
     const rescan = hashall(['scan', tree, '--catalog', back, '--json']);
@@ -145,7 +145,11 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     await copyCatalog({ from: cat, to: url, pageRows: 3 });
     const back = join(dir, 'small-pages.db');
     await copyCatalog({ from: url, to: back, pageRows: 5 });
-    expect(sqliteDump(back)).toEqual({ ...sqliteDump(cat), executor_lock: [] });
+    expect(sqliteDump(back)).toEqual({
+      ...sqliteDump(cat),
+      executor_lock: [],
+      executor_device_lock: [],
+    });
   }, 180_000);
 
   it('refuses a destination that holds a catalog, and the same catalog twice', async () => {
@@ -197,7 +201,11 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('killed.db.copying-'))).not.toEqual([]);
     const done = hashall(['catalog', 'copy', '--from', url, '--to', file]);
     expect(done.code, done.stderr).toBe(0);
-    expect(sqliteDump(file)).toEqual({ ...sqliteDump(cat), executor_lock: [] });
+    expect(sqliteDump(file)).toEqual({
+      ...sqliteDump(cat),
+      executor_lock: [],
+      executor_device_lock: [],
+    });
     // The killed run's half-built file went with the next copy: nothing but the catalog.
     expect(readdirSync(dir).filter((f) => f.includes('.copying-'))).toEqual([]);
   }, 180_000);

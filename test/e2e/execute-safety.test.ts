@@ -442,17 +442,20 @@ describe('interrupting and locking', () => {
     const db = new Database(cat);
     const { hostname } = require_os();
     db.prepare(
-      'INSERT INTO executor_lock (id, pid, start_time, hostname, plan_id, acquired_at) VALUES (1, ?, ?, ?, ?, ?)',
+      // A lock on every device (the plan's among them): the executor lock is per device.
+      'INSERT INTO executor_device_lock (device_id, pid, start_time, hostname, plan_id, acquired_at) SELECT id, ?, ?, ?, ?, ? FROM devices',
     ).run(process.pid, processStartTime(process.pid), hostname, plan.id, Date.now());
     db.close();
     const refused = hashall(['conductor', 'execute', String(plan.id), '--force', '--catalog', cat]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
-      new RegExp(`another hashall execute holds this catalog \\(pid ${process.pid}`),
+      new RegExp(
+        `another hashall execute holds this device: device \\d+ is being executed by pid ${process.pid} on host `,
+      ),
     );
     // A dead holder (same pid, another start time: the process is gone) does not block.
     const db2 = new Database(cat);
-    db2.prepare('UPDATE executor_lock SET start_time = ?').run('1');
+    db2.prepare('UPDATE executor_device_lock SET start_time = ?').run('1');
     db2.close();
     const r = json<ExecJson>(['conductor', 'execute', String(plan.id), '--force'], cat);
     expect(r.code).toBe(0);

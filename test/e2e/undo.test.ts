@@ -403,14 +403,17 @@ describe('one executor at a time', () => {
     // A live holder: this test process itself, executing the pending plan.
     const db = new Database(cat);
     db.prepare(
-      'INSERT INTO executor_lock (id, pid, start_time, hostname, plan_id, acquired_at) VALUES (1, ?, ?, ?, ?, ?)',
+      // A lock on every device (the plan's among them): the executor lock is per device.
+      'INSERT INTO executor_device_lock (device_id, pid, start_time, hostname, plan_id, acquired_at) SELECT id, ?, ?, ?, ?, ? FROM devices',
     ).run(process.pid, processStartTime(process.pid), hostname(), pending.id, Date.now());
     db.close();
     const disk = snapshot(tree);
     const u = cli(['conductor', 'undo', String(plan.id), '--force'], cat);
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(
-      new RegExp(`another hashall execute holds this catalog \\(pid ${process.pid}`),
+      new RegExp(
+        `another hashall execute holds this device: device \\d+ is being executed by pid ${process.pid} on host `,
+      ),
     );
     const d = cli(['conductor', 'discard', String(pending.id)], cat);
     expect(d.code).toBe(2);
@@ -420,7 +423,7 @@ describe('one executor at a time', () => {
     for (const [k, e] of snapshot(tree)) expect(e.ino).toBe(disk.get(k)!.ino);
     // A plan marked executing whose holder is gone is not discarded either: it may have run.
     const db2 = new Database(cat);
-    db2.prepare('DELETE FROM executor_lock').run();
+    db2.prepare('DELETE FROM executor_device_lock').run();
     db2.prepare(`UPDATE conductor_plans SET status = 'executing' WHERE id = ?`).run(pending.id);
     db2.close();
     const d2 = cli(['conductor', 'discard', String(pending.id)], cat);

@@ -13,6 +13,8 @@ import type { PlanCatalog } from '../../src/catalog/plan-port.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';
 import { pgPlanOps } from '../../src/catalog/pg/plan.js';
+import { pgExecuteOps } from '../../src/catalog/pg/execute.js';
+import type { ExecuteCatalog } from '../../src/catalog/execute-port.js';
 import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import { visiblePathMapper } from '../../src/conductor/visible-path.js';
 import type * as ScannerMod from '../../src/scan/scanner.js';
@@ -24,7 +26,8 @@ const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
 const { runScan } = (await import(dist('scan/scanner.js'))) as typeof ScannerMod;
 
 /** The catalog as planning, discard and undo use it, and the scan that fills it. */
-export type PlanTestCatalog = PgScanCatalog & PlanCatalog;
+/** discard also asks the executor lock who holds the plan's devices. */
+export type PlanTestCatalog = PgScanCatalog & PlanCatalog & Pick<ExecuteCatalog, 'executorLock'>;
 
 export interface PlanOpened {
   readonly port: PlanTestCatalog;
@@ -182,7 +185,11 @@ export const pgPlanBackend: PlanBackend = {
       statements++;
       return query(...args);
     }) as typeof client.query;
-    const port: PlanTestCatalog = { ...pgScanOps(client), ...pgPlanOps(client) };
+    const port: PlanTestCatalog = {
+      ...pgScanOps(client),
+      ...pgPlanOps(client),
+      executorLock: pgExecuteOps(client).executorLock,
+    };
     return {
       port,
       url,

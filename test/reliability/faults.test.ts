@@ -409,7 +409,9 @@ describe('commands at the same time', () => {
     );
     const second = run(['conductor', 'execute', String(plan.id), '--force'], cat);
     expect(second.code).toBe(2);
-    expect(second.stderr).toMatch(/another hashall execute holds this catalog \(pid \d+/);
+    expect(second.stderr).toMatch(
+      /another hashall execute holds this device: device \d+ is being executed by pid \d+ on host /,
+    );
     const scan = run(['scan', tree], cat);
     expect(scan.code).toBe(0);
     expect(scan.json<{ files: number }>().files).toBe(60); // temp links are never catalogued

@@ -26,10 +26,18 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The device the runs of these tests act on (their plans have no rows: it is given). */
+const DEVICE = 1;
+
 /** Put another process's lock in place through the port (as that process would take it). */
 async function writeLock(holder: LockHolder): Promise<void> {
-  const r = await cat.executorLock.acquire({ holder, alive: () => true });
+  const r = await cat.executorLock.acquire({ holder, devices: [DEVICE], alive: () => true });
   expect(r.kind).toBe('acquired');
+}
+
+/** The holder of the device's lock, alive or not. */
+async function lockHolder(): Promise<LockHolder | undefined> {
+  return (await cat.executorLock.holders()).find((l) => l.deviceId === DEVICE)?.holder;
 }
 
 const logs = () => {
@@ -50,13 +58,14 @@ describe('withExecutorRun', () => {
         {
           catalog: cat,
           planId: 7,
+          devices: [DEVICE],
           log: { name: 'conductor-plan-7', header: 'execute plan #7' },
           onEvent: (e) => events.push(e),
         },
         async (run) => {
-          held = (await cat.executorLock.holder())?.planId;
+          held = (await lockHolder())?.planId;
           await run.lockPlan(8);
-          heldAfter = (await cat.executorLock.holder())?.planId;
+          heldAfter = (await lockHolder())?.planId;
           run.log.write('in the body');
           throw new Error('body failed');
         },
@@ -64,7 +73,7 @@ describe('withExecutorRun', () => {
     ).rejects.toThrow('body failed');
     expect(held).toBe(7);
     expect(heldAfter).toBe(8);
-    expect(await cat.executorLock.holder()).toBeUndefined();
+    expect(await lockHolder()).toBeUndefined();
     // Both recoveries ran and found nothing.
     expect(events.map((e) => e.kind)).toEqual(['recovered-execute', 'recovered-undo']);
     const files = logs();
@@ -81,6 +90,7 @@ describe('withExecutorRun', () => {
         {
           catalog: cat,
           planId: 3,
+          devices: [DEVICE],
           log: { name: 'conductor-undo-3', header: 'undo plan #3' },
           check: () => {
             throw new UserError('not enough free space');
@@ -93,7 +103,7 @@ describe('withExecutorRun', () => {
     ).rejects.toThrow('not enough free space');
     expect(ran).toBe(false);
     expect(logs()).toEqual([]);
-    expect(await cat.executorLock.holder()).toBeUndefined();
+    expect(await lockHolder()).toBeUndefined();
   });
 
   // A live holder is named by pid and start time (from /proc): the parent process is one.
@@ -107,12 +117,17 @@ describe('withExecutorRun', () => {
       await writeLock(holder);
       let ran = false;
       await expect(
-        withExecutorRun({ catalog: cat, planId: 9, log: { name: 'x', header: 'x' } }, async () => {
-          ran = true;
-        }),
-      ).rejects.toThrow(/another hashall execute holds this catalog \(pid \d+/);
+        withExecutorRun(
+          { catalog: cat, planId: 9, devices: [DEVICE], log: { name: 'x', header: 'x' } },
+          async () => {
+            ran = true;
+          },
+        ),
+      ).rejects.toThrow(
+        /another hashall execute holds this device: device 1 is being executed by pid \d+ on host \S+ since \d{4}-/,
+      );
       expect(ran).toBe(false);
-      expect(await cat.executorLock.holder()).toEqual(holder);
+      expect(await lockHolder()).toEqual(holder);
       expect(logs()).toEqual([]);
     },
   );
@@ -132,6 +147,6 @@ describe('recoverBeforeScan', () => {
     await writeLock(holder);
     await recoverBeforeScan(cat, (e) => events.push(e));
     expect(events).toEqual([]);
-    expect(await cat.executorLock.holder()).toEqual(holder);
+    expect(await lockHolder()).toEqual(holder);
   });
 });

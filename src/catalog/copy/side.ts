@@ -54,10 +54,14 @@ export interface CopySide {
 }
 
 /**
- * Tables that are not history but a process's state: the executor lock names a live process
- * on one host, so it is never copied. Everything else is, verbatim.
+ * Tables that are not history but a process's state: an executor lock names a live process
+ * on one host, so it is never copied (the catalog-wide `executor_lock` of old catalogs, and the
+ * lock per device). Everything else is, verbatim.
  */
-export const TRANSIENT_TABLES: ReadonlySet<string> = new Set(['executor_lock']);
+export const TRANSIENT_TABLES: ReadonlySet<string> = new Set([
+  'executor_lock',
+  'executor_device_lock',
+]);
 
 /**
  * The tables in an order where every referenced table comes first (self-references are set

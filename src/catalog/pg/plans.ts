@@ -190,7 +190,12 @@ export function pgPlanRecords(client: pg.Client): PlanRecords {
         hostname: string;
         plan_id: bigint | null;
         acquired_at: bigint;
-      }>(client, 'SELECT * FROM executor_lock WHERE id = 1');
+      }>(
+        client,
+        // As SQLite's: the holder that took a device's lock most recently (the lock is per
+        // device; executorLock.holders() lists them all).
+        'SELECT * FROM executor_device_lock ORDER BY acquired_at DESC, device_id LIMIT 1',
+      );
       return r
         ? {
             pid: Number(r.pid),

@@ -190,6 +190,19 @@ export const PG_MIGRATIONS: readonly string[] = [
     last_seen_at  bigint NOT NULL
   );
   `,
+  // 2 (executor lock per device, SQLite's migration 12): a row per device an executor holds,
+  // naming it; a session advisory lock per device (../pg/executor-lock.ts) is what excludes,
+  // so a holder whose connection died has released it.
+  `
+  CREATE TABLE executor_device_lock (
+    device_id   bigint PRIMARY KEY,
+    pid         bigint NOT NULL,
+    start_time  text   NOT NULL,
+    hostname    text   NOT NULL,
+    plan_id     bigint,
+    acquired_at bigint NOT NULL
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
