@@ -35,6 +35,12 @@ export interface DirListing {
   readonly subdirs: readonly Buffer[];
   /** Names present but not looked at (errors, exclusions, mount points): their rows stay. */
   readonly kept: readonly Buffer[];
+  /**
+   * The listing's fingerprint (dir-list.ts) when the listing alone decides this result: none
+   * when a name was kept (an exclusion, an error, a mount point, a temporary link), which
+   * depends on more than the listing.
+   */
+  readonly fingerprint: Buffer | undefined;
 }
 
 export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
@@ -291,6 +297,7 @@ export async function walk({
         files,
         subdirs,
         kept,
+        fingerprint: kept.length === 0 ? read.fingerprint : undefined,
       });
       const pause = hooks.afterListing?.();
       if (pause) await pause;
