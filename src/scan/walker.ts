@@ -234,10 +234,13 @@ export async function walk({
           kept.push(name);
           continue;
         }
-        const abs = joinPath(dir.abs, name);
+        // The entry's full path, made only when needed: for most files it never is, and making
+        // it for each of them was a tenth of an unchanged rescan's JavaScript time.
+        let absPath: Buffer | undefined;
+        const absOf = (): Buffer => (absPath ??= joinPath(dir.abs, name));
         const isDir = d.kind === 'dir';
-        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root.abs), name, isDir)) {
-          hooks.prune('excluded', abs);
+        if (opts.isExcluded && opts.isExcluded(relativeTo(absOf(), root.abs), name, isDir)) {
+          hooks.prune('excluded', absOf());
           kept.push(name);
           continue;
         }
@@ -246,7 +249,7 @@ export async function walk({
           try {
             st = d.stat();
           } catch (err) {
-            hooks.error(abs, err);
+            hooks.error(absOf(), err);
             kept.push(name);
             continue;
           }
@@ -261,7 +264,7 @@ export async function walk({
           try {
             st = d.stat();
           } catch (err) {
-            hooks.error(abs, err);
+            hooks.error(absOf(), err);
             kept.push(name);
             continue;
           }
@@ -269,11 +272,11 @@ export async function walk({
             hooks.skip(skipKind(st.kind));
             continue;
           }
-          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(abs));
+          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(absOf()));
           if (!crossing) {
             subdirs.push(name);
             children.push({
-              abs,
+              abs: absOf(),
               fsPath: joinPath(dir.fsPath, name),
               device: dir.device,
               stDev: st.dev,
@@ -283,7 +286,7 @@ export async function walk({
             continue;
           }
           kept.push(name);
-          const next = await crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
+          const next = await crossMount(absOf(), st.dev, st.ino, dir, opts, hooks, entered);
           if (next) children.push(next);
         } else {
           hooks.skip(skipKind(d.kind));
