@@ -5,6 +5,8 @@
 // change both together (and LAYOUT_VERSION).
 #include <napi.h>
 
+#include <openssl/evp.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +24,11 @@
 
 namespace {
 
-constexpr uint32_t LAYOUT_VERSION = 2; // 2: listDir lists on the calling thread
-constexpr size_t HEADER_SIZE = 32;
+// 2: listDir lists on the calling thread; 3: the header carries the listing's fingerprint.
+constexpr uint32_t LAYOUT_VERSION = 3;
+constexpr size_t HEADER_SIZE = 64;
+// Header bytes 32..63: SHA-256 of the whole buffer with these bytes zeroed (the fingerprint).
+constexpr size_t FINGERPRINT_AT = 32;
 constexpr size_t RECORD_SIZE = 104;
 // Header flags (offset 28).
 constexpr uint32_t H_CHANGED = 1; // the opened directory is not the one expected
@@ -183,6 +188,17 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
     put<uint32_t>(r.out, 4, count);
     put<uint32_t>(r.out, 24, static_cast<uint32_t>(r.out.size()));
     r.out.insert(r.out.end(), names.begin(), names.end());
+    // The fingerprint: everything a rescan compares (names, d_type, and each stat()ed entry's
+    // inode, dev, size, times in ns, mode, nlink, uid, gid, blocks, or its stat error) and the
+    // directory's own dev and inode, in one digest. The catalog skips the directory's rows when
+    // the digest it stored after its last merge is this one (src/catalog/listing-merge.ts).
+    unsigned int n = 0;
+    if (EVP_Digest(r.out.data(), r.out.size(), r.out.data() + FINGERPRINT_AT, &n, EVP_sha256(),
+                   nullptr) != 1 ||
+        n != 32) {
+      // No fingerprint (all zero): the catalog then compares the rows, as without one.
+      std::memset(r.out.data() + FINGERPRINT_AT, 0, 32);
+    }
   }
 
 // A listing's error as Node's (errno, syscall); src/fs/native-list.ts names the code.

@@ -17,8 +17,20 @@ export function formatBytes(n: number | bigint): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
 }
 
+/**
+ * 12,345,678: grouped by hand for integers, as toLocaleString('en-US') groups them — its first
+ * call loads ICU's locale data, tens of ms of every command that prints a count.
+ */
 export function formatCount(n: number | bigint): string {
-  return Number(n).toLocaleString('en-US');
+  const v = Number(n);
+  if (!Number.isSafeInteger(v)) return v.toLocaleString('en-US');
+  const digits = String(Math.abs(v));
+  let out = '';
+  for (let end = digits.length; end > 0; end -= 3) {
+    const start = Math.max(0, end - 3);
+    out = out === '' ? digits.slice(start, end) : `${digits.slice(start, end)},${out}`;
+  }
+  return v < 0 ? `-${out}` : out;
 }
 
 export function formatTime(ms: number | null | undefined): string {

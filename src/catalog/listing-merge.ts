@@ -8,6 +8,7 @@
  */
 import { byteKey } from '../paths.js';
 import { knownInodes } from './known-inodes.js';
+import type { ListingFingerprints } from './listing-fingerprint.js';
 import type { DB } from './open.js';
 import type { FileMeta, MergeOutcome, TreeStore } from './tree.js';
 
@@ -33,6 +34,11 @@ export interface ListingInput {
    * (possible moves); 'none': the device had no rows before this scan, so nothing can be a move.
    */
   readonly moves: 'probe' | 'none';
+  /**
+   * The listing's fingerprint (src/scan/walker.ts), absent when the listing alone does not
+   * decide the walk's result: a directory that stored this one is merged without its rows.
+   */
+  readonly fingerprint?: Buffer | undefined;
 }
 
 export interface MergedListing {
@@ -45,7 +51,26 @@ export interface MergedListing {
   readonly knownInodes: ReadonlySet<bigint>;
 }
 
-export function mergeListing(db: DB, tree: TreeStore, l: ListingInput): MergedListing {
+const NO_INODES: ReadonlySet<bigint> = new Set();
+
+export interface MergeStores {
+  readonly db: DB;
+  readonly tree: TreeStore;
+  readonly fingerprints: ListingFingerprints;
+}
+
+export function mergeListing(
+  { db, tree, fingerprints }: MergeStores,
+  l: ListingInput,
+): MergedListing {
+  if (l.fingerprint) {
+    // The listing its rows were merged from: all unchanged, nothing new, nothing gone.
+    const id = fingerprints.unchanged(l.deviceId, l.fsPath, l.fingerprint);
+    if (id !== undefined) {
+      const counts = { new: 0, changed: 0, unchanged: l.files.length };
+      return { dirId: id, counts, fresh: [], knownInodes: NO_INODES };
+    }
+  }
   const dirId = tree.ensureDir(l.deviceId, l.fsPath, l.parentDirId);
   const existing = tree.filesIn(dirId);
   const counts = { new: 0, changed: 0, unchanged: 0 };
@@ -74,5 +99,6 @@ export function mergeListing(db: DB, tree: TreeStore, l: ListingInput): MergedLi
     if (!present.has(byteKey(sub.name))) tree.parkGoneDir(sub.id);
   }
   tree.markListed(dirId);
+  fingerprints.merged(dirId, l.fingerprint);
   return { dirId, counts, fresh, knownInodes: known };
 }

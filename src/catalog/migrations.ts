@@ -248,6 +248,25 @@ export const MIGRATIONS: readonly string[] = [
     acquired_at INTEGER NOT NULL           -- unix ms
   );
   `,
+  // 13 (rescan, issue 14): a directory's listing fingerprint, stored once a finished scan merged
+  // the listing it digests (src/catalog/listing-fingerprint.ts); a rescan that lists the same
+  // fingerprint skips the directory's rows. X'' marks a merge whose scan has not finished. Any
+  // other write to what a rescan compares in a file row forgets its directory's fingerprint;
+  // rows are inserted only by a scan's merge, which marks the directory first. The PostgreSQL
+  // schema has the same (src/catalog/pg/schema.ts).
+  `
+  ALTER TABLE dirs ADD COLUMN listing_fp BLOB;
+  CREATE TRIGGER files_forget_listing_fp
+    AFTER UPDATE OF dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, blocks, status
+    ON files
+  BEGIN
+    UPDATE dirs SET listing_fp = NULL WHERE id IN (OLD.dir_id, NEW.dir_id) AND listing_fp IS NOT NULL;
+  END;
+  CREATE TRIGGER files_forget_listing_fp_on_delete AFTER DELETE ON files
+  BEGIN
+    UPDATE dirs SET listing_fp = NULL WHERE id = OLD.dir_id AND listing_fp IS NOT NULL;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -41,6 +41,7 @@ import {
   type JobRow,
 } from './hashing.js';
 import { deviceHasFiles } from './known-inodes.js';
+import { ListingFingerprints } from './listing-fingerprint.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
 import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
 
@@ -148,8 +149,9 @@ export type { LastScan, RunningScan, ScanStatus } from './scans.js';
 
 function scanTree(db: DB, scanId: number): ScanTree {
   const tree = new TreeStore(db, scanId);
+  const fingerprints = new ListingFingerprints(db, scanId);
   return {
-    mergeListing: async (l) => mergeListing(db, tree, l),
+    mergeListing: async (l) => mergeListing({ db, tree, fingerprints }, l),
     insertFiles: async (rows) =>
       rows.map((r) =>
         tree.insertFile(
@@ -161,8 +163,18 @@ function scanTree(db: DB, scanId: number): ScanTree {
           r.hashes?.sha256 ?? null,
         ),
       ),
-    applyDeletions: async () => tree.applyDeletions(),
-    discardParked: async () => tree.discardParked(),
+    applyDeletions: async () => {
+      // The fingerprints settle before the deletions (which the trigger sees) and are stored
+      // after them: listing-fingerprint.ts.
+      fingerprints.settle();
+      const done = tree.applyDeletions();
+      fingerprints.apply();
+      return done;
+    },
+    discardParked: async () => {
+      tree.discardParked();
+      fingerprints.discard();
+    },
   };
 }
 

@@ -38,7 +38,16 @@ export interface DirIdentity {
 }
 
 export type DirRead =
-  | { readonly kind: 'listed'; readonly entries: readonly DirEntry[] }
+  | {
+      readonly kind: 'listed';
+      readonly entries: readonly DirEntry[];
+      /**
+       * A digest of everything a rescan compares in this listing (the directory's identity, its
+       * entries' names and kinds, and each stat()ed entry's stat or stat error), or undefined when
+       * none could be made. Equal digests: equal listings (README "Performance").
+       */
+      readonly fingerprint: Buffer | undefined;
+    }
   /** What was opened is not the directory expected (replaced or moved): it was not listed. */
   | { readonly kind: 'changed' }
   /** The directory could not be opened or listed (a Node-style system error). */

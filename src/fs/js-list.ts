@@ -5,6 +5,7 @@
  * lstat each entry by its bare name from there — one component resolved from the verified
  * directory, so nothing can be redirected, and cheaper than naming /proc/self/fd/N/NAME.
  */
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -48,28 +49,108 @@ function statKind(st: BigIntStats): EntryKind {
   return 'other';
 }
 
+type StatOutcome =
+  | { readonly kind: 'ok'; readonly stat: EntryStat }
+  | { readonly kind: 'error'; readonly error: unknown };
+
 class JsEntry implements DirEntry {
   constructor(
     readonly name: Buffer,
     readonly kind: EntryKind,
+    /** lstat()ed while listing (the working directory is the listed one only then). */
+    private readonly outcome: StatOutcome | undefined,
   ) {}
 
-  stat(): EntryStat {
-    const st = lstatSync(this.name, { bigint: true });
-    return {
-      kind: statKind(st),
-      dev: st.dev,
-      ino: st.ino,
-      nlink: Number(st.nlink),
-      size: st.size,
-      mtimeNs: st.mtimeNs,
-      ctimeNs: st.ctimeNs,
-      mode: Number(st.mode),
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      blocks: Number(st.blocks),
-    };
+  statOutcome(): StatOutcome | undefined {
+    return this.outcome;
   }
+
+  stat(): EntryStat {
+    const o = this.outcome ?? statEntry(this.name);
+    if (o.kind === 'error') throw o.error;
+    return o.stat;
+  }
+}
+
+function statEntry(name: Buffer): StatOutcome {
+  try {
+    const st = lstatSync(name, { bigint: true });
+    return {
+      kind: 'ok',
+      stat: {
+        kind: statKind(st),
+        dev: st.dev,
+        ino: st.ino,
+        nlink: Number(st.nlink),
+        size: st.size,
+        mtimeNs: st.mtimeNs,
+        ctimeNs: st.ctimeNs,
+        mode: Number(st.mode),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+        blocks: Number(st.blocks),
+      },
+    };
+  } catch (error) {
+    return { kind: 'error', error };
+  }
+}
+
+const KIND_CODE: Record<EntryKind, number> = {
+  file: 1,
+  dir: 2,
+  symlink: 3,
+  fifo: 4,
+  socket: 5,
+  block: 6,
+  char: 7,
+  other: 8,
+};
+const RECORD = 96;
+
+/**
+ * The listing's fingerprint as the JS walk makes it (not the native one's bytes: a catalog
+ * walked both ways merely compares the rows once more): SHA-256 over the directory's identity,
+ * then per entry its name, its kind, and its lstat or the error code that stopped it.
+ */
+function fingerprintOf(dir: DirIdentity, entries: readonly JsEntry[]): Buffer {
+  const h = createHash('sha256');
+  const rec = Buffer.alloc(RECORD);
+  rec.write('hashall js listing', 0, 'latin1');
+  rec.writeBigUInt64LE(BigInt.asUintN(64, dir.dev), 32);
+  rec.writeBigUInt64LE(BigInt.asUintN(64, dir.ino), 40);
+  h.update(rec);
+  for (const e of entries) {
+    rec.fill(0);
+    rec.writeUInt32LE(e.name.length, 0);
+    rec[4] = KIND_CODE[e.kind];
+    let errorCode = '';
+    const o = e.statOutcome();
+    if (o?.kind === 'ok') {
+      const st = o.stat;
+      rec[5] = 1;
+      rec[6] = KIND_CODE[st.kind];
+      rec.writeUInt32LE(st.mode, 8);
+      rec.writeUInt32LE(st.uid, 12);
+      rec.writeUInt32LE(st.gid, 16);
+      rec.writeDoubleLE(st.nlink, 24);
+      rec.writeDoubleLE(st.blocks, 32);
+      rec.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 40);
+      rec.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 48);
+      rec.writeBigInt64LE(st.size, 56);
+      rec.writeBigInt64LE(BigInt.asIntN(64, st.mtimeNs), 64);
+      rec.writeBigInt64LE(BigInt.asIntN(64, st.ctimeNs), 72);
+      // Times beyond 64 bits of ns: their high part too.
+      rec.writeBigInt64LE(BigInt.asIntN(64, (st.mtimeNs >> 64n) ^ (st.ctimeNs >> 64n)), 80);
+    } else if (o?.kind === 'error') {
+      rec[5] = 2;
+      errorCode = String((o.error as { code?: unknown }).code ?? o.error);
+    }
+    h.update(rec);
+    h.update(e.name);
+    if (errorCode) h.update(errorCode);
+  }
+  return h.digest();
 }
 
 export class JsDirLister implements DirLister {
@@ -98,8 +179,14 @@ export class JsDirLister implements DirLister {
       if (st.ino !== expect.ino || st.dev !== expect.dev) return { kind: 'changed' };
       process.chdir(`/proc/self/fd/${fd}`);
       const dirents = readdirSync('.', { withFileTypes: true, encoding: 'buffer' });
-      const entries = dirents.map((d) => new JsEntry(d.name, direntKind(d)));
-      return { kind: 'listed', entries };
+      // What the walk stats (regular files and directories) is stat()ed now, from inside the
+      // directory, and goes into the listing's fingerprint.
+      const entries = dirents.map((d) => {
+        const kind = direntKind(d);
+        const wanted = kind === 'file' || kind === 'dir';
+        return new JsEntry(d.name, kind, wanted ? statEntry(d.name) : undefined);
+      });
+      return { kind: 'listed', entries, fingerprint: fingerprintOf(expect, entries) };
     } catch (error) {
       return { kind: 'failed', error };
     } finally {

@@ -4,7 +4,8 @@
  * thread, returning one packed buffer that is decoded here. Layout (little-endian), as
  * native/walk.cc writes it:
  *
- *   header (32 B): u32 layout, u32 count, u64 dir dev, u64 dir ino, u32 names offset, u32 flags
+ *   header (64 B): u32 layout, u32 count, u64 dir dev, u64 dir ino, u32 names offset, u32 flags,
+ *     32 B fingerprint (SHA-256 of the whole buffer with these 32 bytes zeroed; all zero: none)
  *   record (104 B) × count: u32 name offset, u16 name length, u8 d_type, u8 flags, i32 errno,
  *     u32 mode, u64 ino, u64 dev, u64 nlink, u32 uid, u32 gid, i64 size, i64 blocks,
  *     i64 mtime ns, i64 ctime ns, i64 mtime s, u32 mtime ns part, u32 ctime ns part, i64 ctime s
@@ -22,7 +23,8 @@ import {
 } from './dir-list.js';
 import type { NativeAddon } from './native.js';
 
-const HEADER = 32;
+const HEADER = 64;
+const FINGERPRINT_AT = 32;
 const RECORD = 104;
 const H_CHANGED = 1;
 const F_STATTED = 1;
@@ -137,7 +139,10 @@ export function decodeListing(raw: Buffer): DirRead {
     if (dtype === 0 && buf[at + 7]! & F_STATTED) kind = kindOfMode(buf.readUInt32LE(at + 12));
     entries[i] = new NativeEntry(name, kind, w, at);
   }
-  return { kind: 'listed', entries };
+  const fp = buf.subarray(FINGERPRINT_AT, FINGERPRINT_AT + 32);
+  // A copy: the listing's buffer is not kept past the walk's use of its entries.
+  const fingerprint = fp.some((b) => b !== 0) ? Buffer.from(fp) : undefined;
+  return { kind: 'listed', entries, fingerprint };
 }
 
 /** A listing's failure, with the error shaped as Node's own when it is a system error. */

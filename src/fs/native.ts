@@ -57,7 +57,7 @@ export type NativeStatus =
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 /** The packed layout this side decodes. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 let status: NativeStatus | undefined;
 

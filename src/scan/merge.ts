@@ -31,6 +31,7 @@ export async function mergeListing(
     subdirs: l.subdirs,
     kept: l.kept,
     moves,
+    fingerprint: l.fingerprint,
   });
   const { dirId } = merged;
   summary.new += merged.counts.new;

@@ -35,6 +35,12 @@ export interface DirListing {
   readonly subdirs: readonly Buffer[];
   /** Names present but not looked at (errors, exclusions, mount points): their rows stay. */
   readonly kept: readonly Buffer[];
+  /**
+   * The listing's fingerprint (dir-list.ts) when the listing alone decides this result: none
+   * when a name was kept (an exclusion, an error, a mount point, a temporary link), which
+   * depends on more than the listing.
+   */
+  readonly fingerprint: Buffer | undefined;
 }
 
 export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
@@ -228,10 +234,13 @@ export async function walk({
           kept.push(name);
           continue;
         }
-        const abs = joinPath(dir.abs, name);
+        // The entry's full path, made only when needed: for most files it never is, and making
+        // it for each of them was a tenth of an unchanged rescan's JavaScript time.
+        let absPath: Buffer | undefined;
+        const absOf = (): Buffer => (absPath ??= joinPath(dir.abs, name));
         const isDir = d.kind === 'dir';
-        if (opts.isExcluded && opts.isExcluded(relativeTo(abs, root.abs), name, isDir)) {
-          hooks.prune('excluded', abs);
+        if (opts.isExcluded && opts.isExcluded(relativeTo(absOf(), root.abs), name, isDir)) {
+          hooks.prune('excluded', absOf());
           kept.push(name);
           continue;
         }
@@ -240,7 +249,7 @@ export async function walk({
           try {
             st = d.stat();
           } catch (err) {
-            hooks.error(abs, err);
+            hooks.error(absOf(), err);
             kept.push(name);
             continue;
           }
@@ -255,7 +264,7 @@ export async function walk({
           try {
             st = d.stat();
           } catch (err) {
-            hooks.error(abs, err);
+            hooks.error(absOf(), err);
             kept.push(name);
             continue;
           }
@@ -263,11 +272,11 @@ export async function walk({
             hooks.skip(skipKind(st.kind));
             continue;
           }
-          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(abs));
+          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(absOf()));
           if (!crossing) {
             subdirs.push(name);
             children.push({
-              abs,
+              abs: absOf(),
               fsPath: joinPath(dir.fsPath, name),
               device: dir.device,
               stDev: st.dev,
@@ -277,7 +286,7 @@ export async function walk({
             continue;
           }
           kept.push(name);
-          const next = await crossMount(abs, st.dev, st.ino, dir, opts, hooks, entered);
+          const next = await crossMount(absOf(), st.dev, st.ino, dir, opts, hooks, entered);
           if (next) children.push(next);
         } else {
           hooks.skip(skipKind(d.kind));
@@ -291,6 +300,7 @@ export async function walk({
         files,
         subdirs,
         kept,
+        fingerprint: kept.length === 0 ? read.fingerprint : undefined,
       });
       const pause = hooks.afterListing?.();
       if (pause) await pause;

@@ -1,6 +1,6 @@
 /** The shared pieces of human output: counts with their noun, the style, the progress maths. */
 import { describe, expect, it } from 'vitest';
-import { countOf } from '../../src/format.js';
+import { countOf, formatCount } from '../../src/format.js';
 import { makeStyle } from '../../src/cli/style.js';
 import { bar, clock, eta, percent } from '../../src/cli/status-line.js';
 
@@ -46,5 +46,15 @@ describe('progress maths', () => {
     expect(eta(100, 100, 10_000)).toBeUndefined(); // done
     expect(eta(50, 100, 10_000)).toBe('0:10');
     expect(clock(3_725_000)).toBe('1:02:05');
+  });
+});
+
+describe('formatCount', () => {
+  it('groups integers exactly as toLocaleString(en-US) does', () => {
+    const values = [0, 7, 999, 1000, 12_345, 999_999, 1_000_000, -1, -1000, -1_234_567];
+    for (let p = 1; p < 2 ** 53; p *= 7) values.push(p, p - 1, -p);
+    values.push(Number.MAX_SAFE_INTEGER, 1.5, 1e21);
+    for (const v of values) expect(formatCount(v)).toBe(v.toLocaleString('en-US'));
+    expect(formatCount(572_649_039n)).toBe('572,649,039');
   });
 });

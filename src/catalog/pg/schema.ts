@@ -203,6 +203,25 @@ export const PG_MIGRATIONS: readonly string[] = [
     acquired_at bigint NOT NULL
   );
   `,
+  // 3 (rescan, issue 14): SQLite's migration 13 — a directory's listing fingerprint and the
+  // trigger that forgets it when anything else writes what a rescan compares in a file row.
+  `
+  ALTER TABLE dirs ADD COLUMN listing_fp bytea;
+  CREATE FUNCTION hashall_forget_listing_fp() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP <> 'INSERT' THEN
+      UPDATE dirs SET listing_fp = NULL WHERE id = OLD.dir_id AND listing_fp IS NOT NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+      UPDATE dirs SET listing_fp = NULL WHERE id = NEW.dir_id AND listing_fp IS NOT NULL;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER files_forget_listing_fp
+    AFTER UPDATE OF dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, blocks, status
+       OR DELETE ON files
+    FOR EACH ROW EXECUTE FUNCTION hashall_forget_listing_fp();
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

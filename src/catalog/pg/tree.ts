@@ -16,17 +16,24 @@ import type { MergeOutcome } from '../tree.js';
 /** The walk's outcome for a listed file, as the update statement classifies it. */
 type Outcome = MergeOutcome | 'fresh';
 
+type DirRow = { readonly id: string; readonly status: string } | undefined;
+
 async function ensureDir(
   client: pg.Client,
   deviceId: number,
   path: Buffer,
   parentId: number | undefined,
+  found?: { readonly row: DirRow },
 ): Promise<number> {
-  const sel = await client.query<{ id: string; status: string }>(
-    'SELECT id, status FROM dirs WHERE device_id = $1 AND path = $2',
-    [deviceId, path],
-  );
-  const row = sel.rows[0];
+  // `found`: the caller looked the row up already (it may have found none).
+  const row = found
+    ? found.row
+    : (
+        await client.query<{ id: string; status: string }>(
+          'SELECT id, status FROM dirs WHERE device_id = $1 AND path = $2',
+          [deviceId, path],
+        )
+      ).rows[0];
   if (row && row.status === 'active') return Number(row.id);
   const pid =
     parentId ??
@@ -43,6 +50,27 @@ async function ensureDir(
     [deviceId, pid, path],
   );
   return Number(ins.rows[0]!.id);
+}
+
+/**
+ * The directory's row, in one round trip; when it is active and holds the listing's
+ * fingerprint (../listing-fingerprint.ts), it is marked listed by the same statement and its
+ * rows need no merge.
+ */
+async function lookUpDir(
+  client: pg.Client,
+  p: { scanId: number; deviceId: number; path: Buffer; fingerprint: Buffer | undefined },
+): Promise<{ row: DirRow; unchanged: boolean }> {
+  const r = await client.query<{ id: string; status: string; unchanged: boolean }>(
+    `WITH d AS (SELECT id, status, listing_fp FROM dirs WHERE device_id = $1 AND path = $2),
+          s AS (UPDATE dirs SET last_listed_scan = $3 FROM d
+                 WHERE dirs.id = d.id AND d.status = 'active' AND d.listing_fp = $4
+                RETURNING dirs.id)
+     SELECT d.id, d.status, EXISTS (SELECT 1 FROM s) AS unchanged FROM d`,
+    [p.deviceId, p.path, p.scanId, p.fingerprint ?? null],
+  );
+  const row = r.rows[0];
+  return { row, unchanged: row?.unchanged === true };
 }
 
 /**
@@ -104,13 +132,26 @@ async function mergeFiles(
 export async function pgScanTree(client: pg.Client, scanId: number): Promise<ScanTree> {
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS gone_files (file_id bigint PRIMARY KEY);
                       CREATE TEMP TABLE IF NOT EXISTS gone_dirs (dir_id bigint PRIMARY KEY);
-                      TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs`);
+                      CREATE TEMP TABLE IF NOT EXISTS pending_fps (dir_id bigint PRIMARY KEY, fp bytea NOT NULL);
+                      TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps`);
   const discardParked = async (): Promise<void> => {
-    await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs');
+    // The marked directories keep their marker: no fingerprint (../listing-fingerprint.ts).
+    await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps');
   };
   return {
     async mergeListing(l): Promise<MergedListing> {
-      const dirId = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId);
+      const found = await lookUpDir(client, {
+        scanId,
+        deviceId: l.deviceId,
+        path: l.fsPath,
+        fingerprint: l.fingerprint,
+      });
+      if (found.unchanged) {
+        // The listing its rows were merged from: all unchanged, nothing new, nothing gone.
+        const counts = { new: 0, changed: 0, unchanged: l.files.length };
+        return { dirId: Number(found.row!.id), counts, fresh: [], knownInodes: new Set() };
+      }
+      const dirId = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId, found);
       const outcomes = await mergeFiles(client, scanId, dirId, l.files);
       const counts = { new: 0, changed: 0, unchanged: 0 };
       const fresh: ListedFile[] = [];
@@ -125,7 +166,9 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       const stay = [...l.files.map((f) => f.name), ...l.kept];
       const present = [...l.subdirs, ...l.kept].map((n) => joinPath(l.fsPath, n));
       // Rows not listed as a regular file in a completely listed directory are parked; so are
-      // subdirectories no longer present.
+      // subdirectories no longer present. The directory is marked listed, and marked merging
+      // (after the statements above: its stored fingerprint is forgotten, the listing's kept
+      // for when the scan finishes, ../listing-fingerprint.ts).
       const r = await client.query<{ inode: string }>(
         `WITH pf AS (
            INSERT INTO pg_temp.gone_files (file_id)
@@ -135,9 +178,12 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
            INSERT INTO pg_temp.gone_dirs (dir_id)
              SELECT id FROM dirs WHERE parent_id = $1 AND status = 'active' AND NOT (path = ANY($3::bytea[]))
            ON CONFLICT DO NOTHING),
-         ml AS (UPDATE dirs SET last_listed_scan = $4 WHERE id = $1)
+         ml AS (UPDATE dirs SET last_listed_scan = $4, listing_fp = '\\x'::bytea WHERE id = $1),
+         fp AS (
+           INSERT INTO pg_temp.pending_fps (dir_id, fp) SELECT $1, $7::bytea WHERE $7::bytea IS NOT NULL
+           ON CONFLICT (dir_id) DO UPDATE SET fp = excluded.fp)
          SELECT DISTINCT inode FROM files WHERE device_id = $5 AND inode = ANY($6::int8[])`,
-        [dirId, stay, present, scanId, l.deviceId, probe],
+        [dirId, stay, present, scanId, l.deviceId, probe, l.fingerprint ?? null],
       );
       const knownInodes = new Set(r.rows.map((row) => BigInt(row.inode)));
       return { dirId, counts, fresh, knownInodes };
@@ -184,6 +230,14 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
     },
 
     async applyDeletions() {
+      // Fingerprints settle before the deletions (which the trigger sees): only directories
+      // still marked merging and listed last by this scan keep theirs (../listing-fingerprint.ts).
+      await client.query(
+        `DELETE FROM pg_temp.pending_fps p
+          WHERE NOT EXISTS (SELECT 1 FROM dirs d WHERE d.id = p.dir_id
+                               AND d.listing_fp = '\\x'::bytea AND d.last_listed_scan = $1)`,
+        [scanId],
+      );
       // Whole vanished directories: their subtrees (the dir itself and every path below it,
       // [dir + '/', dir + '0') as ../tree.ts descendantRange) join the parked files.
       await client.query(
@@ -222,6 +276,10 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         `UPDATE files SET status = 'deleted', deleted_scan = $1
           WHERE status = 'active' AND id IN (SELECT file_id FROM pg_temp.gone_files)`,
         [scanId],
+      );
+      await client.query(
+        `UPDATE dirs d SET listing_fp = p.fp FROM pg_temp.pending_fps p
+          WHERE d.id = p.dir_id AND d.status = 'active'`,
       );
       await discardParked();
       return { deleted: deleted.rowCount ?? 0, moved: moved.rowCount ?? 0 };
