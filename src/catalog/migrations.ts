@@ -289,13 +289,17 @@ export const MIGRATIONS: readonly string[] = [
   END;
   -- Per-device usage (usage-totals.ts): a device is dirty once any of its active rows changed.
   CREATE TABLE IF NOT EXISTS usage_totals (
-    device_id INTEGER PRIMARY KEY,
+    device_id INTEGER NOT NULL,
     files     INTEGER NOT NULL,
     inodes    INTEGER NOT NULL,
     bytes     INTEGER NOT NULL,
-    allocated INTEGER NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS usage_dirty (device_id INTEGER PRIMARY KEY);
+    allocated INTEGER NOT NULL,
+    PRIMARY KEY (device_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS usage_dirty (
+    device_id INTEGER NOT NULL,
+    PRIMARY KEY (device_id)
+  ) WITHOUT ROWID;
   CREATE TRIGGER IF NOT EXISTS files_usage_insert AFTER INSERT ON files
     WHEN new.status = 'active'
   BEGIN
