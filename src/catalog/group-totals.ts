@@ -7,7 +7,7 @@
  * as the change, so at every commit: a key absent from `group_dirty` has exactly the totals a
  * full grouping would give it. A reader (analyze opens the catalog read-only) takes the stored
  * rows of clean keys and regroups only the dirty keys; a writer folds the dirty keys into the
- * stored rows (`foldGroupTotals`: at the end of a completed scan, and before a plan groups).
+ * stored rows (foldStoredTotals: at the end of a completed scan, and before a plan groups).
  * A writer killed before it folds leaves dirty keys behind: still exact, only slower to read.
  */
 import type { DB } from './open.js';
@@ -93,11 +93,10 @@ export function foldGroupTotals(db: DB): number {
 
 /**
  * Fill temp.same_groups (the table prepareSameDeviceGroups fills, same order) from the stored
- * totals: clean keys as stored, dirty keys regrouped from their rows. Read-only: a reader never
- * folds. A writable connection folds first, so the next reader finds nothing dirty.
+ * totals: clean keys as stored, dirty keys regrouped from their rows. Writes nothing: a writer
+ * folds before (prepareSameDeviceGroups), a reader never does.
  */
 export function fillSameGroupsFromTotals(db: DB, deviceId: number | undefined): GroupingSource {
-  if (!db.readonly) foldGroupTotals(db);
   const dirty = dirtyKeyCount(db);
   const device = deviceId === undefined ? '' : `AND device_id = ${Number(deviceId)}`;
   const clean =

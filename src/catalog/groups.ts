@@ -11,6 +11,7 @@ import type { DB } from './open.js';
 import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
 import { fillSameGroupsFromTotals, type GroupingSource } from './group-totals.js';
+import { foldStoredTotals } from './stored-totals.js';
 
 export interface GroupKey {
   readonly rowId: number;
@@ -61,6 +62,9 @@ export function prepareSameDeviceGroups(
              size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, classes INTEGER, saveable INTEGER);`);
   // Unscoped: the stored totals (group-totals.ts), regrouping only keys whose rows changed. A
   // scope counts only some of a group's rows (a link outside it pins): every row is grouped.
+  // A writer (plan) folds first, so that the next reader finds nothing dirty; a reader (analyze
+  // opens the catalog read-only) regroups the dirty keys and writes nothing.
+  if (from === 'stored-totals' && !db.readonly) foldStoredTotals(db);
   const source =
     scoped || from === 'rows'
       ? groupEveryRow(db, deviceId, scoped)
