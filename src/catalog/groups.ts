@@ -10,6 +10,8 @@
 import type { DB } from './open.js';
 import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
+import { fillSameGroupsFromTotals, type GroupingSource } from './group-totals.js';
+import { foldStoredTotals } from './stored-totals.js';
 
 export interface GroupKey {
   readonly rowId: number;
@@ -45,16 +47,39 @@ const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
 
 /**
  * Fill temp.same_groups, largest saving first; returns totals. `scoped`: only rows in
- * temp.scope_dirs (see scope.ts) count, so a link outside the scope pins its inode.
+ * temp.scope_dirs (see scope.ts) count, so a link outside the scope pins its inode. `from`:
+ * the stored totals where they apply (unscoped), or every row (the reference the stored
+ * totals are tested against).
  */
 export function prepareSameDeviceGroups(
   db: DB,
   deviceId?: number,
   scoped = false,
-): { groups: number; saveable: number; pinnedInodes: number } {
+  from: 'stored-totals' | 'rows' = 'stored-totals',
+): { groups: number; saveable: number; pinnedInodes: number; source: GroupingSource } {
   db.exec(`DROP TABLE IF EXISTS temp.same_groups;
            CREATE TEMP TABLE same_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER, sha256 BLOB,
              size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, classes INTEGER, saveable INTEGER);`);
+  // Unscoped: the stored totals (group-totals.ts), regrouping only keys whose rows changed. A
+  // scope counts only some of a group's rows (a link outside it pins): every row is grouped.
+  // A writer (plan) folds first, so that the next reader finds nothing dirty; a reader (analyze
+  // opens the catalog read-only) regroups the dirty keys and writes nothing.
+  if (from === 'stored-totals' && !db.readonly) foldStoredTotals(db);
+  const source =
+    scoped || from === 'rows'
+      ? groupEveryRow(db, deviceId, scoped)
+      : fillSameGroupsFromTotals(db, deviceId);
+  const r = db
+    .prepare(
+      `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
+         FROM temp.same_groups`,
+    )
+    .get() as { groups: number; saveable: number; pinned: number };
+  return { groups: r.groups, saveable: r.saveable, pinnedInodes: r.pinned, source };
+}
+
+/** Group every row (in scope) into temp.same_groups: what the stored totals must equal. */
+function groupEveryRow(db: DB, deviceId: number | undefined, scoped: boolean): GroupingSource {
   db.prepare(
     `INSERT INTO temp.same_groups (device_id, sha256, size, inodes, paths, pinned, classes, saveable)
      SELECT device_id, sha256, size, count(*), sum(paths), sum(nlink > paths), count(DISTINCT class),
@@ -69,13 +94,7 @@ export function prepareSameDeviceGroups(
      HAVING count(*) > 1
       ORDER BY (count(*) - max(sum(nlink > paths), 1)) * size DESC, device_id, sha256`,
   ).run();
-  const r = db
-    .prepare(
-      `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
-         FROM temp.same_groups`,
-    )
-    .get() as { groups: number; saveable: number; pinned: number };
-  return { groups: r.groups, saveable: r.saveable, pinnedInodes: r.pinned };
+  return { kind: 'regrouped' };
 }
 
 export function sameGroupPage(
@@ -84,31 +103,35 @@ export function sameGroupPage(
   limit: number,
   deviceId?: number,
 ): GroupKey[] {
-  const rows = db
-    .prepare(
-      `SELECT * FROM temp.same_groups WHERE row_id > ? ${deviceFilter(deviceId)} ORDER BY row_id LIMIT ?`,
-    )
-    .all(afterRowId, limit) as {
-    row_id: number;
-    device_id: number;
-    sha256: Buffer;
-    size: number;
-    inodes: number;
-    paths: number;
-    pinned: number;
-    classes: number;
-    saveable: number;
-  }[];
+  // Rows as arrays through a cached statement: analyze reads every group a page at a time,
+  // and named-property row objects were most of that once the groups come from stored totals.
+  const rows = stmt(
+    db,
+    `SELECT row_id, device_id, sha256, size, inodes, paths, pinned, classes, saveable
+       FROM temp.same_groups WHERE row_id > ? ${deviceFilter(deviceId)} ORDER BY row_id LIMIT ?`,
+  )
+    .raw(true)
+    .all(afterRowId, limit) as [
+    number,
+    number,
+    Buffer,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ][];
   return rows.map((r) => ({
-    rowId: r.row_id,
-    deviceId: r.device_id,
-    sha256: r.sha256,
-    size: r.size,
-    inodes: r.inodes,
-    paths: r.paths,
-    pinned: r.pinned,
-    classes: r.classes,
-    saveable: r.saveable,
+    rowId: r[0],
+    deviceId: r[1],
+    sha256: r[2],
+    size: r[3],
+    inodes: r[4],
+    paths: r[5],
+    pinned: r[6],
+    classes: r[7],
+    saveable: r[8],
   }));
 }
 

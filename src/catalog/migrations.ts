@@ -267,6 +267,112 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE dirs SET listing_fp = NULL WHERE id = OLD.dir_id AND listing_fp IS NOT NULL;
   END;
   `,
+  // 14 (analyze, issue 14): stored totals, so analyze does not regroup an unchanged catalog.
+  // Same-device group totals, one row per (device, sha256, size) with two or more inodes, and
+  // the keys whose rows changed since (group-totals.ts); per-device usage and the devices whose
+  // rows changed (usage-totals.ts). Triggers record what is dirty in the transaction that
+  // changes the rows; a first scan's inserts of unhashed rows fail the group triggers' WHEN
+  // clause. Both are built here from the rows, so an older catalog reports the same figures.
+  `
+  CREATE TABLE IF NOT EXISTS group_totals (
+    device_id INTEGER NOT NULL,
+    sha256    BLOB    NOT NULL,
+    size      INTEGER NOT NULL,
+    inodes    INTEGER NOT NULL,
+    paths     INTEGER NOT NULL,
+    pinned    INTEGER NOT NULL,
+    classes   INTEGER NOT NULL,
+    saveable  INTEGER NOT NULL,
+    PRIMARY KEY (device_id, sha256, size)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS group_dirty (
+    device_id INTEGER NOT NULL,
+    sha256    BLOB    NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (device_id, sha256, size)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS files_group_insert AFTER INSERT ON files
+    WHEN new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      VALUES (new.device_id, new.sha256, new.size);
+  END;
+  CREATE TRIGGER IF NOT EXISTS files_group_delete AFTER DELETE ON files
+    WHEN old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      VALUES (old.device_id, old.sha256, old.size);
+  END;
+  -- Every column a group's figures depend on; a row that counts before or after.
+  CREATE TRIGGER IF NOT EXISTS files_group_update
+    AFTER UPDATE OF device_id, sha256, size, status, inode, nlink, mode, uid, gid ON files
+    WHEN ((old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0)
+          OR (new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0))
+     AND (old.device_id IS NOT new.device_id OR old.sha256 IS NOT new.sha256
+          OR old.size IS NOT new.size OR old.status IS NOT new.status OR old.inode IS NOT new.inode
+          OR old.nlink IS NOT new.nlink OR old.mode IS NOT new.mode OR old.uid IS NOT new.uid
+          OR old.gid IS NOT new.gid)
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      SELECT old.device_id, old.sha256, old.size
+       WHERE old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0;
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      SELECT new.device_id, new.sha256, new.size
+       WHERE new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0;
+  END;
+  -- Per-device usage (usage-totals.ts): a device is dirty once any of its active rows changed.
+  CREATE TABLE IF NOT EXISTS usage_totals (
+    device_id INTEGER NOT NULL,
+    files     INTEGER NOT NULL,
+    inodes    INTEGER NOT NULL,
+    bytes     INTEGER NOT NULL,
+    allocated INTEGER NOT NULL,
+    PRIMARY KEY (device_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS usage_dirty (
+    device_id INTEGER NOT NULL,
+    PRIMARY KEY (device_id)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS files_usage_insert AFTER INSERT ON files
+    WHEN new.status = 'active'
+  BEGIN
+    INSERT OR IGNORE INTO usage_dirty (device_id) VALUES (new.device_id);
+  END;
+  CREATE TRIGGER IF NOT EXISTS files_usage_delete AFTER DELETE ON files
+    WHEN old.status = 'active'
+  BEGIN
+    INSERT OR IGNORE INTO usage_dirty (device_id) VALUES (old.device_id);
+  END;
+  CREATE TRIGGER IF NOT EXISTS files_usage_update
+    AFTER UPDATE OF device_id, status, inode, size, blocks ON files
+    WHEN (old.status = 'active' OR new.status = 'active')
+     AND (old.device_id IS NOT new.device_id OR old.status IS NOT new.status
+          OR old.inode IS NOT new.inode OR old.size IS NOT new.size OR old.blocks IS NOT new.blocks)
+  BEGIN
+    INSERT OR IGNORE INTO usage_dirty (device_id) SELECT old.device_id WHERE old.status = 'active';
+    INSERT OR IGNORE INTO usage_dirty (device_id) SELECT new.device_id WHERE new.status = 'active';
+  END;
+  DELETE FROM usage_totals;
+  DELETE FROM usage_dirty;
+  INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated)
+  SELECT device_id, sum(paths), count(*), sum(size), sum(blocks) * 512
+    FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
+            FROM files WHERE status = 'active' GROUP BY device_id, inode)
+   GROUP BY device_id;
+  -- Written out rather than shared with group-totals.ts: a shipped migration never changes.
+  DELETE FROM group_totals;
+  DELETE FROM group_dirty;
+  INSERT INTO group_totals (device_id, sha256, size, inodes, paths, pinned, classes, saveable)
+  SELECT device_id, sha256, size, count(*), sum(paths), sum(nlink > paths), count(DISTINCT class),
+         (count(*) - max(sum(nlink > paths), 1)) * size
+    FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
+                 max(mode) || ':' || max(uid) || ':' || max(gid) AS class
+            FROM files INDEXED BY files_hashed
+           WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
+           GROUP BY sha256, device_id, size, inode)
+   GROUP BY sha256, device_id, size
+  HAVING count(*) > 1;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,7 +12,8 @@
  */
 import { type ReplaceMode, replaceMode } from './action-decode.js';
 import type { DB } from './open.js';
-import { deviceUsage, listDevices, type DeviceRow, type DeviceUsage } from './devices.js';
+import { listDevices, type DeviceRow, type DeviceUsage } from './devices.js';
+import { storedDeviceUsage } from './usage-totals.js';
 import {
   contentMembers,
   crossGroupPage,
@@ -34,6 +35,7 @@ import {
   type DupePath,
   type DupeRowFilter,
 } from './dupes.js';
+import type { GroupingSource } from './group-totals.js';
 import { catalogStats, integrityProblems, type CatalogStats } from './stats.js';
 import { iterateActiveFiles, type ExportFileRow } from './file-export.js';
 import {
@@ -54,6 +56,8 @@ import { countMetadataChanges } from './metadata-changes.js';
 export type RowScope =
   { readonly kind: 'all' } | { readonly kind: 'dirs'; readonly dirs: readonly ScopeDir[] };
 
+export type { GroupingSource } from './group-totals.js';
+
 export const ALL_ROWS: RowScope = { kind: 'all' };
 
 /** What a grouping counts: one device or all, and a scope. */
@@ -72,6 +76,11 @@ export interface SameDeviceGroups extends Paged<GroupKey> {
   /** SQL's figure: what keeping a pinned inode (else any) of each group frees. */
   readonly saveable: number;
   readonly pinnedInodes: number;
+  /**
+   * How the groups were obtained (stored totals, with how many changed keys regrouped, or every
+   * row grouped); a backend without stored totals may leave it out.
+   */
+  readonly source?: GroupingSource;
 }
 
 export interface CrossDeviceGroups extends Paged<CrossKey> {
@@ -234,6 +243,7 @@ function groupOps(db: DB): GroupQueries {
         groups: t.groups,
         saveable: t.saveable,
         pinnedInodes: t.pinnedInodes,
+        source: t.source,
         page: (after, limit) => Promise.resolve(sameGroupPage(db, after, limit)),
       });
     },
@@ -285,7 +295,7 @@ function dupeOps(db: DB): DupeQueries {
 function statsOps(db: DB): StatsQueries {
   return {
     catalog: () => Promise.resolve(catalogStats(db)),
-    deviceUsage: () => Promise.resolve(deviceUsage(db)),
+    deviceUsage: () => Promise.resolve(storedDeviceUsage(db)),
     integrityProblems: (q) => Promise.resolve(integrityProblems(db, q.max)),
   };
 }

@@ -8,7 +8,6 @@
  */
 import type { DB } from './open.js';
 import {
-  deviceUsage,
   findDeviceByAlias,
   listDevices,
   registerDevice,
@@ -42,6 +41,8 @@ import {
 } from './hashing.js';
 import { deviceHasFiles } from './known-inodes.js';
 import { ListingFingerprints } from './listing-fingerprint.js';
+import { foldStoredTotals } from './stored-totals.js';
+import { storedDeviceUsage } from './usage-totals.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
 import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
 
@@ -187,7 +188,12 @@ export function scanOps(db: DB): ScanCatalog {
       markInterrupted: async (id) => markScanInterrupted(db, id),
       start: async ({ root, owner }) => startScan(db, root, owner),
       setRoot: async ({ scanId, deviceId, fsPath }) => setScanRoot(db, scanId, deviceId, fsPath),
-      finish: async ({ scanId, status, summary }) => finishScan(db, scanId, status, summary),
+      finish: async ({ scanId, status, summary }) => {
+        finishScan(db, scanId, status, summary);
+        // A completed scan brings the stored totals up to date, so that analyze reads them
+        // instead of regrouping what the scan changed (stored-totals.ts).
+        if (status === 'completed') foldStoredTotals(db);
+      },
       lastPerRoot: async () => lastScanPerRoot(db),
     },
     devices: {
@@ -195,7 +201,7 @@ export function scanOps(db: DB): ScanCatalog {
       list: async () => listDevices(db),
       findByAlias: async (alias) => findDeviceByAlias(db, alias),
       rename: async ({ from, to }) => renameDeviceAlias(db, from, to),
-      usage: async () => deviceUsage(db),
+      usage: async () => storedDeviceUsage(db),
     },
     hashing: {
       startSession: async () => startHashSession(db),

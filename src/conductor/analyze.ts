@@ -5,7 +5,12 @@
 import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow, DeviceUsage } from '../catalog/devices.js';
 import type { CrossKey, GroupKey } from '../catalog/groups.js';
-import type { CrossDeviceGroups, HardlinkTotals, RowScope } from '../catalog/query-port.js';
+import type {
+  CrossDeviceGroups,
+  GroupingSource,
+  HardlinkTotals,
+  RowScope,
+} from '../catalog/query-port.js';
 import type { LastScan } from '../catalog/scans.js';
 import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
@@ -40,6 +45,8 @@ export interface Analysis {
     /** Groups where nothing can be linked (every other copy pinned or with other owner/mode). */
     blockedGroups: number;
     top: GroupKey[];
+    /** How the catalog obtained the groups (undefined: the backend does not say). */
+    source: GroupingSource | undefined;
   };
   readonly crossDevice: { groups: number; bytes: number; top: CrossKey[] } | undefined;
   readonly pending: number;
@@ -189,6 +196,7 @@ export async function sameDeviceSavings(
     pinnedInodes: planning ? pinned : listing.pinnedInodes,
     blockedGroups: blocked,
     top,
+    source: listing.source,
   };
 }
 

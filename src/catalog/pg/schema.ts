@@ -8,6 +8,7 @@
  * Forward-only, like SQLite's: never edit a migration that has shipped, add the next one. The
  * PostgreSQL versions are their own (no PostgreSQL catalog existed before version 1, which is
  * the SQLite schema as of its migration 11, hosts included); `hashall_schema` records them.
+ * PostgreSQL version 2 is SQLite's migration 12 (stored totals).
  */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: everything SQLite's migrations 1–11 built.
@@ -221,6 +222,103 @@ export const PG_MIGRATIONS: readonly string[] = [
     AFTER UPDATE OF dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, blocks, status
        OR DELETE ON files
     FOR EACH ROW EXECUTE FUNCTION hashall_forget_listing_fp();
+  `,
+  // 4 (analyze, issue 14; SQLite migration 14): stored same-device group totals and per-device
+  // usage, with what changed since (src/catalog/group-totals.ts, usage-totals.ts say how they
+  // are read and folded). Statement-level triggers with transition tables mark the dirty keys
+  // and devices once per statement, not once per row; PostgreSQL allows no column list on
+  // such triggers, so the UPDATE trigger compares old and new rows by id itself.
+  `
+  CREATE TABLE group_totals (
+    device_id bigint NOT NULL,
+    sha256    bytea  NOT NULL,
+    size      bigint NOT NULL,
+    inodes    bigint NOT NULL,
+    paths     bigint NOT NULL,
+    pinned    bigint NOT NULL,
+    classes   bigint NOT NULL,
+    saveable  bigint NOT NULL,
+    PRIMARY KEY (device_id, sha256, size)
+  );
+  CREATE TABLE group_dirty (
+    device_id bigint NOT NULL,
+    sha256    bytea  NOT NULL,
+    size      bigint NOT NULL,
+    PRIMARY KEY (device_id, sha256, size)
+  );
+  CREATE TABLE usage_totals (
+    device_id bigint NOT NULL,
+    files     bigint NOT NULL,
+    inodes    bigint NOT NULL,
+    bytes     bigint NOT NULL,
+    allocated bigint NOT NULL,
+    PRIMARY KEY (device_id)
+  );
+  CREATE TABLE usage_dirty (
+    device_id bigint NOT NULL,
+    PRIMARY KEY (device_id)
+  );
+
+  CREATE FUNCTION files_dirty_added() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO group_dirty (device_id, sha256, size)
+      SELECT DISTINCT device_id, sha256, size FROM changed_rows
+       WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
+      ON CONFLICT DO NOTHING;
+    INSERT INTO usage_dirty (device_id)
+      SELECT DISTINCT device_id FROM changed_rows WHERE status = 'active'
+      ON CONFLICT DO NOTHING;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER files_dirty_insert AFTER INSERT ON files
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION files_dirty_added();
+  CREATE TRIGGER files_dirty_delete AFTER DELETE ON files
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION files_dirty_added();
+
+  CREATE FUNCTION files_dirty_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    -- Both sides (old and new) of every row whose grouping, or usage, columns changed.
+    INSERT INTO group_dirty (device_id, sha256, size)
+      SELECT DISTINCT s.device_id, s.sha256, s.size
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        CROSS JOIN LATERAL (VALUES (o.device_id, o.sha256, o.size, o.status),
+                                   (n.device_id, n.sha256, n.size, n.status))
+             AS s(device_id, sha256, size, status)
+       WHERE (o.device_id, o.sha256, o.size, o.status, o.inode, o.nlink, o.mode, o.uid, o.gid)
+             IS DISTINCT FROM
+             (n.device_id, n.sha256, n.size, n.status, n.inode, n.nlink, n.mode, n.uid, n.gid)
+         AND s.status = 'active' AND s.sha256 IS NOT NULL AND s.size > 0
+      ON CONFLICT DO NOTHING;
+    INSERT INTO usage_dirty (device_id)
+      SELECT DISTINCT s.device_id
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        CROSS JOIN LATERAL (VALUES (o.device_id, o.status), (n.device_id, n.status))
+             AS s(device_id, status)
+       WHERE (o.device_id, o.status, o.inode, o.size, o.blocks)
+             IS DISTINCT FROM (n.device_id, n.status, n.inode, n.size, n.blocks)
+         AND s.status = 'active'
+      ON CONFLICT DO NOTHING;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER files_dirty_update AFTER UPDATE ON files
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION files_dirty_updated();
+
+  INSERT INTO group_totals (device_id, sha256, size, inodes, paths, pinned, classes, saveable)
+  SELECT device_id, sha256, size, count(*), sum(paths), sum((nlink > paths)::int),
+         count(DISTINCT class), (count(*) - greatest(sum((nlink > paths)::int), 1)) * size
+    FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
+                 max(mode) || ':' || max(uid) || ':' || max(gid) AS class
+            FROM files
+           WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
+           GROUP BY sha256, device_id, size, inode) i
+   GROUP BY sha256, device_id, size
+  HAVING count(*) > 1;
+  INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated)
+  SELECT device_id, sum(paths), count(*), sum(size), sum(blocks) * 512
+    FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
+            FROM files WHERE status = 'active' GROUP BY device_id, inode) i
+   GROUP BY device_id;
   `,
 ];
 

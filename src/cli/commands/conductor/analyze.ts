@@ -59,6 +59,10 @@ export function registerAnalyze(conductor: Command): void {
             bytes_saveable: a.sameDevice.bytesSaveable,
             pinned_inodes: a.sameDevice.pinnedInodes,
             blocked_groups: a.sameDevice.blockedGroups,
+            // How the groups were obtained: {"kind": "cached"} when no row changed since the
+            // stored totals were brought up to date, {"kind": "updated", "keys": N}, or
+            // {"kind": "regrouped"} (a scope groups every row).
+            source: a.sameDevice.source ?? null,
             top: a.sameDevice.top.map((g) => ({
               device: a.devices.find((d) => d.device.id === g.deviceId)?.device.alias ?? g.deviceId,
               sha256: g.sha256.toString('hex'),

@@ -1,0 +1,115 @@
+/**
+ * Stored same-device group totals, so that analyze does not regroup an unchanged catalog.
+ *
+ * `group_totals` holds one row per same-device group (device, sha256, size with two or more
+ * inodes) with the figures prepareSameDeviceGroups lists. Triggers on `files` (migration
+ * "group totals") record in `group_dirty` every key whose rows changed, in the same transaction
+ * as the change, so at every commit: a key absent from `group_dirty` has exactly the totals a
+ * full grouping would give it. A reader (analyze opens the catalog read-only) takes the stored
+ * rows of clean keys and regroups only the dirty keys; a writer folds the dirty keys into the
+ * stored rows (foldStoredTotals: at the end of a completed scan, and before a plan groups).
+ * A writer killed before it folds leaves dirty keys behind: still exact, only slower to read.
+ */
+import type { DB } from './open.js';
+import { stmt } from './stmt.js';
+
+/** How a grouping was obtained (analyze --json: same_device.source). */
+export type GroupingSource =
+  /** The stored totals: no row changed since they were last brought up to date. */
+  | { readonly kind: 'cached' }
+  /** The stored totals, with the keys whose rows changed since regrouped. */
+  | { readonly kind: 'updated'; readonly keys: number }
+  /** Every row grouped (a scope, or a backend without stored totals). */
+  | { readonly kind: 'regrouped' };
+
+/** The rows that take part in a group: the triggers' WHEN clauses say the same. */
+const COUNTED = `f.status = 'active' AND f.sha256 IS NOT NULL AND f.size > 0`;
+
+/**
+ * Per-key totals over `source` (rows aliased `f`). Same figures as prepareSameDeviceGroups:
+ * inodes, paths, inodes pinned by links the catalog does not know, distinct (mode, owner,
+ * group) classes, and what keeping a pinned inode (else any) frees.
+ */
+function totalsOver(source: string, where = ''): string {
+  return `SELECT device_id, sha256, size, count(*) AS inodes, sum(paths) AS paths,
+                 sum(nlink > paths) AS pinned, count(DISTINCT class) AS classes,
+                 (count(*) - max(sum(nlink > paths), 1)) * size AS saveable
+            FROM (SELECT f.device_id, f.sha256, f.size, f.inode, max(f.nlink) AS nlink,
+                         count(*) AS paths, max(f.mode) || ':' || max(f.uid) || ':' || max(f.gid) AS class
+                    FROM ${source}
+                   WHERE ${COUNTED} ${where}
+                   GROUP BY f.sha256, f.device_id, f.size, f.inode)
+           GROUP BY sha256, device_id, size
+          HAVING count(*) > 1`;
+}
+
+/** Every row, in grouping order straight from the index (no sort). */
+const ALL_KEYS = totalsOver('files f INDEXED BY files_hashed');
+/** The rows of the dirty keys only, each key found through the same index. */
+const DIRTY_KEYS = totalsOver(
+  `group_dirty d JOIN files f INDEXED BY files_hashed
+      ON f.sha256 = d.sha256 AND f.device_id = d.device_id AND f.size = d.size`,
+);
+
+const COLUMNS = 'device_id, sha256, size, inodes, paths, pinned, classes, saveable';
+
+/** Rebuild every stored total (large folds). */
+const REBUILD_GROUP_TOTALS = `DELETE FROM group_totals;
+  INSERT INTO group_totals (${COLUMNS}) ${ALL_KEYS};
+  DELETE FROM group_dirty;`;
+
+/**
+ * Above this share of the stored groups, a fold regroups everything: reading every hashed row
+ * in index order costs less than probing the index once per dirty key (a first scan dirties
+ * every key).
+ */
+const FULL_REBUILD_SHARE = 0.25;
+
+export function dirtyKeyCount(db: DB): number {
+  return (stmt(db, 'SELECT count(*) AS n FROM group_dirty').get() as { n: number }).n;
+}
+
+/**
+ * Bring the stored totals up to date with the rows (a writer only: inside the caller's unit of
+ * work, or one transaction of its own). Returns how many dirty keys were folded.
+ */
+export function foldGroupTotals(db: DB): number {
+  const fold = (): number => {
+    const dirty = dirtyKeyCount(db);
+    if (dirty === 0) return 0;
+    const stored = (stmt(db, 'SELECT count(*) AS n FROM group_totals').get() as { n: number }).n;
+    if (dirty > FULL_REBUILD_SHARE * stored) {
+      db.exec(REBUILD_GROUP_TOTALS);
+      return dirty;
+    }
+    db.exec(`DELETE FROM group_totals
+              WHERE (device_id, sha256, size) IN (SELECT device_id, sha256, size FROM group_dirty);
+             INSERT INTO group_totals (${COLUMNS}) ${DIRTY_KEYS};
+             DELETE FROM group_dirty;`);
+    return dirty;
+  };
+  return db.inTransaction ? fold() : db.transaction(fold).immediate();
+}
+
+/**
+ * Fill temp.same_groups (the table prepareSameDeviceGroups fills, same order) from the stored
+ * totals: clean keys as stored, dirty keys regrouped from their rows. Writes nothing: a writer
+ * folds before (prepareSameDeviceGroups), a reader never does.
+ */
+export function fillSameGroupsFromTotals(db: DB, deviceId: number | undefined): GroupingSource {
+  const dirty = dirtyKeyCount(db);
+  const device = deviceId === undefined ? '' : `AND device_id = ${Number(deviceId)}`;
+  const clean =
+    dirty === 0
+      ? `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${device}`
+      : `SELECT ${COLUMNS} FROM group_totals t
+          WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
+                              AND d.sha256 = t.sha256 AND d.size = t.size) ${device}
+         UNION ALL
+         SELECT ${COLUMNS} FROM (${DIRTY_KEYS}) WHERE 1 ${device}`;
+  db.prepare(
+    `INSERT INTO temp.same_groups (${COLUMNS})
+     SELECT ${COLUMNS} FROM (${clean}) ORDER BY saveable DESC, device_id, sha256`,
+  ).run();
+  return dirty === 0 ? { kind: 'cached' } : { kind: 'updated', keys: dirty };
+}

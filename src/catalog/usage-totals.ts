@@ -1,0 +1,69 @@
+/**
+ * Stored per-device usage (active paths, distinct inodes, their bytes and allocated bytes), so
+ * that analyze, status and `devices` do not group every row by inode on each call.
+ *
+ * Triggers on `files` (migration "stored totals") mark a device dirty in `usage_dirty` in the
+ * transaction that changes one of its active rows. A first scan's inserts mark their device
+ * once (INSERT OR IGNORE of a key already there: no write). At every commit a device absent
+ * from `usage_dirty` has exactly the stored usage a full count gives. A reader counts the dirty
+ * devices live; a writer folds them (foldStoredTotals). Unlike the group totals, a dirty device
+ * is counted whole: a change costs one pass over that device's rows, at the scan's end.
+ */
+import type { DB } from './open.js';
+import { stmt } from './stmt.js';
+import { usageWithLastScans, type DeviceUsage } from './devices.js';
+
+/** Usage per device over `where` (rows of files), as usage_totals stores it. */
+const USAGE_OF = (where: string) =>
+  `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes,
+          sum(blocks) * 512 AS allocated
+     FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
+             FROM files WHERE status = 'active' ${where} GROUP BY device_id, inode)
+    GROUP BY device_id`;
+
+const DIRTY = 'AND device_id IN (SELECT device_id FROM usage_dirty)';
+
+/** Bring the stored usage of dirty devices up to date (inside the caller's transaction). */
+export function foldUsageTotals(db: DB): number {
+  const dirty = (stmt(db, 'SELECT count(*) AS n FROM usage_dirty').get() as { n: number }).n;
+  if (dirty === 0) return 0;
+  db.exec(`DELETE FROM usage_totals WHERE device_id IN (SELECT device_id FROM usage_dirty);
+           INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated) ${USAGE_OF(DIRTY)};
+           DELETE FROM usage_dirty;`);
+  return dirty;
+}
+
+/** Active paths, distinct inodes and their bytes per device: stored, dirty devices counted. */
+export function storedDeviceUsage(db: DB): Map<number, DeviceUsage> {
+  const rows = stmt(
+    db,
+    `SELECT device_id, files, inodes, bytes, allocated FROM usage_totals
+      WHERE device_id NOT IN (SELECT device_id FROM usage_dirty)
+     UNION ALL
+     ${USAGE_OF(DIRTY)}`,
+  ).all() as {
+    device_id: number;
+    files: number;
+    inodes: number;
+    bytes: number;
+    allocated: number;
+  }[];
+  const scans = new Map(
+    (
+      stmt(
+        db,
+        `SELECT device_id, max(finished_at) AS at FROM scans WHERE status = 'completed' GROUP BY device_id`,
+      ).all() as { device_id: number; at: number }[]
+    ).map((r) => [r.device_id, r.at]),
+  );
+  return usageWithLastScans(
+    rows.map((r) => ({
+      deviceId: r.device_id,
+      files: r.files,
+      inodes: r.inodes,
+      bytes: r.bytes,
+      allocatedBytes: r.allocated,
+    })),
+    scans,
+  );
+}

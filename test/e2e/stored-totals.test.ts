@@ -1,0 +1,276 @@
+/**
+ * Stored group totals and device usage (src/catalog/group-totals.ts, usage-totals.ts): after
+ * any sequence of real changes made through the real CLI (new duplicates, content changes,
+ * deletions, hardlinks, mode changes, rescans, executed plans, undos, a killed scan), the
+ * stored figures — read-only with dirty keys regrouped, and after a writer's fold — equal a
+ * grouping of every row. Analyze says how it obtained the groups.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { chmodSync, copyFileSync, linkSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openCatalog } from '../../src/catalog/open.js';
+import { MIGRATIONS } from '../../src/catalog/migrations.js';
+import { prepareSameDeviceGroups, sameGroupPage, type GroupKey } from '../../src/catalog/groups.js';
+import { deviceUsage, listDevices } from '../../src/catalog/devices.js';
+import { storedDeviceUsage } from '../../src/catalog/usage-totals.js';
+import type { DB } from '../../src/catalog/open.js';
+import { hashall } from '../helpers/cli.js';
+import { killAt } from '../helpers/kill-at.js';
+import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
+
+/** Contents of equal size (so they are hashed and may group) and one of another size. */
+const CONTENTS = ['alpha'.repeat(400), 'bravo'.repeat(400), 'charl'.repeat(400), 'x'.repeat(3000)];
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) removeTree(d);
+});
+
+function run(args: string[], cat: string): Record<string, unknown> {
+  const r = hashall([...args, '--catalog', cat, '--json']);
+  if (r.code !== 0) throw new Error(`hashall ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.json();
+}
+
+interface Grouping {
+  readonly totals: { groups: number; saveable: number; pinnedInodes: number };
+  readonly rows: GroupKey[];
+  readonly source: string;
+}
+
+function grouping(db: DB, from: 'stored-totals' | 'rows', deviceId?: number): Grouping {
+  const { source, ...totals } = prepareSameDeviceGroups(db, deviceId, false, from);
+  const rows: GroupKey[] = [];
+  for (let after = 0; ;) {
+    const page = sameGroupPage(db, after, 7);
+    if (page.length === 0) break;
+    rows.push(...page);
+    after = page[page.length - 1]!.rowId;
+  }
+  return { totals, rows, source: source.kind };
+}
+
+/** Stored figures equal every row's grouping, for all devices and each device. */
+function expectExact(db: DB): void {
+  for (const deviceId of [undefined, ...listDevices(db).map((d) => d.id)]) {
+    const stored = grouping(db, 'stored-totals', deviceId);
+    const rows = grouping(db, 'rows', deviceId);
+    expect(stored.rows).toEqual(rows.rows);
+    expect(stored.totals).toEqual(rows.totals);
+  }
+  expect(storedDeviceUsage(db)).toEqual(deviceUsage(db));
+}
+
+/** Read-only first (dirty keys regrouped, nothing written), then writable (folded). */
+function expectExactBothWays(cat: string): void {
+  const reader = openCatalog(cat, { readonly: true });
+  try {
+    expectExact(reader.db);
+  } finally {
+    reader.db.close();
+  }
+  const writer = openCatalog(cat);
+  try {
+    expectExact(writer.db);
+    const dirty = writer.db
+      .prepare(
+        'SELECT (SELECT count(*) FROM group_dirty) + (SELECT count(*) FROM usage_dirty) AS n',
+      )
+      .get() as { n: number };
+    expect(dirty.n).toBe(0);
+  } finally {
+    writer.db.close();
+  }
+}
+
+type Op =
+  | { kind: 'copy'; file: number }
+  | { kind: 'write'; file: number; content: number }
+  | { kind: 'delete'; file: number }
+  | { kind: 'link'; file: number }
+  | { kind: 'chmod'; file: number }
+  | { kind: 'scan' }
+  | { kind: 'execute' }
+  | { kind: 'undo' };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('copy' as const), file: fc.nat() }),
+  fc.record({
+    kind: fc.constant('write' as const),
+    file: fc.nat(),
+    content: fc.nat({ max: CONTENTS.length - 1 }),
+  }),
+  fc.record({ kind: fc.constant('delete' as const), file: fc.nat() }),
+  fc.record({ kind: fc.constant('link' as const), file: fc.nat() }),
+  fc.record({ kind: fc.constant('chmod' as const), file: fc.nat() }),
+  fc.constant({ kind: 'scan' as const }),
+  fc.constant({ kind: 'execute' as const }),
+  fc.constant({ kind: 'undo' as const }),
+);
+
+function filesOf(tree: string): string[] {
+  return readdirSync(tree, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+describe('stored group totals and device usage', () => {
+  it('equal a full regrouping after random sequences of changes, scans, executes and undos', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 3, maxLength: 7 }), (ops) => {
+        const dir = tempDir();
+        dirs.push(dir);
+        const tree = join(dir, 'tree');
+        const cat = join(dir, 'catalog.db');
+        writeTree(tree, {
+          'a/1': CONTENTS[0]!,
+          'a/2': CONTENTS[0]!,
+          'b/3': CONTENTS[1]!,
+          'b/4': CONTENTS[1]!,
+          'b/5': CONTENTS[2]!,
+          'c/6': CONTENTS[3]!,
+        });
+        linkSync(join(tree, 'a/1'), join(tree, 'c/1-link'));
+        run(['scan', tree], cat);
+        expectExactBothWays(cat);
+        let n = 0;
+        const executed: number[] = [];
+        for (const op of ops) {
+          const files = filesOf(tree);
+          const pick = (i: number) => files[i % files.length]!;
+          switch (op.kind) {
+            case 'copy':
+              if (files.length) copyFileSync(pick(op.file), join(tree, 'a', `copy${n++}`));
+              continue;
+            case 'write':
+              if (files.length) writeFileSync(pick(op.file), CONTENTS[op.content]!);
+              continue;
+            case 'delete':
+              if (files.length) unlinkSync(pick(op.file));
+              continue;
+            case 'link':
+              if (files.length) linkSync(pick(op.file), join(tree, 'b', `link${n++}`));
+              continue;
+            case 'chmod':
+              if (files.length) chmodSync(pick(op.file), 0o600);
+              continue;
+            case 'scan':
+              run(['scan', tree], cat);
+              break;
+            case 'execute': {
+              const plan = run(['conductor', 'plan', `p${n++}`], cat) as { id: number };
+              run(['conductor', 'execute', String(plan.id), '--force'], cat);
+              executed.push(plan.id);
+              break;
+            }
+            case 'undo': {
+              const id = executed.pop();
+              if (id === undefined) continue;
+              run(['conductor', 'undo', String(id), '--force'], cat);
+              break;
+            }
+          }
+          expectExactBothWays(cat);
+        }
+      }),
+      { numRuns: 8 },
+    );
+  }, 900_000);
+
+  it('analyze says how it got the groups: cached after an unchanged rescan, N keys after execute', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    writeTree(tree, {
+      'a/1': CONTENTS[0]!,
+      'a/2': CONTENTS[0]!,
+      'b/3': CONTENTS[1]!,
+      'b/4': CONTENTS[1]!,
+      'b/5': CONTENTS[2]!,
+    });
+    type A = { same_device: { groups: number; bytes_saveable: number; source: unknown } };
+    run(['scan', tree], cat);
+    const first = run(['conductor', 'analyze'], cat) as A;
+    expect(first.same_device.source).toEqual({ kind: 'cached' });
+    expect(first.same_device.groups).toBe(2);
+    expect(first.same_device.bytes_saveable).toBe(4000);
+
+    run(['scan', tree], cat);
+    expect((run(['conductor', 'analyze'], cat) as A).same_device).toEqual(first.same_device);
+
+    // Execute writes rows and does not fold: the next analyze regroups exactly the two keys.
+    const plan = run(['conductor', 'plan', 'p'], cat) as { id: number };
+    run(['conductor', 'execute', String(plan.id), '--force'], cat);
+    const after = run(['conductor', 'analyze'], cat) as A;
+    expect(after.same_device).toEqual({
+      ...after.same_device,
+      groups: 0,
+      bytes_saveable: 0,
+      source: { kind: 'updated', keys: 2 },
+    });
+    // Reading changes nothing: still two dirty keys until a writer folds them.
+    expect((run(['conductor', 'analyze'], cat) as A).same_device.source).toEqual({
+      kind: 'updated',
+      keys: 2,
+    });
+    run(['scan', tree], cat);
+    expect((run(['conductor', 'analyze'], cat) as A).same_device.source).toEqual({
+      kind: 'cached',
+    });
+    // A scope groups the rows below it.
+    const scoped = run(['conductor', 'analyze', join(tree, 'a')], cat) as A;
+    expect(scoped.same_device.source).toEqual({ kind: 'regrouped' });
+  });
+
+  it('a scan killed after committing hashes leaves dirty keys that readers regroup exactly', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    writeTree(tree, { 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[1]! });
+    run(['scan', tree], cat);
+    writeTree(tree, { 'b/1': CONTENTS[0]!, 'b/2': CONTENTS[1]!, 'b/3': CONTENTS[2]! });
+    killAt(['scan', tree, '--catalog', cat, '-q'], { point: 'scan-hash-write' });
+    const a = run(['conductor', 'analyze'], cat) as {
+      same_device: { source: { kind: string; keys?: number } };
+    };
+    expect(a.same_device.source.kind).toBe('updated');
+    expect(a.same_device.source.keys).toBeGreaterThan(0);
+    expectExactBothWays(cat);
+  });
+
+  it('a catalog made before the stored totals gets them built when opened', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    writeTree(tree, {
+      'a/1': CONTENTS[0]!,
+      'a/2': CONTENTS[0]!,
+      'a/3': CONTENTS[0]!,
+      'b/4': CONTENTS[1]!,
+      'b/5': CONTENTS[1]!,
+    });
+    run(['scan', tree], cat);
+    const before = run(['conductor', 'analyze'], cat);
+    const devicesBefore = run(['devices'], cat);
+    // Back to the schema before the stored totals: their tables and triggers gone.
+    const db = new Database(cat);
+    const ours = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE IF NOT EXISTS group_totals'));
+    expect(ours).toBeGreaterThan(0);
+    for (const t of ['group', 'usage'])
+      for (const op of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER files_${t}_${op}`);
+    db.exec(`DROP TABLE group_totals; DROP TABLE group_dirty;
+             DROP TABLE usage_totals; DROP TABLE usage_dirty;`);
+    db.pragma(`user_version = ${ours}`);
+    db.close();
+    // The read-only command migrates first; it reports what it did before, from stored totals.
+    expect(run(['conductor', 'analyze'], cat)).toEqual(before);
+    expect(run(['devices'], cat)).toEqual(devicesBefore);
+    expectExactBothWays(cat);
+  });
+});
