@@ -190,6 +190,20 @@ export const PG_MIGRATIONS: readonly string[] = [
     last_seen_at  bigint NOT NULL
   );
   `,
+  // 2 (hosts and devices, issue 15): SQLite's device_mounts (its migration 12).
+  `
+  CREATE TABLE device_mounts (
+    host_id       bigint NOT NULL REFERENCES hosts(id),
+    device_id     bigint NOT NULL REFERENCES devices(id),
+    mount_point   bytea  NOT NULL,
+    mount_root    bytea  NOT NULL,
+    st_dev        bigint NOT NULL,
+    first_seen_at bigint NOT NULL,
+    last_seen_at  bigint NOT NULL,
+    PRIMARY KEY (host_id, device_id)
+  );
+  CREATE INDEX device_mounts_device ON device_mounts(device_id);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
