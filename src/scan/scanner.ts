@@ -41,7 +41,7 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
   };
 
   const host = hostIdentity();
-  await closeKilledScans(port.scans, processStartTime, summary);
+  await closeKilledScans(port.scans, processStartTime, summary, host.machineId);
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
@@ -64,7 +64,11 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
     const ctx: ScanContext = {
       catalog: port,
       opts,
-      owner: { pid: process.pid, startTime: processStartTime(process.pid) ?? '0' },
+      owner: {
+        pid: process.pid,
+        startTime: processStartTime(process.pid) ?? '0',
+        host: { machineId: host.machineId, hostname: host.hostname },
+      },
       host,
       summary,
       progress,

@@ -114,6 +114,33 @@ describe.each(backends)('devices as hosts see them ($name)', (backend) => {
     }
   });
 
+  it("a scan left running by another host is that host's to close, not this one's", async (ctx) => {
+    if (backend.unavailable) ctx.skip(backend.unavailable);
+    const sub = join(dir, 'running');
+    const tree = join(sub, 'tree');
+    mkdirSync(tree, { recursive: true });
+    writeTree(tree, { 'a.txt': 'a' });
+    const cat = await backend.open(sub);
+    try {
+      // nas1's scan, its process unknown here (no such pid on this machine).
+      const theirs = await cat.port.scans.start({
+        root: Buffer.from('/pool'),
+        owner: { pid: 2 ** 22 + 1, startTime: '1', host: { machineId: 'n1', hostname: 'nas1' } },
+      });
+      const b = await asHost('b2', 'backup2', () => runScan(cat.port, { roots: [tree], jobs: 1 }));
+      expect(b.recovered).toEqual([]);
+      expect((await cat.port.scans.running()).map((r) => [r.id, r.machineId])).toEqual([
+        [theirs, 'n1'],
+      ]);
+      // nas1 itself finds its process gone: the scan was killed, and is closed.
+      const n = await asHost('n1', 'nas1', () => runScan(cat.port, { roots: [tree], jobs: 1 }));
+      expect(n.recovered.map((r) => r.root.toString())).toEqual(['/pool']);
+      expect(await cat.port.scans.running()).toEqual([]);
+    } finally {
+      await cat.close();
+    }
+  });
+
   it('one tmpfs scanned by two hosts is two devices; one UUID filesystem is one device with two mounts', async (ctx) => {
     if (backend.unavailable) ctx.skip(backend.unavailable);
     requireMounts(ctx);

@@ -169,6 +169,7 @@ interface RawScan {
   device_id: string | null;
   pid: string | null;
   pid_start_time: string | null;
+  machine_id?: string | null;
 }
 
 const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
@@ -177,7 +178,9 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
   return {
     async running(): Promise<RunningScan[]> {
       const r = await client.query<RawScan>(
-        `SELECT id, root, started_at, pid, pid_start_time FROM scans WHERE status = 'running' ORDER BY id`,
+        `SELECT s.id, s.root, s.started_at, s.pid, s.pid_start_time, h.machine_id
+           FROM scans s LEFT JOIN hosts h ON h.id = s.host_id
+          WHERE s.status = 'running' ORDER BY s.id`,
       );
       return r.rows.map((s) => ({
         id: Number(s.id),
@@ -185,6 +188,7 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
         startedAt: Number(s.started_at),
         pid: numOrNull(s.pid),
         pidStartTime: s.pid_start_time,
+        machineId: s.machine_id ?? null,
       }));
     },
     async markInterrupted(id) {
@@ -194,11 +198,25 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
       );
     },
     async start({ root, owner }) {
-      const r = await client.query<{ id: string }>(
-        `INSERT INTO scans (root, started_at, status, pid, pid_start_time)
-         VALUES ($1, $2, 'running', $3, $4) RETURNING id`,
-        [root, Date.now(), owner.pid, owner.startTime],
-      );
+      const now = Date.now();
+      // The host's upsert and the scan in one statement (a data-modifying CTE).
+      const r = owner.host
+        ? await client.query<{ id: string }>(
+            `WITH h AS (
+               INSERT INTO hosts (machine_id, hostname, first_seen_at, last_seen_at)
+               VALUES ($5, $6, $2, $2)
+               ON CONFLICT (machine_id) DO UPDATE
+                 SET hostname = EXCLUDED.hostname, last_seen_at = EXCLUDED.last_seen_at
+               RETURNING id)
+             INSERT INTO scans (root, started_at, status, pid, pid_start_time, host_id)
+             SELECT $1, $2, 'running', $3, $4, h.id FROM h RETURNING id`,
+            [root, now, owner.pid, owner.startTime, owner.host.machineId, owner.host.hostname],
+          )
+        : await client.query<{ id: string }>(
+            `INSERT INTO scans (root, started_at, status, pid, pid_start_time)
+             VALUES ($1, $2, 'running', $3, $4) RETURNING id`,
+            [root, now, owner.pid, owner.startTime],
+          );
       return Number(r.rows[0]!.id);
     },
     async setRoot({ scanId, deviceId, fsPath }) {

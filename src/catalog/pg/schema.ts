@@ -190,8 +190,9 @@ export const PG_MIGRATIONS: readonly string[] = [
     last_seen_at  bigint NOT NULL
   );
   `,
-  // 2 (hosts and devices, issue 15): SQLite's device_mounts (its migration 12).
+  // 2 (hosts and devices, issue 15): SQLite's device_mounts and scans.host_id (its migration 12).
   `
+  ALTER TABLE scans ADD COLUMN host_id bigint REFERENCES hosts(id);
   CREATE TABLE device_mounts (
     host_id       bigint NOT NULL REFERENCES hosts(id),
     device_id     bigint NOT NULL REFERENCES devices(id),
