@@ -25,7 +25,7 @@ export interface DeviceMountRow extends DeviceMount {
   readonly alias: string;
   readonly identity: string;
   readonly fsType: string;
-  /** The device's last completed scan (by any host), unix ms. */
+  /** This host's last completed scan of the device, unix ms. */
   readonly lastScanAt: number | null;
 }
 

@@ -112,7 +112,10 @@ export function deviceMountOps(db: DB): DeviceMountCatalog {
             `SELECT m.device_id, m.host_id, h.machine_id, h.hostname, m.mount_point, m.mount_root,
                     m.st_dev, m.first_seen_at, m.last_seen_at, d.alias, d.identity, d.fs_type,
                     (SELECT max(finished_at) FROM scans s
-                      WHERE s.device_id = m.device_id AND s.status = 'completed') AS last_scan_at
+                      WHERE s.device_id = m.device_id AND s.status = 'completed'
+                        -- this host's scans (and those from before hosts: its own, adopted)
+                        AND NOT EXISTS (SELECT 1 FROM scan_hosts sh
+                                         WHERE sh.scan_id = s.id AND sh.host_id <> m.host_id)) AS last_scan_at
                FROM device_mounts m JOIN hosts h ON h.id = m.host_id JOIN devices d ON d.id = m.device_id
               ORDER BY m.host_id, m.device_id`,
           )

@@ -237,10 +237,14 @@ export const MIGRATIONS: readonly string[] = [
   // 12 (hosts and devices, issue 15): where each host mounts each device (README "Several
   // hosts"), written by scans; the devices row keeps where any host saw it last. Rows of a
   // catalog from before hosts are added when its host scans the device again. Which host runs
-  // a scan: only that host can tell whether the scan's process is gone. The PostgreSQL schema
-  // has the same (src/catalog/pg/schema.ts).
+  // a scan: only that host can tell whether the scan's process is gone (a table of its own, not
+  // a column: IF NOT EXISTS keeps the migration re-runnable on a catalog whose user_version was
+  // set back). The PostgreSQL schema has the same (src/catalog/pg/schema.ts).
   `
-  ALTER TABLE scans ADD COLUMN host_id INTEGER REFERENCES hosts(id);
+  CREATE TABLE IF NOT EXISTS scan_hosts (
+    scan_id INTEGER PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    host_id INTEGER NOT NULL REFERENCES hosts(id)
+  );
   CREATE TABLE IF NOT EXISTS device_mounts (
     host_id       INTEGER NOT NULL REFERENCES hosts(id),
     device_id     INTEGER NOT NULL REFERENCES devices(id),

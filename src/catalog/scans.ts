@@ -11,14 +11,17 @@ export function startScan(
   owner: { pid: number; startTime: string; host?: HostSighting | undefined },
   now = Date.now(),
 ): number {
-  const hostId = owner.host ? registerHost(db, owner.host, now).id : null;
   const info = db
     .prepare(
-      `INSERT INTO scans (root, started_at, status, pid, pid_start_time, host_id)
-       VALUES (?, ?, 'running', ?, ?, ?)`,
+      `INSERT INTO scans (root, started_at, status, pid, pid_start_time) VALUES (?, ?, 'running', ?, ?)`,
     )
-    .run(root, now, owner.pid, owner.startTime, hostId);
-  return Number(info.lastInsertRowid);
+    .run(root, now, owner.pid, owner.startTime);
+  const id = Number(info.lastInsertRowid);
+  if (owner.host) {
+    const host = registerHost(db, owner.host, now);
+    db.prepare('INSERT INTO scan_hosts (scan_id, host_id) VALUES (?, ?)').run(id, host.id);
+  }
+  return id;
 }
 
 export interface RunningScan {
@@ -36,7 +39,8 @@ export function runningScans(db: DB): RunningScan[] {
     db
       .prepare(
         `SELECT s.id, s.root, s.started_at, s.pid, s.pid_start_time, h.machine_id
-           FROM scans s LEFT JOIN hosts h ON h.id = s.host_id WHERE s.status = 'running'`,
+           FROM scans s LEFT JOIN scan_hosts sh ON sh.scan_id = s.id LEFT JOIN hosts h ON h.id = sh.host_id
+          WHERE s.status = 'running'`,
       )
       .all() as {
       id: number;

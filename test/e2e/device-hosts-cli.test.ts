@@ -61,7 +61,7 @@ describe('devices as hosts see them (CLI, SQLite)', () => {
     };
     expect(before.identity).toMatch(/^dev:\d+:\d+@n1$/);
     const bare = before.identity.replace(/@n1$/, '');
-    lite.exec(`DROP TABLE device_mounts; DELETE FROM hosts;`);
+    lite.exec(`DROP TABLE device_mounts; DROP TABLE scan_hosts; DELETE FROM hosts;`);
     lite.prepare('UPDATE devices SET identity = ?').run(bare);
     const version = MIGRATIONS.findIndex((m) =>
       m.includes('CREATE TABLE IF NOT EXISTS device_mounts'),
@@ -180,5 +180,27 @@ describe('devices as hosts see them (CLI, SQLite)', () => {
     ok(hashall(['conductor', 'execute', '1', '--force', '--catalog', db], { env: NAS1 }));
     const [a, b] = inodes();
     expect(a).toBe(b);
+  });
+  it('execute refuses a plan on a network filesystem, even on the host that mounts it', (ctx) => {
+    requireMounts(ctx);
+    const sub = join(dir, 'net');
+    const media = join(sub, 'media');
+    const db = join(sub, 'c.db');
+    mkdirSync(sub);
+    mountTmpfs(media, 8);
+    writeTree(media, { 'a.bin': 'same content', 'b.bin': 'same content' });
+    ok(hashall(['scan', media, '--catalog', db], { env: NAS1 }));
+    ok(hashall(['conductor', 'plan', 'p', '--catalog', db], { env: NAS1 }));
+    // No NFS server here: the device is given the identity a scan of an NFS mount records.
+    const lite = new Database(db);
+    lite.prepare(`UPDATE devices SET identity = 'net:nas9:/export/media', fs_type = 'nfs4'`).run();
+    lite.close();
+    const before = [inodeOf(join(media, 'a.bin')), inodeOf(join(media, 'b.bin'))];
+    const r = hashall(['conductor', 'execute', '1', '--force', '--catalog', db], { env: NAS1 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'hashall: error: plan 1 acts on devices this host (nas1) cannot link: media is a network filesystem (nfs4 nas9:/export/media): link on the server that has its disks; nothing was done',
+    );
+    expect([inodeOf(join(media, 'a.bin')), inodeOf(join(media, 'b.bin'))]).toEqual(before);
   });
 });

@@ -175,6 +175,18 @@ describe.each(backends)('devices as hosts see them ($name)', (backend) => {
       expect(ext4).toHaveLength(1);
       expect(ext4[0]!.identity).toMatch(/^uuid:/);
       expect(hostsOf(ext4[0]!)).toEqual(['backup2', 'nas1']);
+      // Seen from nas1: its tmpfs is here; backup2's is elsewhere; the ext4 disk is on both.
+      const placed = await cat.deviceMounts.placement({
+        machineId: 'n1',
+        deviceIds: [...tmpfs, ...ext4].map((d) => d.id),
+      });
+      expect(
+        placed.map((p) => [p.alias, p.here?.hostname, p.elsewhere.map((m) => m.hostname)]),
+      ).toEqual([
+        [tmpfs[0]!.alias, 'nas1', []],
+        [tmpfs[1]!.alias, undefined, ['backup2']],
+        [ext4[0]!.alias, 'nas1', ['backup2']],
+      ]);
       // Each host's files are its own device's: both tmpfs devices hold two active files.
       const usage = await cat.port.devices.usage();
       expect(tmpfs.map((d) => usage.get(d.id)?.files)).toEqual([2, 2]);

@@ -179,7 +179,7 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
     async running(): Promise<RunningScan[]> {
       const r = await client.query<RawScan>(
         `SELECT s.id, s.root, s.started_at, s.pid, s.pid_start_time, h.machine_id
-           FROM scans s LEFT JOIN hosts h ON h.id = s.host_id
+           FROM scans s LEFT JOIN scan_hosts sh ON sh.scan_id = s.id LEFT JOIN hosts h ON h.id = sh.host_id
           WHERE s.status = 'running' ORDER BY s.id`,
       );
       return r.rows.map((s) => ({
@@ -207,9 +207,12 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
                VALUES ($5, $6, $2, $2)
                ON CONFLICT (machine_id) DO UPDATE
                  SET hostname = EXCLUDED.hostname, last_seen_at = EXCLUDED.last_seen_at
-               RETURNING id)
-             INSERT INTO scans (root, started_at, status, pid, pid_start_time, host_id)
-             SELECT $1, $2, 'running', $3, $4, h.id FROM h RETURNING id`,
+               RETURNING id),
+             s AS (
+               INSERT INTO scans (root, started_at, status, pid, pid_start_time)
+               VALUES ($1, $2, 'running', $3, $4) RETURNING id)
+             INSERT INTO scan_hosts (scan_id, host_id) SELECT s.id, h.id FROM s, h
+             RETURNING scan_id AS id`,
             [root, now, owner.pid, owner.startTime, owner.host.machineId, owner.host.hostname],
           )
         : await client.query<{ id: string }>(

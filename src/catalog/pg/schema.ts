@@ -190,9 +190,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     last_seen_at  bigint NOT NULL
   );
   `,
-  // 2 (hosts and devices, issue 15): SQLite's device_mounts and scans.host_id (its migration 12).
+  // 2 (hosts and devices, issue 15): SQLite's scan_hosts and device_mounts (its migration 12).
   `
-  ALTER TABLE scans ADD COLUMN host_id bigint REFERENCES hosts(id);
+  CREATE TABLE scan_hosts (
+    scan_id bigint PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    host_id bigint NOT NULL REFERENCES hosts(id)
+  );
   CREATE TABLE device_mounts (
     host_id       bigint NOT NULL REFERENCES hosts(id),
     device_id     bigint NOT NULL REFERENCES devices(id),
