@@ -195,6 +195,33 @@ describe.each(backends)('devices as hosts see them ($name)', (backend) => {
     }
   }, 120_000);
 
+  it("each host hashes its own devices' candidates; another host's wait for it", async (ctx) => {
+    if (backend.unavailable) ctx.skip(backend.unavailable);
+    requireMounts(ctx);
+    const sub = join(dir, 'hash');
+    const tmp = join(sub, 'tmp');
+    mkdirSync(sub, { recursive: true });
+    mountTmpfs(tmp, 8);
+    writeTree(tmp, { 'big.bin': Buffer.alloc(10_000, 7) });
+    const cat = await backend.open(sub);
+    try {
+      const scanAs = (id: string, name: string) =>
+        asHost(id, name, () => runScan(cat.port, { roots: [tmp], jobs: 1 }));
+      // nas1's file alone: a unique size, nothing to hash.
+      expect((await scanAs('n1', 'nas1')).pending).toBe(0);
+      // backup2's tmpfs has the same number and mount point here, but nas1's file is nas1's
+      // to read: backup2 hashes its own twin, nas1's stays pending.
+      const b = await scanAs('b2', 'backup2');
+      expect(b.pending).toBe(1);
+      expect(b.hashedFiles).toBe(1);
+      // nas1's next scan hashes its own (a small file: whole, both hashes at once).
+      const n = await scanAs('n1', 'nas1');
+      expect([n.pending, n.hashedFiles]).toEqual([0, 1]);
+    } finally {
+      await cat.close();
+    }
+  }, 120_000);
+
   it('two hosts in their own mount namespaces, each its own tmpfs at the same path: two devices, each listed under its host', async (ctx) => {
     if (backend.unavailable) ctx.skip(backend.unavailable);
     const why = unshareReason();
