@@ -1,6 +1,9 @@
 /** The `devices` table: one row per filesystem identity (DESIGN §2). */
 import { UserError } from '../errors.js';
 import type { DB } from './open.js';
+import type { DeviceMount } from './device-mount-port.js';
+import type { HostSighting } from './host-port.js';
+import { adoptLegacyDevice, recordMount, withMounts } from './device-mounts.js';
 
 export interface DeviceRow {
   readonly id: number;
@@ -13,6 +16,12 @@ export interface DeviceRow {
   readonly mountRoot: Buffer;
   readonly firstSeenAt: number;
   readonly lastSeenAt: number;
+  /**
+   * The hosts that mount it and where (README "Several hosts"), most recently seen first;
+   * empty for a device no host was recorded for (a catalog from before hosts). Absent where an
+   * operation does not load them.
+   */
+  readonly mounts?: readonly DeviceMount[];
 }
 
 export interface DeviceSighting {
@@ -22,6 +31,12 @@ export interface DeviceSighting {
   readonly stDev: bigint;
   readonly mountPoint: Buffer;
   readonly mountRoot: Buffer;
+  /**
+   * The host whose scan sees it: its mount is recorded in device_mounts, and a bare device
+   * number's row of a catalog from before hosts becomes this host's (`identity` is then
+   * qualified, see src/device-identity.ts).
+   */
+  readonly host?: HostSighting;
 }
 
 interface RawDevice {
@@ -68,18 +83,21 @@ function suggestAlias(db: DB, mountPoint: Buffer): string {
 
 export function getDeviceByIdentity(db: DB, identity: string): DeviceRow | undefined {
   const r = db.prepare('SELECT * FROM devices WHERE identity = ?').safeIntegers(true).get(identity);
-  return r ? toRow(r as RawDevice) : undefined;
+  return r ? withMounts(db, [toRow(r as RawDevice)])[0] : undefined;
 }
 
 export function getDevice(db: DB, id: number): DeviceRow | undefined {
   const r = db.prepare('SELECT * FROM devices WHERE id = ?').safeIntegers(true).get(id);
-  return r ? toRow(r as RawDevice) : undefined;
+  return r ? withMounts(db, [toRow(r as RawDevice)])[0] : undefined;
 }
 
 export function listDevices(db: DB): DeviceRow[] {
-  return (
-    db.prepare('SELECT * FROM devices ORDER BY id').safeIntegers(true).all() as RawDevice[]
-  ).map(toRow);
+  return withMounts(
+    db,
+    (db.prepare('SELECT * FROM devices ORDER BY id').safeIntegers(true).all() as RawDevice[]).map(
+      toRow,
+    ),
+  );
 }
 
 /**
@@ -93,12 +111,14 @@ export function registerDevice(db: DB, s: DeviceSighting, now = Date.now()): Dev
 }
 
 function registerDeviceLocked(db: DB, s: DeviceSighting, now: number): DeviceRow {
+  if (s.host) adoptLegacyDevice(db, s.identity);
   const known = getDeviceByIdentity(db, s.identity);
   if (known) {
     db.prepare(
       `UPDATE devices SET st_dev = ?, fs_type = ?, mount_point = ?, mount_root = ?, last_seen_at = ?
         WHERE id = ?`,
     ).run(s.stDev, s.fsType, s.mountPoint, s.mountRoot, now, known.id);
+    if (s.host) recordMount(db, { deviceId: known.id, host: s.host, sighting: s, at: now });
     return getDevice(db, known.id)!;
   }
   const alias = suggestAlias(db, s.mountPoint);
@@ -119,12 +139,14 @@ function registerDeviceLocked(db: DB, s: DeviceSighting, now: number): DeviceRow
       now,
       now,
     );
-  return getDevice(db, Number(info.lastInsertRowid))!;
+  const id = Number(info.lastInsertRowid);
+  if (s.host) recordMount(db, { deviceId: id, host: s.host, sighting: s, at: now });
+  return getDevice(db, id)!;
 }
 
 export function findDeviceByAlias(db: DB, alias: string): DeviceRow | undefined {
   const r = db.prepare('SELECT * FROM devices WHERE alias = ?').safeIntegers(true).get(alias);
-  return r ? toRow(r as RawDevice) : undefined;
+  return r ? withMounts(db, [toRow(r as RawDevice)])[0] : undefined;
 }
 
 export function renameDeviceAlias(db: DB, oldAlias: string, newAlias: string): DeviceRow {

@@ -4,11 +4,13 @@
  */
 import { catalogBackend } from './backend.js';
 import type { HostCatalog } from './host-port.js';
+import type { DeviceMountCatalog } from './device-mount-port.js';
+import { deviceMountOps } from './device-mounts.js';
 import { hostOps } from './hosts.js';
 import { openCatalog } from './open.js';
 import { openPgCatalog } from './pg/open.js';
 
-export interface OpenHostCatalog extends HostCatalog {
+export interface OpenHostCatalog extends HostCatalog, DeviceMountCatalog {
   readonly location: string;
   readonly backend: 'sqlite' | 'postgresql';
   /** A failure in the middle of a command, as one line. */
@@ -27,6 +29,7 @@ export async function openHostCatalog(option: string | undefined): Promise<OpenH
     location: cat.location,
     backend: 'sqlite',
     ...hostOps(cat.db),
+    ...deviceMountOps(cat.db),
     failure: (err) => err,
     close: () => {
       cat.db.close();

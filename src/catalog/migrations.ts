@@ -373,6 +373,29 @@ export const MIGRATIONS: readonly string[] = [
    GROUP BY sha256, device_id, size
   HAVING count(*) > 1;
   `,
+  // 15 (hosts and devices, issue 15): where each host mounts each device (README "Several
+  // hosts"), written by scans; the devices row keeps where any host saw it last. Rows of a
+  // catalog from before hosts are added when its host scans the device again. Which host runs
+  // a scan: only that host can tell whether the scan's process is gone (a table of its own, not
+  // a column: IF NOT EXISTS keeps the migration re-runnable on a catalog whose user_version was
+  // set back). The PostgreSQL schema has the same (src/catalog/pg/schema.ts).
+  `
+  CREATE TABLE IF NOT EXISTS scan_hosts (
+    scan_id INTEGER PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    host_id INTEGER NOT NULL REFERENCES hosts(id)
+  );
+  CREATE TABLE IF NOT EXISTS device_mounts (
+    host_id       INTEGER NOT NULL REFERENCES hosts(id),
+    device_id     INTEGER NOT NULL REFERENCES devices(id),
+    mount_point   BLOB    NOT NULL,          -- where this host last saw it mounted
+    mount_root    BLOB    NOT NULL,          -- the mountinfo root of that mount
+    st_dev        INTEGER NOT NULL,          -- its device number on this host
+    first_seen_at INTEGER NOT NULL,          -- unix ms
+    last_seen_at  INTEGER NOT NULL,
+    PRIMARY KEY (host_id, device_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS device_mounts_device ON device_mounts(device_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

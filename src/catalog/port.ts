@@ -18,8 +18,11 @@ import type { ScanCatalog } from './scan-port.js';
 import type { ExecuteCatalog } from './execute-port.js';
 import type { PlanCatalog } from './plan-port.js';
 import type { QueryCatalog } from './query-port.js';
+import type { HostCatalog } from './host-port.js';
+import type { DeviceMountCatalog } from './device-mount-port.js';
 
-export interface Catalog extends ScanCatalog, PlanCatalog, ExecuteCatalog, QueryCatalog {
+export interface Catalog
+  extends ScanCatalog, PlanCatalog, ExecuteCatalog, QueryCatalog, HostCatalog, DeviceMountCatalog {
   /** Where the catalog is, for messages: a file path (a database URL never shows a password). */
   readonly location: string;
   /**

@@ -7,6 +7,7 @@
  * port's `unitOfWork` (port.ts).
  */
 import type { DB } from './open.js';
+import type { HostSighting } from './host-port.js';
 import {
   findDeviceByAlias,
   listDevices,
@@ -50,6 +51,8 @@ import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-
 export interface ScanOwner {
   readonly pid: number;
   readonly startTime: string;
+  /** The host running it (registered with the scan): only it can tell the process is gone. */
+  readonly host?: HostSighting;
 }
 
 export interface ScanRecords {

@@ -1,12 +1,14 @@
 /** The `scans` table: one row per root per `hashall scan` run. */
 import type { DB } from './open.js';
+import type { HostSighting } from './host-port.js';
+import { registerHost } from './hosts.js';
 
 export type ScanStatus = 'running' | 'completed' | 'interrupted' | 'failed';
 
 export function startScan(
   db: DB,
   root: Buffer,
-  owner: { pid: number; startTime: string },
+  owner: { pid: number; startTime: string; host?: HostSighting | undefined },
   now = Date.now(),
 ): number {
   const info = db
@@ -14,7 +16,12 @@ export function startScan(
       `INSERT INTO scans (root, started_at, status, pid, pid_start_time) VALUES (?, ?, 'running', ?, ?)`,
     )
     .run(root, now, owner.pid, owner.startTime);
-  return Number(info.lastInsertRowid);
+  const id = Number(info.lastInsertRowid);
+  if (owner.host) {
+    const host = registerHost(db, owner.host, now);
+    db.prepare('INSERT INTO scan_hosts (scan_id, host_id) VALUES (?, ?)').run(id, host.id);
+  }
+  return id;
 }
 
 export interface RunningScan {
@@ -23,13 +30,17 @@ export interface RunningScan {
   readonly startedAt: number;
   readonly pid: number | null;
   readonly pidStartTime: string | null;
+  /** The machine id of the host running it (null: recorded before hosts). */
+  readonly machineId: string | null;
 }
 
 export function runningScans(db: DB): RunningScan[] {
   return (
     db
       .prepare(
-        `SELECT id, root, started_at, pid, pid_start_time FROM scans WHERE status = 'running'`,
+        `SELECT s.id, s.root, s.started_at, s.pid, s.pid_start_time, h.machine_id
+           FROM scans s LEFT JOIN scan_hosts sh ON sh.scan_id = s.id LEFT JOIN hosts h ON h.id = sh.host_id
+          WHERE s.status = 'running'`,
       )
       .all() as {
       id: number;
@@ -37,6 +48,7 @@ export function runningScans(db: DB): RunningScan[] {
       started_at: number;
       pid: number | null;
       pid_start_time: string | null;
+      machine_id: string | null;
     }[]
   ).map((r) => ({
     id: r.id,
@@ -44,6 +56,7 @@ export function runningScans(db: DB): RunningScan[] {
     startedAt: r.started_at,
     pid: r.pid,
     pidStartTime: r.pid_start_time,
+    machineId: r.machine_id,
   }));
 }
 

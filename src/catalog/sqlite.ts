@@ -12,6 +12,8 @@ import { scanOps } from './scan-port.js';
 import { executeOps } from './execute-port.js';
 import { planOps } from './plan-port.js';
 import { queryOps } from './query-port.js';
+import { hostOps } from './hosts.js';
+import { deviceMountOps } from './device-mounts.js';
 
 /**
  * The port plus the handle. Only src/catalog may see `db`: code outside it takes the port
@@ -61,6 +63,8 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     ...planOps(db),
     ...executeOps(db),
     ...queryOps(db),
+    ...hostOps(db),
+    ...deviceMountOps(db),
     unitOfWork: (fn) => unitOfWork(db, fn),
     // async: a failure to close is a rejection, as on any other backend.
     close: async () => {

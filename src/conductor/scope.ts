@@ -13,7 +13,9 @@ import type { DeviceRow } from '../catalog/devices.js';
 import type { StoredScope } from '../catalog/scope.js';
 import { UserError, describeErrno } from '../errors.js';
 import { findMount, readMountinfo } from '../fs/mountinfo.js';
-import { resolveIdentity } from '../fs/identity.js';
+import { hostDeviceIdentity } from '../fs/identity.js';
+import { hostIdentity } from '../fs/host.js';
+import { legacyIdentity } from '../device-identity.js';
 import { isUnder, jsonPath, rebase, relativeTo } from '../paths.js';
 import { displayPath } from '../display-path.js';
 
@@ -111,8 +113,13 @@ export async function resolveCataloguedPath(
   const st = lstatSync(abs, { bigint: true });
   const mount = findMount(readMountinfo(), abs, st.dev);
   if (!mount) throw new UserError(`${shown}: no mount found for it in /proc/self/mountinfo`);
-  const id = resolveIdentity(mount);
-  const device = await catalog.planDevices.byIdentity(id.identity);
+  // As this host's scan registered it (a bare device number is this host's); a catalog from
+  // before hosts, not rescanned since, still has it unqualified.
+  const id = hostDeviceIdentity(mount, hostIdentity().machineId);
+  const legacy = legacyIdentity(id.identity);
+  const device =
+    (await catalog.planDevices.byIdentity(id.identity)) ??
+    (legacy === undefined ? undefined : await catalog.planDevices.byIdentity(legacy));
   if (!device) {
     throw new UserError(
       `${shown}: its filesystem (${id.identity}, mounted at ${displayPath(mount.mountPoint)}) is not in the catalog; run 'hashall scan ${displayPath(abs)}' first`,

@@ -6,10 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { qualifyIdentity } from '../device-identity.js';
 import type { MountEntry } from './mountinfo.js';
 
 export interface FsIdentity {
-  /** e.g. `uuid:…`, `btrfs:UUID:subvol:ID`, `zfs:GUID`, `dev:MAJ:MIN`. */
+  /**
+   * e.g. `uuid:…`, `btrfs:UUID:subvol:ID`, `zfs:GUID`, `net:SERVER:/EXPORT`, `dev:MAJ:MIN`
+   * (`dev:MAJ:MIN@MACHINE-ID` from `hostDeviceIdentity`).
+   */
   readonly identity: string;
   readonly stable: boolean;
   readonly fsType: string;
@@ -84,8 +88,46 @@ export function resolveIdentity(mount: MountEntry): FsIdentity {
   return id;
 }
 
+/**
+ * Filesystems served by another machine. Their device number is an anonymous one of this
+ * host's, and their UUID (if any) is not the server's filesystem's: the mount source
+ * (`server:/export`, `//server/share`, `user@host:/path`) is what names them for every client.
+ */
+const NETWORK_FS = new Set([
+  'nfs',
+  'nfs4',
+  'cifs',
+  'smb3',
+  'smbfs',
+  'fuse.sshfs',
+  'sshfs',
+  '9p',
+  'ceph',
+  'glusterfs',
+  'fuse.glusterfs',
+  'lustre',
+  'afs',
+]);
+
+export function isNetworkFs(fsType: string): boolean {
+  return NETWORK_FS.has(fsType);
+}
+
+/**
+ * The identity this host registers a mount under (README "Several hosts"): the filesystem's
+ * own, with a bare device number qualified by the host's machine id, so that two hosts' tmpfs
+ * (both `dev:0:NN`) are two devices in a shared catalog.
+ */
+export function hostDeviceIdentity(mount: MountEntry, machineId: string): FsIdentity {
+  const id = resolveIdentity(mount);
+  return { ...id, identity: qualifyIdentity(id.identity, machineId) };
+}
+
 function computeIdentity(m: MountEntry): FsIdentity {
   const fsType = m.fsType;
+  // Never merged with the server's own device by guesswork: the export is a device of its own,
+  // the same for every client that mounts it by the same name.
+  if (isNetworkFs(fsType) && m.source) return { identity: `net:${m.source}`, stable: true, fsType };
   if (fsType === 'zfs') {
     const guid = run('zfs', ['get', '-Hp', '-o', 'value', 'guid', m.source]);
     if (guid && /^\d+$/.test(guid)) return { identity: `zfs:${guid}`, stable: true, fsType };

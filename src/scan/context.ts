@@ -1,6 +1,7 @@
 /** What the stages of one scan share. */
 import type { Catalog } from '../catalog/port.js';
-import type { ScanCatalog } from '../catalog/scan-port.js';
+import type { ScanCatalog, ScanOwner } from '../catalog/scan-port.js';
+import type { HostIdentity } from '../fs/host.js';
 import type { MountEntry } from '../fs/mountinfo.js';
 import type { ExcludeMatcher } from './exclude.js';
 import type { LazyHashPool } from './hash-pool.js';
@@ -14,7 +15,9 @@ export interface ScanContext {
   readonly catalog: ScanPort;
   readonly opts: ScanOptions;
   /** This process, as recorded on the scans it starts (so a later scan can tell it is gone). */
-  readonly owner: { readonly pid: number; readonly startTime: string };
+  readonly owner: ScanOwner;
+  /** This host: its mounts of the devices it scans are recorded, bare device numbers qualified. */
+  readonly host: HostIdentity;
   readonly summary: ScanSummary;
   readonly progress: ScanProgress;
   readonly report: () => void;

@@ -17,7 +17,8 @@ import {
   type HashJob,
   type HashResultMessage,
 } from './hash-job.js';
-import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
+import { absolutePath, type MountView } from '../fs/reachability.js';
+import { hostMountViews } from '../fs/host-reach.js';
 import { Serial } from './serial.js';
 
 /**
@@ -56,7 +57,8 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
   report();
   const mounts = readMountinfo();
   const views = new Map<number, MountView[]>();
-  for (const d of await catalog.devices.list()) views.set(d.id, currentMounts(d, mounts));
+  for (const d of await catalog.devices.list())
+    views.set(d.id, hostMountViews(d, mounts, ctx.host.machineId));
   // The loop's page reads and the result writes, which the workers' answers set off, reach
   // the catalog one at a time, in the order they were asked for.
   const serial = new Serial();

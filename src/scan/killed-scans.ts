@@ -17,8 +17,11 @@ export async function closeKilledScans(
   scans: ScanRecords,
   startTimeOf: (pid: number) => string | undefined,
   summary: ScanSummary,
+  /** This host's machine id: another host's scan is that host's to judge (a shared catalog). */
+  machineId?: string,
 ): Promise<void> {
   for (const r of await scans.running()) {
+    if (machineId !== undefined && r.machineId !== null && r.machineId !== machineId) continue;
     if (
       r.pid !== null &&
       r.pid !== process.pid &&

@@ -5,7 +5,7 @@
  */
 import { describeErrno, errnoCode } from '../errors.js';
 import { failpoint, failpointFlag } from '../failpoint.js';
-import { resolveIdentity } from '../fs/identity.js';
+import { hostDeviceIdentity } from '../fs/identity.js';
 import { rebase, relativeTo } from '../paths.js';
 import type { ScanContext } from './context.js';
 import { mergeListing } from './merge.js';
@@ -20,9 +20,11 @@ const COMMIT_EVERY_FILES = 20_000;
 
 export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<void> {
   const { catalog, opts, summary, progress, report, addError, shouldStop, hasher, mounts } = ctx;
-  const identity = resolveIdentity(root.mount);
+  const host = { machineId: ctx.host.machineId, hostname: ctx.host.hostname };
+  const identity = hostDeviceIdentity(root.mount, host.machineId);
   const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
   const device = await catalog.devices.register({
+    host,
     identity: identity.identity,
     stable: identity.stable,
     fsType: identity.fsType,
@@ -80,9 +82,10 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
         enterMount: async (mount, stDev, knownIdentity) => {
           const id = knownIdentity
             ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
-            : resolveIdentity(mount);
+            : hostDeviceIdentity(mount, host.machineId);
           await writer.begin();
           const dev = await catalog.devices.register({
+            host,
             identity: id.identity,
             stable: id.stable,
             fsType: id.fsType,

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { processStartTime } from '../fs/process.js';
 import { describeErrno } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
+import { hostIdentity } from '../fs/host.js';
 import type { ScanContext, ScanPort } from './context.js';
 import { excludeMatcher } from './exclude.js';
 import { LazyHashPool } from './hash-pool.js';
@@ -39,7 +40,8 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
     if (summary.errors.length < maxErrors) summary.errors.push({ path, error: describeErrno(err) });
   };
 
-  await closeKilledScans(port.scans, processStartTime, summary);
+  const host = hostIdentity();
+  await closeKilledScans(port.scans, processStartTime, summary, host.machineId);
   const mounts = readMountinfo();
   // Resolve every root before touching the catalog: a typo must not half-run a scan.
   const roots = opts.roots.map((r) => resolveRoot(r, mounts));
@@ -62,7 +64,12 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
     const ctx: ScanContext = {
       catalog: port,
       opts,
-      owner: { pid: process.pid, startTime: processStartTime(process.pid) ?? '0' },
+      owner: {
+        pid: process.pid,
+        startTime: processStartTime(process.pid) ?? '0',
+        host: { machineId: host.machineId, hostname: host.hostname },
+      },
+      host,
       summary,
       progress,
       report,

@@ -372,6 +372,29 @@ describe('plans made before the catalog recorded target rows (schema 7)', () => 
           db.exec(`ALTER TABLE conductor_actions DROP COLUMN ${c}`);
         db.exec('ALTER TABLE conductor_plans DROP COLUMN undo_status');
         db.exec('DROP TABLE conductor_undo_journal');
+        // ... nor anything of the migrations after 11 (each table, trigger and column).
+        for (const t of [
+          'files_forget_listing_fp',
+          'files_forget_listing_fp_on_delete',
+          'files_group_insert',
+          'files_group_delete',
+          'files_group_update',
+          'files_usage_insert',
+          'files_usage_delete',
+          'files_usage_update',
+        ])
+          db.exec(`DROP TRIGGER ${t}`);
+        db.exec('ALTER TABLE dirs DROP COLUMN listing_fp');
+        for (const t of [
+          'executor_device_lock',
+          'group_totals',
+          'group_dirty',
+          'usage_totals',
+          'usage_dirty',
+          'scan_hosts',
+          'device_mounts',
+        ])
+          db.exec(`DROP TABLE ${t}`);
         db.pragma('user_version = 7');
         db.close();
       }

@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path';
 import { openCatalog } from '../../src/catalog/open.js';
+import type { DeviceMountCatalog } from '../../src/catalog/device-mount-port.js';
+import { pgDeviceMountOps } from '../../src/catalog/pg/device-mounts.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';
 import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
@@ -26,6 +28,8 @@ export interface Opened {
   dump(): Promise<CatalogDump>;
   /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
   readonly statements?: () => number;
+  /** Where hosts mount devices (the DeviceMountCatalog concern), on the same connection. */
+  readonly deviceMounts: DeviceMountCatalog['deviceMounts'];
   /** Whether the connection still has a transaction open. */
   inTransaction(): boolean;
   close(): Promise<void>;
@@ -97,6 +101,7 @@ export const sqliteBackend: Backend = {
     const c = openCatalog(join(dir, 'c.db'));
     return {
       port: c,
+      deviceMounts: c.deviceMounts,
       rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
       dump: async () => ({
         dirs: (c.db.prepare(DUMP_DIRS).safeIntegers(true).all() as Record<string, unknown>[]).map(
@@ -148,6 +153,7 @@ export const pgBackend: Backend = {
     return {
       statements: () => statements,
       port: pgScanOps(client),
+      deviceMounts: pgDeviceMountOps(client).deviceMounts,
       rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
       dump: async () => ({
         dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),

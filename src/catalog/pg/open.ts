@@ -5,11 +5,13 @@
  */
 import { EXIT, UserError } from '../../errors.js';
 import type { HostCatalog } from '../host-port.js';
+import type { DeviceMountCatalog } from '../device-mount-port.js';
+import { pgDeviceMountOps } from './device-mounts.js';
 import { connectPg, redact } from './connect.js';
 import { pgHostOps } from './hosts.js';
 import { migratePg } from './migrate.js';
 
-export interface PgCatalog extends HostCatalog {
+export interface PgCatalog extends HostCatalog, DeviceMountCatalog {
   /** The effective URL without a password (connect.ts). */
   readonly location: string;
   /**
@@ -31,6 +33,7 @@ export async function openPgCatalog(url: string): Promise<PgCatalog> {
   return {
     location: conn.target.location,
     ...pgHostOps(conn.client),
+    ...pgDeviceMountOps(conn.client),
     failure: (err) =>
       err instanceof UserError
         ? err

@@ -9,6 +9,7 @@ import { usageWithLastScans, type DeviceRow, type DeviceSighting } from '../devi
 import type { LastScan, RunningScan, ScanStatus } from '../scans.js';
 import type { DeviceRecords, ScanRecords } from '../scan-port.js';
 import { pgUnitOfWork } from './tx.js';
+import { pgAdoptLegacyDevice, pgRecordMount, pgWithMounts } from './device-mounts.js';
 
 interface RawDevice {
   id: string;
@@ -66,18 +67,25 @@ async function deviceWhere(
   value: unknown,
 ): Promise<DeviceRow | undefined> {
   const r = await client.query<RawDevice>(`SELECT * FROM devices WHERE ${where} = $1`, [value]);
-  return r.rows[0] ? toDevice(r.rows[0]) : undefined;
+  return r.rows[0] ? (await pgWithMounts(client, [toDevice(r.rows[0])]))[0] : undefined;
 }
 
 async function registerLocked(client: pg.Client, s: DeviceSighting): Promise<DeviceRow> {
   const now = Date.now();
+  if (s.host) await pgAdoptLegacyDevice(client, s.identity);
+  const withMount = async (row: RawDevice): Promise<DeviceRow> => {
+    const d = toDevice(row);
+    if (!s.host) return d;
+    await pgRecordMount(client, { deviceId: d.id, host: s.host, sighting: s, at: now });
+    return (await pgWithMounts(client, [d]))[0]!;
+  };
   // A new st_dev or mount point for a known identity is an update of that device.
   const upd = await client.query<RawDevice>(
     `UPDATE devices SET st_dev = $2, fs_type = $3, mount_point = $4, mount_root = $5, last_seen_at = $6
       WHERE identity = $1 RETURNING *`,
     [s.identity, s.stDev, s.fsType, s.mountPoint, s.mountRoot, now],
   );
-  if (upd.rows[0]) return toDevice(upd.rows[0]);
+  if (upd.rows[0]) return withMount(upd.rows[0]);
   const alias = await freeAlias(client, aliasBase(s.mountPoint));
   const ins = await client.query<RawDevice>(
     `INSERT INTO devices (identity, identity_stable, alias, fs_type, st_dev, mount_point, mount_root,
@@ -85,7 +93,7 @@ async function registerLocked(client: pg.Client, s: DeviceSighting): Promise<Dev
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *`,
     [s.identity, s.stable ? 1 : 0, alias, s.fsType, s.stDev, s.mountPoint, s.mountRoot, now],
   );
-  return toDevice(ins.rows[0]!);
+  return withMount(ins.rows[0]!);
 }
 
 export function pgDeviceRecords(client: pg.Client): DeviceRecords {
@@ -99,7 +107,7 @@ export function pgDeviceRecords(client: pg.Client): DeviceRecords {
       }),
     async list() {
       const r = await client.query<RawDevice>('SELECT * FROM devices ORDER BY id');
-      return r.rows.map(toDevice);
+      return pgWithMounts(client, r.rows.map(toDevice));
     },
     findByAlias: (alias) => deviceWhere(client, 'alias', alias),
     async rename({ from, to }) {
@@ -117,7 +125,7 @@ export function pgDeviceRecords(client: pg.Client): DeviceRecords {
         'UPDATE devices SET alias = $1 WHERE id = $2 RETURNING *',
         [to, dev.id],
       );
-      return toDevice(r.rows[0]!);
+      return (await pgWithMounts(client, [toDevice(r.rows[0]!)]))[0]!;
     },
     async usage() {
       const rows = await client.query<{
@@ -161,6 +169,7 @@ interface RawScan {
   device_id: string | null;
   pid: string | null;
   pid_start_time: string | null;
+  machine_id?: string | null;
 }
 
 const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
@@ -169,7 +178,9 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
   return {
     async running(): Promise<RunningScan[]> {
       const r = await client.query<RawScan>(
-        `SELECT id, root, started_at, pid, pid_start_time FROM scans WHERE status = 'running' ORDER BY id`,
+        `SELECT s.id, s.root, s.started_at, s.pid, s.pid_start_time, h.machine_id
+           FROM scans s LEFT JOIN scan_hosts sh ON sh.scan_id = s.id LEFT JOIN hosts h ON h.id = sh.host_id
+          WHERE s.status = 'running' ORDER BY s.id`,
       );
       return r.rows.map((s) => ({
         id: Number(s.id),
@@ -177,6 +188,7 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
         startedAt: Number(s.started_at),
         pid: numOrNull(s.pid),
         pidStartTime: s.pid_start_time,
+        machineId: s.machine_id ?? null,
       }));
     },
     async markInterrupted(id) {
@@ -186,11 +198,28 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
       );
     },
     async start({ root, owner }) {
-      const r = await client.query<{ id: string }>(
-        `INSERT INTO scans (root, started_at, status, pid, pid_start_time)
-         VALUES ($1, $2, 'running', $3, $4) RETURNING id`,
-        [root, Date.now(), owner.pid, owner.startTime],
-      );
+      const now = Date.now();
+      // The host's upsert and the scan in one statement (a data-modifying CTE).
+      const r = owner.host
+        ? await client.query<{ id: string }>(
+            `WITH h AS (
+               INSERT INTO hosts (machine_id, hostname, first_seen_at, last_seen_at)
+               VALUES ($5, $6, $2, $2)
+               ON CONFLICT (machine_id) DO UPDATE
+                 SET hostname = EXCLUDED.hostname, last_seen_at = EXCLUDED.last_seen_at
+               RETURNING id),
+             s AS (
+               INSERT INTO scans (root, started_at, status, pid, pid_start_time)
+               VALUES ($1, $2, 'running', $3, $4) RETURNING id)
+             INSERT INTO scan_hosts (scan_id, host_id) SELECT s.id, h.id FROM s, h
+             RETURNING scan_id AS id`,
+            [root, now, owner.pid, owner.startTime, owner.host.machineId, owner.host.hostname],
+          )
+        : await client.query<{ id: string }>(
+            `INSERT INTO scans (root, started_at, status, pid, pid_start_time)
+             VALUES ($1, $2, 'running', $3, $4) RETURNING id`,
+            [root, now, owner.pid, owner.startTime],
+          );
       return Number(r.rows[0]!.id);
     },
     async setRoot({ scanId, deviceId, fsPath }) {

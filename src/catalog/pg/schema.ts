@@ -320,6 +320,24 @@ export const PG_MIGRATIONS: readonly string[] = [
             FROM files WHERE status = 'active' GROUP BY device_id, inode) i
    GROUP BY device_id;
   `,
+  // 5 (hosts and devices, issue 15): SQLite's scan_hosts and device_mounts (its migration 15).
+  `
+  CREATE TABLE scan_hosts (
+    scan_id bigint PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    host_id bigint NOT NULL REFERENCES hosts(id)
+  );
+  CREATE TABLE device_mounts (
+    host_id       bigint NOT NULL REFERENCES hosts(id),
+    device_id     bigint NOT NULL REFERENCES devices(id),
+    mount_point   bytea  NOT NULL,
+    mount_root    bytea  NOT NULL,
+    st_dev        bigint NOT NULL,
+    first_seen_at bigint NOT NULL,
+    last_seen_at  bigint NOT NULL,
+    PRIMARY KEY (host_id, device_id)
+  );
+  CREATE INDEX device_mounts_device ON device_mounts(device_id);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

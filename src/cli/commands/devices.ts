@@ -7,13 +7,35 @@ import { jsonPath } from '../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { countOf, formatBytes, formatCount, formatTime } from '../../format.js';
 import { table } from '../format.js';
+import { deviceLabel, shownMount, type HostView } from '../../device-label.js';
+import { hostView } from '../host-view.js';
 
 function majMin(dev: bigint): string {
   const { major, minor } = splitDev(dev);
   return `${major}:${minor}`;
 }
 
-export function deviceJson(d: DeviceRow, u: DeviceUsage | undefined): Record<string, unknown> {
+/** The hosts that mount a device (README "Several hosts"); JSON keys added after the others. */
+function mountsJson(d: DeviceRow, view: HostView | undefined): Record<string, unknown> {
+  const shown = view ? shownMount(d, view) : undefined;
+  return {
+    host: shown?.hostname ?? null,
+    mounts: (d.mounts ?? []).map((m) => ({
+      host: m.hostname,
+      machine_id: m.machineId,
+      ...jsonPath('mount_point', m.mountPoint),
+      st_dev_major_minor: majMin(m.stDev),
+      first_seen_at: new Date(m.firstSeenAt).toISOString(),
+      last_seen_at: new Date(m.lastSeenAt).toISOString(),
+    })),
+  };
+}
+
+export function deviceJson(
+  d: DeviceRow,
+  u: DeviceUsage | undefined,
+  view?: HostView,
+): Record<string, unknown> {
   return {
     id: d.id,
     alias: d.alias,
@@ -31,15 +53,25 @@ export function deviceJson(d: DeviceRow, u: DeviceUsage | undefined): Record<str
     first_seen_at: new Date(d.firstSeenAt).toISOString(),
     last_seen_at: new Date(d.lastSeenAt).toISOString(),
     last_scan_at: u?.lastScanAt ? new Date(u.lastScanAt).toISOString() : null,
+    ...mountsJson(d, view),
   };
 }
 
-function renderShow(d: DeviceRow, u: DeviceUsage | undefined): string {
+function renderShow(d: DeviceRow, u: DeviceUsage | undefined, view: HostView): string {
+  const mounts = d.mounts ?? [];
+  // Which hosts mount it: shown once a listing would name hosts (one host: unchanged).
+  const hosts =
+    deviceLabel(d, view) === displayPath(d.mountPoint) && mounts.length <= 1
+      ? []
+      : [
+          `  Mounted on:   ${mounts.map((m) => `${m.hostname}:${displayPath(m.mountPoint)}`).join(', ')}`,
+        ];
   return [
     `Device ${d.alias}`,
     `  Identity:     ${d.identity}${d.identityStable ? '' : '  (unstable: no filesystem UUID found)'}`,
     `  Filesystem:   ${d.fsType}`,
     `  Mount point:  ${displayPath(d.mountPoint)}${d.mountRoot.length > 1 ? ` (shows ${displayPath(d.mountRoot)})` : ''}`,
+    ...hosts,
     `  st_dev:       ${majMin(d.stDev)}`,
     `  Files:        ${countOf(u?.files ?? 0, 'path')}, ${countOf(u?.inodes ?? 0, 'inode')}`,
     `  Bytes:        ${formatBytes(u?.bytes ?? 0)} (${formatCount(u?.bytes ?? 0)} bytes, each inode once)`,
@@ -56,8 +88,9 @@ export function registerDevices(program: Command): void {
     try {
       const list = await cat.devices.list();
       const usage = await cat.devices.usage();
+      const view = await hostView(cat);
       if (opts.json) {
-        printJson({ devices: list.map((d) => deviceJson(d, usage.get(d.id))) });
+        printJson({ devices: list.map((d) => deviceJson(d, usage.get(d.id), view)) });
         return;
       }
       if (list.length === 0) {
@@ -74,7 +107,7 @@ export function registerDevices(program: Command): void {
               d.alias,
               d.identity + (d.identityStable ? '' : ' (unstable)'),
               d.fsType,
-              displayPath(d.mountPoint),
+              deviceLabel(d, view),
               majMin(d.stDev),
               formatCount(u?.files ?? 0),
               formatBytes(u?.bytes ?? 0),
@@ -100,8 +133,9 @@ export function registerDevices(program: Command): void {
       const d = await cat.devices.findByAlias(alias);
       if (!d) throw new UserError(`no device with alias '${alias}'; 'hashall devices' lists them`);
       const u = (await cat.devices.usage()).get(d.id);
-      if (opts.json) printJson(deviceJson(d, u));
-      else say(opts, renderShow(d, u));
+      const view = await hostView(cat);
+      if (opts.json) printJson(deviceJson(d, u, view));
+      else say(opts, renderShow(d, u, view));
     } finally {
       await cat.close();
     }

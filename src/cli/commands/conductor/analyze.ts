@@ -1,9 +1,10 @@
 /** `conductor analyze`: the deduplication opportunities in the catalog. */
 import { Command } from 'commander';
+import { deviceLabel } from '../../../device-label.js';
+import { hostView } from '../../host-view.js';
 import { analyze } from '../../../conductor/analyze.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
-import { displayPath } from '../../../display-path.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { withReadCatalog } from '../../read-catalog.js';
 import { countOf, formatBytes, formatCount } from '../../../format.js';
@@ -98,10 +99,12 @@ export function registerAnalyze(conductor: Command): void {
       if (filterText) lines.push(st.deco('🔎', `Filters: ${filterText}`));
       if (scopeText || filterText) lines.push('');
       lines.push(st.deco('📊', 'Registered Devices:'));
-      const width = Math.max(8, ...a.devices.map((d) => displayPath(d.device.mountPoint).length));
+      const view = await hostView(catalog);
+      const label = (d: (typeof a.devices)[number]) => deviceLabel(d.device, view);
+      const width = Math.max(8, ...a.devices.map((d) => label(d).length));
       for (const d of a.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint).padEnd(width)}  (${d.device.alias}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${label(d).padEnd(width)}  (${d.device.alias}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
       lines.push('', st.deco('🔍', 'Same-device deduplication opportunities:'));
@@ -109,7 +112,7 @@ export function registerAnalyze(conductor: Command): void {
       for (const d of a.devices) {
         const groups = a.sameDevice.top.filter((g) => g.deviceId === d.device.id);
         if (groups.length === 0) continue;
-        lines.push(`  ${displayPath(d.device.mountPoint)}:`);
+        lines.push(`  ${label(d)}:`);
         for (const g of groups) {
           lines.push(
             `    ${hex(g.sha256)} - ${countOf(g.inodes, 'inode')}, ${countOf(g.paths, 'path')}, save ${formatBytes(g.saveable)}${g.pinned ? ` (${formatCount(g.pinned)} pinned)` : ''}`,

@@ -4,6 +4,7 @@ import type { Catalog } from '../../../catalog/port.js';
 import type { PlanRow } from '../../../catalog/plans.js';
 import type { ExecuteSummary, Verify } from '../../../conductor/execute/index.js';
 import { recoveryPending, withExecutorRun } from '../../../conductor/run.js';
+import { refuseDevicesElsewhere } from '../../../conductor/host-check.js';
 import { EXIT, UserError } from '../../../errors.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { warnRecovery } from '../../render/recovery.js';
@@ -50,6 +51,7 @@ export function registerExecute(conductor: Command): void {
         throw new UserError(
           `plan ${id} is ${plan.status}: its paths were given their own copies back; make a new plan to deduplicate them again`,
         );
+      await refuseDevicesElsewhere(catalog, id);
       const hardlinks = (await catalog.execution.replacements(id)).actions;
       if (!dryRun && !opts.force) {
         if (!process.stdin.isTTY) {

@@ -8,6 +8,8 @@ import { countOf, formatBytes, formatCount, formatTime } from '../../../format.j
 import { styleFor } from '../../style.js';
 import { deviceJson } from '../devices.js';
 import { deviceOption } from './args.js';
+import { deviceLabel } from '../../../device-label.js';
+import { hostView } from '../../host-view.js';
 
 export function registerStatus(conductor: Command): void {
   withGlobals(
@@ -20,9 +22,10 @@ export function registerStatus(conductor: Command): void {
     try {
       const device = await deviceOption(catalog, opts.device);
       const s = await status(catalog, device);
+      const view = await hostView(catalog);
       if (opts.json) {
         printJson({
-          devices: s.devices.map((d) => deviceJson(d.device, d.usage)),
+          devices: s.devices.map((d) => deviceJson(d.device, d.usage, view)),
           files: s.files,
           inodes: s.inodes,
           bytes: s.bytes,
@@ -45,7 +48,7 @@ export function registerStatus(conductor: Command): void {
       const lines = [styleFor().deco('📊', 'Registered Devices:')];
       for (const d of s.devices) {
         lines.push(
-          `  ${displayPath(d.device.mountPoint)}  (${d.device.alias}, ${d.device.fsType}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
+          `  ${deviceLabel(d.device, view)}  (${d.device.alias}, ${d.device.fsType}) - ${countOf(d.usage?.files ?? 0, 'file')}, ${formatBytes(d.usage?.bytes ?? 0)}`,
         );
       }
       lines.push(
