@@ -38,10 +38,22 @@ export type FailpointDelay =
    */
   | 'execute-action'
   /** Before each path an undo restores, each then recorded at once (a test interrupts it). */
-  | 'undo-action';
+  | 'undo-action'
+  /**
+   * Between an action's checks and its replacement (after its batch is journaled): a test
+   * swaps a directory there.
+   */
+  | 'execute-apply'
+  /**
+   * Inside the synchronous replacement, after the directories are re-checked and before the
+   * link and the rename (failpointPauseSync: the process blocks, nothing else runs).
+   */
+  | 'execute-act';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
-  'scan-small-commits';
+  | 'scan-small-commits'
+  /** The native executor opens paths component by component, as without openat2. */
+  | 'no-openat2';
 
 const delays = new Map<string, number>();
 for (const item of (process.env.HASHALL_FAILPOINT_DELAY ?? '').split(',')) {
@@ -58,6 +70,15 @@ const flags = new Set(
 /** The pause set for a step, in milliseconds (0: none). */
 export function failpointDelayMs(name: FailpointDelay): number {
   return delays.get(name) ?? 0;
+}
+
+/**
+ * Block the whole process for step NAME's pause (test-only): for a pause inside a synchronous
+ * check-then-act sequence, where an await would change what it tests.
+ */
+export function failpointPauseSync(name: FailpointDelay): void {
+  const ms = delays.get(name) ?? 0;
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export function failpointFlag(name: FailpointFlag): boolean {
