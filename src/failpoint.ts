@@ -78,7 +78,25 @@ export function failpointDelayMs(name: FailpointDelay): number {
  */
 export function failpointPauseSync(name: FailpointDelay): void {
   const ms = delays.get(name) ?? 0;
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (ms <= 0) return;
+  pausing(name);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Pause at step NAME (test-only), saying so first on stderr. */
+export async function failpointPause(name: FailpointDelay): Promise<void> {
+  const ms = delays.get(name) ?? 0;
+  if (ms <= 0) return;
+  pausing(name);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The line a test waits for before it changes the disk under the paused run (stderr is a pipe
+ * there: written synchronously on Linux, so it is out before the pause starts).
+ */
+function pausing(name: string): void {
+  process.stderr.write(`hashall: failpoint: paused at ${name}\n`);
 }
 
 export function failpointFlag(name: FailpointFlag): boolean {
