@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
-import { killExecuteAt } from '../helpers/kill-at.js';
+import { killAt, killExecuteAt } from '../helpers/kill-at.js';
 
 interface ExecJson {
   executed: number;
@@ -213,6 +213,29 @@ describe.each(MODES)('execute in directories swapped for symlinks ($mode)', (m) 
     const doc = r.json<ExecJson>();
     expect(doc.failed).toBe(1);
     expect(doc.failures[0]!.error).toMatch(/no longer a directory/);
+  });
+
+  it("undo's recovery after a crash never follows a swapped directory to delete a file there", () => {
+    const ex = hashall(['conductor', 'execute', String(planId), '--force', '--catalog', cat], {
+      env: m.env,
+    });
+    expect(ex.code).toBe(0);
+    killAt(['conductor', 'undo', String(planId), '--force', '--catalog', cat], {
+      // Before the copy's inode is journaled: only its name (and our prefix) say it is ours.
+      point: 'undo-after-copy',
+      env: m.env,
+    });
+    const [left] = readdirSync(join(tree, 'victim')).filter((n) => n.startsWith('.hashall-'));
+    expect(left).toBeDefined();
+    swap();
+    writeFileSync(join(outside, left!), 'not ours');
+    const before = state(outside);
+    const r = hashall(['conductor', 'undo', String(planId), '--force', '--catalog', cat], {
+      env: m.env,
+    });
+    expect(r.stderr).toMatch(/Recovered an interrupted undo/);
+    expect(state(outside)).toEqual(before);
+    expect(readFileSync(join(outside, left!), 'utf8')).toBe('not ours');
   });
 });
 
