@@ -120,11 +120,17 @@ const { errno } = osConstants;
 
 let chosen: AtOps | undefined;
 
+/** One way by name, for the tests that compare them (undefined: the addon has no *at() calls). */
+export function atOpsOf(kind: AtOps['kind']): AtOps | undefined {
+  if (kind === 'proc') return procOps;
+  const s = nativeStatus();
+  return s.kind === 'loaded' && s.addon.at?.version === 1 ? nativeOps(s.addon.at) : undefined;
+}
+
 /** The way this process acts in directories (chosen once). */
 export function atOps(): AtOps {
   if (!chosen) {
-    const s = nativeStatus();
-    chosen = s.kind === 'loaded' && s.addon.at?.version === 1 ? nativeOps(s.addon.at) : procOps;
+    chosen = atOpsOf('native') ?? procOps;
   }
   return chosen;
 }
