@@ -250,11 +250,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 // native/read.cc: the hashing workers' batch read.
 Napi::Value ReadFiles(const Napi::CallbackInfo &info);
+// native/at.cc: the executor's *at() calls.
+void InitAt(Napi::Env env, Napi::Object exports);
 
 namespace {
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   Init(env, exports);
   exports.Set("readFiles", Napi::Function::New(env, ReadFiles));
+  InitAt(env, exports);
   return exports;
 }
 } // namespace

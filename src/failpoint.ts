@@ -40,10 +40,22 @@ export type FailpointDelay =
   /** Before each path an undo restores, each then recorded at once (a test interrupts it). */
   | 'undo-action'
   /** After each page a catalog copy writes (a test cuts the server off mid-copy). */
-  | 'copy-page';
+  | 'copy-page'
+  /**
+   * Between an action's checks and its replacement (after its batch is journaled): a test
+   * swaps a directory there.
+   */
+  | 'execute-apply'
+  /**
+   * Inside the synchronous replacement, after the directories are re-checked and before the
+   * link and the rename (failpointPauseSync: the process blocks, nothing else runs).
+   */
+  | 'execute-act';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
-  'scan-small-commits';
+  | 'scan-small-commits'
+  /** The native executor opens paths component by component, as without openat2. */
+  | 'no-openat2';
 
 const delays = new Map<string, number>();
 for (const item of (process.env.HASHALL_FAILPOINT_DELAY ?? '').split(',')) {
@@ -60,6 +72,33 @@ const flags = new Set(
 /** The pause set for a step, in milliseconds (0: none). */
 export function failpointDelayMs(name: FailpointDelay): number {
   return delays.get(name) ?? 0;
+}
+
+/**
+ * Block the whole process for step NAME's pause (test-only): for a pause inside a synchronous
+ * check-then-act sequence, where an await would change what it tests.
+ */
+export function failpointPauseSync(name: FailpointDelay): void {
+  const ms = delays.get(name) ?? 0;
+  if (ms <= 0) return;
+  pausing(name);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Pause at step NAME (test-only), saying so first on stderr. */
+export async function failpointPause(name: FailpointDelay): Promise<void> {
+  const ms = delays.get(name) ?? 0;
+  if (ms <= 0) return;
+  pausing(name);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The line a test waits for before it changes the disk under the paused run (stderr is a pipe
+ * there: written synchronously on Linux, so it is out before the pause starts).
+ */
+function pausing(name: string): void {
+  process.stderr.write(`hashall: failpoint: paused at ${name}\n`);
 }
 
 export function failpointFlag(name: FailpointFlag): boolean {

@@ -1,5 +1,7 @@
 /**
- * Recovering an execute that was killed mid-action. For every journal row: remove our temp
+ * Recovering an execute that was killed mid-action. Every journaled path is looked at and
+ * acted on relative to its directory opened without following a symlink (safe-ops.ts): a
+ * directory on the way swapped for a symlink since the crash is reported, never followed. For every journal row: remove our temp
  * link if it is still there, then look at the target: if it is now the source inode the
  * action completed (roll forward, record it), otherwise it never happened (roll back: the
  * action is pending again). Either way every path still has its content.
@@ -10,7 +12,7 @@
  * there) rolls back.
  */
 import type { ReplaceMode } from '../catalog/action-decode.js';
-import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { Catalog } from '../catalog/port.js';
 import type { ActionRow } from '../catalog/actions.js';
 import type { InodeChange, OpenJournalEntry } from '../catalog/execute-port.js';
@@ -18,7 +20,8 @@ import { describeErrno, errnoCode } from '../errors.js';
 import { removeStage } from '../fs/reflink.js';
 import { TEMP_PREFIX_BYTES } from '../fs/temp-name.js';
 import { displayPath } from '../display-path.js';
-import { baseName } from '../paths.js';
+import { baseName, parentOf } from '../paths.js';
+import { inDir, lstatNoFollow } from '../fs/safe-ops.js';
 
 export interface RecoveryReport {
   rolledForward: number;
@@ -40,7 +43,7 @@ function ownChanges(
   const changes: InodeChange[] = [];
   const adopt = (abs: Buffer, inode: bigint, mtimeNs: bigint) => {
     try {
-      const st = lstatSync(abs, { bigint: true });
+      const st = lstatNoFollow(abs);
       if (st.isFile() && BigInt.asIntN(64, st.ino) === inode && st.mtimeNs === mtimeNs) {
         changes.push({
           deviceId: action.deviceId,
@@ -73,11 +76,14 @@ const RECOVER: Record<ReplaceMode, ModeRecovery> = {
     replaced: 'link',
     removeTemp(tempAbs, rep) {
       try {
-        const st = lstatSync(tempAbs, { bigint: true });
-        if (st.isFile()) {
-          unlinkSync(tempAbs);
-          rep.tempLinksRemoved++;
-        }
+        // Checked and removed in the one directory opened without following a symlink.
+        const name = baseName(tempAbs);
+        const removed = inDir(parentOf(tempAbs), (dir) => {
+          if (!dir.lstat(name).isFile()) return false;
+          dir.unlink(name);
+          return true;
+        });
+        if (removed) rep.tempLinksRemoved++;
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT')
           rep.problems.push(`cannot remove ${displayPath(tempAbs)}: ${describeErrno(err)}`);
@@ -125,7 +131,7 @@ export async function recoverInterrupted(
     let done = false;
     let st: BigIntStats | undefined;
     try {
-      st = lstatSync(j.targetAbs, { bigint: true });
+      st = lstatNoFollow(j.targetAbs);
       const want = action && how.completedInode({ ...entry, action });
       done =
         action !== undefined &&

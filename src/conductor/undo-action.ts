@@ -15,11 +15,7 @@ import {
   fstatSync,
   fsyncSync,
   futimesSync,
-  lstatSync,
-  openSync,
   readSync,
-  renameSync,
-  unlinkSync,
   writeSync,
   type BigIntStats,
 } from 'node:fs';
@@ -30,7 +26,7 @@ import type { ActionRow } from '../catalog/actions.js';
 import type { OriginalMeta, UndoAction } from '../catalog/undo.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { VerifiedDir, openRegular } from '../fs/safe-ops.js';
+import { VerifiedDir, openRegularAt } from '../fs/safe-ops.js';
 import { baseName, parentOf } from '../paths.js';
 import { displayPath } from '../display-path.js';
 import { hashFd } from './execute/identity.js';
@@ -90,11 +86,11 @@ export class ActionUndoer {
         if (code === 'EDIRCHANGED') throw new Changed((err as Error).message);
         throw err;
       }
-      const tgtPath = dir.child(baseName(targetAbs));
+      const tgtName = baseName(targetAbs);
       let opened: { fd: number; st: BigIntStats };
       try {
-        this.checkLinked(action, lstatSync(tgtPath, { bigint: true }));
-        opened = openRegular(tgtPath);
+        this.checkLinked(action, dir.lstat(tgtName));
+        opened = openRegularAt(dir, tgtName);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') throw new Changed('removed since execute');
         throw err;
@@ -103,7 +99,7 @@ export class ActionUndoer {
       this.checkLinked(action, opened.st);
       const outcome = this.o.dryRun
         ? this.dryCheck(u, fd)
-        : await this.restore(u, { dir, fd, tgtPath, targetAbs, sourceAbs });
+        : await this.restore(u, { dir, fd, tgtName, targetAbs, sourceAbs });
       return report(outcome.kind === 'would-restore' ? outcome : await this.record(u, outcome));
     } catch (err) {
       const outcome: UndoOutcome =
@@ -159,14 +155,13 @@ export class ActionUndoer {
   /** Steps 3-8 for one verified path. */
   private async restore(
     u: UndoAction,
-    p: { dir: VerifiedDir; fd: number; tgtPath: Buffer; targetAbs: Buffer; sourceAbs: Buffer },
+    p: { dir: VerifiedDir; fd: number; tgtName: Buffer; targetAbs: Buffer; sourceAbs: Buffer },
   ): Promise<UndoOutcome> {
     const { action } = u;
     const { undo } = this.o.catalog;
     const tmpName = Buffer.from(
       `${UNDO_TEMP_PREFIX}${this.o.plan.id}-${action.id}-${randomBytes(4).toString('hex')}`,
     );
-    const tmpPath = p.dir.child(tmpName);
     const tempAbs = Buffer.concat([p.dir.abs, Buffer.from('/'), tmpName]);
     await undo.journal.intent({
       actionId: action.id,
@@ -178,7 +173,7 @@ export class ActionUndoer {
     failpoint('undo-after-journal', action.id);
     let tfd: number;
     try {
-      tfd = openSync(tmpPath, CREATE, 0o600);
+      tfd = p.dir.open(tmpName, CREATE, 0o600);
     } catch (err) {
       // EEXIST cannot be ours (a fresh random name): leave it alone.
       await undo.journal.drop(action.id);
@@ -211,15 +206,19 @@ export class ActionUndoer {
       failpoint('undo-after-meta', action.id);
       // On record before it replaces anything: recovery recognises our copy by this inode.
       await undo.journal.tempInode(action.id, tempIno);
-      // From here to the rename: no await (the checks guard the rename).
-      this.checkLinked(action, lstatSync(p.tgtPath, { bigint: true }));
+      // From here to the rename: no await (the checks guard the rename). The directory must
+      // still be where its path leads (the journal's paths are what recovery follows); the
+      // rename itself is relative to its fd.
+      if (!p.dir.stillAt())
+        throw new Changed('its directory was moved or replaced since it was checked');
+      this.checkLinked(action, p.dir.lstat(p.tgtName));
       this.checkLinked(action, fstatSync(p.fd, { bigint: true }));
       failpoint('undo-before-rename', action.id);
-      renameSync(tmpPath, p.tgtPath);
+      p.dir.renameTo(tmpName, { dir: p.dir, name: p.tgtName });
     } catch (err) {
       closeSync(tfd);
       try {
-        unlinkSync(tmpPath);
+        p.dir.unlink(tmpName);
         await undo.journal.drop(action.id);
       } catch {
         // the journal row stays: recovery removes the copy
@@ -228,7 +227,7 @@ export class ActionUndoer {
     }
     closeSync(tfd);
     failpoint('undo-after-rename', action.id);
-    const post = lstatSync(p.tgtPath, { bigint: true });
+    const post = p.dir.lstat(p.tgtName);
     const kept = fstatSync(p.fd, { bigint: true }); // one link fewer now
     const keptState = { ctimeNs: kept.ctimeNs, nlink: Number(kept.nlink) };
     this.ctimes.set(`${action.sourceDeviceId}:${action.sourceInode}`, kept.ctimeNs);

@@ -8,11 +8,12 @@
  * was journaled, a regular file: the name is random and was created with O_EXCL).
  * Plans a killed undo left 'undoing' become 'partially-undone': `conductor undo` resumes them.
  */
-import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { Catalog } from '../catalog/port.js';
 import type { KeptInode, UndoSettlement } from '../catalog/plan-port.js';
 import { describeErrno, errnoCode } from '../errors.js';
-import { baseName } from '../paths.js';
+import { baseName, parentOf } from '../paths.js';
+import { inDir, lstatNoFollow } from '../fs/safe-ops.js';
 import { displayPath } from '../display-path.js';
 import { UNDO_TEMP_PREFIX } from './undo-types.js';
 
@@ -25,9 +26,9 @@ export interface UndoRecoveryReport {
 
 const PREFIX = Buffer.from(UNDO_TEMP_PREFIX);
 
-function lstatOrUndefined(p: Buffer): BigIntStats | undefined {
+function lstatOrUndefined(stat: () => BigIntStats): BigIntStats | undefined {
   try {
-    return lstatSync(p, { bigint: true });
+    return stat();
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
@@ -40,7 +41,7 @@ function keptInode(
   a: { sourceInode: bigint; sourceMtimeNs: bigint },
 ): KeptInode | undefined {
   try {
-    const kept = lstatSync(sourceAbs, { bigint: true });
+    const kept = lstatNoFollow(sourceAbs);
     if (
       kept.isFile() &&
       BigInt.asIntN(64, kept.ino) === a.sourceInode &&
@@ -80,7 +81,7 @@ export async function recoverInterruptedUndo(
     if (scope.kind === 'devices' && action && !scope.devices.has(action.deviceId)) continue;
     let target: BigIntStats | undefined;
     try {
-      target = lstatOrUndefined(j.targetAbs);
+      target = lstatOrUndefined(() => lstatNoFollow(j.targetAbs));
     } catch (err) {
       rep.problems.push(`cannot check ${displayPath(j.targetAbs)}: ${describeErrno(err)}`);
     }
@@ -92,16 +93,20 @@ export async function recoverInterruptedUndo(
       BigInt.asIntN(64, target.ino) === j.tempInode;
     if (!forward && baseName(j.tempAbs).subarray(0, PREFIX.length).equals(PREFIX)) {
       try {
-        const t = lstatOrUndefined(j.tempAbs);
-        if (
-          t?.isFile() &&
-          (j.tempInode === undefined || BigInt.asIntN(64, t.ino) === j.tempInode)
-        ) {
-          unlinkSync(j.tempAbs);
-          rep.copiesRemoved++;
-        }
+        // Checked and removed in the one directory opened without following a symlink.
+        const name = baseName(j.tempAbs);
+        const removed = inDir(parentOf(j.tempAbs), (dir) => {
+          const t = lstatOrUndefined(() => dir.lstat(name));
+          if (!t?.isFile()) return false;
+          if (j.tempInode !== undefined && BigInt.asIntN(64, t.ino) !== j.tempInode) return false;
+          dir.unlink(name);
+          return true;
+        });
+        if (removed) rep.copiesRemoved++;
       } catch (err) {
-        rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
+        // Its directory gone: so is the copy.
+        if (errnoCode(err) !== 'ENOENT')
+          rep.problems.push(`cannot remove ${displayPath(j.tempAbs)}: ${describeErrno(err)}`);
       }
     }
     let settlement: UndoSettlement;

@@ -13,23 +13,11 @@
  * path names: one moved away mid-run is reopened by path (and its actions fail as stale)
  * rather than worked in at its new place, where the journal's paths would not lead recovery.
  */
-import { fstatSync, lstatSync } from 'node:fs';
 import { VerifiedDir } from './safe-ops.js';
 import { baseName, byteKey, parentOf } from '../paths.js';
 
 /** How long a cached directory fd is trusted before its path is checked again. */
 const RECHECK_MS = 1000;
-
-/** Does `abs` (now) name the directory `d` has open? */
-function stillNamedBy(d: VerifiedDir, abs: Buffer): boolean {
-  try {
-    const now = lstatSync(abs, { bigint: true });
-    const open = fstatSync(d.fd, { bigint: true });
-    return now.isDirectory() && now.ino === open.ino && now.dev === open.dev;
-  } catch {
-    return false;
-  }
-}
 
 export class DirCache {
   /** Least recently used first. */
@@ -49,7 +37,7 @@ export class DirCache {
     if (hit) {
       this.entries.delete(key);
       const now = Date.now();
-      if (now - hit.checkedAt <= RECHECK_MS || stillNamedBy(hit.d, abs)) {
+      if (now - hit.checkedAt <= RECHECK_MS || hit.d.stillAt()) {
         if (now - hit.checkedAt > RECHECK_MS) hit.checkedAt = now;
         this.entries.set(key, hit); // most recent last
         return hit.d;

@@ -20,6 +20,30 @@ export interface NativeAddon {
    * in which case the workers read with node:fs.
    */
   readonly readFiles?: (batch: NativeReadBatch) => NativeReadResult;
+  /**
+   * The executor's *at() calls (native/at.cc); absent from a binary built before them, in
+   * which case the executor names files through /proc/self/fd (src/fs/at-ops.ts).
+   */
+  readonly at?: NativeAt;
+}
+
+/**
+ * The executor's calls relative to directory fds (native/at.cc). Each returns >= 0 (an fd, or
+ * 0) or -errno; a name is one path component (else -EINVAL); nothing follows a symlink.
+ */
+export interface NativeAt {
+  readonly version: number;
+  /** openat2(RESOLVE_NO_SYMLINKS) of an absolute directory path: -ENOSYS/-EPERM where absent. */
+  openDirPath(abs: Buffer): number;
+  openDirAt(dirFd: number, name: Buffer): number;
+  /** O_NOFOLLOW | O_CLOEXEC are always added to `flags`. */
+  openAt(dirFd: number, name: Buffer, flags: number, mode: number): number;
+  /** Fills dev, ino, mode, nlink, uid, gid, rdev, size, blksize, blocks, a/m/c/birth time ns. */
+  lstatAt(dirFd: number, name: Buffer, out: BigInt64Array): number;
+  linkAt(fromDir: number, fromName: Buffer, toDir: number, toName: Buffer): number;
+  renameAt(fromDir: number, fromName: Buffer, toDir: number, toName: Buffer): number;
+  unlinkAt(dirFd: number, name: Buffer, removeDir: 0 | 1): number;
+  mkdirAt(dirFd: number, name: Buffer, mode: number): number;
 }
 
 /** A batch for readFiles: the jobs as hash-job.ts encodes them, what to read of each, where to put digests. */

@@ -22,9 +22,7 @@ import {
   constants,
   copyFileSync,
   fstatSync,
-  mkdirSync,
   openSync,
-  rmdirSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -32,6 +30,7 @@ import { displayPath } from '../display-path.js';
 import { describeErrno, errnoCode } from '../errors.js';
 import { VerifiedDir } from './safe-ops.js';
 import { TEMP_PREFIX } from './temp-name.js';
+import { baseName, parentOf } from '../paths.js';
 
 export { TEMP_PREFIX };
 /** The clone's name inside its staging directory. */
@@ -122,7 +121,7 @@ export class CloneStage {
 
   /** mkdir PARENT/NAME 0700 (exclusive) and open it, checking it is ours and private. */
   static create(parent: VerifiedDir, name: Buffer): CloneStage {
-    mkdirSync(parent.child(name), 0o700);
+    parent.mkdir(name, 0o700);
     let dir: VerifiedDir | undefined;
     try {
       dir = parent.openChild(name);
@@ -136,7 +135,7 @@ export class CloneStage {
     } catch (err) {
       dir?.close();
       try {
-        rmdirSync(parent.child(name));
+        parent.rmdir(name);
       } catch {
         // left for recovery (it is journaled)
       }
@@ -161,13 +160,13 @@ export class CloneStage {
   remove(): boolean {
     let ok = true;
     try {
-      unlinkSync(this.clonePath);
+      this.dir.unlink(CLONE_NAME);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') ok = false;
     }
     this.dir.close();
     try {
-      rmdirSync(this.parent.child(this.name));
+      this.parent.rmdir(this.name);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') ok = false;
     }
@@ -189,15 +188,21 @@ export function removeStage(stageAbs: Buffer): { removed: boolean; error?: strin
   }
   try {
     try {
-      unlinkSync(dir.child(CLONE_NAME));
+      dir.unlink(CLONE_NAME);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') return { removed: false, error: describeErrno(err) };
     }
   } finally {
     dir.close();
   }
+  // The directory itself, relative to its parent opened the same way (never through a symlink).
   try {
-    rmdirSync(stageAbs);
+    const parent = VerifiedDir.open(parentOf(stageAbs));
+    try {
+      parent.rmdir(baseName(stageAbs));
+    } finally {
+      parent.close();
+    }
     return { removed: true };
   } catch (err) {
     return { removed: false, error: describeErrno(err) };

@@ -1,24 +1,39 @@
 /**
  * File operations for the executor that cannot be redirected by a swapped directory.
  *
- * Node has no openat()/linkat()/renameat(). We open the parent directory one component at a
- * time, each with O_NOFOLLOW relative to the previous one, so no symlink anywhere on the path
- * is followed; then we name every file as /proc/self/fd/N/NAME, which the kernel resolves
- * relative to that open directory, exactly as the *at() calls would. A directory replaced by a
- * symlink after we opened it cannot move our link or rename elsewhere: the fd still refers to
- * the directory we walked. This also reaches paths longer than PATH_MAX.
+ * We open the parent directory without following a symlink anywhere on the path (one
+ * openat2(RESOLVE_NO_SYMLINKS) call with the native addon, else one component at a time, each
+ * with O_NOFOLLOW relative to the previous one), then act on its files only relative to that
+ * open fd (at-ops.ts: the real *at() calls, or /proc/self/fd/N/NAME without the addon). A
+ * directory replaced by a symlink after we opened it cannot move our link or rename elsewhere:
+ * the fd still refers to the directory we walked. `stillAt` tells whether its path still leads
+ * to it, for the check just before an act. This also reaches paths longer than PATH_MAX.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  type BigIntStats,
+} from 'node:fs';
 import { displayPath } from '../display-path.js';
+import { baseName, parentOf } from '../paths.js';
+import { DIR_NOFOLLOW, atOps, procChild } from './at-ops.js';
 
 const SLASH = Buffer.from('/');
-const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
-function procChild(fd: number, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
+/** A name in a directory, for the operations that take two (link, rename). */
+export interface At {
+  readonly dir: VerifiedDir;
+  readonly name: Buffer;
 }
 
 export class VerifiedDir {
+  /** The directory's dev/ino, read once (an fd keeps its inode). */
+  private id: { dev: bigint; ino: bigint } | undefined;
+
   private constructor(
     readonly fd: number,
     readonly abs: Buffer,
@@ -26,6 +41,8 @@ export class VerifiedDir {
 
   /** Open absolute directory `abs` without following any symlink on the way. */
   static open(abs: Buffer): VerifiedDir {
+    const fd = atOps().openDirPath(abs);
+    if (fd !== undefined) return new VerifiedDir(fd, abs);
     let dir = new VerifiedDir(openSync('/', DIR_NOFOLLOW), Buffer.from('/'));
     try {
       let start = 1;
@@ -53,7 +70,7 @@ export class VerifiedDir {
       name,
     ]);
     try {
-      return new VerifiedDir(openSync(procChild(this.fd, name), DIR_NOFOLLOW), abs);
+      return new VerifiedDir(atOps().openDirAt(this.fd, name), abs);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ELOOP' || code === 'ENOTDIR') {
@@ -68,9 +85,72 @@ export class VerifiedDir {
     }
   }
 
-  /** A path naming `name` inside this directory, resolved relative to the open fd. */
+  /**
+   * Does this directory's path, resolved now, still lead to the directory we hold open? With
+   * the addon the path is resolved with no symlink followed anywhere (openat2); without it (or
+   * without openat2) by lstat, which may pass through a symlinked ancestor but must still end
+   * at this very directory (dev/ino): either way a directory moved away, or replaced (by a
+   * symlink or another directory), answers false.
+   */
+  stillAt(): boolean {
+    this.id ??= (() => {
+      const st = fstatSync(this.fd, { bigint: true });
+      return { dev: st.dev, ino: st.ino };
+    })();
+    try {
+      const fd = atOps().openDirPath(this.abs);
+      let now: BigIntStats;
+      if (fd === undefined) now = lstatSync(this.abs, { bigint: true });
+      else {
+        try {
+          now = fstatSync(fd, { bigint: true });
+        } finally {
+          closeSync(fd);
+        }
+      }
+      return now.isDirectory() && now.ino === this.id.ino && now.dev === this.id.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A path naming `name` inside this directory, resolved relative to the open fd through
+   * /proc (for what has no *at() call here: copy_file_range/FICLONE by path).
+   */
   child(name: Buffer): Buffer {
     return procChild(this.fd, name);
+  }
+
+  lstat(name: Buffer): BigIntStats {
+    return atOps().lstatAt(this.fd, name);
+  }
+
+  /** Open `name` (O_NOFOLLOW always added). */
+  open(name: Buffer, flags: number, mode?: number): number {
+    return atOps().openAt(this.fd, name, flags, mode);
+  }
+
+  /** link(from, this/name), never following a symlink. */
+  linkFrom(from: At, name: Buffer): void {
+    atOps().linkAt({ dirFd: from.dir.fd, name: from.name }, { dirFd: this.fd, name });
+  }
+
+  /** rename(this/from, to). */
+  renameTo(from: Buffer, to: At): void {
+    atOps().renameAt({ dirFd: this.fd, name: from }, { dirFd: to.dir.fd, name: to.name });
+  }
+
+  unlink(name: Buffer): void {
+    atOps().unlinkAt(this.fd, name);
+  }
+
+  rmdir(name: Buffer): void {
+    atOps().rmdirAt(this.fd, name);
+  }
+
+  mkdir(name: Buffer, mode: number): void {
+    atOps().mkdirAt(this.fd, name, mode);
   }
 
   close(): void {
@@ -81,8 +161,16 @@ export class VerifiedDir {
 const READ_FLAGS =
   constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
+/** Open regular file `name` in `dir` for reading (no symlink, no FIFO: it would block). */
+export function openRegularAt(dir: VerifiedDir, name: Buffer): { fd: number; st: BigIntStats } {
+  return fstatRegular(dir.open(name, READ_FLAGS));
+}
+
 export function openRegular(path: Buffer): { fd: number; st: BigIntStats } {
-  const fd = openSync(path, READ_FLAGS);
+  return fstatRegular(openSync(path, READ_FLAGS));
+}
+
+function fstatRegular(fd: number): { fd: number; st: BigIntStats } {
   try {
     const st = fstatSync(fd, { bigint: true });
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
@@ -118,4 +206,23 @@ export function sameBytes(
     if (bufA.compare(bufB, 0, n, 0, n) !== 0) return false;
     pos += n;
   }
+}
+
+/**
+ * Run `fn` in the directory `abs` names, opened without following a symlink anywhere on the
+ * way (VerifiedDir.open), and close it. For recovery, which acts on journaled paths: a
+ * directory on the way swapped for a symlink since is refused (EDIRCHANGED), never followed.
+ */
+export function inDir<T>(abs: Buffer, fn: (dir: VerifiedDir) => T): T {
+  const dir = VerifiedDir.open(abs);
+  try {
+    return fn(dir);
+  } finally {
+    dir.close();
+  }
+}
+
+/** lstat of absolute path `abs`, following no symlink anywhere on it. */
+export function lstatNoFollow(abs: Buffer): BigIntStats {
+  return inDir(parentOf(abs), (d) => d.lstat(baseName(abs)));
 }

@@ -1,14 +1,15 @@
 /**
- * Hardlink replacement (steps 5-8 of execute): link(source, DIR/.hashall-tmp-…) in the target's
- * directory, re-check the target's and the source's identity and the temp link, rename the temp
+ * Hardlink replacement (steps 5-8 of execute): check both directories are still where their
+ * paths lead, link(source, DIR/.hashall-tmp-…) in the target's directory (linkat from the
+ * source's directory fd into the target's: safe-ops.ts), re-check the target's and the source's identity and the temp link, rename the temp
  * link over the target (atomic: the path names the old file or the new link, never nothing),
  * and check the target is the source inode.
  */
-import { fstatSync, linkSync, lstatSync, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { fstatSync, type BigIntStats } from 'node:fs';
 import type { ActionRow } from '../../catalog/actions.js';
-import { failpoint } from '../../failpoint.js';
+import { failpoint, failpointPauseSync } from '../../failpoint.js';
 import { describeErrno } from '../../errors.js';
-import { Stale, checkIdentity, plannedTarget } from './identity.js';
+import { Stale, checkDirs, checkIdentity, plannedTarget } from './identity.js';
 import type { Replacer, ReplacerContext } from './replacer.js';
 import type { Applied, Outcome, Verified } from './types.js';
 
@@ -47,14 +48,17 @@ export class HardlinkReplacer implements Replacer {
     const dev = action.deviceId;
     failpoint('after-journal', action.id);
     try {
-      linkSync(v.srcPath, v.tmpPath);
+      checkDirs(v.sdir === v.tdir ? [v.tdir] : [v.tdir, v.sdir]);
+      failpointPauseSync('execute-act');
+      v.tdir.linkFrom({ dir: v.sdir, name: v.srcName }, v.tmpName);
     } catch (err) {
-      return { kind: 'failed', v, error: describeErrno(err), journalClear: true };
+      const error = err instanceof Stale ? err.message : describeErrno(err);
+      return { kind: 'failed', v, error, journalClear: true };
     }
     failpoint('after-link', action.id);
     try {
-      checkIdentity(lstatSync(v.tgtPath, { bigint: true }), plannedTarget(action), exp);
-      const tmpSt = lstatSync(v.tmpPath, { bigint: true });
+      checkIdentity(v.tdir.lstat(v.tgtName), plannedTarget(action), exp);
+      const tmpSt = v.tdir.lstat(v.tmpName);
       if (tmpSt.ino !== v.sourceIno)
         throw new Stale(
           'stale: the temporary link is not the source (source replaced while linking)',
@@ -66,11 +70,11 @@ export class HardlinkReplacer implements Replacer {
         throw new Stale('stale: the source was modified while linking');
       }
       failpoint('before-rename', action.id);
-      renameSync(v.tmpPath, v.tgtPath);
+      v.tdir.renameTo(v.tmpName, { dir: v.tdir, name: v.tgtName });
     } catch (err) {
       let journalClear = false;
       try {
-        unlinkSync(v.tmpPath);
+        v.tdir.unlink(v.tmpName);
         journalClear = true;
       } catch {
         // the journal row stays: recovery will remove the temp link
@@ -81,7 +85,7 @@ export class HardlinkReplacer implements Replacer {
       return { kind: 'failed', v, error, journalClear };
     }
     failpoint('after-rename', action.id);
-    const post = lstatSync(v.tgtPath, { bigint: true });
+    const post = v.tdir.lstat(v.tgtName);
     const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer now
     const newSource = fstatSync(v.srcFd, { bigint: true });
     exp.touched(dev, action.sourceInode, newSource);

@@ -9,6 +9,8 @@ import type { Catalog } from '../../catalog/port.js';
 import type { ActionRow } from '../../catalog/actions.js';
 import type { InodeChange } from '../../catalog/execute-port.js';
 import { describeErrno } from '../../errors.js';
+import { displayPath } from '../../display-path.js';
+import type { VerifiedDir } from '../../fs/safe-ops.js';
 
 /** The file is not what the plan recorded (or changed while we looked): the action fails. */
 export class Stale extends Error {}
@@ -156,4 +158,21 @@ export function hashFd(fd: number, buf: Buffer): Buffer {
     pos += n;
   }
   return h.digest();
+}
+
+/**
+ * Just before an act (synchronously with it): the directories we checked the files in must
+ * still be where their paths lead. The act itself is relative to their fds, so a directory
+ * swapped for a symlink can never send it elsewhere; this refuses to act at all in a
+ * directory moved away or replaced since the check, where the journal's paths would not lead
+ * recovery. Throws Stale.
+ */
+export function checkDirs(dirs: readonly VerifiedDir[]): void {
+  for (const d of dirs) {
+    if (!d.stillAt()) {
+      throw new Stale(
+        `stale: the directory ${displayPath(d.abs)} was moved or replaced (by a symlink or another directory) since it was checked; nothing done`,
+      );
+    }
+  }
 }

@@ -26,7 +26,7 @@ import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
 import { currentMounts, type MountView } from '../../fs/reachability.js';
-import { failpoint, failpointDelayMs } from '../../failpoint.js';
+import { failpoint, failpointDelayMs, failpointPause } from '../../failpoint.js';
 import { Pacer } from '../pace.js';
 import { DirCache } from '../../fs/dir-cache.js';
 import { fdBudget, openFdCount, openFilesLimit, type FdBudget } from '../fd-budget.js';
@@ -304,7 +304,10 @@ export class Executor {
           };
         }),
       );
+      const applyDelayMs = failpointDelayMs('execute-apply');
       for (const v of batch) {
+        // Test-only: a pause between this action's checks and its replacement.
+        if (applyDelayMs > 0) await failpointPause('execute-apply');
         const a = await this.replacer.apply(v);
         applied.push({
           ...a,

@@ -14,15 +14,21 @@ import {
   fstatSync,
   futimesSync,
   lstatSync,
-  renameSync,
   type BigIntStats,
 } from 'node:fs';
 import type { ActionRow } from '../../catalog/actions.js';
-import { failpoint } from '../../failpoint.js';
+import { failpoint, failpointPauseSync } from '../../failpoint.js';
 import { describeErrno } from '../../errors.js';
-import { CloneStage, cloneErrorText } from '../../fs/reflink.js';
-import { openRegular } from '../../fs/safe-ops.js';
-import { Stale, checkIdentity, hashFd, plannedSource, plannedTarget } from './identity.js';
+import { CLONE_NAME, CloneStage, cloneErrorText } from '../../fs/reflink.js';
+import { openRegularAt } from '../../fs/safe-ops.js';
+import {
+  Stale,
+  checkDirs,
+  checkIdentity,
+  hashFd,
+  plannedSource,
+  plannedTarget,
+} from './identity.js';
 import type { Replacer, ReplacerContext } from './replacer.js';
 import type { Applied, Outcome, Verified } from './types.js';
 
@@ -109,7 +115,7 @@ export class ReflinkReplacer implements Replacer {
         throw new Stale(cloneErrorText(err));
       }
       failpoint('after-clone', action.id);
-      const c = openRegular(stage.clonePath);
+      const c = openRegularAt(stage.dir, CLONE_NAME);
       cloneFd = c.fd;
       if (c.st.size !== BigInt(action.size) || c.st.nlink !== 1n)
         throw new Stale(
@@ -138,11 +144,13 @@ export class ReflinkReplacer implements Replacer {
       // commit per action (it cannot wait for a batch: the rename follows). Awaited before the
       // re-checks below, which then run with the rename and nothing in between.
       await this.ctx.catalog.journal.cloneInode({ actionId: action.id, inode: cloneIno });
-      checkIdentity(lstatSync(v.tgtPath, { bigint: true }), plannedTarget(action), exp);
+      checkDirs([v.tdir]);
+      checkIdentity(v.tdir.lstat(v.tgtName), plannedTarget(action), exp);
       // The source inode must still hold the bytes we compared (cloning leaves its ctime alone).
       checkIdentity(fstatSync(v.srcFd, { bigint: true }), plannedSource(action), exp);
+      failpointPauseSync('execute-act');
       failpoint('before-rename', action.id);
-      renameSync(stage.clonePath, v.tgtPath);
+      stage.dir.renameTo(CLONE_NAME, { dir: v.tdir, name: v.tgtName });
     } catch (err) {
       if (cloneFd !== undefined) closeSync(cloneFd);
       const journalClear = stage.remove();
@@ -151,7 +159,7 @@ export class ReflinkReplacer implements Replacer {
     }
     failpoint('after-rename', action.id);
     closeSync(cloneFd);
-    const post = lstatSync(v.tgtPath, { bigint: true });
+    const post = v.tdir.lstat(v.tgtName);
     const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer
     if (oldTarget.nlink > 0n) exp.touched(dev, action.targetInode, oldTarget);
     const journalClear = stage.remove();

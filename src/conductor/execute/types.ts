@@ -53,9 +53,9 @@ export interface Verified {
   readonly action: ActionRow;
   readonly sourceAbs: Buffer;
   readonly targetAbs: Buffer;
-  readonly srcPath: Buffer;
-  readonly tgtPath: Buffer;
-  readonly tmpPath: Buffer;
+  /** The source's name in `sdir`, the target's and our temp name in `tdir` (one component). */
+  readonly srcName: Buffer;
+  readonly tgtName: Buffer;
   readonly tempAbs: Buffer;
   readonly srcFd: number;
   readonly tgtFd: number;
@@ -63,7 +63,7 @@ export interface Verified {
   /** The target as lstat saw it before we read it (reflink: the clone takes its metadata). */
   readonly targetSt: BigIntStats;
   readonly tdir: VerifiedDir;
-  /** The source's directory: srcPath names the source through it. */
+  /** The source's directory: srcName names the source in it. */
   readonly sdir: VerifiedDir;
   readonly tmpName: Buffer;
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync } from 'node:fs';
 import type { ActionRow } from '../../catalog/actions.js';
 import { describeErrno } from '../../errors.js';
-import { openRegular, sameBytes, type VerifiedDir } from '../../fs/safe-ops.js';
+import { openRegularAt, sameBytes, type VerifiedDir } from '../../fs/safe-ops.js';
 import { TEMP_PREFIX } from '../../fs/temp-name.js';
 import { baseName, parentOf } from '../../paths.js';
 import type { DirCache } from '../../fs/dir-cache.js';
@@ -101,11 +101,10 @@ export class Verifier {
   ): Verification {
     const { sourceAbs, targetAbs, tdir, sdir } = at;
     const { exp } = this.c;
-    const srcPath = sdir.child(baseName(sourceAbs));
+    const srcName = baseName(sourceAbs);
     const tgtName = baseName(targetAbs);
-    const tgtPath = tdir.child(tgtName);
-    const ss = lstatSync(srcPath, { bigint: true });
-    const ts = lstatSync(tgtPath, { bigint: true });
+    const ss = sdir.lstat(srcName);
+    const ts = tdir.lstat(tgtName);
     if (ss.isFile() && ts.isFile() && ss.ino === ts.ino && ss.dev === ts.dev) {
       return { kind: 'outcome', outcome: { kind: 'noop', why: 'already linked' } };
     }
@@ -121,9 +120,9 @@ export class Verifier {
     const fds: number[] = [];
     let keep = false;
     try {
-      const src = openRegular(srcPath);
+      const src = openRegularAt(sdir, srcName);
       fds.push(src.fd);
-      const tgt = openRegular(tgtPath);
+      const tgt = openRegularAt(tdir, tgtName);
       fds.push(tgt.fd);
       if (src.st.ino !== ss.ino || tgt.st.ino !== ts.ino)
         throw new Stale('stale: a file was replaced while it was opened');
@@ -153,9 +152,8 @@ export class Verifier {
           action,
           sourceAbs,
           targetAbs,
-          srcPath,
-          tgtPath,
-          tmpPath: tdir.child(tmpName),
+          srcName,
+          tgtName,
           tempAbs: Buffer.concat([tdir.abs, Buffer.from('/'), tmpName]),
           srcFd: src.fd,
           tgtFd: tgt.fd,
