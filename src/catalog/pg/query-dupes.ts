@@ -4,11 +4,10 @@
  * at a time; the paths of a page's groups come from one statement. Memory is that of a page.
  */
 import type pg from 'pg';
+import { pgLimit, type Int } from './query-sql.js';
 import type { DupeGroupKey, DupePath, DupeRowFilter } from '../dupes.js';
 import type { DupeGroupRows, DupeListing, DupeQueries } from '../query-port.js';
 import { applyPgScope, pgScopeClause } from './query-scope.js';
-
-type Int = string | number;
 
 /** The row filter as SQL over `files` columns, its parameters numbered from `first`. */
 function rowWhere(f: DupeRowFilter, first: number): { sql: string; params: unknown[] } {
@@ -59,7 +58,7 @@ async function groupPage(client: pg.Client, after: number, limit: number): Promi
     paths: Int;
   }>('SELECT * FROM pg_temp.dupe_groups WHERE row_id > $1 ORDER BY row_id LIMIT $2', [
     after,
-    limit,
+    pgLimit(limit),
   ]);
   return r.rows.map((g) => ({
     rowId: Number(g.row_id),

@@ -10,6 +10,7 @@
  * BigInts as SQLite's safe integers give them.
  */
 import type pg from 'pg';
+import { pgLimit, type Int } from './query-sql.js';
 import type { CrossKey, GroupKey, Member } from '../groups.js';
 import type {
   CrossDeviceGroups,
@@ -18,8 +19,6 @@ import type {
   SameDeviceGroups,
 } from '../query-port.js';
 import { applyPgScope, pgScopeClause } from './query-scope.js';
-
-type Int = string | number;
 
 const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
   deviceId === undefined ? '' : `AND ${col} = ${Number(deviceId)}`;
@@ -71,7 +70,7 @@ async function prepareSame(
 async function samePage(client: pg.Client, after: number, limit: number): Promise<GroupKey[]> {
   const r = await client.query<RawSameGroup>(
     'SELECT * FROM pg_temp.same_groups WHERE row_id > $1 ORDER BY row_id LIMIT $2',
-    [after, limit],
+    [after, pgLimit(limit)],
   );
   return r.rows.map((g) => ({
     rowId: Number(g.row_id),
@@ -121,7 +120,7 @@ async function crossPage(client: pg.Client, after: number, limit: number): Promi
     copies: Int;
   }>('SELECT * FROM pg_temp.cross_groups WHERE row_id > $1 ORDER BY row_id LIMIT $2', [
     after,
-    limit,
+    pgLimit(limit),
   ]);
   return r.rows.map((g) => ({
     rowId: Number(g.row_id),

@@ -6,6 +6,7 @@
  * table of action ids numbered in that order (the server sorts, on disk if it must).
  */
 import type pg from 'pg';
+import { pgLimit, type Int } from './query-sql.js';
 import { replaceMode } from '../action-decode.js';
 import { toAction, type ActionRow, type RawAction } from '../actions.js';
 import type { PlanDeviceTotals, PlanGroupTotals } from '../plan-report.js';
@@ -15,8 +16,6 @@ import type { StoredScope } from '../scope.js';
 import type { ActionType } from '../plan-types.js';
 import type { ActionStatus } from '../actions.js';
 import { pgDeviceRecords } from './records.js';
-
-type Int = string | number;
 
 interface RawPlan {
   id: Int;
@@ -125,13 +124,13 @@ async function topGroups(
     hardlinks: Int;
     bytes: Int;
   }>(
-    `SELECT group_no, min(device_id) AS device_id, max(group_hash) AS sha256, max(size) AS size,
+    `SELECT group_no, min(device_id) AS device_id, (array_agg(group_hash ORDER BY group_hash DESC NULLS LAST))[1] AS sha256, max(size) AS size,
             count(*) AS actions, sum((action_type = 'HARDLINK')::int) AS hardlinks,
             coalesce(sum(CASE WHEN action_type = 'HARDLINK' THEN bytes_to_save END), 0) AS bytes
        FROM conductor_actions WHERE plan_id = $1
       GROUP BY group_no HAVING coalesce(sum(CASE WHEN action_type = 'HARDLINK' THEN bytes_to_save END), 0) > 0
       ORDER BY bytes DESC, group_no LIMIT $2`,
-    [planId, limit],
+    [planId, pgLimit(limit)],
   );
   return r.rows.map((g) => ({
     groupNo: Number(g.group_no),
@@ -242,7 +241,7 @@ async function* topFirst(
                                         bytes_to_save DESC, size DESC, id) AS pos, id
        FROM conductor_actions WHERE plan_id = $1
       ORDER BY pos LIMIT $2`,
-    [planId, limit < 0 ? null : limit],
+    [planId, pgLimit(limit)],
   );
   let after = 0;
   for (;;) {

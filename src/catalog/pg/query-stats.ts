@@ -5,12 +5,11 @@
  * the page size — so neither the client nor a long-open transaction holds the catalog.
  */
 import type pg from 'pg';
+import type { Int } from './query-sql.js';
 import type { ExportFileRow } from '../file-export.js';
 import type { CatalogStats } from '../stats.js';
 import type { ExportQueries, StatsQueries } from '../query-port.js';
 import { pgDeviceRecords } from './records.js';
-
-type Int = string | number;
 
 async function catalogStats(client: pg.Client): Promise<CatalogStats> {
   const r = await client.query<Record<string, Int>>(
