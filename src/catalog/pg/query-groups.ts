@@ -44,20 +44,28 @@ async function prepareSame(
   await client.query(`DROP TABLE IF EXISTS pg_temp.same_groups;
     CREATE TEMP TABLE same_groups (row_id bigint PRIMARY KEY, device_id bigint, sha256 bytea,
       size bigint, inodes bigint, paths bigint, pinned bigint, classes bigint, saveable bigint)`);
+  // The grouped rows, as columns of `files` named with the prefix `p`.
+  const rows = (p: string) =>
+    `${p}status = 'active' AND ${p}sha256 IS NOT NULL AND ${p}size > 0
+     ${deviceFilter(deviceId, `${p}device_id`)} ${pgScopeClause(scoped, `${p}dir_id`)}`;
+  // Two passes. The keys with two or more inodes need only the columns of files_hashed: an
+  // index-only scan in grouping order, no heap page read for the many unique contents. Only
+  // the rows of those groups are then read whole (links, owner, mode).
   await client.query(
     `INSERT INTO pg_temp.same_groups
      SELECT row_number() OVER (ORDER BY saveable DESC, device_id, sha256), *
        FROM (SELECT device_id, sha256, size, count(*) AS inodes, sum(paths)::bigint AS paths,
                     sum((nlink > paths)::int)::bigint AS pinned, count(DISTINCT class) AS classes,
                     (count(*) - greatest(sum((nlink > paths)::int), 1)) * size AS saveable
-               FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
-                            max(mode) || ':' || max(uid) || ':' || max(gid) AS class
-                       FROM files
-                      WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${deviceFilter(deviceId)}
-                            ${pgScopeClause(scoped)}
-                      GROUP BY sha256, device_id, size, inode) per_inode
-              GROUP BY sha256, device_id, size
-             HAVING count(*) > 1) g`,
+               FROM (SELECT f.device_id, f.sha256, f.size, f.inode, max(f.nlink) AS nlink, count(*) AS paths,
+                            max(f.mode) || ':' || max(f.uid) || ':' || max(f.gid) AS class
+                       FROM (SELECT sha256, device_id, size FROM files WHERE ${rows('')}
+                              GROUP BY sha256, device_id, size
+                             HAVING min(inode) <> max(inode)) k
+                       JOIN files f ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size
+                      WHERE ${rows('f.')}
+                      GROUP BY f.sha256, f.device_id, f.size, f.inode) per_inode
+              GROUP BY sha256, device_id, size) g`,
   );
   const r = await client.query<{ groups: Int; saveable: Int; pinned: Int }>(
     `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
@@ -94,16 +102,22 @@ async function prepareCross(
   await client.query(`DROP TABLE IF EXISTS pg_temp.cross_groups;
     CREATE TEMP TABLE cross_groups (row_id bigint PRIMARY KEY, sha256 bytea, size bigint,
       devices bigint, copies bigint)`);
-  const having =
-    deviceId === undefined ? '' : `AND sum((device_id = ${Number(deviceId)})::int) > 0`;
+  const rows = (p: string) =>
+    `${p}status = 'active' AND ${p}sha256 IS NOT NULL AND ${p}size > 0 ${pgScopeClause(scoped, `${p}dir_id`)}`;
+  const having = deviceId === undefined ? '' : `AND bool_or(device_id = ${Number(deviceId)})`;
+  // Two passes, as prepareSame: the contents on two or more devices from the index alone,
+  // then the copies of those contents only.
   await client.query(
     `INSERT INTO pg_temp.cross_groups
      SELECT row_number() OVER (ORDER BY size * (devices - 1) DESC, sha256), *
        FROM (SELECT sha256, size, count(DISTINCT device_id) AS devices, count(*) AS copies
-               FROM (SELECT DISTINCT device_id, inode, sha256, size FROM files
-                      WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${pgScopeClause(scoped)}) c
-              GROUP BY sha256, size
-             HAVING count(DISTINCT device_id) > 1 ${having}) g`,
+               FROM (SELECT DISTINCT f.device_id, f.inode, f.sha256, f.size
+                       FROM (SELECT sha256, size FROM files WHERE ${rows('')}
+                              GROUP BY sha256, size
+                             HAVING min(device_id) <> max(device_id) ${having}) k
+                       JOIN files f ON f.sha256 = k.sha256 AND f.size = k.size
+                      WHERE ${rows('f.')}) c
+              GROUP BY sha256, size) g`,
   );
   const r = await client.query<{ groups: Int; bytes: Int }>(
     `SELECT count(*) AS groups, coalesce(sum(size * (devices - 1)), 0) AS bytes FROM pg_temp.cross_groups`,
