@@ -78,6 +78,9 @@ async function pathsOf(
 ): Promise<DupePath[][]> {
   const out: DupePath[][] = keys.map(() => []);
   if (keys.length === 0) return out;
+  // A listing's groups are all of one device each or all cross-device: an equality the
+  // files_hashed index can use, rather than an OR it can only filter with.
+  const sameDevice = f.crossDevice ? '' : 'AND device_id = k.device_id';
   const { sql, params } = rowWhere(f, 4);
   // The filter's columns are the view's (file_paths has every files column).
   const r = await client.query<[Int, Int, Buffer, string, Int, string]>({
@@ -85,7 +88,7 @@ async function pathsOf(
              FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS k(sha256, size, device_id, ord)
              JOIN LATERAL (SELECT device_id, path, inode, nlink, mtime_ns FROM file_paths
                             WHERE sha256 = k.sha256 AND size = k.size
-                              AND (k.device_id IS NULL OR device_id = k.device_id) AND ${sql}) p ON true
+                              ${sameDevice} AND ${sql}) p ON true
             ORDER BY k.ord, p.device_id, p.inode, p.path`,
     values: [
       keys.map((k) => k.sha256),

@@ -155,15 +155,19 @@ type MemberArray = [Int, Int, Int, Buffer, string, Int, Int, string, string, Int
 async function membersOf(
   client: pg.Client,
   keys: readonly { sha256: Buffer; size: number; deviceId: number | null }[],
+  on: 'its-device' | 'any-device',
 ): Promise<Member[][]> {
   const out: Member[][] = keys.map(() => []);
   if (keys.length === 0) return out;
+  // The key's device (a same-device group) or any (a content): an equality the files_hashed
+  // index can use, rather than an OR it could only filter with.
+  const sameDevice = on === 'its-device' ? 'AND f.device_id = k.device_id' : '';
   const r = await client.query<MemberArray>({
     text: `SELECT k.ord, f.id, f.device_id, f.path, f.inode, f.nlink, f.size, f.mtime_ns, f.ctime_ns,
                   f.mode, f.uid, f.gid, f.sha256
              FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS k(sha256, size, device_id, ord)
              JOIN file_paths f ON f.sha256 = k.sha256 AND f.size = k.size
-                              AND (k.device_id IS NULL OR f.device_id = k.device_id)
+                              ${sameDevice}
             WHERE f.status = 'active'
             ORDER BY k.ord, f.device_id, f.inode, f.id`,
     values: [keys.map((k) => k.sha256), keys.map((k) => k.size), keys.map((k) => k.deviceId)],
@@ -218,11 +222,12 @@ export function pgGroupQueries(client: pg.Client): GroupQueries {
       const t = await prepareCross(client, q.deviceId, await applyPgScope(client, q.scope));
       return { ...t, page: (after, limit) => crossPage(client, after, limit) };
     },
-    members: (groups) => membersOf(client, groups),
+    members: (groups) => membersOf(client, groups, 'its-device'),
     contentMembers: (contents) =>
       membersOf(
         client,
         contents.map((c) => ({ sha256: c.sha256, size: c.size, deviceId: null })),
+        'any-device',
       ),
     emptyFiles: async (q) => emptyFiles(client, q.deviceId, await applyPgScope(client, q.scope)),
     hardlinks: (q) => hardlinks(client, q.deviceId),
