@@ -236,11 +236,15 @@ async function* topFirst(
   await client.query(`DROP TABLE IF EXISTS pg_temp.top_actions;
     CREATE TEMP TABLE top_actions (pos bigint PRIMARY KEY, id bigint NOT NULL)`);
   await client.query(
+    // The inner ORDER BY … LIMIT keeps only the first `limit` (a top-N sort for show-plan's
+    // few); the window numbers those in the same order.
     `INSERT INTO pg_temp.top_actions
-     SELECT row_number() OVER (ORDER BY CASE action_type WHEN 'HARDLINK' THEN 0 WHEN 'NOOP' THEN 1 ELSE 2 END,
-                                        bytes_to_save DESC, size DESC, id) AS pos, id
-       FROM conductor_actions WHERE plan_id = $1
-      ORDER BY pos LIMIT $2`,
+     SELECT row_number() OVER (ORDER BY rank, bytes_to_save DESC, size DESC, id), id
+       FROM (SELECT id, bytes_to_save, size,
+                    CASE action_type WHEN 'HARDLINK' THEN 0 WHEN 'NOOP' THEN 1 ELSE 2 END AS rank
+               FROM conductor_actions WHERE plan_id = $1
+              ORDER BY rank, bytes_to_save DESC, size DESC, id
+              LIMIT $2) top`,
     [planId, pgLimit(limit)],
   );
   let after = 0;
