@@ -43,6 +43,7 @@ import {
 import { deviceHasFiles } from './known-inodes.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
 import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
+import { deferIndexesIfFew, restoreDeferredIndexes } from './deferred-indexes.js';
 
 /** The process a scan belongs to, so that a later scan can tell when it is gone. */
 export interface ScanOwner {
@@ -148,6 +149,11 @@ export type { LastScan, RunningScan, ScanStatus } from './scans.js';
 
 function scanTree(db: DB, scanId: number): ScanTree {
   const tree = new TreeStore(db, scanId);
+  // A device's first scan into a nearly empty catalog builds the size and hash indexes after
+  // its walk (deferred-indexes.ts); every way out of the walk builds them again.
+  const scan = db.prepare('SELECT device_id FROM scans WHERE id = ?').get(scanId) as
+    { device_id: number | null } | undefined;
+  if (scan?.device_id != null) deferIndexesIfFew(db, scan.device_id);
   return {
     mergeListing: async (l) => mergeListing(db, tree, l),
     insertFiles: async (rows) =>
@@ -161,8 +167,18 @@ function scanTree(db: DB, scanId: number): ScanTree {
           r.hashes?.sha256 ?? null,
         ),
       ),
-    applyDeletions: async () => tree.applyDeletions(),
-    discardParked: async () => tree.discardParked(),
+    applyDeletions: async () => {
+      restoreDeferredIndexes(db);
+      return tree.applyDeletions();
+    },
+    discardParked: async () => {
+      tree.discardParked();
+      try {
+        restoreDeferredIndexes(db);
+      } catch {
+        // A walk that failed (a full disk) keeps its own error: the next open builds them.
+      }
+    },
   };
 }
 
@@ -188,6 +204,8 @@ export function scanOps(db: DB): ScanCatalog {
     hashing: {
       startSession: async () => startHashSession(db),
       prepareJobs: async (stage) => {
+        // The stages' queries name these indexes; a walk that deferred them built them again.
+        restoreDeferredIndexes(db);
         const jobs = prepareJobs(db, stage);
         return { jobs, bytes: jobs === 0 ? 0 : preparedJobBytes(db, stage) };
       },
