@@ -61,31 +61,41 @@ export function missingDeferredIndexes(db: DB): string[] {
   return DEFERRED_INDEXES.filter((ix) => !present.has(ix.name)).map((ix) => ix.name);
 }
 
-/** Build the missing deferred indexes, all in one transaction (joins an open one). */
+/**
+ * Build the missing deferred indexes, all in one transaction (joins an open one). Which are
+ * missing is read inside it: another process (a concurrent scan's open) may have built them
+ * since we last looked. Returns how many it built.
+ */
 export function restoreDeferredIndexes(db: DB): number {
-  const missing = new Set(missingDeferredIndexes(db));
-  if (missing.size === 0) return 0;
+  // Outside a transaction first, without the write lock: the common case is none missing.
+  if (missingDeferredIndexes(db).length === 0) return 0;
   const build = () => {
+    const missing = new Set(missingDeferredIndexes(db));
     for (const ix of DEFERRED_INDEXES) if (missing.has(ix.name)) db.exec(ix.sql);
+    return missing.size;
   };
-  if (db.inTransaction) build();
-  else db.transaction(build).immediate();
-  return missing.size;
+  return db.inTransaction ? build() : db.transaction(build).immediate();
 }
 
 /**
  * On a device's first scan (it has no file row yet), drop the deferred indexes when the
- * catalog holds fewer than DEFER_BELOW_ROWS file rows, in a
+ * catalog holds fewer than DEFER_BELOW_ROWS file rows and no other scan is running, in a
  * transaction committed at once (so that no later commit can hold rows without their index
  * entries while the index exists). Resolves true when they are now deferred. Outside any
  * transaction only: a scan asks before its walk opens one.
  */
-export function deferIndexesIfFew(db: DB, deviceId: number): boolean {
+export function deferIndexesIfFew(db: DB, p: { deviceId: number; scanId: number }): boolean {
   if (db.inTransaction) return false;
   return db
     .transaction(() => {
       // A rescan inserts few rows, if any: rebuilding would cost more than it saves.
-      if (db.prepare('SELECT 1 FROM files WHERE device_id = ? LIMIT 1').get(deviceId)) return false;
+      if (db.prepare('SELECT 1 FROM files WHERE device_id = ? LIMIT 1').get(p.deviceId))
+        return false;
+      // Another scan running now may be in its hash stages, whose queries name these indexes.
+      const other = db
+        .prepare(`SELECT 1 FROM scans WHERE status = 'running' AND id <> ? LIMIT 1`)
+        .get(p.scanId);
+      if (other) return false;
       const rows = db
         .prepare('SELECT count(*) AS n FROM (SELECT 1 FROM files LIMIT ?)')
         .get(DEFER_BELOW_ROWS) as { n: number };

@@ -153,7 +153,7 @@ function scanTree(db: DB, scanId: number): ScanTree {
   // its walk (deferred-indexes.ts); every way out of the walk builds them again.
   const scan = db.prepare('SELECT device_id FROM scans WHERE id = ?').get(scanId) as
     { device_id: number | null } | undefined;
-  if (scan?.device_id != null) deferIndexesIfFew(db, scan.device_id);
+  if (scan?.device_id != null) deferIndexesIfFew(db, { deviceId: scan.device_id, scanId });
   return {
     mergeListing: async (l) => mergeListing(db, tree, l),
     insertFiles: async (rows) =>

@@ -145,8 +145,8 @@ describe('the row threshold', () => {
   afterEach(() => removeTree(dir));
 
   /** A catalog whose device 'full' holds `rows` file rows; whether a first scan of another
-   *  device drops the indexes when it opens its tree. */
-  async function defersWith(rows: number): Promise<boolean> {
+   *  device drops the indexes when it opens its tree (the first scan finished, or still running). */
+  async function defersWith(rows: number, first: 'finished' | 'running'): Promise<boolean> {
     const c = openCatalog(join(dir, `c${rows}.db`));
     try {
       const sighting = (id: string) => ({
@@ -193,6 +193,7 @@ describe('the row threshold', () => {
         );
         await t.applyDeletions();
       });
+      if (first === 'finished') await c.scans.finish({ scanId, status: 'completed', summary: {} });
       const other = await c.devices.register(sighting('other'));
       const second = await c.scans.start({ root: Buffer.from(dir), owner });
       await c.scans.setRoot({ scanId: second, deviceId: other.id, fsPath: Buffer.from('/') });
@@ -209,7 +210,11 @@ describe('the row threshold', () => {
   }
 
   it(`a device's first scan defers below ${DEFER_BELOW_ROWS} rows in the catalog, not at it`, async () => {
-    expect(await defersWith(DEFER_BELOW_ROWS - 1)).toBe(true);
-    expect(await defersWith(DEFER_BELOW_ROWS)).toBe(false);
+    expect(await defersWith(DEFER_BELOW_ROWS - 1, 'finished')).toBe(true);
+    expect(await defersWith(DEFER_BELOW_ROWS, 'finished')).toBe(false);
+  });
+
+  it('not while another scan is running (its hash stages query through these indexes)', async () => {
+    expect(await defersWith(10, 'running')).toBe(false);
   });
 });
