@@ -218,3 +218,77 @@ describe('the row threshold', () => {
     expect(await defersWith(10, 'running')).toBe(false);
   });
 });
+
+describe('a row inserted by another scan in between', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = realpathSync(tempDir('hashall-insert-race-'));
+  });
+  afterEach(() => removeTree(dir));
+
+  it("a file merged as new and inserted after another scan's commit gets that scan's row", async () => {
+    // Two connections, as two `hashall scan` processes of overlapping roots: X merges the
+    // directory (f has no row) and hands f to its hashing; Y merges and inserts f and commits;
+    // X inserts f with its hashes in a later transaction.
+    const path = join(dir, 'c.db');
+    const x = openCatalog(path);
+    const y = openCatalog(path);
+    try {
+      const sighting = {
+        identity: 'test:race',
+        stable: true,
+        fsType: 'test',
+        stDev: 7n,
+        mountPoint: Buffer.from(dir),
+        mountRoot: Buffer.from('/'),
+      };
+      const owner = { pid: process.pid, startTime: '0' };
+      const meta = {
+        inode: 42n,
+        nlink: 1,
+        size: 10n,
+        mtimeNs: 1n,
+        ctimeNs: 1n,
+        mode: 0o100644,
+        uid: 0,
+        gid: 0,
+        blocks: 8,
+      };
+      const name = Buffer.from('f');
+      const listing = (deviceId: number) => ({
+        deviceId,
+        fsPath: Buffer.from('/'),
+        parentDirId: undefined,
+        files: [{ name, meta }],
+        subdirs: [],
+        kept: [],
+        moves: 'probe' as const,
+      });
+      const dev = await x.devices.register(sighting);
+      const open = async (c: typeof x) => {
+        const scanId = await c.scans.start({ root: Buffer.from(dir), owner });
+        await c.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
+        return c.tree.open(scanId);
+      };
+      const tx = await open(x);
+      const ty = await open(y);
+      const mx = await x.unitOfWork(() => tx.mergeListing(listing(dev.id)));
+      expect(mx.fresh).toHaveLength(1);
+      const [yId] = await y.unitOfWork(async () => {
+        const my = await ty.mergeListing(listing(dev.id));
+        return ty.insertFiles([
+          { deviceId: dev.id, dirId: my.dirId, name, meta, hashes: undefined },
+        ]);
+      });
+      const hashes = { prefix: Buffer.alloc(32, 1), sha256: Buffer.alloc(32, 2) };
+      const [xId] = await x.unitOfWork(() =>
+        tx.insertFiles([{ deviceId: dev.id, dirId: mx.dirId, name, meta, hashes }]),
+      );
+      expect(xId).toBe(yId);
+      expect(x.db.prepare('SELECT count(*) AS n FROM files').get()).toEqual({ n: 1 });
+    } finally {
+      x.db.close();
+      y.db.close();
+    }
+  });
+});
