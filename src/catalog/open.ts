@@ -18,6 +18,7 @@ import {
 import { dirname } from 'node:path';
 import { EXIT, UserError, describeErrno, errnoCode } from '../errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { missingDeferredIndexes, restoreDeferredIndexes } from './deferred-indexes.js';
 import { openDatabase } from './native-handles.js';
 import { readableCopy, walFilesPresent } from './read-only-fs.js';
 import { sqliteCatalog, type SqliteCatalog } from './sqlite.js';
@@ -289,6 +290,26 @@ function openFile(file: string, path: string, how: { readonly: boolean; mayMigra
         configure(db);
       } else {
         migrate(db);
+      }
+    }
+    // A first scan killed while it deferred the file indexes (deferred-indexes.ts): build them
+    // before anything can query through them; a read-only command writes only these.
+    if (missingDeferredIndexes(db).length > 0) {
+      if (!how.mayMigrate) {
+        throw new UserError(
+          `catalog ${path} lacks its file indexes and cannot be repaired where it is`,
+        );
+      }
+      if (readonly) {
+        db.close();
+        db = openDatabase(file, { fileMustExist: true });
+        configure(db);
+        restoreDeferredIndexes(db);
+        db.close();
+        db = openDatabase(file, { readonly, fileMustExist: true });
+        configure(db);
+      } else {
+        restoreDeferredIndexes(db);
       }
     }
     // Touch the schema so corruption surfaces here rather than halfway through a command.

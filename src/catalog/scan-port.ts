@@ -46,6 +46,7 @@ import { foldStoredTotals } from './stored-totals.js';
 import { storedDeviceUsage } from './usage-totals.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
 import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
+import { deferIndexesIfFew, restoreDeferredIndexes } from './deferred-indexes.js';
 
 /** The process a scan belongs to, so that a later scan can tell when it is gone. */
 export interface ScanOwner {
@@ -154,6 +155,11 @@ export type { LastScan, RunningScan, ScanStatus } from './scans.js';
 function scanTree(db: DB, scanId: number): ScanTree {
   const tree = new TreeStore(db, scanId);
   const fingerprints = new ListingFingerprints(db, scanId);
+  // A device's first scan into a nearly empty catalog builds the size and hash indexes after
+  // its walk (deferred-indexes.ts); every way out of the walk builds them again.
+  const scan = db.prepare('SELECT device_id FROM scans WHERE id = ?').get(scanId) as
+    { device_id: number | null } | undefined;
+  if (scan?.device_id != null) deferIndexesIfFew(db, { deviceId: scan.device_id, scanId });
   return {
     mergeListing: async (l) => mergeListing({ db, tree, fingerprints }, l),
     insertFiles: async (rows) =>
@@ -170,6 +176,7 @@ function scanTree(db: DB, scanId: number): ScanTree {
     applyDeletions: async () => {
       // The fingerprints settle before the deletions (which the trigger sees) and are stored
       // after them: listing-fingerprint.ts.
+      restoreDeferredIndexes(db);
       fingerprints.settle();
       const done = tree.applyDeletions();
       fingerprints.apply();
@@ -178,6 +185,11 @@ function scanTree(db: DB, scanId: number): ScanTree {
     discardParked: async () => {
       tree.discardParked();
       fingerprints.discard();
+      try {
+        restoreDeferredIndexes(db);
+      } catch {
+        // A walk that failed (a full disk) keeps its own error: the next open builds them.
+      }
     },
   };
 }
@@ -209,6 +221,8 @@ export function scanOps(db: DB): ScanCatalog {
     hashing: {
       startSession: async () => startHashSession(db),
       prepareJobs: async (stage) => {
+        // The stages' queries name these indexes; a walk that deferred them built them again.
+        restoreDeferredIndexes(db);
         const jobs = prepareJobs(db, stage);
         return { jobs, bytes: jobs === 0 ? 0 : preparedJobBytes(db, stage) };
       },

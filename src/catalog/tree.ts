@@ -53,6 +53,7 @@ export class TreeStore {
   private readonly selFiles: Statement;
   private readonly selSubdirs: Statement;
   private readonly insFile: Statement;
+  private readonly fileIdByName: Statement;
   private readonly updFile: Statement;
   private readonly parkFile: Statement;
   private readonly parkDir: Statement;
@@ -84,8 +85,10 @@ export class TreeStore {
     this.insFile = db.prepare(
       `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
                           blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
+       ON CONFLICT (dir_id, name) DO NOTHING`,
     );
+    this.fileIdByName = db.prepare('SELECT id FROM files WHERE dir_id = ? AND name = ?');
     this.updFile = db.prepare(
       `UPDATE files SET inode = ?, nlink = ?, size = ?, mtime_ns = ?, ctime_ns = ?, mode = ?, uid = ?, gid = ?,
                         blocks = ?, prefix_hash = CASE WHEN ? THEN prefix_hash END,
@@ -156,6 +159,11 @@ export class TreeStore {
    * Insert the row of a file no row describes yet, with its hashes when they are already known
    * (hashed while the walk went on: one write instead of an insert and an update). Returns the
    * row id.
+   *
+   * A file taken by the walk's hashing is inserted in a later transaction than the one whose
+   * merge found it without a row; another scan of an overlapping root may have inserted its row
+   * in between (its own observation of the same path). That row is kept and its id returned:
+   * both describe the same path, and one without hashes is picked up by the hash stages.
    */
   insertFile(
     deviceId: number,
@@ -165,26 +173,27 @@ export class TreeStore {
     prefix: Buffer | null = null,
     sha256: Buffer | null = null,
   ): number {
-    return Number(
-      this.insFile.run(
-        deviceId,
-        dirId,
-        name,
-        meta.inode,
-        meta.nlink,
-        meta.size,
-        meta.mtimeNs,
-        meta.ctimeNs,
-        meta.mode,
-        meta.uid,
-        meta.gid,
-        meta.blocks,
-        prefix,
-        sha256,
-        this.scanId,
-        this.scanId,
-      ).lastInsertRowid,
+    const r = this.insFile.run(
+      deviceId,
+      dirId,
+      name,
+      meta.inode,
+      meta.nlink,
+      meta.size,
+      meta.mtimeNs,
+      meta.ctimeNs,
+      meta.mode,
+      meta.uid,
+      meta.gid,
+      meta.blocks,
+      prefix,
+      sha256,
+      this.scanId,
+      this.scanId,
     );
+    if (r.changes === 1) return Number(r.lastInsertRowid);
+    const row = this.fileIdByName.get(dirId, name) as { id: number };
+    return row.id;
   }
 
   /** Merge one listed regular file that has a row. Unchanged means (inode, size, mtime_ns, ctime_ns) equal. */

@@ -1,0 +1,122 @@
+/**
+ * A first scan into an (almost) empty catalog builds the file rows' size- and hash-keyed
+ * indexes once, after its walk, instead of row by row. Their keys (sizes, SHA-256s) come in
+ * random order, so each inserted row touched a random leaf page of four B-trees: ~10 of the
+ * ~17 µs an inserted row cost on the reference tree, and far more once the indexes outgrow
+ * SQLite's page cache (a 1,000,000-file tree). `CREATE INDEX` sorts once instead.
+ *
+ * The indexes are dropped in a committed transaction of their own, so the rows a scan commits
+ * meanwhile are never covered by half an index: an index is either absent or complete (built by
+ * one CREATE INDEX over every row). Every way out of the walk builds them again (`restore`);
+ * a scan killed with them dropped leaves a catalog that the next open rebuilds them in
+ * (open.ts, `restoreDeferredIndexes`) before any query that names them (INDEXED BY) can run.
+ * The unique (dir_id, name) index and files_inode stay: the merge and the move probes of
+ * other devices use them during the walk.
+ */
+import type { DB } from './open.js';
+
+/**
+ * Defer only below this many file rows: building the indexes afterwards costs in proportion
+ * to every row of the catalog, so a catalog that already holds many keeps them.
+ */
+export const DEFER_BELOW_ROWS = 10_000;
+
+/**
+ * The deferred indexes, with the exact SQL that the migrations created them with (as
+ * sqlite_master keeps it): an index whose definition a later migration changes no longer
+ * matches and is simply not deferred. test/unit/deferred-indexes.test.ts checks they match.
+ */
+export const DEFERRED_INDEXES: readonly { readonly name: string; readonly sql: string }[] = [
+  {
+    name: 'files_active_size',
+    sql: "CREATE INDEX files_active_size ON files(size, device_id, inode) WHERE status = 'active'",
+  },
+  {
+    name: 'files_unhashed',
+    sql: "CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL",
+  },
+  {
+    name: 'files_prefix_only',
+    sql:
+      'CREATE INDEX files_prefix_only ON files(size, prefix_hash)\n' +
+      "    WHERE status = 'active' AND sha256 IS NULL AND prefix_hash IS NOT NULL",
+  },
+  {
+    name: 'files_hashed',
+    sql:
+      'CREATE INDEX files_hashed ON files(sha256, device_id, size, inode)\n' +
+      "    WHERE status = 'active' AND sha256 IS NOT NULL",
+  },
+];
+
+/** The deferred indexes that the catalog lacks. */
+export function missingDeferredIndexes(db: DB): string[] {
+  const present = new Set(
+    (
+      db
+        .prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'`)
+        .all() as { name: string }[]
+    ).map((r) => r.name),
+  );
+  return DEFERRED_INDEXES.filter((ix) => !present.has(ix.name)).map((ix) => ix.name);
+}
+
+/**
+ * Build the missing deferred indexes, all in one transaction (joins an open one). Which are
+ * missing is read inside it: another process (a concurrent scan's open) may have built them
+ * since we last looked. Returns how many it built.
+ */
+export function restoreDeferredIndexes(db: DB): number {
+  // Outside a transaction first, without the write lock: the common case is none missing.
+  if (missingDeferredIndexes(db).length === 0) return 0;
+  const build = () => {
+    const missing = new Set(missingDeferredIndexes(db));
+    for (const ix of DEFERRED_INDEXES) if (missing.has(ix.name)) db.exec(ix.sql);
+    return missing.size;
+  };
+  return db.inTransaction ? build() : db.transaction(build).immediate();
+}
+
+/**
+ * On a device's first scan (it has no file row yet), drop the deferred indexes when the
+ * catalog holds fewer than DEFER_BELOW_ROWS file rows and no other scan is running, in a
+ * transaction committed at once (so that no later commit can hold rows without their index
+ * entries while the index exists). Resolves true when they are now deferred. Outside any
+ * transaction only: a scan asks before its walk opens one.
+ */
+export function deferIndexesIfFew(db: DB, p: { deviceId: number; scanId: number }): boolean {
+  if (db.inTransaction) return false;
+  return db
+    .transaction(() => {
+      // A rescan inserts few rows, if any: rebuilding would cost more than it saves.
+      if (db.prepare('SELECT 1 FROM files WHERE device_id = ? LIMIT 1').get(p.deviceId))
+        return false;
+      // Another scan running now may be in its hash stages, whose queries name these indexes.
+      const other = db
+        .prepare(`SELECT 1 FROM scans WHERE status = 'running' AND id <> ? LIMIT 1`)
+        .get(p.scanId);
+      if (other) return false;
+      const rows = db
+        .prepare('SELECT count(*) AS n FROM (SELECT 1 FROM files LIMIT ?)')
+        .get(DEFER_BELOW_ROWS) as { n: number };
+      if (rows.n >= DEFER_BELOW_ROWS) return false;
+      const defs = new Map(
+        (
+          db
+            .prepare(
+              `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'`,
+            )
+            .all() as { name: string; sql: string | null }[]
+        ).map((r) => [r.name, r.sql]),
+      );
+      let dropped = 0;
+      for (const ix of DEFERRED_INDEXES) {
+        // Absent already (another scan deferred it), or defined otherwise than we would rebuild it.
+        if (defs.get(ix.name) !== ix.sql) continue;
+        db.exec(`DROP INDEX ${ix.name}`);
+        dropped++;
+      }
+      return dropped > 0 || missingDeferredIndexes(db).length > 0;
+    })
+    .immediate();
+}

@@ -1,0 +1,294 @@
+/**
+ * A device's first scan into a nearly empty catalog builds the size and hash indexes after its
+ * walk (src/catalog/deferred-indexes.ts). What must hold: the finished catalog has exactly the
+ * indexes the migrations define; a first scan killed with them dropped leaves a sound catalog
+ * that the next command (even a read-only one) repairs, and the next scan converges to what a
+ * fresh scan records; a rescan, or a first scan into a catalog that already holds many rows,
+ * keeps its indexes throughout. Real trees, the real CLI, real catalogs.
+ */
+import Database from 'better-sqlite3';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFER_BELOW_ROWS, DEFERRED_INDEXES } from '../../src/catalog/deferred-indexes.js';
+import { openCatalog } from '../../src/catalog/open.js';
+import { hashall } from '../helpers/cli.js';
+import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
+import { killAt, leftBehind } from '../helpers/kill-at.js';
+
+/** name → SQL of every index on files (the automatic unique index has no SQL). */
+function fileIndexes(cat: string): Map<string, string | null> {
+  const db = new Database(cat, { readonly: true });
+  try {
+    const rows = db
+      .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'`)
+      .all() as { name: string; sql: string | null }[];
+    return new Map(rows.map((r) => [r.name, r.sql]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Active rows as path → inode:size:sha256, straight from the catalog. */
+function view(cat: string): Map<string, string> {
+  const db = new Database(cat, { readonly: true });
+  try {
+    const rows = db
+      .prepare(`SELECT path, inode, size, sha256 FROM file_paths WHERE status = 'active'`)
+      .all() as { path: Buffer; inode: number; size: number; sha256: Buffer | null }[];
+    return new Map(
+      rows.map((r) => [
+        r.path.toString('latin1'),
+        `${r.inode}:${r.size}:${r.sha256?.toString('hex') ?? '-'}`,
+      ]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function run(args: string[], cat: string) {
+  return hashall([...args, '--catalog', cat, '--json']);
+}
+
+const saveable = (cat: string) =>
+  run(['conductor', 'analyze'], cat).json<{ same_device: { bytes_saveable: number } }>().same_device
+    .bytes_saveable;
+
+describe('indexes deferred by a first scan', () => {
+  let dir: string;
+  let tree: string;
+  let fresh: string;
+  let freshIndexes: Map<string, string | null>;
+  beforeEach(() => {
+    dir = realpathSync(tempDir('hashall-defer-'));
+    tree = join(dir, 'tree');
+    mktree(tree, ['--files', '1200', '--total-mb', '30', '--seed', '21']);
+    // The indexes as the migrations alone create them: a catalog no scan has written to.
+    fresh = join(dir, 'fresh.db');
+    openCatalog(fresh).db.close();
+    freshIndexes = fileIndexes(fresh);
+  });
+  afterEach(() => removeTree(dir));
+
+  it('defers exactly the indexes the migrations define, with their exact definitions', () => {
+    for (const ix of DEFERRED_INDEXES) expect(freshIndexes.get(ix.name)).toBe(ix.sql);
+  });
+
+  it('a finished first scan leaves every index as the migrations define it', () => {
+    expect(run(['scan', tree], fresh).code).toBe(0);
+    expect(fileIndexes(fresh)).toEqual(freshIndexes);
+    expect(leftBehind(fresh).integrity).toBe('ok');
+  });
+
+  it('a first scan killed mid-walk: sound catalog, a read-only command repairs it, the next scan converges', () => {
+    const cat = join(dir, 'c.db');
+    killAt(['scan', tree, '--catalog', cat, '-q'], {
+      point: 'scan-walk-commit',
+      after: 5,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    expect(leftBehind(cat).integrity).toBe('ok');
+    expect(view(cat).size).toBeGreaterThan(0);
+    // It was killed while they were deferred: committed rows, none of the four indexes.
+    const left = fileIndexes(cat);
+    for (const ix of DEFERRED_INDEXES) expect(left.has(ix.name)).toBe(false);
+
+    // A read-only command opens it and builds them (its queries name them: INDEXED BY).
+    const dupes = run(['dupes'], cat);
+    expect(dupes.code, dupes.stderr).toBe(0);
+    expect(fileIndexes(cat)).toEqual(freshIndexes);
+
+    const again = run(['scan', tree], cat);
+    expect(again.code, again.stderr).toBe(0);
+    expect(fileIndexes(cat)).toEqual(freshIndexes);
+    expect(leftBehind(cat).integrity).toBe('ok');
+    expect(run(['scan', tree], fresh).code).toBe(0);
+    expect(view(cat)).toEqual(view(fresh));
+    expect(saveable(cat)).toBe(saveable(fresh));
+  });
+
+  it('a first scan killed mid-walk: the next scan alone repairs and converges', () => {
+    const cat = join(dir, 'c.db');
+    killAt(['scan', tree, '--catalog', cat, '-q'], {
+      point: 'scan-walk-commit',
+      after: 3,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    expect(fileIndexes(cat).has('files_hashed')).toBe(false);
+    const again = run(['scan', tree], cat);
+    expect(again.code, again.stderr).toBe(0);
+    expect(fileIndexes(cat)).toEqual(freshIndexes);
+    expect(run(['scan', tree], fresh).code).toBe(0);
+    expect(view(cat)).toEqual(view(fresh));
+    expect(saveable(cat)).toBe(saveable(fresh));
+  });
+
+  it('a rescan keeps its indexes throughout (killed mid-walk, they are all there)', () => {
+    const cat = join(dir, 'c.db');
+    expect(run(['scan', tree], cat).code).toBe(0);
+    writeTree(tree, { 'new-a/x.bin': 'x'.repeat(5000), 'new-b/y.bin': 'y'.repeat(5000) });
+    killAt(['scan', tree, '--catalog', cat, '-q'], {
+      point: 'scan-walk-commit',
+      after: 3,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    expect(fileIndexes(cat)).toEqual(freshIndexes);
+  });
+});
+
+describe('the row threshold', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = realpathSync(tempDir('hashall-defer-port-'));
+  });
+  afterEach(() => removeTree(dir));
+
+  /** A catalog whose device 'full' holds `rows` file rows; whether a first scan of another
+   *  device drops the indexes when it opens its tree (the first scan finished, or still running). */
+  async function defersWith(rows: number, first: 'finished' | 'running'): Promise<boolean> {
+    const c = openCatalog(join(dir, `c${rows}.db`));
+    try {
+      const sighting = (id: string) => ({
+        identity: `test:${id}`,
+        stable: true,
+        fsType: 'test',
+        stDev: 7n,
+        mountPoint: Buffer.from(join(dir, id)),
+        mountRoot: Buffer.from('/'),
+      });
+      const owner = { pid: process.pid, startTime: '0' };
+      const full = await c.devices.register(sighting('full'));
+      const scanId = await c.scans.start({ root: Buffer.from(dir), owner });
+      await c.scans.setRoot({ scanId, deviceId: full.id, fsPath: Buffer.from('/') });
+      const t = await c.tree.open(scanId);
+      await c.unitOfWork(async () => {
+        const m = await t.mergeListing({
+          deviceId: full.id,
+          fsPath: Buffer.from('/'),
+          parentDirId: undefined,
+          files: [],
+          subdirs: [],
+          kept: [],
+          moves: 'none',
+        });
+        const meta = {
+          nlink: 1,
+          size: 10n,
+          mtimeNs: 1n,
+          ctimeNs: 1n,
+          mode: 0o100644,
+          uid: 0,
+          gid: 0,
+          blocks: 8,
+        };
+        await t.insertFiles(
+          Array.from({ length: rows }, (_, i) => ({
+            deviceId: full.id,
+            dirId: m.dirId,
+            name: Buffer.from(`f${i}`),
+            meta: { ...meta, inode: BigInt(i + 1) },
+            hashes: undefined,
+          })),
+        );
+        await t.applyDeletions();
+      });
+      if (first === 'finished') await c.scans.finish({ scanId, status: 'completed', summary: {} });
+      const other = await c.devices.register(sighting('other'));
+      const second = await c.scans.start({ root: Buffer.from(dir), owner });
+      await c.scans.setRoot({ scanId: second, deviceId: other.id, fsPath: Buffer.from('/') });
+      await c.tree.open(second);
+      const absent = DEFERRED_INDEXES.filter(
+        (ix) =>
+          c.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(ix.name) === undefined,
+      ).length;
+      expect([0, DEFERRED_INDEXES.length]).toContain(absent);
+      return absent > 0;
+    } finally {
+      c.db.close();
+    }
+  }
+
+  it(`a device's first scan defers below ${DEFER_BELOW_ROWS} rows in the catalog, not at it`, async () => {
+    expect(await defersWith(DEFER_BELOW_ROWS - 1, 'finished')).toBe(true);
+    expect(await defersWith(DEFER_BELOW_ROWS, 'finished')).toBe(false);
+  });
+
+  it('not while another scan is running (its hash stages query through these indexes)', async () => {
+    expect(await defersWith(10, 'running')).toBe(false);
+  });
+});
+
+describe('a row inserted by another scan in between', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = realpathSync(tempDir('hashall-insert-race-'));
+  });
+  afterEach(() => removeTree(dir));
+
+  it("a file merged as new and inserted after another scan's commit gets that scan's row", async () => {
+    // Two connections, as two `hashall scan` processes of overlapping roots: X merges the
+    // directory (f has no row) and hands f to its hashing; Y merges and inserts f and commits;
+    // X inserts f with its hashes in a later transaction.
+    const path = join(dir, 'c.db');
+    const x = openCatalog(path);
+    const y = openCatalog(path);
+    try {
+      const sighting = {
+        identity: 'test:race',
+        stable: true,
+        fsType: 'test',
+        stDev: 7n,
+        mountPoint: Buffer.from(dir),
+        mountRoot: Buffer.from('/'),
+      };
+      const owner = { pid: process.pid, startTime: '0' };
+      const meta = {
+        inode: 42n,
+        nlink: 1,
+        size: 10n,
+        mtimeNs: 1n,
+        ctimeNs: 1n,
+        mode: 0o100644,
+        uid: 0,
+        gid: 0,
+        blocks: 8,
+      };
+      const name = Buffer.from('f');
+      const listing = (deviceId: number) => ({
+        deviceId,
+        fsPath: Buffer.from('/'),
+        parentDirId: undefined,
+        files: [{ name, meta }],
+        subdirs: [],
+        kept: [],
+        moves: 'probe' as const,
+      });
+      const dev = await x.devices.register(sighting);
+      const open = async (c: typeof x) => {
+        const scanId = await c.scans.start({ root: Buffer.from(dir), owner });
+        await c.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
+        return c.tree.open(scanId);
+      };
+      const tx = await open(x);
+      const ty = await open(y);
+      const mx = await x.unitOfWork(() => tx.mergeListing(listing(dev.id)));
+      expect(mx.fresh).toHaveLength(1);
+      const [yId] = await y.unitOfWork(async () => {
+        const my = await ty.mergeListing(listing(dev.id));
+        return ty.insertFiles([
+          { deviceId: dev.id, dirId: my.dirId, name, meta, hashes: undefined },
+        ]);
+      });
+      const hashes = { prefix: Buffer.alloc(32, 1), sha256: Buffer.alloc(32, 2) };
+      const [xId] = await x.unitOfWork(() =>
+        tx.insertFiles([{ deviceId: dev.id, dirId: mx.dirId, name, meta, hashes }]),
+      );
+      expect(xId).toBe(yId);
+      expect(x.db.prepare('SELECT count(*) AS n FROM files').get()).toEqual({ n: 1 });
+    } finally {
+      x.db.close();
+      y.db.close();
+    }
+  });
+});
