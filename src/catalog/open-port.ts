@@ -5,7 +5,7 @@
  * PostgreSQL modules (and the `pg` driver) are loaded only when a URL asks for them, so a
  * command on an SQLite catalog never pays for them at start-up.
  */
-import { catalogBackend, requireSqliteBackend } from './backend.js';
+import { catalogBackend } from './backend.js';
 import { openCatalog, type OpenOptions } from './open.js';
 import type { Catalog } from './port.js';
 
@@ -13,9 +13,11 @@ export type { OpenOptions } from './open.js';
 
 export function openPort(option: string | undefined, o: OpenOptions = {}): Promise<Catalog> {
   const backend = catalogBackend(option);
-  if (backend.kind === 'postgresql') {
-    // Refused in one line until the PostgreSQL backend implements the whole port (issue 15).
-    requireSqliteBackend(option);
-  }
+  if (backend.kind === 'postgresql') return openPg(backend.url);
   return Promise.resolve(openCatalog(option, o));
+}
+
+async function openPg(url: string): Promise<Catalog> {
+  const { openPgPort } = await import('./pg/catalog.js');
+  return openPgPort(url);
 }

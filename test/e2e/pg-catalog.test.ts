@@ -252,7 +252,7 @@ describe('PostgreSQL catalog', () => {
       );
     });
 
-    it('a command not yet ported refuses a database URL instead of taking it for a file', () => {
+    it('every command takes a database URL for PostgreSQL, never for a file name', () => {
       const cwd = join(dir, 'cwd');
       mkdirSync(cwd, { recursive: true });
       for (const args of [
@@ -262,7 +262,8 @@ describe('PostgreSQL catalog', () => {
         const r = hashall(args, { cwd, env: env({ HASHALL_CATALOG: 'postgres://me:pw@h/db' }) });
         expectOneLineRefusal(
           r,
-          /catalog postgres(ql)?:\/\/me:\*\*\*@h\/db: this command does not run on a PostgreSQL catalog yet \(only 'hashall hosts' does\)/,
+          // It tried to connect (host h does not resolve here): one line, no password.
+          /^hashall: error: cannot connect to catalog postgres(ql)?:\/\/me@h\/db: host h is unknown \(ENOTFOUND\); fix the host name$/,
         );
       }
       expect(readdirSync(cwd)).toEqual([]);

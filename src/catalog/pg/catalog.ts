@@ -1,0 +1,52 @@
+/**
+ * The whole catalog port (../port.ts) on PostgreSQL, over one connection: the scan, plan,
+ * execute and query concerns, hosts and where they mount devices (each in its own module
+ * here), the units of work, and where executor runs log. Opened by ../open-port.ts when --catalog (or HASHALL_CATALOG) is a
+ * postgresql:// URL; this module and the `pg` driver load only then.
+ */
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Catalog } from '../port.js';
+import { connectPg } from './connect.js';
+import { pgDeviceMountOps } from './device-mounts.js';
+import { pgExecuteOps } from './execute.js';
+import { pgHostOps } from './hosts.js';
+import { migratePg } from './migrate.js';
+import { pgPlanOps } from './plan.js';
+import { pgQueryOps } from './query.js';
+import { pgScanOps } from './scan.js';
+
+/**
+ * A shared catalog has no file to log beside: each host logs in its own ~/.hashall/logs, the
+ * catalog's location (never a password) hashed into the name so two catalogs' logs stay apart.
+ */
+function runLogsFor(location: string): { dir: string; tag: string } {
+  return {
+    dir: join(homedir(), '.hashall', 'logs'),
+    tag: `-pg-${createHash('sha256').update(location).digest('hex').slice(0, 8)}`,
+  };
+}
+
+export async function openPgPort(url: string): Promise<Catalog> {
+  const conn = await connectPg(url);
+  const { client } = conn;
+  try {
+    await migratePg(conn);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  const location = conn.target.location;
+  return {
+    location,
+    runLogs: runLogsFor(location),
+    ...pgScanOps(client),
+    ...pgPlanOps(client),
+    ...pgExecuteOps(client),
+    ...pgQueryOps(client),
+    ...pgHostOps(client),
+    ...pgDeviceMountOps(client),
+    close: () => client.end(),
+  };
+}
