@@ -24,6 +24,11 @@ export interface DupesTotals {
 export interface DupesContext {
   readonly devices: readonly DeviceRow[];
   readonly crossDevice: boolean;
+  /**
+   * How the text names a device beside each path: its alias by default; `host:mountpoint` when
+   * the catalog knows several hosts (device-label.ts). JSON and CSV keep the alias, an id.
+   */
+  readonly label?: (deviceId: number) => string;
   /** What the listing was made with, for the JSON document's head. */
   readonly head: Record<string, unknown>;
 }
@@ -101,7 +106,7 @@ export async function writeDupes(
       totals.paths += g.entries.length;
       totals.bytesSaveable += g.bytesSaveable;
       let text: string;
-      if (format === 'text') text = groupText(g, alias, ctx.crossDevice);
+      if (format === 'text') text = groupText(g, ctx.label ?? alias, ctx.crossDevice);
       else if (format === 'csv')
         text = g.entries
           .map((e) => csvRow(PATH_COLUMNS, { group: g, entry: e, device: alias(e.deviceId) }))

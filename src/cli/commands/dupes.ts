@@ -9,6 +9,8 @@ import { DUPES_FORMATS, writeDupes, type DupesFormat } from '../../report/dupes.
 import { UserError } from '../../errors.js';
 import { withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
+import { deviceLabel } from '../../device-label.js';
+import { hostView } from '../host-view.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../filter-options.js';
 import { deviceAndScope, PATHS_HELP } from '../scope-args.js';
 import { stopRequested } from '../signals.js';
@@ -69,6 +71,8 @@ export function registerDupes(program: Command): void {
       const { device, scope } = await deviceAndScope(catalog, opts.device, paths);
       const crossDevice = opts.crossDevice ?? false;
       const devices = await catalog.devices.list();
+      const view = await hostView(catalog);
+      const labels = new Map(devices.map((d) => [d.id, deviceLabel(d, view)]));
       const groups = iterateDupes(catalog, {
         device,
         scope,
@@ -82,6 +86,8 @@ export function registerDupes(program: Command): void {
           await writeDupes(groups, out, format, {
             devices,
             crossDevice,
+            // One host: the alias, as always; several: which host has each copy (nas1:/pool).
+            ...(view.hosts > 1 ? { label: (id: number) => labels.get(id) ?? String(id) } : {}),
             head: {
               device: device?.alias ?? null,
               scope: scope.toJson(),
