@@ -20,11 +20,9 @@
  * - sizes log-uniform from 1 B to ~9 MB, fixed per content; every non-empty file hashed
  *   (`--hash all`: the most rows the groupings can have to read).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import console from 'node:console';
+import { startCluster } from './lib/pg-cluster.mjs';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { URL } from 'node:url';
@@ -44,81 +42,6 @@ function arg(name, dflt) {
 }
 const ROWS = Number(arg('rows', '1000000'));
 const PLANS = arg('plans', undefined);
-
-/** A throwaway cluster, as test/helpers/pg.ts starts one (minus what the tests need). */
-function startCluster() {
-  const base = '/usr/lib/postgresql';
-  const ver = execFileSync('ls', [base], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean)
-    .sort((a, b) => b - a)[0];
-  const bin = join(base, ver, 'bin');
-  const dir = mkdtempSync(join(tmpdir(), 'hashall-pg-large-'));
-  const data = join(dir, 'data');
-  let owner;
-  if (process.getuid?.() === 0) {
-    const id = (f) => Number(spawnSync('id', [f, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    owner = { uid: id('-u'), gid: id('-g') };
-    chownSync(dir, owner.uid, owner.gid);
-  }
-  const run = (cmd, args) => {
-    const argv = owner
-      ? [
-          'setpriv',
-          `--reuid=${owner.uid}`,
-          `--regid=${owner.gid}`,
-          '--clear-groups',
-          join(bin, cmd),
-          ...args,
-        ]
-      : [join(bin, cmd), ...args];
-    execFileSync(argv[0], argv.slice(1), {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-  };
-  run('initdb', [
-    '-D',
-    data,
-    '-U',
-    'bench',
-    '--auth-local=trust',
-    '--auth-host=reject',
-    '--encoding=UTF8',
-    '--locale=C',
-    '--no-sync',
-  ]);
-  const port = 20000 + Math.floor(Math.random() * 40000);
-  appendFileSync(
-    join(data, 'postgresql.conf'),
-    [
-      `listen_addresses = ''`,
-      `unix_socket_directories = '${dir}'`,
-      `port = ${port}`,
-      // A throwaway cluster: no durability for the load. Query settings are the defaults
-      // (work_mem 4MB) except shared_buffers and maintenance_work_mem (index builds).
-      'fsync = off',
-      'synchronous_commit = off',
-      'full_page_writes = off',
-      'shared_buffers = 256MB',
-      'maintenance_work_mem = 256MB',
-      'max_wal_size = 4GB',
-      '',
-    ].join('\n'),
-  );
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
-  return {
-    url: `postgresql://bench@/postgres?host=${encodeURIComponent(dir)}&port=${port}`,
-    stop() {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
 
 /** Fill an empty, migrated catalog with ROWS generated file rows (see the header). */
 async function generate(client, n) {
@@ -213,7 +136,7 @@ async function readSide(catalog) {
   return out;
 }
 
-const cluster = arg('url', undefined) ? undefined : startCluster();
+const cluster = arg('url', undefined) ? undefined : startCluster({ durable: false });
 // --keep: leave the throwaway cluster running for reruns with --url (stop it with pg_ctl).
 const KEEP = process.argv.includes('--keep');
 if (cluster && KEEP) console.log(`cluster kept: --url '${cluster.url}'`);

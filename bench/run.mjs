@@ -35,8 +35,19 @@ import { floorRows } from './rows/floors.mjs';
 import { hashAllRow } from './rows/hash-all.mjs';
 import { runMillion } from './rows/million.mjs';
 import { rescanRow } from './rows/rescan.mjs';
+import { pgRows } from './rows/pg.mjs';
+import { pgBinDir, startCluster } from './lib/pg-cluster.mjs';
+
+/** The throwaway PostgreSQL cluster of the PostgreSQL rows, while it runs. */
+let pgCluster = null;
 
 function cleanup() {
+  try {
+    pgCluster?.stop();
+    pgCluster = null;
+  } catch (e) {
+    process.stderr.write(`bench: could not stop the PostgreSQL cluster: ${e.message}\n`);
+  }
   try {
     rmrf(WORK);
   } catch (e) {
@@ -48,11 +59,12 @@ function cleanup() {
  * The rows on the main tree, in the order they run within a round; with a baseline, each
  * hashall row is followed by the baseline's.
  */
-function buildRows(tree, peerInfo, baseline) {
+function buildRows(tree, peerInfo, baseline, cluster) {
   const both = (row) => (baseline ? [row(tree), row(tree, baseline)] : [row(tree)]);
   return [
     ...both(firstScanRow),
     ...both(rescanRow),
+    ...(cluster ? pgRows(tree, cluster) : []),
     ...both(hashAllRow),
     ...both(executeRow),
     ...peerRows(tree, peerInfo),
@@ -108,7 +120,13 @@ async function main() {
   const { peerInfo, missing } = findPeers();
   const tree = ensureTree(opts.quick ? TREE_SPECS.quick : TREE_SPECS.reference);
   const baseline = opts.baseline ? baselineBuild(opts.baseline) : null;
-  const cmds = buildRows(tree, peerInfo, baseline);
+  if (pgBinDir()) {
+    pgCluster = startCluster({ durable: true });
+    log('PostgreSQL rows: a throwaway local cluster over its Unix socket (durable settings)');
+  } else {
+    log('PostgreSQL rows skipped: the server binaries (initdb, pg_ctl) are not installed');
+  }
+  const cmds = buildRows(tree, peerInfo, baseline, pgCluster);
   await runRounds(cmds, opts.runs, `${tree.spec.name} tree`, opts.timeout);
 
   let million = null;
