@@ -132,3 +132,24 @@ export const pgQueryBackend: QueryBackend = {
     };
   },
 };
+
+/** When each catalog saw a device or scanned: the only values the backends may differ in. */
+const CLOCK = new Set(['firstSeenAt', 'lastSeenAt', 'lastScanAt', 'createdAt']);
+/**
+ * Not compared between backends either: a row's id (a file being hashed during the walk is
+ * inserted when its hash comes back, so ids follow the workers' timing), and how SQLite
+ * obtained its groups (`source`: its stored totals; PostgreSQL groups each time).
+ */
+const NOT_COMPARED = new Set(['fileId', 'source']);
+
+/** A result with its clock readings zeroed (Buffers and BigInts kept as they are). */
+export function timeless(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(timeless);
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, timeless(x)]));
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k]) => !NOT_COMPARED.has(k))
+      .map(([k, x]) => [k, CLOCK.has(k) ? 0 : timeless(x)]),
+  );
+}

@@ -20,6 +20,7 @@ import {
   sqliteQueryBackend,
   type QueryOpened,
   type QueryTestCatalog,
+  timeless,
 } from '../helpers/query-backends.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
@@ -66,25 +67,6 @@ afterAll(() => {
 
 const names = (paths: readonly { path: Buffer }[]) =>
   paths.map((p) => p.path.subarray(p.path.lastIndexOf('/') + 1).toString('latin1')).sort();
-
-/** When each catalog saw a device or scanned: the only values the backends may differ in. */
-const CLOCK = new Set(['firstSeenAt', 'lastSeenAt', 'lastScanAt']);
-/**
- * Not compared between backends either: a row's id (a file being hashed during the walk is
- * inserted when its hash comes back, so ids follow the workers' timing), and how SQLite
- * obtained its groups (`source`: its stored totals; PostgreSQL groups each time).
- */
-const NOT_COMPARED = new Set(['fileId', 'source']);
-function timeless(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(timeless);
-  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, timeless(x)]));
-  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
-  return Object.fromEntries(
-    Object.entries(v)
-      .filter(([k]) => !NOT_COMPARED.has(k))
-      .map(([k, x]) => [k, CLOCK.has(k) ? 0 : timeless(x)]),
-  );
-}
 
 const seen = new Map<string, Record<string, unknown>>();
 

@@ -30,6 +30,7 @@ import {
   sqliteQueryBackend,
   type QueryOpened,
   type QueryTestCatalog,
+  timeless,
 } from '../helpers/query-backends.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
@@ -86,27 +87,6 @@ afterAll(() => {
 
 const names = (paths: readonly { path: Buffer }[]) =>
   paths.map((p) => p.path.toString().slice(p.path.toString().lastIndexOf('/') + 1)).sort();
-
-/** When each catalog saw a device or scanned: the only values the backends may differ in. */
-const CLOCK = new Set(['firstSeenAt', 'lastSeenAt', 'lastScanAt', 'createdAt']);
-/**
- * Not compared between backends either: a row's id (a file being hashed during the walk is
- * inserted when its hash comes back, so ids follow the workers' timing), and how SQLite
- * obtained its groups (`source`: its stored totals; PostgreSQL groups each time).
- */
-const NOT_COMPARED = new Set(['fileId', 'source']);
-
-/** A result with its clock readings zeroed (Buffers and BigInts kept as they are). */
-function timeless(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(timeless);
-  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, timeless(x)]));
-  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
-  return Object.fromEntries(
-    Object.entries(v)
-      .filter(([k]) => !NOT_COMPARED.has(k))
-      .map(([k, x]) => [k, CLOCK.has(k) ? 0 : timeless(x)]),
-  );
-}
 
 /** What each backend returned, by test, for the comparison at the end. */
 const seen = new Map<string, Record<string, unknown>>();

@@ -6,8 +6,7 @@
  * never per row.
  */
 import type pg from 'pg';
-import { connectPg } from '../pg/connect.js';
-import { migratePg } from '../pg/migrate.js';
+import { connectMigrated } from '../pg/migrate.js';
 import type { ColumnKind, CopySide, CopyValue, TableInfo } from './side.js';
 
 const KINDS: Record<string, ColumnKind> = { bigint: 'int', bytea: 'bytes', text: 'text' };
@@ -89,14 +88,8 @@ function toPg(v: CopyValue): string | Buffer | null {
 }
 
 export async function pgCopySide(url: string): Promise<CopySide> {
-  const conn = await connectPg(url);
+  const conn = await connectMigrated(url);
   const { client } = conn;
-  try {
-    await migratePg(conn);
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw err;
-  }
   const inTx = () => client.getTransactionStatus() !== 'I';
   return {
     location: conn.target.location,

@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../port.js';
-import { connectPg } from './connect.js';
 import { pgDeviceMountOps } from './device-mounts.js';
 import { pgExecuteOps } from './execute.js';
 import { pgHostOps } from './hosts.js';
-import { migratePg } from './migrate.js';
+import { connectMigrated } from './migrate.js';
 import { pgPlanOps } from './plan.js';
 import { pgQueryOps } from './query.js';
 import { pgScanOps } from './scan.js';
@@ -29,14 +28,8 @@ function runLogsFor(location: string): { dir: string; tag: string } {
 }
 
 export async function openPgPort(url: string): Promise<Catalog> {
-  const conn = await connectPg(url);
+  const conn = await connectMigrated(url);
   const { client } = conn;
-  try {
-    await migratePg(conn);
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw err;
-  }
   const location = conn.target.location;
   return {
     location,

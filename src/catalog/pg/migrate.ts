@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { EXIT, UserError, errnoCode } from '../../errors.js';
 import { APPLICATION_ID } from '../migrations.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './schema.js';
-import type { PgConnection } from './connect.js';
+import { connectPg, type PgConnection } from './connect.js';
 
 /** The advisory lock taken around migrations: (hashall's application id, 1). */
 const MIGRATION_LOCK = [APPLICATION_ID, 1] as const;
@@ -132,4 +132,16 @@ function migrationError(loc: string, user: string, db: string, err: unknown): un
     return new UserError(`catalog ${loc}: cannot migrate the schema: ${msg}`, EXIT.partial);
   }
   return err;
+}
+
+/** Connect and bring the catalog to this program's schema; the connection is ended on a refusal. */
+export async function connectMigrated(url: string): Promise<PgConnection> {
+  const conn = await connectPg(url);
+  try {
+    await migratePg(conn);
+  } catch (err) {
+    await conn.client.end().catch(() => undefined);
+    throw err;
+  }
+  return conn;
 }

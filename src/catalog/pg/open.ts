@@ -7,9 +7,9 @@ import { EXIT, UserError } from '../../errors.js';
 import type { HostCatalog } from '../host-port.js';
 import type { DeviceMountCatalog } from '../device-mount-port.js';
 import { pgDeviceMountOps } from './device-mounts.js';
-import { connectPg, redact } from './connect.js';
+import { redact } from './connect.js';
 import { pgHostOps } from './hosts.js';
-import { migratePg } from './migrate.js';
+import { connectMigrated } from './migrate.js';
 
 export interface PgCatalog extends HostCatalog, DeviceMountCatalog {
   /** The effective URL without a password (connect.ts). */
@@ -23,13 +23,7 @@ export interface PgCatalog extends HostCatalog, DeviceMountCatalog {
 }
 
 export async function openPgCatalog(url: string): Promise<PgCatalog> {
-  const conn = await connectPg(url);
-  try {
-    await migratePg(conn);
-  } catch (err) {
-    await conn.client.end().catch(() => undefined);
-    throw err;
-  }
+  const conn = await connectMigrated(url);
   return {
     location: conn.target.location,
     ...pgHostOps(conn.client),

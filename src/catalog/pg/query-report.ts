@@ -8,43 +8,19 @@
 import type pg from 'pg';
 import { pgLimit, type Int } from './query-sql.js';
 import { replaceMode } from '../action-decode.js';
-import { toAction, type ActionRow, type RawAction } from '../actions.js';
+import type { ActionRow } from '../actions.js';
+import { pgToAction, pgToPlan, type PgRawPlan } from './action-rows.js';
 import type { PlanDeviceTotals, PlanGroupTotals } from '../plan-report.js';
-import type { PlanOptions, PlanRow, PlanStatus } from '../plans.js';
+import type { PlanRow } from '../plans.js';
 import type { ActionOrder, PlanReportQueries, PlanSummary } from '../query-port.js';
 import type { StoredScope } from '../scope.js';
 import type { ActionType } from '../plan-types.js';
 import type { ActionStatus } from '../actions.js';
 import { pgDeviceRecords } from './records.js';
 
-interface RawPlan {
-  id: Int;
-  name: string;
-  status: PlanStatus;
-  created_at: Int;
-  executed_at: Int | null;
-  options: string;
-  total_opportunities: Int;
-  total_bytes_saveable: Int;
-  pending_groups: Int;
-  undo_status: PlanStatus | null;
-}
-
 async function getPlan(client: pg.Client, id: number): Promise<PlanRow | undefined> {
-  const r = await client.query<RawPlan>('SELECT * FROM conductor_plans WHERE id = $1', [id]);
-  const p = r.rows[0];
-  if (!p) return undefined;
-  return {
-    id: Number(p.id),
-    name: p.name,
-    status: p.undo_status ?? p.status,
-    createdAt: Number(p.created_at),
-    executedAt: p.executed_at === null ? null : Number(p.executed_at),
-    options: JSON.parse(p.options) as PlanOptions,
-    opportunities: Number(p.total_opportunities),
-    bytesSaveable: Number(p.total_bytes_saveable),
-    pendingGroups: Number(p.pending_groups),
-  };
+  const r = await client.query<PgRawPlan>('SELECT * FROM conductor_plans WHERE id = $1', [id]);
+  return r.rows[0] ? pgToPlan(r.rows[0]) : undefined;
 }
 
 async function actionCounts(
@@ -177,32 +153,6 @@ async function summary(
   };
 }
 
-/** pg gives int8 as text: the action decoder takes SQLite's safe integers (BigInts). */
-function fromPg(r: Record<string, unknown>): ActionRow {
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r))
-    raw[k] = typeof v === 'string' && INT8.has(k) ? BigInt(v) : v;
-  return toAction(raw as unknown as RawAction);
-}
-
-const INT8 = new Set([
-  'id',
-  'plan_id',
-  'group_no',
-  'device_id',
-  'size',
-  'source_device_id',
-  'source_inode',
-  'source_mtime_ns',
-  'source_ctime_ns',
-  'target_inode',
-  'target_mtime_ns',
-  'target_ctime_ns',
-  'target_nlink',
-  'bytes_to_save',
-  'target_file_id',
-]);
-
 /** The plan's actions by id, a keyset page at a time (its ids are one range, in order). */
 async function* byId(
   client: pg.Client,
@@ -216,7 +166,7 @@ async function* byId(
       [planId, after, size],
     );
     if (r.rows.length === 0) return;
-    const page = r.rows.map(fromPg);
+    const page = r.rows.map(pgToAction);
     yield page;
     if (page.length < size) return;
     after = page[page.length - 1]!.id;
@@ -255,7 +205,7 @@ async function* topFirst(
       [after, size],
     );
     if (r.rows.length === 0) return;
-    yield r.rows.map(({ top_pos: _pos, ...a }) => fromPg(a));
+    yield r.rows.map(({ top_pos: _pos, ...a }) => pgToAction(a));
     if (r.rows.length < size) return;
     after = Number(r.rows[r.rows.length - 1]!.top_pos);
   }
