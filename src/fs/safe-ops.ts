@@ -100,7 +100,7 @@ export class VerifiedDir {
     try {
       const fd = atOps().openDirPath(this.abs);
       let now: BigIntStats;
-      if (fd === undefined) now = lstatSync(this.abs, { bigint: true });
+      if (fd === undefined) now = this.statPathNow();
       else {
         try {
           now = fstatSync(fd, { bigint: true });
@@ -111,6 +111,24 @@ export class VerifiedDir {
       return now.isDirectory() && now.ino === this.id.ino && now.dev === this.id.dev;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * This directory's path resolved now, by lstat; a path beyond PATH_MAX (which neither lstat
+   * nor openat2 takes) one component at a time from `/`, never following a symlink.
+   */
+  private statPathNow(): BigIntStats {
+    try {
+      return lstatSync(this.abs, { bigint: true });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENAMETOOLONG') throw err;
+      const again = VerifiedDir.open(this.abs);
+      try {
+        return fstatSync(again.fd, { bigint: true });
+      } finally {
+        again.close();
+      }
     }
   }
 

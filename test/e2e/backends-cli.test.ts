@@ -118,6 +118,8 @@ describe.skipIf(PG_MISSING)('the CLI on SQLite and on PostgreSQL', () => {
     expect(planned).toBeGreaterThan(0);
     expect(planned).toBeLessThanOrEqual(summary.hardlink_dedupe_saving_bytes);
     expect((a.execute as Doc).bytes_saved).toBeGreaterThan(0);
+    // Hostile names (newlines, non-UTF-8, paths beyond PATH_MAX) executed, none failed.
+    expect((a.execute as Doc).failed).toBe(0);
     expect((a.rescan as number[]).slice(0, 3)).toEqual([0, 0, 0]);
     expect(a.back).toEqual([0, 0, 0]);
   }, 600_000);
