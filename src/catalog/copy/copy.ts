@@ -22,6 +22,7 @@ import { pgFailure } from '../pg/failure.js';
 import {
   insertionOrder,
   TRANSIENT_TABLES,
+  TRIGGER_WRITTEN,
   type CopySide,
   type CopyValue,
   type TableInfo,
@@ -116,6 +117,8 @@ async function copyTable(
   pageRows: number,
 ): Promise<number> {
   const total = await src.count(t);
+  // Rows the destination's triggers wrote while the file rows went in: the source's replace them.
+  if (TRIGGER_WRITTEN.has(t.name)) await dst.clear(t);
   const keyAt = t.primaryKey.map((k) => t.columns.findIndex((c) => c.name === k));
   const selfAt = t.selfReferences.map((k) => t.columns.findIndex((c) => c.name === k));
   let after: CopyValue[] | undefined;
@@ -264,10 +267,11 @@ async function copyBetween(req: CopyRequest): Promise<CopyResult> {
     const tables = insertionOrder(pairTables(await src.tables(), await dst.tables(), toLocation));
     const copied = tables.filter((t) => !TRANSIENT_TABLES.has(t.name));
     await src.beginRead();
-    await checkCopyable({ src, dst, tables: copied, toLocation });
+    // Checked inside the write transaction: nothing lands in the destination in between.
     await dst.beginWrite();
     const out: { name: string; rows: number }[] = [];
     try {
+      await checkCopyable({ src, dst, tables: copied, toLocation });
       for (const t of copied) {
         out.push({ name: t.name, rows: await copyTable(src, dst, t, req, pageRows) });
       }

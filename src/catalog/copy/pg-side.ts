@@ -147,6 +147,9 @@ export async function pgCopySide(url: string): Promise<CopySide> {
         [pairs.map(([k]) => toPg(k)), pairs.map(([, v]) => toPg(v))],
       );
     },
+    async clear(t) {
+      await client.query(`DELETE FROM ${quote(t.name)}`);
+    },
     async resetIds(t) {
       // Identity columns: the next generated id must follow the largest copied one.
       const r = await client.query<{ column_name: string }>(

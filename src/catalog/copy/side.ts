@@ -46,6 +46,8 @@ export interface CopySide {
     column: string,
     pairs: readonly (readonly [CopyValue, CopyValue])[],
   ): Promise<void>;
+  /** Delete every row of a table (inside the copy's transaction). */
+  clear(table: TableInfo): Promise<void>;
   /** After explicit ids went in: the next generated id follows the largest copied. */
   resetIds(table: TableInfo): Promise<void>;
   end(): Promise<void>;
@@ -61,6 +63,19 @@ export interface CopySide {
 export const TRANSIENT_TABLES: ReadonlySet<string> = new Set([
   'executor_lock',
   'executor_device_lock',
+]);
+
+/**
+ * Tables that triggers on `files` write (the stored group totals and device usage and what is
+ * dirty in them: ../group-totals.ts, ../usage-totals.ts): the copy's own inserts of file rows
+ * fill them in the destination, so they are copied last, emptied first — the source's rows,
+ * consistent with its totals, are what the copy keeps.
+ */
+export const TRIGGER_WRITTEN: ReadonlySet<string> = new Set([
+  'group_totals',
+  'group_dirty',
+  'usage_totals',
+  'usage_dirty',
 ]);
 
 /**
@@ -87,5 +102,9 @@ export function insertionOrder(tables: readonly TableInfo[]): TableInfo[] {
     out.push(t);
   };
   for (const t of [...tables].sort((a, b) => a.name.localeCompare(b.name))) visit(t);
-  return out;
+  // Referenced by nothing, written by triggers as the others go in: last.
+  return [
+    ...out.filter((t) => !TRIGGER_WRITTEN.has(t.name)),
+    ...out.filter((t) => TRIGGER_WRITTEN.has(t.name)),
+  ];
 }

@@ -106,6 +106,10 @@ export function sqliteCopySide(path: string, role: 'source' | 'destination'): Co
       for (const [k, v] of pairs) s.run(bind(v), bind(k));
       return Promise.resolve();
     },
+    clear(t) {
+      db.prepare(`DELETE FROM ${quote(t.name)}`).run();
+      return Promise.resolve();
+    },
     resetIds: () => Promise.resolve(), // a rowid table's next id is max(rowid) + 1 already
     end() {
       if (db.inTransaction) db.exec('COMMIT');
