@@ -134,3 +134,28 @@ export async function waitForRows(
   }
   throw new Error(`timed out waiting for: ${sql}`);
 }
+
+/**
+ * Every row of every table of a catalog, as one string: equal before and after a command means
+ * the command wrote nothing (on SQLite, comparing the file's bytes says more).
+ */
+export async function catalogContents(b: CliBackend, catalog: string): Promise<string> {
+  const tables = await b.query<{ name: string }>(
+    catalog,
+    b.name === 'SQLite'
+      ? `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+      : `SELECT table_name AS name FROM information_schema.tables
+          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+  );
+  const out: string[] = [];
+  for (const { name } of tables) {
+    const rows = await b.query<Record<string, unknown>>(catalog, `SELECT * FROM ${name}`);
+    const lines = rows.map((r) =>
+      JSON.stringify(r, (_k, v: unknown) =>
+        typeof v === 'bigint' ? String(v) : v instanceof Date ? v.toISOString() : v,
+      ),
+    );
+    out.push(`${name}\n${lines.sort().join('\n')}`);
+  }
+  return out.join('\n');
+}
