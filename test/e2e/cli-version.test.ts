@@ -1,6 +1,15 @@
 /** `hashall --version` is the package's version, as an installed CLI reports it. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +77,7 @@ describe('the installed entry point (package.json "bin")', () => {
 
     it("keeps Node's compile cache in the user's cache folder where Node has one (22.1+)", () => {
       const xdg = join(dir, 'xdg');
+      mkdirSync(xdg);
       version(node, cleanEnv({ XDG_CACHE_HOME: xdg, TMPDIR: dir }));
       const cache = join(xdg, 'hashall', 'compile-cache');
       if (hasCache(node)) {
@@ -76,11 +86,12 @@ describe('the installed entry point (package.json "bin")', () => {
         expect(more).toEqual([]);
         expect(readdirSync(join(cache, perNode!)).length).toBeGreaterThan(0);
       } else {
-        expect(existsSync(xdg)).toBe(false);
+        expect(readdirSync(xdg)).toEqual([]);
       }
       // Nothing in the temporary folder (Node's own default place for it).
-      expect(readdirSync(dir)).toEqual(hasCache(node) ? ['xdg'] : []);
+      expect(readdirSync(dir)).toEqual(['xdg']);
       // Without XDG_CACHE_HOME: ~/.cache.
+      mkdirSync(join(dir, 'home'));
       version(node, cleanEnv({ XDG_CACHE_HOME: '', HOME: join(dir, 'home') }));
       expect(existsSync(join(dir, 'home', '.cache', 'hashall', 'compile-cache'))).toBe(
         hasCache(node),
@@ -98,10 +109,21 @@ describe('the installed entry point (package.json "bin")', () => {
       delete noHome.HOME;
       version(node, noHome);
       expect(existsSync(join(dir, 'relative'))).toBe(false);
+      // A home or cache folder that is not ours (`sudo` keeping the user's $HOME): nothing is
+      // created in it.
+      if (process.getuid?.() === 0) {
+        const theirs = join(dir, 'theirs');
+        mkdirSync(theirs);
+        chownSync(theirs, 65534, 65534);
+        version(node, cleanEnv({ XDG_CACHE_HOME: '', HOME: theirs }));
+        version(node, cleanEnv({ XDG_CACHE_HOME: theirs }));
+        expect(readdirSync(theirs)).toEqual([]);
+      }
       // Node's own switch wins.
       const off = join(dir, 'off');
+      mkdirSync(off);
       version(node, cleanEnv({ XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' }));
-      expect(existsSync(off)).toBe(false);
+      expect(readdirSync(off)).toEqual([]);
     });
   });
 });
