@@ -2,8 +2,9 @@
 // working tree's, so that "no regression" is a ratio measured under the same conditions.
 //
 // The commit's files come from `git archive` (the working tree is not touched) into
-// bench/.cache/baseline-<sha>/, built once with this checkout's TypeScript and node_modules
-// (a symlink), and reused by later runs.
+// bench/.cache/baseline-<sha>/, built once by its own build script (or this checkout's
+// TypeScript, for a commit from before the bundle) with this checkout's node_modules (a
+// symlink), and reused by later runs.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,8 +32,12 @@ export function baselineBuild(ref) {
     const tar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
     if (tar.status !== 0) fatal(`unpacking ${sha}: ${firstLine(String(tar.stderr))}`);
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    // The commit's own build: since the bundle, scripts/build.mjs (tsc, then esbuild); before
+    // it, tsc alone.
+    const script = path.join(dir, 'scripts', 'build.mjs');
     const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    const b = spawnSync(NODE, [tsc, '-p', 'tsconfig.build.json'], { cwd: dir, encoding: 'utf8' });
+    const argv = fs.existsSync(script) ? [script] : [tsc, '-p', 'tsconfig.build.json'];
+    const b = spawnSync(NODE, argv, { cwd: dir, encoding: 'utf8' });
     if (b.status !== 0) {
       rmrf(path.join(dir, 'dist'));
       fatal(`the baseline ${ref} does not build: ${firstLine(b.stdout + b.stderr)}`);

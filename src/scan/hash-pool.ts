@@ -36,7 +36,9 @@ export class HashPool {
     });
     // Not every caller awaits `ready` before the first batch; a failure reaches them there.
     this.ready.catch(() => undefined);
-    const url = new URL('./hash-worker.js', import.meta.url);
+    // Named from the folder above, not './': in the bundle this code sits in dist/cli/main.js,
+    // beside no worker (scripts/build.mjs: every built file is two folders below the root).
+    const url = new URL('../scan/hash-worker.js', import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
       // A worker only streams files through one reused buffer: a small young generation keeps
       // each isolate's resident size down (peak RSS is a target, DESIGN §6 T5).

@@ -7,7 +7,6 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { catalogPath, defaultCatalogPath } from '../../../catalog/location.js';
 import type { DeviceRow } from '../../../catalog/devices.js';
 import {
@@ -26,6 +25,7 @@ import { scheduleJob, type ScheduledJob } from '../../../conductor/schedule-job.
 import { EXIT, UserError } from '../../../errors.js';
 import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
+import { MAIN_JS } from '../../main-path.js';
 import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { parseFilterOpts, withFilterOptions, type FilterOpts } from '../../filter-options.js';
@@ -56,8 +56,6 @@ function choice<T extends string>(values: readonly T[]): (v: string) => T {
     return v as T;
   };
 }
-
-const MAIN_JS = fileURLToPath(new URL('../../main.js', import.meta.url));
 
 function rescanOf(opts: AutoOpts): Rescan {
   return opts.rescan
