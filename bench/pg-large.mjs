@@ -5,8 +5,10 @@
  * uses it — `analyze` (groups.sameDevice and its first page, cross-device groups, figures) and
  * `dupes --limit 100` (the listing prepared, its first 100 groups with their paths) — and the
  * plans of the statements behind them captured with EXPLAIN (ANALYZE, BUFFERS) via auto_explain.
+ * Before reading, the stored group totals are folded, as at the end of the completed scan that
+ * would have written the rows (a first fold regroups every row: timed too).
  *
- *   npm run build && node bench/pg-large.mjs --rows 1000000 [--url postgresql://…] [--plans FILE] [--keep] [--once]
+ *   npm run build && node bench/pg-large.mjs --rows 1000000 [--url postgresql://…] [--plans FILE] [--keep] [--generate-only] [--once]
  *
  * Without --url a throwaway cluster is started in a temp dir (Unix socket, random port; as root
  * it runs as `postgres` through setpriv, as test/helpers/pg.ts does) and removed after.
@@ -122,6 +124,9 @@ async function readSide(catalog) {
     const page = await g.page(0, 500);
     return { groups: g.groups, saveable: g.saveable, first: page.length };
   });
+  out.analyzeSame = await timed('analyze (limit 10)', () =>
+    analyze(catalog, { crossDevice: false, limit: 10 }),
+  );
   out.analyze = await timed('analyze --cross-device (limit 10)', () =>
     analyze(catalog, { crossDevice: true, limit: 10 }),
   );
