@@ -34,7 +34,10 @@ const { connectPg } = await import(dist('catalog/pg/connect.js'));
 const { migratePg } = await import(dist('catalog/pg/migrate.js'));
 const { pgScanOps } = await import(dist('catalog/pg/scan.js'));
 const { pgQueryOps } = await import(dist('catalog/pg/query.js'));
-const { foldPgStoredTotals } = await import(dist('catalog/pg/stored-totals.js'));
+// A build before the PostgreSQL stored totals (to compare with) has no fold: it groups rows.
+const { foldPgStoredTotals = async () => undefined } = await import(
+  dist('catalog/pg/stored-totals.js')
+).catch(() => ({}));
 const { analyze } = await import(dist('conductor/analyze.js'));
 const { iterateDupes } = await import(dist('conductor/dupes.js'));
 const { ALL_ROWS } = await import(dist('catalog/query-port.js'));
@@ -193,7 +196,7 @@ try {
     writeFileSync(PLANS, plans.join('\n\n') + '\n');
     console.log(`${plans.length} plans written to ${PLANS}`);
   }
-  console.log(JSON.stringify({ rows: ROWS, first: summary(warm), second: summary(again) }));
+  console.log(JSON.stringify({ rows: have || ROWS, first: summary(warm), second: summary(again) }));
   await client.end();
 } finally {
   if (!KEEP) cluster?.stop();

@@ -20,6 +20,7 @@ import type {
 } from '../query-port.js';
 import { applyPgScope, pgScopeClause } from './query-scope.js';
 import { pgUnitOfWork } from './tx.js';
+import { readAhead } from './read-ahead.js';
 import type { GroupingSource } from '../group-totals.js';
 import { groupingSource, pgDirtyKeys, storedGroupsSql, TOTALS_COLUMNS } from './stored-totals.js';
 
@@ -268,11 +269,11 @@ export function pgGroupQueries(client: pg.Client): GroupQueries {
   return {
     async sameDevice(q): Promise<SameDeviceGroups> {
       const t = await prepareSame(client, q.deviceId, await applyPgScope(client, q.scope));
-      return { ...t, page: (after, limit) => samePage(client, after, limit) };
+      return { ...t, page: readAhead((after, limit) => samePage(client, after, limit)) };
     },
     async crossDevice(q): Promise<CrossDeviceGroups> {
       const t = await prepareCross(client, q.deviceId, await applyPgScope(client, q.scope));
-      return { ...t, page: (after, limit) => crossPage(client, after, limit) };
+      return { ...t, page: readAhead((after, limit) => crossPage(client, after, limit)) };
     },
     members: (groups) => membersOf(client, groups, 'its-device'),
     contentMembers: (contents) =>
