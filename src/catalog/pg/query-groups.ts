@@ -153,9 +153,10 @@ async function prepareCross(
   // content's devices and copies need), no table read, streamed in index order: the copies
   // (distinct inodes) per device, then per content, whose devices come sorted by content
   // already (an incremental sort on size within each hash). The planner, which underestimates
-  // the per-device rows, would hash them instead and spill to disk (4.3 s against 2.1 s at
-  // 1M rows): hashing is off for this one statement. Two passes — the contents first, then a
-  // join fetching their rows — read the table for every copy.
+  // the per-device rows, would hash them instead and spill to disk: hashing is off for this
+  // one statement. Against two passes (the contents spanning devices, then a join fetching
+  // their copies), back to back: 2.1 s against 4.3 s at 1M rows, 18–24 s against 44–45 s at
+  // 10M (bench/pg-large.mjs, a loaded machine).
   await pgUnitOfWork(client, async () => {
     const was = await client.query<{ v: string }>(`SELECT current_setting('enable_hashagg') AS v`);
     await client.query('SET LOCAL enable_hashagg = off');
