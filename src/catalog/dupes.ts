@@ -8,6 +8,7 @@
 import type { DB } from './open.js';
 import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
+import { dupesFromStoredTotals, prepareStoredDupeGroups } from './dupe-totals.js';
 
 /** Which rows may form groups (all of it is SQL: no row is read only to be dropped). */
 export interface DupeRowFilter {
@@ -75,6 +76,7 @@ export function prepareDupeGroups(db: DB, f: DupeRowFilter): number {
   db.exec(`DROP TABLE IF EXISTS temp.dupe_groups;
            CREATE TEMP TABLE dupe_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER,
              sha256 BLOB, size INTEGER, files INTEGER, paths INTEGER);`);
+  if (dupesFromStoredTotals(f)) return prepareStoredDupeGroups(db, f);
   const { sql, params } = rowWhere(f);
   const dev = f.crossDevice ? 'NULL' : 'device_id';
   const by = f.crossDevice ? 'sha256, size' : 'sha256, device_id, size';

@@ -99,17 +99,25 @@ export function foldGroupTotals(db: DB): number {
 export function fillSameGroupsFromTotals(db: DB, deviceId: number | undefined): GroupingSource {
   const dirty = dirtyKeyCount(db);
   const device = deviceId === undefined ? '' : `AND device_id = ${Number(deviceId)}`;
-  const clean =
-    dirty === 0
-      ? `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${device}`
-      : `SELECT ${COLUMNS} FROM group_totals t
-          WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
-                              AND d.sha256 = t.sha256 AND d.size = t.size) ${device}
-         UNION ALL
-         SELECT ${COLUMNS} FROM (${DIRTY_KEYS}) WHERE 1 ${device}`;
   db.prepare(
     `INSERT INTO temp.same_groups (${COLUMNS})
-     SELECT ${COLUMNS} FROM (${clean}) ORDER BY saveable DESC, device_id, sha256`,
+     SELECT ${COLUMNS} FROM (${storedTotalsSelect(dirty, device)})
+      ORDER BY saveable DESC, device_id, sha256`,
   ).run();
   return dirty === 0 ? { kind: 'cached' } : { kind: 'updated', keys: dirty };
+}
+
+/**
+ * Every key's totals (device_id, sha256, size, inodes, paths, pinned, classes, saveable) in
+ * one SELECT: clean keys as stored, the `dirty` dirty keys regrouped from their rows; `where`
+ * (`AND …` on those columns) applies to both. Writes nothing.
+ */
+export function storedTotalsSelect(dirty: number, where: string): string {
+  return dirty === 0
+    ? `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${where}`
+    : `SELECT ${COLUMNS} FROM group_totals t
+        WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
+                            AND d.sha256 = t.sha256 AND d.size = t.size) ${where}
+       UNION ALL
+       SELECT ${COLUMNS} FROM (${DIRTY_KEYS}) WHERE 1 ${where}`;
 }

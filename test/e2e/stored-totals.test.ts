@@ -5,7 +5,7 @@
  * stored figures — read-only with dirty keys regrouped, and after a writer's fold — equal a
  * grouping of every row. Analyze says how it obtained the groups.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { chmodSync, copyFileSync, linkSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,11 @@ import { prepareSameDeviceGroups, sameGroupPage, type GroupKey } from '../../src
 import { deviceUsage, listDevices } from '../../src/catalog/devices.js';
 import { storedDeviceUsage } from '../../src/catalog/usage-totals.js';
 import type { DB } from '../../src/catalog/open.js';
+import { queryOps } from '../../src/catalog/query-port.js';
+import { connectPg } from '../../src/catalog/pg/connect.js';
+import { foldPgStoredTotals } from '../../src/catalog/pg/stored-totals.js';
+import { expectDupesExact, expectExactPg } from '../helpers/stored-totals.js';
+import { pgBackend, pgTestCluster } from '../helpers/scan-backends.js';
 import { hashall } from '../helpers/cli.js';
 import { killAt } from '../helpers/kill-at.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
@@ -74,10 +79,11 @@ function expectExact(db: DB): void {
 }
 
 /** Read-only first (dirty keys regrouped, nothing written), then writable (folded). */
-function expectExactBothWays(cat: string): void {
+async function expectExactBothWays(cat: string): Promise<void> {
   const reader = openCatalog(cat, { readonly: true });
   try {
     expectExact(reader.db);
+    await expectDupesExact(queryOps(reader.db).dupes);
   } finally {
     reader.db.close();
   }
@@ -94,6 +100,52 @@ function expectExactBothWays(cat: string): void {
     writer.db.close();
   }
 }
+
+/** PostgreSQL: as read (dirty keys regrouped), then after a fold (nothing left dirty). */
+async function expectExactBothWaysPg(url: string): Promise<void> {
+  const { client } = await connectPg(url);
+  try {
+    await expectExactPg(client);
+    expect(await foldPgStoredTotals(client)).toMatchObject({ kind: 'folded' });
+    await expectExactPg(client);
+    const dirty = await client.query<{ n: string }>(
+      'SELECT (SELECT count(*) FROM group_dirty) + (SELECT count(*) FROM usage_dirty) AS n',
+    );
+    expect(Number(dirty.rows[0]!.n)).toBe(0);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Where the property runs: the catalog the CLI is given, and how exactness is checked. */
+interface TotalsBackend {
+  readonly name: string;
+  readonly unavailable: string | undefined;
+  setup(): Promise<void>;
+  teardown(): void;
+  /** A fresh, empty catalog (the CLI's --catalog) in `dir`. */
+  catalog(dir: string): Promise<string>;
+  expectExactBothWays(cat: string): Promise<void>;
+}
+
+const BACKENDS: readonly TotalsBackend[] = [
+  {
+    name: 'SQLite',
+    unavailable: undefined,
+    setup: async () => undefined,
+    teardown: () => undefined,
+    catalog: async (dir) => join(dir, 'catalog.db'),
+    expectExactBothWays,
+  },
+  {
+    name: 'PostgreSQL',
+    unavailable: pgBackend.unavailable,
+    setup: () => pgBackend.setup(),
+    teardown: () => pgBackend.teardown(),
+    catalog: async () => pgTestCluster().url(await pgTestCluster().createDatabase()),
+    expectExactBothWays: expectExactBothWaysPg,
+  },
+];
 
 type Op =
   | { kind: 'copy'; file: number }
@@ -127,14 +179,21 @@ function filesOf(tree: string): string[] {
     .sort();
 }
 
-describe('stored group totals and device usage', () => {
-  it('equal a full regrouping after random sequences of changes, scans, executes and undos', () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 3, maxLength: 7 }), (ops) => {
+describe.each(BACKENDS)('stored group totals and device usage on $name', (backend) => {
+  if (backend.unavailable) {
+    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
+    return;
+  }
+  beforeAll(() => backend.setup());
+  afterAll(() => backend.teardown());
+
+  it('equal a full regrouping after random sequences of changes, scans, executes and undos', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 3, maxLength: 7 }), async (ops) => {
         const dir = tempDir();
         dirs.push(dir);
         const tree = join(dir, 'tree');
-        const cat = join(dir, 'catalog.db');
+        const cat = await backend.catalog(dir);
         writeTree(tree, {
           'a/1': CONTENTS[0]!,
           'a/2': CONTENTS[0]!,
@@ -145,7 +204,7 @@ describe('stored group totals and device usage', () => {
         });
         linkSync(join(tree, 'a/1'), join(tree, 'c/1-link'));
         run(['scan', tree], cat);
-        expectExactBothWays(cat);
+        await backend.expectExactBothWays(cat);
         let n = 0;
         const executed: number[] = [];
         for (const op of ops) {
@@ -183,13 +242,15 @@ describe('stored group totals and device usage', () => {
               break;
             }
           }
-          expectExactBothWays(cat);
+          await backend.expectExactBothWays(cat);
         }
       }),
       { numRuns: 8 },
     );
   }, 900_000);
+});
 
+describe('stored group totals and device usage', () => {
   it('analyze says how it got the groups: cached after an unchanged rescan, N keys after execute', () => {
     const dir = tempDir();
     dirs.push(dir);
@@ -236,7 +297,7 @@ describe('stored group totals and device usage', () => {
     expect(scoped.same_device.source).toEqual({ kind: 'regrouped' });
   });
 
-  it('a scan killed after committing hashes leaves dirty keys that readers regroup exactly', () => {
+  it('a scan killed after committing hashes leaves dirty keys that readers regroup exactly', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const tree = join(dir, 'tree');
@@ -250,10 +311,10 @@ describe('stored group totals and device usage', () => {
     };
     expect(a.same_device.source.kind).toBe('updated');
     expect(a.same_device.source.keys).toBeGreaterThan(0);
-    expectExactBothWays(cat);
+    await expectExactBothWays(cat);
   });
 
-  it('a catalog made before the stored totals gets them built when opened', () => {
+  it('a catalog made before the stored totals gets them built when opened', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const tree = join(dir, 'tree');
@@ -281,6 +342,6 @@ describe('stored group totals and device usage', () => {
     // The read-only command migrates first; it reports what it did before, from stored totals.
     expect(run(['conductor', 'analyze'], cat)).toEqual(before);
     expect(run(['devices'], cat)).toEqual(devicesBefore);
-    expectExactBothWays(cat);
+    await expectExactBothWays(cat);
   });
 });

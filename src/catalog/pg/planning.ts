@@ -14,6 +14,7 @@ import type { Member } from '../groups.js';
 import type { GroupKind, GroupPage, GroupSelection, PlanningOps, SizeRange } from '../plan-port.js';
 import type { ScopeDir } from '../scope.js';
 import { exactRows } from './exact.js';
+import { pgDirtyKeys, storedGroupsSql } from './stored-totals.js';
 
 const SLASH = 0x2f;
 
@@ -61,10 +62,25 @@ async function selectSameDevice(client: pg.Client, sel: GroupSelection): Promise
                         classes bigint, saveable bigint)`);
   // A group is (device, content, size) with two inodes or more; pinned: more links than the
   // catalog knows (in scope); classes: distinct (mode, owner, group). Largest saving first.
+  // Unscoped: the stored totals (./stored-totals.ts; dirty keys regrouped, as on SQLite). A
+  // plan is one unit of work, so it does not fold: a fold waits for other hosts' writers.
+  const groups = sel.scoped
+    ? undefined
+    : storedGroupsSql(await pgDirtyKeys(client), deviceClause(sel));
   await client.query(
     `INSERT INTO pg_temp.same_groups
      SELECT row_number() OVER (ORDER BY g.saveable DESC, g.device_id, g.sha256, g.size), g.*
-       FROM (SELECT device_id, sha256, size, count(*) AS inodes, sum(paths) AS paths,
+       FROM (${groups ?? everyRow(sel)}) g`,
+    deviceParam(sel),
+  );
+  // link-only probes the groups by content once per multi-link inode.
+  await client.query(`CREATE INDEX ON pg_temp.same_groups (sha256, device_id, size);
+                      ANALYZE pg_temp.same_groups`);
+}
+
+/** Every row's same-device groups (in the selection's scope), as group_totals holds them. */
+function everyRow(sel: GroupSelection): string {
+  return `SELECT device_id, sha256, size, count(*) AS inodes, sum(paths) AS paths,
                     count(*) FILTER (WHERE nlink > paths) AS pinned, count(DISTINCT class) AS classes,
                     (count(*) - greatest(count(*) FILTER (WHERE nlink > paths), 1)) * size AS saveable
                FROM (SELECT device_id, sha256, size, inode, max(nlink) AS nlink, count(*) AS paths,
@@ -74,12 +90,7 @@ async function selectSameDevice(client: pg.Client, sel: GroupSelection): Promise
                             ${deviceClause(sel)} ${scopeClause(sel.scoped)}
                       GROUP BY sha256, device_id, size, inode) per_inode
               GROUP BY sha256, device_id, size
-             HAVING count(*) > 1) g`,
-    deviceParam(sel),
-  );
-  // link-only probes the groups by content once per multi-link inode.
-  await client.query(`CREATE INDEX ON pg_temp.same_groups (sha256, device_id, size);
-                      ANALYZE pg_temp.same_groups`);
+             HAVING count(*) > 1`;
 }
 
 async function selectLinkOnly(client: pg.Client, sel: GroupSelection): Promise<void> {

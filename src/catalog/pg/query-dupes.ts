@@ -8,6 +8,7 @@ import { pgLimit, type Int } from './query-sql.js';
 import type { DupeGroupKey, DupePath, DupeRowFilter } from '../dupes.js';
 import type { DupeGroupRows, DupeListing, DupeQueries } from '../query-port.js';
 import { applyPgScope, pgScopeClause } from './query-scope.js';
+import { pgDirtyKeys, storedGroupsSql } from './stored-totals.js';
 
 /** The row filter as SQL over `files` columns, its parameters numbered from `first`. */
 function rowWhere(f: DupeRowFilter, first: number): { sql: string; params: unknown[] } {
@@ -25,11 +26,36 @@ function rowWhere(f: DupeRowFilter, first: number): { sql: string; params: unkno
   return { sql: `${parts.join(' AND ')} ${pgScopeClause(f.scoped)}`, params };
 }
 
+/**
+ * A listing of same-device groups whose filter applies to whole keys (a device, size bounds:
+ * every row of a key has its device and size) lists the stored group totals: files are the
+ * key's inodes, paths its paths. mtime bounds and scopes keep some rows of a key, and
+ * cross-device groups span keys: those group the rows.
+ */
+const fromStoredTotals = (f: DupeRowFilter): boolean =>
+  !f.crossDevice && !f.scoped && f.mtimeSince === undefined && f.mtimeBefore === undefined;
+
+async function prepareStoredDupes(client: pg.Client, f: DupeRowFilter): Promise<number> {
+  const where = [
+    f.deviceId === undefined ? '' : `AND device_id = ${Number(f.deviceId)}`,
+    f.minSize === undefined ? '' : `AND size >= ${Number(f.minSize)}`,
+    f.maxSize === undefined ? '' : `AND size <= ${Number(f.maxSize)}`,
+  ].join(' ');
+  const r = await client.query(
+    `INSERT INTO pg_temp.dupe_groups
+     SELECT row_number() OVER (ORDER BY (inodes - 1) * size DESC, sha256, device_id),
+            device_id, sha256, size, inodes, paths
+       FROM (${storedGroupsSql(await pgDirtyKeys(client), where)}) g`,
+  );
+  return r.rowCount ?? 0;
+}
+
 /** Fill pg_temp.dupe_groups, largest savings (size × (files − 1)) first; returns the count. */
 async function prepareDupes(client: pg.Client, f: DupeRowFilter): Promise<number> {
   await client.query(`DROP TABLE IF EXISTS pg_temp.dupe_groups;
     CREATE TEMP TABLE dupe_groups (row_id bigint PRIMARY KEY, device_id bigint, sha256 bytea,
       size bigint, files bigint, paths bigint)`);
+  if (fromStoredTotals(f)) return prepareStoredDupes(client, f);
   const { sql, params } = rowWhere(f, 1);
   const dev = f.crossDevice ? 'NULL::bigint' : 'device_id';
   const by = f.crossDevice ? 'sha256, size' : 'sha256, device_id, size';

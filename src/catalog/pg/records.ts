@@ -9,6 +9,7 @@ import { usageWithLastScans, type DeviceRow, type DeviceSighting } from '../devi
 import type { LastScan, RunningScan, ScanStatus } from '../scans.js';
 import type { DeviceRecords, ScanRecords } from '../scan-port.js';
 import { pgUnitOfWork } from './tx.js';
+import { foldPgStoredTotals, pgStoredUsage } from './stored-totals.js';
 import { pgAdoptLegacyDevice, pgRecordMount, pgWithMounts } from './device-mounts.js';
 
 interface RawDevice {
@@ -128,34 +129,14 @@ export function pgDeviceRecords(client: pg.Client): DeviceRecords {
       return (await pgWithMounts(client, [toDevice(r.rows[0]!)]))[0]!;
     },
     async usage() {
-      const rows = await client.query<{
-        device_id: string;
-        files: string;
-        inodes: string;
-        bytes: string;
-        allocated: string;
-      }>(
-        `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes,
-                sum(blocks) * 512 AS allocated
-           FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
-                   FROM files WHERE status = 'active' GROUP BY device_id, inode) per_inode
-          GROUP BY device_id`,
-      );
+      // Stored per device, dirty devices counted live (./stored-totals.ts).
+      const rows = await pgStoredUsage(client);
       const scans = await client.query<{ device_id: string; at: string }>(
         `SELECT device_id, max(finished_at) AS at FROM scans
           WHERE status = 'completed' AND device_id IS NOT NULL GROUP BY device_id`,
       );
       const lastScan = new Map(scans.rows.map((r) => [Number(r.device_id), Number(r.at)]));
-      return usageWithLastScans(
-        rows.rows.map((r) => ({
-          deviceId: Number(r.device_id),
-          files: Number(r.files),
-          inodes: Number(r.inodes),
-          bytes: Number(r.bytes),
-          allocatedBytes: Number(r.allocated),
-        })),
-        lastScan,
-      );
+      return usageWithLastScans(rows, lastScan);
     },
   };
 }
@@ -234,6 +215,9 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
         'UPDATE scans SET status = $1, finished_at = $2, summary = $3 WHERE id = $4',
         [status, Date.now(), JSON.stringify(summary), scanId],
       );
+      // A completed scan brings the stored totals up to date, so that analyze reads them
+      // instead of regrouping what the scan changed (./stored-totals.ts).
+      if (status === 'completed') await foldPgStoredTotals(client);
     },
     async lastPerRoot(): Promise<LastScan[]> {
       // ORDER BY root: bytea compares bytewise, as SQLite's BLOB.

@@ -1,0 +1,163 @@
+/**
+ * The stored group totals and device usage on PostgreSQL (tables and triggers: migration 4 of
+ * ./schema.ts), with the semantics of ../group-totals.ts and ../usage-totals.ts: at every
+ * commit, a key absent from `group_dirty` (a device absent from `usage_dirty`) has exactly the
+ * totals a full grouping gives. Readers take the stored rows of clean keys and regroup the dirty
+ * ones in the same statement (one snapshot); a completed scan folds (foldPgStoredTotals).
+ *
+ * Several hosts write one catalog at once, so the fold must not clear a key that another
+ * transaction has changed rows of but not yet committed. The triggers mark a key with
+ * `INSERT ... ON CONFLICT DO NOTHING`: when the key is already marked (committed), the other
+ * transaction relies on that mark, and a fold that deleted it without seeing the uncommitted
+ * rows would leave wrong totals for a clean key. So the fold first takes `group_dirty` and
+ * `usage_dirty` in SHARE ROW EXCLUSIVE mode: it conflicts with the ROW EXCLUSIVE lock every
+ * trigger's INSERT takes (held to its transaction's end, even when it inserts nothing), so the
+ * fold waits for every open transaction that changed file rows to end, and a statement that
+ * changes rows meanwhile marks its keys only after the fold commits (its trigger waits). The
+ * mode conflicts with itself: two folds run one after the other. A fold never runs inside a
+ * transaction that wrote rows (two such folds would wait for each other: a deadlock).
+ */
+import type pg from 'pg';
+import type { GroupingSource } from '../group-totals.js';
+import type { DeviceUsage } from '../devices.js';
+import type { Int } from './query-sql.js';
+import { pgInTransaction, pgUnitOfWork } from './tx.js';
+
+/** The rows that take part in a group (the triggers' WHERE clauses say the same). */
+const COUNTED = (p: string) => `${p}status = 'active' AND ${p}sha256 IS NOT NULL AND ${p}size > 0`;
+
+export const TOTALS_COLUMNS = 'device_id, sha256, size, inodes, paths, pinned, classes, saveable';
+
+/**
+ * Per-key totals over the rows `f` of `source` (as ../group-totals.ts): inodes, paths, inodes
+ * pinned by links the catalog does not know, distinct (mode, owner, group) classes, and what
+ * keeping a pinned inode (else any) frees.
+ */
+function totalsOver(source: string, where = ''): string {
+  return `SELECT device_id, sha256, size, count(*) AS inodes, sum(paths)::bigint AS paths,
+                 sum((nlink > paths)::int)::bigint AS pinned, count(DISTINCT class) AS classes,
+                 (count(*) - greatest(sum((nlink > paths)::int), 1)) * size AS saveable
+            FROM (SELECT f.device_id, f.sha256, f.size, f.inode, max(f.nlink) AS nlink,
+                         count(*) AS paths,
+                         max(f.mode) || ':' || max(f.uid) || ':' || max(f.gid) AS class
+                    FROM ${source}
+                   WHERE ${COUNTED('f.')} ${where}
+                   GROUP BY f.sha256, f.device_id, f.size, f.inode) per_inode
+           GROUP BY sha256, device_id, size
+          HAVING count(*) > 1`;
+}
+
+/**
+ * Every key's totals, in two passes (as ./query-groups.ts groups): the keys with two or more
+ * inodes from the files_hashed index alone (an index-only scan in grouping order), then the
+ * rows of those keys only.
+ */
+export const ALL_KEYS = totalsOver(
+  `(SELECT sha256, device_id, size FROM files WHERE ${COUNTED('')}
+     GROUP BY sha256, device_id, size HAVING min(inode) <> max(inode)) k
+   JOIN files f ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
+);
+
+/** The dirty keys' totals, each key's rows found on the files_hashed index. */
+export const DIRTY_KEYS = totalsOver(
+  `group_dirty d JOIN files f ON f.sha256 = d.sha256 AND f.device_id = d.device_id AND f.size = d.size`,
+);
+
+/** Above this share of the stored groups, a fold regroups everything (../group-totals.ts). */
+const FULL_REBUILD_SHARE = 0.25;
+
+/** Usage per device over `where` (active rows of files), as usage_totals stores it. */
+const USAGE_OF = (where: string) =>
+  `SELECT device_id, sum(paths)::bigint AS files, count(*) AS inodes, sum(size)::bigint AS bytes,
+          sum(blocks)::bigint * 512 AS allocated
+     FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
+             FROM files WHERE status = 'active' ${where} GROUP BY device_id, inode) per_inode
+    GROUP BY device_id`;
+
+const DIRTY_DEVICES = 'AND device_id IN (SELECT device_id FROM usage_dirty)';
+
+const count = async (client: pg.Client, sql: string): Promise<number> =>
+  Number((await client.query<{ n: Int }>(sql)).rows[0]!.n);
+
+/** What one fold did: dirty keys and devices brought up to date. */
+export type FoldOutcome =
+  | { readonly kind: 'folded'; readonly keys: number; readonly devices: number }
+  /** Inside a transaction that may have written rows: left dirty (still exact) for later. */
+  | { readonly kind: 'deferred' };
+
+/**
+ * Bring the stored totals up to date with the committed rows, in a transaction of its own
+ * (see the header for the lock). Called at the end of a completed scan.
+ */
+export async function foldPgStoredTotals(client: pg.Client): Promise<FoldOutcome> {
+  if (pgInTransaction(client)) return { kind: 'deferred' };
+  return pgUnitOfWork(client, async () => {
+    // Lock order: group_dirty first, as the triggers write them.
+    await client.query('LOCK TABLE group_dirty, usage_dirty IN SHARE ROW EXCLUSIVE MODE');
+    const keys = await count(client, 'SELECT count(*) AS n FROM group_dirty');
+    if (keys > 0) {
+      const stored = await count(client, 'SELECT count(*) AS n FROM group_totals');
+      if (keys > FULL_REBUILD_SHARE * stored) {
+        await client.query(`DELETE FROM group_totals`);
+        await client.query(`INSERT INTO group_totals (${TOTALS_COLUMNS}) ${ALL_KEYS}`);
+      } else {
+        await client.query(`DELETE FROM group_totals t USING group_dirty d
+                             WHERE t.device_id = d.device_id AND t.sha256 = d.sha256 AND t.size = d.size`);
+        await client.query(`INSERT INTO group_totals (${TOTALS_COLUMNS}) ${DIRTY_KEYS}`);
+      }
+      await client.query('DELETE FROM group_dirty');
+    }
+    const devices = await count(client, 'SELECT count(*) AS n FROM usage_dirty');
+    if (devices > 0) {
+      await client.query(`DELETE FROM usage_totals WHERE device_id IN (SELECT device_id FROM usage_dirty);
+        INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated) ${USAGE_OF(DIRTY_DEVICES)};
+        DELETE FROM usage_dirty`);
+    }
+    return { kind: 'folded', keys, devices };
+  });
+}
+
+/**
+ * The same-device groups from the stored totals, clean keys as stored and dirty keys regrouped,
+ * as one SELECT of TOTALS_COLUMNS (one statement: one snapshot of totals, dirty keys and rows).
+ * Writes nothing. `dirty`: how many keys are dirty (0: the stored rows alone).
+ */
+export function storedGroupsSql(dirty: number, deviceWhere: string): string {
+  if (dirty === 0) return `SELECT ${TOTALS_COLUMNS} FROM group_totals WHERE true ${deviceWhere}`;
+  return `SELECT ${TOTALS_COLUMNS} FROM group_totals t
+           WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
+                               AND d.sha256 = t.sha256 AND d.size = t.size) ${deviceWhere}
+          UNION ALL
+          SELECT ${TOTALS_COLUMNS} FROM (${DIRTY_KEYS}) x WHERE true ${deviceWhere}`;
+}
+
+/** How many keys are dirty, and how a grouping read with storedGroupsSql was obtained. */
+export async function pgDirtyKeys(client: pg.Client): Promise<number> {
+  return count(client, 'SELECT count(*) AS n FROM group_dirty');
+}
+
+export const groupingSource = (dirty: number): GroupingSource =>
+  dirty === 0 ? { kind: 'cached' } : { kind: 'updated', keys: dirty };
+
+/** Active paths, distinct inodes and their bytes per device: stored, dirty devices counted. */
+export async function pgStoredUsage(client: pg.Client): Promise<Omit<DeviceUsage, 'lastScanAt'>[]> {
+  const r = await client.query<{
+    device_id: Int;
+    files: Int;
+    inodes: Int;
+    bytes: Int;
+    allocated: Int;
+  }>(
+    `SELECT device_id, files, inodes, bytes, allocated FROM usage_totals
+      WHERE device_id NOT IN (SELECT device_id FROM usage_dirty)
+     UNION ALL
+     ${USAGE_OF(DIRTY_DEVICES)}`,
+  );
+  return r.rows.map((u) => ({
+    deviceId: Number(u.device_id),
+    files: Number(u.files),
+    inodes: Number(u.inodes),
+    bytes: Number(u.bytes),
+    allocatedBytes: Number(u.allocated),
+  }));
+}
