@@ -4,8 +4,10 @@
  * (unnest) and is merged by a fixed number of statements, whatever its size: the directory's
  * row (one look-up; more only for a new directory without its parent's id), one statement that
  * compares and updates the listed files' rows, and one that parks what the directory no longer
- * holds, marks it listed and probes the fresh inodes. Parked rows wait in session temporary
- * tables, marked deleted only by applyDeletions (a finished scan).
+ * holds, marks it listed and probes the fresh inodes; a new directory whose parent's id the
+ * walk knows, by the one statement that inserts its row (dir-row.ts). New file rows are
+ * written behind the walk, many directories' at a time (file-rows.ts). Parked rows wait in
+ * session temporary tables, marked deleted only by applyDeletions (a finished scan).
  */
 import type pg from 'pg';
 import { ROOT_PATH, joinPath, parentOf } from '../../paths.js';
