@@ -176,10 +176,12 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
       });
       sent.push(pg.statements!() - before);
     }
-    expect(sent[1]).toBe(sent[0]);
-    // BEGIN, the directory's row (look-up, insert), the files' update, the parking and
-    // probe, the insert, COMMIT.
-    expect(sent[0]).toBe(7);
+    // A new directory: BEGIN, the directory's row (looked up and inserted by one statement),
+    // the move probe, the insert of the rows written behind (at COMMIT), COMMIT; plus, once
+    // per 4,096 rows, the reservation of a block of row ids (which an earlier test of this
+    // connection may have made already).
+    expect(sent[1]).toBe(5);
+    expect([5, 6]).toContain(sent[0]);
   });
 
   it('scans as a role that has only the row privileges README grants (no DDL, no ownership)', async () => {
@@ -254,9 +256,10 @@ describe.skipIf(pgBackend.unavailable)('a scan through the PostgreSQL port', () 
           meta: file.meta,
           hashes: undefined,
         };
-        await tree.insertFiles([row]);
-        // The same (directory, name) again: a unique violation, caught and ignored here.
-        await tree.insertFiles([row]).catch(() => undefined);
+        // A row of a directory that does not exist: the statement that writes it (here before
+        // a read of the device's rows) fails on the foreign key, caught and ignored here.
+        await tree.insertFiles([row, { ...row, name: Buffer.from('b'), dirId: m.dirId + 1000 }]);
+        await pg.port.hashing.deviceHasFiles(device.id).catch(() => undefined);
       }),
     ).rejects.toThrow(/a statement of this transaction failed; it was rolled back/);
     expect(pg.inTransaction()).toBe(false);

@@ -42,6 +42,8 @@ export interface Backend {
   setup(): Promise<void>;
   teardown(): void;
   open(dir: string): Promise<Opened>;
+  /** Two connections to one new catalog, as two processes scanning into it at once. */
+  openPair(dir: string): Promise<readonly [Opened, Opened]>;
 }
 
 export interface CatalogDump {
@@ -98,26 +100,33 @@ export const sqliteBackend: Backend = {
   setup: async () => undefined,
   teardown: () => undefined,
   async open(dir) {
-    const c = openCatalog(join(dir, 'c.db'));
-    return {
-      port: c,
-      deviceMounts: c.deviceMounts,
-      rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
-      dump: async () => ({
-        dirs: (c.db.prepare(DUMP_DIRS).safeIntegers(true).all() as Record<string, unknown>[]).map(
-          line,
-        ),
-        files: (c.db.prepare(DUMP_FILES).safeIntegers(true).all() as Record<string, unknown>[]).map(
-          line,
-        ),
-      }),
-      inTransaction: () => c.db.inTransaction,
-      close: async () => {
-        c.db.close();
-      },
-    };
+    return openSqlite(join(dir, 'c.db'));
+  },
+  async openPair(dir) {
+    return [openSqlite(join(dir, 'c.db')), openSqlite(join(dir, 'c.db'))];
   },
 };
+
+function openSqlite(path: string): Opened {
+  const c = openCatalog(path);
+  return {
+    port: c,
+    deviceMounts: c.deviceMounts,
+    rows: async () => toRows(c.db.prepare(SELECT_ROWS).all() as RawFile[]),
+    dump: async () => ({
+      dirs: (c.db.prepare(DUMP_DIRS).safeIntegers(true).all() as Record<string, unknown>[]).map(
+        line,
+      ),
+      files: (c.db.prepare(DUMP_FILES).safeIntegers(true).all() as Record<string, unknown>[]).map(
+        line,
+      ),
+    }),
+    inTransaction: () => c.db.inTransaction,
+    close: async () => {
+      c.db.close();
+    },
+  };
+}
 
 let cluster: PgCluster | undefined;
 const pgReason = pgUnavailableReason();
@@ -140,27 +149,36 @@ export const pgBackend: Backend = {
   },
   teardown: () => cluster?.stop(),
   async open() {
-    const conn = await connectPg(cluster!.url(await cluster!.createDatabase()));
-    await migratePg(conn);
-    const client = conn.client;
-    // Count what the port sends: every statement is a round trip.
-    let statements = 0;
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-    client.query = ((...args: unknown[]) => {
-      statements++;
-      return query(...args);
-    }) as typeof client.query;
-    return {
-      statements: () => statements,
-      port: pgScanOps(client),
-      deviceMounts: pgDeviceMountOps(client).deviceMounts,
-      rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
-      dump: async () => ({
-        dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
-        files: (await client.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
-      }),
-      inTransaction: () => pgInTransaction(client),
-      close: () => client.end(),
-    };
+    return openPg(cluster!.url(await cluster!.createDatabase()));
+  },
+  async openPair() {
+    const url = cluster!.url(await cluster!.createDatabase());
+    const first = await openPg(url);
+    return [first, await openPg(url)];
   },
 };
+
+async function openPg(url: string): Promise<Opened> {
+  const conn = await connectPg(url);
+  await migratePg(conn);
+  const client = conn.client;
+  // Count what the port sends: every statement is a round trip.
+  let statements = 0;
+  const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    statements++;
+    return query(...args);
+  }) as typeof client.query;
+  return {
+    statements: () => statements,
+    port: pgScanOps(client),
+    deviceMounts: pgDeviceMountOps(client).deviceMounts,
+    rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
+    dump: async () => ({
+      dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
+      files: (await client.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
+    }),
+    inTransaction: () => pgInTransaction(client),
+    close: () => client.end(),
+  };
+}

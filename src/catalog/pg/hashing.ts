@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { HashResults, HashStage, JobRow } from '../hashing.js';
 import type { HashingOps } from '../scan-port.js';
+import { fileRowBuffer } from './file-rows.js';
 
 const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
                                  AND (g.device_id != f.device_id OR g.inode != f.inode))`;
@@ -60,6 +61,8 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     },
 
     async prepareJobs(stage) {
+      // The stages select from every row: the walk's rows written behind first (file-rows.ts).
+      await fileRowBuffer(client).flush();
       await client.query(`DROP TABLE IF EXISTS pg_temp.hash_jobs;
                           CREATE TEMP TABLE hash_jobs (
                             job_id bigint PRIMARY KEY, file_id bigint, paths bigint, device_id bigint,
@@ -113,8 +116,14 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     async writeResults(res: HashResults) {
       // Hashes land only on active rows that still have the identity that was hashed: by row
       // id for an inode with one path, else on every path of the inode.
-      const one = res.stored.filter((s) => s.target.paths === 1);
+      // A row still buffered behind the walk takes its hashes there (file-rows.ts); an inode
+      // with several paths is matched by inode, so every row of the walk is written first.
+      const rows = fileRowBuffer(client);
       const many = res.stored.filter((s) => s.target.paths !== 1);
+      if (many.length > 0) await rows.flush();
+      const one = res.stored
+        .filter((s) => s.target.paths === 1 && !rows.setHashes(s.target.fileId, s.target, s))
+        .map((s) => ({ ...s, target: { ...s.target, fileId: rows.resolve(s.target.fileId) } }));
       const identity = (list: typeof res.stored) => [
         list.map((s) => s.prefix),
         list.map((s) => s.sha256 ?? null),
@@ -168,6 +177,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     },
 
     async deviceHasFiles(deviceId) {
+      if (fileRowBuffer(client).holdsDevice(deviceId)) await fileRowBuffer(client).flush();
       const r = await client.query('SELECT 1 FROM files WHERE device_id = $1 LIMIT 1', [deviceId]);
       return (r.rowCount ?? 0) > 0;
     },

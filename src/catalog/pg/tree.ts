@@ -4,19 +4,40 @@
  * (unnest) and is merged by a fixed number of statements, whatever its size: the directory's
  * row (one look-up; more only for a new directory without its parent's id), one statement that
  * compares and updates the listed files' rows, and one that parks what the directory no longer
- * holds, marks it listed and probes the fresh inodes. Parked rows wait in session temporary
- * tables, marked deleted only by applyDeletions (a finished scan).
+ * holds, marks it listed and probes the fresh inodes; a new directory whose parent's id the
+ * walk knows, by the one statement that inserts its row (dir-row.ts). New file rows are
+ * written behind the walk, many directories' at a time (file-rows.ts). Parked rows wait in
+ * session temporary tables, marked deleted only by applyDeletions (a finished scan).
  */
 import type pg from 'pg';
-import { ROOT_PATH, byteKey, joinPath, parentOf } from '../../paths.js';
+import { ROOT_PATH, joinPath, parentOf } from '../../paths.js';
 import type { ListedFile, MergedListing } from '../listing-merge.js';
 import type { NewFileRow, ScanTree } from '../scan-port.js';
 import type { MergeOutcome } from '../tree.js';
+import { lookUpOrCreateDir } from './dir-row.js';
+import { fileRowBuffer } from './file-rows.js';
+import { pgInTransaction } from './tx.js';
 
 /** The walk's outcome for a listed file, as the update statement classifies it. */
 type Outcome = MergeOutcome | 'fresh';
 
 type DirRow = { readonly id: string; readonly status: string } | undefined;
+
+/** Which new single-link files' inodes some row of the device holds (possible moves). */
+async function probeInodes(
+  client: pg.Client,
+  deviceId: number,
+  inodes: readonly bigint[],
+): Promise<Set<bigint>> {
+  if (inodes.length === 0) return new Set();
+  // Rows written behind the walk are rows of the device too.
+  if (fileRowBuffer(client).holdsDevice(deviceId)) await fileRowBuffer(client).flush();
+  const r = await client.query<{ inode: string }>(
+    'SELECT DISTINCT inode FROM files WHERE device_id = $1 AND inode = ANY($2::int8[])',
+    [deviceId, inodes],
+  );
+  return new Set(r.rows.map((row) => BigInt(row.inode)));
+}
 
 async function ensureDir(
   client: pg.Client,
@@ -134,18 +155,29 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
                       CREATE TEMP TABLE IF NOT EXISTS gone_dirs (dir_id bigint PRIMARY KEY);
                       CREATE TEMP TABLE IF NOT EXISTS pending_fps (dir_id bigint PRIMARY KEY, fp bytea NOT NULL);
                       TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps`);
+  const rows = fileRowBuffer(client);
   const discardParked = async (): Promise<void> => {
+    // What the walk saw is kept: its rows written behind are written (file-rows.ts).
+    await rows.flush();
     // The marked directories keep their marker: no fingerprint (../listing-fingerprint.ts).
     await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps');
   };
   return {
     async mergeListing(l): Promise<MergedListing> {
-      const found = await lookUpDir(client, {
-        scanId,
-        deviceId: l.deviceId,
-        path: l.fsPath,
-        fingerprint: l.fingerprint,
-      });
+      const dir = { scanId, deviceId: l.deviceId, path: l.fsPath, fingerprint: l.fingerprint };
+      const looked = await lookUpOrCreateDir(client, { ...dir, parentId: l.parentDirId });
+      if (looked.kind === 'created') {
+        // A new directory: every listed file is new, nothing to park (dir-row.ts).
+        const probe =
+          l.moves === 'probe'
+            ? l.files.filter((f) => f.meta.nlink === 1).map((f) => f.meta.inode)
+            : [];
+        const knownInodes = await probeInodes(client, l.deviceId, probe);
+        const counts = { new: 0, changed: 0, unchanged: 0 };
+        return { dirId: looked.id, counts, fresh: l.files, knownInodes };
+      }
+      // None found: another scan may have inserted it since this statement's snapshot.
+      const found = looked.row ? looked : await lookUpDir(client, dir);
       if (found.unchanged) {
         // The listing its rows were merged from: all unchanged, nothing new, nothing gone.
         const counts = { new: 0, changed: 0, unchanged: l.files.length };
@@ -163,6 +195,8 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       // now has its new inode) and before any fresh file is inserted.
       const probe =
         l.moves === 'probe' ? fresh.filter((f) => f.meta.nlink === 1).map((f) => f.meta.inode) : [];
+      // Rows written behind the walk are rows of the device too.
+      if (probe.length > 0 && rows.holdsDevice(l.deviceId)) await rows.flush();
       const stay = [...l.files.map((f) => f.name), ...l.kept];
       const present = [...l.subdirs, ...l.kept].map((n) => joinPath(l.fsPath, n));
       // Rows not listed as a regular file in a completely listed directory are parked; so are
@@ -189,47 +223,18 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       return { dirId, counts, fresh, knownInodes };
     },
 
-    async insertFiles(rows: readonly NewFileRow[]): Promise<readonly number[]> {
-      if (rows.length === 0) return [];
-      const col = <T>(f: (x: NewFileRow) => T): T[] => rows.map(f);
-      const r = await client.query<{ id: string; dir_id: string; name: Buffer }>(
-        `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                            blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
-         SELECT device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                blocks, prefix_hash, sha256, 'active', $1, $1
-           FROM unnest($2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::int8[], $7::int8[],
-                       $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
-                       $14::bytea[], $15::bytea[])
-                WITH ORDINALITY AS n(device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns,
-                                     mode, uid, gid, blocks, prefix_hash, sha256, ord)
-          ORDER BY ord
-         RETURNING id, dir_id, name`,
-        [
-          scanId,
-          col((x) => x.deviceId),
-          col((x) => x.dirId),
-          col((x) => x.name),
-          col((x) => x.meta.inode),
-          col((x) => x.meta.nlink),
-          col((x) => x.meta.size),
-          col((x) => x.meta.mtimeNs),
-          col((x) => x.meta.ctimeNs),
-          col((x) => x.meta.mode),
-          col((x) => x.meta.uid),
-          col((x) => x.meta.gid),
-          col((x) => x.meta.blocks),
-          col((x) => x.hashes?.prefix ?? null),
-          col((x) => x.hashes?.sha256 ?? null),
-        ],
-      );
-      // RETURNING promises no order: match the ids back by (directory, name), unique.
-      const ids = new Map(
-        r.rows.map((row) => [`${row.dir_id}/${byteKey(row.name)}`, Number(row.id)]),
-      );
-      return rows.map((x) => ids.get(`${x.dirId}/${byteKey(x.name)}`)!);
+    async insertFiles(newRows: readonly NewFileRow[]): Promise<readonly number[]> {
+      if (newRows.length === 0) return [];
+      // Written behind the walk, many directories' rows per statement (file-rows.ts); at once
+      // when no transaction is open, since only a COMMIT or ROLLBACK would otherwise end it.
+      const ids = await rows.add(scanId, newRows);
+      if (!pgInTransaction(client)) await rows.flush();
+      return ids;
     },
 
     async applyDeletions() {
+      // Every row of the walk is written before the moves are matched (file-rows.ts).
+      await rows.flush();
       // Fingerprints settle before the deletions (which the trigger sees): only directories
       // still marked merging and listed last by this scan keep theirs (../listing-fingerprint.ts).
       await client.query(

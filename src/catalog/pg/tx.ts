@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { BatchingWriter, type CommitPolicy, type ScanWriter } from '../unit-of-work.js';
+import { discardFileRows, flushFileRows } from './file-rows.js';
 
 /**
  * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
@@ -35,6 +36,8 @@ async function begin(client: pg.Client): Promise<void> {
  * a failed statement's promise settles.
  */
 async function commit(client: pg.Client): Promise<void> {
+  // The scan's new file rows written behind the walk belong to this transaction (file-rows.ts).
+  await flushFileRows(client);
   const r = await client.query('COMMIT');
   if (r.command === 'ROLLBACK') {
     throw new Error('a statement of this transaction failed; it was rolled back');
@@ -43,6 +46,7 @@ async function commit(client: pg.Client): Promise<void> {
 
 /** Roll back if the server still has a transaction open (a failed COMMIT has ended it). */
 async function rollbackIfOpen(client: pg.Client): Promise<void> {
+  discardFileRows(client);
   if (pgInTransaction(client)) await client.query('ROLLBACK');
 }
 

@@ -1,0 +1,109 @@
+/**
+ * Two scans of overlapping roots into one catalog, through the scan port on each backend
+ * (test/helpers/scan-backends.ts): both can find a path without a row. The walk's hashing
+ * inserts a file it took in a later transaction than the merge that found it new; another scan
+ * may have inserted that path's row in between. The insert keeps that row (no unique-constraint
+ * failure), and the id it resolved to carries the hashes written for it later.
+ */
+import { lstatSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { toMeta } from '../../src/scan/walker.js';
+import { removeTree, tempDir } from '../helpers/fs.js';
+import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+
+const OWNER = { pid: process.pid, startTime: '0' };
+
+describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend) => {
+  if (backend.unavailable) {
+    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
+    return;
+  }
+  let dir: string;
+  let x: Opened;
+  let y: Opened;
+
+  beforeAll(() => backend.setup(), 120_000);
+  afterAll(() => backend.teardown());
+  beforeEach(async () => {
+    dir = realpathSync(tempDir('hashall-overlap-'));
+    [x, y] = await backend.openPair(dir);
+  });
+  afterEach(async () => {
+    await x.close();
+    await y.close();
+    removeTree(dir);
+  });
+
+  it("a file found new, then inserted after another scan's commit, keeps that scan's row and gets its hashes", async () => {
+    writeFileSync(join(dir, 'f'), 'same content');
+    const name = Buffer.from('f');
+    const meta = toMeta(lstatSync(join(dir, 'f'), { bigint: true }));
+    const dev = await x.port.devices.register({
+      identity: 'test:overlap',
+      stable: true,
+      fsType: 'test',
+      stDev: 7n,
+      mountPoint: Buffer.from(dir),
+      mountRoot: Buffer.from('/'),
+    });
+    const listing = {
+      deviceId: dev.id,
+      fsPath: Buffer.from('/'),
+      parentDirId: undefined,
+      files: [{ name, meta }],
+      subdirs: [],
+      kept: [],
+      moves: 'none' as const,
+    };
+    const open = async (c: Opened) => {
+      const scanId = await c.port.scans.start({ root: Buffer.from(dir), owner: OWNER });
+      await c.port.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
+      return c.port.tree.open(scanId);
+    };
+    const tx = await open(x);
+    const ty = await open(y);
+    // X merges the directory: f has no row; X's hashing takes it (its row is written later).
+    const mx = await x.port.unitOfWork(() => tx.mergeListing(listing));
+    expect(mx.fresh.map((f) => f.name.toString())).toEqual(['f']);
+    // Y, a scan of an overlapping root, merges and inserts f, and commits.
+    await y.port.unitOfWork(async () => {
+      const my = await ty.mergeListing(listing);
+      expect(my.fresh).toHaveLength(1);
+      await ty.insertFiles([{ deviceId: dev.id, dirId: my.dirId, name, meta, hashes: undefined }]);
+    });
+    // X inserts f as a first of its size (no hashes yet) and later stores its hashes by the
+    // id it got back, as the walk's hashing does.
+    const [xId] = await x.port.unitOfWork(() =>
+      tx.insertFiles([{ deviceId: dev.id, dirId: mx.dirId, name, meta, hashes: undefined }]),
+    );
+    await x.port.hashing.startSession();
+    const prefix = Buffer.alloc(32, 1);
+    const sha256 = Buffer.alloc(32, 2);
+    await x.port.unitOfWork(() =>
+      x.port.hashing.writeResults({
+        stored: [
+          {
+            target: {
+              fileId: xId!,
+              paths: 1,
+              deviceId: dev.id,
+              inode: meta.inode,
+              size: meta.size,
+              mtimeNs: meta.mtimeNs,
+              ctimeNs: meta.ctimeNs,
+            },
+            prefix,
+            sha256,
+          },
+        ],
+        read: [],
+        failed: [],
+      }),
+    );
+    const rows = await y.rows();
+    expect([...rows.entries()]).toEqual([
+      ['f', { status: 'active', size: Number(meta.size), prefix: true, sha: true }],
+    ]);
+  });
+});
