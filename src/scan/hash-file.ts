@@ -47,31 +47,36 @@ export function hashFile(job: HashJob, full: boolean, buf: Buffer, reach: PathRe
       return { status: HashStatus.Changed, bytesRead };
     const size = Number(job.size);
     const whole = full || size <= WHOLE_READ_MAX;
-    const prefixHash = createHash('sha256');
-    const fullHash = whole ? createHash('sha256') : undefined;
+    // One running digest: the prefix's is a copy of it taken where the prefix ends (or, for a
+    // file no longer than the prefix, the same digest), so no byte is hashed twice.
+    const hash = createHash('sha256');
+    let prefix: Buffer | undefined;
     const limit = whole ? size + 1 : PREFIX_BYTES; // +1: a file that grew shows up as extra bytes
     while (bytesRead < limit) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, limit - bytesRead), null);
       if (n === 0) break;
       const chunk = n === buf.length ? buf : buf.subarray(0, n);
-      if (bytesRead < PREFIX_BYTES) {
-        prefixHash.update(
-          n + bytesRead <= PREFIX_BYTES ? chunk : chunk.subarray(0, PREFIX_BYTES - bytesRead),
-        );
+      if (prefix === undefined && bytesRead + n >= PREFIX_BYTES) {
+        const head = PREFIX_BYTES - bytesRead;
+        hash.update(head === n ? chunk : chunk.subarray(0, head));
+        if (!whole) {
+          bytesRead += n;
+          break;
+        }
+        prefix = hash.copy().digest();
+        if (head < n) hash.update(chunk.subarray(head));
+      } else {
+        hash.update(chunk);
       }
-      fullHash?.update(chunk);
       bytesRead += n;
     }
     const expected = whole ? size : Math.min(size, PREFIX_BYTES);
     if (bytesRead !== expected || !sameIdentity(fstatSync(fd, { bigint: true }), job)) {
       return { status: HashStatus.Changed, bytesRead };
     }
-    return {
-      status: HashStatus.Ok,
-      prefix: prefixHash.digest(),
-      ...(fullHash ? { sha256: fullHash.digest() } : {}),
-      bytesRead,
-    };
+    if (!whole) return { status: HashStatus.Ok, prefix: hash.digest(), bytesRead };
+    const sha256 = hash.digest();
+    return { status: HashStatus.Ok, prefix: prefix ?? sha256, sha256, bytesRead };
   } catch (err) {
     return { status: HashStatus.Error, error: describeErrno(err), bytesRead };
   } finally {
