@@ -1,5 +1,5 @@
 /**
- * Across hosts (README "Several hosts"): `stats`, `export`, `conductor report` (JSON, CSV,
+ * Across hosts (README "Several hosts"): `stats`, `status`'s last scans, `export`, `conductor report` (JSON, CSV,
  * HTML) and `show-plan` name each device `host:mountpoint` once the catalog knows several
  * hosts, as `devices` and `dupes` do, and carry the host in their JSON and CSV (new keys after
  * the old ones); with one host their output is a single machine's, unchanged. `stats` keeps
@@ -115,6 +115,20 @@ describe.each(backends)('reports name devices by host ($name)', (backend) => {
     expect(statsText).toContain(`\n   nas1:${common}  completed`);
     expect(statsText).toContain(`\n   nas1:${pool}  completed`);
     expect(statsText).toContain(`\n   backup2:${tank}  completed`);
+
+    // status lists the same last scans, named the same way.
+    const status = ok(hashall(['conductor', 'status'], nas1)).stdout;
+    expect(status).toContain(`\n  nas1:${pool}  completed`);
+    expect(status).toContain(`\n  backup2:${tank}  completed`);
+    const statusJson = ok(hashall(['conductor', 'status', '--json'], nas1)).json<{
+      last_scans: { root: string; host: string }[];
+    }>();
+    expect(statusJson.last_scans.map((s) => [s.root, s.host])).toEqual([
+      [common, 'backup2'],
+      [common, 'nas1'],
+      [pool, 'nas1'],
+      [tank, 'backup2'],
+    ]);
 
     // export: each row names its device's host; the old columns keep their places.
     const csvOut = join(sub, 'files.csv');
