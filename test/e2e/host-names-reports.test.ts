@@ -130,6 +130,17 @@ describe.each(backends)('reports name devices by host ($name)', (backend) => {
       [tank, 'backup2'],
     ]);
 
+    // analyze --json: each device with the host whose mount is shown.
+    const analyze = ok(hashall(['conductor', 'analyze', '--json'], backup2)).json<{
+      devices: { alias: string; host: string }[];
+    }>();
+    expect(analyze.devices.map((d) => [d.alias, d.host])).toEqual([
+      ['pool', 'nas1'],
+      ['common', 'nas1'],
+      ['tank', 'backup2'],
+      ['common-2', 'backup2'],
+    ]);
+
     // export: each row names its device's host; the old columns keep their places.
     const csvOut = join(sub, 'files.csv');
     ok(hashall(['export', '--out', csvOut], nas1));
