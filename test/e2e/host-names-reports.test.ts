@@ -1,6 +1,6 @@
 /**
  * Across hosts (README "Several hosts"): `stats`, `status`'s last scans, `export`, `conductor report` (JSON, CSV,
- * HTML) and `show-plan` name each device `host:mountpoint` once the catalog knows several
+ * HTML), `plan` and `show-plan` name each device `host:mountpoint` once the catalog knows several
  * hosts, as `devices` and `dupes` do, and carry the host in their JSON and CSV (new keys after
  * the old ones); with one host their output is a single machine's, unchanged. `stats` keeps
  * the last scan of a root per host: the same path scanned by two hosts is two roots.
@@ -89,6 +89,9 @@ describe.each(backends)('reports name devices by host ($name)', (backend) => {
     expect(stats1).toContain(`\n   ${pool}  completed`);
     expect(stats1).not.toContain('nas1:');
     expect(stats1).not.toContain('Hosts:');
+    expect(ok(hashall(['conductor', 'plan', 'whole1', '--device', 'pool'], nas1)).stdout).toContain(
+      `   Scope: all of pool (${pool})\n`,
+    );
     const show1 = ok(hashall(['conductor', 'show-plan', '1'], nas1)).stdout;
     expect(show1).toContain(`\n    ${join(pool, 'b.bin')}\n      ← ${join(pool, 'a.bin')}\n`);
     expect(show1).not.toContain('nas1:');
@@ -209,6 +212,11 @@ describe.each(backends)('reports name devices by host ($name)', (backend) => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain(`pool (nas1:${pool})`);
     expect(page).toContain(JSON.stringify(`nas1:${join(pool, 'b.bin')}`));
+
+    // plan names its device the same way.
+    expect(ok(hashall(['conductor', 'plan', 'whole2', '--device', 'pool'], nas1)).stdout).toContain(
+      `   Scope: all of pool (nas1:${pool})\n`,
+    );
 
     // show-plan, seen from the other host: nas1's paths, named by host.
     const show = ok(hashall(['conductor', 'show-plan', '1'], backup2)).stdout;
