@@ -30,8 +30,27 @@ export function shownMount(d: LabelledDevice, view: HostView) {
 
 export function deviceLabel(d: LabelledDevice, view: HostView): string {
   const m = shownMount(d, view);
-  const mine = m !== undefined && m.machineId === view.machineId;
+  return m ? hostPathLabel(m.mountPoint, m, view) : displayPath(d.mountPoint);
+}
+
+/**
+ * A path on a host (a mount point, a scan's root), by the same rule: plain while the catalog
+ * knows one host and the path is this host's, or no host was recorded; else `host:path`.
+ */
+export function hostPathLabel(
+  path: Buffer,
+  host: { readonly machineId: string; readonly hostname: string } | null | undefined,
+  view: HostView,
+): string {
+  return `${hostPrefix(host, view)}${displayPath(path)}`;
+}
+
+/** `nas1:` when a path on `host` is named with its host (the rule above), else ''. */
+export function hostPrefix(
+  host: { readonly machineId: string; readonly hostname: string } | null | undefined,
+  view: HostView,
+): string {
   // One host (or a catalog from before hosts): the output of a single machine, unchanged.
-  if (!m || (view.hosts <= 1 && mine)) return displayPath(d.mountPoint);
-  return `${m.hostname}:${displayPath(m.mountPoint)}`;
+  if (!host || (view.hosts <= 1 && host.machineId === view.machineId)) return '';
+  return `${host.hostname}:`;
 }

@@ -8,6 +8,7 @@
  */
 import type { DB } from './open.js';
 import type { HostSighting } from './host-port.js';
+import { lastScansPerRootAndHost } from './last-scans.js';
 import {
   findDeviceByAlias,
   listDevices,
@@ -19,7 +20,6 @@ import {
 } from './devices.js';
 import {
   finishScan,
-  lastScanPerRoot,
   markScanInterrupted,
   runningScans,
   setScanRoot,
@@ -209,7 +209,7 @@ export function scanOps(db: DB): ScanCatalog {
         // instead of regrouping what the scan changed (stored-totals.ts).
         if (status === 'completed') foldStoredTotals(db);
       },
-      lastPerRoot: async () => lastScanPerRoot(db),
+      lastPerRoot: async () => lastScansPerRootAndHost(db),
     },
     devices: {
       register: async (s) => registerDevice(db, s),

@@ -94,31 +94,6 @@ export interface LastScan {
   readonly startedAt: number;
   readonly finishedAt: number | null;
   readonly deviceId: number | null;
-}
-
-/** The most recent scan of every root. */
-export function lastScanPerRoot(db: DB): LastScan[] {
-  const rows = db
-    .prepare(
-      `SELECT s.root, s.id, s.status, s.started_at, s.finished_at, s.device_id
-         FROM scans s
-        WHERE s.id = (SELECT max(id) FROM scans t WHERE t.root = s.root)
-        ORDER BY s.root`,
-    )
-    .all() as {
-    root: Buffer;
-    id: number;
-    status: ScanStatus;
-    started_at: number;
-    finished_at: number | null;
-    device_id: number | null;
-  }[];
-  return rows.map((r) => ({
-    root: r.root,
-    scanId: r.id,
-    status: r.status,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    deviceId: r.device_id,
-  }));
+  /** The host that ran it (null: a scan from before hosts); see last-scans.ts. */
+  readonly host?: { readonly machineId: string; readonly hostname: string } | null;
 }

@@ -8,7 +8,8 @@ import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { byteKey, isUnder } from '../paths.js';
-import { absolutePath, currentMounts } from '../fs/reachability.js';
+import { absolutePath } from '../fs/reachability.js';
+import { localMountViews } from '../fs/host-reach.js';
 
 export interface ScanRoots {
   /** Where to rescan now: the device's recorded scan roots, outermost only, reachable now. */
@@ -26,7 +27,7 @@ export async function scanRootsOf(
   device: DeviceRow,
 ): Promise<ScanRoots> {
   const fsPaths = await catalog.execution.scanRoots(device.id);
-  const views = currentMounts(device, readMountinfo());
+  const views = localMountViews(device, readMountinfo());
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];
   for (const p of fsPaths) {

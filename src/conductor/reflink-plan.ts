@@ -37,7 +37,8 @@ import {
 } from '../fs/reflink.js';
 import { openRegular } from '../fs/safe-ops.js';
 import { parentOf } from '../paths.js';
-import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
+import { absolutePath, type MountView } from '../fs/reachability.js';
+import { localMountViews } from '../fs/host-reach.js';
 
 /** Writes a batch of groups' actions to the plan. */
 export type WriteGroups = (groups: readonly PlannedGroup[]) => Promise<void>;
@@ -171,7 +172,7 @@ export class ReflinkPlanner implements GroupSink {
     const mounts = readMountinfo();
     for (const d of devices) {
       this.devices.set(d.id, d);
-      this.views.set(d.id, currentMounts(d, mounts));
+      this.views.set(d.id, localMountViews(d, mounts));
     }
   }
 

@@ -6,7 +6,8 @@
 import { statfsSync } from 'node:fs';
 import type { Catalog } from '../catalog/port.js';
 import { readMountinfo } from '../fs/mountinfo.js';
-import { absolutePath, currentMounts } from '../fs/reachability.js';
+import { absolutePath } from '../fs/reachability.js';
+import { localMountViews } from '../fs/host-reach.js';
 
 export interface SpaceCheck {
   readonly device: string;
@@ -28,8 +29,8 @@ export async function checkUndoSpace(
   return (await catalog.undo.needs(planId)).map((n) => {
     const dev = devices.get(n.deviceId);
     const mountPoint = dev
-      ? (absolutePath(Buffer.from('/'), currentMounts(dev, mounts)) ??
-        currentMounts(dev, mounts)[0]?.mountPoint)
+      ? (absolutePath(Buffer.from('/'), localMountViews(dev, mounts)) ??
+        localMountViews(dev, mounts)[0]?.mountPoint)
       : undefined;
     let available: number | undefined;
     let bsize = 4096;

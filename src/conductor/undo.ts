@@ -28,7 +28,8 @@ import type { Catalog } from '../catalog/port.js';
 import type { PlanRow, PlanStatus } from '../catalog/plans.js';
 import { UserError } from '../errors.js';
 import { readMountinfo } from '../fs/mountinfo.js';
-import { absolutePath, currentMounts, type MountView } from '../fs/reachability.js';
+import { absolutePath, type MountView } from '../fs/reachability.js';
+import { localMountViews } from '../fs/host-reach.js';
 import { failpointDelayMs } from '../failpoint.js';
 import { planMode } from './mode.js';
 import { Pacer } from './pace.js';
@@ -91,12 +92,12 @@ export class Undoer {
     private readonly opts: UndoOptions,
   ) {}
 
-  /** Where each device's filesystem paths are now. */
+  /** Where each device's filesystem paths are on this host now (its own recorded mount). */
   private async mountViews(): Promise<Map<number, MountView[]>> {
     const mounts = readMountinfo();
     const views = new Map<number, MountView[]>();
     for (const d of await this.catalog.planDevices.list())
-      views.set(d.id, currentMounts(d, mounts));
+      views.set(d.id, localMountViews(d, mounts));
     return views;
   }
 

@@ -1,12 +1,15 @@
 /**
  * The path as the user sees it: a filesystem path placed under a mount point where that
- * filesystem is mounted now, else under the mount point of its last scan. show-plan prints
- * these paths, and the filters and keep rules look at them.
+ * filesystem is mounted on this host now, else under the mount point of this host's last scan
+ * of it, else of the last scan by any host (README "Several hosts"). show-plan prints these
+ * paths, and the filters and keep rules look at them.
  */
 import type { DeviceRow } from '../catalog/devices.js';
 import { readMountinfo } from '../fs/mountinfo.js';
 import { isUnder, rebase, relativeTo } from '../paths.js';
-import { absolutePath, currentMounts } from '../fs/reachability.js';
+import { absolutePath, type MountView } from '../fs/reachability.js';
+import { localMountViews } from '../fs/host-reach.js';
+import { hostIdentity } from '../fs/host.js';
 
 export type VisiblePath = (deviceId: number, fsPath: Buffer) => Buffer;
 
@@ -14,19 +17,21 @@ export type VisiblePath = (deviceId: number, fsPath: Buffer) => Buffer;
 export function visiblePathMapper(deviceRows: readonly DeviceRow[]): VisiblePath {
   const mounts = readMountinfo();
   const devices = new Map(deviceRows.map((d) => [d.id, d]));
-  const views = new Map<number, ReturnType<typeof currentMounts>>();
+  const views = new Map<number, MountView[]>();
+  const machineId = hostIdentity().machineId;
   return (deviceId, fsPath) => {
     const d = devices.get(deviceId);
     if (!d) return fsPath;
     let v = views.get(deviceId);
     if (!v) {
-      v = currentMounts(d, mounts);
+      v = localMountViews(d, mounts);
       views.set(deviceId, v);
     }
     const abs = absolutePath(fsPath, v);
     if (abs) return abs;
-    return isUnder(fsPath, d.mountRoot)
-      ? rebase(d.mountPoint, relativeTo(fsPath, d.mountRoot))
+    const seen = d.mounts?.find((m) => m.machineId === machineId) ?? d;
+    return isUnder(fsPath, seen.mountRoot)
+      ? rebase(seen.mountPoint, relativeTo(fsPath, seen.mountRoot))
       : fsPath;
   };
 }

@@ -6,7 +6,8 @@
  * recorded is looked for by this host's own device number and mount point; one no host was
  * recorded for (a catalog from before hosts) by the device row's, as always.
  */
-import type { MountEntry } from './mountinfo.js';
+import { hostIdentity } from './host.js';
+import { readMountinfo, type MountEntry } from './mountinfo.js';
 import { currentMounts, type MountView, type RecordedMount } from './reachability.js';
 
 /** A device row with its per-host mounts (a catalog DeviceRow fits). */
@@ -23,4 +24,16 @@ export function hostMountViews(
   if (recorded.length === 0) return currentMounts(d, mounts);
   const here = recorded.find((m) => m.machineId === machineId);
   return here ? currentMounts(here, mounts) : [];
+}
+
+/**
+ * Where this host reaches a device now: by this host's own recorded mount (its device number
+ * and mount point), never by the devices row, which is where any host saw it last. What acts
+ * on files (execute, undo, reflink planning) goes through this.
+ */
+export function localMountViews(
+  d: HostRecordedMount,
+  mounts: readonly MountEntry[] = readMountinfo(),
+): MountView[] {
+  return hostMountViews(d, mounts, hostIdentity().machineId);
 }

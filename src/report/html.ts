@@ -10,6 +10,7 @@ import { planFilters } from '../catalog/plan-types.js';
 import { describeFilters } from '../conductor/filters.js';
 import { displayPath } from '../paths.js';
 import type { Output } from './output.js';
+import { deviceNames } from './device-names.js';
 import {
   REPORT_PAGE,
   reportRowMapper,
@@ -51,8 +52,8 @@ function actionRowJson(r: ActionReportRow): string {
     displayPath(Buffer.from(r.device, 'utf8')),
     a.bytes,
     a.size,
-    displayPath(r.source),
-    displayPath(r.target),
+    r.sourcePrefix + displayPath(r.source),
+    r.targetPrefix + displayPath(r.target),
     displayPath(Buffer.from(note, 'utf8')),
     a.groupHash ? a.groupHash.toString('hex') : null,
   ]);
@@ -67,11 +68,10 @@ export async function writePlanHtml(
 ): Promise<number> {
   const p = r.plan;
   const stored = planFilters(p.options);
-  const byId = new Map(r.devices.map((d) => [d.id, d]));
-  const devName = (id: number) => {
-    const d = byId.get(id);
-    return d ? `${d.alias} (${displayPath(d.mountPoint)})` : `device ${id}`;
-  };
+  const names = deviceNames(r.devices, r.view);
+  // `pool (/pool)`, or `pool (nas1:/pool)` once the catalog knows several hosts.
+  const devName = (id: number) =>
+    r.devices.some((d) => d.id === id) ? `${names.alias(id)} (${names.label(id)})` : `device ${id}`;
   const planDevices = r.deviceTotals.map((t) => devName(t.deviceId));
   const embedded = Math.min(maxRows, r.totalActions);
   const head = [
@@ -198,7 +198,7 @@ export async function writePlanHtml(
     '<script type="application/json" id="actions-data">[',
   ].join('\n');
   await out.write(head);
-  const toRow = reportRowMapper(r.devices, r.mode);
+  const toRow = reportRowMapper(r.devices, r.view, r.mode);
   let n = 0;
   const actions = catalog.planReport.actions({
     planId: p.id,

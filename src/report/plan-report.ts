@@ -15,6 +15,8 @@ import { UserError } from '../errors.js';
 import type { StoredScope } from '../catalog/scope.js';
 import { scopeEntryJson } from '../conductor/scope.js';
 import { jsonPath } from '../paths.js';
+import type { HostView } from '../device-label.js';
+import { deviceNames } from './device-names.js';
 import { csvHeader, csvRow, jsonRow, pathColumns, unsignedInode, type Column } from './encode.js';
 import type { Output } from './output.js';
 
@@ -26,6 +28,8 @@ export interface PlanReport {
   /** hardlink, or reflink (its HARDLINK actions are shown as REFLINK). */
   readonly mode: Mode;
   readonly devices: readonly DeviceRow[];
+  /** Who is looking: how devices are named (README "Several hosts"). */
+  readonly view: HostView;
   /** Actions by type as shown (HARDLINK or REFLINK, NOOP, SKIP), zeros included. */
   readonly counts: Readonly<Record<string, number>>;
   readonly byStatus: Readonly<Record<string, number>>;
@@ -54,6 +58,7 @@ export const REPORT_PAGE = 1000;
 export async function loadPlanReport(
   catalog: Pick<Catalog, 'planReport'>,
   planId: number,
+  view: HostView,
   topGroups = TOP_GROUPS,
 ): Promise<PlanReport> {
   const s = await catalog.planReport.summary({ planId, topGroups });
@@ -78,6 +83,7 @@ export async function loadPlanReport(
     plan,
     mode,
     devices: s.devices,
+    view,
     counts,
     byStatus,
     skipReasons,
@@ -100,6 +106,12 @@ export interface ActionReportRow {
   readonly target: Buffer;
   readonly device: string;
   readonly sourceDevice: string;
+  /** The hosts whose mounts the target and source paths are under (null: none recorded). */
+  readonly host: string | null;
+  readonly sourceHost: string | null;
+  /** What goes before the paths where listings name them: `nas1:` once the catalog knows several hosts, else ''. */
+  readonly targetPrefix: string;
+  readonly sourcePrefix: string;
   /** What the target's visible metadata will change in ('mtime', or '' for nothing). */
   readonly metadataChanges: string;
 }
@@ -127,31 +139,43 @@ export const ACTION_COLUMNS: readonly Column<ActionReportRow>[] = [
   { name: 'undo_status', get: (r) => r.action.undoStatus ?? null },
   { name: 'source_inode', get: (r) => unsignedInode(r.action.sourceInode) },
   { name: 'target_inode', get: (r) => unsignedInode(r.action.targetInode) },
+  // Added with hosts, after the others (scripts reading CSV columns by position still work).
+  { name: 'host', get: (r) => r.host },
+  { name: 'source_host', get: (r) => r.sourceHost },
 ];
 
 export function reportRowMapper(
   devices: readonly DeviceRow[],
+  view: HostView,
   mode: Mode = 'hardlink',
 ): (a: ActionRow) => ActionReportRow {
   const toAbs = visiblePathMapper(devices);
-  const alias = new Map(devices.map((d) => [d.id, d.alias]));
-  const name = (id: number) => alias.get(id) ?? String(id);
-  return (a) => ({
-    action: a,
-    type: actionLabel(mode, a.type),
-    source: toAbs(a.sourceDeviceId, a.sourcePath),
-    target: toAbs(a.deviceId, a.targetPath),
-    device: name(a.deviceId),
-    sourceDevice: name(a.sourceDeviceId),
-    metadataChanges: metadataChanges(mode, a).join(','),
-  });
+  const names = deviceNames(devices, view);
+  return (a) => {
+    const source = toAbs(a.sourceDeviceId, a.sourcePath);
+    const target = toAbs(a.deviceId, a.targetPath);
+    return {
+      action: a,
+      type: actionLabel(mode, a.type),
+      source,
+      target,
+      device: names.alias(a.deviceId),
+      sourceDevice: names.alias(a.sourceDeviceId),
+      host: names.host(a.deviceId)?.hostname ?? null,
+      sourceHost: names.host(a.sourceDeviceId)?.hostname ?? null,
+      targetPrefix: names.prefix(a.deviceId),
+      sourcePrefix: names.prefix(a.sourceDeviceId),
+      metadataChanges: metadataChanges(mode, a).join(','),
+    };
+  };
 }
 
 /** The summary as JSON keys: show-plan's header keys plus the report's aggregates. */
 export function summaryJson(r: PlanReport): Record<string, unknown> {
   const p = r.plan;
   const byId = new Map(r.devices.map((d) => [d.id, d]));
-  const alias = (id: number) => byId.get(id)?.alias ?? String(id);
+  const names = deviceNames(r.devices, r.view);
+  const alias = names.alias;
   const stored = planFilters(p.options);
   return {
     id: p.id,
@@ -176,21 +200,28 @@ export function summaryJson(r: PlanReport): Record<string, unknown> {
     skip_reasons: r.skipReasons,
     devices: r.deviceTotals.map((t) => {
       const d = byId.get(t.deviceId);
+      const mountPoint = names.mountPoint(t.deviceId);
+      const host = names.host(t.deviceId);
       return {
         id: t.deviceId,
         alias: alias(t.deviceId),
         identity: d?.identity ?? null,
-        ...(d ? jsonPath('mount_point', d.mountPoint) : { mount_point: null }),
+        ...(mountPoint ? jsonPath('mount_point', mountPoint) : { mount_point: null }),
         actions: t.actions,
         hardlinks: t.hardlinks,
         noop: t.noop,
         skip: t.skip,
         bytes_saveable: t.bytesSaveable,
+        // The host whose mount `mount_point` is, and the device as listings name it.
+        host: host?.hostname ?? null,
+        machine_id: host?.machineId ?? null,
+        label: names.label(t.deviceId),
       };
     }),
     top_groups: r.topGroups.map((g) => ({
       group: g.groupNo,
       device: alias(g.deviceId),
+      host: names.host(g.deviceId)?.hostname ?? null,
       sha256: g.sha256 ? g.sha256.toString('hex') : null,
       size: g.size,
       actions: g.actions,
@@ -211,7 +242,7 @@ export async function writePlanJson(
 ): Promise<number> {
   const head = JSON.stringify(summaryJson(r), null, 2);
   await out.write(`${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "actions": [`);
-  const toRow = reportRowMapper(r.devices, r.mode);
+  const toRow = reportRowMapper(r.devices, r.view, r.mode);
   let n = 0;
   for await (const page of executionOrder(catalog, r)) {
     for (const a of page) {
@@ -231,7 +262,7 @@ export async function writePlanCsv(
   out: Output,
 ): Promise<number> {
   await out.write(csvHeader(ACTION_COLUMNS));
-  const toRow = reportRowMapper(r.devices, r.mode);
+  const toRow = reportRowMapper(r.devices, r.view, r.mode);
   let n = 0;
   for await (const page of executionOrder(catalog, r)) {
     for (const a of page) {

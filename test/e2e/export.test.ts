@@ -65,6 +65,9 @@ const HEADER = [
   'inode',
   'nlink',
   'sha256',
+  'host',
+  'machine_id',
+  'device_label',
 ];
 
 function ok(args: string[], cat: string): void {

@@ -77,6 +77,8 @@ const CSV_HEADER = [
   'undo_status',
   'source_inode',
   'target_inode',
+  'host',
+  'source_host',
 ];
 
 function ok<T>(args: string[], cat: string): T {

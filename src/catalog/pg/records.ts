@@ -6,10 +6,11 @@
 import type pg from 'pg';
 import { UserError } from '../../errors.js';
 import { usageWithLastScans, type DeviceRow, type DeviceSighting } from '../devices.js';
-import type { LastScan, RunningScan, ScanStatus } from '../scans.js';
+import type { RunningScan, ScanStatus } from '../scans.js';
 import type { DeviceRecords, ScanRecords } from '../scan-port.js';
 import { pgUnitOfWork } from './tx.js';
 import { foldPgStoredTotals, pgStoredUsage } from './stored-totals.js';
+import { pgLastScansPerRootAndHost } from './last-scans.js';
 import { pgAdoptLegacyDevice, pgRecordMount, pgWithMounts } from './device-mounts.js';
 
 interface RawDevice {
@@ -219,22 +220,6 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
       // instead of regrouping what the scan changed (./stored-totals.ts).
       if (status === 'completed') await foldPgStoredTotals(client);
     },
-    async lastPerRoot(): Promise<LastScan[]> {
-      // ORDER BY root: bytea compares bytewise, as SQLite's BLOB.
-      const r = await client.query<RawScan>(
-        `SELECT s.root, s.id, s.status, s.started_at, s.finished_at, s.device_id
-           FROM scans s
-          WHERE s.id = (SELECT max(id) FROM scans t WHERE t.root = s.root)
-          ORDER BY s.root`,
-      );
-      return r.rows.map((s) => ({
-        root: s.root,
-        scanId: Number(s.id),
-        status: s.status,
-        startedAt: Number(s.started_at),
-        finishedAt: numOrNull(s.finished_at),
-        deviceId: numOrNull(s.device_id),
-      }));
-    },
+    lastPerRoot: () => pgLastScansPerRootAndHost(client),
   };
 }

@@ -11,6 +11,7 @@ import { argBytes } from '../raw-argv.js';
 import { countOf, formatBytes } from '../../format.js';
 import { styleFor } from '../style.js';
 import { stopRequested } from '../signals.js';
+import { hostView } from '../host-view.js';
 
 function parseFormat(v: string): ExportFormat {
   const f = v.toLowerCase();
@@ -62,7 +63,11 @@ export function registerExport(program: Command): void {
       });
       let rows: number;
       try {
-        rows = await writeExport(catalog, out, { format, deviceId: device?.id });
+        rows = await writeExport(catalog, out, {
+          format,
+          deviceId: device?.id,
+          view: await hostView(catalog),
+        });
         await out.finish();
       } catch (err) {
         await out.abort();

@@ -4,6 +4,7 @@ import { extname, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { writePlanHtml, HTML_MAX_ROWS } from '../../report/html.js';
 import { openOutput, OutputClosed } from '../../report/output.js';
+import { hostView } from '../host-view.js';
 import {
   REPORT_FORMATS,
   loadPlanReport,
@@ -82,7 +83,7 @@ export function registerReport(conductor: Command): void {
       );
     }
     await withReadCatalog(opts, async (catalog) => {
-      const report = await loadPlanReport(catalog, id);
+      const report = await loadPlanReport(catalog, id, await hostView(catalog));
       const out = await openOutput(opts.out, {
         shouldStop: stopRequested,
         protect: [catalog.location],

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
 import { printJson, say, withGlobals, type GlobalOptions } from '../context.js';
 import { withReadCatalog } from '../read-catalog.js';
 import { formatBytes, formatCount, formatTime } from '../../format.js';
 import { styleFor } from '../style.js';
+import { hostPathLabel } from '../../device-label.js';
+import { hostView } from '../host-view.js';
 
 export function registerStats(program: Command): void {
   withGlobals(
@@ -30,6 +31,9 @@ export function registerStats(program: Command): void {
       const pending = await cat.hashing.pending();
       const aliases = new Map((await cat.devices.list()).map((d) => [d.id, d.alias]));
       const scans = await cat.scans.lastPerRoot();
+      const view = await hostView(cat);
+      // Each host's roots, named host:root once the catalog knows several (README "Several hosts").
+      const root = (r: (typeof scans)[number]) => hostPathLabel(r.root, r.host, view);
       if (opts.json) {
         printJson({
           catalog: cat.location,
@@ -46,11 +50,14 @@ export function registerStats(program: Command): void {
           sha256_files: s.fullHashed,
           pending,
           scans: s.scans,
+          hosts: view.hosts,
           last_scans: scans.map((r) => ({
             ...jsonPath('root', r.root),
             scan_id: r.scanId,
             device: r.deviceId === null ? null : (aliases.get(r.deviceId) ?? null),
             status: r.status,
+            host: r.host?.hostname ?? null,
+            machine_id: r.host?.machineId ?? null,
             started_at: new Date(r.startedAt).toISOString(),
             finished_at: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
           })),
@@ -61,6 +68,7 @@ export function registerStats(program: Command): void {
         s.activeFiles ? `${((100 * n) / s.activeFiles).toFixed(1)}%` : '0%';
       const lines = [
         styleFor().deco('📊', `Catalog ${cat.location}`),
+        ...(view.hosts > 1 ? [`   Hosts:        ${formatCount(view.hosts)}`] : []),
         `   Devices:      ${formatCount(s.devices)}`,
         `   Files:        ${formatCount(s.activeFiles)} active (${formatCount(s.activeInodes)} inodes), ${formatCount(s.deletedFiles)} deleted rows kept`,
         `   Bytes:        ${formatBytes(s.activeBytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated (each inode once)`,
@@ -71,7 +79,7 @@ export function registerStats(program: Command): void {
         'Last scan per root:',
         ...scans.map(
           (r) =>
-            `   ${displayPath(r.root)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}${r.deviceId !== null ? `  (${aliases.get(r.deviceId)})` : ''}`,
+            `   ${root(r)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}${r.deviceId !== null ? `  (${aliases.get(r.deviceId)})` : ''}`,
         ),
       ];
       say(opts, lines.join('\n'));

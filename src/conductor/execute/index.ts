@@ -25,7 +25,8 @@ import { type PlanRow } from '../../catalog/plans.js';
 import { EXIT, UserError } from '../../errors.js';
 import { readMountinfo } from '../../fs/mountinfo.js';
 import { CloseThrottle } from '../../fs/close-throttle.js';
-import { currentMounts, type MountView } from '../../fs/reachability.js';
+import type { MountView } from '../../fs/reachability.js';
+import { localMountViews } from '../../fs/host-reach.js';
 import { failpoint, failpointDelayMs, failpointPause } from '../../failpoint.js';
 import { Pacer } from '../pace.js';
 import { DirCache } from '../../fs/dir-cache.js';
@@ -120,12 +121,15 @@ export class Executor {
     });
   }
 
-  /** Where each catalogued filesystem is mounted now. */
+  /**
+   * Where each catalogued filesystem is mounted on this host now: by this host's own recorded
+   * mount, not by where another host saw it last (README "Several hosts").
+   */
   private async mountViews(): Promise<Map<number, MountView[]>> {
     const mounts = readMountinfo();
     const views = new Map<number, MountView[]>();
     for (const d of await this.catalog.execution.devices())
-      views.set(d.id, currentMounts(d, mounts));
+      views.set(d.id, localMountViews(d, mounts));
     return views;
   }
 

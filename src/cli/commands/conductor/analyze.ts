@@ -49,12 +49,14 @@ export function registerAnalyze(conductor: Command): void {
         scope,
       });
       const keepText = keep.map(keepRuleText);
+      const view = await hostView(catalog);
       if (opts.json) {
         printJson({
           keep: keepText,
           filters: filters.toJson(),
           scope: scope.toJson(),
-          devices: a.devices.map((d) => deviceJson(d.device, d.usage)),
+          // host: the host whose mount is shown, as in `devices --json`.
+          devices: a.devices.map((d) => deviceJson(d.device, d.usage, view)),
           same_device: {
             groups: a.sameDevice.groups,
             bytes_saveable: a.sameDevice.bytesSaveable,
@@ -99,7 +101,6 @@ export function registerAnalyze(conductor: Command): void {
       if (filterText) lines.push(st.deco('🔎', `Filters: ${filterText}`));
       if (scopeText || filterText) lines.push('');
       lines.push(st.deco('📊', 'Registered Devices:'));
-      const view = await hostView(catalog);
       const label = (d: (typeof a.devices)[number]) => deviceLabel(d.device, view);
       const width = Math.max(8, ...a.devices.map((d) => label(d).length));
       for (const d of a.devices) {

@@ -5,7 +5,6 @@ import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
 import { createPlan, type PlanResult } from '../../../conductor/plan.js';
 import { UserError } from '../../../errors.js';
-import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { countOf, formatBytes, formatCount } from '../../../format.js';
@@ -17,6 +16,8 @@ import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { describeScope } from '../../../conductor/scope.js';
 import { countsJson, countsFor, metadataLine } from '../../render/plan.js';
 import { parseBool, parseMode } from './args.js';
+import { deviceLabel, type HostView } from '../../../device-label.js';
+import { hostView } from '../../host-view.js';
 
 interface PlanOpts extends GlobalOptions, FilterOpts {
   device?: string;
@@ -40,12 +41,13 @@ function reflinkJson(r: PlanResult['reflink']): Record<string, unknown> {
   };
 }
 
-function reflinkLines(r: PlanResult['reflink'], st: Style): string[] {
+function reflinkLines(r: PlanResult['reflink'], st: Style, view: HostView): string[] {
   if (!r) return [];
+  // The device as listings name it: `nas1:/pool` once the catalog knows several hosts.
   const lines = r.unsupported.map((u) =>
     st.status(
       'warning',
-      `No reflinks on ${displayPath(u.device.mountPoint)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${countOf(u.groups, 'group')}; --mode hardlink can link them)`,
+      `No reflinks on ${deviceLabel(u.device, view)} (${u.device.alias}, ${u.device.fsType}): ${u.reason}; nothing planned there (${countOf(u.groups, 'group')}; --mode hardlink can link them)`,
     ),
   );
   if (r.estimated) {
@@ -139,6 +141,7 @@ export function registerPlan(conductor: Command): void {
         return;
       }
       const st = styleFor();
+      const view = await hostView(catalog);
       const label = actionLabel(mode, 'HARDLINK');
       const reasons = [...skipReasons(counts)].map(([r, n]) => `${formatCount(n)} ${r}`).join(', ');
       say(
@@ -151,9 +154,9 @@ export function registerPlan(conductor: Command): void {
           `   Actions: ${formatCount(byType.HARDLINK!)} ${label}, ${formatCount(byType.NOOP!)} NOOP, ${formatCount(byType.SKIP!)} SKIP${reasons ? ` (${reasons})` : ''}`,
           `   Keep: ${stored.keepRules.join(', ')}`,
           ...(changes ? [`   ${metadataLine(changes, st)}`] : []),
-          `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${displayPath(device.mountPoint)})` : 'everything catalogued')}`,
+          `   Scope: ${describeScope(scope.entries) ?? (device ? `all of ${device.alias} (${deviceLabel(device, view)})` : 'everything catalogued')}`,
           ...(filterText ? [`   Filters: ${filterText}`] : []),
-          ...reflinkLines(result.reflink, st),
+          ...reflinkLines(result.reflink, st, view),
           ...(plan.pendingGroups
             ? [
                 `   Pending: ${countOf(plan.pendingGroups, 'candidate inode')} not hashed yet (not planned)`,

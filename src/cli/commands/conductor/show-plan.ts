@@ -4,7 +4,6 @@ import type { ActionRow } from '../../../catalog/actions.js';
 import type { Catalog } from '../../../catalog/port.js';
 import { describeFilters } from '../../../conductor/filters.js';
 import { actionLabel, planMode, type Mode } from '../../../conductor/mode.js';
-import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { visiblePathMapper } from '../../../conductor/visible-path.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
@@ -19,6 +18,8 @@ import {
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
 import { hex, countsJson, countsFor, metadataLine } from '../../render/plan.js';
 import { parseLimit, parsePlanId, requirePlan } from './args.js';
+import { deviceNames, type DeviceNames } from '../../../report/device-names.js';
+import { hostView } from '../../host-view.js';
 
 const BOX = '═'.repeat(62);
 const THIN = '─'.repeat(64);
@@ -27,6 +28,7 @@ function actionJson(
   a: ActionRow,
   toAbs: (d: number, p: Buffer) => Buffer,
   mode: Mode,
+  names: DeviceNames,
 ): Record<string, unknown> {
   return {
     id: a.id,
@@ -44,6 +46,9 @@ function actionJson(
     // A string (comma-separated fields, '' for none), as in report's CSV and JSON rows.
     metadata_changes: metadataChanges(mode, a).join(','),
     undo_status: a.undoStatus ?? null,
+    // The hosts whose mounts `target` and `source` are under (README "Several hosts").
+    host: names.host(a.deviceId)?.hostname ?? null,
+    source_host: names.host(a.sourceDeviceId)?.hostname ?? null,
   };
 }
 
@@ -99,6 +104,7 @@ export function registerShowPlan(conductor: Command): void {
           : await catalog.planActions.top(id, opts.limit);
       const devices = await catalog.planDevices.list();
       const toAbs = visiblePathMapper(devices);
+      const names = deviceNames(devices, await hostView(catalog));
       const stored = planFilters(plan.options);
       const mode = planMode(plan);
       const scope = await catalog.plans.scope(plan.id);
@@ -120,7 +126,7 @@ export function registerShowPlan(conductor: Command): void {
           bytes_saveable: plan.bytesSaveable,
           metadata_changes: changes,
           counts: countsFor(mode, countsJson(counts)),
-          actions: actions.map((a) => actionJson(a, toAbs, mode)),
+          actions: actions.map((a) => actionJson(a, toAbs, mode, names)),
         });
         return;
       }
@@ -160,8 +166,11 @@ export function registerShowPlan(conductor: Command): void {
           `${String(i + 1).padStart(2)}. ${actionLabel(mode, a.type).padEnd(12)}${bytes}${a.status !== 'pending' && a.status !== 'skipped' ? `  [${a.status}]` : ''}`,
         );
         lines.push(`    ${hex(a.groupHash)}`);
-        lines.push(`    ${displayPath(toAbs(a.deviceId, a.targetPath))}`);
-        lines.push(`      ← ${displayPath(toAbs(a.sourceDeviceId, a.sourcePath))}`);
+        // `nas1:/pool/a` once the catalog knows several hosts, as devices and dupes name them.
+        lines.push(`    ${names.path(a.deviceId, toAbs(a.deviceId, a.targetPath))}`);
+        lines.push(
+          `      ← ${names.path(a.sourceDeviceId, toAbs(a.sourceDeviceId, a.sourcePath))}`,
+        );
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
         if (metadataChanges(mode, a).length > 0)

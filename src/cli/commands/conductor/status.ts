@@ -1,14 +1,13 @@
 /** `conductor status`: devices, files, hardlink statistics, savings, pending candidates. */
 import { Command } from 'commander';
 import { status } from '../../../conductor/analyze.js';
-import { displayPath } from '../../../display-path.js';
 import { jsonPath } from '../../../paths.js';
 import { open, printJson, say, withGlobals, type GlobalOptions } from '../../context.js';
 import { countOf, formatBytes, formatCount, formatTime } from '../../../format.js';
 import { styleFor } from '../../style.js';
 import { deviceJson } from '../devices.js';
 import { deviceOption } from './args.js';
-import { deviceLabel } from '../../../device-label.js';
+import { deviceLabel, hostPathLabel } from '../../../device-label.js';
 import { hostView } from '../../host-view.js';
 
 export function registerStatus(conductor: Command): void {
@@ -41,6 +40,7 @@ export function registerStatus(conductor: Command): void {
             ...jsonPath('root', r.root),
             status: r.status,
             finished_at: r.finishedAt ? new Date(r.finishedAt).toISOString() : null,
+            host: r.host?.hostname ?? null,
           })),
         });
         return;
@@ -62,7 +62,7 @@ export function registerStatus(conductor: Command): void {
         'Last scan per root:',
         ...s.lastScans.map(
           (r) =>
-            `  ${displayPath(r.root)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}`,
+            `  ${hostPathLabel(r.root, r.host, view)}  ${r.status}  ${formatTime(r.finishedAt ?? r.startedAt)}`,
         ),
       );
       say(opts, lines.join('\n'));
