@@ -12,6 +12,7 @@ import { ROOT_PATH, byteKey, joinPath, parentOf } from '../../paths.js';
 import type { ListedFile, MergedListing } from '../listing-merge.js';
 import type { NewFileRow, ScanTree } from '../scan-port.js';
 import type { MergeOutcome } from '../tree.js';
+import { pgDirFingerprintOps } from './dir-fingerprints.js';
 
 /** The walk's outcome for a listed file, as the update statement classifies it. */
 type Outcome = MergeOutcome | 'fresh';
@@ -139,6 +140,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
     await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps');
   };
   return {
+    ...pgDirFingerprintOps(client, scanId),
     async mergeListing(l): Promise<MergedListing> {
       const found = await lookUpDir(client, {
         scanId,
