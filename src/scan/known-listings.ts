@@ -5,47 +5,48 @@
  * instead of by a statement per directory. The directories found unchanged are marked listed a
  * page at a time (the catalog checks each still holds the fingerprint, dir-fingerprints.ts).
  *
- * Memory: one Map entry per directory (its path as a latin1 string) plus 8 bytes of row id and
- * 32 of fingerprint in packed arrays — about 150 bytes a directory, ~15 MB for the 100,000
- * directories of a million files (measured in README "Performance").
+ * Memory: packed arrays only (path-table.ts): each directory's path bytes, 8 bytes of row id,
+ * 32 of fingerprint and ~20 of hash table, with up to twice that as room to grow.
  */
-import type { FingerprintScope, ScanTree, UnchangedDir } from '../catalog/scan-port.js';
-import { byteKey } from '../paths.js';
+import type {
+  FingerprintScope,
+  ScanTree,
+  StoredFingerprint,
+  UnchangedDir,
+} from '../catalog/scan-port.js';
+import { PathTable } from './path-table.js';
 
 const FP = 32;
 /** Directories marked listed per statement. */
 export const MARK_PAGE = 1024;
 
-/** One device's prefetched fingerprints: path → slot in the packed id and fingerprint arrays. */
+/** One device's prefetched fingerprints: path → number, the numbers' ids and fingerprints. */
 class DeviceFingerprints {
-  readonly slots = new Map<string, number>();
+  private readonly paths = new PathTable();
   private ids = new Float64Array(1024);
   private fps = Buffer.alloc(1024 * FP);
 
-  add(path: Buffer, dirId: number, fp: Buffer): void {
-    if (fp.length !== FP) return;
-    const key = byteKey(path);
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
-      slot = this.slots.size;
-      if (slot === this.ids.length) this.grow();
-      this.slots.set(key, slot);
-    }
-    this.ids[slot] = dirId;
-    fp.copy(this.fps, slot * FP);
+  add(r: StoredFingerprint): void {
+    if (r.fingerprintHex.length !== FP * 2) return;
+    const n = this.paths.addHex(r.pathHex);
+    if (n >= this.ids.length) this.grow();
+    this.ids[n] = r.dirId;
+    this.fps.write(r.fingerprintHex, n * FP, FP, 'hex');
   }
 
   /** The row id when `fp` is the directory's stored fingerprint. */
   match(path: Buffer, fp: Buffer): number | undefined {
-    const slot = this.slots.get(byteKey(path));
-    if (slot === undefined) return undefined;
-    return this.fps.compare(fp, 0, FP, slot * FP, slot * FP + FP) === 0
-      ? this.ids[slot]
-      : undefined;
+    const n = this.paths.get(path);
+    if (n === undefined) return undefined;
+    return this.fps.compare(fp, 0, FP, n * FP, n * FP + FP) === 0 ? this.ids[n] : undefined;
+  }
+
+  get size(): number {
+    return this.paths.size;
   }
 
   get bytes(): number {
-    return this.ids.byteLength + this.fps.length;
+    return this.paths.bytes + this.ids.byteLength + this.fps.length;
   }
 
   private grow(): void {
@@ -76,8 +77,7 @@ export class KnownListings {
     if (this.devices.has(scope.deviceId)) return;
     const dev = new DeviceFingerprints();
     this.devices.set(scope.deviceId, dev);
-    for await (const page of this.tree.storedFingerprints(scope))
-      for (const r of page) dev.add(r.path, r.dirId, r.fingerprint);
+    for await (const page of this.tree.storedFingerprints(scope)) for (const r of page) dev.add(r);
   }
 
   /** The directory's row id when the catalog holds this very listing (its fingerprint). */
@@ -101,12 +101,12 @@ export class KnownListings {
     this.lapsed += page.length - n;
   }
 
-  /** Directories prefetched, and the packed arrays' bytes (without the Map's keys). */
+  /** Directories prefetched, and the bytes that holds them. */
   get size(): { dirs: number; bytes: number } {
     let dirs = 0;
     let bytes = 0;
     for (const d of this.devices.values()) {
-      dirs += d.slots.size;
+      dirs += d.size;
       bytes += d.bytes;
     }
     return { dirs, bytes };

@@ -15,22 +15,25 @@ import {
 } from '../dir-fingerprints.js';
 import { descendantRange } from '../tree.js';
 
-type Row = { id: string; path: Buffer; fp: Buffer };
+type Row = { id: string; path: string; fp: string };
 
 const toRow = (r: Row): StoredFingerprint => ({
   dirId: Number(r.id),
-  path: r.path,
-  fingerprint: r.fp,
+  pathHex: r.path,
+  fingerprintHex: r.fp,
 });
 
-/** The scope's stored fingerprints in path order: `under` first, then the paths below it. */
+/** Hex (../dir-fingerprints.ts says why). */
+const COLUMNS = `id, encode(path, 'hex') AS path, encode(listing_fp, 'hex') AS fp`;
+
+/** The scope's stored fingerprints, in pages: `under` first, then the paths below it in order. */
 export async function* pgStoredFingerprintPages(
   client: pg.Client,
   { deviceId, under, pageSize = FINGERPRINT_PAGE }: FingerprintScope,
 ): AsyncGenerator<StoredFingerprint[]> {
   if (!under.equals(ROOT_PATH)) {
     const own = await client.query<Row>(
-      `SELECT id, path, listing_fp AS fp FROM dirs
+      `SELECT ${COLUMNS} FROM dirs
         WHERE device_id = $1 AND path = $2 AND status = 'active' AND length(listing_fp) = 32`,
       [deviceId, under],
     );
@@ -40,7 +43,7 @@ export async function* pgStoredFingerprintPages(
   let after: Buffer = Buffer.alloc(0);
   for (;;) {
     const r = await client.query<Row>(
-      `SELECT id, path, listing_fp AS fp FROM dirs
+      `SELECT ${COLUMNS} FROM dirs
         WHERE device_id = $1 AND path >= $2 AND path < $3 AND path > $4
           AND status = 'active' AND length(listing_fp) = 32
         ORDER BY path LIMIT $5`,
@@ -49,7 +52,7 @@ export async function* pgStoredFingerprintPages(
     if (r.rows.length === 0) return;
     yield r.rows.map(toRow);
     if (r.rows.length < pageSize) return;
-    after = r.rows[r.rows.length - 1]!.path;
+    after = Buffer.from(r.rows[r.rows.length - 1]!.path, 'hex');
   }
 }
 
