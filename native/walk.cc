@@ -39,8 +39,11 @@ constexpr uint8_t F_STAT_ERROR = 2; // statx failed: errno holds why
 constexpr uint8_t F_MTIME_WIDE = 4; // mtime in ns does not fit in int64: use sec + nsec
 constexpr uint8_t F_CTIME_WIDE = 8;
 
+// An entry's name as a slice of the listing's name arena (one buffer for every name, reused
+// across calls: a std::string per name was a malloc per entry on a million-file rescan).
 struct Entry {
-  std::string name;
+  uint32_t off;
+  uint16_t len;
   unsigned char dtype;
 };
 
@@ -71,6 +74,20 @@ int statAt(int dirfd, const char *name, struct statx *sx) {
   // AT_NO_AUTOMOUNT: lstat's behaviour; an automount point is reported, not triggered.
   return statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_AS_STAT,
                STATX_BASIC_STATS, sx);
+}
+
+// SHA-256 for the fingerprint, looked up once: with EVP_sha256(), OpenSSL 3 fetches the
+// algorithm again (name map look-ups under locks) on every EVP_Digest call, a listing each.
+const EVP_MD *sha256() {
+#if OPENSSL_VERSION_MAJOR >= 3
+  static const EVP_MD *md = [] {
+    const EVP_MD *fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+#else
+  return EVP_sha256();
+#endif
 }
 
 // One directory's listing, or the system error that stopped it.
@@ -119,9 +136,14 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
     close(probe);
     // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
     // libuv's scandir sorts), so that the walk visits and reports entries in the same order
-    // either way; then one statx per entry that needs it.
-    std::vector<Entry> entries;
-    std::vector<char> buf(64 * 1024);
+    // either way; then one statx per entry that needs it. The getdents buffer, the entries and
+    // the name arena are the thread's own, reused by every call (no allocation per directory
+    // once they have grown).
+    thread_local std::vector<char> buf(64 * 1024);
+    thread_local std::vector<Entry> entries;
+    thread_local std::string arena;
+    entries.clear();
+    arena.clear();
     for (;;) {
       long n = syscall(SYS_getdents64, fd, buf.data(), buf.size());
       if (n < 0) {
@@ -135,27 +157,35 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
         off += d->d_reclen;
         const char *name = d->d_name;
         if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        entries.push_back(Entry{std::string(name), d->d_type});
+        size_t len = std::strlen(name);
+        entries.push_back(Entry{static_cast<uint32_t>(arena.size()), static_cast<uint16_t>(len),
+                                d->d_type});
+        // NUL-terminated in the arena, for statx.
+        arena.append(name, len + 1);
       }
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry &a, const Entry &b) { return a.name < b.name; });
+    const char *names = arena.data();
+    std::sort(entries.begin(), entries.end(), [names](const Entry &a, const Entry &b) {
+      int c = std::memcmp(names + a.off, names + b.off, std::min(a.len, b.len));
+      return c != 0 ? c < 0 : a.len < b.len;
+    });
     uint32_t count = static_cast<uint32_t>(entries.size());
     r.out.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
     uint32_t nameOff = 0;
     for (uint32_t i = 0; i < count; i++) {
       const Entry &e = entries[i];
+      const char *name = names + e.off;
       size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
       put<uint32_t>(r.out, at + 0, nameOff);
-      put<uint16_t>(r.out, at + 4, static_cast<uint16_t>(e.name.size()));
+      put<uint16_t>(r.out, at + 4, e.len);
       put<uint8_t>(r.out, at + 6, e.dtype);
-      nameOff += static_cast<uint32_t>(e.name.size());
+      nameOff += e.len;
       // Only what the walk looks at is stat()ed (regular files, directories, and entries
       // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
       // classified by their d_type, as the JS walk does.
       if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
       struct statx sx;
-      if (statAt(fd, e.name.c_str(), &sx) != 0) {
+      if (statAt(fd, name, &sx) != 0) {
         put<uint8_t>(r.out, at + 7, F_STAT_ERROR);
         put<int32_t>(r.out, at + 8, errno);
         continue;
@@ -180,20 +210,22 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
       put<uint32_t>(r.out, at + 92, sx.stx_ctime.tv_nsec);
       put<int64_t>(r.out, at + 96, sx.stx_ctime.tv_sec);
     }
-    std::vector<uint8_t> names;
-    names.reserve(nameOff);
-    for (const Entry &e : entries) names.insert(names.end(), e.name.begin(), e.name.end());
     close(fd);
     put<uint32_t>(r.out, 0, LAYOUT_VERSION);
     put<uint32_t>(r.out, 4, count);
-    put<uint32_t>(r.out, 24, static_cast<uint32_t>(r.out.size()));
-    r.out.insert(r.out.end(), names.begin(), names.end());
+    size_t namesAt = r.out.size();
+    put<uint32_t>(r.out, 24, static_cast<uint32_t>(namesAt));
+    r.out.resize(namesAt + nameOff);
+    for (uint32_t i = 0; i < count; i++) {
+      std::memcpy(r.out.data() + namesAt, names + entries[i].off, entries[i].len);
+      namesAt += entries[i].len;
+    }
     // The fingerprint: everything a rescan compares (names, d_type, and each stat()ed entry's
     // inode, dev, size, times in ns, mode, nlink, uid, gid, blocks, or its stat error) and the
     // directory's own dev and inode, in one digest. The catalog skips the directory's rows when
     // the digest it stored after its last merge is this one (src/catalog/listing-merge.ts).
     unsigned int n = 0;
-    if (EVP_Digest(r.out.data(), r.out.size(), r.out.data() + FINGERPRINT_AT, &n, EVP_sha256(),
+    if (EVP_Digest(r.out.data(), r.out.size(), r.out.data() + FINGERPRINT_AT, &n, sha256(),
                    nullptr) != 1 ||
         n != 32) {
       // No fingerprint (all zero): the catalog then compares the rows, as without one.
@@ -231,7 +263,11 @@ Napi::Value ListDir(const Napi::CallbackInfo &info) {
     err.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Listing r;
+  // The thread's own listing buffer, reused (its contents are copied into the JS Buffer).
+  thread_local Listing r;
+  r.out.clear();
+  r.errno_ = 0;
+  r.syscall_ = "";
   listInto(p, dev, ino, r);
   if (r.errno_ != 0) {
     Napi::Error(env, listingError(env, r)).ThrowAsJavaScriptException();

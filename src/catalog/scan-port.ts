@@ -42,6 +42,7 @@ import {
 } from './hashing.js';
 import { deviceHasFiles } from './known-inodes.js';
 import { ListingFingerprints } from './listing-fingerprint.js';
+import { sqliteDirFingerprintOps, type DirFingerprintOps } from './dir-fingerprints.js';
 import { foldStoredTotals } from './stored-totals.js';
 import { storedDeviceUsage } from './usage-totals.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
@@ -118,8 +119,11 @@ export interface NewFileRow {
   readonly hashes: { readonly prefix: Buffer; readonly sha256: Buffer | null } | undefined;
 }
 
-/** The directory and file rows of one scan, merged a listing at a time. */
-export interface ScanTree {
+/**
+ * The directory and file rows of one scan, merged a listing at a time; directories whose
+ * listing matches their prefetched fingerprint are only marked listed (dir-fingerprints.ts).
+ */
+export interface ScanTree extends DirFingerprintOps {
   /** Merge a directory's listing (see listing-merge.ts); its new files are handed back. */
   mergeListing(l: ListingInput): Promise<MergedListing>;
   /** Insert new file rows in order; resolves to their row ids, in the same order. */
@@ -149,6 +153,7 @@ export type { CommitPolicy, ScanWriter } from './unit-of-work.js';
 export type { ListingInput, ListedFile, MergedListing } from './listing-merge.js';
 export type { HashResults, HashStage, HashTarget, InodeRef, JobRow } from './hashing.js';
 export type { FileMeta } from './tree.js';
+export type { FingerprintScope, StoredFingerprint, UnchangedDir } from './dir-fingerprints.js';
 export type { DeviceRow, DeviceSighting, DeviceUsage } from './devices.js';
 export type { LastScan, RunningScan, ScanStatus } from './scans.js';
 
@@ -161,6 +166,7 @@ function scanTree(db: DB, scanId: number): ScanTree {
     { device_id: number | null } | undefined;
   if (scan?.device_id != null) deferIndexesIfFew(db, { deviceId: scan.device_id, scanId });
   return {
+    ...sqliteDirFingerprintOps(db, scanId),
     mergeListing: async (l) => mergeListing({ db, tree, fingerprints }, l),
     insertFiles: async (rows) =>
       rows.map((r) =>

@@ -30,6 +30,8 @@ export interface DirEntry {
   readonly kind: EntryKind;
   /** The entry's lstat; throws the system error (code EACCES, ENOENT, …) when it failed. */
   stat(): EntryStat;
+  /** What its lstat says it is (throws as stat() does), without building the whole stat. */
+  statKind(): EntryKind;
 }
 
 export interface DirIdentity {

@@ -70,6 +70,10 @@ class JsEntry implements DirEntry {
     if (o.kind === 'error') throw o.error;
     return o.stat;
   }
+
+  statKind(): EntryKind {
+    return this.stat().kind;
+  }
 }
 
 function statEntry(name: Buffer): StatOutcome {

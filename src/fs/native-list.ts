@@ -83,12 +83,35 @@ function wordsOf(buf: Buffer): Words {
 }
 
 class NativeEntry implements DirEntry {
+  private nameView: Buffer | undefined;
+
   constructor(
-    readonly name: Buffer,
+    private readonly names: Buffer,
     readonly kind: EntryKind,
     private readonly w: Words,
     private readonly at: number,
   ) {}
+
+  /**
+   * A view of the listing's names, made on first use: a rescan of a directory the catalog
+   * already holds never looks at its files' names (walker.ts), and a view per name was the
+   * largest part of decoding a listing.
+   */
+  get name(): Buffer {
+    if (this.nameView) return this.nameView;
+    const { buf } = this.w;
+    const off = buf.readUInt32LE(this.at);
+    this.nameView = this.names.subarray(off, off + buf.readUInt16LE(this.at + 4));
+    return this.nameView;
+  }
+
+  statKind(): EntryKind {
+    const flags = this.w.buf[this.at + 7]!;
+    if (flags & F_STAT_ERROR)
+      throw systemError(this.w.buf.readInt32LE(this.at + 8), 'lstat', this.name);
+    if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
+    return kindOfMode(this.w.u32[(this.at >> 2) + 3]!);
+  }
 
   stat(): EntryStat {
     const { buf, i64, u32 } = this.w;
@@ -131,13 +154,11 @@ export function decodeListing(raw: Buffer): DirRead {
   const entries: NativeEntry[] = new Array<NativeEntry>(count);
   for (let i = 0; i < count; i++) {
     const at = HEADER + i * RECORD;
-    const off = buf.readUInt32LE(at);
-    const name = names.subarray(off, off + buf.readUInt16LE(at + 4));
     const dtype = buf[at + 6]!;
     let kind = DTYPE[dtype] ?? 'other';
     // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
     if (dtype === 0 && buf[at + 7]! & F_STATTED) kind = kindOfMode(buf.readUInt32LE(at + 12));
-    entries[i] = new NativeEntry(name, kind, w, at);
+    entries[i] = new NativeEntry(names, kind, w, at);
   }
   const fp = buf.subarray(FINGERPRINT_AT, FINGERPRINT_AT + 32);
   // A copy: the listing's buffer is not kept past the walk's use of its entries.

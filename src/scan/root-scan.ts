@@ -10,7 +10,8 @@ import { rebase, relativeTo } from '../paths.js';
 import type { ScanContext } from './context.js';
 import { mergeListing } from './merge.js';
 import { safeDev, type ResolvedRoot } from './roots.js';
-import { type DeviceContext, type DirListing, walk } from './walker.js';
+import { KnownListings, MARK_PAGE } from './known-listings.js';
+import { type DeviceContext, type DirListing, type UnchangedListing, walk } from './walker.js';
 
 const COMMIT_EVERY_MS = 1000;
 // Test-only: commit after every directory and every hash batch, so crash tests can land a
@@ -36,6 +37,10 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
   const scanId = await catalog.scans.start({ root: root.abs, owner: ctx.owner });
   await catalog.scans.setRoot({ scanId, deviceId: device.id, fsPath });
   const tree = await catalog.tree.open(scanId);
+  // The stored fingerprints under the root, read once: each listing is compared in memory.
+  // (Under the test-only small commits, each directory is marked and committed on its own.)
+  const known = new KnownListings(tree, FORCE_COMMITS ? 1 : MARK_PAGE);
+  await known.load({ deviceId: device.id, under: fsPath });
   const rootCtx: DeviceContext = {
     deviceId: device.id,
     identity: device.identity,
@@ -56,9 +61,46 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     }
   };
 
+  /** After writing: commit when the policy says so. */
+  const commitIfDue = async (files: number): Promise<void> => {
+    if (await writer.commitIfDue(files)) {
+      committed();
+      failpoint('scan-walk-commit');
+      report();
+    }
+  };
+
+  // A directory whose listing the catalog holds: counted, and marked listed with a page of
+  // others; the catalog is written only for that page (and for the walk's hash results).
+  const onUnchanged = async (l: UnchangedListing): Promise<void> => {
+    summary.files += l.files;
+    summary.unchanged += l.files;
+    summary.dirs++;
+    progress.files = summary.files;
+    progress.dirs = summary.dirs;
+    const due = known.listed(l.dirId, l.fingerprint);
+    if (!due && !hasher.hasResults()) return;
+    await writer.begin();
+    hashWritesSinceCommit += await hasher.apply();
+    if (due) {
+      await known.flush();
+      // Test-only: a crash with a page marked and not yet committed.
+      failpoint('scan-mark-page');
+    }
+    await commitIfDue(0);
+  };
+
   // Each step is awaited before the next: a listing is merged completely before the commit
   // decision, and the walk lists the next directory only once this has resolved.
   const onListing = async (l: DirListing): Promise<number> => {
+    if (l.fingerprint) {
+      // Listed in full (the JS walk, or exclusions were given) but held by the catalog.
+      const id = known.match(l.device.deviceId, l.fsPath, l.fingerprint);
+      if (id !== undefined) {
+        await onUnchanged({ ...l, dirId: id, fingerprint: l.fingerprint, files: l.files.length });
+        return id;
+      }
+    }
     await writer.begin();
     hashWritesSinceCommit += await hasher.apply();
     const dirId = await mergeListing({ tree, hasher, summary }, l);
@@ -66,11 +108,7 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     summary.dirs++;
     progress.files = summary.files;
     progress.dirs = summary.dirs;
-    if (await writer.commitIfDue(l.files.length)) {
-      committed();
-      failpoint('scan-walk-commit');
-      report();
-    }
+    await commitIfDue(l.files.length);
     return dirId;
   };
 
@@ -93,9 +131,13 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
             mountPoint: mount.mountPoint,
             mountRoot: mount.root,
           });
+          await known.load({ deviceId: dev.id, under: mount.root });
           return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };
         },
         listing: onListing,
+        knownListing: ({ device: d, fsPath: p, fingerprint }) =>
+          known.match(d.deviceId, p, fingerprint),
+        unchanged: onUnchanged,
         afterListing: () => hasher.wait(),
         error: addError,
         skip: (kind) => summary.skipped[kind]++,
@@ -113,6 +155,7 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     await hasher.finish();
     await writer.begin();
     hashWritesSinceCommit += await hasher.apply();
+    await known.flush();
   } catch (err) {
     await writer.abort();
     await tree.discardParked();

@@ -215,6 +215,11 @@ export class WalkHasher {
     this.flush(await this.pools.get());
   }
 
+  /** Whether apply() has anything to write (or a failure to throw). */
+  hasResults(): boolean {
+    return this.done.length > 0 || this.failure !== undefined;
+  }
+
   /**
    * Write the finished results (inside the caller's unit of work): the taken files' rows, in
    * the order they were taken, and the first-of-size rows' hashes. Resolves to the rows written.

@@ -3,16 +3,17 @@
  * lstat()s entries), and reports each directory once with its regular files and what it
  * could not look at, so that the merge knows which rows it may delete.
  */
-import { execFileSync } from 'node:child_process';
 import type { BigIntStats } from 'node:fs';
-import type { EntryKind, EntryStat } from '../fs/dir-list.js';
+import type { EntryStat } from '../fs/dir-list.js';
 import { openDirLister } from '../fs/lister.js';
-import { type MountEntry, isPseudoFs, mountAt } from '../fs/mountinfo.js';
+import type { MountEntry } from '../fs/mountinfo.js';
+import { crossMount } from './cross-mount.js';
 import { PathReach } from '../fs/reach.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
 import { failpointDelayMs } from '../failpoint.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
+import { skimListing, skipKind, type SkipKind } from './skim.js';
 
 export interface DeviceContext {
   readonly deviceId: number;
@@ -43,7 +44,17 @@ export interface DirListing {
   readonly fingerprint: Buffer | undefined;
 }
 
-export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
+export type { SkipKind } from './skim.js';
+/** A listed directory whose listing the catalog holds (WalkHooks.knownListing). */
+export interface UnchangedListing {
+  readonly device: DeviceContext;
+  readonly fsPath: Buffer;
+  readonly dirId: number;
+  readonly fingerprint: Buffer;
+  /** Its regular files. */
+  readonly files: number;
+}
+
 export type PruneKind = 'excluded' | 'other_filesystem' | 'pseudo_filesystem' | 'bind_mount';
 
 export interface WalkHooks {
@@ -58,6 +69,18 @@ export interface WalkHooks {
    * The walk goes on only once it has resolved.
    */
   listing(l: DirListing): Promise<number>;
+  /**
+   * The catalog's row id of the directory when it holds this very listing (its stored
+   * fingerprint, known-listings.ts): asked before the listing is decoded, without a catalog
+   * call. The directory is then skimmed (skim.ts) and reported to `unchanged`.
+   */
+  knownListing?(p: {
+    readonly device: DeviceContext;
+    readonly fsPath: Buffer;
+    readonly fingerprint: Buffer;
+  }): number | undefined;
+  /** A directory found by `knownListing`: none of its files was decoded. */
+  unchanged?(l: UnchangedListing): Promise<void>;
   /** After each listing: a promise to wait for before going on (backpressure), if any. */
   afterListing?(): Promise<void> | undefined;
   /** A directory or entry that could not be read. */
@@ -74,7 +97,7 @@ export interface WalkOptions {
   readonly shouldStop: () => boolean;
 }
 
-interface PendingDir {
+export interface PendingDir {
   readonly abs: Buffer;
   readonly fsPath: Buffer;
   readonly device: DeviceContext;
@@ -118,34 +141,6 @@ function entryMeta(st: EntryStat): FileMeta {
     gid: st.gid,
     blocks: st.blocks,
   };
-}
-
-function skipKind(kind: EntryKind): SkipKind {
-  switch (kind) {
-    case 'symlink':
-    case 'fifo':
-    case 'socket':
-      return kind;
-    case 'block':
-    case 'char':
-      return 'device';
-    default:
-      return 'other';
-  }
-}
-
-/** btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). */
-function btrfsRootId(abs: Buffer): string | undefined {
-  try {
-    const out = execFileSync('btrfs', ['inspect-internal', 'rootid', abs.toString('utf8')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 10_000,
-    }).trim();
-    return /^\d+$/.test(out) ? out : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Where a walk starts: the root directory, as the parent of its first listing would see it. */
@@ -221,6 +216,44 @@ export async function walk({
             'the directory changed while it was being scanned (replaced or moved); not walked',
           ),
         );
+        continue;
+      }
+      // A directory the catalog holds as it is listed: counted and walked on, not decoded.
+      const fp = read.fingerprint;
+      const knownId =
+        fp && !opts.isExcluded && hooks.unchanged
+          ? hooks.knownListing?.({ device: dir.device, fsPath: dir.fsPath, fingerprint: fp })
+          : undefined;
+      const skimmed =
+        knownId === undefined
+          ? undefined
+          : skimListing({
+              entries: read.entries,
+              stDev: dir.stDev,
+              isMountPoint: (name) => mountPoints.has(byteKey(joinPath(dir.abs, name))),
+            });
+      if (fp && knownId !== undefined && skimmed) {
+        for (const k of skimmed.skipped) hooks.skip(k);
+        await hooks.unchanged!({
+          device: dir.device,
+          fsPath: dir.fsPath,
+          dirId: knownId,
+          fingerprint: fp,
+          files: skimmed.files,
+        });
+        const pause = hooks.afterListing?.();
+        if (pause) await pause;
+        for (let i = skimmed.subdirs.length - 1; i >= 0; i--) {
+          const { name, stat } = skimmed.subdirs[i]!;
+          stack.push({
+            abs: joinPath(dir.abs, name),
+            fsPath: joinPath(dir.fsPath, name),
+            device: dir.device,
+            stDev: stat.dev,
+            ino: stat.ino,
+            parentDirId: knownId,
+          });
+        }
         continue;
       }
       const files: ListedFile[] = [];
@@ -315,71 +348,4 @@ export async function walk({
     lister.close();
     reach.close();
   }
-}
-
-async function crossMount(
-  abs: Buffer,
-  stDev: bigint,
-  ino: bigint,
-  parent: PendingDir,
-  opts: WalkOptions,
-  hooks: WalkHooks,
-  entered: Set<string>,
-): Promise<PendingDir | undefined> {
-  const mount = mountAt(opts.mounts, abs);
-  if (mount && isPseudoFs(mount.fsType)) {
-    hooks.prune('pseudo_filesystem', abs);
-    return undefined;
-  }
-  if (opts.oneFileSystem) {
-    hooks.prune('other_filesystem', abs);
-    return undefined;
-  }
-  let identity: string | undefined;
-  let fsPath: Buffer;
-  let useMount: MountEntry;
-  if (mount) {
-    useMount = mount;
-    fsPath = mount.root;
-  } else if (parent.device.fsType === 'btrfs' && stDev !== parent.stDev) {
-    // A btrfs subvolume that is not mounted on its own: same filesystem, own inode space.
-    const rootId = btrfsRootId(abs);
-    const uuid = parent.device.identity.split(':')[1];
-    if (!rootId || !uuid) {
-      hooks.error(
-        abs,
-        new Error(
-          'btrfs subvolume whose id could not be read (is btrfs-progs installed?); scan it by its own mount',
-        ),
-      );
-      return undefined;
-    }
-    identity = `btrfs:${uuid}:subvol:${rootId}`;
-    fsPath = joinPath(parent.fsPath, abs.subarray(abs.lastIndexOf(0x2f) + 1));
-    useMount = {
-      mountId: -1,
-      parentId: -1,
-      major: 0,
-      minor: 0,
-      root: fsPath,
-      mountPoint: abs,
-      fsType: 'btrfs',
-      source: '',
-      superOptions: `subvolid=${rootId}`,
-    };
-  } else {
-    hooks.error(
-      abs,
-      new Error('a filesystem boundary with no entry in /proc/self/mountinfo; not descended'),
-    );
-    return undefined;
-  }
-  const device = await hooks.enterMount(useMount, stDev, identity);
-  if (!device) return undefined;
-  if (entered.has(device.identity)) {
-    hooks.prune('bind_mount', abs);
-    return undefined;
-  }
-  entered.add(device.identity);
-  return { abs, fsPath, device, stDev, ino, parentDirId: undefined };
 }

@@ -14,6 +14,7 @@ import { ROOT_PATH, joinPath, parentOf } from '../../paths.js';
 import type { ListedFile, MergedListing } from '../listing-merge.js';
 import type { NewFileRow, ScanTree } from '../scan-port.js';
 import type { MergeOutcome } from '../tree.js';
+import { pgDirFingerprintOps } from './dir-fingerprints.js';
 import { lookUpOrCreateDir } from './dir-row.js';
 import { fileRowBuffer } from './file-rows.js';
 import { pgInTransaction } from './tx.js';
@@ -163,6 +164,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
     await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps');
   };
   return {
+    ...pgDirFingerprintOps(client, scanId),
     async mergeListing(l): Promise<MergedListing> {
       const dir = { scanId, deviceId: l.deviceId, path: l.fsPath, fingerprint: l.fingerprint };
       const looked = await lookUpOrCreateDir(client, { ...dir, parentId: l.parentDirId });
