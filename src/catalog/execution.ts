@@ -69,11 +69,6 @@ export type AppliedOutcome =
       readonly journalClear: boolean;
     };
 
-/** Outcome batches up to this size fit the catalog's usual page cache (open.ts). */
-const SMALL_OUTCOME_BATCH = 2048;
-/** The page cache (KiB) for larger outcome batches: src/conductor/execute sends up to 8,192. */
-const OUTCOME_CACHE_KIB = 32768;
-
 /**
  * The outcomes of applied actions, the catalog rows of the paths they replaced and of the inodes
  * they touched, in one transaction; until it commits, their journal rows let recovery roll each
@@ -88,12 +83,6 @@ export function recordOutcomes(
   },
 ): void {
   if (batch.outcomes.length === 0 && batch.inodes.length === 0) return;
-  // A large batch's rows are spread over the whole files table and its indexes: its dirty pages
-  // must fit the page cache, or SQLite spills them to the WAL mid-transaction and writes them
-  // again (the reference tree: 8,192 outcomes per transaction wrote 322,000 pages with 16 MiB,
-  // 86,000 with 32 MiB, against 158,000 for 2,048 per transaction with 16 MiB). The connection
-  // keeps the larger cache for the rest of the run (an executor process does nothing after).
-  if (batch.outcomes.length > SMALL_OUTCOME_BATCH) db.pragma(`cache_size = -${OUTCOME_CACHE_KIB}`);
   const sources: SourceRows = new Map();
   db.transaction(() => {
     const now = Date.now();

@@ -55,13 +55,11 @@ const BUF_BYTES = 1 << 20;
  * Applied actions per outcome commit, spanning several batches (their journal rows stand
  * until then). Each outcome transaction rewrites every catalog page its rows fall on (the
  * replaced paths' rows and their three indexes, spread over the whole catalog): one
- * transaction per batch wrote ~250,000 pages for the reference tree's 27,000 actions, one per
- * 2,048 actions ~158,000, one per 8,192 ~86,000 (with the larger page cache the SQLite catalog
- * gives such a batch: catalog/execution.ts).
+ * transaction per batch wrote ~250,000 pages for the reference tree's 27,000 actions.
  * Also recorded at least every OUTCOME_MS, so that progress is reported as it happens.
  */
-const OUTCOME_ACTIONS = 8192;
-const OUTCOME_MS = 5000;
+const OUTCOME_ACTIONS = 2048;
+const OUTCOME_MS = 2000;
 
 /** The plan's replacer, chosen once per run. */
 function replacerFor(mode: ReplaceMode, ctx: ReplacerContext): Replacer {
