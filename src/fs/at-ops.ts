@@ -15,6 +15,7 @@
  */
 import {
   constants,
+  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -28,6 +29,7 @@ import { constants as osConstants } from 'node:os';
 import { failpointFlag } from '../failpoint.js';
 import { AT_STAT_FIELDS, AtStats } from './at-stats.js';
 import { nativeStatus, type NativeAt } from './native.js';
+import { jsSameBytes } from './same-bytes.js';
 import { systemError } from './native-list.js';
 
 export const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -42,6 +44,14 @@ export interface AtOps {
   openDirPath(abs: Buffer): number | undefined;
   openDirAt(dirFd: number, name: Buffer): number;
   lstatAt(dirFd: number, name: Buffer): BigIntStats;
+  /** fstat of an open fd (native: no Date objects, which node:fs builds for every call). */
+  fstat(fd: number): BigIntStats;
+  /**
+   * Are the first `size` bytes of two open files equal? Native: exactly `size` bytes are read
+   * (a file ending early differs), so the caller must prove afterwards (fstat) that both still
+   * have `size` bytes and their mtimes; node:fs also requires both to end at `size`.
+   */
+  sameBytes(a: number, b: number, size: number, bufs: { a: Buffer; b: Buffer }): boolean;
   /** O_NOFOLLOW is always added. */
   openAt(dirFd: number, name: Buffer, flags: number, mode?: number): number;
   linkAt(from: { dirFd: number; name: Buffer }, to: { dirFd: number; name: Buffer }): void;
@@ -61,6 +71,8 @@ const procOps: AtOps = {
   openDirPath: () => undefined,
   openDirAt: (fd, name) => openSync(procChild(fd, name), DIR_NOFOLLOW),
   lstatAt: (fd, name) => lstatSync(procChild(fd, name), { bigint: true }),
+  fstat: (fd) => fstatSync(fd, { bigint: true }),
+  sameBytes: (a, b, size, bufs) => jsSameBytes(a, b, size, bufs.a, bufs.b),
   openAt: (fd, name, flags, mode) =>
     openSync(procChild(fd, name), flags | constants.O_NOFOLLOW, mode),
   linkAt: (from, to) => linkSync(procChild(from.dirFd, from.name), procChild(to.dirFd, to.name)),
@@ -95,6 +107,18 @@ function nativeOps(at: NativeAt): AtOps {
     lstatAt(fd, name) {
       check(at.lstatAt(fd, name, fields), 'fstatat', name);
       return new AtStats(fields);
+    },
+    fstat(fd) {
+      if (!at.fstat) return fstatSync(fd, { bigint: true });
+      const r = at.fstat(fd, fields);
+      if (r < 0) throw systemError(-r, 'fstat');
+      return new AtStats(fields);
+    },
+    sameBytes(a, b, size, bufs) {
+      if (!at.compare) return jsSameBytes(a, b, size, bufs.a, bufs.b);
+      const r = at.compare(a, b, size, bufs.a, bufs.b);
+      if (r < 0) throw systemError(-r, 'read');
+      return r === 1;
     },
     openAt: (fd, name, flags, mode = 0o666) =>
       check(at.openAt(fd, name, flags, mode), 'openat', name),

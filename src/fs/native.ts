@@ -44,6 +44,13 @@ export interface NativeAt {
   renameAt(fromDir: number, fromName: Buffer, toDir: number, toName: Buffer): number;
   unlinkAt(dirFd: number, name: Buffer, removeDir: 0 | 1): number;
   mkdirAt(dirFd: number, name: Buffer, mode: number): number;
+  /** lstatAt's fields for an open fd (absent from a binary built before it: node:fs). */
+  readonly fstat?: (fd: number, out: BigInt64Array) => number;
+  /**
+   * 1 when the first `size` bytes of fds `a` and `b` are equal, 0 when they differ (or either
+   * ends first), -errno; read in chunks of the buffers' length. Absent from older binaries.
+   */
+  readonly compare?: (a: number, b: number, size: number, bufA: Buffer, bufB: Buffer) => number;
 }
 
 /** A batch for readFiles: the jobs as hash-job.ts encodes them, what to read of each, where to put digests. */

@@ -9,15 +9,7 @@
  * the fd still refers to the directory we walked. `stillAt` tells whether its path still leads
  * to it, for the check just before an act. This also reaches paths longer than PATH_MAX.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  type BigIntStats,
-} from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { displayPath } from '../display-path.js';
 import { baseName, parentOf } from '../paths.js';
 import { DIR_NOFOLLOW, atOps, procChild } from './at-ops.js';
@@ -94,7 +86,7 @@ export class VerifiedDir {
    */
   stillAt(): boolean {
     this.id ??= (() => {
-      const st = fstatSync(this.fd, { bigint: true });
+      const st = atOps().fstat(this.fd);
       return { dev: st.dev, ino: st.ino };
     })();
     try {
@@ -103,7 +95,7 @@ export class VerifiedDir {
       if (fd === undefined) now = this.statPathNow();
       else {
         try {
-          now = fstatSync(fd, { bigint: true });
+          now = atOps().fstat(fd);
         } finally {
           closeSync(fd);
         }
@@ -125,7 +117,7 @@ export class VerifiedDir {
       if ((err as { code?: string }).code !== 'ENAMETOOLONG') throw err;
       const again = VerifiedDir.open(this.abs);
       try {
-        return fstatSync(again.fd, { bigint: true });
+        return atOps().fstat(again.fd);
       } finally {
         again.close();
       }
@@ -190,7 +182,7 @@ export function openRegular(path: Buffer): { fd: number; st: BigIntStats } {
 
 function fstatRegular(fd: number): { fd: number; st: BigIntStats } {
   try {
-    const st = fstatSync(fd, { bigint: true });
+    const st = atOps().fstat(fd);
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
     return { fd, st };
   } catch (err) {
@@ -200,30 +192,16 @@ function fstatRegular(fd: number): { fd: number; st: BigIntStats } {
 }
 
 /**
- * Compare two open files byte for byte from the start. `equal` requires both to end together
- * at `size`.
+ * Are the first `size` bytes of two open files equal (at-ops.ts: natively in one call, else
+ * through node:fs)? The caller proves by fstat afterwards that neither changed meanwhile.
  */
 export function sameBytes(
   fdA: number,
   fdB: number,
   size: number,
-  bufA: Buffer,
-  bufB: Buffer,
+  bufs: { readonly a: Buffer; readonly b: Buffer },
 ): boolean {
-  let pos = 0;
-  while (true) {
-    const n = readSync(fdA, bufA, 0, bufA.length, pos);
-    let m = 0;
-    while (m < n) {
-      const k = readSync(fdB, bufB, m, n - m, pos + m);
-      if (k === 0) break;
-      m += k;
-    }
-    if (m !== n) return false;
-    if (n === 0) return pos === size && readSync(fdB, bufB, 0, 1, pos) === 0;
-    if (bufA.compare(bufB, 0, n, 0, n) !== 0) return false;
-    pos += n;
-  }
+  return atOps().sameBytes(fdA, fdB, size, bufs);
 }
 
 /**

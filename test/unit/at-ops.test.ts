@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -101,6 +102,63 @@ describe.each(['native', 'proc'] as const)('at-ops (%s)', (kind) => {
       expect.objectContaining({ code: 'EINVAL' }),
     );
     expect(lstatSync(join(dir, 'f')).isFile()).toBe(true);
+  });
+
+  it('fstat of an open file equals Node fstat, field for field', (ctx) => {
+    if (!ops) return ctx.skip('the native addon has no *at() calls (npm run build:native)');
+    const f = openSync(join(dir, 'f'), constants.O_RDONLY);
+    try {
+      const mine = ops.fstat(f);
+      const node = fstatSync(f, { bigint: true });
+      for (const k of FIELDS) expect(mine[k], k).toBe(node[k]);
+      expect(mine.isFile()).toBe(true);
+      expect(ops.fstat(fd).isDirectory()).toBe(true);
+    } finally {
+      closeSync(f);
+    }
+    expect(() => ops.fstat(987654)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('sameBytes: equal files, a byte differing anywhere, a file ending early, across chunks', (ctx) => {
+    if (!ops) return ctx.skip('the native addon has no *at() calls (npm run build:native)');
+    // Chunks of 7 bytes: the comparison crosses several reads, and the last one is short.
+    const bufs = { a: Buffer.alloc(7), b: Buffer.alloc(7) };
+    const content = Buffer.from('0123456789abcdefghijklmnopq'); // 27 bytes
+    const open = (name: string, bytes: Buffer) => {
+      writeFileSync(join(dir, name), bytes);
+      return openSync(join(dir, name), constants.O_RDONLY);
+    };
+    const flip = (at: number) => {
+      const c = Buffer.from(content);
+      c[at] = c[at]! ^ 1;
+      return c;
+    };
+    const a = open('same-a', content);
+    const fds = [a];
+    try {
+      const same = open('same-b', content);
+      fds.push(same);
+      expect(ops.sameBytes(a, same, content.length, bufs)).toBe(true);
+      for (const at of [0, 6, 7, 13, 26]) {
+        const other = open(`differ-${at}`, flip(at));
+        fds.push(other);
+        expect(ops.sameBytes(a, other, content.length, bufs), `byte ${at}`).toBe(false);
+        expect(ops.sameBytes(other, a, content.length, bufs), `byte ${at}, swapped`).toBe(false);
+      }
+      const short = open('short', content.subarray(0, 20));
+      fds.push(short);
+      expect(ops.sameBytes(a, short, content.length, bufs)).toBe(false);
+      expect(ops.sameBytes(short, a, content.length, bufs)).toBe(false);
+      const empty1 = open('empty1', Buffer.alloc(0));
+      const empty2 = open('empty2', Buffer.alloc(0));
+      fds.push(empty1, empty2);
+      expect(ops.sameBytes(empty1, empty2, 0, bufs)).toBe(true);
+      expect(() => ops.sameBytes(a, fd, content.length, bufs)).toThrow(
+        expect.objectContaining({ code: 'EISDIR' }),
+      );
+    } finally {
+      for (const f of fds) closeSync(f);
+    }
   });
 
   it('opens a path with no symlink on it in one call, or says to walk', (ctx) => {

@@ -5,13 +5,16 @@
  * link over the target (atomic: the path names the old file or the new link, never nothing),
  * and check the target is the source inode.
  */
-import { fstatSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { atOps } from '../../fs/at-ops.js';
 import type { ActionRow } from '../../catalog/actions.js';
 import { failpoint, failpointPauseSync } from '../../failpoint.js';
 import { describeErrno } from '../../errors.js';
 import { Stale, checkDirs, checkIdentity, plannedTarget } from './identity.js';
 import type { Replacer, ReplacerContext } from './replacer.js';
 import type { Applied, Outcome, Verified } from './types.js';
+
+const fstat = (fd: number): BigIntStats => atOps().fstat(fd);
 
 export class HardlinkReplacer implements Replacer {
   readonly verb = 'link';
@@ -56,17 +59,20 @@ export class HardlinkReplacer implements Replacer {
       return { kind: 'failed', v, error, journalClear: true };
     }
     failpoint('after-link', action.id);
+    let targetLinks: bigint;
     try {
-      checkIdentity(v.tdir.lstat(v.tgtName), plannedTarget(action), exp);
+      const tgtSt = v.tdir.lstat(v.tgtName);
+      checkIdentity(tgtSt, plannedTarget(action), exp);
+      targetLinks = tgtSt.nlink;
       const tmpSt = v.tdir.lstat(v.tmpName);
       if (tmpSt.ino !== v.sourceIno)
         throw new Stale(
           'stale: the temporary link is not the source (source replaced while linking)',
         );
       // The source inode must still hold the bytes we compared (our link moved its ctime, so
-      // mtime and size are what can be checked here).
-      const s1 = fstatSync(v.srcFd, { bigint: true });
-      if (s1.mtimeNs !== action.sourceMtimeNs || s1.size !== BigInt(action.size)) {
+      // mtime and size are what can be checked here). The temp link is that inode (same
+      // filesystem, same inode number): its lstat is the source's fstat.
+      if (tmpSt.mtimeNs !== action.sourceMtimeNs || tmpSt.size !== BigInt(action.size)) {
         throw new Stale('stale: the source was modified while linking');
       }
       failpoint('before-rename', action.id);
@@ -80,16 +86,21 @@ export class HardlinkReplacer implements Replacer {
         // the journal row stays: recovery will remove the temp link
       }
       // Linking and unlinking moved the source's ctime: that was us.
-      exp.touched(dev, action.sourceInode, fstatSync(v.srcFd, { bigint: true }));
+      exp.touched(dev, action.sourceInode, fstat(v.srcFd));
       const error = err instanceof Stale ? err.message : describeErrno(err);
       return { kind: 'failed', v, error, journalClear };
     }
     failpoint('after-rename', action.id);
     const post = v.tdir.lstat(v.tgtName);
-    const oldTarget = fstatSync(v.tgtFd, { bigint: true }); // the replaced inode: one link fewer now
-    const newSource = fstatSync(v.srcFd, { bigint: true });
+    // The source inode now: the target path names it (its lstat is the source's fstat).
+    const newSource = post.ino === v.sourceIno ? post : fstat(v.srcFd);
     exp.touched(dev, action.sourceInode, newSource);
-    if (oldTarget.nlink > 0n) exp.touched(dev, action.targetInode, oldTarget);
+    // The replaced inode has one link fewer now. When the target was its only link, nothing
+    // names it any more: no later check can meet it, and no catalog row is left to update.
+    if (targetLinks > 1n) {
+      const oldTarget = fstat(v.tgtFd);
+      if (oldTarget.nlink > 0n) exp.touched(dev, action.targetInode, oldTarget);
+    }
     if (post.ino !== v.sourceIno) {
       return {
         kind: 'failed',

@@ -5,7 +5,8 @@
  * keeps both files open and both directories pinned until its batch is applied.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync } from 'node:fs';
+import { closeSync, lstatSync } from 'node:fs';
+import { atOps } from '../../fs/at-ops.js';
 import type { ActionRow } from '../../catalog/actions.js';
 import { describeErrno } from '../../errors.js';
 import { openRegularAt, sameBytes, type VerifiedDir } from '../../fs/safe-ops.js';
@@ -134,14 +135,16 @@ export class Verifier {
             "content mismatch despite matching hash: the files no longer hash to the plan's SHA-256; nothing touched",
           );
         }
-      } else if (!sameBytes(src.fd, tgt.fd, action.size, this.c.bufs.a, this.c.bufs.b)) {
+      } else if (!sameBytes(src.fd, tgt.fd, action.size, this.c.bufs)) {
         throw new Stale(
           'content mismatch despite matching hash: the bytes differ; nothing touched (investigate these files)',
         );
       }
       // Nothing may have changed while we compared.
-      checkIdentity(fstatSync(src.fd, { bigint: true }), plannedSource(action), exp);
-      checkIdentity(fstatSync(tgt.fd, { bigint: true }), plannedTarget(action), exp);
+      // (The native comparison reads exactly the planned size: these prove both files still
+      // have it, unmodified, so neither grew or shrank while read.)
+      checkIdentity(atOps().fstat(src.fd), plannedSource(action), exp);
+      checkIdentity(atOps().fstat(tgt.fd), plannedTarget(action), exp);
       if (this.c.dryRun) return { kind: 'outcome', outcome: { kind: 'would-link' } };
 
       const tmpName = Buffer.from(`${TEMP_PREFIX}${this.c.planId}-${action.id}-${this.random8()}`);
