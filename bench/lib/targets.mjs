@@ -158,7 +158,8 @@ const RATIOS = [
     id: 'T4',
     num: 'hashall-dedupe',
     den: 'jdupes-L',
-    limit: 1.0,
+    // DESIGN §6 raised it from 1.0 (met at 0.92) to 0.7 (issue 14).
+    limit: 0.7,
     what: 'plan + execute --force vs jdupes -r -L -q',
   },
 ];
