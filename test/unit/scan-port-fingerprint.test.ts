@@ -5,51 +5,30 @@
  * The probe: a listing that claims a stored fingerprint but names one more file — trusted, the
  * file is not handed back as new; not trusted, it is.
  */
-import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
-import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
-import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+import type { Opened } from '../helpers/scan-backends.js';
+import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
-const OWNER = { pid: process.pid, startTime: '0' };
 const FP_A = Buffer.alloc(32, 0xa1);
 const FP_B = Buffer.alloc(32, 0xb2);
 
-describe.each([sqliteBackend, pgBackend])('listing fingerprints on $name', (backend) => {
-  if (backend.unavailable) {
-    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
-    return;
-  }
-  let dir: string;
+describeOnScanBackends('listing fingerprints on $name', (backend) => {
+  const f = scanCatalogFixture(backend, {
+    name: 'fingerprints',
+    stDev: 9n,
+    files: { 'a.txt': 'a', 'x.txt': 'x, a size of its own' },
+  });
   let top: string;
   let opened: Opened;
   let port: PgScanCatalog;
   let device: DeviceRow;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown());
-  beforeEach(async () => {
-    dir = realpathSync(tempDir('hashall-scan-fp-'));
-    top = join(dir, 'tree');
-    mkdirSync(top);
-    writeTree(top, { 'a.txt': 'a', 'x.txt': 'x, a size of its own' });
-    opened = await backend.open(dir);
-    port = opened.port;
-    device = await port.devices.register({
-      identity: 'test:fingerprints',
-      stable: true,
-      fsType: 'test',
-      stDev: 9n,
-      mountPoint: Buffer.from(top),
-      mountRoot: Buffer.from('/'),
-    });
-  });
-  afterEach(async () => {
-    await opened.close();
-    removeTree(dir);
+  beforeEach(() => {
+    ({ top, opened, port, device } = f);
   });
 
   const listed = (names: readonly string[]): ListedFile[] =>

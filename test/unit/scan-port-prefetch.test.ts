@@ -5,55 +5,32 @@
  * starts with the root's is not below it), and a page of unchanged directories is marked
  * listed in one statement, each only while it still holds the fingerprint it was matched on.
  */
-import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type { DeviceRow, ScanTree, StoredFingerprint } from '../../src/catalog/scan-port.js';
-import { removeTree, tempDir } from '../helpers/fs.js';
-import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+import type { Opened } from '../helpers/scan-backends.js';
+import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
-const OWNER = { pid: process.pid, startTime: '0' };
 /** Directories of the catalog, in path (byte) order: '-' and '0' sort around '/'. */
 const DIRS = ['/', '/a', '/a-b', '/a/x', '/a/x/y', '/a0', '/b'];
 const fpOf = (path: string, round = 0): Buffer =>
   Buffer.alloc(32, (DIRS.indexOf(path) + 1) * 16 + round);
 
-describe.each([sqliteBackend, pgBackend])('prefetched fingerprints on $name', (backend) => {
-  if (backend.unavailable) {
-    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
-    return;
-  }
+describeOnScanBackends('prefetched fingerprints on $name', (backend) => {
+  const f = scanCatalogFixture(backend, { name: 'prefetch', stDev: 9n });
   let dir: string;
   let opened: Opened;
   let port: PgScanCatalog;
   let device: DeviceRow;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown());
   beforeEach(async () => {
-    dir = realpathSync(tempDir('hashall-scan-prefetch-'));
-    mkdirSync(join(dir, 'tree'));
-    opened = await backend.open(dir);
-    port = opened.port;
-    device = await port.devices.register({
-      identity: 'test:prefetch',
-      stable: true,
-      fsType: 'test',
-      stDev: 9n,
-      mountPoint: Buffer.from(join(dir, 'tree')),
-      mountRoot: Buffer.from('/'),
-    });
+    ({ dir, opened, port, device } = f);
     // A finished scan that merged every directory (empty) with its fingerprint.
     const t = await newScan();
     await port.unitOfWork(async () => {
       for (const path of DIRS) await mergeEmpty(t, path, fpOf(path));
       await t.applyDeletions();
     });
-  });
-  afterEach(async () => {
-    await opened.close();
-    removeTree(dir);
   });
 
   const newScan = async (): Promise<ScanTree> =>

@@ -5,48 +5,24 @@
  * that are bytes and not text, an inode with several paths through the hash stages, hashes
  * inserted with a new row, and device aliases. Real files, real catalogs.
  */
-import { linkSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
-import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
-import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+import { writeTree } from '../helpers/fs.js';
+import type { Opened } from '../helpers/scan-backends.js';
+import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
-const OWNER = { pid: process.pid, startTime: '0' };
-
-describe.each([sqliteBackend, pgBackend])('the scan port on $name, further', (backend) => {
-  if (backend.unavailable) {
-    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
-    return;
-  }
-  let dir: string;
+describeOnScanBackends('the scan port on $name, further', (backend) => {
+  const f = scanCatalogFixture(backend, { name: 'further', mount: 'pool' });
   let top: string;
   let opened: Opened;
   let port: PgScanCatalog;
   let device: DeviceRow;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown());
-  beforeEach(async () => {
-    dir = realpathSync(tempDir('hashall-scan-port2-'));
-    top = join(dir, 'tree');
-    mkdirSync(top);
-    opened = await backend.open(dir);
-    port = opened.port;
-    device = await port.devices.register({
-      identity: 'test:further',
-      stable: true,
-      fsType: 'test',
-      stDev: 7n,
-      mountPoint: Buffer.from(join(dir, 'pool')),
-      mountRoot: Buffer.from('/'),
-    });
-  });
-  afterEach(async () => {
-    await opened.close();
-    removeTree(dir);
+  beforeEach(() => {
+    ({ top, opened, port, device } = f);
   });
 
   /** The regular files `names` of directory `sub` of the tree, as the walk lists them. */

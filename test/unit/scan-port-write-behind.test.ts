@@ -6,50 +6,27 @@
  * every row it inserted; a batch rolled back keeps none, and none of them comes back with the
  * next commit. Real files, real catalogs.
  */
-import { lstatSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { lstatSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
-import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
-import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
+import { writeTree } from '../helpers/fs.js';
+import type { Opened } from '../helpers/scan-backends.js';
+import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
-const OWNER = { pid: process.pid, startTime: '0' };
 /** A batch that commits only when told to. */
 const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
 
-describe.each([sqliteBackend, pgBackend])('rows written by the walk on $name', (backend) => {
-  if (backend.unavailable) {
-    it.skip(`skipped: ${backend.unavailable}`, () => undefined);
-    return;
-  }
-  let dir: string;
+describeOnScanBackends('rows written by the walk on $name', (backend) => {
+  const f = scanCatalogFixture(backend, { name: 'write-behind' });
   let top: string;
   let opened: Opened;
   let port: PgScanCatalog;
   let device: DeviceRow;
-
-  beforeAll(() => backend.setup(), 120_000);
-  afterAll(() => backend.teardown());
-  beforeEach(async () => {
-    dir = realpathSync(tempDir('hashall-write-behind-'));
-    top = join(dir, 'tree');
-    mkdirSync(top);
-    opened = await backend.open(dir);
-    port = opened.port;
-    device = await port.devices.register({
-      identity: 'test:write-behind',
-      stable: true,
-      fsType: 'test',
-      stDev: 7n,
-      mountPoint: Buffer.from(top),
-      mountRoot: Buffer.from('/'),
-    });
-  });
-  afterEach(async () => {
-    await opened.close();
-    removeTree(dir);
+  beforeEach(() => {
+    ({ top, opened, port, device } = f);
   });
 
   const listed = (sub: string, names: readonly string[]): ListedFile[] =>
