@@ -12,6 +12,7 @@ import { connectPg } from '../../src/catalog/pg/connect.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';
 import { pgScanOps, type PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import { pgInTransaction } from '../../src/catalog/pg/tx.js';
+import { queuedClient, writeBehind } from '../../src/catalog/pg/write-behind.js';
 import { pgUnavailableReason, startPgCluster, type PgCluster } from './pg.js';
 
 export type FileRows = Map<string, { status: string; size: number; prefix: boolean; sha: boolean }>;
@@ -169,15 +170,23 @@ async function openPg(url: string): Promise<Opened> {
     statements++;
     return query(...args);
   }) as typeof client.query;
+  const reader = queuedClient(client);
   return {
     statements: () => statements,
     port: pgScanOps(client),
     deviceMounts: pgDeviceMountOps(client).deviceMounts,
-    rows: async () => toRows((await client.query<RawFile>(SELECT_ROWS)).rows),
-    dump: async () => ({
-      dirs: (await client.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
-      files: (await client.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
-    }),
+    // Read as the port's own readers do: after what the scan queued behind its walk.
+    rows: async () => {
+      await writeBehind(client).sync();
+      return toRows((await reader.query<RawFile>(SELECT_ROWS)).rows);
+    },
+    dump: async () => {
+      await writeBehind(client).sync();
+      return {
+        dirs: (await reader.query<Record<string, unknown>>(DUMP_DIRS)).rows.map(line),
+        files: (await reader.query<Record<string, unknown>>(DUMP_FILES)).rows.map(line),
+      };
+    },
     inTransaction: () => pgInTransaction(client),
     close: () => client.end(),
   };

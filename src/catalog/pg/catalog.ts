@@ -15,6 +15,7 @@ import { connectMigrated } from './migrate.js';
 import { pgPlanOps } from './plan.js';
 import { pgQueryOps } from './query.js';
 import { pgScanOps } from './scan.js';
+import { queuedClient } from './write-behind.js';
 
 /**
  * A shared catalog has no file to log beside: each host logs in its own ~/.hashall/logs, the
@@ -29,7 +30,9 @@ function runLogsFor(location: string): { dir: string; tag: string } {
 
 export async function openPgPort(url: string): Promise<Catalog> {
   const conn = await connectMigrated(url);
-  const { client } = conn;
+  // One connection for every concern, its statements in order behind the scan's queued
+  // writes (write-behind.ts).
+  const client = queuedClient(conn.client);
   const location = conn.target.location;
   return {
     location,

@@ -6,6 +6,7 @@
  */
 import { EXIT, UserError, errnoCode } from '../../errors.js';
 import { redactUrl, resolvePgTarget } from './target.js';
+import { rootCause } from './write-behind.js';
 
 const LOST = /^(57P01|57P02|57P03|08000|08003|08006|ECONNRESET|EPIPE|ECONNREFUSED|ENOENT)$/;
 /** The driver's own words for a connection gone, on the query that was running or a later one. */
@@ -18,7 +19,9 @@ function fromPostgres(err: unknown): boolean {
   return /^[0-9A-Z]{5}$/.test(code) || LOST.test(code) || LOST_TEXT.test(msg);
 }
 
-export function pgFailure(url: string, err: unknown): UserError | undefined {
+export function pgFailure(url: string, failure: unknown): UserError | undefined {
+  // A statement refused because a write queued behind the walk failed: that failure is the news.
+  const err = rootCause(failure);
   if (err instanceof UserError || !fromPostgres(err)) return undefined;
   let location = redactUrl(url);
   let password: string | undefined;

@@ -1,15 +1,9 @@
 /**
- * New file rows of a PostgreSQL scan, written behind the walk: `insertFiles` hands out row ids
- * at once (reserved from the table's identity sequence, a block per round trip) and keeps the
- * rows in memory; they go to the server by one multi-row statement (unnest arrays) per
- * FLUSH_ROWS rows, gathered from many directories, instead of one statement per directory.
- *
- * Nothing may read what is still buffered, so the buffer is flushed before anything that reads
- * file rows of the scan: every COMMIT and unit of work's end (tx.ts), the end of a walk
- * (applyDeletions, discardParked), a listing's move probe, the hash stages. A scan stopped
- * mid-way therefore commits every row it saw, as on SQLite; a ROLLBACK drops the buffer with
- * the transaction. The walk's hashing may give a buffered row its hashes before it is written
- * (`setHashes`): one insert instead of an insert and an update.
+ * New file rows of a PostgreSQL scan, written behind the walk (write-behind.ts decides when):
+ * each row has its id at once (id-blocks.ts) and waits here; a batch goes to the server by one
+ * multi-row statement over binary arrays (binary-array.ts), gathered from many directories.
+ * The walk's hashing may give a buffered row its hashes before it is written (`setHashes`):
+ * one insert instead of an insert and an update.
  *
  * Two scans of overlapping roots can both find a path without a row and insert it; the second
  * insert keeps the row already there (ON CONFLICT DO NOTHING), as SQLite's insertFile does, and
@@ -18,13 +12,9 @@
  */
 import type pg from 'pg';
 import type { NewFileRow } from '../scan-port.js';
+import { byteaArray, int8Array } from './binary-array.js';
 
-/** Rows per INSERT: large enough that per-statement costs vanish, small enough to keep memory low. */
-export const FLUSH_ROWS = 4096;
-/** Row ids reserved per round trip. */
-const ID_BLOCK = 4096;
-
-interface BufferedRow {
+export interface BufferedRow {
   readonly id: number;
   readonly scanId: number;
   readonly row: NewFileRow;
@@ -45,16 +35,11 @@ export class FileRowBuffer {
   private rows: BufferedRow[] = [];
   private byId = new Map<number, BufferedRow>();
   private devices = new Set<number>();
-  private spareIds: number[] = [];
   /** Ids handed out whose path another scan had inserted first: the row that holds it. */
   private readonly remapped = new Map<number, number>();
 
-  constructor(private readonly client: pg.Client) {}
-
-  /** Buffer rows of scan `scanId`; resolves to their row ids, in order. */
-  async add(scanId: number, rows: readonly NewFileRow[]): Promise<number[]> {
-    if (this.spareIds.length < rows.length) await this.reserve(rows.length);
-    const ids = this.spareIds.splice(0, rows.length);
+  /** Buffer rows of scan `scanId` under the ids given (one per row, in order). */
+  add(scanId: number, rows: readonly NewFileRow[], ids: readonly number[]): void {
     rows.forEach((row, i) => {
       const b: BufferedRow = {
         id: ids[i]!,
@@ -67,11 +52,13 @@ export class FileRowBuffer {
       this.byId.set(b.id, b);
       this.devices.add(row.deviceId);
     });
-    if (this.rows.length >= FLUSH_ROWS) await this.flush();
-    return ids;
   }
 
-  /** Whether rows of this device wait in the buffer (a probe of its inodes must flush first). */
+  get size(): number {
+    return this.rows.length;
+  }
+
+  /** Whether rows of this device wait in the buffer. */
   holdsDevice(deviceId: number): boolean {
     return this.devices.has(deviceId);
   }
@@ -101,20 +88,27 @@ export class FileRowBuffer {
     return true;
   }
 
-  /** The row an id handed out by `add` stands for. */
+  /** The row an id handed out stands for (valid once the batch that held it is written). */
   resolve(fileId: number): number {
     return this.remapped.get(fileId) ?? fileId;
   }
 
-  /** Write every buffered row, in order, by one statement. */
-  async flush(): Promise<void> {
-    if (this.rows.length === 0) return;
+  /** Hand the buffered rows over, in order, for writing; the buffer is empty after. */
+  take(): BufferedRow[] {
     const rows = this.rows;
     this.rows = [];
     this.byId = new Map();
     this.devices = new Set();
+    return rows;
+  }
+
+  /** Write taken rows, in order, by one statement; note the rows another scan inserted first. */
+  async write(client: pg.Client, rows: readonly BufferedRow[]): Promise<void> {
+    if (rows.length === 0) return;
     const col = <T>(f: (x: BufferedRow) => T): T[] => rows.map(f);
-    const r = await this.client.query<{ id: string }>(
+    const meta = (f: (m: NewFileRow['meta']) => bigint | number): Buffer =>
+      int8Array(rows.map((x) => f(x.row.meta)));
+    const r = await client.query<{ id: string }>(
       `INSERT INTO files (id, device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid,
                           gid, blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
        SELECT id, device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
@@ -128,71 +122,33 @@ export class FileRowBuffer {
        ON CONFLICT (dir_id, name) DO NOTHING
        RETURNING id`,
       [
-        col((x) => x.id),
-        col((x) => x.row.deviceId),
-        col((x) => x.row.dirId),
-        col((x) => x.row.name),
-        col((x) => x.row.meta.inode),
-        col((x) => x.row.meta.nlink),
-        col((x) => x.row.meta.size),
-        col((x) => x.row.meta.mtimeNs),
-        col((x) => x.row.meta.ctimeNs),
-        col((x) => x.row.meta.mode),
-        col((x) => x.row.meta.uid),
-        col((x) => x.row.meta.gid),
-        col((x) => x.row.meta.blocks),
-        col((x) => x.prefix),
-        col((x) => x.sha256),
-        col((x) => x.scanId),
+        int8Array(col((x) => x.id)),
+        int8Array(col((x) => x.row.deviceId)),
+        int8Array(col((x) => x.row.dirId)),
+        byteaArray(col((x) => x.row.name)),
+        meta((m) => m.inode),
+        meta((m) => m.nlink),
+        meta((m) => m.size),
+        meta((m) => m.mtimeNs),
+        meta((m) => m.ctimeNs),
+        meta((m) => m.mode),
+        meta((m) => m.uid),
+        meta((m) => m.gid),
+        meta((m) => m.blocks),
+        byteaArray(col((x) => x.prefix)),
+        byteaArray(col((x) => x.sha256)),
+        int8Array(col((x) => x.scanId)),
       ],
     );
     if (r.rows.length === rows.length) return;
     // Paths another scan inserted since our merge found them without a row: theirs is kept.
     const written = new Set(r.rows.map((row) => Number(row.id)));
     const lost = rows.filter((x) => !written.has(x.id));
-    const kept = await this.client.query<{ id: string; ord: string }>(
+    const kept = await client.query<{ id: string; ord: string }>(
       `SELECT f.id, n.ord FROM unnest($1::int8[], $2::bytea[]) WITH ORDINALITY AS n(dir_id, name, ord)
          JOIN files f ON f.dir_id = n.dir_id AND f.name = n.name`,
-      [lost.map((x) => x.row.dirId), lost.map((x) => x.row.name)],
+      [int8Array(lost.map((x) => x.row.dirId)), byteaArray(lost.map((x) => x.row.name))],
     );
     for (const k of kept.rows) this.remapped.set(lost[Number(k.ord) - 1]!.id, Number(k.id));
   }
-
-  /** Forget the buffered rows (their transaction rolled back). */
-  discard(): void {
-    this.rows = [];
-    this.byId = new Map();
-    this.devices = new Set();
-  }
-
-  private async reserve(atLeast: number): Promise<void> {
-    const n = Math.max(ID_BLOCK, atLeast - this.spareIds.length);
-    const r = await this.client.query<{ id: string }>(
-      `SELECT nextval(pg_get_serial_sequence('files', 'id')) AS id FROM generate_series(1, $1)`,
-      [n],
-    );
-    for (const row of r.rows) this.spareIds.push(Number(row.id));
-  }
-}
-
-const buffers = new WeakMap<pg.Client, FileRowBuffer>();
-
-/** The connection's buffer of new file rows (one scan at a time per connection). */
-export function fileRowBuffer(client: pg.Client): FileRowBuffer {
-  let b = buffers.get(client);
-  if (!b) {
-    b = new FileRowBuffer(client);
-    buffers.set(client, b);
-  }
-  return b;
-}
-
-/** Write what the connection buffered (before a COMMIT, or a read of file rows). */
-export async function flushFileRows(client: pg.Client): Promise<void> {
-  await buffers.get(client)?.flush();
-}
-
-/** Drop what the connection buffered (its transaction is rolled back). */
-export function discardFileRows(client: pg.Client): void {
-  buffers.get(client)?.discard();
 }

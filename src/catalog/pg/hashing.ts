@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import type { HashResults, HashStage, JobRow } from '../hashing.js';
 import type { HashingOps } from '../scan-port.js';
-import { fileRowBuffer } from './file-rows.js';
+import { writeHashesByInode } from './hash-rows.js';
+import { writeBehind } from './write-behind.js';
 
 const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
                                  AND (g.device_id != f.device_id OR g.inode != f.inode))`;
@@ -35,20 +36,6 @@ interface RawJob {
   read_before: boolean;
 }
 
-/** Mark inodes of devices in a session table (read or failed), once each. */
-async function markInodes(
-  client: pg.Client,
-  table: 'read_inodes' | 'failed_inodes',
-  refs: readonly { readonly deviceId: number; readonly inode: bigint }[],
-): Promise<void> {
-  if (refs.length === 0) return;
-  await client.query(
-    `INSERT INTO pg_temp.${table} (device_id, inode)
-       SELECT * FROM unnest($1::int8[], $2::int8[]) ON CONFLICT DO NOTHING`,
-    [refs.map((x) => x.deviceId), refs.map((x) => x.inode)],
-  );
-}
-
 export function pgHashingOps(client: pg.Client): HashingOps {
   return {
     async startSession() {
@@ -61,8 +48,8 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     },
 
     async prepareJobs(stage) {
-      // The stages select from every row: the walk's rows written behind first (file-rows.ts).
-      await fileRowBuffer(client).flush();
+      // The stages select from every row and mark: what the walk queued is written first.
+      await writeBehind(client).sync();
       await client.query(`DROP TABLE IF EXISTS pg_temp.hash_jobs;
                           CREATE TEMP TABLE hash_jobs (
                             job_id bigint PRIMARY KEY, file_id bigint, paths bigint, device_id bigint,
@@ -114,56 +101,26 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     },
 
     async writeResults(res: HashResults) {
-      // Hashes land only on active rows that still have the identity that was hashed: by row
-      // id for an inode with one path, else on every path of the inode.
-      // A row still buffered behind the walk takes its hashes there (file-rows.ts); an inode
-      // with several paths is matched by inode, so every row of the walk is written first.
-      const rows = fileRowBuffer(client);
+      // Hashes land only on active rows that still have the identity that was hashed
+      // (hash-rows.ts). A row still buffered behind the walk takes its hashes there; the other
+      // results of inodes with one path are written behind the walk too (write-behind.ts). An
+      // inode with several paths is matched by inode, so every row queued is written first.
+      const wb = writeBehind(client);
       const many = res.stored.filter((s) => s.target.paths !== 1);
-      if (many.length > 0) await rows.flush();
-      const one = res.stored
-        .filter((s) => s.target.paths === 1 && !rows.setHashes(s.target.fileId, s.target, s))
-        .map((s) => ({ ...s, target: { ...s.target, fileId: rows.resolve(s.target.fileId) } }));
-      const identity = (list: typeof res.stored) => [
-        list.map((s) => s.prefix),
-        list.map((s) => s.sha256 ?? null),
-        list.map((s) => s.target.deviceId),
-        list.map((s) => s.target.inode),
-        list.map((s) => s.target.size),
-        list.map((s) => s.target.mtimeNs),
-        list.map((s) => s.target.ctimeNs),
-      ];
-      if (one.length > 0) {
-        await client.query(
-          `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
-             FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                         $7::int8[], $8::int8[])
-                  AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns, file_id)
-            WHERE f.id = h.file_id AND f.device_id = h.device_id AND f.inode = h.inode
-              AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
-              AND f.status = 'active'`,
-          [...identity(one), one.map((s) => s.target.fileId)],
-        );
-      }
-      if (many.length > 0) {
-        await client.query(
-          `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
-             FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                         $7::int8[])
-                  AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns)
-            WHERE f.device_id = h.device_id AND f.inode = h.inode
-              AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
-              AND f.status = 'active'`,
-          identity(many),
-        );
-      }
+      const one = res.stored.filter(
+        (s) => s.target.paths === 1 && !wb.setHashes(s.target.fileId, s.target, s),
+      );
       // A prefix-only read: the full stage reads the inode again but counts it once.
       const read = [...res.stored.filter((s) => !s.sha256).map((s) => s.target), ...res.read];
-      await markInodes(client, 'read_inodes', read);
-      await markInodes(client, 'failed_inodes', res.failed);
+      await wb.addResults({ stored: one, read, failed: res.failed });
+      if (many.length > 0) {
+        await wb.sync();
+        await writeHashesByInode(client, many);
+      }
     },
 
     async pending() {
+      await writeBehind(client).sync();
       const r = await client.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM (
            SELECT f.device_id, f.inode FROM files f
@@ -177,7 +134,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     },
 
     async deviceHasFiles(deviceId) {
-      if (fileRowBuffer(client).holdsDevice(deviceId)) await fileRowBuffer(client).flush();
+      await writeBehind(client).sync();
       const r = await client.query('SELECT 1 FROM files WHERE device_id = $1 LIMIT 1', [deviceId]);
       return (r.rowCount ?? 0) > 0;
     },

@@ -13,11 +13,14 @@ import { pgHashingOps } from './hashing.js';
 import { pgDeviceRecords, pgScanRecords } from './records.js';
 import { pgScanTree } from './tree.js';
 import { pgScanWriter, pgUnitOfWork } from './tx.js';
+import { queuedClient } from './write-behind.js';
 
 /** The scan concern plus the port's unit of work, on one connection. */
 export type PgScanCatalog = ScanCatalog & Pick<Catalog, 'unitOfWork'>;
 
-export function pgScanOps(client: pg.Client): PgScanCatalog {
+export function pgScanOps(connection: pg.Client): PgScanCatalog {
+  // Every statement in order behind what the walk writes behind it (write-behind.ts).
+  const client = queuedClient(connection);
   return {
     scans: pgScanRecords(client),
     devices: pgDeviceRecords(client),

@@ -5,8 +5,9 @@
  * row (one look-up; more only for a new directory without its parent's id), one statement that
  * compares and updates the listed files' rows, and one that parks what the directory no longer
  * holds, marks it listed and probes the fresh inodes; a new directory whose parent's id the
- * walk knows, by the one statement that inserts its row (dir-row.ts). New file rows are
- * written behind the walk, many directories' at a time (file-rows.ts). Parked rows wait in
+ * walk knows, by the one statement that inserts its row (dir-row.ts); one below a directory
+ * this transaction inserted, by no statement of its own: its row and its files' rows are
+ * written behind the walk with many others (write-behind.ts). Parked rows wait in
  * session temporary tables, marked deleted only by applyDeletions (a finished scan).
  */
 import type pg from 'pg';
@@ -16,8 +17,8 @@ import type { NewFileRow, ScanTree } from '../scan-port.js';
 import type { MergeOutcome } from '../tree.js';
 import { pgDirFingerprintOps } from './dir-fingerprints.js';
 import { lookUpOrCreateDir } from './dir-row.js';
-import { fileRowBuffer } from './file-rows.js';
 import { pgInTransaction } from './tx.js';
+import { writeBehind } from './write-behind.js';
 
 /** The walk's outcome for a listed file, as the update statement classifies it. */
 type Outcome = MergeOutcome | 'fresh';
@@ -32,7 +33,7 @@ async function probeInodes(
 ): Promise<Set<bigint>> {
   if (inodes.length === 0) return new Set();
   // Rows written behind the walk are rows of the device too.
-  if (fileRowBuffer(client).holdsDevice(deviceId)) await fileRowBuffer(client).flush();
+  await writeBehind(client).sync();
   const r = await client.query<{ inode: string }>(
     'SELECT DISTINCT inode FROM files WHERE device_id = $1 AND inode = ANY($2::int8[])',
     [deviceId, inodes],
@@ -156,27 +157,46 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
                       CREATE TEMP TABLE IF NOT EXISTS gone_dirs (dir_id bigint PRIMARY KEY);
                       CREATE TEMP TABLE IF NOT EXISTS pending_fps (dir_id bigint PRIMARY KEY, fp bytea NOT NULL);
                       TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps`);
-  const rows = fileRowBuffer(client);
+  const wb = writeBehind(client);
   const discardParked = async (): Promise<void> => {
-    // What the walk saw is kept: its rows written behind are written (file-rows.ts).
-    await rows.flush();
+    // What the walk saw is kept: what it wrote behind is written (write-behind.ts).
+    await wb.sync();
     // The marked directories keep their marker: no fingerprint (../listing-fingerprint.ts).
     await client.query('TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps');
   };
   return {
     ...pgDirFingerprintOps(client, scanId),
     async mergeListing(l): Promise<MergedListing> {
+      const noneYet = { new: 0, changed: 0, unchanged: 0 };
+      if (
+        l.parentDirId !== undefined &&
+        l.moves !== 'probe' &&
+        wb.insertedInThisTransaction(l.parentDirId)
+      ) {
+        // Below a directory this transaction inserted: new, its row written behind the walk
+        // (dir-rows.ts), every listed file new, nothing to park or probe.
+        const dirId = await wb.addDir({
+          deviceId: l.deviceId,
+          parentId: l.parentDirId,
+          path: l.fsPath,
+          scanId,
+          fingerprint: l.fingerprint,
+        });
+        return { dirId, counts: noneYet, fresh: l.files, knownInodes: new Set() };
+      }
+      // The statements below read and write rows the walk may have queued.
+      await wb.sync();
       const dir = { scanId, deviceId: l.deviceId, path: l.fsPath, fingerprint: l.fingerprint };
       const looked = await lookUpOrCreateDir(client, { ...dir, parentId: l.parentDirId });
       if (looked.kind === 'created') {
+        if (pgInTransaction(client)) wb.noteInserted(looked.id);
         // A new directory: every listed file is new, nothing to park (dir-row.ts).
         const probe =
           l.moves === 'probe'
             ? l.files.filter((f) => f.meta.nlink === 1).map((f) => f.meta.inode)
             : [];
         const knownInodes = await probeInodes(client, l.deviceId, probe);
-        const counts = { new: 0, changed: 0, unchanged: 0 };
-        return { dirId: looked.id, counts, fresh: l.files, knownInodes };
+        return { dirId: looked.id, counts: noneYet, fresh: l.files, knownInodes };
       }
       // None found: another scan may have inserted it since this statement's snapshot.
       const found = looked.row ? looked : await lookUpDir(client, dir);
@@ -197,8 +217,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       // now has its new inode) and before any fresh file is inserted.
       const probe =
         l.moves === 'probe' ? fresh.filter((f) => f.meta.nlink === 1).map((f) => f.meta.inode) : [];
-      // Rows written behind the walk are rows of the device too.
-      if (probe.length > 0 && rows.holdsDevice(l.deviceId)) await rows.flush();
+      // (Rows written behind the walk were written by the sync above: the probe sees them.)
       const stay = [...l.files.map((f) => f.name), ...l.kept];
       const present = [...l.subdirs, ...l.kept].map((n) => joinPath(l.fsPath, n));
       // Rows not listed as a regular file in a completely listed directory are parked; so are
@@ -227,16 +246,16 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
 
     async insertFiles(newRows: readonly NewFileRow[]): Promise<readonly number[]> {
       if (newRows.length === 0) return [];
-      // Written behind the walk, many directories' rows per statement (file-rows.ts); at once
+      // Written behind the walk, many directories' rows per statement (write-behind.ts); at once
       // when no transaction is open, since only a COMMIT or ROLLBACK would otherwise end it.
-      const ids = await rows.add(scanId, newRows);
-      if (!pgInTransaction(client)) await rows.flush();
+      const ids = await wb.addFiles(scanId, newRows);
+      if (!pgInTransaction(client)) await wb.sync();
       return ids;
     },
 
     async applyDeletions() {
-      // Every row of the walk is written before the moves are matched (file-rows.ts).
-      await rows.flush();
+      // Every row of the walk is written before the moves are matched (write-behind.ts).
+      await wb.sync();
       // Fingerprints settle before the deletions (which the trigger sees): only directories
       // still marked merging and listed last by this scan keep theirs (../listing-fingerprint.ts).
       await client.query(

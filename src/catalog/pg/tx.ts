@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { BatchingWriter, type CommitPolicy, type ScanWriter } from '../unit-of-work.js';
-import { discardFileRows, flushFileRows } from './file-rows.js';
+import { discardWrites, syncWrites, writesCommitted } from './write-behind.js';
 
 /**
  * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
@@ -36,17 +36,19 @@ async function begin(client: pg.Client): Promise<void> {
  * a failed statement's promise settles.
  */
 async function commit(client: pg.Client): Promise<void> {
-  // The scan's new file rows written behind the walk belong to this transaction (file-rows.ts).
-  await flushFileRows(client);
+  // What the scan wrote behind its walk belongs to this transaction (write-behind.ts).
+  await syncWrites(client);
   const r = await client.query('COMMIT');
   if (r.command === 'ROLLBACK') {
     throw new Error('a statement of this transaction failed; it was rolled back');
   }
+  writesCommitted(client);
 }
 
 /** Roll back if the server still has a transaction open (a failed COMMIT has ended it). */
 async function rollbackIfOpen(client: pg.Client): Promise<void> {
-  discardFileRows(client);
+  // No queued write may run after the ROLLBACK, outside any transaction.
+  await discardWrites(client);
   if (pgInTransaction(client)) await client.query('ROLLBACK');
 }
 

@@ -1,0 +1,253 @@
+/**
+ * What a PostgreSQL scan writes behind its walk, on one connection: new directory rows
+ * (dir-rows.ts), new file rows (file-rows.ts), hash results and inode marks (hash-rows.ts).
+ * Their ids are handed out at once (id-blocks.ts), so the walk goes on; a batch is sent as one
+ * queued step of a few statements, in that order (a file row needs its directory's row, a
+ * hash its file's), while the walk lists and hashes the next directories. On two cores the
+ * server inserts one batch while the client prepares the next, instead of each waiting for
+ * the other: the whole first scan of the reference tree waited on the server for 12 of its
+ * 16 s when every batch and directory was a round trip.
+ *
+ * Nothing may read or depend on what is still queued, so `sync()` (send what is buffered and
+ * wait for every queued step) comes before every statement that could: each COMMIT (tx.ts),
+ * the end of a walk, a probe of a device's inodes, the hash stages, any directory the walk
+ * merges by its own statements (tree.ts). A scan stopped mid-way therefore commits every row
+ * it saw, as on SQLite. A queued step that fails ends the queue; the next `sync()` throws its
+ * error, and a ROLLBACK (`discard()`) first waits for the step in flight and drops the rest,
+ * so nothing is written outside the transaction.
+ */
+import type pg from 'pg';
+import type { InodeRef } from '../hashing.js';
+import type { NewFileRow } from '../scan-port.js';
+import { writeDirRows, type BufferedDir } from './dir-rows.js';
+import { FileRowBuffer, type BufferedIdentity } from './file-rows.js';
+import { markInodes, writeHashesById, type StoredHash } from './hash-rows.js';
+import { IdBlocks } from './id-blocks.js';
+
+/** Buffered rows or results that make a batch: large enough that per-statement costs vanish. */
+export const BATCH_ROWS = 4096;
+/** Batches queued at most before the walk waits for the server (bounds the memory held). */
+const MAX_QUEUED = 2;
+
+/** The last failure of a queued step in this process (failure.ts reports it as the cause). */
+let lastStepFailure: unknown;
+
+/**
+ * The error to report for err: a statement refused because an earlier queued one failed
+ * (25P02, "current transaction is aborted") says nothing; that earlier failure does.
+ */
+export function rootCause(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '25P02' && lastStepFailure !== undefined ? lastStepFailure : err;
+}
+
+export class WriteBehind {
+  private readonly files = new FileRowBuffer();
+  private dirs: BufferedDir[] = [];
+  private hashes: StoredHash[] = [];
+  private read: InodeRef[] = [];
+  private failed: InodeRef[] = [];
+  private readonly fileIds: IdBlocks;
+  private readonly dirIds: IdBlocks;
+  /** Directories this transaction inserted (or queued): a directory below one is new too. */
+  private readonly insertedHere = new Set<number>();
+  private chain: Promise<void> = Promise.resolve();
+  private queued: Promise<void>[] = [];
+  /** Bumped by discard(): steps queued before it are skipped. */
+  private generation = 0;
+  private failure: { readonly error: unknown } | undefined;
+
+  constructor(private readonly client: pg.Client) {
+    const run = <T>(fn: () => Promise<T>): Promise<T> => this.run(fn);
+    this.fileIds = new IdBlocks(client, 'files', run);
+    this.dirIds = new IdBlocks(client, 'dirs', run);
+  }
+
+  /** Queue new file rows of scan `scanId`; resolves to their row ids, in order. */
+  async addFiles(scanId: number, rows: readonly NewFileRow[]): Promise<number[]> {
+    const ids = await this.fileIds.take(rows.length);
+    this.files.add(scanId, rows, ids);
+    await this.sendIfFull();
+    return ids;
+  }
+
+  /**
+   * Queue the row of a directory whose parent this transaction inserted (dir-rows.ts says why
+   * it has none yet); resolves to its row id.
+   */
+  async addDir(d: Omit<BufferedDir, 'id'>): Promise<number> {
+    const [id] = await this.dirIds.take(1);
+    this.dirs.push({ ...d, id: id! });
+    this.insertedHere.add(id!);
+    return id!;
+  }
+
+  /** Whether this transaction inserted the directory (by its own statement or queued). */
+  insertedInThisTransaction(dirId: number): boolean {
+    return this.insertedHere.has(dirId);
+  }
+
+  /** A directory row this transaction's own statement inserted. */
+  noteInserted(dirId: number): void {
+    this.insertedHere.add(dirId);
+  }
+
+  /** Give a still-buffered row its hashes (see FileRowBuffer.setHashes). */
+  setHashes(
+    fileId: number,
+    id: BufferedIdentity,
+    hashes: { readonly prefix: Buffer; readonly sha256: Buffer | undefined },
+  ): boolean {
+    return this.files.setHashes(fileId, id, hashes);
+  }
+
+  /** Queue hash results for rows by id (inodes with one path) and the inodes read or failed. */
+  async addResults(p: {
+    readonly stored: readonly StoredHash[];
+    readonly read: readonly InodeRef[];
+    readonly failed: readonly InodeRef[];
+  }): Promise<void> {
+    this.hashes.push(...p.stored);
+    this.read.push(...p.read);
+    this.failed.push(...p.failed);
+    await this.sendIfFull();
+  }
+
+  /** Send what is buffered and wait for every queued step; throws a step's failure. */
+  async sync(): Promise<void> {
+    this.send();
+    await this.chain;
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** The transaction committed: its directories are visible to other scans from now on. */
+  committed(): void {
+    this.insertedHere.clear();
+  }
+
+  /**
+   * The transaction is being rolled back: drop what is buffered, skip what is queued, and
+   * wait for the step in flight (its statement must not run after the ROLLBACK).
+   */
+  async discard(): Promise<void> {
+    this.generation++;
+    this.files.take();
+    this.dirs = [];
+    this.hashes = [];
+    this.read = [];
+    this.failed = [];
+    this.insertedHere.clear();
+    await this.chain;
+    this.failure = undefined;
+  }
+
+  /**
+   * Run fn (a statement that depends on no queued write) after the queued steps: the driver
+   * takes one statement at a time per connection. Its failure is fn's caller's alone.
+   */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(fn);
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async sendIfFull(): Promise<void> {
+    if (this.files.size + this.hashes.length < BATCH_ROWS) return;
+    this.send();
+    // Backpressure: the walk runs ahead of the server by MAX_QUEUED batches at most.
+    while (this.queued.length > MAX_QUEUED) await this.queued[0];
+  }
+
+  /** Queue what is buffered as one step. */
+  private send(): void {
+    const dirs = this.dirs;
+    const files = this.files.take();
+    const hashes = this.hashes;
+    const read = this.read;
+    const failed = this.failed;
+    if (dirs.length + files.length + hashes.length + read.length + failed.length === 0) return;
+    this.dirs = [];
+    this.hashes = [];
+    this.read = [];
+    this.failed = [];
+    const client = this.client;
+    const gen = this.generation;
+    const step = this.chain.then(async () => {
+      if (this.failure || gen !== this.generation) return;
+      try {
+        await writeDirRows(client, dirs);
+        await this.files.write(client, files);
+        // Ids resolved now: the rows written above may have been another scan's already.
+        const resolved = hashes.map((s) => ({
+          ...s,
+          target: { ...s.target, fileId: this.files.resolve(s.target.fileId) },
+        }));
+        await writeHashesById(client, resolved);
+        await markInodes(client, 'read_inodes', read);
+        await markInodes(client, 'failed_inodes', failed);
+      } catch (err) {
+        this.failure = { error: err };
+        lastStepFailure = err;
+      }
+    });
+    this.chain = step;
+    this.queued.push(step);
+    void step.then(() => {
+      this.queued = this.queued.filter((q) => q !== step);
+    });
+  }
+}
+
+const byClient = new WeakMap<pg.Client, WriteBehind>();
+/** Queued views (queuedClient) → the connection they queue on. */
+const rawOf = new WeakMap<pg.Client, pg.Client>();
+
+/** The connection's write-behind queue (one scan at a time per connection). */
+export function writeBehind(client: pg.Client): WriteBehind {
+  const raw = rawOf.get(client) ?? client;
+  let wb = byClient.get(raw);
+  if (!wb) {
+    wb = new WriteBehind(raw);
+    byClient.set(raw, wb);
+  }
+  return wb;
+}
+
+/**
+ * The connection as the catalog's operations use it: each statement runs after the steps
+ * queued behind the walk, since the driver takes one statement at a time per connection.
+ * (A statement that reads what the walk wrote calls `sync()` first: this only orders.)
+ */
+export function queuedClient(client: pg.Client): pg.Client {
+  if (rawOf.has(client)) return client;
+  const wb = writeBehind(client);
+  const view = new Proxy(client, {
+    get(target, key) {
+      if (key === 'query') {
+        return (...args: Parameters<pg.Client['query']>) =>
+          wb.run(() => (target.query as (...a: unknown[]) => Promise<unknown>)(...args));
+      }
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  rawOf.set(view, client);
+  return view;
+}
+/** Send and wait for what the connection queued (before a COMMIT, or a read of its rows). */
+export async function syncWrites(client: pg.Client): Promise<void> {
+  await writeBehind(client).sync();
+}
+
+/** Drop what the connection queued (its transaction is rolled back). */
+export async function discardWrites(client: pg.Client): Promise<void> {
+  await writeBehind(client).discard();
+}
+
+/** The connection's transaction committed. */
+export function writesCommitted(client: pg.Client): void {
+  writeBehind(client).committed();
+}
