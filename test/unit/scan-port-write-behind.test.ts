@@ -38,7 +38,13 @@ describeOnScanBackends('rows written by the walk on $name', (backend) => {
   /** Merge a listing and insert its new files, as the walk does (inside the caller's batch). */
   async function merge(
     t: ScanTree,
-    p: { fsPath: string; parent: number | undefined; files: ListedFile[]; subdirs?: string[] },
+    p: {
+      fsPath: string;
+      parent: number | undefined;
+      files: ListedFile[];
+      subdirs?: string[];
+      moves?: 'probe' | 'none';
+    },
   ) {
     const m = await t.mergeListing({
       deviceId: device.id,
@@ -47,7 +53,7 @@ describeOnScanBackends('rows written by the walk on $name', (backend) => {
       files: p.files,
       subdirs: (p.subdirs ?? []).map((s) => Buffer.from(s)),
       kept: [],
-      moves: 'probe',
+      moves: p.moves ?? 'probe',
     });
     await t.insertFiles(
       m.fresh.map((f) => ({
@@ -99,5 +105,84 @@ describeOnScanBackends('rows written by the walk on $name', (backend) => {
     expect(await opened.rows()).toEqual(
       new Map([['3.txt', { status: 'active', size: 1, prefix: false, sha: false }]]),
     );
+  });
+
+  /** A chain of `depth` nested directories d0/d1/…, two files in each, as the walk lists them. */
+  async function mergeChain(
+    t: ScanTree,
+    p: { from: string; parent: number; depth: number; first: number },
+  ): Promise<number> {
+    let parent = p.parent;
+    let path = p.from;
+    for (let i = p.first; i < p.first + p.depth; i++) {
+      path = `${path === '/' ? '' : path}/d${i}`;
+      const m = await merge(t, {
+        fsPath: path,
+        parent,
+        files: listed(path.slice(1), ['x.txt', 'y.txt']),
+        moves: 'none',
+      });
+      parent = m.dirId;
+    }
+    return parent;
+  }
+
+  /** The files mergeChain lists: x.txt and y.txt in each of d0, d0/d1, … (`depth` levels). */
+  function writeChain(depth: number): void {
+    const files: Record<string, string> = {};
+    let path = '';
+    for (let i = 0; i < depth; i++) {
+      path += `d${i}/`;
+      files[`${path}x.txt`] = `x${i}`;
+      files[`${path}y.txt`] = `y${i}!`;
+    }
+    writeTree(top, files);
+  }
+
+  it('new directories below one the batch inserted: every level gets its row under its parent, every file its row under its directory, across commits', async () => {
+    writeChain(12);
+    const t = await newScan();
+    const writer = port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await merge(t, { fsPath: '/', parent: undefined, files: [], moves: 'none' });
+    const mid = await mergeChain(t, { from: '/', parent: root.dirId, depth: 6, first: 0 });
+    // A commit between two levels: the next level's parent is no longer this batch's.
+    await writer.commit();
+    await writer.begin();
+    const rest = '/' + [0, 1, 2, 3, 4, 5].map((i) => `d${i}`).join('/');
+    await mergeChain(t, { from: rest, parent: mid, depth: 6, first: 6 });
+    await t.applyDeletions();
+    await writer.commit();
+    const dump = await opened.dump();
+    // Every directory under its parent (the dump names the parent by path)…
+    const dirs = dump.dirs.map((d) => JSON.parse(d) as { path: string; parent: string | null });
+    const hex = (s: string) => Buffer.from(s).toString('hex');
+    let expected = '/';
+    for (let i = 0; i < 12; i++) {
+      const child = `${expected === '/' ? '' : expected}/d${i}`;
+      expect(dirs.find((d) => d.path === hex(child))?.parent).toBe(hex(expected));
+      expected = child;
+    }
+    // …and every file, once, in its directory.
+    const rows = dump.files.map((f) => JSON.parse(f) as { dir: string; name: string });
+    expect(rows).toHaveLength(24);
+    expect(new Set(rows.map((r) => `${r.dir}/${r.name}`)).size).toBe(24);
+    expect(rows.filter((r) => r.dir === hex(expected)).map((r) => r.name)).toEqual([
+      hex('x.txt'),
+      hex('y.txt'),
+    ]);
+  });
+
+  it('a batch rolled back with new directories queued below one it inserted keeps none of them', async () => {
+    writeChain(3);
+    const t = await newScan();
+    const writer = port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await merge(t, { fsPath: '/', parent: undefined, files: [], moves: 'none' });
+    await mergeChain(t, { from: '/', parent: root.dirId, depth: 3, first: 0 });
+    await writer.abort();
+    expect(opened.inTransaction()).toBe(false);
+    expect((await opened.dump()).dirs).toEqual([]);
+    expect([...(await opened.rows()).keys()]).toEqual([]);
   });
 });

@@ -47,7 +47,7 @@ async function ensureDir(
   path: Buffer,
   parentId: number | undefined,
   found?: { readonly row: DirRow },
-): Promise<number> {
+): Promise<{ readonly id: number; readonly inserted: boolean }> {
   // `found`: the caller looked the row up already (it may have found none).
   const row = found
     ? found.row
@@ -57,22 +57,24 @@ async function ensureDir(
           [deviceId, path],
         )
       ).rows[0];
-  if (row && row.status === 'active') return Number(row.id);
+  if (row && row.status === 'active') return { id: Number(row.id), inserted: false };
   const pid =
     parentId ??
-    (path.equals(ROOT_PATH) ? null : await ensureDir(client, deviceId, parentOf(path), undefined));
+    (path.equals(ROOT_PATH)
+      ? null
+      : (await ensureDir(client, deviceId, parentOf(path), undefined)).id);
   if (row) {
     await client.query(`UPDATE dirs SET status = 'active', parent_id = $1 WHERE id = $2`, [
       pid,
       row.id,
     ]);
-    return Number(row.id);
+    return { id: Number(row.id), inserted: false };
   }
   const ins = await client.query<{ id: string }>(
     `INSERT INTO dirs (device_id, parent_id, path, status) VALUES ($1, $2, $3, 'active') RETURNING id`,
     [deviceId, pid, path],
   );
-  return Number(ins.rows[0]!.id);
+  return { id: Number(ins.rows[0]!.id), inserted: true };
 }
 
 /**
@@ -205,7 +207,10 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         const counts = { new: 0, changed: 0, unchanged: l.files.length };
         return { dirId: Number(found.row!.id), counts, fresh: [], knownInodes: new Set() };
       }
-      const dirId = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId, found);
+      const ensured = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId, found);
+      const dirId = ensured.id;
+      // A row this statement inserted (a scan's root, say): what is below it is new too.
+      if (ensured.inserted && pgInTransaction(client)) wb.noteInserted(dirId);
       const outcomes = await mergeFiles(client, scanId, dirId, l.files);
       const counts = { new: 0, changed: 0, unchanged: 0 };
       const fresh: ListedFile[] = [];

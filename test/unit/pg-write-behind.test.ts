@@ -1,0 +1,125 @@
+/**
+ * What PostgreSQL's writes behind the walk (src/catalog/pg/write-behind.ts) add to the
+ * guarantees the scan-port suites check on both backends: a first scan's new directories cost
+ * no statement each; a queued write that fails is what the user is told, not the statements
+ * refused after it; and the real CLI scans a tree with no driver warning on its stderr (one
+ * statement at a time per connection). A real server (test/helpers/pg.ts).
+ */
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BATCH_ROWS } from '../../src/catalog/pg/write-behind.js';
+import { pgFailure } from '../../src/catalog/pg/failure.js';
+import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
+import { toMeta } from '../../src/scan/walker.js';
+import { hashall } from '../helpers/cli.js';
+import { mktree, writeTree } from '../helpers/fs.js';
+import { pgBackend, pgTestCluster, type Opened } from '../helpers/scan-backends.js';
+import { OWNER, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+
+const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
+
+describe('PostgreSQL writes behind the walk', () => {
+  if (pgBackend.unavailable) {
+    it.skip(`skipped: ${pgBackend.unavailable}`, () => undefined);
+    return;
+  }
+  beforeAll(() => pgBackend.setup(), 120_000);
+  afterAll(() => pgBackend.teardown());
+  const f = scanCatalogFixture(pgBackend, { name: 'pg-write-behind' });
+  let top: string;
+  let opened: Opened;
+  let device: DeviceRow;
+  beforeEach(() => {
+    ({ top, opened, device } = f);
+  });
+
+  const listing = (t: ScanTree, fsPath: string, parent: number | undefined, files: ListedFile[]) =>
+    t.mergeListing({
+      deviceId: device.id,
+      fsPath: Buffer.from(fsPath),
+      parentDirId: parent,
+      files,
+      subdirs: [],
+      kept: [],
+      moves: 'none',
+    });
+  const listed = (sub: string, names: readonly string[]): ListedFile[] =>
+    names.map((n) => ({
+      name: Buffer.from(n),
+      meta: toMeta(lstatSync(join(top, sub, n), { bigint: true })),
+    }));
+
+  it('a first scan’s new directories below one the batch inserted cost no statement each', async () => {
+    const n = 60;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < n; i++) files[`d${i}/f.txt`] = `f${i}`;
+    writeTree(top, files);
+    const t = await f.port.tree.open(
+      await f.port.scans.start({ root: Buffer.from(top), owner: OWNER }),
+    );
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await listing(t, '/', undefined, []);
+    const before = opened.statements!();
+    for (let i = 0; i < n; i++) {
+      const m = await listing(t, `/d${i}`, root.dirId, listed(`d${i}`, ['f.txt']));
+      await t.insertFiles(
+        m.fresh.map((x) => ({
+          deviceId: device.id,
+          dirId: m.dirId,
+          name: x.name,
+          meta: x.meta,
+          hashes: undefined,
+        })),
+      );
+    }
+    await writer.commit();
+    // Reservations of ids (a block per table, with the sequence's name), one batch of three
+    // statements, COMMIT: not one statement (or more) per directory as before.
+    expect(opened.statements!() - before).toBeLessThan(12);
+    expect((await opened.dump()).files).toHaveLength(n);
+  });
+
+  it('a queued write that fails is reported as the cause, not the statements refused after it', async () => {
+    writeTree(top, { 'a.txt': 'a' });
+    const t = await f.port.tree.open(
+      await f.port.scans.start({ root: Buffer.from(top), owner: OWNER }),
+    );
+    const url = pgTestCluster().url('x');
+    let seen: unknown;
+    await f.port
+      .unitOfWork(async () => {
+        const m = await listing(t, '/', undefined, []);
+        const [a] = listed('', ['a.txt']);
+        // A full batch (so it is sent at once) of rows in a directory that does not exist.
+        const rows = Array.from({ length: BATCH_ROWS }, (_, i) => ({
+          deviceId: device.id,
+          dirId: m.dirId + 1000,
+          name: Buffer.from(`n${i}`),
+          meta: a!.meta,
+          hashes: undefined,
+        }));
+        await t.insertFiles(rows);
+        // A statement that reads nothing queued runs after the queued insert, in a
+        // transaction that insert aborted.
+        await f.port.devices.list().catch((err: unknown) => {
+          seen = err;
+        });
+      })
+      .catch(() => undefined);
+    expect((seen as { code?: string }).code).toBe('25P02');
+    const line = pgFailure(url, seen)?.message ?? '';
+    expect(line).toMatch(/23503: .*foreign key/);
+    expect(line).not.toMatch(/current transaction is aborted/);
+    expect(opened.inTransaction()).toBe(false);
+  });
+
+  it('the CLI scans a tree into PostgreSQL with nothing on stderr: one statement at a time', async () => {
+    mktree(join(f.dir, 'm'), ['--files', '400', '--seed', '3']);
+    const url = pgTestCluster().url(await pgTestCluster().createDatabase());
+    const r = hashall(['scan', join(f.dir, 'm'), '--catalog', url, '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
