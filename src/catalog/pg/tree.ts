@@ -186,8 +186,13 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         });
         return { dirId, counts: noneYet, fresh: l.files, knownInodes: new Set() };
       }
-      // The statements below read and write rows the walk may have queued.
-      await wb.sync();
+      // The directory's own row, looked up or inserted, depends on no row the walk queued but
+      // its parent's, when that one is queued: this statement runs behind what was sent, so
+      // the walk's batches keep their size (a commit makes a whole level's siblings take
+      // this path, each waiting for its answer).
+      if (l.parentDirId !== undefined && wb.insertedInThisTransaction(l.parentDirId)) {
+        await wb.sync();
+      }
       const dir = { scanId, deviceId: l.deviceId, path: l.fsPath, fingerprint: l.fingerprint };
       const looked = await lookUpOrCreateDir(client, { ...dir, parentId: l.parentDirId });
       if (looked.kind === 'created') {
@@ -200,6 +205,8 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         const knownInodes = await probeInodes(client, l.deviceId, probe);
         return { dirId: looked.id, counts: noneYet, fresh: l.files, knownInodes };
       }
+      // The statements below read and write rows the walk may have queued.
+      await wb.sync();
       // None found: another scan may have inserted it since this statement's snapshot.
       const found = looked.row ? looked : await lookUpDir(client, dir);
       if (found.unchanged) {
