@@ -16,8 +16,10 @@ import type pg from 'pg';
 const BLOCK = 32_768;
 
 export class IdBlocks {
+  /** Reserved ids; the first `used` are handed out (a cursor: shifting the array cost more). */
   private spare: number[] = [];
-  private next: Promise<number[]> | undefined;
+  private used = 0;
+  private ahead: Promise<number[]> | undefined;
   private sequence: string | undefined;
 
   constructor(
@@ -27,19 +29,26 @@ export class IdBlocks {
     private readonly run: <T>(fn: () => Promise<T>) => Promise<T>,
   ) {}
 
+  private get left(): number {
+    return this.spare.length - this.used;
+  }
+
   /** n unused ids of the table, in increasing order. */
   async take(n: number): Promise<number[]> {
-    while (this.spare.length < n) {
-      const block = this.next ?? this.reserve(Math.max(BLOCK, n - this.spare.length));
-      this.next = undefined;
-      this.spare.push(...(await block));
+    while (this.left < n) {
+      const block = this.ahead ?? this.reserve(Math.max(BLOCK, n - this.left));
+      this.ahead = undefined;
+      const got = await block;
+      this.spare = [...this.spare.slice(this.used), ...got];
+      this.used = 0;
     }
-    const ids = this.spare.splice(0, n);
-    if (this.spare.length < BLOCK / 2 && !this.next) {
+    const ids = this.spare.slice(this.used, this.used + n);
+    this.used += n;
+    if (this.left < BLOCK / 2 && !this.ahead) {
       const ahead = this.reserve(BLOCK);
       // Awaited by the take() that needs it; a failure meanwhile is not unhandled.
       ahead.catch(() => undefined);
-      this.next = ahead;
+      this.ahead = ahead;
     }
     return ids;
   }
