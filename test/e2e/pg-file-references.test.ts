@@ -234,11 +234,13 @@ describe("files' references on PostgreSQL (statement-level checks)", () => {
     try {
       const files = async () => (await side.tables()).find((t) => t.name === 'files')!;
       expect([...(await files()).references].sort()).toEqual(['devices', 'dirs', 'scans']);
-      // A lost check is a lost reference: the parent side of dirs, then the child side of scans.
+      // A lost check is a lost reference: the parent side of dirs, of scans, then the child side.
       await q('ALTER TABLE dirs DISABLE TRIGGER dirs_ref_files_delete');
       expect([...(await files()).references].sort()).toEqual(['devices', 'scans']);
-      await q('DROP TRIGGER files_ref_scans_update ON files');
+      await q('DROP TRIGGER scans_ref_files_truncate ON scans');
       expect([...(await files()).references].sort()).toEqual(['devices']);
+      await q('DROP TRIGGER files_references_update ON files');
+      expect((await files()).references).toEqual([]);
     } finally {
       await side.close();
     }

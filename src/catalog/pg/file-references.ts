@@ -12,7 +12,7 @@
  *
  * The same guarantee, per statement, by triggers whose arguments say what they check:
  * - on `files`, AFTER INSERT and AFTER UPDATE, FOR EACH STATEMENT with the transition tables,
- *   `hashall_references_exist(parent, column, …)`: in one set-based statement per parent
+ *   `hashall_files_references(column, parent, …)`: in one set-based statement per parent
  *   table, the distinct ids the statement's rows name are locked FOR KEY SHARE (as a foreign
  *   key check does: a concurrent delete of the parent waits for this transaction, and a parent
  *   deleted meanwhile is not found) and any id not found is a foreign_key_violation (23503)
@@ -44,55 +44,119 @@ export interface StatementReference {
   readonly target: string;
 }
 
-/** The migration (appended to PG_MIGRATIONS in ./schema.ts): forward-only, never edited. */
+/**
+ * What the migration declares, the one list its text is made from: the child's function body
+ * and its triggers' arguments (which statementReferences reads back) come from it together.
+ * Part of a shipped migration's text: never edit it; a change is a new migration.
+ */
+const FILES_REFERENCES: readonly { readonly column: string; readonly target: string }[] = [
+  { column: 'device_id', target: 'devices' },
+  { column: 'dir_id', target: 'dirs' },
+  { column: 'first_seen_scan', target: 'scans' },
+  { column: 'changed_scan', target: 'scans' },
+  { column: 'deleted_scan', target: 'scans' },
+];
+
+/** The referenced tables in order, each with its referencing columns. */
+function parents(): [string, string[]][] {
+  const out = new Map<string, string[]>();
+  for (const r of FILES_REFERENCES) out.set(r.target, [...(out.get(r.target) ?? []), r.column]);
+  return [...out];
+}
+
+const ids = (rows: string, cols: readonly string[]) =>
+  `SELECT v FROM ${rows} CROSS JOIN LATERAL (VALUES ${cols.map((c) => `(${c})`).join(', ')}) AS x(v)`;
+
+/** One parent's check: the ids wanted, locked where present, the first one absent. */
+function check(parent: string, wanted: string): string {
+  return `
+      WITH wanted AS MATERIALIZED (${wanted}),
+           present AS MATERIALIZED (
+             SELECT p.id FROM wanted w
+             CROSS JOIN LATERAL (SELECT t.id FROM ${parent} t WHERE t.id = w.v FOR KEY SHARE) AS p)
+      SELECT m INTO absent FROM (SELECT v FROM wanted EXCEPT SELECT id FROM present) AS s(m) LIMIT 1;`;
+}
+
+/**
+ * The child side, static SQL (planned once per session, not per statement: a dynamic query's
+ * planning cost ~0.3 ms per statement and trigger, measured, which 2,000 updates of a hash
+ * stage would pay). Each lookup is an index probe per distinct id, whatever the plan's guess
+ * of the transition tables' sizes.
+ */
+function childFunction(): string {
+  const all = FILES_REFERENCES.map((r) => r.column).join(', ');
+  const perParent = parents()
+    .map(
+      ([parent, cols]) => `
+    -- ${parent} (${cols.join(', ')})
+    IF TG_OP = 'INSERT' THEN${check(parent, `SELECT DISTINCT v FROM (${ids('new_rows', cols)}) AS n WHERE v IS NOT NULL`)}
+    ELSE${check(parent, `${ids('new_rows', cols)} WHERE v IS NOT NULL EXCEPT ${ids('old_rows', cols)}`)}
+    END IF;
+    IF absent IS NOT NULL THEN
+      PERFORM hashall_reference_missing(TG_TABLE_SCHEMA, TG_TABLE_NAME, '${parent}',
+        CASE ${cols.map((c) => `WHEN EXISTS (SELECT 1 FROM new_rows WHERE ${c} = absent) THEN '${c}'`).join(' ')} END,
+        absent);
+    END IF;`,
+    )
+    .join('');
+  return `
+  CREATE FUNCTION hashall_files_references() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    absent bigint;
+  BEGIN
+    IF TG_OP = 'UPDATE' THEN
+      -- No row changed what it references (a hash stage's update): nothing to check.
+      PERFORM 1 FROM (SELECT ${all} FROM new_rows EXCEPT SELECT ${all} FROM old_rows) AS c LIMIT 1;
+      IF NOT FOUND THEN
+        RETURN NULL;
+      END IF;
+    END IF;${perParent}
+    RETURN NULL;
+  END $$;`;
+}
+
+function triggers(): string {
+  const args = FILES_REFERENCES.map((r) => `'${r.column}', '${r.target}'`).join(', ');
+  const child = `
+  CREATE TRIGGER files_references_insert AFTER INSERT ON files
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION hashall_files_references(${args});
+  CREATE TRIGGER files_references_update AFTER UPDATE ON files
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION hashall_files_references(${args});`;
+  const parent = parents()
+    .map(([t, cols]) => {
+      const a = ['files', ...cols].map((c) => `'${c}'`).join(', ');
+      return `
+  CREATE TRIGGER ${t}_ref_files_delete AFTER DELETE ON ${t}
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION hashall_unreferenced(${a});
+  CREATE TRIGGER ${t}_ref_files_update AFTER UPDATE OF id ON ${t}
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
+    EXECUTE FUNCTION hashall_unreferenced(${a});
+  CREATE TRIGGER ${t}_ref_files_truncate AFTER TRUNCATE ON ${t}
+    FOR EACH STATEMENT EXECUTE FUNCTION hashall_unreferenced(${a});`;
+    })
+    .join('');
+  return child + parent;
+}
+
+/** The migration (appended to PG_MIGRATIONS in ./schema.ts). */
 export const FILE_REFERENCES_MIGRATION = `
   ALTER TABLE files
-    DROP CONSTRAINT files_device_id_fkey,
-    DROP CONSTRAINT files_dir_id_fkey,
-    DROP CONSTRAINT files_first_seen_scan_fkey,
-    DROP CONSTRAINT files_changed_scan_fkey,
-    DROP CONSTRAINT files_deleted_scan_fkey;
+    ${FILES_REFERENCES.map((r) => `DROP CONSTRAINT files_${r.column}_fkey`).join(',\n    ')};
 
-  -- The child side: TG_ARGV = (parent table, its referencing columns of this table).
-  CREATE FUNCTION hashall_references_exist() RETURNS trigger LANGUAGE plpgsql AS $$
-  DECLARE
-    parent  text   := TG_ARGV[0];
-    cols    text[] := TG_ARGV[1:TG_NARGS - 1];
-    named   text;
-    wanted  text;
-    missing bigint;
-    col     text;
-    found   boolean;
+  -- A missing parent, worded as PostgreSQL words its own foreign key violation.
+  CREATE FUNCTION hashall_reference_missing(sch text, tbl text, parent text, col text, id bigint)
+    RETURNS void LANGUAGE plpgsql AS $$
   BEGIN
-    -- Every non-null id the rows name, once.
-    named := format('SELECT DISTINCT v FROM %%s CROSS JOIN LATERAL (VALUES %s) AS x(v) WHERE v IS NOT NULL',
-                    (SELECT string_agg(format('(%I)', c), ', ') FROM unnest(cols) AS c));
-    wanted := format(named, 'new_rows');
-    IF TG_OP = 'UPDATE' THEN
-      wanted := wanted || ' EXCEPT ' || format(named, 'old_rows');
-    END IF;
-    -- Dynamic, so each statement is planned for its own transition tables' sizes.
-    EXECUTE format(
-      'WITH wanted AS MATERIALIZED (%s),
-            present AS MATERIALIZED (SELECT p.id FROM %I p WHERE p.id IN (SELECT v FROM wanted)
-                                     FOR KEY SHARE OF p)
-       SELECT v FROM wanted EXCEPT SELECT id FROM present LIMIT 1', wanted, parent)
-      INTO missing;
-    IF missing IS NULL THEN
-      RETURN NULL;
-    END IF;
-    FOREACH col IN ARRAY cols LOOP
-      EXECUTE format('SELECT EXISTS (SELECT 1 FROM new_rows WHERE %I = $1)', col)
-        INTO found USING missing;
-      EXIT WHEN found;
-    END LOOP;
     RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
-        TG_TABLE_NAME, format('%s_%s_fkey', TG_TABLE_NAME, col)
+        tbl, format('%s_%s_fkey', tbl, col)
       USING ERRCODE = 'foreign_key_violation',
-            DETAIL = format('Key (%s)=(%s) is not present in table "%s".', col, missing, parent),
-            SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME, COLUMN = col,
-            CONSTRAINT = format('%s_%s_fkey', TG_TABLE_NAME, col);
+            DETAIL = format('Key (%s)=(%s) is not present in table "%s".', col, id, parent),
+            SCHEMA = sch, TABLE = tbl, COLUMN = col, CONSTRAINT = format('%s_%s_fkey', tbl, col);
   END $$;
+${childFunction()}
 
   -- The parent side: TG_ARGV = (child table, its columns that reference this table's id).
   CREATE FUNCTION hashall_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -138,50 +202,11 @@ export const FILE_REFERENCES_MIGRATION = `
             CONSTRAINT = format('%s_%s_fkey', child, col);
   END $$;
 
-  CREATE TRIGGER files_ref_devices_insert AFTER INSERT ON files
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('devices', 'device_id');
-  CREATE TRIGGER files_ref_devices_update AFTER UPDATE ON files
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('devices', 'device_id');
-  CREATE TRIGGER files_ref_dirs_insert AFTER INSERT ON files
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('dirs', 'dir_id');
-  CREATE TRIGGER files_ref_dirs_update AFTER UPDATE ON files
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('dirs', 'dir_id');
-  CREATE TRIGGER files_ref_scans_insert AFTER INSERT ON files
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('scans', 'first_seen_scan', 'changed_scan', 'deleted_scan');
-  CREATE TRIGGER files_ref_scans_update AFTER UPDATE ON files
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_references_exist('scans', 'first_seen_scan', 'changed_scan', 'deleted_scan');
-
-  CREATE TRIGGER devices_ref_files_delete AFTER DELETE ON devices
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_unreferenced('files', 'device_id');
-  CREATE TRIGGER devices_ref_files_update AFTER UPDATE OF id ON devices
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION hashall_unreferenced('files', 'device_id');
-  CREATE TRIGGER devices_ref_files_truncate AFTER TRUNCATE ON devices
-    FOR EACH STATEMENT EXECUTE FUNCTION hashall_unreferenced('files', 'device_id');
-  CREATE TRIGGER dirs_ref_files_delete AFTER DELETE ON dirs
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_unreferenced('files', 'dir_id');
-  CREATE TRIGGER dirs_ref_files_update AFTER UPDATE OF id ON dirs
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION hashall_unreferenced('files', 'dir_id');
-  CREATE TRIGGER dirs_ref_files_truncate AFTER TRUNCATE ON dirs
-    FOR EACH STATEMENT EXECUTE FUNCTION hashall_unreferenced('files', 'dir_id');
-  CREATE TRIGGER scans_ref_files_delete AFTER DELETE ON scans
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION hashall_unreferenced('files', 'first_seen_scan', 'changed_scan', 'deleted_scan');
-  CREATE TRIGGER scans_ref_files_update AFTER UPDATE OF id ON scans
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION hashall_unreferenced('files', 'first_seen_scan', 'changed_scan', 'deleted_scan');
-  CREATE TRIGGER scans_ref_files_truncate AFTER TRUNCATE ON scans
-    FOR EACH STATEMENT EXECUTE FUNCTION hashall_unreferenced('files', 'first_seen_scan', 'changed_scan', 'deleted_scan');
+${triggers()}
 `;
+
+const CHILD_FUNCTION = 'hashall_files_references';
+const PARENT_FUNCTION = 'hashall_unreferenced';
 
 /** pg_trigger.tgtype's bits (PostgreSQL's include/catalog/pg_trigger.h). */
 const TYPE = { row: 1, insert: 4, delete: 8, update: 16, truncate: 32 } as const;
@@ -209,27 +234,28 @@ export async function statementReferences(query: Query): Promise<StatementRefere
          JOIN pg_proc p ON p.oid = t.tgfoid
         WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
           AND t.tgenabled <> 'D'
-          AND p.proname IN ('hashall_references_exist', 'hashall_unreferenced')`,
+          AND p.proname IN ('${CHILD_FUNCTION}', '${PARENT_FUNCTION}')`,
     )
   ).rows as TriggerRow[];
   // "child.column>parent" → the events that check it, per side.
   const childChecks = new Map<string, number>();
   const parentChecks = new Map<string, number>();
+  const mark = (checks: Map<string, number>, key: string, type: number) =>
+    checks.set(key, (checks.get(key) ?? 0) | type);
   for (const r of rows) {
     const args = r.args.toString('utf8').split('\0').slice(0, -1);
-    const [other, ...cols] = args;
-    if (other === undefined) continue;
-    const asChild = r.fn === 'hashall_references_exist';
-    for (const col of cols) {
-      const key = asChild ? `${r.table_name}.${col}>${other}` : `${other}.${col}>${r.table_name}`;
-      const checks = asChild ? childChecks : parentChecks;
-      // A parent's id UPDATE check is a row trigger; every other check is per statement.
-      const wanted = asChild
-        ? (r.type & TYPE.row) === 0
-        : (r.type & TYPE.update) !== 0
-          ? (r.type & TYPE.row) !== 0
-          : (r.type & TYPE.row) === 0;
-      if (wanted) checks.set(key, (checks.get(key) ?? 0) | r.type);
+    if (r.fn === CHILD_FUNCTION) {
+      // (column, parent) pairs, checked per statement.
+      if ((r.type & TYPE.row) !== 0) continue;
+      for (let i = 0; i + 1 < args.length; i += 2) {
+        mark(childChecks, `${r.table_name}.${args[i]}>${args[i + 1]}`, r.type);
+      }
+    } else {
+      // (child, its columns): an id UPDATE check per row, the others per statement.
+      const [child, ...cols] = args;
+      const perRow = (r.type & TYPE.row) !== 0;
+      if (child === undefined || perRow !== ((r.type & TYPE.update) !== 0)) continue;
+      for (const col of cols) mark(parentChecks, `${child}.${col}>${r.table_name}`, r.type);
     }
   }
   const both = (have: number | undefined, need: number) => ((have ?? 0) & need) === need;
