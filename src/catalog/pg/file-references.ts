@@ -7,7 +7,8 @@
  * has five keys (device_id → devices, dir_id → dirs, first_seen_scan / changed_scan /
  * deleted_scan → scans): measured on a first scan of 100,000 files (PostgreSQL 15), copying the
  * rows into a table with files' indexes took 1.0 s, 3.0 s with its five foreign keys — half the
- * server time of the scan's inserts of file rows. SQLite checks its keys inline and cheaply, so
+ * server time of the scan's inserts of file rows. Inserting the 100,000 rows again in one
+ * statement: the five keys' triggers took 3.2–4.0 s, this statement trigger 0.13–0.30 s. SQLite checks its keys inline and cheaply, so
  * it keeps them declared; every other PostgreSQL table keeps its declared keys (they are small).
  *
  * The same guarantee, per statement, by triggers whose arguments say what they check:
@@ -17,9 +18,11 @@
  *   key check does: a concurrent delete of the parent waits for this transaction, and a parent
  *   deleted meanwhile is not found) and any id not found is a foreign_key_violation (23503)
  *   worded as PostgreSQL words its own. NULL references are fine, as with a foreign key. An
- *   UPDATE checks only ids its new rows name that its old rows did not: an id an old row named
- *   existed (it was checked when written) and still does (a delete would have been refused),
- *   so a hash stage's update of sha256 checks nothing — as a foreign key skips unchanged keys.
+ *   UPDATE whose new rows name the same references as its old rows (compared as sets, one
+ *   small EXCEPT: a hash stage's update of sha256) checks nothing more — as a foreign key skips
+ *   unchanged keys; otherwise only the ids its new rows name that its old rows did not: an id
+ *   an old row named existed (it was checked when written) and still does (a delete would
+ *   have been refused).
  * - on each parent, `hashall_unreferenced(child, column, …)`: AFTER DELETE FOR EACH STATEMENT
  *   (with the deleted rows), AFTER UPDATE OF id FOR EACH ROW WHEN the id changed (a row trigger
  *   with a column list and condition: the scan's updates of dirs, which never change an id,
