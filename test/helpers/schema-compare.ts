@@ -3,8 +3,12 @@
  * view), its columns with their type (SQLite's declared type mapped to PostgreSQL's: INTEGER →
  * bigint, BLOB → bytea, TEXT → text), NOT NULL and default; its primary key; its UNIQUE
  * column sets; its foreign keys; and its named indexes with their columns and whether partial.
+ * On PostgreSQL, files' references are statement triggers rather than declared keys
+ * (src/catalog/pg/file-references.ts): they count as its foreign keys only while every trigger
+ * enforcing them is there, so a lost check still shows as a difference.
  */
 import type Database from 'better-sqlite3';
+import { statementReferences } from '../../src/catalog/pg/file-references.js';
 
 export interface TableShape {
   readonly kind: 'table' | 'view';
@@ -93,6 +97,7 @@ const DELETE_ACTIONS: Record<string, string> = { a: 'no action', c: 'cascade', r
 
 export async function pgSchema(query: Query): Promise<SchemaShape> {
   const out: SchemaShape = {};
+  const checked = await statementReferences(query);
   const rels = (
     await query(
       `SELECT c.relname AS name, c.relkind AS kind FROM pg_class c
@@ -155,6 +160,12 @@ export async function pgSchema(query: Query): Promise<SchemaShape> {
         .map(
           (c) =>
             `${c.cols} -> ${c.ref}(${c.refcols}) on delete ${DELETE_ACTIONS[c.on_delete] ?? c.on_delete}`,
+        )
+        .concat(
+          // Checked at the end of each statement, as a declared NO ACTION key is.
+          checked
+            .filter((r) => r.table === name)
+            .map((r) => `${r.column} -> ${r.target}(id) on delete no action`),
         )
         .sort(),
       indexes,

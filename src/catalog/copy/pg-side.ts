@@ -6,6 +6,7 @@
  * never per row.
  */
 import type pg from 'pg';
+import { statementReferences } from '../pg/file-references.js';
 import { connectMigrated } from '../pg/migrate.js';
 import type { ColumnKind, CopySide, CopyValue, TableInfo } from './side.js';
 
@@ -47,6 +48,14 @@ async function introspect(client: pg.Client): Promise<TableInfo[]> {
        JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum = con.conkey[1]
       WHERE con.contype = 'f' AND n.nspname = current_schema()`,
   );
+  // files' references are checked by statement triggers, not declared (../pg/file-references.ts):
+  // they order the copy all the same (SQLite enforces them as foreign keys).
+  const checked = (await statementReferences((sql) => client.query(sql))).map((r) => ({
+    table_name: r.table,
+    column_name: r.column,
+    target: r.target,
+  }));
+  const references = [...fks.rows, ...checked];
   const tables = new Map<string, { name: string; kind: ColumnKind }[]>();
   for (const c of cols.rows) {
     if (NOT_CATALOG.has(c.table_name)) continue;
@@ -66,10 +75,10 @@ async function introspect(client: pg.Client): Promise<TableInfo[]> {
     primaryKey: keys.rows.filter((k) => k.table_name === name).map((k) => k.column_name),
     references: [
       ...new Set(
-        fks.rows.filter((f) => f.table_name === name && f.target !== name).map((f) => f.target),
+        references.filter((f) => f.table_name === name && f.target !== name).map((f) => f.target),
       ),
     ],
-    selfReferences: fks.rows
+    selfReferences: references
       .filter((f) => f.table_name === name && f.target === name)
       .map((f) => f.column_name),
   }));
