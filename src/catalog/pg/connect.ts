@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { EXIT, UserError, errnoCode } from '../../errors.js';
 import { lookupPgpass, type PgpassLookup } from './pgpass.js';
 import { redactUrl, resolvePgTarget, type PgTarget } from './target.js';
+import { setUpSession } from './session-options.js';
 
 /** A connected client and where it is connected. */
 export interface PgConnection {
@@ -124,6 +125,7 @@ export async function connectPg(url: string): Promise<PgConnection> {
     client.on('error', () => undefined);
     try {
       await client.connect();
+      await setUpSession(client);
       return { client, target };
     } catch (err) {
       await client.end().catch(() => undefined);
