@@ -3,8 +3,10 @@
  * the directories' marks are HOT updates (dirs pages filled to 45%, migration "pgrescan"), a
  * session runs with JIT off, the fold of the stored totals does nothing (no lock) when nothing
  * is dirty and still folds when something is, and the schema version is read in one statement
- * (the catalog's absence told by the error).
+ * (the catalog's absence told by the error). Loading the driver does not load Node's fetch
+ * implementation.
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -114,6 +116,31 @@ describe.skipIf(pgBackend.unavailable)('an unchanged rescan on PostgreSQL', () =
       if (saved === undefined) delete process.env.PGOPTIONS;
       else process.env.PGOPTIONS = saved;
     }
+  });
+
+  it("connects without loading Node's fetch implementation, and leaves no global behind", async () => {
+    const cluster = pgTestCluster();
+    const url = cluster.url(await cluster.createDatabase());
+    // A process of its own (what a command pays at its start): the compiled module, as the CLI.
+    const connect = new URL('../../dist/catalog/pg/connect.js', import.meta.url).href;
+    const script = `
+      const navigatorBefore = typeof globalThis.navigator;
+      const { connectPg } = await import(${JSON.stringify(connect)});
+      const { client } = await connectPg(process.env.URL);
+      await client.query('SELECT 1');
+      await client.end();
+      console.log(JSON.stringify({
+        undici: process.moduleLoadList.filter((m) => /undici/.test(m)),
+        navigator: [navigatorBefore, typeof globalThis.navigator],
+      }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, URL: url },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { undici: string[]; navigator: [string, string] };
+    expect(out.undici).toEqual([]);
+    expect(out.navigator[1]).toBe(out.navigator[0]);
   });
 
   it('a fold with nothing dirty takes no lock; one with a dirty key folds it', async () => {

@@ -85,9 +85,27 @@ type PgDriver = typeof pg;
  * (about 60 ms of each start here, README "Performance") to open a SQLite catalog.
  */
 async function loadDriver(): Promise<PgDriver> {
-  // eslint-disable-next-line no-restricted-syntax -- a package, not a layer: loaded only when used
-  const mod = await import('pg');
-  return mod.default;
+  // pg asks, as it loads (lib/stream.js), whether it runs on Cloudflare Workers: a `navigator`
+  // whose userAgent says so, else a `Response` it builds. Node before 21 has no `navigator`, and
+  // touching `Response` loads Node's whole fetch implementation (undici): 20–60 ms of every
+  // command on a PostgreSQL catalog, for nothing. A `navigator` that answers is lent for the
+  // load and taken back (where Node has its own, it is left alone).
+  const g = globalThis as { navigator?: unknown };
+  const lend = g.navigator === undefined;
+  if (lend) {
+    Object.defineProperty(g, 'navigator', {
+      value: { userAgent: `Node.js/${process.versions.node}` },
+      configurable: true,
+      writable: true,
+    });
+  }
+  try {
+    // eslint-disable-next-line no-restricted-syntax -- a package, not a layer: loaded only when used
+    const mod = await import('pg');
+    return mod.default;
+  } finally {
+    if (lend) delete g.navigator;
+  }
 }
 
 function clientFor(driver: PgDriver, t: PgTarget, tls: Tls, asked: PasswordSource): pg.Client {
