@@ -7,12 +7,13 @@
  * implementation.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { foldPgStoredTotals, type FoldOutcome } from '../../src/catalog/pg/stored-totals.js';
-import { hashall } from '../helpers/cli.js';
+import { CLI, hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { pgBackend, pgTestCluster } from '../helpers/scan-backends.js';
 import { expectExactPg } from '../helpers/stored-totals.js';
@@ -118,29 +119,41 @@ describe.skipIf(pgBackend.unavailable)('an unchanged rescan on PostgreSQL', () =
     }
   });
 
-  it("connects without loading Node's fetch implementation, and leaves no global behind", async () => {
+  it("scans and analyzes without loading Node's fetch implementation", async () => {
+    const tree = makeTree(2);
     const cluster = pgTestCluster();
     const url = cluster.url(await cluster.createDatabase());
-    // A process of its own (what a command pays at its start): the compiled module, as the CLI.
-    const connect = new URL('../../dist/catalog/pg/connect.js', import.meta.url).href;
-    const script = `
-      const navigatorBefore = typeof globalThis.navigator;
-      const { connectPg } = await import(${JSON.stringify(connect)});
-      const { client } = await connectPg(process.env.URL);
-      await client.query('SELECT 1');
-      await client.end();
-      console.log(JSON.stringify({
-        undici: process.moduleLoadList.filter((m) => /undici/.test(m)),
-        navigator: [navigatorBefore, typeof globalThis.navigator],
-      }));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, URL: url },
-      encoding: 'utf8',
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { undici: string[]; navigator: [string, string] };
-    expect(out.undici).toEqual([]);
-    expect(out.navigator[1]).toBe(out.navigator[0]);
+    // The CLI, as a user runs it, with a preload that reports at exit which of Node's own
+    // modules were loaded (and whether a `navigator` global was left behind where there was
+    // none).
+    const dir = tempDir();
+    dirs.push(dir);
+    const report = join(dir, 'report.mjs');
+    writeFileSync(
+      report,
+      `const before = typeof globalThis.navigator;
+       process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify({
+         undici: process.moduleLoadList.filter((m) => /undici/.test(m)),
+         navigator: [before, typeof globalThis.navigator],
+       }) + '\\n'));`,
+    );
+    for (const args of [
+      ['scan', tree, '--catalog', url, '--quiet'],
+      ['conductor', 'analyze', '--catalog', url, '--json'],
+    ]) {
+      const r = spawnSync(process.execPath, ['--import', report, CLI, ...args], {
+        env: { ...process.env, HASHALL_CATALOG: '' },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '));
+      const out = JSON.parse(line!.slice('LOADED '.length)) as {
+        undici: string[];
+        navigator: [string, string];
+      };
+      expect(out.undici, args.join(' ')).toEqual([]);
+      expect(out.navigator[1]).toBe(out.navigator[0]);
+    }
   });
 
   it('a fold with nothing dirty takes no lock; one with a dirty key folds it', async () => {

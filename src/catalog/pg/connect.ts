@@ -11,6 +11,7 @@ import { EXIT, UserError, errnoCode } from '../../errors.js';
 import { lookupPgpass, type PgpassLookup } from './pgpass.js';
 import { redactUrl, resolvePgTarget, type PgTarget } from './target.js';
 import { setUpSession } from './session-options.js';
+import { loadDriver, type PgDriver } from './driver.js';
 
 /** A connected client and where it is connected. */
 export interface PgConnection {
@@ -75,37 +76,6 @@ function tlsAttempts(t: PgTarget): Tls[] {
 /** What the password callback found, for the message when the login is refused. */
 interface PasswordSource {
   source: 'url-or-env' | PgpassLookup | 'not-asked';
-}
-
-/** The `pg` driver's module. */
-type PgDriver = typeof pg;
-
-/**
- * The driver, loaded on the first connection: every command would otherwise pay for loading it
- * (about 60 ms of each start here, README "Performance") to open a SQLite catalog.
- */
-async function loadDriver(): Promise<PgDriver> {
-  // pg asks, as it loads (lib/stream.js), whether it runs on Cloudflare Workers: a `navigator`
-  // whose userAgent says so, else a `Response` it builds. Node before 21 has no `navigator`, and
-  // touching `Response` loads Node's whole fetch implementation (undici): 20–60 ms of every
-  // command on a PostgreSQL catalog, for nothing. A `navigator` that answers is lent for the
-  // load and taken back (where Node has its own, it is left alone).
-  const g = globalThis as { navigator?: unknown };
-  const lend = g.navigator === undefined;
-  if (lend) {
-    Object.defineProperty(g, 'navigator', {
-      value: { userAgent: `Node.js/${process.versions.node}` },
-      configurable: true,
-      writable: true,
-    });
-  }
-  try {
-    // eslint-disable-next-line no-restricted-syntax -- a package, not a layer: loaded only when used
-    const mod = await import('pg');
-    return mod.default;
-  } finally {
-    if (lend) delete g.navigator;
-  }
 }
 
 function clientFor(driver: PgDriver, t: PgTarget, tls: Tls, asked: PasswordSource): pg.Client {
