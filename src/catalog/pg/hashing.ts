@@ -66,13 +66,14 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     async prepareJobs(stage) {
       // The stages select from every row: the walk's rows written behind first (file-rows.ts).
       await fileRowBuffer(client).flush();
+      // No job (hash-candidates.ts): no job table either; no page of it is read then.
+      const form = stage === 'full' ? await prefixCollisionForm(client) : 'join';
+      if (!(await anyCandidate(client, stageFilter(stage, form)))) return { jobs: 0, bytes: 0 };
       await client.query(`DROP TABLE IF EXISTS pg_temp.hash_jobs;
                           CREATE TEMP TABLE hash_jobs (
                             job_id bigint PRIMARY KEY, file_id bigint, paths bigint, device_id bigint,
                             inode bigint, size bigint, mtime_ns bigint, ctime_ns bigint, dir_path bytea,
                             name bytea, read_before boolean)`);
-      const form = stage === 'full' ? await prefixCollisionForm(client) : 'join';
-      if (!(await anyCandidate(client, stageFilter(stage, form)))) return { jobs: 0, bytes: 0 };
       // Job ids in row-id order: results are then written to neighbouring rows.
       const r = await client.query(
         `INSERT INTO pg_temp.hash_jobs
