@@ -10,6 +10,8 @@ import type pg from 'pg';
 import { EXIT, UserError, errnoCode } from '../../errors.js';
 import { lookupPgpass, type PgpassLookup } from './pgpass.js';
 import { redactUrl, resolvePgTarget, type PgTarget } from './target.js';
+import { setUpSession } from './session-options.js';
+import { loadDriver, type PgDriver } from './driver.js';
 
 /** A connected client and where it is connected. */
 export interface PgConnection {
@@ -76,19 +78,6 @@ interface PasswordSource {
   source: 'url-or-env' | PgpassLookup | 'not-asked';
 }
 
-/** The `pg` driver's module. */
-type PgDriver = typeof pg;
-
-/**
- * The driver, loaded on the first connection: every command would otherwise pay for loading it
- * (about 60 ms of each start here, README "Performance") to open a SQLite catalog.
- */
-async function loadDriver(): Promise<PgDriver> {
-  // eslint-disable-next-line no-restricted-syntax -- a package, not a layer: loaded only when used
-  const mod = await import('pg');
-  return mod.default;
-}
-
 function clientFor(driver: PgDriver, t: PgTarget, tls: Tls, asked: PasswordSource): pg.Client {
   return new driver.Client({
     host: t.host.kind === 'socket' ? t.host.dir : t.host.name,
@@ -124,6 +113,7 @@ export async function connectPg(url: string): Promise<PgConnection> {
     client.on('error', () => undefined);
     try {
       await client.connect();
+      await setUpSession(client);
       return { client, target };
     } catch (err) {
       await client.end().catch(() => undefined);

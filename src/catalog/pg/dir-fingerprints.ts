@@ -23,6 +23,9 @@ const toRow = (r: Row): StoredFingerprint => ({
   fingerprintHex: r.fp,
 });
 
+/** A stored fingerprint in hex: 32 bytes (a directory being merged holds an empty one). */
+const FP_HEX = 64;
+
 /** Hex (../dir-fingerprints.ts says why). */
 const COLUMNS = `id, encode(path, 'hex') AS path, encode(listing_fp, 'hex') AS fp`;
 
@@ -42,15 +45,22 @@ export async function* pgStoredFingerprintPages(
   const [lo, hi] = descendantRange(under);
   let after: Buffer = Buffer.alloc(0);
   for (;;) {
+    // In (device_id, path) order, the index's (`dirs.path`: the column, not the hex output
+    // column of the same name, which would sort every row in scope for each page). The
+    // fingerprint's length is checked here rather than in SQL: the planner gives
+    // `length(listing_fp) = 32` a default selectivity of 0.5%, and from a scope of 25 rows
+    // where there were 5,000 it read the whole table and sorted it for every page (6–14 ms a
+    // page on the reference tree, against ~1 ms through the index).
     const r = await client.query<Row>(
       `SELECT ${COLUMNS} FROM dirs
         WHERE device_id = $1 AND path >= $2 AND path < $3 AND path > $4
-          AND status = 'active' AND length(listing_fp) = 32
-        ORDER BY path LIMIT $5`,
+          AND status = 'active' AND listing_fp IS NOT NULL
+        ORDER BY dirs.path LIMIT $5`,
       [deviceId, lo, hi, after, pageSize],
     );
     if (r.rows.length === 0) return;
-    yield r.rows.map(toRow);
+    const stored = r.rows.filter((row) => row.fp.length === FP_HEX);
+    if (stored.length > 0) yield stored.map(toRow);
     if (r.rows.length < pageSize) return;
     after = Buffer.from(r.rows[r.rows.length - 1]!.path, 'hex');
   }

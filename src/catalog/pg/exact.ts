@@ -4,15 +4,18 @@
  * text; changing it globally would change every other query of the process, so the parser is
  * per query (the driver's `types` option).
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { loadedDriver } from './driver.js';
 
 const INT8 = 20;
 
+// The driver's own parsers for every other type, from the driver the connection loaded: a
+// static import of 'pg' here would load it with this module, ahead of ./driver.ts.
 const exactTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8
       ? (v: string) => BigInt(v)
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+      : loadedDriver().types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** The rows of a query, int8 as BigInt (numeric, e.g. sum(), stays text). */

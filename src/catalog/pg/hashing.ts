@@ -9,18 +9,21 @@ import type { HashResults, HashStage, JobRow } from '../hashing.js';
 import type { HashingOps } from '../scan-port.js';
 import { writeHashesByInode } from './hash-rows.js';
 import { writeBehind } from './write-behind.js';
+import {
+  SIZE_COLLISION,
+  anyCandidate,
+  prefixCollision,
+  prefixCollisionForm,
+  type PrefixCollisionForm,
+} from './hash-candidates.js';
 
-const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
-                                 AND (g.device_id != f.device_id OR g.inode != f.inode))`;
-const PREFIX_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
-                                   AND g.prefix_hash = f.prefix_hash
-                                   AND (g.device_id != f.device_id OR g.inode != f.inode))`;
-
-const STAGE_FILTER: Record<HashStage, string> = {
-  prefix: `f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`,
-  full: `f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${PREFIX_COLLISION}`,
-  all: `f.sha256 IS NULL`,
-};
+/** What each stage reads (./hash-candidates.ts says why the full stage's form is chosen). */
+const stageFilter = (stage: HashStage, form: PrefixCollisionForm): string =>
+  ({
+    prefix: `f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`,
+    full: `f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL AND ${prefixCollision(form)}`,
+    all: `f.sha256 IS NULL`,
+  })[stage];
 
 interface RawJob {
   job_id: string;
@@ -50,6 +53,9 @@ export function pgHashingOps(client: pg.Client): HashingOps {
     async prepareJobs(stage) {
       // The stages select from every row and mark: what the walk queued is written first.
       await writeBehind(client).sync();
+      // No job (hash-candidates.ts): no job table either; no page of it is read then.
+      const form = stage === 'full' ? await prefixCollisionForm(client) : 'join';
+      if (!(await anyCandidate(client, stageFilter(stage, form)))) return { jobs: 0, bytes: 0 };
       await client.query(`DROP TABLE IF EXISTS pg_temp.hash_jobs;
                           CREATE TEMP TABLE hash_jobs (
                             job_id bigint PRIMARY KEY, file_id bigint, paths bigint, device_id bigint,
@@ -65,7 +71,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
            FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns, min(f.id) AS file_id,
                         count(*) AS paths
                    FROM files f
-                  WHERE f.status = 'active' AND ${STAGE_FILTER[stage]}
+                  WHERE f.status = 'active' AND ${stageFilter(stage, form)}
                   GROUP BY f.device_id, f.inode, f.size, f.mtime_ns, f.ctime_ns) j
            JOIN files f ON f.id = j.file_id
            JOIN dirs d ON d.id = f.dir_id
@@ -121,6 +127,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
 
     async pending() {
       await writeBehind(client).sync();
+      const form = await prefixCollisionForm(client);
       const r = await client.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM (
            SELECT f.device_id, f.inode FROM files f
@@ -128,7 +135,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
            UNION
            SELECT f.device_id, f.inode FROM files f
             WHERE f.status = 'active' AND f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL
-              AND ${PREFIX_COLLISION}) c`,
+              AND ${prefixCollision(form)}) c`,
       );
       return Number(r.rows[0]!.n);
     },

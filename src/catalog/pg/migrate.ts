@@ -20,15 +20,22 @@ const MIGRATION_LOCK = [APPLICATION_ID, 1] as const;
 /** How long to wait for another process's migration before giving up. */
 const MIGRATION_WAIT = '120s';
 
+/**
+ * The recorded version, or 'absent' when there is no `hashall_schema` table: read in one round
+ * trip (every command starts with it), the table's absence told by the error (42P01,
+ * undefined_table) rather than by asking first. Never called inside a transaction, which the
+ * error would abort.
+ */
 async function schemaVersion(client: pg.Client): Promise<number | 'absent'> {
-  const has = await client.query<{ present: boolean }>(
-    `SELECT to_regclass('hashall_schema') IS NOT NULL AS present`,
-  );
-  if (!has.rows[0]!.present) return 'absent';
-  const r = await client.query<{ v: string }>(
-    'SELECT coalesce(max(version), 0)::text AS v FROM hashall_schema',
-  );
-  return Number(r.rows[0]!.v);
+  try {
+    const r = await client.query<{ v: string }>(
+      'SELECT coalesce(max(version), 0)::text AS v FROM hashall_schema',
+    );
+    return Number(r.rows[0]!.v);
+  } catch (err) {
+    if (errnoCode(err) === '42P01') return 'absent';
+    throw err;
+  }
 }
 
 /** Tables and views in the schema we would create ours in, to tell a foreign database. */

@@ -79,6 +79,14 @@ const DIRTY_DEVICES = 'AND device_id IN (SELECT device_id FROM usage_dirty)';
 const count = async (client: pg.Client, sql: string): Promise<number> =>
   Number((await client.query<{ n: Int }>(sql)).rows[0]!.n);
 
+/** Whether any key or device is marked dirty (committed marks): one round trip. */
+async function anythingDirty(client: pg.Client): Promise<boolean> {
+  const r = await client.query<{ dirty: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM group_dirty) OR EXISTS (SELECT 1 FROM usage_dirty) AS dirty`,
+  );
+  return r.rows[0]!.dirty;
+}
+
 /** What one fold did: dirty keys and devices brought up to date. */
 export type FoldOutcome =
   | { readonly kind: 'folded'; readonly keys: number; readonly devices: number }
@@ -91,6 +99,13 @@ export type FoldOutcome =
  */
 export async function foldPgStoredTotals(client: pg.Client): Promise<FoldOutcome> {
   if (pgInTransaction(client)) return { kind: 'deferred' };
+  // Nothing dirty as committed now (a scan that changed nothing, the usual rescan): nothing for
+  // this fold to do, so no transaction, lock or counts (four round trips fewer). Skipping does
+  // not wait for transactions still open; their keys are marked when they commit (readers
+  // regroup them meanwhile), and whoever commits them folds them, or the next fold does, as
+  // when they commit after a fold. The keys this scan marked are committed before its fold
+  // runs, so this check sees them.
+  if (!(await anythingDirty(client))) return { kind: 'folded', keys: 0, devices: 0 };
   return pgUnitOfWork(client, async () => {
     // Lock order: group_dirty first, as the triggers write them.
     await client.query('LOCK TABLE group_dirty, usage_dirty IN SHARE ROW EXCLUSIVE MODE');

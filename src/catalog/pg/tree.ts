@@ -17,6 +17,7 @@ import type { NewFileRow, ScanTree } from '../scan-port.js';
 import type { MergeOutcome } from '../tree.js';
 import { pgDirFingerprintOps } from './dir-fingerprints.js';
 import { lookUpOrCreateDir } from './dir-row.js';
+import { anythingParked, applyPendingFingerprints } from './parked.js';
 import { pgInTransaction } from './tx.js';
 import { writeBehind } from './write-behind.js';
 
@@ -276,6 +277,13 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
                                AND d.listing_fp = '\\x'::bytea AND d.last_listed_scan = $1)`,
         [scanId],
       );
+      // Nothing parked (an unchanged rescan): the statements below would change nothing but the
+      // fingerprints (./parked.ts).
+      if (!(await anythingParked(client))) {
+        await applyPendingFingerprints(client);
+        await discardParked();
+        return { deleted: 0, moved: 0 };
+      }
       // Whole vanished directories: their subtrees (the dir itself and every path below it,
       // [dir + '/', dir + '0') as ../tree.ts descendantRange) join the parked files.
       await client.query(
@@ -315,10 +323,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
           WHERE status = 'active' AND id IN (SELECT file_id FROM pg_temp.gone_files)`,
         [scanId],
       );
-      await client.query(
-        `UPDATE dirs d SET listing_fp = p.fp FROM pg_temp.pending_fps p
-          WHERE d.id = p.dir_id AND d.status = 'active'`,
-      );
+      await applyPendingFingerprints(client);
       await discardParked();
       return { deleted: deleted.rowCount ?? 0, moved: moved.rowCount ?? 0 };
     },
