@@ -8,7 +8,9 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { byteaArray, int8Array } from '../../src/catalog/pg/binary-array.js';
 import { BATCH_ROWS } from '../../src/catalog/pg/write-behind.js';
+import { connectPg } from '../../src/catalog/pg/connect.js';
 import { pgFailure } from '../../src/catalog/pg/failure.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
@@ -121,5 +123,25 @@ describe('PostgreSQL writes behind the walk', () => {
     const r = hashall(['scan', join(f.dir, 'm'), '--catalog', url, '-q']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+  });
+
+  it('sends arrays in the binary format the server reads back exactly: signed 64-bit values, NULLs, empty and non-UTF-8 bytes', async () => {
+    const ints = [0, 1, -1, 2 ** 53 - 1, -(2 ** 40) - 3, 4_294_967_296, null];
+    const bigs = [-(2n ** 63n), 2n ** 63n - 1n, -5n, 0n];
+    const bytes = [Buffer.alloc(0), null, Buffer.from([0xff, 0x00, 0x0a, 0x2f]), Buffer.from('é')];
+    const { client } = await connectPg(pgTestCluster().url('postgres'));
+    try {
+      const r = await client.query<{ i: string[] | null; b: string[]; y: (Buffer | null)[] }>(
+        `SELECT $1::int8[]::text[] AS i, $2::int8[]::text[] AS b, $3::bytea[] AS y`,
+        [int8Array(ints), int8Array(bigs), byteaArray(bytes)],
+      );
+      const row = r.rows[0]!;
+      expect(row.i).toEqual(ints.map((v) => (v === null ? null : String(v))));
+      expect(row.b).toEqual(bigs.map(String));
+      expect(row.y).toEqual(bytes);
+    } finally {
+      await client.end();
+    }
+    expect(() => int8Array([1.5])).toThrow(RangeError);
   });
 });
