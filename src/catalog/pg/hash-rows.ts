@@ -16,51 +16,39 @@ export interface StoredHash {
   readonly sha256: Buffer | undefined;
 }
 
-function identity(list: readonly StoredHash[]): Buffer[] {
-  return [
-    byteaArray(list.map((s) => s.prefix)),
-    byteaArray(list.map((s) => s.sha256 ?? null)),
-    int8Array(list.map((s) => s.target.deviceId)),
-    int8Array(list.map((s) => s.target.inode)),
-    int8Array(list.map((s) => s.target.size)),
-    int8Array(list.map((s) => s.target.mtimeNs)),
-    int8Array(list.map((s) => s.target.ctimeNs)),
-  ];
-}
+/**
+ * Where results land: `row`, the row of `target.fileId` (already resolved; an inode with one
+ * path, found by its primary key rather than the inode index); `inode`, every active path of
+ * the inode (several paths).
+ */
+export type HashMatch = 'row' | 'inode';
 
-/** Results for inodes with one path, by row id (`target.fileId`, already resolved). */
-export async function writeHashesById(
+/** Write hash results by one statement, each on the rows `match` names. */
+export async function writeHashes(
   client: pg.Client,
+  match: HashMatch,
   list: readonly StoredHash[],
 ): Promise<void> {
   if (list.length === 0) return;
+  const byRow = match === 'row';
   await client.query(
     `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
        FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                   $7::int8[], $8::int8[])
-            AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns, file_id)
-      WHERE f.id = h.file_id AND f.device_id = h.device_id AND f.inode = h.inode
+                   $7::int8[]${byRow ? ', $8::int8[]' : ''})
+            AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns${byRow ? ', file_id' : ''})
+      WHERE ${byRow ? 'f.id = h.file_id AND ' : ''}f.device_id = h.device_id AND f.inode = h.inode
         AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
         AND f.status = 'active'`,
-    [...identity(list), int8Array(list.map((s) => s.target.fileId))],
-  );
-}
-
-/** Results for inodes with several paths: every active path of the inode. */
-export async function writeHashesByInode(
-  client: pg.Client,
-  list: readonly StoredHash[],
-): Promise<void> {
-  if (list.length === 0) return;
-  await client.query(
-    `UPDATE files f SET prefix_hash = h.prefix, sha256 = coalesce(h.sha256, f.sha256)
-       FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                   $7::int8[])
-            AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns)
-      WHERE f.device_id = h.device_id AND f.inode = h.inode
-        AND f.size = h.size AND f.mtime_ns = h.mtime_ns AND f.ctime_ns = h.ctime_ns
-        AND f.status = 'active'`,
-    identity(list),
+    [
+      byteaArray(list.map((s) => s.prefix)),
+      byteaArray(list.map((s) => s.sha256 ?? null)),
+      int8Array(list.map((s) => s.target.deviceId)),
+      int8Array(list.map((s) => s.target.inode)),
+      int8Array(list.map((s) => s.target.size)),
+      int8Array(list.map((s) => s.target.mtimeNs)),
+      int8Array(list.map((s) => s.target.ctimeNs)),
+      ...(byRow ? [int8Array(list.map((s) => s.target.fileId))] : []),
+    ],
   );
 }
 

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { HashResults, HashStage, JobRow } from '../hashing.js';
 import type { HashingOps } from '../scan-port.js';
-import { writeHashesByInode } from './hash-rows.js';
+import { writeHashes } from './hash-rows.js';
 import { writeBehind } from './write-behind.js';
 import {
   SIZE_COLLISION,
@@ -121,7 +121,7 @@ export function pgHashingOps(client: pg.Client): HashingOps {
       await wb.addResults({ stored: one, read, failed: res.failed });
       if (many.length > 0) {
         await wb.sync();
-        await writeHashesByInode(client, many);
+        await writeHashes(client, 'inode', many);
       }
     },
 

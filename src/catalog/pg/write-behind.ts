@@ -21,7 +21,7 @@ import type { InodeRef } from '../hashing.js';
 import type { NewFileRow } from '../scan-port.js';
 import { writeDirRows, type BufferedDir } from './dir-rows.js';
 import { FileRowBuffer, type BufferedIdentity } from './file-rows.js';
-import { markInodes, writeHashesById, type StoredHash } from './hash-rows.js';
+import { markInodes, writeHashes, type StoredHash } from './hash-rows.js';
 import { IdBlocks } from './id-blocks.js';
 
 /** Buffered rows or results that make a batch: large enough that per-statement costs vanish. */
@@ -185,7 +185,7 @@ export class WriteBehind {
           ...s,
           target: { ...s.target, fileId: this.files.resolve(s.target.fileId) },
         }));
-        await writeHashesById(client, resolved);
+        await writeHashes(client, 'row', resolved);
         await markInodes(client, 'read_inodes', read);
         await markInodes(client, 'failed_inodes', failed);
       } catch (err) {
