@@ -11,28 +11,19 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { connectPg } from '../../src/catalog/pg/connect.js';
 import { foldPgStoredTotals, type FoldOutcome } from '../../src/catalog/pg/stored-totals.js';
-import { CLI, hashall } from '../helpers/cli.js';
+import { CLI } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
+import { PgClients, scanOk } from '../helpers/pg-cli.js';
 import { pgBackend, pgTestCluster } from '../helpers/scan-backends.js';
 import { expectExactPg } from '../helpers/stored-totals.js';
 
 const A = 'alpha'.repeat(400);
 
 const dirs: string[] = [];
-const clients: pg.Client[] = [];
-
-async function connect(url: string): Promise<pg.Client> {
-  const { client } = await connectPg(url);
-  clients.push(client);
-  return client;
-}
-
-function scan(tree: string, url: string): void {
-  const r = hashall(['scan', tree, '--catalog', url, '--quiet']);
-  expect(r.code, r.stderr).toBe(0);
-}
+const clients = new PgClients();
+const connect = (url: string): Promise<pg.Client> => clients.connect(url);
+const scan = scanOk;
 
 /** A tree of `n` directories, a few files each, two of them copies of one content. */
 function makeTree(n: number): string {
@@ -66,7 +57,7 @@ async function dirPlaces(
 describe.skipIf(pgBackend.unavailable)('an unchanged rescan on PostgreSQL', () => {
   beforeAll(() => pgBackend.setup());
   afterAll(async () => {
-    for (const c of clients.splice(0)) await c.end().catch(() => undefined);
+    await clients.closeAll();
     for (const d of dirs.splice(0)) removeTree(d);
     pgBackend.teardown();
   });
