@@ -7,7 +7,12 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from 'vitest';
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
-import type { DeviceRow } from '../../src/catalog/scan-port.js';
+import type {
+  DeviceRow,
+  ListingInput,
+  MergedListing,
+  ScanTree,
+} from '../../src/catalog/scan-port.js';
 import { removeTree, tempDir, writeTree } from './fs.js';
 import { pgBackend, sqliteBackend, type Backend, type Opened } from './scan-backends.js';
 
@@ -94,4 +99,27 @@ export function scanCatalogFixture(
       return get().device;
     },
   };
+}
+
+/** A new scan record with `top` as its root, and its tree. */
+export async function openScan(port: PgScanCatalog, top: string): Promise<ScanTree> {
+  return port.tree.open(await port.scans.start({ root: Buffer.from(top), owner: OWNER }));
+}
+
+/**
+ * Merge a listing and insert its new files (none hashed), as the walk does; inside the
+ * caller's unit of work or batch, if any.
+ */
+export async function mergeAndInsert(t: ScanTree, l: ListingInput): Promise<MergedListing> {
+  const m = await t.mergeListing(l);
+  await t.insertFiles(
+    m.fresh.map((f) => ({
+      deviceId: l.deviceId,
+      dirId: m.dirId,
+      name: f.name,
+      meta: f.meta,
+      hashes: undefined,
+    })),
+  );
+  return m;
 }

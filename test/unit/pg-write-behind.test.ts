@@ -17,7 +17,7 @@ import { toMeta } from '../../src/scan/walker.js';
 import { hashall } from '../helpers/cli.js';
 import { mktree, writeTree } from '../helpers/fs.js';
 import { pgBackend, pgTestCluster, type Opened } from '../helpers/scan-backends.js';
-import { OWNER, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+import { openScan, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
 const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
 
@@ -57,9 +57,7 @@ describe('PostgreSQL writes behind the walk', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < n; i++) files[`d${i}/f.txt`] = `f${i}`;
     writeTree(top, files);
-    const t = await f.port.tree.open(
-      await f.port.scans.start({ root: Buffer.from(top), owner: OWNER }),
-    );
+    const t = await openScan(f.port, top);
     const writer = f.port.scanWriter(NEVER);
     await writer.begin();
     const root = await listing(t, '/', undefined, []);
@@ -85,9 +83,7 @@ describe('PostgreSQL writes behind the walk', () => {
 
   it('a queued write that fails is reported as the cause, not the statements refused after it', async () => {
     writeTree(top, { 'a.txt': 'a' });
-    const t = await f.port.tree.open(
-      await f.port.scans.start({ root: Buffer.from(top), owner: OWNER }),
-    );
+    const t = await openScan(f.port, top);
     const url = pgTestCluster().url('x');
     let seen: unknown;
     await f.port

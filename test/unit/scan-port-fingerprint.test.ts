@@ -12,7 +12,12 @@ import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
 import type { Opened } from '../helpers/scan-backends.js';
-import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+import {
+  describeOnScanBackends,
+  mergeAndInsert,
+  openScan,
+  scanCatalogFixture,
+} from '../helpers/scan-port-suite.js';
 
 const FP_A = Buffer.alloc(32, 0xa1);
 const FP_B = Buffer.alloc(32, 0xb2);
@@ -39,8 +44,8 @@ describeOnScanBackends('listing fingerprints on $name', (backend) => {
 
   /** Merge the root directory with `files` and `fingerprint`, inserting what is new. */
   async function merge(t: ScanTree, files: readonly string[], fingerprint: Buffer) {
-    return port.unitOfWork(async () => {
-      const m = await t.mergeListing({
+    return port.unitOfWork(() =>
+      mergeAndInsert(t, {
         deviceId: device.id,
         fsPath: Buffer.from('/'),
         parentDirId: undefined,
@@ -49,22 +54,11 @@ describeOnScanBackends('listing fingerprints on $name', (backend) => {
         kept: [],
         moves: 'probe',
         fingerprint,
-      });
-      await t.insertFiles(
-        m.fresh.map((f) => ({
-          deviceId: device.id,
-          dirId: m.dirId,
-          name: f.name,
-          meta: f.meta,
-          hashes: undefined,
-        })),
-      );
-      return m;
-    });
+      }),
+    );
   }
 
-  const newScan = async () =>
-    port.tree.open(await port.scans.start({ root: Buffer.from(top), owner: OWNER }));
+  const newScan = () => openScan(port, top);
   const finish = async (t: ScanTree) => port.unitOfWork(() => t.applyDeletions());
   const active = async () =>
     [...(await opened.rows())]

@@ -13,7 +13,12 @@ import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-por
 import { toMeta } from '../../src/scan/walker.js';
 import { writeTree } from '../helpers/fs.js';
 import type { Opened } from '../helpers/scan-backends.js';
-import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+import {
+  describeOnScanBackends,
+  mergeAndInsert,
+  openScan,
+  scanCatalogFixture,
+} from '../helpers/scan-port-suite.js';
 
 describeOnScanBackends('the scan port on $name, further', (backend) => {
   const f = scanCatalogFixture(backend, { name: 'further', mount: 'pool' });
@@ -48,8 +53,8 @@ describeOnScanBackends('the scan port on $name, further', (backend) => {
       kept?: string[];
     },
   ) {
-    return port.unitOfWork(async () => {
-      const m = await t.mergeListing({
+    return port.unitOfWork(() =>
+      mergeAndInsert(t, {
         deviceId: device.id,
         fsPath: Buffer.from(p.fsPath),
         parentDirId: p.parent,
@@ -57,22 +62,11 @@ describeOnScanBackends('the scan port on $name, further', (backend) => {
         subdirs: (p.subdirs ?? []).map((s) => Buffer.from(s)),
         kept: (p.kept ?? []).map((s) => Buffer.from(s)),
         moves: 'probe',
-      });
-      await t.insertFiles(
-        m.fresh.map((f) => ({
-          deviceId: device.id,
-          dirId: m.dirId,
-          name: f.name,
-          meta: f.meta,
-          hashes: undefined,
-        })),
-      );
-      return m;
-    });
+      }),
+    );
   }
 
-  const newScan = async () =>
-    port.tree.open(await port.scans.start({ root: Buffer.from(top), owner: OWNER }));
+  const newScan = () => openScan(port, top);
 
   /** path → status (and parent path) of every directory row. */
   const dirs = async () =>

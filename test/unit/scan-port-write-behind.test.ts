@@ -14,7 +14,12 @@ import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-por
 import { toMeta } from '../../src/scan/walker.js';
 import { writeTree } from '../helpers/fs.js';
 import type { Opened } from '../helpers/scan-backends.js';
-import { OWNER, describeOnScanBackends, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+import {
+  describeOnScanBackends,
+  mergeAndInsert,
+  openScan,
+  scanCatalogFixture,
+} from '../helpers/scan-port-suite.js';
 
 /** A batch that commits only when told to. */
 const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
@@ -46,7 +51,7 @@ describeOnScanBackends('rows written by the walk on $name', (backend) => {
       moves?: 'probe' | 'none';
     },
   ) {
-    const m = await t.mergeListing({
+    return mergeAndInsert(t, {
       deviceId: device.id,
       fsPath: Buffer.from(p.fsPath),
       parentDirId: p.parent,
@@ -55,20 +60,9 @@ describeOnScanBackends('rows written by the walk on $name', (backend) => {
       kept: [],
       moves: p.moves ?? 'probe',
     });
-    await t.insertFiles(
-      m.fresh.map((f) => ({
-        deviceId: device.id,
-        dirId: m.dirId,
-        name: f.name,
-        meta: f.meta,
-        hashes: undefined,
-      })),
-    );
-    return m;
   }
 
-  const newScan = async () =>
-    port.tree.open(await port.scans.start({ root: Buffer.from(top), owner: OWNER }));
+  const newScan = () => openScan(port, top);
 
   it('a file moved mid-walk is a possible move in its new directory: the probe sees the row inserted in the old one', async () => {
     writeTree(top, { 'a/f.txt': 'moving', 'b/keep.txt': 'k' });
