@@ -29,6 +29,8 @@ export interface Opened {
   dump(): Promise<CatalogDump>;
   /** Statements sent so far (PostgreSQL only: each is a round trip to the server). */
   readonly statements?: () => number;
+  /** The texts of the statements sent so far (PostgreSQL only). */
+  readonly statementTexts?: () => readonly string[];
   /** Where hosts mount devices (the DeviceMountCatalog concern), on the same connection. */
   readonly deviceMounts: DeviceMountCatalog['deviceMounts'];
   /** Whether the connection still has a transaction open. */
@@ -165,14 +167,18 @@ async function openPg(url: string): Promise<Opened> {
   const client = conn.client;
   // Count what the port sends: every statement is a round trip.
   let statements = 0;
+  const texts: string[] = [];
   const query = client.query.bind(client) as (...a: unknown[]) => unknown;
   client.query = ((...args: unknown[]) => {
     statements++;
+    const q = args[0];
+    texts.push(typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? ''));
     return query(...args);
   }) as typeof client.query;
   const reader = queuedClient(client);
   return {
     statements: () => statements,
+    statementTexts: () => texts,
     port: pgScanOps(client),
     deviceMounts: pgDeviceMountOps(client).deviceMounts,
     // Read as the port's own readers do: after what the scan queued behind its walk.

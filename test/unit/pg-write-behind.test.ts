@@ -1,7 +1,7 @@
 /**
  * What PostgreSQL's writes behind the walk (src/catalog/pg/write-behind.ts) add to the
  * guarantees the scan-port suites check on both backends: a first scan's new directories cost
- * no statement each; a queued write that fails is what the user is told, not the statements
+ * no statement each, and rows below them no conflict handling; a queued write that fails is what the user is told, not the statements
  * refused after it; and the real CLI scans a tree with no driver warning on its stderr (one
  * statement at a time per connection). A real server (test/helpers/pg.ts).
  */
@@ -79,6 +79,62 @@ describe('PostgreSQL writes behind the walk', () => {
     // statements, COMMIT: not one statement (or more) per directory as before.
     expect(opened.statements!() - before).toBeLessThan(12);
     expect((await opened.dump()).files).toHaveLength(n);
+  });
+
+  it('inserts rows below a directory its transaction inserted plainly, elsewhere keeping a row another scan inserted', async () => {
+    writeTree(top, { 'a.txt': 'a', 'sub/b.txt': 'b', 'c.txt': 'c' });
+    const t = await openScan(f.port, top);
+    const rowsOf = (dirId: number, files: ListedFile[]) =>
+      files.map((x) => ({
+        deviceId: device.id,
+        dirId,
+        name: x.name,
+        meta: x.meta,
+        hashes: undefined,
+      }));
+    /** The INSERTs of file rows sent while fn ran, as 'plain' or 'keep-existing'. */
+    const inserts = async (fn: () => Promise<void>) => {
+      const from = opened.statementTexts!().length;
+      await fn();
+      return opened.statementTexts!()
+        .slice(from)
+        .filter((q) => /INSERT INTO files\b/.test(q))
+        .map((q) => (/ON CONFLICT/.test(q) ? 'keep-existing' : 'plain'));
+    };
+    const writer = f.port.scanWriter(NEVER);
+    let rootId = 0;
+    // One transaction inserts the root and, below it, sub: neither can hold another's row.
+    expect(
+      await inserts(async () => {
+        await writer.begin();
+        const root = await listing(t, '/', undefined, listed('', ['a.txt']));
+        rootId = root.dirId;
+        await t.insertFiles(
+          rowsOf(
+            root.dirId,
+            root.fresh.map((x) => ({ name: x.name, meta: x.meta })),
+          ),
+        );
+        const sub = await listing(t, '/sub', root.dirId, listed('sub', ['b.txt']));
+        await t.insertFiles(
+          rowsOf(
+            sub.dirId,
+            sub.fresh.map((x) => ({ name: x.name, meta: x.meta })),
+          ),
+        );
+        await writer.commit();
+      }),
+    ).toEqual(['plain']);
+    // The next transaction adds a row to the root, committed before it: another scan may have
+    // inserted that path meanwhile, so the insert keeps theirs.
+    expect(
+      await inserts(async () => {
+        await writer.begin();
+        await t.insertFiles(rowsOf(rootId, listed('', ['c.txt'])));
+        await writer.commit();
+      }),
+    ).toEqual(['keep-existing']);
+    expect((await opened.dump()).files).toHaveLength(3);
   });
 
   it('a queued write that fails is reported as the cause, not the statements refused after it', async () => {

@@ -66,7 +66,9 @@ export class WriteBehind {
   /** Queue new file rows of scan `scanId`; resolves to their row ids, in order. */
   async addFiles(scanId: number, rows: readonly NewFileRow[]): Promise<number[]> {
     const ids = await this.fileIds.take(rows.length);
-    this.files.add(scanId, rows, ids);
+    this.files.add(scanId, rows, ids, (dirId) =>
+      this.insertedHere.has(dirId) ? 'plain' : 'keep-existing',
+    );
     await this.sendIfFull();
     return ids;
   }
