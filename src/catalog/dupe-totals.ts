@@ -8,7 +8,7 @@
  */
 import type { DB } from './open.js';
 import type { DupeRowFilter } from './dupes.js';
-import { dirtyKeyCount, storedTotalsSelect } from './group-totals.js';
+import { dirtiness, storedTotalsSelect } from './group-totals.js';
 
 export const dupesFromStoredTotals = (f: DupeRowFilter): boolean =>
   !f.crossDevice && !f.scoped && f.mtimeSince === undefined && f.mtimeBefore === undefined;
@@ -24,7 +24,7 @@ export function prepareStoredDupeGroups(db: DB, f: DupeRowFilter): number {
     .prepare(
       `INSERT INTO temp.dupe_groups (device_id, sha256, size, files, paths)
        SELECT device_id, sha256, size, inodes, paths
-         FROM (${storedTotalsSelect(dirtyKeyCount(db), where)})
+         FROM (${storedTotalsSelect(dirtiness(db), where)})
         ORDER BY (inodes - 1) * size DESC, sha256, device_id`,
     )
     .run().changes;

@@ -9,6 +9,11 @@
  * rows of clean keys and regroups only the dirty keys; a writer folds the dirty keys into the
  * stored rows (foldStoredTotals: at the end of a completed scan, and before a plan groups).
  * A writer killed before it folds leaves dirty keys behind: still exact, only slower to read.
+ *
+ * A device listed in `group_dirty_devices` has every key dirty, marked or not: readers regroup
+ * all of its keys and a fold rebuilds them. A PostgreSQL first scan lists its device there
+ * rather than marking each key (pg/dirty-devices.ts); SQLite never does, but a catalog copied
+ * from PostgreSQL may hold such rows, so both backends read them alike.
  */
 import type { DB } from './open.js';
 import { stmt } from './stmt.js';
@@ -17,8 +22,11 @@ import { stmt } from './stmt.js';
 export type GroupingSource =
   /** The stored totals: no row changed since they were last brought up to date. */
   | { readonly kind: 'cached' }
-  /** The stored totals, with the keys whose rows changed since regrouped. */
-  | { readonly kind: 'updated'; readonly keys: number }
+  /**
+   * The stored totals, with the keys whose rows changed since regrouped; `devices`, when
+   * present, devices whose every key was regrouped (a first scan not yet folded).
+   */
+  | { readonly kind: 'updated'; readonly keys: number; readonly devices?: number }
   /** Every row grouped (a scope, or a backend without stored totals). */
   | { readonly kind: 'regrouped' };
 
@@ -50,14 +58,21 @@ function totalsOver(source: string, where = ''): string {
  * their rows are read from the table for nlink, mode, uid and gid: on the reference tree 0.6×
  * the CPU of grouping every hashed row (a first scan folds every key; README "Performance").
  */
-const ALL_KEYS = totalsOver(
-  `(SELECT sha256, device_id, size FROM files INDEXED BY files_hashed
-     WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
-     GROUP BY sha256, device_id, size
-    HAVING min(inode) < max(inode)) k
-   JOIN files f INDEXED BY files_hashed
-     ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
-);
+function allKeys(devices: readonly number[] | 'every device'): string {
+  const only = devices === 'every device' ? '' : `AND device_id IN ${idList(devices)}`;
+  return totalsOver(
+    `(SELECT sha256, device_id, size FROM files INDEXED BY files_hashed
+       WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${only}
+       GROUP BY sha256, device_id, size
+      HAVING min(inode) < max(inode)) k
+     JOIN files f INDEXED BY files_hashed
+       ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
+  );
+}
+
+/** Device ids (integers read from the catalog) as an SQL list. */
+const idList = (ids: readonly number[]): string => `(${ids.map((d) => Number(d)).join(', ')})`;
+
 /** The rows of the dirty keys only, each key found through the same index. */
 const DIRTY_KEYS = totalsOver(
   `group_dirty d JOIN files f INDEXED BY files_hashed
@@ -68,8 +83,9 @@ const COLUMNS = 'device_id, sha256, size, inodes, paths, pinned, classes, saveab
 
 /** Rebuild every stored total (large folds). */
 const REBUILD_GROUP_TOTALS = `DELETE FROM group_totals;
-  INSERT INTO group_totals (${COLUMNS}) ${ALL_KEYS};
-  DELETE FROM group_dirty;`;
+  INSERT INTO group_totals (${COLUMNS}) ${allKeys('every device')};
+  DELETE FROM group_dirty;
+  DELETE FROM group_dirty_devices;`;
 
 /**
  * Above this share of the stored groups, a fold regroups everything: reading every hashed row
@@ -78,9 +94,31 @@ const REBUILD_GROUP_TOTALS = `DELETE FROM group_totals;
  */
 const FULL_REBUILD_SHARE = 0.25;
 
-export function dirtyKeyCount(db: DB): number {
-  return (stmt(db, 'SELECT count(*) AS n FROM group_dirty').get() as { n: number }).n;
+/** What is dirty in the stored totals: keys one by one, and devices whose every key is. */
+export interface Dirtiness {
+  readonly keys: number;
+  readonly devices: readonly number[];
 }
+
+export function dirtiness(db: DB): Dirtiness {
+  const keys = (stmt(db, 'SELECT count(*) AS n FROM group_dirty').get() as { n: number }).n;
+  const devices = (
+    stmt(db, 'SELECT device_id FROM group_dirty_devices ORDER BY device_id').all() as {
+      device_id: number;
+    }[]
+  ).map((r) => r.device_id);
+  return { keys, devices };
+}
+
+const isClean = (d: Dirtiness): boolean => d.keys === 0 && d.devices.length === 0;
+
+/** How a grouping read with storedTotalsSelect(d) was obtained. */
+export const groupingSourceOf = (d: Dirtiness): GroupingSource =>
+  isClean(d)
+    ? { kind: 'cached' }
+    : d.devices.length === 0
+      ? { kind: 'updated', keys: d.keys }
+      : { kind: 'updated', keys: d.keys, devices: d.devices.length };
 
 /**
  * Bring the stored totals up to date with the rows (a writer only: inside the caller's unit of
@@ -88,7 +126,15 @@ export function dirtyKeyCount(db: DB): number {
  */
 export function foldGroupTotals(db: DB): number {
   const fold = (): number => {
-    const dirty = dirtyKeyCount(db);
+    const d = dirtiness(db);
+    if (d.devices.length > 0) {
+      const devices = idList(d.devices);
+      db.exec(`DELETE FROM group_totals WHERE device_id IN ${devices};
+               INSERT INTO group_totals (${COLUMNS}) ${allKeys(d.devices)};
+               DELETE FROM group_dirty WHERE device_id IN ${devices};
+               DELETE FROM group_dirty_devices WHERE device_id IN ${devices};`);
+    }
+    const dirty = d.devices.length > 0 ? dirtiness(db).keys : d.keys;
     if (dirty === 0) return 0;
     const stored = (stmt(db, 'SELECT count(*) AS n FROM group_totals').get() as { n: number }).n;
     if (dirty > FULL_REBUILD_SHARE * stored) {
@@ -110,27 +156,31 @@ export function foldGroupTotals(db: DB): number {
  * folds before (prepareSameDeviceGroups), a reader never does.
  */
 export function fillSameGroupsFromTotals(db: DB, deviceId: number | undefined): GroupingSource {
-  const dirty = dirtyKeyCount(db);
+  const d = dirtiness(db);
   const device = deviceId === undefined ? '' : `AND device_id = ${Number(deviceId)}`;
   db.prepare(
     `INSERT INTO temp.same_groups (${COLUMNS})
-     SELECT ${COLUMNS} FROM (${storedTotalsSelect(dirty, device)})
+     SELECT ${COLUMNS} FROM (${storedTotalsSelect(d, device)})
       ORDER BY saveable DESC, device_id, sha256`,
   ).run();
-  return dirty === 0 ? { kind: 'cached' } : { kind: 'updated', keys: dirty };
+  return groupingSourceOf(d);
 }
 
 /**
  * Every key's totals (device_id, sha256, size, inodes, paths, pinned, classes, saveable) in
- * one SELECT: clean keys as stored, the `dirty` dirty keys regrouped from their rows; `where`
- * (`AND …` on those columns) applies to both. Writes nothing.
+ * one SELECT: clean keys as stored, dirty keys regrouped from their rows, and every key of a
+ * dirty device; `where` (`AND …` on those columns) applies to each. Writes nothing.
  */
-export function storedTotalsSelect(dirty: number, where: string): string {
-  return dirty === 0
-    ? `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${where}`
-    : `SELECT ${COLUMNS} FROM group_totals t
-        WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
-                            AND d.sha256 = t.sha256 AND d.size = t.size) ${where}
-       UNION ALL
-       SELECT ${COLUMNS} FROM (${DIRTY_KEYS}) WHERE 1 ${where}`;
+export function storedTotalsSelect(d: Dirtiness, where: string): string {
+  if (isClean(d)) return `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${where}`;
+  const notWhole = d.devices.length === 0 ? '' : `AND device_id NOT IN ${idList(d.devices)}`;
+  const parts = [
+    `SELECT ${COLUMNS} FROM group_totals t
+      WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
+                          AND d.sha256 = t.sha256 AND d.size = t.size) ${notWhole} ${where}`,
+  ];
+  if (d.keys > 0) parts.push(`SELECT ${COLUMNS} FROM (${DIRTY_KEYS}) WHERE 1 ${notWhole} ${where}`);
+  if (d.devices.length > 0)
+    parts.push(`SELECT ${COLUMNS} FROM (${allKeys(d.devices)}) WHERE 1 ${where}`);
+  return parts.join('\n UNION ALL\n');
 }

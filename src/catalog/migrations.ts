@@ -396,6 +396,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS device_mounts_device ON device_mounts(device_id);
   `,
+  // 16 (issue 15): devices whose every group key is dirty (group-totals.ts). A PostgreSQL first
+  // scan lists its device there instead of marking its keys one by one (pg/dirty-devices.ts);
+  // SQLite's readers and fold honour the table (a catalog copied from PostgreSQL may hold rows).
+  `
+  CREATE TABLE IF NOT EXISTS group_dirty_devices (
+    device_id INTEGER NOT NULL,
+    PRIMARY KEY (device_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

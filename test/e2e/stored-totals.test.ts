@@ -314,6 +314,47 @@ describe('stored group totals and device usage', () => {
     await expectExactBothWays(cat);
   });
 
+  it('a device listed as dirty in whole (as a catalog copied from PostgreSQL may hold) is regrouped by readers and rebuilt by a fold', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    writeTree(tree, {
+      'a/1': CONTENTS[0]!,
+      'a/2': CONTENTS[0]!,
+      'b/1': CONTENTS[1]!,
+      'b/2': CONTENTS[1]!,
+    });
+    run(['scan', tree], cat);
+    const before = run(['conductor', 'analyze'], cat) as { same_device: unknown };
+    // The device's stored groups are gone, none of its keys is marked: only the device's row
+    // says they must be regrouped (a PostgreSQL first scan that has not folded leaves that).
+    const db = new Database(cat);
+    try {
+      db.exec(`DELETE FROM group_totals;
+               INSERT INTO group_dirty_devices (device_id) SELECT id FROM devices;`);
+    } finally {
+      db.close();
+    }
+    const a = run(['conductor', 'analyze'], cat) as {
+      same_device: { groups: number; source: { kind: string; keys?: number; devices?: number } };
+    };
+    expect(a.same_device.source).toEqual({ kind: 'updated', keys: 0, devices: 1 });
+    expect({ ...a.same_device, source: undefined }).toEqual({
+      ...(before.same_device as object),
+      source: undefined,
+    });
+    await expectExactBothWays(cat);
+    const after = new Database(cat, { readonly: true });
+    try {
+      expect(after.prepare('SELECT count(*) AS n FROM group_dirty_devices').get()).toEqual({
+        n: 0,
+      });
+    } finally {
+      after.close();
+    }
+  });
+
   it('a catalog made before the stored totals gets them built when opened', async () => {
     const dir = tempDir();
     dirs.push(dir);

@@ -14,7 +14,7 @@ import type { Member } from '../groups.js';
 import type { GroupKind, GroupPage, GroupSelection, PlanningOps, SizeRange } from '../plan-port.js';
 import type { ScopeDir } from '../scope.js';
 import { exactRows } from './exact.js';
-import { pgDirtyKeys, storedGroupsSql } from './stored-totals.js';
+import { pgDirtiness, storedGroupsSql } from './stored-totals.js';
 
 const SLASH = 0x2f;
 
@@ -66,7 +66,7 @@ async function selectSameDevice(client: pg.Client, sel: GroupSelection): Promise
   // plan is one unit of work, so it does not fold: a fold waits for other hosts' writers.
   const groups = sel.scoped
     ? undefined
-    : storedGroupsSql(await pgDirtyKeys(client), deviceClause(sel));
+    : storedGroupsSql(await pgDirtiness(client), deviceClause(sel));
   await client.query(
     `INSERT INTO pg_temp.same_groups
      SELECT row_number() OVER (ORDER BY g.saveable DESC, g.device_id, g.sha256, g.size), g.*

@@ -8,7 +8,7 @@ import { pgLimit, type Int } from './query-sql.js';
 import type { DupeGroupKey, DupePath, DupeRowFilter } from '../dupes.js';
 import type { DupeGroupRows, DupeListing, DupeQueries } from '../query-port.js';
 import { applyPgScope, pgScopeClause } from './query-scope.js';
-import { pgDirtyKeys, storedGroupsSql } from './stored-totals.js';
+import { pgDirtiness, storedGroupsSql } from './stored-totals.js';
 
 /** The row filter as SQL over `files` columns, its parameters numbered from `first`. */
 function rowWhere(f: DupeRowFilter, first: number): { sql: string; params: unknown[] } {
@@ -45,7 +45,7 @@ async function prepareStoredDupes(client: pg.Client, f: DupeRowFilter): Promise<
     `INSERT INTO pg_temp.dupe_groups
      SELECT row_number() OVER (ORDER BY (inodes - 1) * size DESC, sha256, device_id),
             device_id, sha256, size, inodes, paths
-       FROM (${storedGroupsSql(await pgDirtyKeys(client), where)}) g`,
+       FROM (${storedGroupsSql(await pgDirtiness(client), where)}) g`,
   );
   return r.rowCount ?? 0;
 }

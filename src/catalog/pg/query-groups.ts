@@ -21,8 +21,8 @@ import type {
 import { applyPgScope, pgScopeClause } from './query-scope.js';
 import { pgUnitOfWork } from './tx.js';
 import { readAhead } from './read-ahead.js';
-import type { GroupingSource } from '../group-totals.js';
-import { groupingSource, pgDirtyKeys, storedGroupsSql, TOTALS_COLUMNS } from './stored-totals.js';
+import { groupingSourceOf, type GroupingSource } from '../group-totals.js';
+import { pgDirtiness, storedGroupsSql, TOTALS_COLUMNS } from './stored-totals.js';
 
 const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
   deviceId === undefined ? '' : `AND ${col} = ${Number(deviceId)}`;
@@ -66,13 +66,13 @@ async function groupStored(
   client: pg.Client,
   deviceId: number | undefined,
 ): Promise<GroupingSource> {
-  const dirty = await pgDirtyKeys(client);
+  const dirty = await pgDirtiness(client);
   await client.query(
     `INSERT INTO pg_temp.same_groups
      SELECT row_number() OVER (ORDER BY saveable DESC, device_id, sha256), ${TOTALS_COLUMNS}
        FROM (${storedGroupsSql(dirty, deviceFilter(deviceId))}) g`,
   );
-  return groupingSource(dirty);
+  return groupingSourceOf(dirty);
 }
 
 /** pg_temp.same_groups from every row (in scope): what the stored totals must equal. */

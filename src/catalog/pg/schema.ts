@@ -10,6 +10,7 @@
  * the SQLite schema as of its migration 11, hosts included); `hashall_schema` records them.
  * PostgreSQL version 2 is SQLite's migration 12 (stored totals).
  */
+import { DIRTY_DEVICES_MIGRATION } from './dirty-devices.js';
 import { FILE_REFERENCES_MIGRATION } from './file-references.js';
 
 export const PG_MIGRATIONS: readonly string[] = [
@@ -365,6 +366,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE dirs SET (fillfactor = 45);
   `,
+  // 9 (issue 15 P1: a first scan's speed): devices whose every key is dirty, claimed by a first
+  // scan instead of marking its keys one by one (./dirty-devices.ts says how and why; SQLite
+  // migration 16 adds the same table).
+  DIRTY_DEVICES_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

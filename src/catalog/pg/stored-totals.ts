@@ -18,7 +18,7 @@
  * transaction that wrote rows (two such folds would wait for each other: a deadlock).
  */
 import type pg from 'pg';
-import type { GroupingSource } from '../group-totals.js';
+import type { Dirtiness } from '../group-totals.js';
 import type { DeviceUsage } from '../devices.js';
 import type { Int } from './query-sql.js';
 import { pgInTransaction, pgUnitOfWork } from './tx.js';
@@ -48,15 +48,21 @@ function totalsOver(source: string, where = ''): string {
 }
 
 /**
- * Every key's totals, in two passes (as ./query-groups.ts groups): the keys with two or more
- * inodes from the files_hashed index alone (an index-only scan in grouping order), then the
- * rows of those keys only.
+ * Every key's totals (of `devices` only, if given), in two passes (as ./query-groups.ts
+ * groups): the keys with two or more inodes from the files_hashed index alone (an index-only
+ * scan in grouping order), then the rows of those keys only.
  */
-export const ALL_KEYS = totalsOver(
-  `(SELECT sha256, device_id, size FROM files WHERE ${COUNTED('')}
-     GROUP BY sha256, device_id, size HAVING min(inode) <> max(inode)) k
-   JOIN files f ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
-);
+function allKeys(devices: readonly number[] | 'every device'): string {
+  const only = devices === 'every device' ? '' : `AND device_id IN ${idList(devices)}`;
+  return totalsOver(
+    `(SELECT sha256, device_id, size FROM files WHERE ${COUNTED('')} ${only}
+       GROUP BY sha256, device_id, size HAVING min(inode) <> max(inode)) k
+     JOIN files f ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
+  );
+}
+
+/** Device ids (integers read from the catalog) as an SQL list. */
+const idList = (ids: readonly number[]): string => `(${ids.map((d) => Number(d)).join(', ')})`;
 
 /** The dirty keys' totals, each key's rows found on the files_hashed index. */
 export const DIRTY_KEYS = totalsOver(
@@ -82,7 +88,8 @@ const count = async (client: pg.Client, sql: string): Promise<number> =>
 /** Whether any key or device is marked dirty (committed marks): one round trip. */
 async function anythingDirty(client: pg.Client): Promise<boolean> {
   const r = await client.query<{ dirty: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM group_dirty) OR EXISTS (SELECT 1 FROM usage_dirty) AS dirty`,
+    `SELECT EXISTS (SELECT 1 FROM group_dirty) OR EXISTS (SELECT 1 FROM usage_dirty)
+            OR EXISTS (SELECT 1 FROM group_dirty_devices) AS dirty`,
   );
   return r.rows[0]!.dirty;
 }
@@ -109,12 +116,27 @@ export async function foldPgStoredTotals(client: pg.Client): Promise<FoldOutcome
   return pgUnitOfWork(client, async () => {
     // Lock order: group_dirty first, as the triggers write them.
     await client.query('LOCK TABLE group_dirty, usage_dirty IN SHARE ROW EXCLUSIVE MODE');
+    // Dirty devices no running scan holds (./dirty-devices.ts): every key rebuilt.
+    const whole = (
+      await client.query<{ device_id: Int }>(
+        'SELECT device_id FROM group_dirty_devices ORDER BY device_id FOR UPDATE SKIP LOCKED',
+      )
+    ).rows.map((r) => Number(r.device_id));
+    if (whole.length > 0) {
+      const list = idList(whole);
+      await client.query(`DELETE FROM group_totals WHERE device_id IN ${list}`);
+      await client.query(`INSERT INTO group_totals (${TOTALS_COLUMNS}) ${allKeys(whole)}`);
+      await client.query(`DELETE FROM group_dirty WHERE device_id IN ${list}`);
+      await client.query(`DELETE FROM group_dirty_devices WHERE device_id IN ${list}`);
+    }
     const keys = await count(client, 'SELECT count(*) AS n FROM group_dirty');
     if (keys > 0) {
       const stored = await count(client, 'SELECT count(*) AS n FROM group_totals');
       if (keys > FULL_REBUILD_SHARE * stored) {
         await client.query(`DELETE FROM group_totals`);
-        await client.query(`INSERT INTO group_totals (${TOTALS_COLUMNS}) ${ALL_KEYS}`);
+        await client.query(
+          `INSERT INTO group_totals (${TOTALS_COLUMNS}) ${allKeys('every device')}`,
+        );
       } else {
         await client.query(`DELETE FROM group_totals t USING group_dirty d
                              WHERE t.device_id = d.device_id AND t.sha256 = d.sha256 AND t.size = d.size`);
@@ -133,26 +155,36 @@ export async function foldPgStoredTotals(client: pg.Client): Promise<FoldOutcome
 }
 
 /**
- * The same-device groups from the stored totals, clean keys as stored and dirty keys regrouped,
- * as one SELECT of TOTALS_COLUMNS (one statement: one snapshot of totals, dirty keys and rows).
- * Writes nothing. `dirty`: how many keys are dirty (0: the stored rows alone).
+ * The same-device groups from the stored totals, clean keys as stored, dirty keys and every key
+ * of a dirty device regrouped, as one SELECT of TOTALS_COLUMNS (one statement: one snapshot of
+ * totals, dirty keys and rows). Writes nothing. `d`: what pgDirtiness read.
  */
-export function storedGroupsSql(dirty: number, deviceWhere: string): string {
-  if (dirty === 0) return `SELECT ${TOTALS_COLUMNS} FROM group_totals WHERE true ${deviceWhere}`;
-  return `SELECT ${TOTALS_COLUMNS} FROM group_totals t
-           WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
-                               AND d.sha256 = t.sha256 AND d.size = t.size) ${deviceWhere}
-          UNION ALL
-          SELECT ${TOTALS_COLUMNS} FROM (${DIRTY_KEYS}) x WHERE true ${deviceWhere}`;
+export function storedGroupsSql(d: Dirtiness, deviceWhere: string): string {
+  if (d.keys === 0 && d.devices.length === 0)
+    return `SELECT ${TOTALS_COLUMNS} FROM group_totals WHERE true ${deviceWhere}`;
+  const notWhole = d.devices.length === 0 ? '' : `AND device_id NOT IN ${idList(d.devices)}`;
+  const parts = [
+    `SELECT ${TOTALS_COLUMNS} FROM group_totals t
+      WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id
+                          AND d.sha256 = t.sha256 AND d.size = t.size) ${notWhole} ${deviceWhere}`,
+  ];
+  if (d.keys > 0)
+    parts.push(
+      `SELECT ${TOTALS_COLUMNS} FROM (${DIRTY_KEYS}) x WHERE true ${notWhole} ${deviceWhere}`,
+    );
+  if (d.devices.length > 0)
+    parts.push(`SELECT ${TOTALS_COLUMNS} FROM (${allKeys(d.devices)}) w WHERE true ${deviceWhere}`);
+  return parts.join('\n UNION ALL\n');
 }
 
-/** How many keys are dirty, and how a grouping read with storedGroupsSql was obtained. */
-export async function pgDirtyKeys(client: pg.Client): Promise<number> {
-  return count(client, 'SELECT count(*) AS n FROM group_dirty');
+/** What is dirty (dirty keys, and devices whose every key is), in one round trip. */
+export async function pgDirtiness(client: pg.Client): Promise<Dirtiness> {
+  const r = await client.query<{ keys: Int; devices: Int[] }>(
+    `SELECT (SELECT count(*) FROM group_dirty) AS keys,
+            ARRAY(SELECT device_id FROM group_dirty_devices ORDER BY device_id) AS devices`,
+  );
+  return { keys: Number(r.rows[0]!.keys), devices: r.rows[0]!.devices.map((x) => Number(x)) };
 }
-
-export const groupingSource = (dirty: number): GroupingSource =>
-  dirty === 0 ? { kind: 'cached' } : { kind: 'updated', keys: dirty };
 
 /** Active paths, distinct inodes and their bytes per device: stored, dirty devices counted. */
 export async function pgStoredUsage(client: pg.Client): Promise<Omit<DeviceUsage, 'lastScanAt'>[]> {

@@ -171,6 +171,9 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
     ...pgDirFingerprintOps(client, scanId),
     async mergeListing(l): Promise<MergedListing> {
       const noneYet = { new: 0, changed: 0, unchanged: 0 };
+      // A device's first scan: every key of the device is dirty, so its transactions claim
+      // the device rather than mark each key (dirty-devices.ts).
+      if (l.moves === 'none' && pgInTransaction(client)) wb.claimDevice(l.deviceId);
       if (
         l.parentDirId !== undefined &&
         l.moves !== 'probe' &&

@@ -19,6 +19,7 @@
 import type pg from 'pg';
 import type { InodeRef } from '../hashing.js';
 import type { NewFileRow } from '../scan-port.js';
+import { claimDevices } from './dirty-devices.js';
 import { writeDirRows, type BufferedDir } from './dir-rows.js';
 import { FileRowBuffer, type BufferedIdentity } from './file-rows.js';
 import { markInodes, writeHashes, type StoredHash } from './hash-rows.js';
@@ -51,6 +52,9 @@ export class WriteBehind {
   private readonly dirIds: IdBlocks;
   /** Directories this transaction inserted (or queued): a directory below one is new too. */
   private readonly insertedHere = new Set<number>();
+  /** Devices this transaction claimed, or will in its next step (dirty-devices.ts). */
+  private readonly claimedHere = new Set<number>();
+  private claims: number[] = [];
   private chain: Promise<void> = Promise.resolve();
   private queued: Promise<void>[] = [];
   /** Bumped by discard(): steps queued before it are skipped. */
@@ -82,6 +86,16 @@ export class WriteBehind {
     this.dirs.push({ ...d, id: id! });
     this.insertedHere.add(id!);
     return id!;
+  }
+
+  /**
+   * Claim a device for this transaction (dirty-devices.ts), ahead of the rows queued after
+   * this call: the claim is the first statement of the step that sends them.
+   */
+  claimDevice(deviceId: number): void {
+    if (this.claimedHere.has(deviceId)) return;
+    this.claimedHere.add(deviceId);
+    this.claims.push(deviceId);
   }
 
   /** Whether this transaction inserted the directory (by its own statement or queued). */
@@ -125,6 +139,7 @@ export class WriteBehind {
   /** The transaction committed: its directories are visible to other scans from now on. */
   committed(): void {
     this.insertedHere.clear();
+    this.claimedHere.clear();
   }
 
   /**
@@ -138,7 +153,9 @@ export class WriteBehind {
     this.hashes = [];
     this.read = [];
     this.failed = [];
+    this.claims = [];
     this.insertedHere.clear();
+    this.claimedHere.clear();
     await this.chain;
     this.failure = undefined;
   }
@@ -165,12 +182,15 @@ export class WriteBehind {
 
   /** Queue what is buffered as one step. */
   private send(): void {
+    const claims = this.claims;
     const dirs = this.dirs;
     const files = this.files.take();
     const hashes = this.hashes;
     const read = this.read;
     const failed = this.failed;
-    if (dirs.length + files.length + hashes.length + read.length + failed.length === 0) return;
+    const rows = dirs.length + files.length + hashes.length + read.length + failed.length;
+    if (claims.length + rows === 0) return;
+    this.claims = [];
     this.dirs = [];
     this.hashes = [];
     this.read = [];
@@ -180,6 +200,7 @@ export class WriteBehind {
     const step = this.chain.then(async () => {
       if (this.failure || gen !== this.generation) return;
       try {
+        await claimDevices(client, claims);
         await writeDirRows(client, dirs);
         await this.files.write(client, files);
         // Ids resolved now: the rows written above may have been another scan's already.
