@@ -94,6 +94,17 @@ async function anythingDirty(client: pg.Client): Promise<boolean> {
   return r.rows[0]!.dirty;
 }
 
+/**
+ * For the fold's transaction: memory to sort and hash a device's rows in (a first scan's fold
+ * regroups them all: with the default 4 MB, the reference tree's 95,000 hashed rows were sorted
+ * on disk), unless the server allows more already; and no parallel workers, which on a
+ * catalog with statistics each built the same hash of every key again (3× the work on two
+ * cores, for the one the client and the other hosts wait on). Local to the transaction.
+ */
+const FOLD_SETTINGS = `SELECT set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024
+                                           THEN '64MB' ELSE current_setting('work_mem') END, true),
+                              set_config('max_parallel_workers_per_gather', '0', true)`;
+
 /** What one fold did: dirty keys and devices brought up to date. */
 export type FoldOutcome =
   | { readonly kind: 'folded'; readonly keys: number; readonly devices: number }
@@ -116,6 +127,7 @@ export async function foldPgStoredTotals(client: pg.Client): Promise<FoldOutcome
   return pgUnitOfWork(client, async () => {
     // Lock order: group_dirty first, as the triggers write them.
     await client.query('LOCK TABLE group_dirty, usage_dirty IN SHARE ROW EXCLUSIVE MODE');
+    await client.query(FOLD_SETTINGS);
     // Dirty devices no running scan holds (./dirty-devices.ts): every key rebuilt.
     const whole = (
       await client.query<{ device_id: Int }>(
