@@ -31,6 +31,8 @@ export interface Opened {
   readonly statements?: () => number;
   /** The texts of the statements sent so far (PostgreSQL only). */
   readonly statementTexts?: () => readonly string[];
+  /** A count read straight from the catalog, after what the scan queued (PostgreSQL only). */
+  readonly count?: (sql: string) => Promise<number>;
   /** Where hosts mount devices (the DeviceMountCatalog concern), on the same connection. */
   readonly deviceMounts: DeviceMountCatalog['deviceMounts'];
   /** Whether the connection still has a transaction open. */
@@ -179,6 +181,10 @@ async function openPg(url: string): Promise<Opened> {
   return {
     statements: () => statements,
     statementTexts: () => texts,
+    count: async (sql) => {
+      await writeBehind(client).sync();
+      return Number((await reader.query<{ n: string }>(sql)).rows[0]!.n);
+    },
     port: pgScanOps(client),
     deviceMounts: pgDeviceMountOps(client).deviceMounts,
     // Read as the port's own readers do: after what the scan queued behind its walk.

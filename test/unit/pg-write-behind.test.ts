@@ -137,6 +137,49 @@ describe('PostgreSQL writes behind the walk', () => {
     expect((await opened.dump()).files).toHaveLength(3);
   });
 
+  it('a first scan claims its device in the hash stages too: their results mark no key one by one', async () => {
+    writeTree(top, { 'a.txt': 'same', 'b.txt': 'same', 'c.txt': 'other' });
+    const results = async (ids: readonly number[], files: ListedFile[]) =>
+      f.port.unitOfWork(() =>
+        f.port.hashing.writeResults({
+          stored: files.map((x, i) => ({
+            target: { fileId: ids[i]!, paths: 1, deviceId: device.id, ...x.meta },
+            prefix: Buffer.from(`prefix of ${x.name.toString()}`),
+            sha256: Buffer.from(`sha of ${x.name.toString()}`.padEnd(32, '.')),
+          })),
+          read: [],
+          failed: [],
+        }),
+      );
+    const dirty = () => opened.count!('SELECT count(*) AS n FROM group_dirty');
+    const claimed = () => opened.count!('SELECT count(*) AS n FROM group_dirty_devices');
+    // This connection's scan lists the device for the first time (no row on it before).
+    await f.port.hashing.startSession();
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const files = listed('', ['a.txt', 'b.txt', 'c.txt']);
+    const root = await listing(t, '/', undefined, files);
+    const ids = await t.insertFiles(
+      root.fresh.map((x) => ({
+        deviceId: device.id,
+        dirId: root.dirId,
+        name: x.name,
+        meta: x.meta,
+        hashes: undefined,
+      })),
+    );
+    await writer.commit();
+    expect(await claimed()).toBe(1);
+    // A hash stage's transaction after the walk: claimed again, so nothing is marked.
+    await results(ids.slice(0, 1), files.slice(0, 1));
+    expect(await dirty()).toBe(0);
+    // The next scan on this connection is not the device's first: its results mark keys.
+    await f.port.hashing.startSession();
+    await results(ids.slice(1, 2), files.slice(1, 2));
+    expect(await dirty()).toBe(1);
+  });
+
   it('a queued write that fails is reported as the cause, not the statements refused after it', async () => {
     writeTree(top, { 'a.txt': 'a' });
     const t = await openScan(f.port, top);

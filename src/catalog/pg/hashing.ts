@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { HashResults, HashStage, JobRow } from '../hashing.js';
 import type { HashingOps } from '../scan-port.js';
 import { writeHashes } from './hash-rows.js';
+import { pgInTransaction } from './tx.js';
 import { writeBehind } from './write-behind.js';
 import {
   SIZE_COLLISION,
@@ -42,6 +43,7 @@ interface RawJob {
 export function pgHashingOps(client: pg.Client): HashingOps {
   return {
     async startSession() {
+      writeBehind(client).startScan();
       // The inodes read so far and those whose hashing failed (not retried in this scan).
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS read_inodes (device_id bigint, inode bigint,
                                                                        PRIMARY KEY (device_id, inode));
@@ -112,6 +114,10 @@ export function pgHashingOps(client: pg.Client): HashingOps {
       // results of inodes with one path are written behind the walk too (write-behind.ts). An
       // inode with several paths is matched by inode, so every row queued is written first.
       const wb = writeBehind(client);
+      // Rows of a device this connection scans for the first time: claimed, not marked key by
+      // key (dirty-devices.ts).
+      if (pgInTransaction(client))
+        for (const s of res.stored) wb.claimIfFirstScanned(s.target.deviceId);
       const many = res.stored.filter((s) => s.target.paths !== 1);
       const one = res.stored.filter(
         (s) => s.target.paths === 1 && !wb.setHashes(s.target.fileId, s.target, s),

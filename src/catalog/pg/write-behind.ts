@@ -55,6 +55,8 @@ export class WriteBehind {
   /** Devices this transaction claimed, or will in its next step (dirty-devices.ts). */
   private readonly claimedHere = new Set<number>();
   private claims: number[] = [];
+  /** Devices whose first scan this connection runs: their later transactions claim them too. */
+  private readonly firstScanned = new Set<number>();
   private chain: Promise<void> = Promise.resolve();
   private queued: Promise<void>[] = [];
   /** Bumped by discard(): steps queued before it are skipped. */
@@ -93,9 +95,23 @@ export class WriteBehind {
    * this call: the claim is the first statement of the step that sends them.
    */
   claimDevice(deviceId: number): void {
+    this.firstScanned.add(deviceId);
     if (this.claimedHere.has(deviceId)) return;
     this.claimedHere.add(deviceId);
     this.claims.push(deviceId);
+  }
+
+  /** A new scan on this connection: no device is being scanned for the first time yet. */
+  startScan(): void {
+    this.firstScanned.clear();
+  }
+
+  /**
+   * Claim a device for this transaction if this connection's scan is its first (the hash
+   * stages' transactions after the walk: every key of the device is rebuilt by the fold anyway).
+   */
+  claimIfFirstScanned(deviceId: number): void {
+    if (this.firstScanned.has(deviceId)) this.claimDevice(deviceId);
   }
 
   /** Whether this transaction inserted the directory (by its own statement or queued). */
