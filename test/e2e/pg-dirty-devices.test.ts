@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { claimDevices } from '../../src/catalog/pg/dirty-devices.js';
-import { foldPgStoredTotals, type FoldOutcome } from '../../src/catalog/pg/stored-totals.js';
+import { foldPgStoredTotals } from '../../src/catalog/pg/stored-totals.js';
 import { hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { killAt } from '../helpers/kill-at.js';
-import { PgClients, scanOk } from '../helpers/pg-cli.js';
+import { PgClients, scanOk, startFold } from '../helpers/pg-cli.js';
 import { pgBackend, pgTestCluster } from '../helpers/scan-backends.js';
 import { expectExactPg } from '../helpers/stored-totals.js';
 
@@ -172,21 +172,10 @@ describe.skipIf(pgBackend.unavailable)('devices whose every key is dirty', () =>
     await scan.query('BEGIN');
     await claimDevices(scan, [device]);
     await scan.query('UPDATE files SET gid = gid + 1 WHERE id = $1', [hashed[1]]);
-    const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    let outcome: FoldOutcome | undefined;
-    const fold = foldPgStoredTotals(c).then((o) => (outcome = o));
-    for (;;) {
-      const w = await watcher.query<{ wait: string | null }>(
-        'SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1',
-        [pid],
-      );
-      if (outcome !== undefined || w.rows[0]?.wait === 'Lock') break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(outcome).toBeUndefined();
+    const fold = await startFold(c, watcher);
+    expect(fold.outcome()).toBeUndefined();
     await scan.query('COMMIT');
-    await fold;
-    expect(outcome).toEqual({ kind: 'folded', keys: 0, devices: 0 });
+    expect(await fold.done).toEqual({ kind: 'folded', keys: 0, devices: 0 });
     expect(await claims(watcher)).toEqual([]);
     await expectExactPg(watcher);
     expect(analyze(url).same_device.source).toEqual({ kind: 'cached' });

@@ -9,11 +9,10 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { foldPgStoredTotals, type FoldOutcome } from '../../src/catalog/pg/stored-totals.js';
 import { CLI } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { mountTmpfs, requireMounts, unmountAll } from '../helpers/mounts.js';
-import { PgClients, scanOk } from '../helpers/pg-cli.js';
+import { PgClients, scanOk, startFold } from '../helpers/pg-cli.js';
 import { pgBackend, pgTestCluster } from '../helpers/scan-backends.js';
 import { expectExactPg } from '../helpers/stored-totals.js';
 
@@ -75,23 +74,10 @@ describe.skipIf(pgBackend.unavailable)('the stored totals fold on PostgreSQL', (
     await writer.query('BEGIN');
     await writer.query('UPDATE files SET uid = uid + 1 WHERE id = $1', [ids[1]]);
     // A fold now must not clear the key with totals that miss the open change.
-    const pid = (await folder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
-      .pid;
-    let outcome: FoldOutcome | undefined;
-    const fold = foldPgStoredTotals(folder).then((o) => (outcome = o));
-    // Until the fold has either finished or is waiting for a lock (a state, not a time).
-    for (;;) {
-      const w = await watcher.query<{ wait: string | null }>(
-        'SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1',
-        [pid],
-      );
-      if (outcome !== undefined || w.rows[0]?.wait === 'Lock') break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(outcome).toBeUndefined(); // it waits for the writer
+    const fold = await startFold(folder, watcher);
+    expect(fold.outcome()).toBeUndefined(); // it waits for the writer
     await writer.query('COMMIT');
-    await fold;
-    expect(outcome).toEqual({ kind: 'folded', keys: 1, devices: 0 });
+    expect(await fold.done).toEqual({ kind: 'folded', keys: 1, devices: 0 });
     // Nothing dirty is left, and the stored rows are those of a full grouping.
     expect(
       Number(

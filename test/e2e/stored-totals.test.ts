@@ -49,6 +49,17 @@ function run(
   return r.json();
 }
 
+/** A new tree of `files` in a temporary directory, scanned into a new catalog there. */
+function scannedTree(files: Record<string, string>): { tree: string; cat: string } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const tree = join(dir, 'tree');
+  const cat = join(dir, 'catalog.db');
+  writeTree(tree, files);
+  run(['scan', tree], cat);
+  return { tree, cat };
+}
+
 interface Grouping {
   readonly totals: { groups: number; saveable: number; pinnedInodes: number };
   readonly rows: GroupKey[];
@@ -252,11 +263,7 @@ describe.each(BACKENDS)('stored group totals and device usage on $name', (backen
 
 describe('stored group totals and device usage', () => {
   it('analyze says how it got the groups: cached after an unchanged rescan, N keys after execute', () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    writeTree(tree, {
+    const { tree, cat } = scannedTree({
       'a/1': CONTENTS[0]!,
       'a/2': CONTENTS[0]!,
       'b/3': CONTENTS[1]!,
@@ -264,7 +271,6 @@ describe('stored group totals and device usage', () => {
       'b/5': CONTENTS[2]!,
     });
     type A = { same_device: { groups: number; bytes_saveable: number; source: unknown } };
-    run(['scan', tree], cat);
     const first = run(['conductor', 'analyze'], cat) as A;
     expect(first.same_device.source).toEqual({ kind: 'cached' });
     expect(first.same_device.groups).toBe(2);
@@ -298,12 +304,7 @@ describe('stored group totals and device usage', () => {
   });
 
   it('a scan killed after committing hashes leaves dirty keys that readers regroup exactly', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    writeTree(tree, { 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[1]! });
-    run(['scan', tree], cat);
+    const { tree, cat } = scannedTree({ 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[1]! });
     writeTree(tree, { 'b/1': CONTENTS[0]!, 'b/2': CONTENTS[1]!, 'b/3': CONTENTS[2]! });
     killAt(['scan', tree, '--catalog', cat, '-q'], { point: 'scan-hash-write' });
     const a = run(['conductor', 'analyze'], cat) as {
@@ -315,17 +316,12 @@ describe('stored group totals and device usage', () => {
   });
 
   it('a device listed as dirty in whole (as a catalog copied from PostgreSQL may hold) is regrouped by readers and rebuilt by a fold', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    writeTree(tree, {
+    const { cat } = scannedTree({
       'a/1': CONTENTS[0]!,
       'a/2': CONTENTS[0]!,
       'b/1': CONTENTS[1]!,
       'b/2': CONTENTS[1]!,
     });
-    run(['scan', tree], cat);
     const before = run(['conductor', 'analyze'], cat) as { same_device: unknown };
     // The device's stored groups are gone, none of its keys is marked: only the device's row
     // says they must be regrouped (a PostgreSQL first scan that has not folded leaves that).
@@ -356,18 +352,13 @@ describe('stored group totals and device usage', () => {
   });
 
   it('a catalog made before the stored totals gets them built when opened', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    writeTree(tree, {
+    const { cat } = scannedTree({
       'a/1': CONTENTS[0]!,
       'a/2': CONTENTS[0]!,
       'a/3': CONTENTS[0]!,
       'b/4': CONTENTS[1]!,
       'b/5': CONTENTS[1]!,
     });
-    run(['scan', tree], cat);
     const before = run(['conductor', 'analyze'], cat);
     const devicesBefore = run(['devices'], cat);
     // Back to the schema before the stored totals: their tables and triggers gone.

@@ -9,8 +9,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from 'vitest
 import type { PgScanCatalog } from '../../src/catalog/pg/scan.js';
 import type {
   DeviceRow,
+  ListedFile,
   ListingInput,
   MergedListing,
+  NewFileRow,
   ScanTree,
 } from '../../src/catalog/scan-port.js';
 import { removeTree, tempDir, writeTree } from './fs.js';
@@ -112,14 +114,15 @@ export async function openScan(port: PgScanCatalog, top: string): Promise<ScanTr
  */
 export async function mergeAndInsert(t: ScanTree, l: ListingInput): Promise<MergedListing> {
   const m = await t.mergeListing(l);
-  await t.insertFiles(
-    m.fresh.map((f) => ({
-      deviceId: l.deviceId,
-      dirId: m.dirId,
-      name: f.name,
-      meta: f.meta,
-      hashes: undefined,
-    })),
-  );
+  await t.insertFiles(newRows(l.deviceId, m.dirId, m.fresh));
   return m;
+}
+
+/** Rows for files of directory `dirId` (none hashed), as insertFiles takes them. */
+export function newRows(
+  deviceId: number,
+  dirId: number,
+  files: readonly Pick<ListedFile, 'name' | 'meta'>[],
+): NewFileRow[] {
+  return files.map((f) => ({ deviceId, dirId, name: f.name, meta: f.meta, hashes: undefined }));
 }

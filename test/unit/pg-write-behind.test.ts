@@ -17,7 +17,7 @@ import { toMeta } from '../../src/scan/walker.js';
 import { hashall } from '../helpers/cli.js';
 import { mktree, writeTree } from '../helpers/fs.js';
 import { pgBackend, pgTestCluster, type Opened } from '../helpers/scan-backends.js';
-import { openScan, scanCatalogFixture } from '../helpers/scan-port-suite.js';
+import { newRows, openScan, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
 const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
 
@@ -64,15 +64,7 @@ describe('PostgreSQL writes behind the walk', () => {
     const before = opened.statements!();
     for (let i = 0; i < n; i++) {
       const m = await listing(t, `/d${i}`, root.dirId, listed(`d${i}`, ['f.txt']));
-      await t.insertFiles(
-        m.fresh.map((x) => ({
-          deviceId: device.id,
-          dirId: m.dirId,
-          name: x.name,
-          meta: x.meta,
-          hashes: undefined,
-        })),
-      );
+      await t.insertFiles(newRows(device.id, m.dirId, m.fresh));
     }
     await writer.commit();
     // Reservations of ids (a block per table, with the sequence's name), one batch of three
@@ -84,14 +76,6 @@ describe('PostgreSQL writes behind the walk', () => {
   it('inserts rows below a directory its transaction inserted plainly, elsewhere keeping a row another scan inserted', async () => {
     writeTree(top, { 'a.txt': 'a', 'sub/b.txt': 'b', 'c.txt': 'c' });
     const t = await openScan(f.port, top);
-    const rowsOf = (dirId: number, files: ListedFile[]) =>
-      files.map((x) => ({
-        deviceId: device.id,
-        dirId,
-        name: x.name,
-        meta: x.meta,
-        hashes: undefined,
-      }));
     /** The INSERTs of file rows sent while fn ran, as 'plain' or 'keep-existing'. */
     const inserts = async (fn: () => Promise<void>) => {
       const from = opened.statementTexts!().length;
@@ -109,19 +93,9 @@ describe('PostgreSQL writes behind the walk', () => {
         await writer.begin();
         const root = await listing(t, '/', undefined, listed('', ['a.txt']));
         rootId = root.dirId;
-        await t.insertFiles(
-          rowsOf(
-            root.dirId,
-            root.fresh.map((x) => ({ name: x.name, meta: x.meta })),
-          ),
-        );
+        await t.insertFiles(newRows(device.id, root.dirId, root.fresh));
         const sub = await listing(t, '/sub', root.dirId, listed('sub', ['b.txt']));
-        await t.insertFiles(
-          rowsOf(
-            sub.dirId,
-            sub.fresh.map((x) => ({ name: x.name, meta: x.meta })),
-          ),
-        );
+        await t.insertFiles(newRows(device.id, sub.dirId, sub.fresh));
         await writer.commit();
       }),
     ).toEqual(['plain']);
@@ -130,7 +104,7 @@ describe('PostgreSQL writes behind the walk', () => {
     expect(
       await inserts(async () => {
         await writer.begin();
-        await t.insertFiles(rowsOf(rootId, listed('', ['c.txt'])));
+        await t.insertFiles(newRows(device.id, rootId, listed('', ['c.txt'])));
         await writer.commit();
       }),
     ).toEqual(['keep-existing']);
@@ -160,15 +134,7 @@ describe('PostgreSQL writes behind the walk', () => {
     await writer.begin();
     const files = listed('', ['a.txt', 'b.txt', 'c.txt']);
     const root = await listing(t, '/', undefined, files);
-    const ids = await t.insertFiles(
-      root.fresh.map((x) => ({
-        deviceId: device.id,
-        dirId: root.dirId,
-        name: x.name,
-        meta: x.meta,
-        hashes: undefined,
-      })),
-    );
+    const ids = await t.insertFiles(newRows(device.id, root.dirId, root.fresh));
     await writer.commit();
     expect(await claimed()).toBe(1);
     // A hash stage's transaction after the walk: claimed again, so nothing is marked.
