@@ -153,6 +153,25 @@ describe.skipIf(pgBackend.unavailable)('devices whose every key is dirty', () =>
     await expectExactPg(c);
   });
 
+  it('two transactions claiming one device do not wait for each other: the second marks its keys', async () => {
+    const { c, url, device, hashed } = await scanned();
+    const other = await clients.connect(url);
+    await c.query('BEGIN');
+    await claimDevices(c, [device]);
+    await other.query('BEGIN');
+    // Were it to wait for the first claim, this would fail instead of returning.
+    await other.query(`SET LOCAL lock_timeout = '5s'`);
+    await claimDevices(other, [device]);
+    await other.query('UPDATE files SET mode = mode + 1 WHERE id = $1', [hashed[0]]);
+    await c.query('UPDATE files SET mode = mode + 1 WHERE id = $1', [hashed[1]]);
+    await other.query('COMMIT');
+    await c.query('COMMIT');
+    // The second transaction's key is marked; the first's is covered by its claim.
+    expect(await count(c, 'SELECT count(*) AS n FROM group_dirty')).toBe(1);
+    expect(await claims(c)).toEqual([device]);
+    await expectExactPg(c);
+  });
+
   it('a fold leaves a claim that an open transaction holds, and waits for one whose triggers wrote', async () => {
     const { c, url, device, hashed } = await scanned();
     const scan = await clients.connect(url);

@@ -24,13 +24,25 @@
 import type pg from 'pg';
 import { int8Array } from './binary-array.js';
 
-/** Claim the devices for the current transaction (see the header). */
+/** The first key of the claims' advisory locks ('clai'); the second is the device id. */
+const CLAIM_LOCK_SPACE = 0x636c6169;
+
+/**
+ * Claim the devices for the current transaction (see the header), each only if no other
+ * transaction is claiming it: a transaction takes the device's advisory lock first, without
+ * waiting, and one that cannot marks its keys one by one instead. Two scans of one new device
+ * would otherwise take turns, each transaction waiting for the other's claim row, and could
+ * deadlock with a directory both insert. A device id beyond the lock's int4 key is not claimed.
+ */
 export async function claimDevices(client: pg.Client, deviceIds: readonly number[]): Promise<void> {
-  if (deviceIds.length === 0) return;
+  const keyed = deviceIds.filter((d) => Number.isInteger(d) && d > 0 && d <= 0x7fffffff);
+  if (keyed.length === 0) return;
   await client.query(
-    `INSERT INTO group_dirty_devices (device_id) SELECT DISTINCT unnest($1::int8[])
+    `INSERT INTO group_dirty_devices (device_id)
+     SELECT d FROM (SELECT DISTINCT unnest($1::int8[]) AS d) AS w
+      WHERE pg_try_advisory_xact_lock($2, d::int4)
      ON CONFLICT (device_id) DO UPDATE SET device_id = excluded.device_id`,
-    [int8Array(deviceIds)],
+    [int8Array(keyed), CLAIM_LOCK_SPACE],
   );
 }
 
