@@ -24,15 +24,6 @@ import { byteaArray, int8Array } from './binary-array.js';
  */
 export type RowInsert = 'plain' | 'keep-existing';
 
-export interface BufferedRow {
-  readonly id: number;
-  readonly scanId: number;
-  readonly row: NewFileRow;
-  readonly insert: RowInsert;
-  prefix: Buffer | null;
-  sha256: Buffer | null;
-}
-
 /** What a hash result must still match to land on a buffered row (the hashed identity). */
 export interface BufferedIdentity {
   readonly deviceId: number;
@@ -42,9 +33,81 @@ export interface BufferedIdentity {
   readonly ctimeNs: bigint;
 }
 
+/** A growable column of signed 64-bit values. */
+class Int64Column {
+  private values = new BigInt64Array(1024);
+  private n = 0;
+
+  push(v: bigint): void {
+    if (this.n === this.values.length) {
+      const grown = new BigInt64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.n++] = v;
+  }
+
+  get(i: number): bigint {
+    return this.values[i]!;
+  }
+}
+
+/**
+ * Buffered rows, a column each rather than an object per row. The rows wait behind the walk
+ * for a batch or two, long enough to survive the main thread's young-generation collections,
+ * and as objects (a row, its metadata, four BigInts) they made V8 grow that generation to its
+ * maximum: the PostgreSQL first scan's peak RSS sat at DESIGN §6 T5's 200 MB. Here the walk's
+ * row objects die young; what stays is a number or a 64-bit slot per field, and the name.
+ */
+export class RowColumns {
+  readonly ids: number[] = [];
+  readonly scanIds: number[] = [];
+  readonly deviceIds: number[] = [];
+  readonly dirIds: number[] = [];
+  readonly names: Buffer[] = [];
+  readonly inserts: RowInsert[] = [];
+  readonly inode = new Int64Column();
+  readonly size = new Int64Column();
+  readonly mtimeNs = new Int64Column();
+  readonly ctimeNs = new Int64Column();
+  readonly nlink: number[] = [];
+  readonly mode: number[] = [];
+  readonly uid: number[] = [];
+  readonly gid: number[] = [];
+  readonly blocks: number[] = [];
+  readonly prefix: (Buffer | null)[] = [];
+  readonly sha256: (Buffer | null)[] = [];
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  push(id: number, scanId: number, row: NewFileRow, insert: RowInsert): void {
+    const m = row.meta;
+    this.ids.push(id);
+    this.scanIds.push(scanId);
+    this.deviceIds.push(row.deviceId);
+    this.dirIds.push(row.dirId);
+    this.names.push(row.name);
+    this.inserts.push(insert);
+    this.inode.push(m.inode);
+    this.size.push(m.size);
+    this.mtimeNs.push(m.mtimeNs);
+    this.ctimeNs.push(m.ctimeNs);
+    this.nlink.push(m.nlink);
+    this.mode.push(m.mode);
+    this.uid.push(m.uid);
+    this.gid.push(m.gid);
+    this.blocks.push(m.blocks);
+    this.prefix.push(row.hashes?.prefix ?? null);
+    this.sha256.push(row.hashes?.sha256 ?? null);
+  }
+}
+
 export class FileRowBuffer {
-  private rows: BufferedRow[] = [];
-  private byId = new Map<number, BufferedRow>();
+  private rows = new RowColumns();
+  /** Buffered row ids → their index in `rows`. */
+  private byId = new Map<number, number>();
   private devices = new Set<number>();
   /** Ids handed out whose path another scan had inserted first: the row that holds it. */
   private readonly remapped = new Map<number, number>();
@@ -60,16 +123,8 @@ export class FileRowBuffer {
     insert: (dirId: number) => RowInsert,
   ): void {
     rows.forEach((row, i) => {
-      const b: BufferedRow = {
-        id: ids[i]!,
-        scanId,
-        row,
-        insert: insert(row.dirId),
-        prefix: row.hashes?.prefix ?? null,
-        sha256: row.hashes?.sha256 ?? null,
-      };
-      this.rows.push(b);
-      this.byId.set(b.id, b);
+      this.byId.set(ids[i]!, this.rows.length);
+      this.rows.push(ids[i]!, scanId, row, insert(row.dirId));
       this.devices.add(row.deviceId);
     });
   }
@@ -92,19 +147,19 @@ export class FileRowBuffer {
     id: BufferedIdentity,
     hashes: { readonly prefix: Buffer; readonly sha256: Buffer | undefined },
   ): boolean {
-    const b = this.byId.get(fileId);
-    if (!b) return false;
-    const m = b.row.meta;
+    const i = this.byId.get(fileId);
+    if (i === undefined) return false;
+    const r = this.rows;
     if (
-      b.row.deviceId !== id.deviceId ||
-      m.inode !== id.inode ||
-      m.size !== id.size ||
-      m.mtimeNs !== id.mtimeNs ||
-      m.ctimeNs !== id.ctimeNs
+      r.deviceIds[i] !== id.deviceId ||
+      r.inode.get(i) !== id.inode ||
+      r.size.get(i) !== id.size ||
+      r.mtimeNs.get(i) !== id.mtimeNs ||
+      r.ctimeNs.get(i) !== id.ctimeNs
     )
       return false;
-    b.prefix = hashes.prefix;
-    b.sha256 = hashes.sha256 ?? b.sha256;
+    r.prefix[i] = hashes.prefix;
+    r.sha256[i] = hashes.sha256 ?? r.sha256[i] ?? null;
     return true;
   }
 
@@ -114,9 +169,9 @@ export class FileRowBuffer {
   }
 
   /** Hand the buffered rows over, in order, for writing; the buffer is empty after. */
-  take(): BufferedRow[] {
+  take(): RowColumns {
     const rows = this.rows;
-    this.rows = [];
+    this.rows = new RowColumns();
     this.byId = new Map();
     this.devices = new Set();
     return rows;
@@ -126,31 +181,33 @@ export class FileRowBuffer {
    * Write taken rows, in order, by a statement per kind of insert; note the rows another scan
    * inserted first.
    */
-  async write(client: pg.Client, rows: readonly BufferedRow[]): Promise<void> {
-    const plain = rows.filter((x) => x.insert === 'plain');
-    if (plain.length > 0) await client.query(INSERT + ' ' + FROM_ROWS, rowParams(plain));
-    const elsewhere = plain.length === rows.length ? [] : rows.filter((x) => x.insert !== 'plain');
-    if (elsewhere.length > 0) await this.writeKeepingExisting(client, elsewhere);
+  async write(client: pg.Client, rows: RowColumns): Promise<void> {
+    const plain: number[] = [];
+    const elsewhere: number[] = [];
+    for (let i = 0; i < rows.length; i++) (rows.inserts[i] === 'plain' ? plain : elsewhere).push(i);
+    if (plain.length > 0) await client.query(INSERT + ' ' + FROM_ROWS, rowParams(rows, plain));
+    if (elsewhere.length > 0) await this.writeKeepingExisting(client, rows, elsewhere);
   }
 
   private async writeKeepingExisting(
     client: pg.Client,
-    rows: readonly BufferedRow[],
+    rows: RowColumns,
+    at: readonly number[],
   ): Promise<void> {
     const r = await client.query<{ id: string }>(
       `${INSERT} ${FROM_ROWS} ON CONFLICT (dir_id, name) DO NOTHING RETURNING id`,
-      rowParams(rows),
+      rowParams(rows, at),
     );
-    if (r.rows.length === rows.length) return;
+    if (r.rows.length === at.length) return;
     // Paths another scan inserted since our merge found them without a row: theirs is kept.
     const written = new Set(r.rows.map((row) => Number(row.id)));
-    const lost = rows.filter((x) => !written.has(x.id));
+    const lost = at.filter((i) => !written.has(rows.ids[i]!));
     const kept = await client.query<{ id: string; ord: string }>(
       `SELECT f.id, n.ord FROM unnest($1::int8[], $2::bytea[]) WITH ORDINALITY AS n(dir_id, name, ord)
          JOIN files f ON f.dir_id = n.dir_id AND f.name = n.name`,
-      [int8Array(lost.map((x) => x.row.dirId)), byteaArray(lost.map((x) => x.row.name))],
+      [int8Array(lost.map((i) => rows.dirIds[i]!)), byteaArray(lost.map((i) => rows.names[i]!))],
     );
-    for (const k of kept.rows) this.remapped.set(lost[Number(k.ord) - 1]!.id, Number(k.id));
+    for (const k of kept.rows) this.remapped.set(rows.ids[lost[Number(k.ord) - 1]!]!, Number(k.id));
   }
 }
 
@@ -166,27 +223,27 @@ const FROM_ROWS = `SELECT id, device_id, dir_id, name, inode, nlink, size, mtime
                               ctime_ns, mode, uid, gid, blocks, prefix_hash, sha256, scan_id, ord)
    ORDER BY ord`;
 
-/** The rows as FROM_ROWS's parameters: one binary array per column. */
-function rowParams(rows: readonly BufferedRow[]): Buffer[] {
-  const col = <T>(f: (x: BufferedRow) => T): T[] => rows.map(f);
-  const meta = (f: (m: NewFileRow['meta']) => bigint | number): Buffer =>
-    int8Array(rows.map((x) => f(x.row.meta)));
+/** The rows at `at` as FROM_ROWS's parameters: one binary array per column. */
+function rowParams(r: RowColumns, at: readonly number[]): Buffer[] {
+  const ints = (col: readonly number[]) => int8Array(at.map((i) => col[i]!));
+  const bigs = (col: Int64Column) => int8Array(at.map((i) => col.get(i)));
+  const bytes = (col: readonly (Buffer | null)[]) => byteaArray(at.map((i) => col[i] ?? null));
   return [
-    int8Array(col((x) => x.id)),
-    int8Array(col((x) => x.row.deviceId)),
-    int8Array(col((x) => x.row.dirId)),
-    byteaArray(col((x) => x.row.name)),
-    meta((m) => m.inode),
-    meta((m) => m.nlink),
-    meta((m) => m.size),
-    meta((m) => m.mtimeNs),
-    meta((m) => m.ctimeNs),
-    meta((m) => m.mode),
-    meta((m) => m.uid),
-    meta((m) => m.gid),
-    meta((m) => m.blocks),
-    byteaArray(col((x) => x.prefix)),
-    byteaArray(col((x) => x.sha256)),
-    int8Array(col((x) => x.scanId)),
+    ints(r.ids),
+    ints(r.deviceIds),
+    ints(r.dirIds),
+    bytes(r.names),
+    bigs(r.inode),
+    ints(r.nlink),
+    bigs(r.size),
+    bigs(r.mtimeNs),
+    bigs(r.ctimeNs),
+    ints(r.mode),
+    ints(r.uid),
+    ints(r.gid),
+    ints(r.blocks),
+    bytes(r.prefix),
+    bytes(r.sha256),
+    ints(r.scanIds),
   ];
 }
