@@ -146,6 +146,21 @@ describe('PostgreSQL writes behind the walk', () => {
     expect(await dirty()).toBe(1);
   });
 
+  it('refuses a row whose 64-bit field is out of range rather than writing it wrapped', async () => {
+    writeTree(top, { 'a.txt': 'a' });
+    const t = await openScan(f.port, top);
+    const [a] = listed('', ['a.txt']);
+    await expect(
+      f.port.unitOfWork(async () => {
+        const m = await listing(t, '/', undefined, []);
+        await t.insertFiles(
+          newRows(device.id, m.dirId, [{ ...a!, meta: { ...a!.meta, size: 2n ** 63n } }]),
+        );
+      }),
+    ).rejects.toThrow(/out of range/);
+    expect((await opened.dump()).files).toEqual([]);
+  });
+
   it('a queued write that fails is reported as the cause, not the statements refused after it', async () => {
     writeTree(top, { 'a.txt': 'a' });
     const t = await openScan(f.port, top);

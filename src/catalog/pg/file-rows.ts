@@ -38,7 +38,9 @@ class Int64Column {
   private values = new BigInt64Array(1024);
   private n = 0;
 
+  /** Refuses a value out of int8's range, as the wire encoding did (a typed array would wrap it). */
   push(v: bigint): void {
+    if (BigInt.asIntN(64, v) !== v) throw new RangeError(`int8 column: ${v} is out of range`);
     if (this.n === this.values.length) {
       const grown = new BigInt64Array(this.values.length * 2);
       grown.set(this.values);
