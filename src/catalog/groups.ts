@@ -27,6 +27,20 @@ export interface GroupKey {
   readonly saveable: number;
 }
 
+/** Groups by owner/mode classes: those whose inodes all share one, or those with several. */
+export type GroupClasses = 'one' | 'several';
+
+/** Figures over the groups of one class (SQL's, as for every group). */
+export interface OneClassTotals {
+  /** Groups that free something. */
+  readonly groups: number;
+  /** Groups that free nothing: every inode pinned. */
+  readonly blocked: number;
+  readonly saveable: number;
+  /** Pinned inodes in them. */
+  readonly pinned: number;
+}
+
 export interface Member {
   readonly fileId: number;
   readonly deviceId: number;
@@ -45,6 +59,14 @@ export interface Member {
 const deviceFilter = (deviceId: number | undefined, col = 'device_id') =>
   deviceId === undefined ? '' : `AND ${col} = ${Number(deviceId)}`;
 
+/** The totals over same_groups (both backends): all groups, and those of one class. */
+export const SAME_GROUPS_TOTALS = `count(*) AS groups, coalesce(sum(saveable), 0) AS saveable,
+  coalesce(sum(pinned), 0) AS pinned,
+  count(*) FILTER (WHERE classes <= 1 AND saveable > 0) AS one_groups,
+  count(*) FILTER (WHERE classes <= 1 AND saveable = 0) AS one_blocked,
+  coalesce(sum(saveable) FILTER (WHERE classes <= 1), 0) AS one_saveable,
+  coalesce(sum(pinned) FILTER (WHERE classes <= 1), 0) AS one_pinned`;
+
 /**
  * Fill temp.same_groups, largest saving first; returns totals. `scoped`: only rows in
  * temp.scope_dirs (see scope.ts) count, so a link outside the scope pins its inode. `from`:
@@ -56,7 +78,13 @@ export function prepareSameDeviceGroups(
   deviceId?: number,
   scoped = false,
   from: 'stored-totals' | 'rows' = 'stored-totals',
-): { groups: number; saveable: number; pinnedInodes: number; source: GroupingSource } {
+): {
+  groups: number;
+  saveable: number;
+  pinnedInodes: number;
+  oneClass: OneClassTotals;
+  source: GroupingSource;
+} {
   db.exec(`DROP TABLE IF EXISTS temp.same_groups;
            CREATE TEMP TABLE same_groups (row_id INTEGER PRIMARY KEY, device_id INTEGER, sha256 BLOB,
              size INTEGER, inodes INTEGER, paths INTEGER, pinned INTEGER, classes INTEGER, saveable INTEGER);`);
@@ -69,13 +97,27 @@ export function prepareSameDeviceGroups(
     scoped || from === 'rows'
       ? groupEveryRow(db, deviceId, scoped)
       : fillSameGroupsFromTotals(db, deviceId);
-  const r = db
-    .prepare(
-      `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
-         FROM temp.same_groups`,
-    )
-    .get() as { groups: number; saveable: number; pinned: number };
-  return { groups: r.groups, saveable: r.saveable, pinnedInodes: r.pinned, source };
+  const r = db.prepare(`SELECT ${SAME_GROUPS_TOTALS} FROM temp.same_groups`).get() as {
+    groups: number;
+    saveable: number;
+    pinned: number;
+    one_groups: number;
+    one_blocked: number;
+    one_saveable: number;
+    one_pinned: number;
+  };
+  return {
+    groups: r.groups,
+    saveable: r.saveable,
+    pinnedInodes: r.pinned,
+    oneClass: {
+      groups: r.one_groups,
+      blocked: r.one_blocked,
+      saveable: r.one_saveable,
+      pinned: r.one_pinned,
+    },
+    source,
+  };
 }
 
 /** Group every row (in scope) into temp.same_groups: what the stored totals must equal. */
@@ -97,18 +139,23 @@ function groupEveryRow(db: DB, deviceId: number | undefined, scoped: boolean): G
   return { kind: 'regrouped' };
 }
 
+/** SQL over same_groups' `classes` column for a GroupClasses (none: every group). */
+export const classesFilter = (classes: GroupClasses | undefined): string =>
+  classes === undefined ? '' : classes === 'one' ? 'AND classes <= 1' : 'AND classes > 1';
+
+/** The prepared groups after a row id (only those of one class or of several, if asked). */
 export function sameGroupPage(
   db: DB,
   afterRowId: number,
   limit: number,
-  deviceId?: number,
+  only: { readonly classes?: GroupClasses } = {},
 ): GroupKey[] {
   // Rows as arrays through a cached statement: analyze reads every group a page at a time,
   // and named-property row objects were most of that once the groups come from stored totals.
   const rows = stmt(
     db,
     `SELECT row_id, device_id, sha256, size, inodes, paths, pinned, classes, saveable
-       FROM temp.same_groups WHERE row_id > ? ${deviceFilter(deviceId)} ORDER BY row_id LIMIT ?`,
+       FROM temp.same_groups WHERE row_id > ? ${classesFilter(only.classes)} ORDER BY row_id LIMIT ?`,
   )
     .raw(true)
     .all(afterRowId, limit) as [

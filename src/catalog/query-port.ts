@@ -36,6 +36,7 @@ import {
   type DupeRowFilter,
 } from './dupes.js';
 import type { GroupingSource } from './group-totals.js';
+import type { GroupClasses, OneClassTotals } from './groups.js';
 import { catalogStats, integrityProblems, type CatalogStats } from './stats.js';
 import { iterateActiveFiles, type ExportFileRow } from './file-export.js';
 import {
@@ -57,6 +58,7 @@ export type RowScope =
   { readonly kind: 'all' } | { readonly kind: 'dirs'; readonly dirs: readonly ScopeDir[] };
 
 export type { GroupingSource } from './group-totals.js';
+export type { GroupClasses, OneClassTotals } from './groups.js';
 
 export const ALL_ROWS: RowScope = { kind: 'all' };
 
@@ -76,6 +78,13 @@ export interface SameDeviceGroups extends Paged<GroupKey> {
   /** SQL's figure: what keeping a pinned inode (else any) of each group frees. */
   readonly saveable: number;
   readonly pinnedInodes: number;
+  /**
+   * The groups of one class, counted where they are: for them SQL's figure is what a plan
+   * that keeps a pinned inode first frees, so analyze need not read them one by one.
+   */
+  readonly oneClass: OneClassTotals;
+  /** Only the groups of one class, or of several, in listing order (row ids skip the others). */
+  pageOf(classes: GroupClasses, afterRowId: number, limit: number): Promise<readonly GroupKey[]>;
   /**
    * How the groups were obtained (stored totals, with how many changed keys regrouped, or every
    * row grouped); a backend without stored totals may leave it out.
@@ -244,7 +253,10 @@ function groupOps(db: DB): GroupQueries {
         saveable: t.saveable,
         pinnedInodes: t.pinnedInodes,
         source: t.source,
+        oneClass: t.oneClass,
         page: (after, limit) => Promise.resolve(sameGroupPage(db, after, limit)),
+        pageOf: (classes, after, limit) =>
+          Promise.resolve(sameGroupPage(db, after, limit, { classes })),
       });
     },
     crossDevice: (q) => {

@@ -126,6 +126,11 @@ export interface Planning {
  * Exact savings: every group is planned with the keep rules and filters (default: most-linked,
  * no filters), so analyze reports what a plan would really free (pinned inodes, owner/mode
  * mismatches and filtered-out paths excluded), in bounded memory.
+ *
+ * Without filters or a scope, and with a pinned inode kept first (most-linked, the default), a
+ * group of one owner/mode class frees exactly SQL's figure: those are counted by the catalog,
+ * and only the groups of several classes are read and planned. On 100,000 files that reads a few dozen
+ * groups instead of 11,838 (each decoded, and over a network backend, sent).
  */
 export async function sameDeviceSavings(
   catalog: Pick<Catalog, 'groups'>,
@@ -141,11 +146,6 @@ export async function sameDeviceSavings(
     deviceId: q.deviceId,
     scope: planning?.scope ?? { kind: 'all' },
   });
-  const top: GroupKey[] = [];
-  let groups = 0;
-  let blocked = 0;
-  let total = 0;
-  let pinned = 0;
   const keep = planning?.keep ?? DEFAULT_KEEP;
   const perPath = planning?.filters.perPath ?? false;
   const keepsPinned = keep[0]?.kind === 'most-linked';
@@ -154,8 +154,21 @@ export async function sameDeviceSavings(
   // it may link.
   const needsPlanner = (g: GroupKey) =>
     g.classes > 1 || perPath || (g.pinned > 0 && !keepsPinned) || scoped;
+  const counted = keepsPinned && !scoped && !(planning?.filters.active ?? false);
+  const top = new Top(limit);
+  let groups = 0;
+  let blocked = 0;
+  let total = 0;
+  let pinned = 0;
+  if (counted) {
+    ({ groups, blocked, saveable: total, pinned } = listing.oneClass);
+    if (limit !== 0) for (const g of await listing.pageOf('one', 0, limit)) top.offer(g);
+  }
+  const pageAfter = counted
+    ? (after: number) => listing.pageOf('several', after, PAGE)
+    : (after: number) => listing.page(after, PAGE);
   for (let after = 0; ;) {
-    const page = await listing.page(after, PAGE);
+    const page = await pageAfter(after);
     if (page.length === 0) break;
     after = page[page.length - 1]!.rowId;
     const kept = planning ? page.filter((g) => planning.filters.sizeOk(g.size)) : page;
@@ -179,14 +192,7 @@ export async function sameDeviceSavings(
         }
         groups++;
         total += saving;
-        if (
-          limit !== 0 &&
-          (limit < 0 || top.length < limit || saving > top[top.length - 1]!.saveable)
-        ) {
-          top.push({ ...g, saveable: saving });
-          top.sort((a, b) => b.saveable - a.saveable || a.rowId - b.rowId);
-          if (limit >= 0 && top.length > limit) top.pop();
-        }
+        top.offer({ ...g, saveable: saving });
       }
     }
   }
@@ -195,9 +201,41 @@ export async function sameDeviceSavings(
     bytesSaveable: total,
     pinnedInodes: planning ? pinned : listing.pinnedInodes,
     blockedGroups: blocked,
-    top,
+    top: top.groups,
     source: listing.source,
   };
+}
+
+/**
+ * The `limit` groups freeing most (< 0: all), ties in listing order, whatever order they are
+ * offered in (counted groups come first, planned ones after).
+ */
+class Top {
+  private readonly held: GroupKey[] = [];
+  private sorted = true;
+  constructor(private readonly limit: number) {}
+
+  offer(g: GroupKey): void {
+    const { limit, held } = this;
+    if (limit === 0 || g.saveable === 0) return;
+    held.push(g);
+    if (limit < 0) {
+      this.sorted = false; // sorted once, when read: no limit can mean every group
+      return;
+    }
+    held.sort(Top.order);
+    if (held.length > limit) held.pop();
+  }
+
+  get groups(): GroupKey[] {
+    if (!this.sorted) this.held.sort(Top.order);
+    this.sorted = true;
+    return this.held;
+  }
+
+  private static order(a: GroupKey, b: GroupKey): number {
+    return b.saveable - a.saveable || a.rowId - b.rowId;
+  }
 }
 
 /**

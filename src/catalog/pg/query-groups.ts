@@ -11,7 +11,15 @@
  */
 import type pg from 'pg';
 import { pgLimit, type Int } from './query-sql.js';
-import type { CrossKey, GroupKey, Member } from '../groups.js';
+import {
+  classesFilter,
+  SAME_GROUPS_TOTALS,
+  type CrossKey,
+  type GroupClasses,
+  type GroupKey,
+  type Member,
+  type OneClassTotals,
+} from '../groups.js';
 import type {
   CrossDeviceGroups,
   GroupQueries,
@@ -40,7 +48,13 @@ export async function prepareSame(
   deviceId: number | undefined,
   scoped: boolean,
   from: PgGroupingFrom = 'stored-totals',
-): Promise<{ groups: number; saveable: number; pinnedInodes: number; source: GroupingSource }> {
+): Promise<{
+  groups: number;
+  saveable: number;
+  pinnedInodes: number;
+  oneClass: OneClassTotals;
+  source: GroupingSource;
+}> {
   await client.query(`DROP TABLE IF EXISTS pg_temp.same_groups;
     CREATE TEMP TABLE same_groups (row_id bigint PRIMARY KEY, device_id bigint, sha256 bytea,
       size bigint, inodes bigint, paths bigint, pinned bigint, classes bigint, saveable bigint)`);
@@ -48,15 +62,26 @@ export async function prepareSame(
     scoped || from === 'rows'
       ? await groupEveryRow(client, deviceId, scoped)
       : await groupStored(client, deviceId);
-  const r = await client.query<{ groups: Int; saveable: Int; pinned: Int }>(
-    `SELECT count(*) AS groups, coalesce(sum(saveable), 0) AS saveable, coalesce(sum(pinned), 0) AS pinned
-       FROM pg_temp.same_groups`,
-  );
+  const r = await client.query<{
+    groups: Int;
+    saveable: Int;
+    pinned: Int;
+    one_groups: Int;
+    one_blocked: Int;
+    one_saveable: Int;
+    one_pinned: Int;
+  }>(`SELECT ${SAME_GROUPS_TOTALS} FROM pg_temp.same_groups`);
   const t = r.rows[0]!;
   return {
     groups: Number(t.groups),
     saveable: Number(t.saveable),
     pinnedInodes: Number(t.pinned),
+    oneClass: {
+      groups: Number(t.one_groups),
+      blocked: Number(t.one_blocked),
+      saveable: Number(t.one_saveable),
+      pinned: Number(t.one_pinned),
+    },
     source,
   };
 }
@@ -110,12 +135,18 @@ async function groupEveryRow(
 /** A same_groups row as an array (rowMode 'array'), in its column order. */
 type SameGroupArray = [Int, Int, Buffer, Int, Int, Int, Int, Int, Int];
 
-async function samePage(client: pg.Client, after: number, limit: number): Promise<GroupKey[]> {
-  // As arrays: an analyze reads every group (11,838 on the reference tree), and an object per
+async function samePage(
+  client: pg.Client,
+  after: number,
+  limit: number,
+  classes?: GroupClasses,
+): Promise<GroupKey[]> {
+  // As arrays: a plan reads every group (11,838 on the reference tree), and an object per
   // row for the driver to build and the collector to free is time a command's start pays.
   const r = await client.query<SameGroupArray>({
     text: `SELECT row_id, device_id, sha256, size, inodes, paths, pinned, classes, saveable
-             FROM pg_temp.same_groups WHERE row_id > $1 ORDER BY row_id LIMIT $2`,
+             FROM pg_temp.same_groups WHERE row_id > $1 ${classesFilter(classes)}
+            ORDER BY row_id LIMIT $2`,
     values: [after, pgLimit(limit)],
     rowMode: 'array',
   });
@@ -265,7 +296,12 @@ export function pgGroupQueries(client: pg.Client): GroupQueries {
   return {
     async sameDevice(q): Promise<SameDeviceGroups> {
       const t = await prepareSame(client, q.deviceId, await applyPgScope(client, q.scope));
-      return { ...t, page: readAhead((after, limit) => samePage(client, after, limit)) };
+      return {
+        ...t,
+        page: readAhead((after, limit) => samePage(client, after, limit)),
+        // No read-ahead: it needs consecutive row ids, and these pages skip some.
+        pageOf: (classes, after, limit) => samePage(client, after, limit, classes),
+      };
     },
     async crossDevice(q): Promise<CrossDeviceGroups> {
       const t = await prepareCross(client, q.deviceId, await applyPgScope(client, q.scope));
