@@ -20,7 +20,11 @@ export interface CommitPolicy {
 export interface ScanWriter {
   /** Make sure a write transaction is open (a no-op when one is). */
   begin(): Promise<void>;
-  /** Count merged files; commit when the policy says so. Resolves true when it committed. */
+  /**
+   * Count merged files; commit when the policy says so. Resolves true when it committed, or
+   * on PostgreSQL queued the commit behind the rows it writes behind the walk (pg/tx.ts):
+   * done by the time any later statement answers, and always before `commit()` resolves.
+   */
   commitIfDue(files: number): Promise<boolean>;
   /** Commit what is open (if anything) and restart the policy's clock. */
   commit(): Promise<void>;
@@ -35,6 +39,11 @@ export interface TransactionSteps {
   commit(): Promise<void>;
   /** Roll back what the database still has open (a failed COMMIT may have ended it). */
   rollbackIfOpen(): Promise<void>;
+  /**
+   * Commit and open the next transaction without waiting for either (a backend that queues
+   * its writes: pg/tx.ts). A failure surfaces at the next statement that waits.
+   */
+  commitBehind?(): void;
 }
 
 /**
@@ -63,7 +72,13 @@ export class BatchingWriter implements ScanWriter {
       this.policy.always ||
       this.filesSinceCommit >= this.policy.everyFiles ||
       Date.now() - this.lastCommit > this.policy.everyMs;
-    if (due) await this.commitNow();
+    if (!due) return due;
+    // Behind the walk where the backend can, except when every piece of work commits (a test
+    // that crashes between two commits needs the first one done).
+    if (this.tx.commitBehind && this.open && !this.policy.always) {
+      this.tx.commitBehind();
+      this.restartClock();
+    } else await this.commitNow();
     return due;
   }
 
@@ -83,6 +98,10 @@ export class BatchingWriter implements ScanWriter {
       await this.tx.commit();
       this.open = false;
     }
+    this.restartClock();
+  }
+
+  private restartClock(): void {
     this.lastCommit = Date.now();
     this.filesSinceCommit = 0;
   }

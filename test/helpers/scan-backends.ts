@@ -37,6 +37,8 @@ export interface Opened {
   readonly deviceMounts: DeviceMountCatalog['deviceMounts'];
   /** Whether the connection still has a transaction open. */
   inTransaction(): boolean;
+  /** The catalog's URL, for another connection to it (PostgreSQL only). */
+  readonly url?: string;
   close(): Promise<void>;
 }
 
@@ -200,6 +202,7 @@ async function openPg(url: string): Promise<Opened> {
       };
     },
     inTransaction: () => pgInTransaction(client),
+    url,
     close: () => client.end(),
   };
 }

@@ -20,6 +20,9 @@ import { pgBackend, pgTestCluster, type Opened } from '../helpers/scan-backends.
 import { newRows, openScan, scanCatalogFixture } from '../helpers/scan-port-suite.js';
 
 const NEVER = { everyFiles: 1e9, everyMs: 1e9, always: false };
+/** A dumped directory's path. */
+const dirPath = (line: string): string =>
+  Buffer.from((JSON.parse(line) as { path: string }).path, 'hex').toString();
 
 describe('PostgreSQL writes behind the walk', () => {
   if (pgBackend.unavailable) {
@@ -71,6 +74,84 @@ describe('PostgreSQL writes behind the walk', () => {
     // statements, COMMIT: not one statement (or more) per directory as before.
     expect(opened.statements!() - before).toBeLessThan(12);
     expect((await opened.dump()).files).toHaveLength(n);
+  });
+
+  it('a new directory below one an earlier transaction of the scan inserted costs no statement of its own', async () => {
+    writeTree(top, { 'a/e.txt': 'e', 'a/b/f.txt': 'f' });
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await listing(t, '/', undefined, []);
+    const a = await listing(t, '/a', root.dirId, listed('a', ['e.txt']));
+    // (A first file reserves the block of file ids the next ones come from.)
+    await t.insertFiles(newRows(device.id, a.dirId, a.fresh));
+    await writer.commit();
+    await writer.begin();
+    const before = opened.statements!();
+    // a's row is committed: another scan could have inserted b since, and if so its row is
+    // taken when the batch is written (test/unit/scan-port-overlap.test.ts), not looked up now.
+    const b = await listing(t, '/a/b', a.dirId, listed('a/b', ['f.txt']));
+    await t.insertFiles(newRows(device.id, b.dirId, b.fresh));
+    expect(opened.statements!() - before).toBe(0);
+    await writer.commit();
+    const dump = await opened.dump();
+    expect(dump.dirs.map(dirPath)).toEqual(['/', '/a', '/a/b']);
+    expect(dump.files).toHaveLength(2);
+  });
+
+  it('a timed commit is queued behind the walk: sent after the rows, visible to others once answered, its failure the next wait’s', async () => {
+    writeTree(top, { 'a/x.txt': 'x', 'b/y.txt': 'y' });
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter({ everyFiles: 1, everyMs: 1e9, always: false });
+    const other = (await connectPg(opened.url!)).client;
+    try {
+      await writer.begin();
+      const root = await listing(t, '/', undefined, []);
+      const a = await listing(t, '/a', root.dirId, listed('a', ['x.txt']));
+      await t.insertFiles(newRows(device.id, a.dirId, a.fresh));
+      const from = opened.statementTexts!().length;
+      expect(await writer.commitIfDue(1)).toBe(true);
+      // Queued behind the rows: the walk waited for neither.
+      expect(opened.statementTexts!().slice(from)).not.toContain('COMMIT');
+      // A unit of work started now joins the transaction the queued BEGIN opens.
+      const b = await f.port.unitOfWork(() => listing(t, '/b', root.dirId, listed('b', ['y.txt'])));
+      await t.insertFiles(newRows(device.id, b.dirId, b.fresh));
+      expect(opened.inTransaction()).toBe(true);
+      // Once a later statement has answered, the first transaction is committed for all.
+      await f.port.devices.list();
+      const sent = opened.statementTexts!().slice(from);
+      const at = (re: RegExp) => sent.findIndex((q) => re.test(q));
+      expect(at(/INSERT INTO files\b/)).toBeGreaterThanOrEqual(0);
+      expect(at(/INSERT INTO files\b/)).toBeLessThan(at(/^COMMIT$/));
+      expect(at(/^COMMIT$/)).toBeLessThan(at(/^BEGIN$/));
+      const seen = await other.query<{ name: string }>(
+        `SELECT convert_from(name, 'UTF8') AS name FROM files ORDER BY name`,
+      );
+      expect(seen.rows.map((r) => r.name)).toEqual(['x.txt']);
+      await writer.commit();
+      expect((await opened.dump()).files).toHaveLength(2);
+
+      // A COMMIT refused behind the walk (a check deferred to it) fails the next wait, with
+      // its cause; the rows of its transaction are not kept.
+      await other.query(`CREATE FUNCTION refuse_z() RETURNS trigger LANGUAGE plpgsql AS $$
+                           BEGIN RAISE EXCEPTION 'no z at commit'; END $$`);
+      await other.query(`CREATE CONSTRAINT TRIGGER refuse_z AFTER INSERT ON files
+                           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                           WHEN (NEW.name = '\\x7a'::bytea) EXECUTE FUNCTION refuse_z()`);
+      writeTree(top, { 'c/z': 'z' });
+      await writer.begin();
+      const c = await listing(t, '/c', root.dirId, listed('c', ['z']));
+      await t.insertFiles(newRows(device.id, c.dirId, c.fresh));
+      expect(await writer.commitIfDue(1)).toBe(true);
+      await expect(writer.commit()).rejects.toThrow(/no z at commit/);
+      await writer.abort();
+      expect(opened.inTransaction()).toBe(false);
+      const dump = await opened.dump();
+      expect(dump.files).toHaveLength(2);
+      expect(dump.dirs.map(dirPath)).not.toContain('/c');
+    } finally {
+      await other.end();
+    }
   });
 
   it('inserts rows below a directory its transaction inserted plainly, elsewhere keeping a row another scan inserted', async () => {

@@ -3,11 +3,14 @@
  * (test/helpers/scan-backends.ts): both can find a path without a row. The walk's hashing
  * inserts a file it took in a later transaction than the merge that found it new; another scan
  * may have inserted that path's row in between. The insert keeps that row (no unique-constraint
- * failure), and the id it resolved to carries the hashes written for it later.
+ * failure), and the id it resolved to carries the hashes written for it later. Likewise a
+ * directory below one the scan inserted in an earlier transaction: on PostgreSQL its row is
+ * written behind the walk, and another scan may have inserted it first.
  */
-import { lstatSync, realpathSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
 import { toMeta } from '../../src/scan/walker.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 import { pgBackend, sqliteBackend, type Opened } from '../helpers/scan-backends.js';
@@ -105,5 +108,89 @@ describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend
     expect([...rows.entries()]).toEqual([
       ['f', { status: 'active', size: Number(meta.size), prefix: true, sha: true }],
     ]);
+  });
+
+  it('a directory another scan inserted first below one this scan committed: its row is taken, with everything below it', async () => {
+    const dev = await x.port.devices.register({
+      identity: 'test:overlap-dirs',
+      stable: true,
+      fsType: 'test',
+      stDev: 8n,
+      mountPoint: Buffer.from(dir),
+      mountRoot: Buffer.from('/'),
+    });
+    mkdirSync(join(dir, 'a/b/c'), { recursive: true });
+    for (const [p, content] of [
+      ['a/b/f', 'f'],
+      ['a/b/g', 'g'],
+      ['a/b/c/h', 'h'],
+    ] as const)
+      writeFileSync(join(dir, p), content);
+    const files = (sub: string, names: readonly string[]) =>
+      names.map((n) => ({
+        name: Buffer.from(n),
+        meta: toMeta(lstatSync(join(dir, sub, n), { bigint: true })),
+      }));
+    const listing = (path: string, parentDirId: number | undefined, listed: ListedFile[]) => ({
+      deviceId: dev.id,
+      fsPath: Buffer.from(path),
+      parentDirId,
+      files: listed,
+      subdirs: [],
+      kept: [],
+      moves: 'none' as const,
+    });
+    const open = async (c: Opened) => {
+      const scanId = await c.port.scans.start({ root: Buffer.from(dir), owner: OWNER });
+      await c.port.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
+      return c.port.tree.open(scanId);
+    };
+    const insert = (t: ScanTree, dirId: number, listed: readonly ListedFile[]) =>
+      t.insertFiles(
+        listed.map((f) => ({
+          deviceId: dev.id,
+          dirId,
+          name: f.name,
+          meta: f.meta,
+          hashes: undefined,
+        })),
+      );
+    const tx = await open(x);
+    const ty = await open(y);
+    // X inserts / and a, and commits.
+    const xa = await x.port.unitOfWork(async () => {
+      const root = await tx.mergeListing(listing('/', undefined, []));
+      return (await tx.mergeListing(listing('/a', root.dirId, []))).dirId;
+    });
+    // Y, scanning the same tree, finds them and inserts b with f, and commits.
+    await y.port.unitOfWork(async () => {
+      const root = await ty.mergeListing(listing('/', undefined, []));
+      const a = await ty.mergeListing(listing('/a', root.dirId, []));
+      const b = await ty.mergeListing(listing('/a/b', a.dirId, files('a/b', ['f'])));
+      await insert(ty, b.dirId, b.fresh);
+    });
+    // X lists b (below a, which it inserted) and c below it, in one transaction.
+    await x.port.unitOfWork(async () => {
+      const b = await tx.mergeListing(listing('/a/b', xa, files('a/b', ['f', 'g'])));
+      await insert(tx, b.dirId, b.fresh);
+      const c = await tx.mergeListing(listing('/a/b/c', b.dirId, files('a/b/c', ['h'])));
+      await insert(tx, c.dirId, c.fresh);
+    });
+    const dump = await y.dump();
+    const paths = dump.dirs.map((l) => {
+      const d = JSON.parse(l) as { path: string; parent: string | null };
+      return [d.path, d.parent].map((h) => (h === null ? null : Buffer.from(h, 'hex').toString()));
+    });
+    expect(paths).toEqual([
+      ['/', null],
+      ['/a', '/'],
+      ['/a/b', '/a'],
+      ['/a/b/c', '/a/b'],
+    ]);
+    const names = dump.files.map((l) => {
+      const f = JSON.parse(l) as { dir: string; name: string };
+      return `${Buffer.from(f.dir, 'hex').toString()}/${Buffer.from(f.name, 'hex').toString()}`;
+    });
+    expect(names).toEqual(['/a/b/f', '/a/b/g', '/a/b/c/h']);
   });
 });

@@ -183,10 +183,23 @@ export class FileRowBuffer {
    * Write taken rows, in order, by a statement per kind of insert; note the rows another scan
    * inserted first.
    */
-  async write(client: pg.Client, rows: RowColumns): Promise<void> {
+  async write(
+    client: pg.Client,
+    rows: RowColumns,
+    dirRemap: ReadonlyMap<number, number>,
+  ): Promise<void> {
     const plain: number[] = [];
     const elsewhere: number[] = [];
-    for (let i = 0; i < rows.length; i++) (rows.inserts[i] === 'plain' ? plain : elsewhere).push(i);
+    for (let i = 0; i < rows.length; i++) {
+      // A directory another scan inserted first (dir-rows.ts): its row, and that scan may have
+      // inserted some of these paths too.
+      const theirs = dirRemap.size === 0 ? undefined : dirRemap.get(rows.dirIds[i]!);
+      if (theirs !== undefined) {
+        rows.dirIds[i] = theirs;
+        rows.inserts[i] = 'keep-existing';
+      }
+      (rows.inserts[i] === 'plain' ? plain : elsewhere).push(i);
+    }
     if (plain.length > 0) await client.query(INSERT + ' ' + FROM_ROWS, rowParams(rows, plain));
     if (elsewhere.length > 0) await this.writeKeepingExisting(client, rows, elsewhere);
   }

@@ -161,6 +161,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
                       CREATE TEMP TABLE IF NOT EXISTS pending_fps (dir_id bigint PRIMARY KEY, fp bytea NOT NULL);
                       TRUNCATE pg_temp.gone_files, pg_temp.gone_dirs, pg_temp.pending_fps`);
   const wb = writeBehind(client);
+  wb.startTree();
   const discardParked = async (): Promise<void> => {
     // What the walk saw is kept: what it wrote behind is written (write-behind.ts).
     await wb.sync();
@@ -177,10 +178,12 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       if (
         l.parentDirId !== undefined &&
         l.moves !== 'probe' &&
-        wb.insertedInThisTransaction(l.parentDirId)
+        wb.insertedByThisScan(l.parentDirId) &&
+        pgInTransaction(client)
       ) {
-        // Below a directory this transaction inserted: new, its row written behind the walk
-        // (dir-rows.ts), every listed file new, nothing to park or probe.
+        // Below a directory this scan inserted: new, its row written behind the walk
+        // (dir-rows.ts), every listed file new, nothing to park or probe. (Another scan may
+        // have inserted it since the parent's row was committed: its row is then taken.)
         const dirId = await wb.addDir({
           deviceId: l.deviceId,
           parentId: l.parentDirId,
@@ -190,15 +193,16 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         });
         return { dirId, counts: noneYet, fresh: l.files, knownInodes: new Set() };
       }
-      // The directory's own row, looked up or inserted, depends on no row the walk queued but
-      // its parent's, when that one is queued: this statement runs behind what was sent, so
-      // the walk's batches keep their size (a commit makes a whole level's siblings take
-      // this path, each waiting for its answer).
-      if (l.parentDirId !== undefined && wb.insertedInThisTransaction(l.parentDirId)) {
+      // A directory whose parent was there before this scan (or a rescan's new one, whose files
+      // may be moves): its own row, looked up or inserted, in one round trip behind what was
+      // sent. Its parent's row, when this scan queued it, is written first: it may turn out to
+      // be another scan's.
+      if (l.parentDirId !== undefined && wb.insertedByThisScan(l.parentDirId)) {
         await wb.sync();
       }
+      const parentDirId = l.parentDirId === undefined ? undefined : wb.resolveDir(l.parentDirId);
       const dir = { scanId, deviceId: l.deviceId, path: l.fsPath, fingerprint: l.fingerprint };
-      const looked = await lookUpOrCreateDir(client, { ...dir, parentId: l.parentDirId });
+      const looked = await lookUpOrCreateDir(client, { ...dir, parentId: parentDirId });
       if (looked.kind === 'created') {
         if (pgInTransaction(client)) wb.noteInserted(looked.id);
         // A new directory: every listed file is new, nothing to park (dir-row.ts).
@@ -218,7 +222,7 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
         const counts = { new: 0, changed: 0, unchanged: l.files.length };
         return { dirId: Number(found.row!.id), counts, fresh: [], knownInodes: new Set() };
       }
-      const ensured = await ensureDir(client, l.deviceId, l.fsPath, l.parentDirId, found);
+      const ensured = await ensureDir(client, l.deviceId, l.fsPath, parentDirId, found);
       const dirId = ensured.id;
       // A row this statement inserted (a scan's root, say): what is below it is new too.
       if (ensured.inserted && pgInTransaction(client)) wb.noteInserted(dirId);

@@ -7,25 +7,39 @@
  */
 import type pg from 'pg';
 import { BatchingWriter, type CommitPolicy, type ScanWriter } from '../unit-of-work.js';
-import { discardWrites, syncWrites, writesCommitted } from './write-behind.js';
+import {
+  connectionOf,
+  discardWrites,
+  queueStep,
+  syncWrites,
+  writesCommitted,
+} from './write-behind.js';
 
 /**
- * Connections whose BEGIN was sent but may not be answered yet: the server's status changes
- * only when it answers, and a unit of work started meanwhile must join, not BEGIN again.
+ * Connections whose BEGIN was sent (or queued) but may not be answered yet, with how many: the
+ * server's status changes only when it answers, and a unit of work started meanwhile must
+ * join, not BEGIN again.
  */
-const beginning = new WeakSet<pg.Client>();
+const beginning = new WeakMap<pg.Client, number>();
+
+function markBeginning(client: pg.Client, by: 1 | -1): void {
+  const key = connectionOf(client);
+  const n = (beginning.get(key) ?? 0) + by;
+  if (n > 0) beginning.set(key, n);
+  else beginning.delete(key);
+}
 
 /** Whether the connection is inside a transaction ('T'), a failed one ('E'), or opening one. */
 export function pgInTransaction(client: pg.Client): boolean {
-  return beginning.has(client) || client.getTransactionStatus() !== 'I';
+  return beginning.has(connectionOf(client)) || client.getTransactionStatus() !== 'I';
 }
 
 async function begin(client: pg.Client): Promise<void> {
-  beginning.add(client);
+  markBeginning(client, 1);
   try {
     await client.query('BEGIN');
   } finally {
-    beginning.delete(client);
+    markBeginning(client, -1);
   }
 }
 
@@ -38,10 +52,33 @@ async function begin(client: pg.Client): Promise<void> {
 async function commit(client: pg.Client): Promise<void> {
   // What the scan wrote behind its walk belongs to this transaction (write-behind.ts).
   await syncWrites(client);
-  const r = await client.query('COMMIT');
+  refuseRolledBack(await client.query('COMMIT'));
+  writesCommitted(client);
+}
+
+function refuseRolledBack(r: pg.QueryResult): void {
   if (r.command === 'ROLLBACK') {
     throw new Error('a statement of this transaction failed; it was rolled back');
   }
+}
+
+/**
+ * COMMIT and BEGIN queued behind what the walk wrote (write-behind.ts), so that the walk goes
+ * on while the server catches up: waiting for it at each commit left the server idle while
+ * the walk prepared the next batch. The connection counts as inside a transaction throughout
+ * (a unit of work started meanwhile joins the next one). A failure ends the queue: the next
+ * statement that waits for it throws, and the scan rolls back what follows the last commit.
+ */
+function commitBehind(client: pg.Client): void {
+  markBeginning(client, 1);
+  queueStep(
+    client,
+    async (raw) => {
+      refuseRolledBack(await raw.query('COMMIT'));
+      await raw.query('BEGIN');
+    },
+    () => markBeginning(client, -1),
+  );
   writesCommitted(client);
 }
 
@@ -73,6 +110,7 @@ export function pgScanWriter(client: pg.Client, policy: CommitPolicy): ScanWrite
       begin: () => begin(client),
       commit: () => commit(client),
       rollbackIfOpen: () => rollbackIfOpen(client),
+      commitBehind: () => commitBehind(client),
     },
     policy,
   );

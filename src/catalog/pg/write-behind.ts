@@ -20,7 +20,7 @@ import type pg from 'pg';
 import type { InodeRef } from '../hashing.js';
 import type { NewFileRow } from '../scan-port.js';
 import { claimDevices } from './dirty-devices.js';
-import { writeDirRows, type BufferedDir } from './dir-rows.js';
+import { writeDirRows, type BufferedDir, type DirRemap } from './dir-rows.js';
 import { FileRowBuffer, type BufferedIdentity } from './file-rows.js';
 import { markInodes, writeHashes, type StoredHash } from './hash-rows.js';
 import { IdBlocks } from './id-blocks.js';
@@ -52,6 +52,13 @@ export class WriteBehind {
   private readonly dirIds: IdBlocks;
   /** Directories this transaction inserted (or queued): a directory below one is new too. */
   private readonly insertedHere = new Set<number>();
+  /**
+   * Directories this scan inserted (or queued), committed or not: a directory below one has no
+   * row of an earlier scan, only maybe one another scan inserted since (dir-rows.ts).
+   */
+  private readonly insertedByScan = new Set<number>();
+  /** Ids handed out for directories another scan inserted first → their rows (dir-rows.ts). */
+  private readonly dirRemap: DirRemap = new Map();
   /** Devices this transaction claimed, or will in its next step (dirty-devices.ts). */
   private readonly claimedHere = new Set<number>();
   private claims: number[] = [];
@@ -80,14 +87,20 @@ export class WriteBehind {
   }
 
   /**
-   * Queue the row of a directory whose parent this transaction inserted (dir-rows.ts says why
-   * it has none yet); resolves to its row id.
+   * Queue the row of a directory whose parent this scan inserted (dir-rows.ts says why it has
+   * no row of an earlier scan); resolves to the id handed out for it.
    */
   async addDir(d: Omit<BufferedDir, 'id'>): Promise<number> {
     const [id] = await this.dirIds.take(1);
     this.dirs.push({ ...d, id: id! });
     this.insertedHere.add(id!);
+    this.insertedByScan.add(id!);
     return id!;
+  }
+
+  /** A new scan tree on this connection: no directory is this scan's yet. */
+  startTree(): void {
+    this.insertedByScan.clear();
   }
 
   /**
@@ -119,9 +132,23 @@ export class WriteBehind {
     return this.insertedHere.has(dirId);
   }
 
+  /** Whether this scan inserted the directory (or queued it), in this transaction or before. */
+  insertedByThisScan(dirId: number): boolean {
+    return this.insertedByScan.has(dirId);
+  }
+
+  /**
+   * The row an id handed out for a directory stands for: another scan's, when that one
+   * inserted the path first (valid once the batch that held it is written: `sync()` first).
+   */
+  resolveDir(dirId: number): number {
+    return this.dirRemap.get(dirId) ?? dirId;
+  }
+
   /** A directory row this transaction's own statement inserted. */
   noteInserted(dirId: number): void {
     this.insertedHere.add(dirId);
+    this.insertedByScan.add(dirId);
   }
 
   /** Give a still-buffered row its hashes (see FileRowBuffer.setHashes). */
@@ -152,6 +179,30 @@ export class WriteBehind {
     if (this.failure) throw this.failure.error;
   }
 
+  /**
+   * Queue `fn` (given the connection itself) as a step after what is buffered and queued: a
+   * COMMIT behind the walk (tx.ts). Skipped when a step failed before it, but not by
+   * `discard()`: what was queued before it was this transaction's, committed as the walk
+   * expects; a rollback asked for later ends the transaction after it. Its failure is the
+   * queue's (the next `sync()` throws it). `settled` runs once it ran or was skipped.
+   */
+  queueStep(fn: (client: pg.Client) => Promise<void>, settled: () => void): void {
+    this.send();
+    const client = this.client;
+    const step = this.chain.then(async () => {
+      try {
+        if (this.failure) return;
+        await fn(client);
+      } catch (err) {
+        this.failure = { error: err };
+        lastStepFailure = err;
+      } finally {
+        settled();
+      }
+    });
+    this.track(step);
+  }
+
   /** The transaction committed: its directories are visible to other scans from now on. */
   committed(): void {
     this.insertedHere.clear();
@@ -171,6 +222,8 @@ export class WriteBehind {
     this.failed = [];
     this.claims = [];
     this.insertedHere.clear();
+    // Rows of this transaction are gone, and which of the scan's rows they were is not kept.
+    this.insertedByScan.clear();
     this.claimedHere.clear();
     await this.chain;
     this.failure = undefined;
@@ -217,8 +270,8 @@ export class WriteBehind {
       if (this.failure || gen !== this.generation) return;
       try {
         await claimDevices(client, claims);
-        await writeDirRows(client, dirs);
-        await this.files.write(client, files);
+        await writeDirRows(client, dirs, this.dirRemap);
+        await this.files.write(client, files, this.dirRemap);
         // Ids resolved now: the rows written above may have been another scan's already.
         const resolved = hashes.map((s) => ({
           ...s,
@@ -232,6 +285,11 @@ export class WriteBehind {
         lastStepFailure = err;
       }
     });
+    this.track(step);
+  }
+
+  /** A queued step: the next on the chain, counted until done (backpressure). */
+  private track(step: Promise<void>): void {
     this.chain = step;
     this.queued.push(step);
     void step.then(() => {
@@ -284,6 +342,20 @@ export async function syncWrites(client: pg.Client): Promise<void> {
 /** Drop what the connection queued (its transaction is rolled back). */
 export async function discardWrites(client: pg.Client): Promise<void> {
   await writeBehind(client).discard();
+}
+
+/** The connection a queued view queues on (the client itself when it is one). */
+export function connectionOf(client: pg.Client): pg.Client {
+  return rawOf.get(client) ?? client;
+}
+
+/** Queue a step of the connection's own (write-behind.ts `queueStep`). */
+export function queueStep(
+  client: pg.Client,
+  fn: (raw: pg.Client) => Promise<void>,
+  settled: () => void,
+): void {
+  writeBehind(client).queueStep(fn, settled);
 }
 
 /** The connection's transaction committed. */
