@@ -27,8 +27,12 @@ import { IdBlocks } from './id-blocks.js';
 
 /** Buffered rows or results that make a batch: large enough that per-statement costs vanish. */
 export const BATCH_ROWS = 4096;
-/** Batches queued at most before the walk waits for the server (bounds the memory held). */
-const MAX_QUEUED = 2;
+/**
+ * Steps queued at most, besides the one the server runs, before the walk waits for the server
+ * (bounds the memory held). One keeps the server busy: with commits queued too (tx.ts), the
+ * queue stays full, and two held 10–15 MB more at the first scan's peak (T5) for no time.
+ */
+const MAX_QUEUED = 1;
 
 /** The last failure of a queued step in this process (failure.ts reports it as the cause). */
 let lastStepFailure: unknown;
