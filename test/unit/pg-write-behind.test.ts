@@ -121,8 +121,8 @@ describe('PostgreSQL writes behind the walk', () => {
       await f.port.devices.list();
       const sent = opened.statementTexts!().slice(from);
       const at = (re: RegExp) => sent.findIndex((q) => re.test(q));
-      expect(at(/INSERT INTO files\b/)).toBeGreaterThanOrEqual(0);
-      expect(at(/INSERT INTO files\b/)).toBeLessThan(at(/^COMMIT$/));
+      expect(at(/^COPY files\b/)).toBeGreaterThanOrEqual(0);
+      expect(at(/^COPY files\b/)).toBeLessThan(at(/^COMMIT$/));
       expect(at(/^COMMIT$/)).toBeLessThan(at(/^BEGIN$/));
       const seen = await other.query<{ name: string }>(
         `SELECT convert_from(name, 'UTF8') AS name FROM files ORDER BY name`,
@@ -163,7 +163,7 @@ describe('PostgreSQL writes behind the walk', () => {
       await fn();
       return opened.statementTexts!()
         .slice(from)
-        .filter((q) => /INSERT INTO files\b/.test(q))
+        .filter((q) => /^(INSERT INTO|COPY) files\b/.test(q))
         .map((q) => (/ON CONFLICT/.test(q) ? 'keep-existing' : 'plain'));
     };
     const writer = f.port.scanWriter(NEVER);
@@ -272,6 +272,34 @@ describe('PostgreSQL writes behind the walk', () => {
     expect(line).toMatch(/23503: .*foreign key/);
     expect(line).not.toMatch(/current transaction is aborted/);
     expect(opened.inTransaction()).toBe(false);
+  });
+
+  it('a COPY of rows that fails is reported with its cause, and the connection rolls back and goes on', async () => {
+    writeTree(top, { 'd/a.txt': 'a' });
+    const t = await openScan(f.port, top);
+    const url = pgTestCluster().url('x');
+    let failure: unknown;
+    await f.port
+      .unitOfWork(async () => {
+        const root = await listing(t, '/', undefined, []);
+        const d = await listing(t, '/d', root.dirId, listed('d', ['a.txt']));
+        // The same path twice, below a directory this transaction inserted: both by COPY.
+        await t.insertFiles(newRows(device.id, d.dirId, [...d.fresh, ...d.fresh]));
+        await f.port.hashing.pending();
+      })
+      .catch((err: unknown) => {
+        failure = err;
+      });
+    expect(pgFailure(url, failure)?.message ?? String(failure)).toMatch(/23505: .*duplicate key/);
+    expect(opened.inTransaction()).toBe(false);
+    expect(await opened.dump()).toEqual({ dirs: [], files: [] });
+    // The connection is usable: the same directory again, once.
+    await f.port.unitOfWork(async () => {
+      const root = await listing(t, '/', undefined, []);
+      const d = await listing(t, '/d', root.dirId, listed('d', ['a.txt']));
+      await t.insertFiles(newRows(device.id, d.dirId, d.fresh));
+    });
+    expect((await opened.dump()).files).toHaveLength(1);
   });
 
   it('the CLI scans a tree into PostgreSQL with nothing on stderr: one statement at a time', async () => {
