@@ -38,6 +38,28 @@ describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend
     removeTree(dir);
   });
 
+  /** A scan of the whole tree on connection c, its tree open. */
+  const openTree = async (c: Opened, deviceId: number): Promise<ScanTree> => {
+    const scanId = await c.port.scans.start({ root: Buffer.from(dir), owner: OWNER });
+    await c.port.scans.setRoot({ scanId, deviceId, fsPath: Buffer.from('/') });
+    return c.port.tree.open(scanId);
+  };
+  /** A first scan's listing of the directory at `path` (no subdirectories, nothing kept). */
+  const listingOf = (
+    deviceId: number,
+    path: string,
+    parentDirId: number | undefined,
+    files: ListedFile[],
+  ) => ({
+    deviceId,
+    fsPath: Buffer.from(path),
+    parentDirId,
+    files,
+    subdirs: [],
+    kept: [],
+    moves: 'none' as const,
+  });
+
   it("a file found new, then inserted after another scan's commit, keeps that scan's row and gets its hashes", async () => {
     writeFileSync(join(dir, 'f'), 'same content');
     const name = Buffer.from('f');
@@ -50,22 +72,9 @@ describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend
       mountPoint: Buffer.from(dir),
       mountRoot: Buffer.from('/'),
     });
-    const listing = {
-      deviceId: dev.id,
-      fsPath: Buffer.from('/'),
-      parentDirId: undefined,
-      files: [{ name, meta }],
-      subdirs: [],
-      kept: [],
-      moves: 'none' as const,
-    };
-    const open = async (c: Opened) => {
-      const scanId = await c.port.scans.start({ root: Buffer.from(dir), owner: OWNER });
-      await c.port.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
-      return c.port.tree.open(scanId);
-    };
-    const tx = await open(x);
-    const ty = await open(y);
+    const listing = listingOf(dev.id, '/', undefined, [{ name, meta }]);
+    const tx = await openTree(x, dev.id);
+    const ty = await openTree(y, dev.id);
     // X merges the directory: f has no row; X's hashing takes it (its row is written later).
     const mx = await x.port.unitOfWork(() => tx.mergeListing(listing));
     expect(mx.fresh.map((f) => f.name.toString())).toEqual(['f']);
@@ -131,20 +140,8 @@ describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend
         name: Buffer.from(n),
         meta: toMeta(lstatSync(join(dir, sub, n), { bigint: true })),
       }));
-    const listing = (path: string, parentDirId: number | undefined, listed: ListedFile[]) => ({
-      deviceId: dev.id,
-      fsPath: Buffer.from(path),
-      parentDirId,
-      files: listed,
-      subdirs: [],
-      kept: [],
-      moves: 'none' as const,
-    });
-    const open = async (c: Opened) => {
-      const scanId = await c.port.scans.start({ root: Buffer.from(dir), owner: OWNER });
-      await c.port.scans.setRoot({ scanId, deviceId: dev.id, fsPath: Buffer.from('/') });
-      return c.port.tree.open(scanId);
-    };
+    const listing = (path: string, parentDirId: number | undefined, listed: ListedFile[]) =>
+      listingOf(dev.id, path, parentDirId, listed);
     const insert = (t: ScanTree, dirId: number, listed: readonly ListedFile[]) =>
       t.insertFiles(
         listed.map((f) => ({
@@ -155,8 +152,8 @@ describe.each([sqliteBackend, pgBackend])('overlapping scans on $name', (backend
           hashes: undefined,
         })),
       );
-    const tx = await open(x);
-    const ty = await open(y);
+    const tx = await openTree(x, dev.id);
+    const ty = await openTree(y, dev.id);
     // X inserts / and a, and commits.
     const xa = await x.port.unitOfWork(async () => {
       const root = await tx.mergeListing(listing('/', undefined, []));
