@@ -107,6 +107,18 @@ export interface PendingDir {
   parentDirId: number | undefined;
 }
 
+/**
+ * How long the walk runs before it lets the event loop turn. Everything that runs beside the
+ * walk is answered there: signal handlers and the progress display, the hash workers' results
+ * and — on PostgreSQL — each answer of the server to the statements written behind the walk
+ * (write-behind.ts): the server idles until its answer is read and the next statement of the
+ * step is sent. At 50 ms the first scan of the reference tree into PostgreSQL ran the walk
+ * and the server mostly in turn (both running in 6–8 % of samples, the server idle 25 %);
+ * at 2 ms they overlap (26 %), and the scan took 0.4–0.7 s less (3 interleaved pairs). A
+ * turn costs a few microseconds: at most 500 a second.
+ */
+const YIELD_EVERY_MS = 2;
+
 // Test-only: slow the walk down so that a test can interrupt it at a known phase.
 const TEST_DIR_DELAY_MS = failpointDelayMs('scan-dir');
 
@@ -184,8 +196,7 @@ export async function walk({
   try {
     while (stack.length > 0) {
       if (opts.shouldStop()) return { stopped: true };
-      if (Date.now() - lastYield > 50) {
-        // Let signal handlers and the progress display run.
+      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
         await new Promise((r) => setImmediate(r));
         lastYield = Date.now();
         if (opts.shouldStop()) return { stopped: true };
