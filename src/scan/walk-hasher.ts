@@ -9,7 +9,8 @@
  *
  * `--hash candidates`: a new file is hashed as soon as another inode of its size has been seen
  * in this scan; the first inode of each size is hashed (and its row updated) when the second
- * one shows up. `--hash all`: every new file. Left to the stages after the walk:
+ * one shows up. Two such inodes whose prefixes then agree are read whole at once, their rows
+ * updated (prefix-pairs.ts). `--hash all`: every new file. Left to the stages after the walk:
  * - inodes with several links (a job is per inode, and its other paths may come later);
  * - new rows whose inode the catalog already knows: possibly a move, which keeps its hashes;
  * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes.
@@ -24,18 +25,15 @@ import type {
   ScanTree,
 } from '../catalog/scan-port.js';
 import { joinPath } from '../paths.js';
-import type { HashPool, LazyHashPool } from './hash-pool.js';
-import {
-  BATCH_BYTES,
-  BATCH_FILES,
-  digestsOf,
-  HashStatus,
-  PREFIX_BYTES,
-  type HashJob,
-  type HashResultMessage,
-} from './hash-job.js';
+import type { LazyHashPool } from './hash-pool.js';
+import { HashQueue } from './hash-queue.js';
+import { PrefixPairs, type PrefixRead } from './prefix-pairs.js';
+import { digestsOf, HashStatus, type HashJob } from './hash-job.js';
 
-/** What becomes of a result: a row to insert, or the row of a first-of-size file to update. */
+/**
+ * What becomes of a result: a row to insert, the row of a first-of-size file to update, or the
+ * row of a prefix pair's inode to update with its full hash.
+ */
 type Pending =
   | {
       readonly kind: 'insert';
@@ -45,7 +43,8 @@ type Pending =
       readonly name: Buffer;
       readonly meta: FileMeta;
     }
-  | { readonly kind: 'update'; readonly deviceId: number; readonly fileId: number };
+  | { readonly kind: 'update'; readonly deviceId: number; readonly fileId: number }
+  | { readonly kind: 'full'; readonly deviceId: number; readonly fileId: number };
 
 /** The first new inode of a size seen in this scan. */
 export interface FirstOfSize {
@@ -66,6 +65,12 @@ export interface FirstOfSize {
  */
 export type Offer =
   { readonly kind: 'taken' } | { readonly kind: 'insert'; readonly first: FirstOfSize | undefined };
+
+/** An inserted row's inode, read for its prefix alone. */
+interface PrefixOnly {
+  readonly job: HashJob;
+  readonly prefix: Buffer;
+}
 
 const TAKEN: Offer = { kind: 'taken' };
 const INSERT: Offer = { kind: 'insert', first: undefined };
@@ -99,12 +104,9 @@ export class WalkHasher {
   private readonly sizes = new Map<number, FirstOfSize | typeof SHARED>();
   /** Devices that had rows before this scan: their new files may be moves. */
   private readonly hadRows = new Map<number, boolean>();
-  private batch: HashJob[] = [];
-  private pending: Pending[] = [];
-  private batchBytes = 0;
-  private readonly inflight = new Set<Promise<void>>();
-  private done: { pending: Pending[]; jobs: HashJob[]; r: HashResultMessage }[] = [];
-  private failure: unknown;
+  /** The walk's own reads (prefix, or all), and the full reads of prefix pairs. */
+  private readonly queue: HashQueue<Pending>;
+  private readonly pairs = new PrefixPairs();
   /** Inodes of the current listing's new files that already have a row: possibly moves. */
   private knownInodes: ReadonlySet<bigint> = new Set();
 
@@ -113,9 +115,11 @@ export class WalkHasher {
     /** 'all': whole files (`--hash all`); 'prefix': the prefix stage (and small files whole). */
     private readonly stage: WalkHashStage,
     /** Started when the first file is to be hashed, at a pause of the walk. */
-    private readonly pools: LazyHashPool,
+    pools: LazyHashPool,
     private readonly report: WalkHashReport,
-  ) {}
+  ) {
+    this.queue = new HashQueue(pools, stage);
+  }
 
   /**
    * Whether a listing's new files on this device may be moves: only when the device had rows
@@ -149,7 +153,8 @@ export class WalkHasher {
     const mine = meta.nlink === 1 && !this.knownInodes.has(meta.inode);
     if (this.stage === 'all') {
       if (!mine) return INSERT;
-      this.enqueue(
+      this.queue.add(
+        'walk',
         { kind: 'insert', tree, deviceId, dirId, name, meta },
         jobFor(dirAbs, name, meta),
       );
@@ -180,7 +185,8 @@ export class WalkHasher {
       this.sizes.set(size, SHARED);
     }
     if (!mine) return INSERT;
-    this.enqueue({ kind: 'insert', tree, deviceId, dirId, name, meta }, jobFor(dirAbs, name, meta));
+    const job = jobFor(dirAbs, name, meta);
+    this.queue.add('walk', { kind: 'insert', tree, deviceId, dirId, name, meta }, job);
     return TAKEN;
   }
 
@@ -194,7 +200,11 @@ export class WalkHasher {
   private enqueueFirst(first: FirstOfSize): void {
     first.wanted = false;
     if (first.job)
-      this.enqueue({ kind: 'update', deviceId: first.deviceId, fileId: first.fileId }, first.job);
+      this.queue.add(
+        'walk',
+        { kind: 'update', deviceId: first.deviceId, fileId: first.fileId },
+        first.job,
+      );
   }
 
   /**
@@ -202,22 +212,20 @@ export class WalkHasher {
    * flight (the rows they carry wait in memory), otherwise undefined.
    */
   wait(): Promise<void> | undefined {
-    const pool = this.pools.started;
-    if (!pool) return this.batch.length > 0 ? this.start() : undefined;
-    if (this.batch.length > 0 && this.inflight.size === 0) this.flush(pool); // keep workers busy
-    if (this.inflight.size < this.limit(pool)) return undefined;
-    return (async () => {
-      while (this.inflight.size >= this.limit(pool)) await Promise.race(this.inflight);
-    })();
-  }
-
-  private async start(): Promise<void> {
-    this.flush(await this.pools.get());
+    return this.queue.wait();
   }
 
   /** Whether apply() has anything to write (or a failure to throw). */
   hasResults(): boolean {
-    return this.done.length > 0 || this.failure !== undefined;
+    return this.queue.hasResults();
+  }
+
+  /**
+   * Whether reads are left to finish() and apply() after an apply(): the full reads of prefix
+   * pairs its results found.
+   */
+  hasQueued(): boolean {
+    return this.queue.hasQueued();
   }
 
   /**
@@ -225,12 +233,13 @@ export class WalkHasher {
    * the order they were taken, and the first-of-size rows' hashes. Resolves to the rows written.
    */
   async apply(): Promise<number> {
-    if (this.failure) throw this.failure;
+    const done = this.queue.take();
     let written = 0;
-    const done = this.done;
-    this.done = [];
     // Inserts go per scan tree (a hasher serves every root of a scan), in order.
-    const inserts: { tree: ScanTree; rows: NewFileRow[] }[] = [];
+    const inserts: { tree: ScanTree; rows: NewFileRow[]; reads: (PrefixOnly | undefined)[] }[] = [];
+    /** Inodes read for their prefix alone, with their rows: a pair of them is read whole. */
+    const prefixOnly: PrefixRead[] = [];
+    const prefixes: Buffer[] = [];
     const stored: HashResults['stored'][number][] = [];
     const read: InodeRef[] = [];
     const failed: InodeRef[] = [];
@@ -246,7 +255,8 @@ export class WalkHasher {
           const d = digestsOf(r, i);
           prefix = d.prefix;
           sha256 = d.sha256 ?? null;
-          this.report.hashed();
+          // A full read counts its bytes; the file was counted when its prefix was read.
+          if (p.kind !== 'full') this.report.hashed();
         } else {
           failed.push({ deviceId: p.deviceId, inode: job.inode });
           if (status === HashStatus.Changed) this.report.changed();
@@ -260,64 +270,55 @@ export class WalkHasher {
             meta: p.meta,
             hashes: prefix ? { prefix, sha256 } : undefined,
           };
+          const once = prefix && !sha256 ? { job, prefix } : undefined;
           const last = inserts[inserts.length - 1];
-          if (last?.tree === p.tree) last.rows.push(row);
-          else inserts.push({ tree: p.tree, rows: [row] });
-          if (prefix && !sha256) read.push({ deviceId: p.deviceId, inode: job.inode });
+          if (last?.tree === p.tree) {
+            last.rows.push(row);
+            last.reads.push(once);
+          } else inserts.push({ tree: p.tree, rows: [row], reads: [once] });
+          if (once) read.push({ deviceId: p.deviceId, inode: job.inode });
         } else if (prefix) {
           stored.push({
             target: { fileId: p.fileId, paths: 1, deviceId: p.deviceId, ...job },
             prefix,
             sha256: sha256 ?? undefined,
           });
+          if (p.kind === 'update' && !sha256) {
+            prefixOnly.push({ deviceId: p.deviceId, fileId: p.fileId, job });
+            prefixes.push(prefix);
+          }
         }
         written++;
       }
     }
-    for (const { tree, rows } of inserts) await tree.insertFiles(rows);
+    for (const { tree, rows, reads } of inserts) {
+      const ids = await tree.insertFiles(rows);
+      reads.forEach((once, i) => {
+        if (!once) return;
+        prefixOnly.push({ deviceId: rows[i]!.deviceId, fileId: ids[i]!, job: once.job });
+        prefixes.push(once.prefix);
+      });
+    }
     if (stored.length > 0 || read.length > 0 || failed.length > 0)
       await this.hashing.writeResults({ stored, read, failed });
+    // Rows are written (or queued) before their full hashes can be: pairs are read now.
+    prefixOnly.forEach((r, i) => {
+      for (const want of this.pairs.add(r, prefixes[i]!))
+        this.queue.add(
+          'full',
+          { kind: 'full', deviceId: want.deviceId, fileId: want.fileId },
+          want.job,
+        );
+    });
     return written;
   }
 
-  /** Send what is batched and wait for every result (then apply() them). */
+  /**
+   * Send what is batched and wait for every result (then apply() them, which may queue the
+   * full reads of pairs: until hasQueued() says none are left).
+   */
   async finish(): Promise<void> {
-    if (this.batch.length > 0) this.flush(await this.pools.get());
-    while (this.inflight.size > 0) await Promise.all(this.inflight);
-  }
-
-  private limit(pool: HashPool): number {
-    return pool.size * 2;
-  }
-
-  private enqueue(p: Pending, job: HashJob): void {
-    this.pending.push(p);
-    this.batch.push(job);
-    this.batchBytes += this.stage === 'all' ? Number(job.size) : PREFIX_BYTES;
-    // Without workers yet (none started before the walk needed one), the batch waits for
-    // wait(), at the end of the directory.
-    const pool = this.pools.started;
-    if (pool && (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES))
-      this.flush(pool);
-  }
-
-  private flush(pool: HashPool): void {
-    if (this.batch.length === 0) return;
-    const jobs = this.batch;
-    const pending = this.pending;
-    this.batch = [];
-    this.pending = [];
-    this.batchBytes = 0;
-    const p: Promise<void> = pool.run(this.stage, jobs).then(
-      (r) => {
-        this.done.push({ pending, jobs, r });
-      },
-      (err: unknown) => {
-        this.failure ??= err;
-      },
-    );
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
+    await this.queue.finish();
   }
 }
 
