@@ -52,12 +52,18 @@ export class HashQueue<P> {
     private readonly pools: LazyHashPool,
     /** The walk lane's stage: 'prefix', or 'all' (`--hash all`). */
     stage: Extract<HashStage, 'prefix' | 'all'>,
+    /**
+     * The user asked to stop: no full read is sent any more, and those queued are dropped (the
+     * next scan's full stage reads them). The walk lane's rows wait for their batches in flight.
+     */
+    private readonly shouldStop: () => boolean,
   ) {
     this.walk = new Batch(stage);
   }
 
   /** Queue a job on a lane; `p` comes back with its result. */
   add(lane: Lane, p: P, job: HashJob): void {
+    if (lane === 'full' && this.shouldStop()) return;
     const batch = lane === 'walk' ? this.walk : this.full;
     batch.pending.push(p);
     batch.jobs.push(job);
@@ -107,6 +113,7 @@ export class HashQueue<P> {
 
   /** Whether anything is queued, in flight or not yet taken. */
   hasQueued(): boolean {
+    this.dropFullIfStopped();
     return (
       this.walk.jobs.length > 0 ||
       this.full.jobs.length > 0 ||
@@ -129,6 +136,7 @@ export class HashQueue<P> {
 
   /** Send the next full batches, up to one in flight while the walk goes on. */
   private sendFull(pool: HashPool): void {
+    this.dropFullIfStopped();
     const full = this.full;
     const most = this.walkDone ? pool.size : 1;
     while (full.inflight.size < most && full.jobs.length > 0 && this.failure === undefined) {
@@ -138,6 +146,13 @@ export class HashQueue<P> {
         bytes += Number(full.jobs[n++]!.size);
       void this.flush(pool, full, n).then(() => this.sendFull(pool));
     }
+  }
+
+  private dropFullIfStopped(): void {
+    if (this.full.jobs.length === 0 || !this.shouldStop()) return;
+    this.full.jobs = [];
+    this.full.pending = [];
+    this.full.bytes = 0;
   }
 
   /** Send a batch's first n jobs (all by default). */

@@ -49,17 +49,23 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
   await port.hashing.startSession();
   const pools = new LazyHashPool(opts.jobs ?? defaultHashJobs());
   try {
-    const hasher = new WalkHasher(port.hashing, opts.hash === 'all' ? 'all' : 'prefix', pools, {
-      read: (bytes) => {
-        summary.hashedBytes += bytes;
-        progress.walkHashedBytes += bytes;
+    const hasher = new WalkHasher({
+      hashing: port.hashing,
+      stage: opts.hash === 'all' ? 'all' : 'prefix',
+      pools,
+      shouldStop,
+      report: {
+        read: (bytes) => {
+          summary.hashedBytes += bytes;
+          progress.walkHashedBytes += bytes;
+        },
+        hashed: () => {
+          summary.hashedFiles++;
+          progress.walkHashed++;
+        },
+        changed: () => summary.hashChanged++,
+        error: (path, message) => addError(path, new Error(message)),
       },
-      hashed: () => {
-        summary.hashedFiles++;
-        progress.walkHashed++;
-      },
-      changed: () => summary.hashChanged++,
-      error: (path, message) => addError(path, new Error(message)),
     });
     const ctx: ScanContext = {
       catalog: port,

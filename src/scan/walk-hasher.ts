@@ -100,6 +100,17 @@ export interface NewFile {
   readonly meta: FileMeta;
 }
 
+export interface WalkHasherParams {
+  readonly hashing: HashingOps;
+  /** 'all': whole files (`--hash all`); 'prefix': the prefix stage (and small files whole). */
+  readonly stage: WalkHashStage;
+  /** Started when the first file is to be hashed, at a pause of the walk. */
+  readonly pools: LazyHashPool;
+  readonly report: WalkHashReport;
+  /** The user asked to stop: the full reads of pairs not yet sent are left to the next scan. */
+  readonly shouldStop: () => boolean;
+}
+
 export class WalkHasher {
   private readonly sizes = new Map<number, FirstOfSize | typeof SHARED>();
   /** Devices that had rows before this scan: their new files may be moves. */
@@ -110,15 +121,15 @@ export class WalkHasher {
   /** Inodes of the current listing's new files that already have a row: possibly moves. */
   private knownInodes: ReadonlySet<bigint> = new Set();
 
-  constructor(
-    private readonly hashing: HashingOps,
-    /** 'all': whole files (`--hash all`); 'prefix': the prefix stage (and small files whole). */
-    private readonly stage: WalkHashStage,
-    /** Started when the first file is to be hashed, at a pause of the walk. */
-    pools: LazyHashPool,
-    private readonly report: WalkHashReport,
-  ) {
-    this.queue = new HashQueue(pools, stage);
+  private readonly hashing: HashingOps;
+  private readonly stage: WalkHashStage;
+  private readonly report: WalkHashReport;
+
+  constructor(p: WalkHasherParams) {
+    this.hashing = p.hashing;
+    this.stage = p.stage;
+    this.report = p.report;
+    this.queue = new HashQueue(p.pools, p.stage, p.shouldStop);
   }
 
   /**

@@ -70,11 +70,17 @@ describe('WalkHasher', () => {
     await port.hashing.startSession();
     const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
     const pools = new LazyHashPool(1);
-    const hasher = new WalkHasher(port.hashing, 'prefix', pools, {
-      read: (b: number) => (seen.read += b),
-      hashed: () => seen.hashed++,
-      changed: () => seen.changed++,
-      error: (_p: Buffer, m: string) => seen.errors.push(m),
+    const hasher = new WalkHasher({
+      hashing: port.hashing,
+      stage: 'prefix',
+      pools,
+      shouldStop: () => false,
+      report: {
+        read: (b: number) => (seen.read += b),
+        hashed: () => seen.hashed++,
+        changed: () => seen.changed++,
+        error: (_p: Buffer, m: string) => seen.errors.push(m),
+      },
     });
     try {
       await port.unitOfWork(async () => {
@@ -144,113 +150,142 @@ describe('WalkHasher', () => {
     expect((await port.hashing.prepareJobs('prefix')).jobs).toBe(0);
   });
 
-  it('reads two new inodes whose size and prefix agree whole while the walk goes on, and every later one; not one whose prefix differs', async () => {
-    const sub = join(dir, 'pairs');
-    mkdirSync(sub);
-    const big = 'z'.repeat(100_000); // > the whole-read limit: prefix only at first
-    const files: Record<string, string> = {
-      'a.bin': big,
-      'b.bin': big,
-      'c.bin': big,
-      'd.bin': `q${big.slice(1)}`, // another prefix
-      'e.bin': `${big.slice(0, -1)}w`, // the same prefix, other content
-    };
-    for (const [n, c] of Object.entries(files)) writeFileSync(join(sub, n), c);
-    const c2 = openCatalog(join(dir, 'pairs.db'));
-    const port = c2;
-    const pools = new LazyHashPool(2);
-    try {
-      const dev = await port.devices.register({
-        identity: 'test:walk-hasher-pairs',
-        stable: true,
-        fsType: 'test',
-        stDev: lstatSync(sub, { bigint: true }).dev,
-        mountPoint: Buffer.from(sub),
-        mountRoot: Buffer.from('/'),
-      });
-      const scanId = await port.scans.start({
-        root: Buffer.from(sub),
-        owner: { pid: process.pid, startTime: '0' },
-      });
-      const tree = await port.tree.open(scanId);
-      await port.hashing.startSession();
-      const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
-      const hasher = new WalkHasher(port.hashing, 'prefix', pools, {
-        read: (b: number) => (seen.read += b),
-        hashed: () => seen.hashed++,
-        changed: () => seen.changed++,
-        error: (_p: Buffer, m: string) => seen.errors.push(m),
-      });
-      await port.unitOfWork(async () => {
-        const listed = Object.keys(files).map((n) => ({
-          name: Buffer.from(n),
-          meta: toMeta(lstatSync(join(sub, n), { bigint: true })),
-        }));
-        const merged = await tree.mergeListing({
-          deviceId: dev.id,
-          fsPath: Buffer.from('/'),
-          parentDirId: undefined,
-          files: listed,
-          subdirs: [],
-          kept: [],
-          moves: await hasher.movesPossible(dev.id),
+  it.each(['goes on', 'is stopped'] as const)(
+    'reads two new inodes whose size and prefix agree whole while the walk %s, and every later one; not one whose prefix differs',
+    async (walk) => {
+      const sub = join(dir, `pairs-${walk.replace(' ', '-')}`);
+      mkdirSync(sub);
+      // Past the whole-read limit: prefix only at first.
+      const SIZE = 100_000;
+      const big = 'z'.repeat(SIZE);
+      const files: Record<string, string> = {
+        'a.bin': big,
+        'b.bin': big,
+        'c.bin': big,
+        'd.bin': `q${big.slice(1)}`, // another prefix
+        'e.bin': `${big.slice(0, -1)}w`, // the same prefix, other content
+      };
+      for (const [n, c] of Object.entries(files)) writeFileSync(join(sub, n), c);
+      const c2 = openCatalog(join(sub, 'c.db'));
+      const port = c2;
+      const pools = new LazyHashPool(2);
+      try {
+        const dev = await port.devices.register({
+          identity: 'test:walk-hasher-pairs',
+          stable: true,
+          fsType: 'test',
+          stDev: lstatSync(sub, { bigint: true }).dev,
+          mountPoint: Buffer.from(sub),
+          mountRoot: Buffer.from('/'),
         });
-        hasher.beginListing(merged.knownInodes);
-        const rows: NewFileRow[] = [];
-        const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
-        for (const { name, meta } of merged.fresh) {
-          const file = {
-            tree,
+        const scanId = await port.scans.start({
+          root: Buffer.from(sub),
+          owner: { pid: process.pid, startTime: '0' },
+        });
+        const tree = await port.tree.open(scanId);
+        await port.hashing.startSession();
+        const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
+        let stop = false;
+        const hasher = new WalkHasher({
+          hashing: port.hashing,
+          stage: 'prefix',
+          pools,
+          shouldStop: () => stop,
+          report: {
+            read: (b: number) => (seen.read += b),
+            hashed: () => seen.hashed++,
+            changed: () => seen.changed++,
+            error: (_p: Buffer, m: string) => seen.errors.push(m),
+          },
+        });
+        await port.unitOfWork(async () => {
+          const listed = Object.keys(files).map((n) => ({
+            name: Buffer.from(n),
+            meta: toMeta(lstatSync(join(sub, n), { bigint: true })),
+          }));
+          const merged = await tree.mergeListing({
             deviceId: dev.id,
-            dirId: merged.dirId,
-            dirAbs: Buffer.from(sub),
-            name,
-            meta,
-          };
-          const offer = hasher.offerNew(file);
-          if (offer.kind === 'insert') {
-            rows.push({ deviceId: dev.id, dirId: merged.dirId, name, meta, hashes: undefined });
-            firsts.push(offer.first);
+            fsPath: Buffer.from('/'),
+            parentDirId: undefined,
+            files: listed,
+            subdirs: [],
+            kept: [],
+            moves: await hasher.movesPossible(dev.id),
+          });
+          hasher.beginListing(merged.knownInodes);
+          const rows: NewFileRow[] = [];
+          const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
+          for (const { name, meta } of merged.fresh) {
+            const file = {
+              tree,
+              deviceId: dev.id,
+              dirId: merged.dirId,
+              dirAbs: Buffer.from(sub),
+              name,
+              meta,
+            };
+            const offer = hasher.offerNew(file);
+            if (offer.kind === 'insert') {
+              rows.push({ deviceId: dev.id, dirId: merged.dirId, name, meta, hashes: undefined });
+              firsts.push(offer.first);
+            }
           }
-        }
-        (await tree.insertFiles(rows)).forEach((id, i) => {
-          const first = firsts[i];
-          if (first) hasher.inserted(first, id);
+          (await tree.insertFiles(rows)).forEach((id, i) => {
+            const first = firsts[i];
+            if (first) hasher.inserted(first, id);
+          });
+          // As the walk does between listings: the workers start, the prefixes come back.
+          await hasher.wait();
+          while (!hasher.hasResults()) await new Promise((r) => setTimeout(r, 5));
+          expect(await hasher.apply()).toBe(5); // a's prefix by row id, four rows inserted
         });
-        await hasher.finish();
-        expect(await hasher.apply()).toBe(5); // a's prefix by row id, four rows inserted
-      });
-      // The prefixes are written; the pairs they make are read whole next, as root-scan.ts
-      // does at the end of the walk (during it, at each listing).
-      const sha = (n: string) =>
-        (
-          c2.db.prepare('SELECT sha256 FROM files WHERE name = ?').get(Buffer.from(n)) as {
-            sha256: Buffer | null;
-          }
-        ).sha256?.toString('hex') ?? null;
-      expect(Object.keys(files).map(sha)).toEqual([null, null, null, null, null]);
-      expect(hasher.hasQueued()).toBe(true);
-      await port.unitOfWork(async () => {
-        await hasher.finish();
-        expect(await hasher.apply()).toBe(4); // a, b, c and e read whole
-      });
-      expect(hasher.hasQueued()).toBe(false);
-      const digest = (c: string) => createHash('sha256').update(c).digest('hex');
-      expect(Object.keys(files).map(sha)).toEqual([
-        digest(big),
-        digest(big),
-        digest(big),
-        null,
-        digest(files['e.bin']!),
-      ]);
-      // Each file counted once; its bytes as read: five prefixes, then four whole files.
-      expect(seen).toEqual({ read: 5 * 4096 + 4 * 100_000, hashed: 5, changed: 0, errors: [] });
-      // Nothing is left to the stages after the walk.
-      expect((await port.hashing.prepareJobs('prefix')).jobs).toBe(0);
-      expect((await port.hashing.prepareJobs('full')).jobs).toBe(0);
-    } finally {
-      await pools.close();
-      c2.db.close();
-    }
-  });
+        // The prefixes are written; the pairs they make are read whole next, as root-scan.ts
+        // does at the end of the walk (during it, at each listing).
+        const sha = (n: string) =>
+          (
+            c2.db.prepare('SELECT sha256 FROM files WHERE name = ?').get(Buffer.from(n)) as {
+              sha256: Buffer | null;
+            }
+          ).sha256?.toString('hex') ?? null;
+        expect(Object.keys(files).map(sha)).toEqual([null, null, null, null, null]);
+        expect(hasher.hasQueued()).toBe(true);
+        const digest = (c: string) => createHash('sha256').update(c).digest('hex');
+        if (walk === 'is stopped') {
+          // Ctrl-C. While the walk goes on, full reads go one batch at a time: a went as soon
+          // as it was queued, b, c and e wait. The batch at the workers is written; those not
+          // yet sent are dropped, and the next scan's full stage finds them.
+          stop = true;
+          await port.unitOfWork(async () => {
+            await hasher.finish();
+            expect(await hasher.apply()).toBe(1);
+          });
+          expect(hasher.hasQueued()).toBe(false);
+          expect(Object.keys(files).map(sha)).toEqual([digest(big), null, null, null, null]);
+          expect(seen.read).toBe(5 * 4096 + SIZE);
+          expect((await port.hashing.prepareJobs('full')).jobs).toBe(3);
+          return;
+        }
+        await port.unitOfWork(async () => {
+          await hasher.finish();
+          expect(await hasher.apply()).toBe(4); // a, b, c and e read whole
+        });
+        expect(hasher.hasQueued()).toBe(false);
+        expect(Object.keys(files).map(sha)).toEqual([
+          digest(big),
+          digest(big),
+          digest(big),
+          null,
+          digest(files['e.bin']!),
+        ]);
+        // Each file counted once; its bytes as read: five prefixes, then four whole files.
+        expect(seen).toEqual({ read: 5 * 4096 + 4 * SIZE, hashed: 5, changed: 0, errors: [] });
+        // Nothing is left to the stages after the walk.
+        expect((await port.hashing.prepareJobs('prefix')).jobs).toBe(0);
+        expect((await port.hashing.prepareJobs('full')).jobs).toBe(0);
+      } finally {
+        await pools.close();
+        c2.db.close();
+      }
+    },
+  );
 });
