@@ -28,6 +28,59 @@ interface Row {
   sha256: Buffer | null;
 }
 
+/** A scan of `root` on a catalog, and a walk hasher counting what it reports in `seen`. */
+async function startScan(p: {
+  port: OpenMod.Catalog;
+  root: string;
+  identity: string;
+  pools: PoolMod.LazyHashPool;
+  shouldStop: () => boolean;
+}) {
+  const { port, root, pools, shouldStop } = p;
+  const dev = await port.devices.register({
+    identity: p.identity,
+    stable: true,
+    fsType: 'test',
+    stDev: lstatSync(root, { bigint: true }).dev,
+    mountPoint: Buffer.from(root),
+    mountRoot: Buffer.from('/'),
+  });
+  const scanId = await port.scans.start({
+    root: Buffer.from(root),
+    owner: { pid: process.pid, startTime: '0' },
+  });
+  const tree = await port.tree.open(scanId);
+  await port.hashing.startSession();
+  const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
+  const hasher = new WalkHasher({
+    hashing: port.hashing,
+    stage: 'prefix',
+    pools,
+    shouldStop,
+    report: {
+      read: (b: number) => (seen.read += b),
+      hashed: () => seen.hashed++,
+      changed: () => seen.changed++,
+      error: (_p: Buffer, m: string) => seen.errors.push(m),
+    },
+  });
+  /** Merge a listing of the root's files `names`, as the walk would. */
+  const mergeRoot = async (names: readonly string[]) =>
+    tree.mergeListing({
+      deviceId: dev.id,
+      fsPath: Buffer.from('/'),
+      parentDirId: undefined,
+      files: names.map((n) => ({
+        name: Buffer.from(n),
+        meta: toMeta(lstatSync(join(root, n), { bigint: true })),
+      })),
+      subdirs: [],
+      kept: [],
+      moves: await hasher.movesPossible(dev.id),
+    });
+  return { dev, tree, seen, hasher, mergeRoot };
+}
+
 describe('WalkHasher', () => {
   let dir: string;
   let cat: OpenMod.Catalog | undefined;
@@ -54,50 +107,18 @@ describe('WalkHasher', () => {
     for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
     cat = openCatalog(join(dir, 'c.db'));
     const port = cat;
-    const dev = await port.devices.register({
-      identity: 'test:walk-hasher',
-      stable: true,
-      fsType: 'test',
-      stDev: lstatSync(dir, { bigint: true }).dev,
-      mountPoint: Buffer.from(dir),
-      mountRoot: Buffer.from('/'),
-    });
-    const scanId = await port.scans.start({
-      root: Buffer.from(dir),
-      owner: { pid: process.pid, startTime: '0' },
-    });
-    const tree = await port.tree.open(scanId);
-    await port.hashing.startSession();
-    const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
     const pools = new LazyHashPool(1);
-    const hasher = new WalkHasher({
-      hashing: port.hashing,
-      stage: 'prefix',
+    const { dev, tree, seen, hasher, mergeRoot } = await startScan({
+      port,
+      root: dir,
+      identity: 'test:walk-hasher',
       pools,
       shouldStop: () => false,
-      report: {
-        read: (b: number) => (seen.read += b),
-        hashed: () => seen.hashed++,
-        changed: () => seen.changed++,
-        error: (_p: Buffer, m: string) => seen.errors.push(m),
-      },
     });
     try {
       await port.unitOfWork(async () => {
-        const listed = Object.keys(files).map((n) => ({
-          name: Buffer.from(n),
-          meta: toMeta(lstatSync(join(dir, n), { bigint: true })),
-        }));
-        const merged = await tree.mergeListing({
-          deviceId: dev.id,
-          fsPath: Buffer.from('/'),
-          parentDirId: undefined,
-          files: listed,
-          subdirs: [],
-          kept: [],
-          moves: await hasher.movesPossible(dev.id),
-        });
-        expect(merged.fresh.length).toBe(listed.length);
+        const merged = await mergeRoot(Object.keys(files));
+        expect(merged.fresh.length).toBe(Object.keys(files).length);
         const { dirId } = merged;
         hasher.beginListing(merged.knownInodes);
         const taken: string[] = [];
@@ -170,48 +191,16 @@ describe('WalkHasher', () => {
       const port = c2;
       const pools = new LazyHashPool(2);
       try {
-        const dev = await port.devices.register({
-          identity: 'test:walk-hasher-pairs',
-          stable: true,
-          fsType: 'test',
-          stDev: lstatSync(sub, { bigint: true }).dev,
-          mountPoint: Buffer.from(sub),
-          mountRoot: Buffer.from('/'),
-        });
-        const scanId = await port.scans.start({
-          root: Buffer.from(sub),
-          owner: { pid: process.pid, startTime: '0' },
-        });
-        const tree = await port.tree.open(scanId);
-        await port.hashing.startSession();
-        const seen = { read: 0, hashed: 0, changed: 0, errors: [] as string[] };
         let stop = false;
-        const hasher = new WalkHasher({
-          hashing: port.hashing,
-          stage: 'prefix',
+        const { dev, tree, seen, hasher, mergeRoot } = await startScan({
+          port,
+          root: sub,
+          identity: 'test:walk-hasher-pairs',
           pools,
           shouldStop: () => stop,
-          report: {
-            read: (b: number) => (seen.read += b),
-            hashed: () => seen.hashed++,
-            changed: () => seen.changed++,
-            error: (_p: Buffer, m: string) => seen.errors.push(m),
-          },
         });
         await port.unitOfWork(async () => {
-          const listed = Object.keys(files).map((n) => ({
-            name: Buffer.from(n),
-            meta: toMeta(lstatSync(join(sub, n), { bigint: true })),
-          }));
-          const merged = await tree.mergeListing({
-            deviceId: dev.id,
-            fsPath: Buffer.from('/'),
-            parentDirId: undefined,
-            files: listed,
-            subdirs: [],
-            kept: [],
-            moves: await hasher.movesPossible(dev.id),
-          });
+          const merged = await mergeRoot(Object.keys(files));
           hasher.beginListing(merged.knownInodes);
           const rows: NewFileRow[] = [];
           const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
