@@ -44,7 +44,7 @@ export class HashQueue<P> {
   private readonly inflight = new Set<Promise<void>>();
   private done: Finished<P>[] = [];
   private failure: unknown;
-  /** finish() was called: the walk waits for no more of its own reads. */
+  /** finish() was called, and no walk has queued a read since. */
   private walkDone = false;
 
   constructor(
@@ -64,6 +64,8 @@ export class HashQueue<P> {
   /** Queue a job on a lane; `p` comes back with its result. */
   add(lane: Lane, p: P, job: HashJob): void {
     if (lane === 'full' && this.shouldStop()) return;
+    // A scan of several roots walks again after finish(): full reads go one at a time again.
+    if (lane === 'walk') this.walkDone = false;
     const batch = lane === 'walk' ? this.walk : this.full;
     batch.pending.push(p);
     batch.jobs.push(job);
