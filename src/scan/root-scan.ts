@@ -151,9 +151,9 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
       },
     }));
     // Rows still being hashed are written before deletions are applied: a moved file's new
-    // row must exist to take over the old row's hashes.
-    // The last results may pair prefixes whose full reads are queued then: until none is left
-    // (a stop leaves them to the next scan's full stage).
+    // row must exist to take over the old row's hashes. The last results may pair prefixes
+    // whose full reads are queued then: again until none is left (a stop leaves them to the
+    // next scan's full stage).
     do {
       await hasher.finish();
       await writer.begin();
