@@ -11,12 +11,25 @@
  * A writer killed before it folds leaves dirty keys behind: still exact, only slower to read.
  *
  * A device listed in `group_dirty_devices` has every key dirty, marked or not: readers regroup
- * all of its keys and a fold rebuilds them. A PostgreSQL first scan lists its device there
- * rather than marking each key (pg/dirty-devices.ts); SQLite never does, but a catalog copied
- * from PostgreSQL may hold such rows, so both backends read them alike.
+ * all of its keys and a fold rebuilds them. A first scan lists its device there rather than
+ * marking each key (claimDevice below; on PostgreSQL pg/dirty-devices.ts, whose rules are
+ * stricter because its writers run at once), and the triggers mark no key of a listed device.
  */
 import type { DB } from './open.js';
 import { stmt } from './stmt.js';
+
+/**
+ * Claim a device whose first scan this is (SQLite; inside the transaction that writes its first
+ * rows, or before it): from here on the triggers mark none of its keys, and readers regroup
+ * the whole device until a fold rebuilds it and removes the claim. One writer runs at a time,
+ * so a fold sees every row written under the claim; a scan whose claim a fold removed (another
+ * process's plan, say) claims again with its next listing. Marking a key per hashed row was a
+ * random insert into group_dirty each, on the reference tree ~0.7 s of a `scan --hash all`
+ * (README "Performance").
+ */
+export function claimDevice(db: DB, deviceId: number): void {
+  stmt(db, 'INSERT OR IGNORE INTO group_dirty_devices (device_id) VALUES (?)').run(deviceId);
+}
 
 /** How a grouping was obtained (analyze --json: same_device.source). */
 export type GroupingSource =

@@ -7,6 +7,7 @@
  * One call per directory: a backend across a network pays one round trip for the listing.
  */
 import { byteKey } from '../paths.js';
+import { claimDevice } from './group-totals.js';
 import { knownInodes } from './known-inodes.js';
 import type { ListingFingerprints } from './listing-fingerprint.js';
 import type { DB } from './open.js';
@@ -71,6 +72,8 @@ export function mergeListing(
       return { dirId: id, counts, fresh: [], knownInodes: NO_INODES };
     }
   }
+  // A device's first scan: its rows are grouped whole by the fold at its end (group-totals.ts).
+  if (l.moves === 'none') claimDevice(db, l.deviceId);
   const dirId = tree.ensureDir(l.deviceId, l.fsPath, l.parentDirId);
   const existing = tree.filesIn(dirId);
   const counts = { new: 0, changed: 0, unchanged: 0 };

@@ -405,6 +405,49 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id)
   ) WITHOUT ROWID;
   `,
+  // 17 (issue 14): a SQLite first scan claims its device too (group-totals.ts, claimDevice), and
+  // the key-marking triggers of migration 14 skip a claimed device's keys: marking each of a
+  // first scan's keys was a random insert into group_dirty per hashed row, for a fold that
+  // regroups the whole device anyway. SQLite runs one writer at a time, so any claim on record
+  // stands for every writer until the fold that rebuilds the device removes it, in one
+  // transaction that sees every committed row. The triggers are otherwise migration 14's.
+  `
+  DROP TRIGGER IF EXISTS files_group_insert;
+  DROP TRIGGER IF EXISTS files_group_delete;
+  DROP TRIGGER IF EXISTS files_group_update;
+  CREATE TRIGGER files_group_insert AFTER INSERT ON files
+    WHEN new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0
+     AND NOT EXISTS (SELECT 1 FROM group_dirty_devices c WHERE c.device_id = new.device_id)
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      VALUES (new.device_id, new.sha256, new.size);
+  END;
+  CREATE TRIGGER files_group_delete AFTER DELETE ON files
+    WHEN old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0
+     AND NOT EXISTS (SELECT 1 FROM group_dirty_devices c WHERE c.device_id = old.device_id)
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      VALUES (old.device_id, old.sha256, old.size);
+  END;
+  CREATE TRIGGER files_group_update
+    AFTER UPDATE OF device_id, sha256, size, status, inode, nlink, mode, uid, gid ON files
+    WHEN ((old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0)
+          OR (new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0))
+     AND (old.device_id IS NOT new.device_id OR old.sha256 IS NOT new.sha256
+          OR old.size IS NOT new.size OR old.status IS NOT new.status OR old.inode IS NOT new.inode
+          OR old.nlink IS NOT new.nlink OR old.mode IS NOT new.mode OR old.uid IS NOT new.uid
+          OR old.gid IS NOT new.gid)
+  BEGIN
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      SELECT old.device_id, old.sha256, old.size
+       WHERE old.status = 'active' AND old.sha256 IS NOT NULL AND old.size > 0
+         AND NOT EXISTS (SELECT 1 FROM group_dirty_devices c WHERE c.device_id = old.device_id);
+    INSERT OR IGNORE INTO group_dirty (device_id, sha256, size)
+      SELECT new.device_id, new.sha256, new.size
+       WHERE new.status = 'active' AND new.sha256 IS NOT NULL AND new.size > 0
+         AND NOT EXISTS (SELECT 1 FROM group_dirty_devices c WHERE c.device_id = new.device_id);
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -351,6 +351,100 @@ describe('stored group totals and device usage', () => {
     }
   });
 
+  it('a first scan claims its device: no key marked one by one, readers regroup it exactly, its fold clears the claim', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 12; d++)
+      for (let f = 0; f < 6; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
+    writeTree(tree, files);
+    // Killed after its tenth commit: every row so far was written under the device's claim.
+    killAt(['scan', tree, '--catalog', cat, '-q'], {
+      point: 'scan-walk-commit',
+      after: 10,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    const count = (sql: string): number => {
+      const db = new Database(cat, { readonly: true });
+      try {
+        return (db.prepare(sql).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    expect(
+      count('SELECT count(*) AS n FROM files WHERE sha256 IS NOT NULL'),
+      'rows the triggers would have marked',
+    ).toBeGreaterThan(0);
+    expect(count('SELECT count(*) AS n FROM group_dirty')).toBe(0);
+    expect(count('SELECT count(*) AS n FROM group_dirty_devices')).toBe(1);
+    expect(count('SELECT count(*) AS n FROM group_totals')).toBe(0);
+    const killed = run(['conductor', 'analyze'], cat) as {
+      same_device: { groups: number; source: unknown };
+    };
+    expect(killed.same_device.source).toEqual({ kind: 'updated', keys: 0, devices: 1 });
+    expect(killed.same_device.groups).toBeGreaterThan(0);
+    await expectExactBothWays(cat);
+    expect(count('SELECT count(*) AS n FROM group_dirty_devices')).toBe(0);
+    // The device has rows now: the next scan claims nothing, and ends with nothing dirty.
+    run(['scan', tree], cat);
+    expect(count('SELECT count(*) AS n FROM group_dirty_devices')).toBe(0);
+    const done = run(['conductor', 'analyze'], cat) as {
+      same_device: { groups: number; source: unknown };
+    };
+    expect(done.same_device.source).toEqual({ kind: 'cached' });
+    expect(done.same_device.groups).toBeGreaterThanOrEqual(killed.same_device.groups);
+    await expectExactBothWays(cat);
+  });
+
+  it("a claimed device's changes mark no key; an unclaimed device's do", async () => {
+    const { cat } = scannedTree({
+      'a/1': CONTENTS[0]!,
+      'a/2': CONTENTS[0]!,
+      'b/1': CONTENTS[1]!,
+      'b/2': CONTENTS[1]!,
+      'c/1': CONTENTS[2]!,
+      'c/2': CONTENTS[2]!,
+    });
+    const db = new Database(cat);
+    try {
+      const dirty = () =>
+        (db.prepare('SELECT count(*) AS n FROM group_dirty').get() as { n: number }).n;
+      const ids = (
+        db.prepare('SELECT id FROM files WHERE sha256 IS NOT NULL ORDER BY id').all() as {
+          id: number;
+        }[]
+      ).map((r) => r.id);
+      expect(ids).toHaveLength(6);
+      expect(dirty()).toBe(0);
+      // The scan completed: no claim, so a change marks its key.
+      db.prepare('UPDATE files SET mode = mode + 1 WHERE id = ?').run(ids[0]);
+      expect(dirty()).toBe(1);
+      db.exec(
+        'DELETE FROM group_dirty; INSERT INTO group_dirty_devices (device_id) SELECT id FROM devices;',
+      );
+      // Claimed: an update, a delete and an insert mark nothing.
+      db.prepare('UPDATE files SET mode = mode + 1 WHERE id = ?').run(ids[2]);
+      db.prepare('DELETE FROM files WHERE id = ?').run(ids[4]);
+      db.exec(`INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns,
+                                  mode, uid, gid, prefix_hash, sha256, status, first_seen_scan,
+                                  changed_scan)
+               SELECT device_id, dir_id, CAST('copy' AS BLOB), inode + 1000000, 1, size, mtime_ns,
+                      ctime_ns, mode, uid, gid, prefix_hash, sha256, 'active', first_seen_scan,
+                      changed_scan
+                 FROM files WHERE id = ${Number(ids[1])}`);
+      expect(dirty()).toBe(0);
+    } finally {
+      db.close();
+    }
+    // Readers regroup the claimed device whole; a fold rebuilds it and removes the claim.
+    const a = run(['conductor', 'analyze'], cat) as { same_device: { source: unknown } };
+    expect(a.same_device.source).toEqual({ kind: 'updated', keys: 0, devices: 1 });
+    await expectExactBothWays(cat);
+  });
+
   it('a catalog made before the stored totals gets them built when opened', async () => {
     const { cat } = scannedTree({
       'a/1': CONTENTS[0]!,
