@@ -10,8 +10,11 @@
  * one CREATE INDEX over every row). Every way out of the walk builds them again (`restore`);
  * a scan killed with them dropped leaves a catalog that the next open rebuilds them in
  * (open.ts, `restoreDeferredIndexes`) before any query that names them (INDEXED BY) can run.
- * The unique (dir_id, name) index and files_inode stay: the merge and the move probes of
- * other devices use them during the walk.
+ * The unique (dir_id, name) index stays: the merge looks rows up through it. files_inode is
+ * deferred only when the catalog holds no file row at all: then no device of this scan can
+ * have rows whose inodes the walk's move probes ask about (known-inodes.ts), and its keys
+ * (inodes in walk order, not creation order) were random inserts too: 0.4 s of a `scan --hash
+ * all` of the reference tree with it absent (README "Performance").
  */
 import type { DB } from './open.js';
 
@@ -21,31 +24,50 @@ import type { DB } from './open.js';
  */
 export const DEFER_BELOW_ROWS = 10_000;
 
+export interface DeferredIndex {
+  readonly name: string;
+  readonly sql: string;
+  /**
+   * When a device's first scan drops it: the catalog holds fewer than DEFER_BELOW_ROWS file
+   * rows, or none at all (an index the walk itself may query otherwise).
+   */
+  readonly when: 'few file rows' | 'no file rows';
+}
+
 /**
  * The deferred indexes, with the exact SQL that the migrations created them with (as
  * sqlite_master keeps it): an index whose definition a later migration changes no longer
  * matches and is simply not deferred. test/unit/deferred-indexes.test.ts checks they match.
  */
-export const DEFERRED_INDEXES: readonly { readonly name: string; readonly sql: string }[] = [
+export const DEFERRED_INDEXES: readonly DeferredIndex[] = [
+  {
+    name: 'files_inode',
+    sql: 'CREATE INDEX files_inode ON files(device_id, inode)',
+    when: 'no file rows',
+  },
   {
     name: 'files_active_size',
     sql: "CREATE INDEX files_active_size ON files(size, device_id, inode) WHERE status = 'active'",
+    when: 'few file rows',
   },
   {
     name: 'files_unhashed',
     sql: "CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL",
+    when: 'few file rows',
   },
   {
     name: 'files_prefix_only',
     sql:
       'CREATE INDEX files_prefix_only ON files(size, prefix_hash)\n' +
       "    WHERE status = 'active' AND sha256 IS NULL AND prefix_hash IS NOT NULL",
+    when: 'few file rows',
   },
   {
     name: 'files_hashed',
     sql:
       'CREATE INDEX files_hashed ON files(sha256, device_id, size, inode)\n' +
       "    WHERE status = 'active' AND sha256 IS NOT NULL",
+    when: 'few file rows',
   },
 ];
 
@@ -111,6 +133,7 @@ export function deferIndexesIfFew(db: DB, p: { deviceId: number; scanId: number 
       );
       let dropped = 0;
       for (const ix of DEFERRED_INDEXES) {
+        if (ix.when === 'no file rows' && rows.n > 0) continue;
         // Absent already (another scan deferred it), or defined otherwise than we would rebuild it.
         if (defs.get(ix.name) !== ix.sql) continue;
         db.exec(`DROP INDEX ${ix.name}`);

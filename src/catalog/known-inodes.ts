@@ -15,10 +15,10 @@ export function deviceHasFiles(db: DB, deviceId: number): boolean {
 export function knownInodes(db: DB, deviceId: number, inodes: readonly bigint[]): Set<bigint> {
   const known = new Set<bigint>();
   if (inodes.length === 0) return known;
-  const q = stmt(
-    db,
-    'SELECT 1 FROM files INDEXED BY files_inode WHERE device_id = ? AND inode = ? LIMIT 1',
-  );
+  // Through files_inode, the only index on (device_id, inode), without naming it: a first scan
+  // into an empty catalog defers it (deferred-indexes.ts), and a probe while another process's
+  // first scan has it dropped must still answer (a slow table scan), not fail.
+  const q = stmt(db, 'SELECT 1 FROM files WHERE device_id = ? AND inode = ? LIMIT 1');
   // In-process SQLite: one indexed probe per inode is cheapest; a server backend would send
   // the list at once (inode = ANY($2)).
   for (const inode of inodes) if (q.get(deviceId, inode) !== undefined) known.add(inode);

@@ -144,9 +144,9 @@ describe('the row threshold', () => {
   });
   afterEach(() => removeTree(dir));
 
-  /** A catalog whose device 'full' holds `rows` file rows; whether a first scan of another
-   *  device drops the indexes when it opens its tree (the first scan finished, or still running). */
-  async function defersWith(rows: number, first: 'finished' | 'running'): Promise<boolean> {
+  /** A catalog whose device 'full' holds `rows` file rows; which indexes a first scan of another
+   *  device drops when it opens its tree (the first scan finished, or still running). */
+  async function deferredWith(rows: number, first: 'finished' | 'running'): Promise<string[]> {
     const c = openCatalog(join(dir, `c${rows}.db`));
     try {
       const sighting = (id: string) => ({
@@ -198,24 +198,31 @@ describe('the row threshold', () => {
       const second = await c.scans.start({ root: Buffer.from(dir), owner });
       await c.scans.setRoot({ scanId: second, deviceId: other.id, fsPath: Buffer.from('/') });
       await c.tree.open(second);
-      const absent = DEFERRED_INDEXES.filter(
+      return DEFERRED_INDEXES.filter(
         (ix) =>
           c.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(ix.name) === undefined,
-      ).length;
-      expect([0, DEFERRED_INDEXES.length]).toContain(absent);
-      return absent > 0;
+      ).map((ix) => ix.name);
     } finally {
       c.db.close();
     }
   }
 
+  const whenFew = DEFERRED_INDEXES.filter((ix) => ix.when === 'few file rows').map((ix) => ix.name);
+
   it(`a device's first scan defers below ${DEFER_BELOW_ROWS} rows in the catalog, not at it`, async () => {
-    expect(await defersWith(DEFER_BELOW_ROWS - 1, 'finished')).toBe(true);
-    expect(await defersWith(DEFER_BELOW_ROWS, 'finished')).toBe(false);
+    expect(whenFew).toHaveLength(4);
+    expect(await deferredWith(DEFER_BELOW_ROWS - 1, 'finished')).toEqual(whenFew);
+    expect(await deferredWith(DEFER_BELOW_ROWS, 'finished')).toEqual([]);
+  });
+
+  it("files_inode only in a catalog without file rows (the walk probes other devices' inodes through it)", async () => {
+    expect(await deferredWith(1, 'finished')).toEqual(whenFew);
+    expect(await deferredWith(0, 'finished')).toEqual(DEFERRED_INDEXES.map((ix) => ix.name));
+    expect(DEFERRED_INDEXES.map((ix) => ix.name)).toContain('files_inode');
   });
 
   it('not while another scan is running (its hash stages query through these indexes)', async () => {
-    expect(await defersWith(10, 'running')).toBe(false);
+    expect(await deferredWith(10, 'running')).toEqual([]);
   });
 });
 
