@@ -37,7 +37,7 @@ export interface DeferredIndex {
 /**
  * The deferred indexes, with the exact SQL that the migrations created them with (as
  * sqlite_master keeps it): an index whose definition a later migration changes no longer
- * matches and is simply not deferred. test/unit/deferred-indexes.test.ts checks they match.
+ * matches and is simply not deferred. test/e2e/scan-deferred-indexes.test.ts checks they match.
  */
 export const DEFERRED_INDEXES: readonly DeferredIndex[] = [
   {
