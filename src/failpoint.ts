@@ -50,7 +50,11 @@ export type FailpointDelay =
    * Inside the synchronous replacement, after the directories are re-checked and before the
    * link and the rename (failpointPauseSync: the process blocks, nothing else runs).
    */
-  | 'execute-act';
+  | 'execute-act'
+  /** Before a scan's recovery reads the locks, having read the journal (a run ends meanwhile). */
+  | 'scan-recovery-journal'
+  /** Before a scan's recovery locks the devices it read as free (a run takes one meanwhile). */
+  | 'scan-recovery-lock';
 export type FailpointFlag =
   /** Commit after every directory and every hash batch (crash tests land between commits). */
   | 'scan-small-commits'

@@ -6,6 +6,8 @@
  * Nothing here prints: what the user should hear goes out as a `RunEvent`.
  */
 import type { Catalog } from '../catalog/port.js';
+import { failpointPause } from '../failpoint.js';
+import { hostIdentity } from '../fs/host.js';
 import { countOf, formatCount } from '../format.js';
 import { acquireExecutorLock, liveLocks, releaseExecutorLock, tryExecutorLock } from './lock.js';
 import { recoverInterrupted, type RecoveryReport } from './recovery.js';
@@ -60,9 +62,14 @@ export function describeUndoRecovery(r: UndoRecoveryReport): string | undefined 
   return `Recovered an interrupted undo: ${countOf(r.rolledForward, 'path')} restored, ${formatCount(r.rolledBack)} rolled back, ${countOf(r.copiesRemoved, 'temporary copy', 'temporary copies')} removed`;
 }
 
-type RunCatalog = Pick<Catalog, 'executorLock' | 'journal' | 'undo'>;
+type RunCatalog = Pick<Catalog, 'executorLock' | 'journal' | 'undo' | 'deviceMounts'>;
 
-/** The devices of the journal rows a killed execute or undo left (a few batches at most). */
+/**
+ * The devices of the journal rows a killed execute or undo left (a few batches at most) that
+ * this host may recover: those it mounts, or that no host was recorded for. A row of a device
+ * another host mounts is that host's: its paths name files there, and the same paths here are
+ * another filesystem's (several hosts mount their own disks at one path). Its host recovers it.
+ */
 async function journaledDevices(
   catalog: RunCatalog,
 ): Promise<{ readonly execute: Set<number>; readonly undo: Set<number> }> {
@@ -73,6 +80,17 @@ async function journaledDevices(
     for (const e of await catalog.journal.open()) if (e.action) execute.add(e.action.deviceId);
   if (p.undoJournal)
     for (const e of await catalog.undo.journal.open()) if (e.action) undo.add(e.action.deviceId);
+  const all = [...new Set([...execute, ...undo])];
+  if (all.length === 0) return { execute, undo };
+  const placed = await catalog.deviceMounts.placement({
+    machineId: hostIdentity().machineId,
+    deviceIds: all,
+  });
+  for (const d of placed) {
+    if (d.here || d.elsewhere.length === 0) continue;
+    execute.delete(d.deviceId);
+    undo.delete(d.deviceId);
+  }
   return { execute, undo };
 }
 
@@ -181,22 +199,41 @@ export async function withExecutorRun<T>(
  * temporary link or copy is catalogued. The devices a live run holds are left alone (their
  * journal rows are its own); the others are locked while their rows are recovered. An event is
  * sent for each recovery that ran.
+ *
+ * The journal and the locks are read one after the other, not at one instant, and a live run
+ * on another device (or host) may start or end between the reads:
+ * - one that ends between them leaves a device journaled in what we read and held by no one:
+ *   we lock it and find its rows gone (it cleared them before it let go), so nothing is done;
+ * - one that starts after we read the locks may hold a device we then try to lock: we read
+ *   both again (it is live now, so its device is left alone) rather than fail the scan.
+ * After a few such turns the recovery is left to the next run: a scan changes no file.
  */
 export async function recoverBeforeScan(
   catalog: Catalog,
   onEvent?: (e: RunEvent) => void,
 ): Promise<void> {
+  for (let turn = 0; turn < 3; turn++)
+    if ((await recoverUnheld(catalog, onEvent)) !== 'raced') return;
+}
+
+async function recoverUnheld(
+  catalog: Catalog,
+  onEvent: ((e: RunEvent) => void) | undefined,
+): Promise<'done' | 'raced'> {
   const journaled = await journaledDevices(catalog);
   const undoPlans = (await catalog.journal.pending()).undoPlans;
-  if (journaled.execute.size + journaled.undo.size === 0 && !undoPlans) return;
+  if (journaled.execute.size + journaled.undo.size === 0 && !undoPlans) return 'done';
+  await failpointPause('scan-recovery-journal');
   const held = new Set((await liveLocks(catalog)).map((l) => l.deviceId));
   const devices = new Set([...journaled.execute, ...journaled.undo].filter((d) => !held.has(d)));
   const execute = journaled.execute.size > 0 && [...journaled.execute].some((d) => devices.has(d));
   // An undo left 'undoing' with nothing in flight is settled when no other run is live.
   const plans = held.size === 0 ? 'settle' : 'leave';
   const undo = (undoPlans && plans === 'settle') || [...journaled.undo].some((d) => devices.has(d));
-  if (!execute && !undo) return;
-  await acquireExecutorLock(catalog, { planId: 0, devices: [...devices] });
+  if (!execute && !undo) return 'done';
+  await failpointPause('scan-recovery-lock');
+  if ((await tryExecutorLock(catalog, { planId: 0, devices: [...devices] })).kind === 'held')
+    return 'raced';
   try {
     if (execute)
       onEvent?.({
@@ -211,4 +248,5 @@ export async function recoverBeforeScan(
   } finally {
     await releaseExecutorLock(catalog);
   }
+  return 'done';
 }

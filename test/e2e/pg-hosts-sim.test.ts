@@ -126,9 +126,9 @@ describe.skipIf(MISSING)('four hosts, one PostgreSQL catalog', () => {
     ].map(([id, name]) => host(id!, name!, catalog, data, '$H scan "$DATA" --json'));
     writeFileSync(go, '');
     const [n, ...others] = await Promise.all([nas1, ...scanners]);
-    expect([n!.code, n!.err]).toEqual([0, '']);
+    expect([n!.code, n!.err], n!.err).toEqual([0, '']);
     for (const o of others) {
-      expect([o.code, o.err]).toEqual([0, '']);
+      expect([o.code, o.err], o.err).toEqual([0, '']);
       expect(json<{ files: number; new: number }>(o.out)).toMatchObject({ files: 61, new: 61 });
     }
     const executed = json<{ executed: number; failed: number; bytes_saved: number }>(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { EXIT } from '../../errors.js';
-import { recoverBeforeScan, type RunEvent } from '../../conductor/run.js';
+import { describeRecovery, recoverBeforeScan, type RunEvent } from '../../conductor/run.js';
 import { recoveryEventText } from '../render/recovery.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
@@ -100,11 +100,15 @@ function render(s: ScanSummary, st: Style): string {
   return lines.join('\n');
 }
 
-/** A scan's note on the recovery it did first: an execute's is always told, an undo's when it did something. */
+/**
+ * A scan's note on the recovery it did first, when it did something: a recovery that found the
+ * rows gone (a live run finished them meanwhile) has nothing to tell.
+ */
 function warnScanRecovery(opts: GlobalOptions): (e: RunEvent) => void {
   return (e) => {
     if (e.kind === 'recovered-execute') {
       const r = e.report;
+      if (describeRecovery(r) === undefined) return;
       warn(
         opts,
         styleFor(process.stderr).deco(
