@@ -91,9 +91,14 @@ function render(s: ScanSummary, st: Style): string {
   ];
   if (skipped) lines.push(`   Skipped (never opened): ${skipped}`);
   if (pruned) lines.push(`   Not descended: ${pruned}`);
+  // After a stop the likely reason is the stop itself (inodes of several links are hashed after
+  // the walk); otherwise, what kept the hash stages from them.
+  const why = s.interrupted
+    ? 'the scan stopped first: scan again to finish'
+    : 'offline, unreadable or changed';
   if (s.pending)
     lines.push(
-      `   Pending: ${countOf(s.pending, 'candidate inode')} still ${s.pending === 1 ? 'needs' : 'need'} hashing (offline, unreadable or changed)`,
+      `   Pending: ${countOf(s.pending, 'candidate inode')} still ${s.pending === 1 ? 'needs' : 'need'} hashing (${why})`,
     );
   if (s.errorCount) lines.push(`   Errors: ${formatCount(s.errorCount)}`);
   lines.push(`   Elapsed: ${formatDuration(s.elapsedMs)}`);
