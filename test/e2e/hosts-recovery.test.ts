@@ -95,14 +95,13 @@ describe.skipIf(NS)('a killed execute is recovered by its own host only', () => 
     if (dir) removeTree(dir);
   });
 
-  const backends = [
+  const backends: readonly { name: 'PostgreSQL' | 'SQLite'; skip: string | undefined }[] = [
     { name: 'PostgreSQL', skip: PG },
     { name: 'SQLite', skip: undefined },
-  ] as const;
+  ];
 
-  it.each(backends)(
-    '$name catalog',
-    async (b, ctx) => {
+  for (const b of backends)
+    it(`${b.name} catalog`, async (ctx) => {
       if (b.skip) return ctx.skip(b.skip);
       const base = join(dir, b.name);
       const data = join(base, 'data');
@@ -153,7 +152,5 @@ describe.skipIf(NS)('a killed execute is recovered by its own host only', () => 
       const again = onHost(nas1, ctxOf, ['conductor', 'execute', String(id), '--force', '--json']);
       expect(again.code, again.err).toBe(0);
       expect(JSON.parse(again.out)).toMatchObject({ executed: 1, failed: 0 });
-    },
-    240_000,
-  );
+    }, 240_000);
 });
