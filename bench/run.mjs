@@ -133,7 +133,7 @@ async function main() {
   let millionTree = null;
   if (opts.million) {
     millionTree = ensureTree(TREE_SPECS.million);
-    // One timed run after the warm-up: each is minutes long, and the row is about peak RSS.
+    // One timed run after the warm-up: each first scan is minutes long on a busy machine.
     million = await runMillion(millionTree, 1, opts.timeout * MILLION_TIMEOUT_FACTOR);
   }
 

@@ -216,7 +216,7 @@ export function renderMarkdown(r) {
       `### 1,000,000-file tree (T1M = ${mdCode(path.relative(REPO, r.millionTree.dir))})`,
       '',
     );
-    L.push(...TIMING_HEAD, ...timingRows([r.million]));
+    L.push(...TIMING_HEAD, ...timingRows(r.million));
   }
   L.push('');
   L.push(...baselineSection(r));

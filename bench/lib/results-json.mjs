@@ -92,7 +92,7 @@ export async function writeResultsJson(file, r) {
           })),
         }
       : null,
-    million: r.million ? cmdJson(r.million) : null,
+    million: r.million ? r.million.map(cmdJson) : null,
     targets: r.targets,
     checks: [...checks.values()],
     problems: r.problems,
