@@ -1,5 +1,6 @@
 // Rows of the 1,000,000-file tree (--million): the first scan (time and peak RSS: T5b, T6a),
-// then the unchanged rescan + analyze of the catalog that scan made (T6b).
+// then the unchanged rescan + analyze of the catalog that scan made (T6b), and the metadata
+// walk's floor on this tree (`find`: what no rescan can go below, beside T6b's fixed limit).
 
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
@@ -7,6 +8,7 @@ import { WORK } from '../lib/config.mjs';
 import { timeScan, timeScanAndAnalyze, untimedAnalyze } from '../lib/hashall.mjs';
 import { runRounds } from '../lib/measure.mjs';
 import { rmCatalog } from '../lib/util.mjs';
+import { floorRows } from './floors.mjs';
 
 export async function runMillion(tree, runs, limitS) {
   const db = path.join(WORK, 'million.db');
@@ -58,6 +60,12 @@ export async function runMillion(tree, runs, limitS) {
       untimedAnalyze(this.id, db, tree);
     },
   };
-  await runRounds([first, rescan], runs, '1M-file tree', limitS);
-  return [first, rescan];
+  const find = {
+    ...floorRows(tree).find((r) => r.id === 'floor-find'),
+    id: 'floor-find-1M',
+    label: 'floor: metadata walk (1M files)',
+    shown: "find T1M -type f -printf '%s %i\\n'",
+  };
+  await runRounds([first, rescan, find], runs, '1M-file tree', limitS);
+  return [first, rescan, find];
 }
