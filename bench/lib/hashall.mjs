@@ -108,6 +108,24 @@ export function checkAnalyze(id, piece, tree) {
 }
 
 /** An untimed scan of dir into db (setup), checked; its JSON or null. */
+/** The checks of a rescan's JSON when nothing changed since the scan before: nothing recorded. */
+export function checkUnchangedRescan(id, tree, j) {
+  check(
+    id,
+    'rescan: new + changed + moved + deleted',
+    0,
+    j.new + j.changed + j.moved + j.deleted,
+    'hashall',
+  );
+  check(
+    id,
+    'rescan: unchanged = regular paths',
+    tree.summary.regular_file_paths,
+    j.unchanged,
+    'hashall',
+  );
+}
+
 export function untimedScan(id, name, dir, db, tree, build = current) {
   return checkScan(id, timed(name, hashallArgv(scanArgs(dir, db, []), build), hx()), tree);
 }

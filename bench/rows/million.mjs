@@ -5,14 +5,18 @@
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
-import { timeScan, timeScanAndAnalyze, untimedAnalyze } from '../lib/hashall.mjs';
+import {
+  checkUnchangedRescan,
+  timeScan,
+  timeScanAndAnalyze,
+  untimedAnalyze,
+} from '../lib/hashall.mjs';
 import { runRounds } from '../lib/measure.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 import { floorRows } from './floors.mjs';
 
 export async function runMillion(tree, runs, limitS) {
   const db = path.join(WORK, 'million.db');
-  const S = tree.summary;
   const rescan = {
     id: 'hashall-rescan-1M',
     group: 'hashall',
@@ -22,20 +26,7 @@ export async function runMillion(tree, runs, limitS) {
       const id = this.id;
       // As the reference tree's rescan row: nothing changed since the scan before.
       const onScan = (j) => {
-        check(
-          id,
-          'rescan: new + changed + moved + deleted',
-          0,
-          j.new + j.changed + j.moved + j.deleted,
-          'hashall',
-        );
-        check(
-          id,
-          'rescan: unchanged = regular paths',
-          S.regular_file_paths,
-          j.unchanged,
-          'hashall',
-        );
+        checkUnchangedRescan(id, tree, j);
         check(id, 'rescan: hashed_files', 0, j.hashed_files, 'hashall');
       };
       timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan });

@@ -3,11 +3,9 @@
 // local cluster over its Unix socket (lib/pg-cluster.mjs), in the same interleaved rounds.
 // Targets P1–P3 (issue 15) compare them with the SQLite rows.
 
-import { check } from '../lib/checks.mjs';
-import { current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
+import { checkUnchangedRescan, current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
 
 export function pgRows(tree, cluster) {
-  const S = tree.summary;
   let rescanReady = false;
   let rescanUrl;
   return [
@@ -35,20 +33,7 @@ export function pgRows(tree, cluster) {
           rescanReady = true;
         }
         const onScan = (j) => {
-          check(
-            id,
-            'rescan: new + changed + moved + deleted',
-            0,
-            j.new + j.changed + j.moved + j.deleted,
-            'hashall',
-          );
-          check(
-            id,
-            'rescan: unchanged = regular paths',
-            S.regular_file_paths,
-            j.unchanged,
-            'hashall',
-          );
+          checkUnchangedRescan(id, tree, j);
         };
         timeScanAndAnalyze(row, id, {
           tree,

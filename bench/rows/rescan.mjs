@@ -3,12 +3,11 @@
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
-import { current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
+import { checkUnchangedRescan, current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 
 export function rescanRow(tree, build = current) {
   const db = path.join(WORK, `${build.key}-rescan.db`);
-  const S = tree.summary;
   let ready = false;
   return {
     id: `${build.key}-rescan`,
@@ -24,15 +23,7 @@ export function rescanRow(tree, build = current) {
       }
       // Nothing changed since the last scan: nothing to record, nothing to hash.
       const onScan = (j) => {
-        const moved = j.new + j.changed + j.moved + j.deleted;
-        check(id, 'rescan: new + changed + moved + deleted', 0, moved, 'hashall');
-        check(
-          id,
-          'rescan: unchanged = regular paths',
-          S.regular_file_paths,
-          j.unchanged,
-          'hashall',
-        );
+        checkUnchangedRescan(id, tree, j);
         check(id, 'rescan: hashed_files', 0, j.hashed_files, 'hashall');
       };
       timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan, build });
