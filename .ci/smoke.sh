@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end smoke of the CLI on one or more Node.js lines, one table row per line:
 #   scan -> analyze -> plan -> show-plan -> execute -> rescan -> report (HTML) -> export,
-#   then a reflink plan on a loop-mounted btrfs image, then the native-lifetime regression test.
+#   then a reflink plan on a loop-mounted btrfs image, then the native-lifetime and list-pool tests.
 # Freed bytes are checked against mktree.py's own figure (hardlink_dedupe_saving_bytes), and on
 # btrfs against the filesystem's accounting too. Needs root (loop mount).
 #
@@ -77,7 +77,7 @@ smoke_line() {
 
   ok=1
   (cd "$dir" && HASHALL_MKTREE="$MKTREE" "$node" node_modules/vitest/vitest.mjs run \
-    test/e2e/native-lifetime.test.ts >>"$log" 2>&1) && ok=0
+    test/e2e/native-lifetime.test.ts test/e2e/list-pool.test.ts >>"$log" 2>&1) && ok=0
   cell regression-test $ok
 
   echo "| $("$node" --version) | $(IFS='|'; echo "${row[*]}" | sed 's/|/ | /g') |"

@@ -1,9 +1,11 @@
 // hashall's native directory listing (README "Performance"): one call lists a directory with
 // getdents64 and stats its entries with statx relative to the directory's own fd, never following
-// a symlink, and returns everything as ONE packed buffer, on libuv's thread pool so that the main
-// thread keeps merging and hashing meanwhile. The layout is decoded by src/fs/native-list.ts;
-// change both together (and LAYOUT_VERSION).
+// a symlink, and returns everything as ONE packed buffer: listDir on the calling thread, the list
+// pool (native/list-pool.cc) on threads of its own ahead of the walk. The layout is decoded by
+// src/fs/native-list.ts; change both together (and LAYOUT_VERSION).
 #include <napi.h>
+
+#include "listing.h"
 
 #include <openssl/evp.h>
 
@@ -90,43 +92,117 @@ const EVP_MD *sha256() {
 #endif
 }
 
-// One directory's listing, or the system error that stopped it.
-struct Listing {
-  std::vector<uint8_t> out;
-  int errno_ = 0;
-  const char *syscall_ = "";
-  void fail(int e, const char *sys) {
-    errno_ = e;
-    syscall_ = sys;
-  }
-};
+} // namespace
 
 // Open the directory (never through a symlink), check it is the one its parent listed, read
-// its names and stat what the walk needs.
+// its names and stat what the walk needs. Thread-safe: the list pool's threads call it too.
 void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
-    // O_NOFOLLOW: a directory swapped for a symlink is refused (ELOOP), never walked through.
-    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return r.fail(errno, "open");
-    struct statx self;
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &self) != 0) {
+  // O_NOFOLLOW: a directory swapped for a symlink is refused (ELOOP), never walked through.
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return r.fail(errno, "open");
+  struct statx self;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &self) != 0) {
+    int e = errno;
+    close(fd);
+    return r.fail(e, "fstat");
+  }
+  r.out.assign(HEADER_SIZE, 0);
+  put<uint64_t>(r.out, 8, devOf(self));
+  put<uint64_t>(r.out, 16, self.stx_ino);
+  put<uint32_t>(r.out, 24, HEADER_SIZE);
+  if (devOf(self) != dev || self.stx_ino != ino) {
+    // Not the directory its parent listed (replaced or moved): not listed.
+    close(fd);
+    put<uint32_t>(r.out, 0, LAYOUT_VERSION);
+    put<uint32_t>(r.out, 28, H_CHANGED);
+    return;
+  }
+  // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
+  // libuv's scandir sorts), so that the walk visits and reports entries in the same order
+  // either way; then one statx per entry that needs it. The getdents buffer, the entries and
+  // the name arena are the thread's own, reused by every call (no allocation per directory
+  // once they have grown).
+  thread_local std::vector<char> buf(64 * 1024);
+  thread_local std::vector<Entry> entries;
+  thread_local std::string arena;
+  entries.clear();
+  arena.clear();
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf.data(), buf.size());
+    if (n < 0) {
       int e = errno;
       close(fd);
-      return r.fail(e, "fstat");
+      return r.fail(e, "scandir");
     }
-    r.out.assign(HEADER_SIZE, 0);
-    put<uint64_t>(r.out, 8, devOf(self));
-    put<uint64_t>(r.out, 16, self.stx_ino);
-    put<uint32_t>(r.out, 24, HEADER_SIZE);
-    if (devOf(self) != dev || self.stx_ino != ino) {
-      // Not the directory its parent listed (replaced or moved): not listed.
-      close(fd);
-      put<uint32_t>(r.out, 0, LAYOUT_VERSION);
-      put<uint32_t>(r.out, 28, H_CHANGED);
-      return;
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      auto *d = reinterpret_cast<linux_dirent64 *>(buf.data() + off);
+      off += d->d_reclen;
+      const char *name = d->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      size_t len = std::strlen(name);
+      entries.push_back(Entry{static_cast<uint32_t>(arena.size()), static_cast<uint16_t>(len),
+                              d->d_type});
+      // NUL-terminated in the arena, for statx.
+      arena.append(name, len + 1);
     }
-    // The entries are stat()ed relative to the directory, which needs search (x) permission on
-    // it: without it (a directory others may list but not traverse) the directory is reported
-    // unreadable as a whole, as the JS walk does when it cannot enter it, not entry by entry.
+  }
+  const char *names = arena.data();
+  std::sort(entries.begin(), entries.end(), [names](const Entry &a, const Entry &b) {
+    int c = std::memcmp(names + a.off, names + b.off, std::min(a.len, b.len));
+    return c != 0 ? c < 0 : a.len < b.len;
+  });
+  uint32_t count = static_cast<uint32_t>(entries.size());
+  r.out.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
+  uint32_t nameOff = 0;
+  uint32_t statted = 0;
+  bool denied = false;
+  for (uint32_t i = 0; i < count; i++) {
+    const Entry &e = entries[i];
+    const char *name = names + e.off;
+    size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
+    put<uint32_t>(r.out, at + 0, nameOff);
+    put<uint16_t>(r.out, at + 4, e.len);
+    put<uint8_t>(r.out, at + 6, e.dtype);
+    nameOff += e.len;
+    // Only what the walk looks at is stat()ed (regular files, directories, and entries
+    // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
+    // classified by their d_type, as the JS walk does.
+    if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
+    struct statx sx;
+    statted++;
+    if (statAt(fd, name, &sx) != 0) {
+      if (errno == EACCES) denied = true;
+      put<uint8_t>(r.out, at + 7, F_STAT_ERROR);
+      put<int32_t>(r.out, at + 8, errno);
+      continue;
+    }
+    uint8_t flags = F_STATTED;
+    int64_t mns = 0, cns = 0;
+    if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
+    if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
+    put<uint8_t>(r.out, at + 7, flags);
+    put<uint32_t>(r.out, at + 12, sx.stx_mode);
+    put<uint64_t>(r.out, at + 16, sx.stx_ino);
+    put<uint64_t>(r.out, at + 24, devOf(sx));
+    put<uint64_t>(r.out, at + 32, sx.stx_nlink);
+    put<uint32_t>(r.out, at + 40, sx.stx_uid);
+    put<uint32_t>(r.out, at + 44, sx.stx_gid);
+    put<uint64_t>(r.out, at + 48, sx.stx_size);
+    put<uint64_t>(r.out, at + 56, sx.stx_blocks);
+    put<int64_t>(r.out, at + 64, mns);
+    put<int64_t>(r.out, at + 72, cns);
+    put<int64_t>(r.out, at + 80, sx.stx_mtime.tv_sec);
+    put<uint32_t>(r.out, at + 88, sx.stx_mtime.tv_nsec);
+    put<uint32_t>(r.out, at + 92, sx.stx_ctime.tv_nsec);
+    put<int64_t>(r.out, at + 96, sx.stx_ctime.tv_sec);
+  }
+  // The entries were stat()ed relative to the directory, which needs search (x) permission on
+  // it: without it (a directory others may list but not traverse) the directory is reported
+  // unreadable as a whole, as the JS walk does when it cannot enter it, not entry by entry.
+  // A stat that succeeded proves the permission; otherwise (nothing to stat, or a stat denied)
+  // a probe that needs it decides, two system calls only there.
+  if (statted == 0 || denied) {
     int probe = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (probe < 0) {
       int e = errno;
@@ -134,104 +210,29 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r) {
       return r.fail(e, "chdir");
     }
     close(probe);
-    // First the names, then sorted by bytes (strcmp order, as Node's readdir returns them:
-    // libuv's scandir sorts), so that the walk visits and reports entries in the same order
-    // either way; then one statx per entry that needs it. The getdents buffer, the entries and
-    // the name arena are the thread's own, reused by every call (no allocation per directory
-    // once they have grown).
-    thread_local std::vector<char> buf(64 * 1024);
-    thread_local std::vector<Entry> entries;
-    thread_local std::string arena;
-    entries.clear();
-    arena.clear();
-    for (;;) {
-      long n = syscall(SYS_getdents64, fd, buf.data(), buf.size());
-      if (n < 0) {
-        int e = errno;
-        close(fd);
-        return r.fail(e, "scandir");
-      }
-      if (n == 0) break;
-      for (long off = 0; off < n;) {
-        auto *d = reinterpret_cast<linux_dirent64 *>(buf.data() + off);
-        off += d->d_reclen;
-        const char *name = d->d_name;
-        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        size_t len = std::strlen(name);
-        entries.push_back(Entry{static_cast<uint32_t>(arena.size()), static_cast<uint16_t>(len),
-                                d->d_type});
-        // NUL-terminated in the arena, for statx.
-        arena.append(name, len + 1);
-      }
-    }
-    const char *names = arena.data();
-    std::sort(entries.begin(), entries.end(), [names](const Entry &a, const Entry &b) {
-      int c = std::memcmp(names + a.off, names + b.off, std::min(a.len, b.len));
-      return c != 0 ? c < 0 : a.len < b.len;
-    });
-    uint32_t count = static_cast<uint32_t>(entries.size());
-    r.out.resize(HEADER_SIZE + size_t{count} * RECORD_SIZE, 0);
-    uint32_t nameOff = 0;
-    for (uint32_t i = 0; i < count; i++) {
-      const Entry &e = entries[i];
-      const char *name = names + e.off;
-      size_t at = HEADER_SIZE + size_t{i} * RECORD_SIZE;
-      put<uint32_t>(r.out, at + 0, nameOff);
-      put<uint16_t>(r.out, at + 4, e.len);
-      put<uint8_t>(r.out, at + 6, e.dtype);
-      nameOff += e.len;
-      // Only what the walk looks at is stat()ed (regular files, directories, and entries
-      // whose type the filesystem did not say); symlinks, FIFOs, sockets and devices are
-      // classified by their d_type, as the JS walk does.
-      if (e.dtype != DT_REG && e.dtype != DT_DIR && e.dtype != DT_UNKNOWN) continue;
-      struct statx sx;
-      if (statAt(fd, name, &sx) != 0) {
-        put<uint8_t>(r.out, at + 7, F_STAT_ERROR);
-        put<int32_t>(r.out, at + 8, errno);
-        continue;
-      }
-      uint8_t flags = F_STATTED;
-      int64_t mns = 0, cns = 0;
-      if (!toNs(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, &mns)) flags |= F_MTIME_WIDE;
-      if (!toNs(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec, &cns)) flags |= F_CTIME_WIDE;
-      put<uint8_t>(r.out, at + 7, flags);
-      put<uint32_t>(r.out, at + 12, sx.stx_mode);
-      put<uint64_t>(r.out, at + 16, sx.stx_ino);
-      put<uint64_t>(r.out, at + 24, devOf(sx));
-      put<uint64_t>(r.out, at + 32, sx.stx_nlink);
-      put<uint32_t>(r.out, at + 40, sx.stx_uid);
-      put<uint32_t>(r.out, at + 44, sx.stx_gid);
-      put<uint64_t>(r.out, at + 48, sx.stx_size);
-      put<uint64_t>(r.out, at + 56, sx.stx_blocks);
-      put<int64_t>(r.out, at + 64, mns);
-      put<int64_t>(r.out, at + 72, cns);
-      put<int64_t>(r.out, at + 80, sx.stx_mtime.tv_sec);
-      put<uint32_t>(r.out, at + 88, sx.stx_mtime.tv_nsec);
-      put<uint32_t>(r.out, at + 92, sx.stx_ctime.tv_nsec);
-      put<int64_t>(r.out, at + 96, sx.stx_ctime.tv_sec);
-    }
-    close(fd);
-    put<uint32_t>(r.out, 0, LAYOUT_VERSION);
-    put<uint32_t>(r.out, 4, count);
-    size_t namesAt = r.out.size();
-    put<uint32_t>(r.out, 24, static_cast<uint32_t>(namesAt));
-    r.out.resize(namesAt + nameOff);
-    for (uint32_t i = 0; i < count; i++) {
-      std::memcpy(r.out.data() + namesAt, names + entries[i].off, entries[i].len);
-      namesAt += entries[i].len;
-    }
-    // The fingerprint: everything a rescan compares (names, d_type, and each stat()ed entry's
-    // inode, dev, size, times in ns, mode, nlink, uid, gid, blocks, or its stat error) and the
-    // directory's own dev and inode, in one digest. The catalog skips the directory's rows when
-    // the digest it stored after its last merge is this one (src/catalog/listing-merge.ts).
-    unsigned int n = 0;
-    if (EVP_Digest(r.out.data(), r.out.size(), r.out.data() + FINGERPRINT_AT, &n, sha256(),
-                   nullptr) != 1 ||
-        n != 32) {
-      // No fingerprint (all zero): the catalog then compares the rows, as without one.
-      std::memset(r.out.data() + FINGERPRINT_AT, 0, 32);
-    }
   }
+  close(fd);
+  put<uint32_t>(r.out, 0, LAYOUT_VERSION);
+  put<uint32_t>(r.out, 4, count);
+  size_t namesAt = r.out.size();
+  put<uint32_t>(r.out, 24, static_cast<uint32_t>(namesAt));
+  r.out.resize(namesAt + nameOff);
+  for (uint32_t i = 0; i < count; i++) {
+    std::memcpy(r.out.data() + namesAt, names + entries[i].off, entries[i].len);
+    namesAt += entries[i].len;
+  }
+  // The fingerprint: everything a rescan compares (names, d_type, and each stat()ed entry's
+  // inode, dev, size, times in ns, mode, nlink, uid, gid, blocks, or its stat error) and the
+  // directory's own dev and inode, in one digest. The catalog skips the directory's rows when
+  // the digest it stored after its last merge is this one (src/catalog/listing-merge.ts).
+  unsigned int n = 0;
+  if (EVP_Digest(r.out.data(), r.out.size(), r.out.data() + FINGERPRINT_AT, &n, sha256(),
+                 nullptr) != 1 ||
+      n != 32) {
+    // No fingerprint (all zero): the catalog then compares the rows, as without one.
+    std::memset(r.out.data() + FINGERPRINT_AT, 0, 32);
+  }
+}
 
 // A listing's error as Node's (errno, syscall); src/fs/native-list.ts names the code.
 Napi::Object listingError(Napi::Env env, const Listing &r) {
@@ -241,6 +242,8 @@ Napi::Object listingError(Napi::Env env, const Listing &r) {
   err.Set("syscall", Napi::String::New(env, r.syscall_));
   return err;
 }
+
+namespace {
 
 // listDir(path: Buffer, dev: bigint, ino: bigint): Buffer, on the calling thread. A directory's
 // getdents and statx take microseconds with a warm cache, less than a trip through libuv's
@@ -288,12 +291,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 Napi::Value ReadFiles(const Napi::CallbackInfo &info);
 // native/at.cc: the executor's *at() calls.
 void InitAt(Napi::Env env, Napi::Object exports);
+// native/list-pool.cc: listings on threads of their own, ahead of the walk.
+void InitListPool(Napi::Env env, Napi::Object exports);
 
 namespace {
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   Init(env, exports);
   exports.Set("readFiles", Napi::Function::New(env, ReadFiles));
   InitAt(env, exports);
+  InitListPool(env, exports);
   return exports;
 }
 } // namespace

@@ -26,7 +26,7 @@ export function failpoint(name: string, actionId = 0): void {
  * switches a test behaviour on. Unset in normal use.
  */
 export type FailpointDelay =
-  /** Before each directory of the walk. */
+  /** Before each directory of the walk, which then lists each directory in turn (not ahead). */
   | 'scan-dir'
   /** Before each job of the hash stages, which then go one job per batch. */
   | 'scan-hash-job'

@@ -67,7 +67,7 @@ export interface DirLister {
    * it is the directory `expect` names (what lstat showed when its parent was listed), and list
    * it. With the JS lister, entries are only valid until the next call.
    */
-  list(path: Buffer, expect: DirIdentity): Promise<DirRead> | DirRead;
+  list(path: Buffer, expect: DirIdentity): DirRead;
   /** Undo what listing changed in the process (the JS lister's working directory). */
   close(): void;
 }

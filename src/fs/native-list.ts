@@ -167,7 +167,7 @@ export function decodeListing(raw: Buffer): DirRead {
 }
 
 /** A listing's failure, with the error shaped as Node's own when it is a system error. */
-function listingFailed(err: unknown, path: Buffer): DirRead {
+export function listingFailed(err: unknown, path: Buffer): DirRead {
   const e = err as { errno?: unknown; syscall?: unknown };
   if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
     return { kind: 'failed', error: systemError(-e.errno, e.syscall, path) };

@@ -25,6 +25,26 @@ export interface NativeAddon {
    * which case the executor names files through /proc/self/fd (src/fs/at-ops.ts).
    */
   readonly at?: NativeAt;
+  /**
+   * Listings on threads of the addon's own, ahead of the walk (native/list-pool.cc); absent
+   * from a binary built before it, in which case the walk lists on its own thread.
+   */
+  readonly ListPool?: new (threads: number, maxDoneBytes: number) => NativeListPool;
+}
+
+/** native/list-pool.cc: directories queued by token, listed as listDir lists them. */
+export interface NativeListPool {
+  /** The threads that started (fewer than asked where the system would start no more). */
+  readonly threads: number;
+  /** Queue a directory: a path below PATH_MAX, and the identity its parent's listing showed. */
+  add(token: number, path: Buffer, dev: bigint, ino: bigint): void;
+  /**
+   * Every listing finished so far as [token, Buffer | Error, …] (an Error as listDir throws
+   * it); with `wait`, waits for one when none is finished and some are queued.
+   */
+  take(wait: boolean): unknown[];
+  /** Stops and joins the threads; what is queued is dropped. */
+  close(): void;
 }
 
 /**

@@ -5,10 +5,9 @@
  */
 import type { BigIntStats } from 'node:fs';
 import type { EntryStat } from '../fs/dir-list.js';
-import { openDirLister } from '../fs/lister.js';
+import { openListingQueue } from '../fs/listing-queue.js';
 import type { MountEntry } from '../fs/mountinfo.js';
 import { crossMount } from './cross-mount.js';
-import { PathReach } from '../fs/reach.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
 import { failpointDelayMs } from '../failpoint.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
@@ -120,7 +119,9 @@ export interface PendingDir {
  */
 const YIELD_EVERY_MS = 2;
 
-// Test-only: slow the walk down so that a test can interrupt it at a known phase.
+// Test-only: slow the walk down so that a test can interrupt it at a known phase, or change the
+// tree under it. Each directory is then listed only when the walk comes to it (in turn), so
+// that the pause holds back the listing too, not only what is done with it.
 const TEST_DIR_DELAY_MS = failpointDelayMs('scan-dir');
 
 export function isOurTempLink(name: Buffer): boolean {
@@ -178,24 +179,23 @@ export async function walk({
   hooks,
   options: opts,
 }: WalkParams): Promise<{ stopped: boolean }> {
-  const reach = new PathReach();
-  // Native (getdents64 + statx relative to the directory's fd) when the addon loaded, else Node's fs.
-  const lister = openDirLister();
+  // Native (getdents64 + statx relative to the directory's fd, on the addon's threads ahead of
+  // the walk) when the addon loaded, else Node's fs, one directory at a time, depth-first.
+  const queue = openListingQueue<PendingDir>(TEST_DIR_DELAY_MS > 0 ? 'in-turn' : 'ahead-if-able');
+  const enqueue = (d: PendingDir): void => queue.add(d, d.abs, { dev: d.stDev, ino: d.ino });
   const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
-  const stack: PendingDir[] = [
-    {
-      abs: root.abs,
-      fsPath: root.fsPath,
-      device: root.device,
-      stDev: root.stDev,
-      ino: root.ino,
-      parentDirId: undefined,
-    },
-  ];
+  enqueue({
+    abs: root.abs,
+    fsPath: root.fsPath,
+    device: root.device,
+    stDev: root.stDev,
+    ino: root.ino,
+    parentDirId: undefined,
+  });
   let lastYield = Date.now();
   try {
-    while (stack.length > 0) {
+    while (queue.pending > 0) {
       if (opts.shouldStop()) return { stopped: true };
       if (Date.now() - lastYield >= YIELD_EVERY_MS) {
         await new Promise((r) => setImmediate(r));
@@ -206,17 +206,12 @@ export async function walk({
         await new Promise((r) => setTimeout(r, TEST_DIR_DELAY_MS));
         if (opts.shouldStop()) return { stopped: true };
       }
-      const dir = stack.pop()!;
-      // Open the directory itself (never through a symlink) and make sure it is the one the
-      // parent listed: a directory swapped for a symlink or moved mid-scan is not walked.
-      // Its entries are then stat()ed relative to it, so nothing below can be redirected.
-      let read;
-      try {
-        read = await lister.list(reach.reach(dir.abs), { dev: dir.stDev, ino: dir.ino });
-      } catch (err) {
-        hooks.error(dir.abs, err); // reaching a path beyond PATH_MAX failed
-        continue;
-      }
+      // The lister opened the directory itself (never through a symlink) and made sure it is
+      // the one the parent listed: a directory swapped for a symlink or moved mid-scan is not
+      // walked. Its entries were stat()ed relative to it, so nothing below can be redirected.
+      const listed = queue.next();
+      if (!listed) break;
+      const { item: dir, read } = listed;
       if (read.kind === 'failed') {
         hooks.error(dir.abs, read.error);
         continue; // unlisted: its rows and its subtree's rows stay as they are
@@ -257,7 +252,7 @@ export async function walk({
         if (pause) await pause;
         for (let i = skimmed.subdirs.length - 1; i >= 0; i--) {
           const { name, stat } = skimmed.subdirs[i]!;
-          stack.push({
+          enqueue({
             abs: joinPath(dir.abs, name),
             fsPath: joinPath(dir.fsPath, name),
             device: dir.device,
@@ -352,12 +347,11 @@ export async function walk({
       for (let i = children.length - 1; i >= 0; i--) {
         const c = children[i]!;
         if (c.device === dir.device) c.parentDirId = dirId;
-        stack.push(c);
+        enqueue(c);
       }
     }
     return { stopped: false };
   } finally {
-    lister.close();
-    reach.close();
+    queue.close();
   }
 }

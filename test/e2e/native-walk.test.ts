@@ -1,9 +1,12 @@
 /**
  * The native directory listing (native/walk.cc through src/fs/native-list.ts) against the pure-JS
- * one (src/fs/js-list.ts): the real walker, run in two processes on one hostile tree — once with
- * the addon, once with HASHALL_NATIVE=0 — must report exactly the same listings (names as bytes,
- * every metadata field), errors, skips and prunes, as root and as an unprivileged user (for whom
- * some directories cannot be opened or traversed).
+ * one (src/fs/js-list.ts): the real walker, run in separate processes on one hostile tree — with
+ * the addon listing ahead on its threads (native/list-pool.cc), with the addon listing on the
+ * walk's thread (HASHALL_LIST_THREADS=0), and with HASHALL_NATIVE=0 — must report the same
+ * listings (names as bytes, every metadata field), errors, skips and prunes, as root and as an
+ * unprivileged user (for whom some directories cannot be opened or traversed). On the walk's
+ * thread the order is the JS walk's too (depth-first); listed ahead, directories come as their
+ * listings finish, so that run is compared in path order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -17,8 +20,11 @@ const NOBODY = { uid: 65534, gid: 65534 };
 
 interface Dump {
   lister: string;
+  queue: 'ahead' | 'in-turn';
   listings: {
     abs: string;
+    parentDirId: number | null;
+    parent: string | null;
     files: { name: string; meta: Record<string, string | number> }[];
     subdirs: string[];
     kept: string[];
@@ -28,14 +34,21 @@ interface Dump {
   prunes: { kind: string; abs: string }[];
 }
 
-function dump(tree: string, native: '0' | '1', asUser?: typeof NOBODY): Dump {
+/** '0': the JS walk; 'ahead': the addon on its threads; 'in-turn': the addon on the walk's thread. */
+type Walk = '0' | 'ahead' | 'in-turn';
+
+function dump(tree: string, how: Walk, asUser?: typeof NOBODY): Dump {
   const cmd = [process.execPath, DUMP, tree];
   const argv = asUser
     ? ['setpriv', `--reuid=${asUser.uid}`, `--regid=${asUser.gid}`, '--clear-groups', ...cmd]
     : cmd;
   const r = spawnSync(argv[0]!, argv.slice(1), {
     encoding: 'utf8',
-    env: { ...process.env, HASHALL_NATIVE: native },
+    env: {
+      ...process.env,
+      HASHALL_NATIVE: how === '0' ? '0' : '1',
+      HASHALL_LIST_THREADS: how === 'in-turn' ? '0' : '4',
+    },
     maxBuffer: 256 * 1024 * 1024,
   });
   if (r.status !== 0) throw new Error(`walk-dump failed: ${r.stderr}`);
@@ -43,6 +56,19 @@ function dump(tree: string, native: '0' | '1', asUser?: typeof NOBODY): Dump {
 }
 
 const b = (s: string) => Buffer.from(s, 'base64');
+
+/** A dump in path order, each listing's parent named by path only (ids follow the order). */
+function inPathOrder(d: Dump): Dump {
+  const byAbs = <T extends { abs: string }>(xs: T[]) =>
+    [...xs].sort((x, y) => Buffer.compare(b(x.abs), b(y.abs)));
+  return {
+    ...d,
+    listings: byAbs(d.listings.map((l) => ({ ...l, parentDirId: null }))),
+    errors: byAbs(d.errors),
+    skips: [...d.skips].sort(),
+    prunes: byAbs(d.prunes),
+  };
+}
 
 describe('native walk vs JS walk', () => {
   let dir: string;
@@ -73,7 +99,7 @@ describe('native walk vs JS walk', () => {
     writeFileSync(join(extra, 'excluded_dir', 'x'), 'x');
     mkdirSync(join(extra, 'many'));
     for (let i = 0; i < 3000; i++) writeFileSync(join(extra, 'many', `f${i}`), '');
-    const probe = dump(tree, '1');
+    const probe = dump(tree, 'ahead');
     if (probe.lister !== 'loaded')
       nativeMissing = `the native addon did not load (${probe.lister})`;
   });
@@ -89,10 +115,16 @@ describe('native walk vs JS walk', () => {
   it('lists every entry with the same bytes and metadata, as root', (ctx) => {
     requireNative(ctx);
     const js = dump(tree, '0');
-    const native = dump(tree, '1');
+    const native = dump(tree, 'in-turn');
+    const ahead = dump(tree, 'ahead');
     expect(js.lister).toBe('disabled');
     expect(native.lister).toBe('loaded');
     expect(native).toEqual({ ...js, lister: 'loaded' });
+    expect([js.queue, native.queue, ahead.queue]).toEqual(['in-turn', 'in-turn', 'ahead']);
+    expect(inPathOrder({ ...ahead, queue: 'in-turn' })).toEqual(inPathOrder(native));
+    // Each directory came after its parent (its id was known), the root first.
+    expect(ahead.listings.filter((l) => l.parent === undefined)).toEqual([]);
+    expect(ahead.listings[0]!.abs).toBe(js.listings[0]!.abs);
 
     // The tree is as hostile as meant, so the comparison above covered it.
     const files = js.listings.flatMap((l) => l.files.map((f) => ({ dir: b(l.abs), ...f })));
@@ -124,7 +156,10 @@ describe('native walk vs JS walk', () => {
   it('reports the same errors for what an unprivileged user cannot open or enter', (ctx) => {
     requireNative(ctx);
     const js = dump(tree, '0', NOBODY);
-    const native = dump(tree, '1', NOBODY);
+    const native = dump(tree, 'in-turn', NOBODY);
+    const ahead = dump(tree, 'ahead', NOBODY);
+    expect(ahead.queue).toBe('ahead');
+    expect(inPathOrder({ ...ahead, queue: 'in-turn' })).toEqual(inPathOrder(native));
     // Messages name the failing call differently (the JS walk fails entering the directory,
     // the addon probing it): what is reported to users, the path and the code, must match.
     const codes = (d: Dump) => d.errors.map((e) => ({ abs: e.abs, code: e.code }));
