@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -175,14 +174,8 @@ private:
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    auto path = info[1].As<Napi::Buffer<char>>();
-    std::string p(path.Data(), path.Length());
-    if (p.find('\0') != std::string::npos || p.size() >= PATH_MAX) {
-      Napi::Error err = Napi::Error::New(env, "ENAMETOOLONG: path not reachable, open");
-      err.Set("code", Napi::String::New(env, "ENAMETOOLONG"));
-      err.ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    std::string p;
+    if (!pathArg(env, info[1], &p)) return env.Undefined();
     if (state_->threads.empty() || state_->joined) {
       Napi::Error::New(env, "ListPool: no thread to list with (closed?)")
           .ThrowAsJavaScriptException();

@@ -26,3 +26,8 @@ void listInto(const std::string &path, uint64_t dev, uint64_t ino, Listing &r);
 
 // The error a failed listing throws in JavaScript (errno negative, as Node's, and syscall).
 Napi::Object listingError(Napi::Env env, const Listing &r);
+
+// A directory path argument (a Buffer) as a string the kernel takes whole: false, with an
+// ENAMETOOLONG error thrown, for one at or beyond PATH_MAX or holding a NUL (src/fs/reach.ts
+// reaches those through an open parent).
+bool pathArg(Napi::Env env, const Napi::Value &v, std::string *out);

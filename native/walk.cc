@@ -243,6 +243,16 @@ Napi::Object listingError(Napi::Env env, const Listing &r) {
   return err;
 }
 
+bool pathArg(Napi::Env env, const Napi::Value &v, std::string *out) {
+  auto path = v.As<Napi::Buffer<char>>();
+  out->assign(path.Data(), path.Length());
+  if (out->find('\0') == std::string::npos && out->size() < PATH_MAX) return true;
+  Napi::Error err = Napi::Error::New(env, "ENAMETOOLONG: path not reachable, open");
+  err.Set("code", Napi::String::New(env, "ENAMETOOLONG"));
+  err.ThrowAsJavaScriptException();
+  return false;
+}
+
 namespace {
 
 // listDir(path: Buffer, dev: bigint, ino: bigint): Buffer, on the calling thread. A directory's
@@ -258,14 +268,8 @@ Napi::Value ListDir(const Napi::CallbackInfo &info) {
   bool lossless;
   uint64_t dev = static_cast<uint64_t>(info[1].As<Napi::BigInt>().Int64Value(&lossless));
   uint64_t ino = static_cast<uint64_t>(info[2].As<Napi::BigInt>().Int64Value(&lossless));
-  auto path = info[0].As<Napi::Buffer<char>>();
-  std::string p(path.Data(), path.Length());
-  if (p.find('\0') != std::string::npos || p.size() >= PATH_MAX) {
-    Napi::Error err = Napi::Error::New(env, "ENAMETOOLONG: path not reachable, open");
-    err.Set("code", Napi::String::New(env, "ENAMETOOLONG"));
-    err.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string p;
+  if (!pathArg(env, info[0], &p)) return env.Undefined();
   // The thread's own listing buffer, reused (its contents are copied into the JS Buffer).
   thread_local Listing r;
   r.out.clear();
