@@ -176,10 +176,10 @@ export function listingFailed(err: unknown, path: Buffer): DirRead {
 }
 
 /**
- * Lists on the calling thread: a directory's getdents and statx take microseconds with a warm
- * cache, less than a trip through libuv's thread pool and back (on the 2-core reference machine
- * a thread-pool listing, a few directories ahead, made an unchanged rescan of 5,000 directories
- * about 15% slower than node:fs; this one is about 20% faster; README "Performance").
+ * Lists on the calling thread: the walk's lister when it lists in turn (HASHALL_LIST_THREADS=0,
+ * a test's scan-dir pause) and for paths reached through an open parent (reach.ts); otherwise
+ * the addon's list pool lists the same way ahead of the walk (listing-queue.ts). One directory
+ * at a time through libuv's thread pool was slower than this (README "Performance").
  */
 export class NativeDirLister implements DirLister {
   readonly kind = 'native';
