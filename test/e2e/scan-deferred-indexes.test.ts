@@ -10,7 +10,11 @@ import Database from 'better-sqlite3';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFER_BELOW_ROWS, DEFERRED_INDEXES } from '../../src/catalog/deferred-indexes.js';
+import {
+  DEFER_BELOW_ROWS,
+  DEFERRED_INDEXES,
+  restoreDeferredIndexes,
+} from '../../src/catalog/deferred-indexes.js';
 import { openCatalog } from '../../src/catalog/open.js';
 import { hashall } from '../helpers/cli.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
@@ -296,6 +300,47 @@ describe('a row inserted by another scan in between', () => {
     } finally {
       x.db.close();
       y.db.close();
+    }
+  });
+});
+
+describe('the sort helpers of an index build', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = realpathSync(tempDir('hashall-defer-threads-'));
+  });
+  afterEach(() => removeTree(dir));
+
+  /** A catalog lacking files_hashed, as a first scan leaves it mid-walk. */
+  function withoutHashedIndex(): string {
+    const cat = join(dir, 'c.db');
+    const c = openCatalog(cat);
+    c.db.exec('DROP INDEX files_hashed');
+    c.db.close();
+    return cat;
+  }
+
+  it('are lent to the build only: the connection has none after it', () => {
+    const db = new Database(withoutHashedIndex());
+    try {
+      expect(db.pragma('threads', { simple: true })).toBe(0);
+      expect(restoreDeferredIndexes(db)).toBe(1);
+      expect(db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'files_hashed'`).get()).toEqual({
+        1: 1,
+      });
+      expect(db.pragma('threads', { simple: true })).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('nor after a build that failed', () => {
+    const db = new Database(withoutHashedIndex(), { readonly: true });
+    try {
+      expect(() => restoreDeferredIndexes(db)).toThrow(/readonly/i);
+      expect(db.pragma('threads', { simple: true })).toBe(0);
+    } finally {
+      db.close();
     }
   });
 });
