@@ -5,6 +5,7 @@
 //   dist/chunks/*.js          code only some commands load: the PostgreSQL catalog (with the
 //                             `pg` driver still an import of its own), `catalog copy`'s sides
 //   dist/scan/hash-worker.js  the hashing worker thread, self-contained (replaces tsc's)
+//   dist/catalog/usage-worker.js  a first scan's usage count on a thread (replaces tsc's)
 //   dist/cli/bin.js           the installed entry: compile cache, then main.js
 //
 // Why: Node's ESM loader reads and parses ~160 modules one by one on every command; one bundle
@@ -68,7 +69,10 @@ const cli = await esbuild.build({
 });
 const worker = await esbuild.build({
   ...common,
-  entryPoints: { 'scan/hash-worker': 'src/scan/hash-worker.ts' },
+  entryPoints: {
+    'scan/hash-worker': 'src/scan/hash-worker.ts',
+    'catalog/usage-worker': 'src/catalog/usage-worker.ts',
+  },
 });
 
 // The installed entry: its own small file (it must run before the bundle loads), which imports

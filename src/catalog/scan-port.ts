@@ -43,7 +43,7 @@ import {
 import { deviceHasFiles } from './known-inodes.js';
 import { ListingFingerprints } from './listing-fingerprint.js';
 import { sqliteDirFingerprintOps, type DirFingerprintOps } from './dir-fingerprints.js';
-import { foldStoredTotals } from './stored-totals.js';
+import { foldStoredTotalsAfterScan } from './stored-totals.js';
 import { storedDeviceUsage } from './usage-totals.js';
 import { mergeListing, type ListingInput, type MergedListing } from './listing-merge.js';
 import { sqliteScanWriter, type CommitPolicy, type ScanWriter } from './unit-of-work.js';
@@ -210,10 +210,11 @@ export function scanOps(db: DB): ScanCatalog {
       start: async ({ root, owner }) => startScan(db, root, owner),
       setRoot: async ({ scanId, deviceId, fsPath }) => setScanRoot(db, scanId, deviceId, fsPath),
       finish: async ({ scanId, status, summary }) => {
-        finishScan(db, scanId, status, summary);
+        const finishedAt = Date.now();
+        finishScan(db, scanId, status, summary, finishedAt);
         // A completed scan brings the stored totals up to date, so that analyze reads them
         // instead of regrouping what the scan changed (stored-totals.ts).
-        if (status === 'completed') foldStoredTotals(db);
+        if (status === 'completed') await foldStoredTotalsAfterScan(db, { scanId, finishedAt });
       },
       lastPerRoot: async () => lastScansPerRootAndHost(db),
     },

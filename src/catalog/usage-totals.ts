@@ -12,14 +12,7 @@
 import type { DB } from './open.js';
 import { stmt } from './stmt.js';
 import { usageWithLastScans, type DeviceUsage } from './devices.js';
-
-/** Usage per device over `where` (rows of files), as usage_totals stores it. */
-const USAGE_OF = (where: string) =>
-  `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes,
-          sum(blocks) * 512 AS allocated
-     FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks
-             FROM files WHERE status = 'active' ${where} GROUP BY device_id, inode)
-    GROUP BY device_id`;
+import { deviceList, USAGE_OF, type UsageRow } from './usage-query.js';
 
 const DIRTY = 'AND device_id IN (SELECT device_id FROM usage_dirty)';
 
@@ -31,6 +24,35 @@ export function foldUsageTotals(db: DB): number {
            INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated) ${USAGE_OF(DIRTY)};
            DELETE FROM usage_dirty;`);
   return dirty;
+}
+
+/** The devices whose stored usage is out of date. */
+export function usageDirtyDevices(db: DB): number[] {
+  return (
+    stmt(db, 'SELECT device_id FROM usage_dirty ORDER BY device_id').all() as {
+      device_id: number;
+    }[]
+  ).map((r) => r.device_id);
+}
+
+/**
+ * Store the usage of `devices`, counted elsewhere from exactly what this connection sees
+ * (usage-worker.ts), and mark them clean (inside the caller's transaction, which must have
+ * held the write lock since before that count began).
+ */
+export function storeCountedUsage(
+  db: DB,
+  devices: readonly number[],
+  rows: readonly UsageRow[],
+): void {
+  const list = deviceList(devices);
+  db.exec(`DELETE FROM usage_totals WHERE device_id IN ${list}`);
+  const insert = stmt(
+    db,
+    'INSERT INTO usage_totals (device_id, files, inodes, bytes, allocated) VALUES (?, ?, ?, ?, ?)',
+  );
+  for (const r of rows) insert.run(r.device_id, r.files, r.inodes, r.bytes, r.allocated);
+  db.exec(`DELETE FROM usage_dirty WHERE device_id IN ${list}`);
 }
 
 /** Active paths, distinct inodes and their bytes per device: stored, dirty devices counted. */

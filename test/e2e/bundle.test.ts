@@ -61,8 +61,9 @@ describe('the published bundle', () => {
     expect(code).toContain('dist/cli/bin.js');
     expect(code).toContain('dist/cli/main.js');
     expect(code).toContain('dist/scan/hash-worker.js');
-    // Besides the three entries, only chunks (code that some commands load, on use).
-    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(3);
+    expect(code).toContain('dist/catalog/usage-worker.js');
+    // Besides the four entries, only chunks (code that some commands load, on use).
+    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(4);
     expect(code.length).toBeLessThan(12);
   });
 
@@ -73,9 +74,11 @@ describe('the published bundle', () => {
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
 
     for (const native of ['1', '0']) {
-      const scan = run(['scan', join(dir, 'tree'), '--catalog', db, '--hash', 'all', '--json'], {
-        HASHALL_NATIVE: native,
-      });
+      // --debug: the first scan would say so had its usage worker (published too) not run.
+      const scan = run(
+        ['scan', join(dir, 'tree'), '--catalog', db, '--hash', 'all', '--json', '--debug'],
+        { HASHALL_NATIVE: native },
+      );
       expect(scan.code, scan.stderr).toBe(0);
       expect(scan.stderr).toBe('');
     }

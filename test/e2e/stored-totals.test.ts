@@ -7,7 +7,15 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { chmodSync, copyFileSync, linkSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openCatalog } from '../../src/catalog/open.js';
@@ -469,5 +477,128 @@ describe('stored group totals and device usage', () => {
     expect(run(['conductor', 'analyze'], cat)).toEqual(before);
     expect(run(['devices'], cat)).toEqual(devicesBefore);
     await expectExactBothWays(cat);
+  });
+});
+
+describe("a first scan's device usage, counted beside its group fold", () => {
+  // The built module (dist/): it starts the worker from its own place, which src/ lacks.
+  type Fold = { kind: 'aside' } | { kind: 'inline'; why: string };
+  const foldAfterScan = async (
+    db: DB,
+    finished: { scanId: number; finishedAt: number },
+  ): Promise<Fold> => {
+    const m = (await import(
+      new URL('../../dist/catalog/stored-totals.js', import.meta.url).href
+    )) as {
+      foldStoredTotalsAfterScan: (
+        d: DB,
+        f: { scanId: number; finishedAt: number },
+      ) => Promise<Fold>;
+    };
+    return m.foldStoredTotalsAfterScan(db, finished);
+  };
+
+  /**
+   * A catalog a first scan left before its fold (killed after a commit), with hard links, so
+   * that paths and distinct inodes differ; its scan then marked finished at `finishedAt`.
+   */
+  function unfoldedFirstScan(finishedAt: number): { cat: string; scanId: number } {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 12; d++)
+      for (let f = 0; f < 6; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
+    writeTree(tree, files);
+    for (let d = 0; d < 12; d++) linkSync(join(tree, `d${d}/f0`), join(tree, `d${d}/link`));
+    killAt(['scan', tree, '--catalog', cat, '-q'], {
+      point: 'scan-hash-write',
+      after: 2,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    const db = new Database(cat);
+    try {
+      const { id } = db.prepare('SELECT max(id) AS id FROM scans').get() as { id: number };
+      db.prepare(`UPDATE scans SET status = 'completed', finished_at = ? WHERE id = ?`).run(
+        finishedAt,
+        id,
+      );
+      const dirty = (t: string) =>
+        (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+      expect(dirty('usage_dirty'), 'the killed scan left its usage to fold').toBe(1);
+      expect(dirty('group_dirty_devices'), 'and its device claimed').toBe(1);
+      return { cat, scanId: id };
+    } finally {
+      db.close();
+    }
+  }
+
+  const leftDirty = (db: DB) =>
+    db
+      .prepare(
+        `SELECT (SELECT count(*) FROM usage_dirty) + (SELECT count(*) FROM group_dirty)
+              + (SELECT count(*) FROM group_dirty_devices) AS n`,
+      )
+      .get() as { n: number };
+
+  it('a worker counts it on its own connection: the same figures as one connection counts', async () => {
+    const { cat, scanId } = unfoldedFirstScan(1234);
+    const c = openCatalog(cat);
+    try {
+      const live = deviceUsage(c.db);
+      const [usage] = [...live.values()];
+      expect(usage!.inodes, 'hard links: fewer inodes than paths').toBeLessThan(usage!.files);
+      expect(await foldAfterScan(c.db, { scanId, finishedAt: 1234 })).toEqual({ kind: 'aside' });
+      expect(leftDirty(c.db)).toEqual({ n: 0 });
+      expect(c.db.inTransaction).toBe(false);
+      expectExact(c.db);
+      expect(storedDeviceUsage(c.db)).toEqual(live);
+    } finally {
+      c.db.close();
+    }
+  });
+
+  it('a worker whose snapshot does not show the scan just finished is not believed', async () => {
+    const { cat, scanId } = unfoldedFirstScan(1234);
+    const c = openCatalog(cat);
+    try {
+      const fold = await foldAfterScan(c.db, { scanId, finishedAt: 1235 });
+      expect(fold).toEqual({
+        kind: 'inline',
+        why: expect.stringMatching(/not the one just finished/),
+      });
+      expect(leftDirty(c.db)).toEqual({ n: 0 });
+      expectExact(c.db);
+    } finally {
+      c.db.close();
+    }
+  });
+
+  it('a worker that cannot open the catalog leaves the count to the scan’s connection', async () => {
+    const { cat, scanId } = unfoldedFirstScan(1234);
+    const c = openCatalog(cat);
+    try {
+      // The open connection keeps its file; the worker finds none by that name.
+      renameSync(cat, `${cat}.moved`);
+      const fold = await foldAfterScan(c.db, { scanId, finishedAt: 1234 });
+      expect(fold).toEqual({ kind: 'inline', why: expect.stringMatching(/unable to open/) });
+      expect(leftDirty(c.db)).toEqual({ n: 0 });
+      expectExact(c.db);
+    } finally {
+      c.db.close();
+    }
+  });
+
+  it('the built CLI counts a first scan beside its groups (it says under --debug when not)', () => {
+    const { tree, cat } = scannedTree({ 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[0]!, 'b/3': 'z' });
+    const first = hashall(['scan', tree, '--catalog', `${cat}.new`, '--debug']);
+    expect(first.code).toBe(0);
+    expect(first.stderr).not.toMatch(/device usage counted/);
+    // A counted-aside fold is exact like the other: analyze's figures from the stored usage.
+    const a = run(['conductor', 'analyze'], `${cat}.new`) as {
+      devices: { files: number; inodes: number }[];
+    };
+    expect(a.devices[0]).toMatchObject({ files: 3, inodes: 3 });
   });
 });
