@@ -3,6 +3,7 @@
  * writer: at the end of a completed scan, and before a plan groups. Readers never fold; they
  * recount what is dirty.
  */
+import { failpoint } from '../failpoint.js';
 import type { DB } from './open.js';
 import { dirtiness, foldGroupTotals } from './group-totals.js';
 import { countUsageAside } from './usage-aside.js';
@@ -56,6 +57,8 @@ export async function foldStoredTotalsAfterScan(
     let fold: UsageFold;
     if (counted?.kind === 'counted') {
       storeCountedUsage(db, devices, counted.rows);
+      // Test-only: killed with both halves written and not committed.
+      failpoint('scan-fold-aside');
       fold = { kind: 'aside' };
     } else {
       foldUsageTotals(db);

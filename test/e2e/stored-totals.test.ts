@@ -602,3 +602,41 @@ describe("a first scan's device usage, counted beside its group fold", () => {
     expect(a.devices[0]).toMatchObject({ files: 3, inodes: 3 });
   });
 });
+
+describe('a first scan killed in its fold', () => {
+  it('folds nothing: readers recount exactly, and the next scan folds', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tree = join(dir, 'tree');
+    const cat = join(dir, 'catalog.db');
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 8; d++)
+      for (let f = 0; f < 5; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
+    writeTree(tree, files);
+    linkSync(join(tree, 'd0/f0'), join(tree, 'd0/link'));
+    // After the worker's count and the group fold were written, before the commit.
+    killAt(['scan', tree, '--catalog', cat, '-q'], { point: 'scan-fold-aside' });
+    const db = new Database(cat, { readonly: true });
+    try {
+      const n = (t: string) =>
+        (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+      expect(n('usage_dirty'), 'the usage fold was not committed').toBe(1);
+      expect(n('group_dirty_devices'), 'nor the group fold').toBe(1);
+      expect(n('usage_totals')).toBe(0);
+      expect(n('files')).toBe(41);
+    } finally {
+      db.close();
+    }
+    const killed = run(['conductor', 'analyze'], cat) as {
+      devices: { files: number; inodes: number }[];
+      same_device: { source: unknown };
+    };
+    expect(killed.devices[0]).toMatchObject({ files: 41, inodes: 40 });
+    expect(killed.same_device.source).toEqual({ kind: 'updated', keys: 0, devices: 1 });
+    await expectExactBothWays(cat);
+    run(['scan', tree], cat);
+    const after = run(['conductor', 'analyze'], cat) as { same_device: { source: unknown } };
+    expect(after.same_device.source).toEqual({ kind: 'cached' });
+    await expectExactBothWays(cat);
+  });
+});
