@@ -68,6 +68,21 @@ function scannedTree(files: Record<string, string>): { tree: string; cat: string
   return { tree, cat };
 }
 
+/**
+ * A new tree in a temporary directory (not scanned): `dirs` folders of `perDir` files, whose
+ * contents cycle through CONTENTS (so most are hashed and many group); its catalog's path.
+ */
+function gridTree(folders: number, perDir: number): { tree: string; cat: string } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const tree = join(dir, 'tree');
+  const files: Record<string, string> = {};
+  for (let d = 0; d < folders; d++)
+    for (let f = 0; f < perDir; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
+  writeTree(tree, files);
+  return { tree, cat: join(dir, 'catalog.db') };
+}
+
 interface Grouping {
   readonly totals: { groups: number; saveable: number; pinnedInodes: number };
   readonly rows: GroupKey[];
@@ -360,19 +375,13 @@ describe('stored group totals and device usage', () => {
   });
 
   it('a first scan claims its device: no key marked one by one, readers regroup it exactly, its fold clears the claim', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    const files: Record<string, string> = {};
-    for (let d = 0; d < 12; d++)
-      for (let f = 0; f < 6; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
-    writeTree(tree, files);
-    // Killed right after a commit that wrote hashes (so rows the triggers would have marked
-    // are there, whatever the workers' timing): every row so far was written under the claim.
+    const { tree, cat } = gridTree(12, 6);
+    // Killed right after the first commit that wrote hashes (so rows the triggers would have
+    // marked are there): every row so far was written under the claim. Not a later one: under
+    // load the workers may answer only at the walk's end, and this small tree then makes one.
     killAt(['scan', tree, '--catalog', cat, '-q'], {
       point: 'scan-hash-write',
-      after: 1,
+      after: 0,
       env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
     });
     const count = (sql: string): number => {
@@ -499,24 +508,14 @@ describe("a first scan's device usage, counted beside its group fold", () => {
   };
 
   /**
-   * A catalog a first scan left before its fold (killed after a commit), with hard links, so
+   * A catalog a first scan left before its fold (killed in it), with hard links, so
    * that paths and distinct inodes differ; its scan then marked finished at `finishedAt`.
    */
   function unfoldedFirstScan(finishedAt: number): { cat: string; scanId: number } {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    const files: Record<string, string> = {};
-    for (let d = 0; d < 12; d++)
-      for (let f = 0; f < 6; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
-    writeTree(tree, files);
+    const { tree, cat } = gridTree(12, 6);
     for (let d = 0; d < 12; d++) linkSync(join(tree, `d${d}/f0`), join(tree, `d${d}/link`));
-    killAt(['scan', tree, '--catalog', cat, '-q'], {
-      point: 'scan-hash-write',
-      after: 2,
-      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
-    });
+    // Killed with its fold written and not committed: every row is in, none of it folded.
+    killAt(['scan', tree, '--catalog', cat, '-q'], { point: 'scan-fold-aside' });
     const db = new Database(cat);
     try {
       const { id } = db.prepare('SELECT max(id) AS id FROM scans').get() as { id: number };
@@ -559,36 +558,43 @@ describe("a first scan's device usage, counted beside its group fold", () => {
     }
   });
 
-  it('a worker whose snapshot does not show the scan just finished is not believed', async () => {
-    const { cat, scanId } = unfoldedFirstScan(1234);
-    const c = openCatalog(cat);
-    try {
-      const fold = await foldAfterScan(c.db, { scanId, finishedAt: 1235 });
-      expect(fold).toEqual({
-        kind: 'inline',
-        why: expect.stringMatching(/not the one just finished/),
-      });
-      expect(leftDirty(c.db)).toEqual({ n: 0 });
-      expectExact(c.db);
-    } finally {
-      c.db.close();
-    }
-  });
-
-  it('a worker that cannot open the catalog leaves the count to the scan’s connection', async () => {
-    const { cat, scanId } = unfoldedFirstScan(1234);
-    const c = openCatalog(cat);
-    try {
+  /** Ways the worker's count is not used: the scan's connection counts, exactly. */
+  const fallbacks: readonly {
+    readonly name: string;
+    /** What the fold is told the scan's finished_at is (the catalog says 1234). */
+    readonly finishedAt: number;
+    readonly before: (cat: string) => void;
+    readonly why: RegExp;
+  }[] = [
+    {
+      name: 'a worker whose snapshot does not show the scan just finished is not believed',
+      finishedAt: 1235,
+      before: () => undefined,
+      why: /not the one just finished/,
+    },
+    {
+      name: 'a worker that cannot open the catalog leaves the count to the scan’s connection',
+      finishedAt: 1234,
       // The open connection keeps its file; the worker finds none by that name.
-      renameSync(cat, `${cat}.moved`);
-      const fold = await foldAfterScan(c.db, { scanId, finishedAt: 1234 });
-      expect(fold).toEqual({ kind: 'inline', why: expect.stringMatching(/unable to open/) });
-      expect(leftDirty(c.db)).toEqual({ n: 0 });
-      expectExact(c.db);
-    } finally {
-      c.db.close();
-    }
-  });
+      before: (cat) => renameSync(cat, `${cat}.moved`),
+      why: /unable to open/,
+    },
+  ];
+  for (const f of fallbacks) {
+    it(f.name, async () => {
+      const { cat, scanId } = unfoldedFirstScan(1234);
+      const c = openCatalog(cat);
+      try {
+        f.before(cat);
+        const fold = await foldAfterScan(c.db, { scanId, finishedAt: f.finishedAt });
+        expect(fold).toEqual({ kind: 'inline', why: expect.stringMatching(f.why) });
+        expect(leftDirty(c.db)).toEqual({ n: 0 });
+        expectExact(c.db);
+      } finally {
+        c.db.close();
+      }
+    });
+  }
 
   it('the built CLI counts a first scan beside its groups (it says under --debug when not)', () => {
     const { tree, cat } = scannedTree({ 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[0]!, 'b/3': 'z' });
@@ -605,14 +611,7 @@ describe("a first scan's device usage, counted beside its group fold", () => {
 
 describe('a first scan killed in its fold', () => {
   it('folds nothing: readers recount exactly, and the next scan folds', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const tree = join(dir, 'tree');
-    const cat = join(dir, 'catalog.db');
-    const files: Record<string, string> = {};
-    for (let d = 0; d < 8; d++)
-      for (let f = 0; f < 5; f++) files[`d${d}/f${f}`] = CONTENTS[(d + f) % CONTENTS.length]!;
-    writeTree(tree, files);
+    const { tree, cat } = gridTree(8, 5);
     linkSync(join(tree, 'd0/f0'), join(tree, 'd0/link'));
     // After the worker's count and the group fold were written, before the commit.
     killAt(['scan', tree, '--catalog', cat, '-q'], { point: 'scan-fold-aside' });
