@@ -18,7 +18,8 @@ export function countUsageAside(ask: UsageAsk): Promise<UsageCount> {
     try {
       // Named from the folder above, as the hash worker is (scan/hash-pool.ts): in the bundle
       // this code sits in dist/cli/main.js, the worker in dist/catalog/.
-      // It holds a few rows of JavaScript: the smallest heap keeps the scan's peak down.
+      // It holds a few rows of JavaScript: a small heap is plenty (running out of it ends the
+      // worker, and the scan's connection counts instead).
       worker = new Worker(new URL('../catalog/usage-worker.js', import.meta.url), {
         workerData: ask,
         resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
@@ -28,7 +29,7 @@ export function countUsageAside(ask: UsageAsk): Promise<UsageCount> {
       return;
     }
     worker.on('message', (a: UsageAnswer) => (answer ??= a));
-    // What the worker threw comes over cloned: a SqliteError as a plain object with its message.
+    // What the worker did not catch itself (its module did not load) comes over cloned.
     worker.on('error', (error: unknown) => {
       const message =
         typeof error === 'object' && error !== null && 'message' in error
