@@ -69,7 +69,7 @@ function scannedTree(files: Record<string, string>): { tree: string; cat: string
 }
 
 /**
- * A new tree in a temporary directory (not scanned): `dirs` folders of `perDir` files, whose
+ * A new tree in a temporary directory (not scanned): `folders` folders of `perDir` files, whose
  * contents cycle through CONTENTS (so most are hashed and many group); its catalog's path.
  */
 function gridTree(folders: number, perDir: number): { tree: string; cat: string } {
@@ -597,15 +597,16 @@ describe("a first scan's device usage, counted beside its group fold", () => {
   }
 
   it('the built CLI counts a first scan beside its groups (it says under --debug when not)', () => {
-    const { tree, cat } = scannedTree({ 'a/1': CONTENTS[0]!, 'a/2': CONTENTS[0]!, 'b/3': 'z' });
-    const first = hashall(['scan', tree, '--catalog', `${cat}.new`, '--debug']);
+    const { tree, cat } = gridTree(3, 2);
+    linkSync(join(tree, 'd0/f0'), join(tree, 'd0/link'));
+    const first = hashall(['scan', tree, '--catalog', cat, '--debug']);
     expect(first.code).toBe(0);
     expect(first.stderr).not.toMatch(/device usage counted/);
     // A counted-aside fold is exact like the other: analyze's figures from the stored usage.
-    const a = run(['conductor', 'analyze'], `${cat}.new`) as {
+    const a = run(['conductor', 'analyze'], cat) as {
       devices: { files: number; inodes: number }[];
     };
-    expect(a.devices[0]).toMatchObject({ files: 3, inodes: 3 });
+    expect(a.devices[0]).toMatchObject({ files: 7, inodes: 6 });
   });
 });
 
