@@ -25,6 +25,16 @@ const MAX_DONE_BYTES = 32 * 1024 * 1024;
 /** Bytes of listings taken from the pool and not yet walked, past which no more are queued. */
 const MAX_AHEAD_BYTES = 32 * 1024 * 1024;
 
+/** How far ahead of the walk the pool lists (tests narrow it). */
+export interface AheadLimits {
+  /** Directories given to the pool and not yet returned by next(). */
+  readonly dirs: number;
+  /** Bytes of listings taken from the pool and not yet returned, past which none is given. */
+  readonly bytes: number;
+}
+
+const AHEAD_LIMITS: AheadLimits = { dirs: AHEAD, bytes: MAX_AHEAD_BYTES };
+
 export interface Listed<T> {
   readonly item: T;
   readonly read: DirRead;
@@ -37,6 +47,8 @@ export interface ListingQueue<T> {
   add(item: T, abs: Buffer, expect: DirIdentity): void;
   /** Directories added and not yet returned. */
   readonly pending: number;
+  /** What is listed ahead now: as AheadLimits counts it (nothing, in turn). */
+  readonly ahead: { readonly dirs: number; readonly bytes: number };
   /** The next listing; undefined when nothing is pending. */
   next(): Listed<T> | undefined;
   /** Stops the pool's threads (a listing in progress finishes first) and forgets what is queued. */
@@ -79,6 +91,8 @@ class InTurnQueue<T> implements ListingQueue<T> {
     return this.stack.length;
   }
 
+  readonly ahead = { dirs: 0, bytes: 0 };
+
   add(item: T, abs: Buffer, expect: DirIdentity): void {
     this.stack.push({ item, abs, expect });
   }
@@ -120,10 +134,15 @@ class AheadQueue<T> implements ListingQueue<T> {
   constructor(
     private readonly pool: NativeListPool,
     private readonly lister: DirLister,
+    private readonly limits: AheadLimits,
   ) {}
 
   get pending(): number {
     return this.backlog.length + this.inPool.size + this.ready.length - this.readyAt;
+  }
+
+  get ahead(): { dirs: number; bytes: number } {
+    return { dirs: this.inPool.size + this.ready.length - this.readyAt, bytes: this.readyBytes };
   }
 
   add(item: T, abs: Buffer, expect: DirIdentity): void {
@@ -162,8 +181,8 @@ class AheadQueue<T> implements ListingQueue<T> {
   private fill(): void {
     while (
       this.backlog.length > 0 &&
-      this.inPool.size + this.ready.length - this.readyAt < AHEAD &&
-      this.readyBytes < MAX_AHEAD_BYTES
+      this.inPool.size + this.ready.length - this.readyAt < this.limits.dirs &&
+      this.readyBytes < this.limits.bytes
     ) {
       const q = this.backlog.pop()!;
       if (q.abs.length >= SHORT_PATH_LIMIT) {
@@ -198,6 +217,7 @@ class AheadQueue<T> implements ListingQueue<T> {
  */
 export function openListingQueue<T>(
   how: 'ahead-if-able' | 'in-turn' = 'ahead-if-able',
+  limits: AheadLimits = AHEAD_LIMITS,
 ): ListingQueue<T> {
   const s = nativeStatus();
   if (s.kind !== 'loaded') return new InTurnQueue<T>(new JsDirLister());
@@ -205,7 +225,7 @@ export function openListingQueue<T>(
   const threads = how === 'in-turn' ? 0 : listThreads();
   if (s.addon.ListPool && threads > 0) {
     const pool = new s.addon.ListPool(threads, MAX_DONE_BYTES);
-    if (pool.threads > 0) return new AheadQueue<T>(pool, lister);
+    if (pool.threads > 0) return new AheadQueue<T>(pool, lister, limits);
     pool.close();
   }
   return new InTurnQueue<T>(lister);
