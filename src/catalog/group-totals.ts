@@ -17,6 +17,7 @@
  */
 import type { DB } from './open.js';
 import { stmt } from './stmt.js';
+import { deviceList } from './usage-query.js';
 
 /**
  * Claim a device whose first scan this is (SQLite; inside the transaction that writes its first
@@ -72,7 +73,7 @@ function totalsOver(source: string, where = ''): string {
  * the CPU of grouping every hashed row (a first scan folds every key; README "Performance").
  */
 function allKeys(devices: readonly number[] | 'every device'): string {
-  const only = devices === 'every device' ? '' : `AND device_id IN ${idList(devices)}`;
+  const only = devices === 'every device' ? '' : `AND device_id IN ${deviceList(devices)}`;
   return totalsOver(
     `(SELECT sha256, device_id, size FROM files INDEXED BY files_hashed
        WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0 ${only}
@@ -82,9 +83,6 @@ function allKeys(devices: readonly number[] | 'every device'): string {
        ON f.sha256 = k.sha256 AND f.device_id = k.device_id AND f.size = k.size`,
   );
 }
-
-/** Device ids (integers read from the catalog) as an SQL list. */
-const idList = (ids: readonly number[]): string => `(${ids.map((d) => Number(d)).join(', ')})`;
 
 /** The rows of the dirty keys only, each key found through the same index. */
 const DIRTY_KEYS = totalsOver(
@@ -141,7 +139,7 @@ export function foldGroupTotals(db: DB): number {
   const fold = (): number => {
     const d = dirtiness(db);
     if (d.devices.length > 0) {
-      const devices = idList(d.devices);
+      const devices = deviceList(d.devices);
       db.exec(`DELETE FROM group_totals WHERE device_id IN ${devices};
                INSERT INTO group_totals (${COLUMNS}) ${allKeys(d.devices)};
                DELETE FROM group_dirty WHERE device_id IN ${devices};
@@ -186,7 +184,7 @@ export function fillSameGroupsFromTotals(db: DB, deviceId: number | undefined): 
  */
 export function storedTotalsSelect(d: Dirtiness, where: string): string {
   if (isClean(d)) return `SELECT ${COLUMNS} FROM group_totals WHERE 1 ${where}`;
-  const notWhole = d.devices.length === 0 ? '' : `AND device_id NOT IN ${idList(d.devices)}`;
+  const notWhole = d.devices.length === 0 ? '' : `AND device_id NOT IN ${deviceList(d.devices)}`;
   const parts = [
     `SELECT ${COLUMNS} FROM group_totals t
       WHERE NOT EXISTS (SELECT 1 FROM group_dirty d WHERE d.device_id = t.device_id

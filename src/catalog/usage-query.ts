@@ -1,6 +1,7 @@
 /**
  * The per-device usage count (usage-totals.ts), on its own: the fold's worker
- * (usage-worker.ts) runs it too and loads nothing else of the catalog.
+ * (usage-worker.ts) runs it too and loads nothing else of the catalog. Also the device-id list
+ * both folds put in their SQL (group-totals.ts).
  */
 
 /** Usage per device over `where` (rows of files), as usage_totals stores it. */
