@@ -56,7 +56,9 @@ export const DEFERRED_INDEXES: readonly DeferredIndex[] = [
   },
   {
     name: 'files_unhashed',
-    sql: "CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL",
+    sql:
+      'CREATE INDEX files_unhashed ON files(size, device_id, inode)\n' +
+      "    WHERE status = 'active' AND prefix_hash IS NULL",
     when: 'few file rows',
   },
   {

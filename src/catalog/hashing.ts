@@ -249,14 +249,23 @@ export class HashWriter {
   }
 }
 
+/**
+ * Inodes without a prefix hash whose size another inode shares. Files with a size no other file
+ * has are never hashed and stay in files_unhashed for good, so this visits every one of them on
+ * each call (each scan's pending count, each analyze): it is answered from that index alone,
+ * which holds device and inode (migration 18), without reading the row itself.
+ * test/unit/query-plans.test.ts holds it to that.
+ */
+export const UNHASHED_CANDIDATES_SQL = `SELECT f.device_id, f.inode FROM files f ${STAGE_INDEX.prefix}
+        WHERE f.status = 'active' AND f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}`;
+
 /** Candidate inodes that still lack the hash their stage needs (offline, unreadable, changed). */
 export function pendingCandidates(db: DB): number {
   // Two halves, each served by its partial index (files_unhashed, files_prefix_only).
   const r = stmt(
     db,
     `SELECT count(*) AS n FROM (
-       SELECT f.device_id, f.inode FROM files f ${STAGE_INDEX.prefix}
-        WHERE f.status = 'active' AND f.size > 0 AND f.prefix_hash IS NULL AND ${SIZE_COLLISION}
+       ${UNHASHED_CANDIDATES_SQL}
        UNION
        SELECT f.device_id, f.inode FROM files f ${STAGE_INDEX.full}
         WHERE f.status = 'active' AND f.size > 0 AND f.sha256 IS NULL AND f.prefix_hash IS NOT NULL

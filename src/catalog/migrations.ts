@@ -448,6 +448,16 @@ export const MIGRATIONS: readonly string[] = [
          AND NOT EXISTS (SELECT 1 FROM group_dirty_devices c WHERE c.device_id = new.device_id);
   END;
   `,
+  // 18 (issue 14): the unhashed rows' index holds device and inode too, so the candidate search
+  // (hashing.ts: each scan's prefix stage, analyze's pending count) tests a row's size
+  // collision from the index alone instead of reading its table row. Files with a size no other
+  // file has are never hashed and stay in this index for good, so the search visits all of them
+  // on every scan and every analyze: 4,337 rows on the reference tree, 6.7 ms against 1.9 ms.
+  `
+  DROP INDEX IF EXISTS files_unhashed;
+  CREATE INDEX files_unhashed ON files(size, device_id, inode)
+    WHERE status = 'active' AND prefix_hash IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/catalog/open.js';
 import { OWN_CTIMES_SQL } from '../../src/catalog/replacement.js';
+import { UNHASHED_CANDIDATES_SQL } from '../../src/catalog/hashing.js';
+import { DEFERRED_INDEXES } from '../../src/catalog/deferred-indexes.js';
+import type { DB } from '../../src/catalog/open.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashall-qplan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,6 +30,66 @@ describe('the executor reads its own ctimes for a page of inodes', () => {
       expect(steps[1]).toBe('SEARCH s USING PRIMARY KEY (plan_id=? AND device_id=? AND inode=?)');
     } finally {
       await cat.close();
+    }
+  });
+});
+
+/**
+ * Which `Column` reads of a statement's bytecode go to the `files` table itself (its b-tree,
+ * found by root page), rather than to an index: each is a read of the row's page.
+ */
+function fileRowReads(db: DB, sql: string): number {
+  const root = (
+    db
+      .prepare(`SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'files'`)
+      .get() as {
+      rootpage: number;
+    }
+  ).rootpage;
+  const ops = db.prepare(`EXPLAIN ${sql}`).all() as { opcode: string; p1: number; p2: number }[];
+  const tableCursors = new Set(
+    ops.filter((o) => o.opcode === 'OpenRead' && o.p2 === root).map((o) => o.p1),
+  );
+  return ops.filter((o) => o.opcode === 'Column' && tableCursors.has(o.p1)).length;
+}
+
+describe('the candidate search over rows without a prefix hash', () => {
+  it('tests each row from files_unhashed alone, never reading the row', async () => {
+    const cat = openCatalog(join(dir, 'unhashed.db'));
+    try {
+      const plan = (
+        cat.db.prepare(`EXPLAIN QUERY PLAN ${UNHASHED_CANDIDATES_SQL}`).all() as {
+          detail: string;
+        }[]
+      ).map((r) => r.detail);
+      expect(plan[0]).toMatch(/^SEARCH f USING INDEX files_unhashed /);
+      expect(fileRowReads(cat.db, UNHASHED_CANDIDATES_SQL)).toBe(0);
+      // The index before migration 18 (size only): each row's device and inode came from the
+      // table, a page read per file that has a size of its own, on every scan and analyze.
+      cat.db.exec(`DROP INDEX files_unhashed;
+        CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL`);
+      expect(fileRowReads(cat.db, UNHASHED_CANDIDATES_SQL)).toBeGreaterThan(0);
+    } finally {
+      await cat.close();
+    }
+  });
+
+  it('a catalog made before migration 18 gets the wider index when opened', async () => {
+    const path = join(dir, 'old.db');
+    const cat = openCatalog(path);
+    cat.db.exec(`DROP INDEX files_unhashed;
+      CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL`);
+    cat.db.pragma('user_version = 17');
+    await cat.close();
+    const again = openCatalog(path);
+    try {
+      const ix = again.db
+        .prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'files_unhashed'`)
+        .get() as { sql: string };
+      expect(ix.sql).toBe(DEFERRED_INDEXES.find((d) => d.name === 'files_unhashed')?.sql);
+      expect(fileRowReads(again.db, UNHASHED_CANDIDATES_SQL)).toBe(0);
+    } finally {
+      await again.close();
     }
   });
 });
