@@ -370,6 +370,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   // scan instead of marking its keys one by one (./dirty-devices.ts says how and why; SQLite
   // migration 16 adds the same table).
   DIRTY_DEVICES_MIGRATION,
+  // 10 (issue 14; SQLite migration 18): the unhashed rows' index holds device and inode beside
+  // the size, as SQLite's does (the two schemas are held equal, index columns included). SQLite
+  // then tests a row's size collision from the index alone; PostgreSQL can too (an index-only
+  // scan where the visibility map allows).
+  `
+  DROP INDEX IF EXISTS files_unhashed;
+  CREATE INDEX files_unhashed ON files(size, device_id, inode)
+    WHERE status = 'active' AND prefix_hash IS NULL;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
