@@ -53,6 +53,10 @@ function fileRowReads(db: DB, sql: string): number {
   return ops.filter((o) => o.opcode === 'Column' && tableCursors.has(o.p1)).length;
 }
 
+/** files_unhashed as migrations 1–17 left it: by size only. */
+const INDEX_BEFORE_18 = `DROP INDEX files_unhashed;
+  CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL`;
+
 describe('the candidate search over rows without a prefix hash', () => {
   it('tests each row from files_unhashed alone, never reading the row', async () => {
     const cat = openCatalog(join(dir, 'unhashed.db'));
@@ -66,8 +70,7 @@ describe('the candidate search over rows without a prefix hash', () => {
       expect(fileRowReads(cat.db, UNHASHED_CANDIDATES_SQL)).toBe(0);
       // The index before migration 18 (size only): each row's device and inode came from the
       // table, a page read per file that has a size of its own, on every scan and analyze.
-      cat.db.exec(`DROP INDEX files_unhashed;
-        CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL`);
+      cat.db.exec(INDEX_BEFORE_18);
       expect(fileRowReads(cat.db, UNHASHED_CANDIDATES_SQL)).toBeGreaterThan(0);
     } finally {
       await cat.close();
@@ -77,8 +80,7 @@ describe('the candidate search over rows without a prefix hash', () => {
   it('a catalog made before migration 18 gets the wider index when opened', async () => {
     const path = join(dir, 'old.db');
     const cat = openCatalog(path);
-    cat.db.exec(`DROP INDEX files_unhashed;
-      CREATE INDEX files_unhashed ON files(size) WHERE status = 'active' AND prefix_hash IS NULL`);
+    cat.db.exec(INDEX_BEFORE_18);
     cat.db.pragma('user_version = 17');
     await cat.close();
     const again = openCatalog(path);
