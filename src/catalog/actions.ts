@@ -39,46 +39,87 @@ export interface ActionRow {
   readonly undoStatus?: 'undone' | 'left' | 'failed' | null;
 }
 
+/** Actions per INSERT statement, largest first: each size is one prepared statement. */
+const ACTION_CHUNKS = [64, 16, 4, 1] as const;
+/** Parameters per action row. */
+const ACTION_PARAMS = 21;
+
+/**
+ * Writes a plan's actions, many rows per statement: one INSERT per action was a quarter of
+ * plan's time on the reference tree (~30,000 actions, ~9.5 µs each), much of it each
+ * statement's own round trip. A VALUES list is inserted in its order, so action ids (execution
+ * order) follow the order actions are given in, as they did one row at a time.
+ */
 export class ActionWriter {
-  private readonly ins: Statement;
+  private readonly byChunk = new Map<number, { stmt: Statement; args: unknown[] }>();
   constructor(
-    db: DB,
+    private readonly db: DB,
     private readonly planId: number,
-  ) {
-    this.ins = stmt(
-      db,
-      `INSERT INTO conductor_actions (plan_id, group_no, action_type, device_id, group_hash, size,
-          source_device_id, source_path, target_path,
-          source_inode, source_mtime_ns, source_ctime_ns, target_inode, target_mtime_ns, target_ctime_ns, target_nlink,
-          bytes_to_save, keep_rule, reason, status, target_file_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+  ) {}
+
+  /** Insert the groups' actions, in order. */
+  write(
+    groups: readonly { readonly groupNo: number; readonly actions: readonly PlannedAction[] }[],
+  ): void {
+    const rows: [number, PlannedAction][] = [];
+    for (const g of groups) for (const a of g.actions) rows.push([g.groupNo, a]);
+    let at = 0;
+    while (at < rows.length) {
+      const n = ACTION_CHUNKS.find((c) => c <= rows.length - at)!;
+      this.chunk(rows, at, n);
+      at += n;
+    }
   }
 
-  add(groupNo: number, a: PlannedAction): void {
-    this.ins.run(
-      this.planId,
-      groupNo,
-      a.type,
-      a.target.deviceId,
-      a.target.sha256,
-      a.target.size,
-      a.source.deviceId,
-      a.source.path,
-      a.target.path,
-      a.source.inode,
-      a.source.mtimeNs,
-      a.source.ctimeNs,
-      a.target.inode,
-      a.target.mtimeNs,
-      a.target.ctimeNs,
-      a.target.nlink,
-      a.bytes,
-      a.keepRule ?? null,
-      a.reason ?? null,
-      a.type === 'SKIP' ? 'skipped' : 'pending',
-      a.target.fileId,
-    );
+  private statement(n: number): { stmt: Statement; args: unknown[] } {
+    let s = this.byChunk.get(n);
+    if (!s) {
+      const one = `(${Array<string>(ACTION_PARAMS).fill('?').join(', ')})`;
+      s = {
+        stmt: this.db.prepare(
+          `INSERT INTO conductor_actions (plan_id, group_no, action_type, device_id, group_hash, size,
+              source_device_id, source_path, target_path,
+              source_inode, source_mtime_ns, source_ctime_ns, target_inode, target_mtime_ns, target_ctime_ns, target_nlink,
+              bytes_to_save, keep_rule, reason, status, target_file_id)
+           VALUES ${Array<string>(n).fill(one).join(', ')}`,
+        ),
+        args: new Array<unknown>(n * ACTION_PARAMS),
+      };
+      this.byChunk.set(n, s);
+    }
+    return s;
+  }
+
+  private chunk(rows: readonly [number, PlannedAction][], at: number, n: number): void {
+    const { stmt: st, args } = this.statement(n);
+    let k = 0;
+    for (let i = at; i < at + n; i++) {
+      const [groupNo, a] = rows[i]!;
+      args[k++] = this.planId;
+      args[k++] = groupNo;
+      args[k++] = a.type;
+      args[k++] = a.target.deviceId;
+      args[k++] = a.target.sha256;
+      args[k++] = a.target.size;
+      args[k++] = a.source.deviceId;
+      args[k++] = a.source.path;
+      args[k++] = a.target.path;
+      args[k++] = a.source.inode;
+      args[k++] = a.source.mtimeNs;
+      args[k++] = a.source.ctimeNs;
+      args[k++] = a.target.inode;
+      args[k++] = a.target.mtimeNs;
+      args[k++] = a.target.ctimeNs;
+      args[k++] = a.target.nlink;
+      args[k++] = a.bytes;
+      args[k++] = a.keepRule ?? null;
+      args[k++] = a.reason ?? null;
+      args[k++] = a.type === 'SKIP' ? 'skipped' : 'pending';
+      args[k++] = a.target.fileId;
+    }
+    st.run(...args);
+    // The arguments hold paths: let them go with the rows.
+    args.fill(undefined);
   }
 }
 

@@ -8,7 +8,6 @@ import { findDeviceByAlias, getDeviceByIdentity, listDevices } from './devices.j
 import {
   contentMembers,
   crossGroupPage,
-  groupMembers,
   inodeMembers,
   linkOnlyPage,
   prepareCrossDeviceGroups,
@@ -46,6 +45,7 @@ import {
   undoNeeds,
   undoablePage,
 } from './undo.js';
+import { sameGroupMembers } from './group-member-page.js';
 import type { GroupKind, GroupPage, PlanCatalog, SizeRange, UndoSettlement } from './plan-port.js';
 
 /** fn in one immediate transaction, or in the caller's open unit of work. */
@@ -69,8 +69,10 @@ function groupPage(
       const page = sameGroupPage(db, q.after, q.limit);
       n = page.length;
       last = page[n - 1]?.rowId;
-      for (const g of page)
-        if (sizeIn(q.sizes, g.size)) groups.push(groupMembers(db, g.deviceId, g.sha256, g.size));
+      if (last === undefined) break;
+      // Every group's members in one statement (group-member-page.ts), in the same order.
+      const members = sameGroupMembers(db, q.after, last);
+      for (const g of page) if (sizeIn(q.sizes, g.size)) groups.push(members.get(g.rowId) ?? []);
       break;
     }
     case 'link-only': {
@@ -147,12 +149,7 @@ export function planSqlite(db: DB): PlanCatalog {
     },
     planActions: {
       write: (planId, groups) =>
-        ok(() =>
-          atomically(db, () => {
-            const w = new ActionWriter(db, planId);
-            for (const g of groups) for (const a of g.actions) w.add(g.groupNo, a);
-          }),
-        ),
+        ok(() => atomically(db, () => new ActionWriter(db, planId).write(groups))),
       counts: (planId) => ok(() => actionCounts(db, planId)),
       top: (planId, limit) => ok(() => topActions(db, planId, limit)),
       page: (q) => ok(() => actionPage(db, q.planId, q.afterId, q.limit, q.types)),

@@ -50,15 +50,19 @@ function catalogWithPlans() {
     older: insertPlan(db, 'o', OPTIONS), // made before reflink mode: no `mode` at all
   };
   for (const id of Object.values(plans)) {
-    const w = new ActionWriter(db, id);
-    types.forEach((type, i) =>
-      w.add(i, {
-        type,
-        source: member(0),
-        target: member(i + 1),
-        bytes: 10,
-        ...(type === 'SKIP' ? { reason: 'owner differs' } : {}),
-      }),
+    new ActionWriter(db, id).write(
+      types.map((type, i) => ({
+        groupNo: i,
+        actions: [
+          {
+            type,
+            source: member(0),
+            target: member(i + 1),
+            bytes: 10,
+            ...(type === 'SKIP' ? { reason: 'owner differs' } : {}),
+          },
+        ],
+      })),
     );
   }
   return { db, plans };
@@ -138,6 +142,57 @@ describe('planActionPage decodes actions with the plan mode', () => {
       for (const { inode } of asked)
         expect(found.get(`1:${inode}`)).toBe(ownCtime(db, plans.hardlink, 1, inode));
       expect(ownCtimes(db, plans.hardlink, []).size).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('ActionWriter writes many actions per statement', () => {
+  it('in the order given, across every statement size, each field as given', () => {
+    const { db } = catalogWithPlans();
+    try {
+      const id = insertPlan(db, 'many', OPTIONS);
+      // 1 + 2 + … + 12 = 78 actions: 64 + 4×3 + 1×2 rows per statement, groups split across them.
+      const groups = Array.from({ length: 12 }, (_, g) => ({
+        groupNo: g + 1,
+        actions: Array.from({ length: g + 1 }, (_, i) => {
+          const n = 1000 + g * 100 + i;
+          const type: ActionType = i % 5 === 4 ? 'SKIP' : 'HARDLINK';
+          return {
+            type,
+            source: member(g),
+            target: make(`/d/t${n}`, n, { fileId: n, nlink: 1 + (i % 3) }),
+            bytes: n,
+            ...(i === 0 ? { keepRule: 'oldest' } : {}),
+            ...(type === 'SKIP' ? { reason: `reason ${n}` } : {}),
+          };
+        }),
+      }));
+      new ActionWriter(db, id).write(groups);
+      const rows = planActionPage(db, { id, mode: 'hardlink' }, 0, 1000).map((a) => a.row);
+      const given = groups.flatMap((g) => g.actions.map((a) => ({ groupNo: g.groupNo, a })));
+      expect(rows).toHaveLength(78);
+      // Execution order is id order: the order the actions were given in.
+      rows.forEach((r, i) => expect(r.id).toBe(rows[0]!.id + i));
+      rows.forEach((r, i) => {
+        const { groupNo, a } = given[i]!;
+        expect(r).toMatchObject({
+          planId: id,
+          groupNo,
+          type: a.type,
+          sourcePath: a.source.path,
+          targetPath: a.target.path,
+          sourceInode: a.source.inode,
+          targetInode: a.target.inode,
+          targetNlink: a.target.nlink,
+          bytes: a.bytes,
+          keepRule: 'keepRule' in a ? a.keepRule : null,
+          reason: a.type === 'SKIP' ? `reason ${a.bytes}` : null,
+          status: a.type === 'SKIP' ? 'skipped' : 'pending',
+          targetFileId: a.target.fileId,
+        });
+      });
     } finally {
       db.close();
     }
