@@ -76,7 +76,9 @@ export class ActionWriter {
     if (!s) {
       const one = `(${Array<string>(ACTION_PARAMS).fill('?').join(', ')})`;
       s = {
-        stmt: this.db.prepare(
+        // Cached by text (stmt.ts): plan writes each page of groups with a writer of its own.
+        stmt: stmt(
+          this.db,
           `INSERT INTO conductor_actions (plan_id, group_no, action_type, device_id, group_hash, size,
               source_device_id, source_path, target_path,
               source_inode, source_mtime_ns, source_ctime_ns, target_inode, target_mtime_ns, target_ctime_ns, target_nlink,

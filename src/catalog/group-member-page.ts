@@ -7,7 +7,7 @@
  * on (keep rules break ties by it): that query searches files_hashed (sha256, device_id, size,
  * inode), so a group's members are in inode order, then row id. The ORDER BY says so; the CROSS
  * JOIN keeps the page's groups the outer loop, each one index search
- * (test/unit/query-plans.test.ts).
+ * (test/unit/group-member-page.test.ts holds both).
  */
 import type { DB } from './open.js';
 import type { Member } from './groups.js';
