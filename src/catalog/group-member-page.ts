@@ -10,7 +10,7 @@
  * (test/unit/group-member-page.test.ts holds both).
  */
 import type { DB } from './open.js';
-import type { Member } from './groups.js';
+import { memberOf, type Member } from './groups.js';
 import { stmt } from './stmt.js';
 
 export const SAME_GROUP_MEMBERS_SQL = `
@@ -48,20 +48,7 @@ export function sameGroupMembers(
       members = [];
       byGroup.set(r, members);
     }
-    members.push({
-      fileId: Number(a[1] as bigint),
-      deviceId: Number(a[2] as bigint),
-      path: a[3] as Buffer,
-      inode: a[4] as bigint,
-      nlink: Number(a[5] as bigint),
-      size: Number(a[6] as bigint),
-      mtimeNs: a[7] as bigint,
-      ctimeNs: a[8] as bigint,
-      mode: Number(a[9] as bigint),
-      uid: Number(a[10] as bigint),
-      gid: Number(a[11] as bigint),
-      sha256: a[12] as Buffer | null,
-    });
+    members.push(memberOf(a, 1));
   }
   return byGroup;
 }

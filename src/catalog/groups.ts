@@ -182,35 +182,24 @@ export function sameGroupPage(
   }));
 }
 
-interface RawMember {
-  id: bigint;
-  device_id: bigint;
-  path: Buffer;
-  inode: bigint;
-  nlink: bigint;
-  size: bigint;
-  mtime_ns: bigint;
-  ctime_ns: bigint;
-  mode: bigint;
-  uid: bigint;
-  gid: bigint;
-  sha256: Buffer | null;
-}
-
-function toMember(r: RawMember): Member {
+/**
+ * A member from a row read as an array with safe integers, its columns from `at` on in this
+ * order: id, device_id, path, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid, sha256.
+ */
+export function memberOf(a: readonly unknown[], at = 0): Member {
   return {
-    fileId: Number(r.id),
-    deviceId: Number(r.device_id),
-    path: r.path,
-    inode: r.inode,
-    nlink: Number(r.nlink),
-    size: Number(r.size),
-    mtimeNs: r.mtime_ns,
-    ctimeNs: r.ctime_ns,
-    mode: Number(r.mode),
-    uid: Number(r.uid),
-    gid: Number(r.gid),
-    sha256: r.sha256,
+    fileId: Number(a[at] as bigint),
+    deviceId: Number(a[at + 1] as bigint),
+    path: a[at + 2] as Buffer,
+    inode: a[at + 3] as bigint,
+    nlink: Number(a[at + 4] as bigint),
+    size: Number(a[at + 5] as bigint),
+    mtimeNs: a[at + 6] as bigint,
+    ctimeNs: a[at + 7] as bigint,
+    mode: Number(a[at + 8] as bigint),
+    uid: Number(a[at + 9] as bigint),
+    gid: Number(a[at + 10] as bigint),
+    sha256: a[at + 11] as Buffer | null,
   };
 }
 
@@ -226,22 +215,7 @@ function members(db: DB, where: string, ...params: unknown[]): Member[] {
       .safeIntegers(true)
       .raw(true)
       .all(...params) as unknown[][]
-  ).map((a) =>
-    toMember({
-      id: a[0],
-      device_id: a[1],
-      path: a[2],
-      inode: a[3],
-      nlink: a[4],
-      size: a[5],
-      mtime_ns: a[6],
-      ctime_ns: a[7],
-      mode: a[8],
-      uid: a[9],
-      gid: a[10],
-      sha256: a[11],
-    } as RawMember),
-  );
+  ).map((a) => memberOf(a));
 }
 
 /** Every active path with this content on this device. */
