@@ -14,6 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyCatalog } from '../../src/catalog/copy/copy.js';
+import { PG_SCHEMA_VERSION } from '../../src/catalog/pg/schema.js';
 import { CLI, hashall } from '../helpers/cli.js';
 import { mktree, removeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { killAt, killExecuteAt } from '../helpers/kill-at.js';
@@ -221,19 +222,32 @@ describe.skipIf(PG_MISSING)('hashall catalog copy', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // The copy's transaction is open (its first pages written) before the server goes: the
-    // schema's migration committed, then a transaction idle between two pages.
+    // The copy's transaction is open (its first pages written) before the server goes: every
+    // migration committed (the last version recorded: an earlier one's table is there while
+    // the next migration's transaction is open, and idle between its statements), then a
+    // transaction idle between two pages.
     for (let i = 0; ; i++) {
-      const migrated = await cluster.admin<{ ok: boolean }>(
+      const schema = await cluster.admin<{ ok: boolean }>(
         `SELECT to_regclass('hashall_schema') IS NOT NULL AS ok`,
         [],
         name,
       );
+      const migrated =
+        schema.rows[0]!.ok &&
+        Number(
+          (
+            await cluster.admin<{ v: string }>(
+              'SELECT coalesce(max(version), 0) AS v FROM hashall_schema',
+              [],
+              name,
+            )
+          ).rows[0]!.v,
+        ) === PG_SCHEMA_VERSION;
       const r = await cluster.admin<{ n: string }>(
         `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'`,
         [name],
       );
-      if (migrated.rows[0]!.ok && Number(r.rows[0]!.n) > 0) break;
+      if (migrated && Number(r.rows[0]!.n) > 0) break;
       if (i > 600) throw new Error(`the copy never opened its transaction: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
