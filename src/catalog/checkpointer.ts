@@ -3,8 +3,8 @@
  * writes (checkpoint-worker.ts). An execute commits its outcomes every 2,048 actions, and each
  * commit's pages are spread over the whole catalog (the replaced paths' rows and their
  * indexes); SQLite's own checkpoint after each such commit copied ~3,400 pages and synced the
- * file on the executing thread: 1.3-1.8 s of the reference tree's execute, most of it waiting
- * for the disk. On its own thread that wait overlaps the filesystem work.
+ * file on the executing thread: 1.2-1.8 s of the reference tree's execute. On a thread of its
+ * own that copy and that sync overlap the filesystem work.
  *
  * While the thread runs, the executing connection checkpoints only past BACKSTOP_PAGES of log:
  * the log stays bounded if the thread falls behind. If the thread cannot start or stops, the
