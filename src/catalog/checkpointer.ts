@@ -7,7 +7,8 @@
  * own that copy and that sync overlap the filesystem work.
  *
  * While the thread runs, the executing connection checkpoints only past BACKSTOP_PAGES of log:
- * the log stays bounded if the thread falls behind. If the thread cannot start or stops, the
+ * if the thread falls behind, the log file grows to that plus one commit (90 MB in one
+ * reference execute on a loaded machine), never without bound. If the thread cannot start or stops, the
  * connection checkpoints as before: nothing depends on the thread but the time.
  */
 import { Worker } from 'node:worker_threads';
