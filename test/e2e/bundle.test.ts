@@ -62,9 +62,8 @@ describe('the published bundle', () => {
     expect(code).toContain('dist/cli/main.js');
     expect(code).toContain('dist/scan/hash-worker.js');
     expect(code).toContain('dist/catalog/usage-worker.js');
-    expect(code).toContain('dist/catalog/checkpoint-worker.js');
-    // Besides the five entries, only chunks (code that some commands load, on use).
-    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(5);
+    // Besides the four entries, only chunks (code that some commands load, on use).
+    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(4);
     expect(code.length).toBeLessThan(12);
   });
 
