@@ -6,6 +6,7 @@
 //                             `pg` driver still an import of its own), `catalog copy`'s sides
 //   dist/scan/hash-worker.js  the hashing worker thread, self-contained (replaces tsc's)
 //   dist/catalog/usage-worker.js  a first scan's usage count on a thread (replaces tsc's)
+//   dist/catalog/checkpoint-worker.js  an execute's log checkpoints on a thread (replaces tsc's)
 //   dist/cli/bin.js           the installed entry: compile cache, then main.js
 //
 // Why: Node's ESM loader reads and parses ~160 modules one by one on every command; one bundle
@@ -72,6 +73,7 @@ const worker = await esbuild.build({
   entryPoints: {
     'scan/hash-worker': 'src/scan/hash-worker.ts',
     'catalog/usage-worker': 'src/catalog/usage-worker.ts',
+    'catalog/checkpoint-worker': 'src/catalog/checkpoint-worker.ts',
   },
 });
 

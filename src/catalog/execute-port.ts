@@ -45,6 +45,7 @@ import {
 } from './execution.js';
 import { bytesShared, catalogInode, journalCloneInode, journaledCloneInode } from './clones.js';
 import { ownCtimes } from './replacement.js';
+import type { WalCheckpointer } from './checkpointer.js';
 import { recordedScanRoots } from './scan-roots.js';
 import { interruptedUndoPlans, openUndoJournal } from './undo.js';
 
@@ -284,7 +285,11 @@ function answer<T>(fn: () => T): Promise<T> {
   }
 }
 
-export function executeOps(db: DB): ExecuteCatalog {
+/**
+ * The port over one connection. The checkpointer starts with a run's first intents (a run
+ * that applies actions: checkpointer.ts says why) and stops when the catalog closes.
+ */
+export function executeOps(db: DB, checkpointer?: WalCheckpointer): ExecuteCatalog {
   return {
     executorLock: {
       acquire: (req) => answer(() => acquireLock(db, req)),
@@ -292,7 +297,11 @@ export function executeOps(db: DB): ExecuteCatalog {
       holders: () => answer(() => readLocks(db)),
     },
     journal: {
-      intents: (batch) => answer(() => journalIntents(db, batch)),
+      intents: (batch) =>
+        answer(() => {
+          checkpointer?.start();
+          journalIntents(db, batch);
+        }),
       cloneInode: (r) => answer(() => journalCloneInode(db, r.actionId, r.inode)),
       outcomes: (batch) => answer(() => recordOutcomes(db, batch)),
       verdicts: (batch) => answer(() => recordVerdicts(db, batch)),

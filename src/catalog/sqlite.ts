@@ -14,6 +14,7 @@ import { planOps } from './plan-port.js';
 import { queryOps } from './query-port.js';
 import { hostOps } from './hosts.js';
 import { deviceMountOps } from './device-mounts.js';
+import { WalCheckpointer } from './checkpointer.js';
 
 /**
  * The port plus the handle. Only src/catalog may see `db`: code outside it takes the port
@@ -54,6 +55,7 @@ function runLogsBeside(path: string): { dir: string; tag: string } {
 }
 
 export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
+  const checkpointer = new WalCheckpointer(db);
   return {
     db,
     path,
@@ -61,13 +63,14 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     runLogs: runLogsBeside(path),
     ...scanOps(db),
     ...planOps(db),
-    ...executeOps(db),
+    ...executeOps(db, checkpointer),
     ...queryOps(db),
     ...hostOps(db),
     ...deviceMountOps(db),
     unitOfWork: (fn) => unitOfWork(db, fn),
     // async: a failure to close is a rejection, as on any other backend.
     close: async () => {
+      await checkpointer.stop();
       db.close();
     },
   };

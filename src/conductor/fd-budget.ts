@@ -7,7 +7,8 @@
  * and under `ulimit -n 256` (which sets both) it is 256. Whatever is open when the run starts
  * (stdio, libuv's epoll and signal fds, the catalog with its -wal and -shm files, the
  * execution log) is counted, and a margin is kept for what opens meanwhile (SQLite's temporary
- * files, /proc reads, a reflink clone and its staging directory).
+ * files, the catalog's checkpointer thread with its connection, /proc reads, a reflink clone
+ * and its staging directory).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { errnoCode } from '../errors.js';

@@ -62,8 +62,9 @@ describe('the published bundle', () => {
     expect(code).toContain('dist/cli/main.js');
     expect(code).toContain('dist/scan/hash-worker.js');
     expect(code).toContain('dist/catalog/usage-worker.js');
-    // Besides the four entries, only chunks (code that some commands load, on use).
-    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(4);
+    expect(code).toContain('dist/catalog/checkpoint-worker.js');
+    // Besides the five entries, only chunks (code that some commands load, on use).
+    expect(code.filter((f) => !f.startsWith('dist/chunks/'))).toHaveLength(5);
     expect(code.length).toBeLessThan(12);
   });
 

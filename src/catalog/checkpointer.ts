@@ -1,0 +1,85 @@
+/**
+ * The write-ahead log copied back into the catalog file on another thread while an execute
+ * writes (checkpoint-worker.ts). An execute commits its outcomes every 2,048 actions, and each
+ * commit's pages are spread over the whole catalog (the replaced paths' rows and their
+ * indexes); SQLite's own checkpoint after each such commit copied ~3,400 pages and synced the
+ * file on the executing thread: 1.2-1.8 s of the reference tree's execute. On a thread of its
+ * own that copy and that sync overlap the filesystem work.
+ *
+ * While the thread runs, the executing connection checkpoints only past BACKSTOP_PAGES of log:
+ * if the thread falls behind, the log file grows to that plus one commit (90 MB in one
+ * reference execute on a loaded machine), never without bound. If the thread cannot start or stops, the
+ * connection checkpoints as before: nothing depends on the thread but the time.
+ */
+import { Worker } from 'node:worker_threads';
+import type { DB } from './open.js';
+import type { CheckpointAsk, CheckpointFailure } from './checkpoint-worker.js';
+
+/** SQLite's default: a checkpoint once the log holds 1,000 pages (4 MiB). */
+const DEFAULT_PAGES = 1000;
+/** 64 MiB of log. */
+const BACKSTOP_PAGES = 16384;
+const EVERY_MS = 50;
+
+export class WalCheckpointer {
+  private worker: Worker | undefined;
+  private exited: Promise<void> | undefined;
+  /** Why the thread stopped by itself, if it did (tests; nothing else depends on it). */
+  failure: string | undefined;
+
+  constructor(private readonly db: DB) {}
+
+  /** Start the thread (once; again after stop). A catalog not in a file or not writable: no. */
+  start(): void {
+    if (this.worker || this.db.memory || this.db.readonly || !this.db.open) return;
+    if (String(this.db.pragma('journal_mode', { simple: true })) !== 'wal') return;
+    let worker: Worker;
+    try {
+      // Named from the folder above, as the other workers are: in the bundle this code sits
+      // in dist/cli/main.js, the worker in dist/catalog/.
+      worker = new Worker(new URL('../catalog/checkpoint-worker.js', import.meta.url), {
+        workerData: { path: this.db.name, everyMs: EVERY_MS } satisfies CheckpointAsk,
+        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+      });
+    } catch {
+      return;
+    }
+    // Never what keeps the process alive.
+    worker.unref();
+    this.worker = worker;
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    this.exited = new Promise((resolve) => {
+      worker.on('message', (m: CheckpointFailure) => (this.failure ??= m.why));
+      // What the worker did not catch itself (its module did not load): it exits next.
+      worker.on('error', (error: unknown) => (this.failure ??= String(error)));
+      worker.on('exit', () => {
+        if (this.worker === worker) this.detach();
+        resolve();
+      });
+    });
+  }
+
+  /** Whether the thread is running (tests). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Stop the thread and wait for it; the connection checkpoints as before. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    const exited = this.exited;
+    if (!worker || !exited) return;
+    this.detach();
+    // Waited for now, so it must keep the process alive until it exits: unref'd, nothing else
+    // may (the catalog's close is often a command's last step), and Node 22+ ends a process
+    // whose event loop empties while its top-level await is pending, with exit code 13.
+    worker.ref();
+    worker.postMessage('stop');
+    await exited;
+  }
+
+  private detach(): void {
+    this.worker = undefined;
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_PAGES}`);
+  }
+}
