@@ -15,7 +15,7 @@ import { registerExport } from './commands/export.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
-import { installSignalHandlers } from './signals.js';
+import { installOutputGuards, installSignalHandlers } from './signals.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -47,6 +47,7 @@ function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<void> {
   installSignalHandlers();
+  installOutputGuards();
   const debug = argv.includes('--debug');
   try {
     await buildProgram().parseAsync(argv);

@@ -91,6 +91,8 @@ export abstract class Output {
     }
     // Let the event loop run (signals are delivered there) even when writes complete at once.
     await new Promise<void>((r) => setImmediate(r));
+    // A reader that went away is also a stop request to the CLI; here it is the quiet end.
+    this.checkOpen();
     if (this.opts.shouldStop?.()) {
       throw new UserError(
         `interrupted; ${this.label === '-' ? 'the output is incomplete' : `${this.label} was not written`}`,
@@ -100,6 +102,9 @@ export abstract class Output {
   }
 
   protected abstract put(buf: Buffer): Promise<void>;
+
+  /** Throws if the destination failed since the last write (its error came as an event). */
+  protected checkOpen(): void {}
 
   /** Write what is queued and make the result visible. */
   abstract finish(): Promise<void>;
@@ -119,8 +124,12 @@ class StdoutOutput extends Output {
     process.stdout.on('error', this.onError);
   }
 
-  protected async put(buf: Buffer): Promise<void> {
+  protected override checkOpen(): void {
     if (this.failed) throw this.closedOr(this.failed);
+  }
+
+  protected async put(buf: Buffer): Promise<void> {
+    this.checkOpen();
     await new Promise<void>((resolve, reject) => {
       process.stdout.write(buf, (err) => (err ? reject(err) : resolve()));
     }).catch((err: unknown) => {
