@@ -8,8 +8,8 @@
  *
  * While the thread runs, the executing connection checkpoints only past BACKSTOP_PAGES of log:
  * if the thread falls behind, the log file grows to that plus one commit (90 MB in one
- * reference execute on a loaded machine), never without bound. If the thread cannot start or stops, the
- * connection checkpoints as before: nothing depends on the thread but the time.
+ * reference execute on a loaded machine), never without bound. If the thread cannot start or
+ * stops, the connection checkpoints as before: nothing depends on the thread but the time.
  */
 import { Worker } from 'node:worker_threads';
 import type { DB } from './open.js';

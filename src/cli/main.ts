@@ -15,7 +15,7 @@ import { registerExport } from './commands/export.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
-import { installOutputGuards, installSignalHandlers } from './signals.js';
+import { errorReported, installOutputGuards, installSignalHandlers } from './signals.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
       const given = i >= 0 ? argv[i + 1] : eq?.slice('--catalog='.length);
       err = catalogFailure(given, err) ?? err;
     }
+    errorReported();
     if (err instanceof UserError) {
       process.stderr.write(`hashall: error: ${err.message}\n`);
       if (debug) process.stderr.write(`${err.stack}\n`);

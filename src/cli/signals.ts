@@ -38,6 +38,14 @@ export function installSignalHandlers(): void {
   process.on('SIGTERM', handler);
 }
 
+/** Set once the command's own error is on stderr: a lost output then needs no line of its own. */
+let errorSaid = false;
+
+/** The CLI printed the command's error (it may be about the same lost output). */
+export function errorReported(): void {
+  errorSaid = true;
+}
+
 /**
  * The reader of our output went away: a pipe's reader exited (`| head` that has read enough, a
  * pager quit, a `| tee` killed by the same Ctrl-C as we were). A C tool would die of SIGPIPE;
@@ -46,8 +54,9 @@ export function installSignalHandlers(): void {
  * included. Heard here: what is still written to that stream goes nowhere, and the running
  * command stops at its next safe point, as after a first Ctrl-C (exit 130 for a command that
  * was interrupted; one that had finished exits as it would have). Any other failure to write
- * (a redirection onto a full disk) stops it the same way, said once on stderr if it can be,
- * and a command that would have exited 0 exits 1.
+ * stdout (a redirection onto a full disk) stops it the same way and is said once, as the
+ * process ends, unless the command's own error said it (an export to `-` does); a command that
+ * would have exited 0 exits 1.
  */
 export function installOutputGuards(): void {
   const guard = (name: 'standard output' | 'standard error') => {
@@ -57,11 +66,14 @@ export function installOutputGuards(): void {
       heard = true;
       stop = true;
       if (errnoCode(err) === 'EPIPE' || name === 'standard error') return;
-      process.stderr.write(
-        `hashall: cannot write to ${name}: ${describeErrno(err)}; stopping at the next safe point\n`,
-      );
-      // Output that was asked for and lost is not a success, though the command's work is.
+      const why = describeErrno(err);
       process.once('exit', () => {
+        if (errorSaid) return;
+        const stopped = process.exitCode === EXIT.interrupted;
+        process.stderr.write(
+          `hashall: error: cannot write to ${name}: ${why}${stopped ? '; stopped at a safe point, what was done is committed' : ''}\n`,
+        );
+        // Output that was asked for and lost is not a success, though the command's work is.
         if (!process.exitCode) process.exitCode = EXIT.partial;
       });
     };
