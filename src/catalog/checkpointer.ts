@@ -26,12 +26,21 @@ export class WalCheckpointer {
   private exited: Promise<void> | undefined;
   /** Why the thread stopped by itself, if it did (tests; nothing else depends on it). */
   failure: string | undefined;
+  /**
+   * It could not start, or stopped by itself: not tried again for this connection. start() is
+   * called with every batch of intents, and a thread that cannot open the catalog would
+   * otherwise be started (and fail) ~100 times in one reference execute.
+   */
+  private gaveUp = false;
 
   constructor(private readonly db: DB) {}
 
-  /** Start the thread (once; again after stop). A catalog not in a file or not writable: no. */
+  /**
+   * Start the thread (once; again after stop, never after a failure). A catalog not in a file
+   * or not writable: no.
+   */
   start(): void {
-    if (this.worker || this.db.memory || this.db.readonly || !this.db.open) return;
+    if (this.worker || this.gaveUp || this.db.memory || this.db.readonly || !this.db.open) return;
     if (String(this.db.pragma('journal_mode', { simple: true })) !== 'wal') return;
     let worker: Worker;
     try {
@@ -42,6 +51,7 @@ export class WalCheckpointer {
         resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
       });
     } catch {
+      this.gaveUp = true;
       return;
     }
     // Never what keeps the process alive.
@@ -53,7 +63,11 @@ export class WalCheckpointer {
       // What the worker did not catch itself (its module did not load): it exits next.
       worker.on('error', (error: unknown) => (this.failure ??= String(error)));
       worker.on('exit', () => {
-        if (this.worker === worker) this.detach();
+        // Still ours: it was not asked to stop.
+        if (this.worker === worker) {
+          this.gaveUp = true;
+          this.detach();
+        }
         resolve();
       });
     });
