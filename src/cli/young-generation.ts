@@ -1,0 +1,90 @@
+/**
+ * A cap on V8's young generation for the installed command (dist/cli/bin.js).
+ *
+ * V8 grows the young generation (the "new space", where objects are born) by doubling it each
+ * time enough objects have survived since the last growth, up to a maximum fixed when the
+ * process starts. That maximum differs by Node line: the new space reaches 32 MB on Node 20
+ * and 22, 128 MB on Node 24 and 64 MB on Node 26 for the same program. A long scan or execute
+ * creates short-lived objects for every file, so it grows to the maximum: on Node 24 an
+ * execute of the reference tree peaked at 270 MB RSS against 194 MB on Node 20 (README
+ * "Performance → Peak memory on each Node line").
+ *
+ * The maximum can only be set before V8 starts (`node --max-semi-space-size`), which an
+ * installed command cannot do without a second process start on every run. What V8 does read
+ * at every growth is `--semi-space-growth-factor`: set to 1, a growth keeps the size it has.
+ * So a timer looks at the new space's size and holds the factor at 1 while the new space is at
+ * the cap, 2 (V8's default) while it is below (V8 may shrink it when allocation slows down, and
+ * it must then be able to grow again). A growth between two looks can overshoot by one
+ * doubling; the next look stops the one after. V8 flags are per process: worker threads share
+ * the factor, so they do not grow their own new space while the main thread's is at the cap
+ * (their work is in buffers outside the JS heap; measured in README).
+ */
+import v8 from 'node:v8';
+
+/** New-space size (both semispaces) at which growth stops: 8 MB semispaces. */
+export const YOUNG_CAP_BYTES = 16 * 1024 * 1024;
+
+/** How often the size is looked at. A look costs a few microseconds. */
+const LOOK_EVERY_MS = 10;
+
+/**
+ * The Node majors on which the flag has been checked to exist and to be read at each growth
+ * (20 to 26, odd lines between). On a line outside them V8 might not know the flag, and
+ * setting an unknown flag prints an error on every run: the cap is then left off.
+ */
+const CHECKED_MAJORS = { lowest: 20, highest: 26 } as const;
+
+/** V8's flags that set the young generation's size; a user who passes one is left in charge. */
+const USER_FLAG = /--(max-semi-space-size|min-semi-space-size|semi-space-growth-factor)\b/;
+
+export type YoungGenerationCap =
+  | { readonly kind: 'capped'; readonly capBytes: number; stop(): void }
+  | { readonly kind: 'left'; readonly reason: 'node-line' | 'user-flag' };
+
+/** Whether the cap applies to a process started with these: the decision, without side effects. */
+export function capDecision(input: {
+  nodeVersion: string;
+  execArgv: readonly string[];
+  nodeOptions: string | undefined;
+}): 'cap' | 'node-line' | 'user-flag' {
+  const major = Number(/^v(\d+)\./.exec(input.nodeVersion)?.[1]);
+  if (!(major >= CHECKED_MAJORS.lowest && major <= CHECKED_MAJORS.highest)) return 'node-line';
+  if (USER_FLAG.test(`${input.execArgv.join(' ')} ${input.nodeOptions ?? ''}`)) return 'user-flag';
+  return 'cap';
+}
+
+function newSpaceBytes(): number {
+  for (const space of v8.getHeapSpaceStatistics()) {
+    if (space.space_name === 'new_space') return space.space_size;
+  }
+  return 0;
+}
+
+/** Start holding the young generation at `capBytes` (this process, until `stop`). */
+export function capYoungGeneration(capBytes: number = YOUNG_CAP_BYTES): YoungGenerationCap {
+  const decision = capDecision({
+    nodeVersion: process.version,
+    execArgv: process.execArgv,
+    nodeOptions: process.env.NODE_OPTIONS,
+  });
+  if (decision !== 'cap') return { kind: 'left', reason: decision };
+  let held = false;
+  const look = (): void => {
+    const atCap = newSpaceBytes() >= capBytes;
+    if (atCap === held) return;
+    held = atCap;
+    v8.setFlagsFromString(`--semi-space-growth-factor=${atCap ? 1 : 2}`);
+  };
+  const timer = setInterval(look, LOOK_EVERY_MS);
+  // The timer must not keep a finished command's process alive.
+  timer.unref();
+  return {
+    kind: 'capped',
+    capBytes,
+    stop() {
+      clearInterval(timer);
+      if (held) v8.setFlagsFromString('--semi-space-growth-factor=2');
+      held = false;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The cap on V8's young generation (src/cli/young-generation.ts), in a real Node process: a
+ * program that keeps some of what it allocates makes V8 grow the new space to its maximum
+ * (32 MB on Node 20 and 22, more on later lines); with the cap it stays at the cap, give or
+ * take the one doubling that can happen between two looks. The size is sampled through the
+ * run and judged by its median: Node 24's V8 briefly reports a larger new space during some
+ * collections (up to ~11 MB more for a few samples, with or without the cap, and with
+ * `--max-semi-space-size` too), which is not the size it settles at.
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { capDecision } from '../../src/cli/young-generation.js';
+
+const moduleUrl = new URL('../../dist/cli/young-generation.js', import.meta.url).href;
+
+// Allocates 3 million small objects in rounds, keeping one in ten for a while (as a scan or an
+// execute keeps rows for a batch), yielding between rounds as the commands do between batches.
+// Prints what the cap said and the median new-space size sampled.
+const program = `
+import v8 from 'node:v8';
+const { capYoungGeneration } = await import(${JSON.stringify(moduleUrl)});
+const cap = process.env.CAP_BYTES ? capYoungGeneration(Number(process.env.CAP_BYTES)) : { kind: 'none' };
+const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+const sizes = [];
+const keep = [];
+for (let round = 0; round < 60; round++) {
+  for (let i = 0; i < 50000; i++) {
+    const o = { path: 'dir/' + round + '/file-' + i, size: i * 13, ino: BigInt(i), parts: [i, round] };
+    if (i % 10 === 0) keep.push(o);
+    if (keep.length > 50000) keep.splice(0, 25000);
+    if (i % 5000 === 0) sizes.push(newSpace());
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1));
+}
+sizes.sort((a, b) => a - b);
+console.log(JSON.stringify({ kind: cap.kind, median: sizes[sizes.length >> 1] }));
+`;
+
+const nodes = [
+  process.execPath,
+  ...(process.env.HASHALL_OTHER_ABI_NODE ? [process.env.HASHALL_OTHER_ABI_NODE] : []),
+];
+
+function run(node: string, env: NodeJS.ProcessEnv): { kind: string; median: number } {
+  const clean: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (!('NODE_OPTIONS' in env)) delete clean.NODE_OPTIONS;
+  const r = spawnSync(node, ['--input-type=module', '-e', program], {
+    encoding: 'utf8',
+    env: clean,
+    // The timer is unref'd: the program ends when its work does, without `stop()`.
+    timeout: 60_000,
+  });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as { kind: string; median: number };
+}
+
+const MB = 1024 * 1024;
+
+describe.each(nodes)('the young-generation cap on %s', (node) => {
+  it('holds the new space at the cap where V8 alone grows it past', () => {
+    // Without the cap, the same program: V8 grows the new space to 32 MB or more.
+    const free = run(node, {});
+    expect(free.kind).toBe('none');
+    expect(free.median).toBeGreaterThanOrEqual(32 * MB);
+    const capped = run(node, { CAP_BYTES: String(4 * MB) });
+    expect(capped.kind).toBe('capped');
+    expect(capped.median).toBeGreaterThanOrEqual(4 * MB);
+    expect(capped.median).toBeLessThanOrEqual(8 * MB);
+  });
+
+  it("leaves V8 alone when the user sets the young generation's size", () => {
+    const r = run(node, { CAP_BYTES: String(4 * MB), NODE_OPTIONS: '--max-semi-space-size=2' });
+    expect(r.kind).toBe('left');
+    // --max-semi-space-size=2: two 2 MB semispaces at most, whatever the cap would do.
+    expect(r.median).toBeLessThanOrEqual(4 * MB);
+  });
+});
+
+describe('where the cap applies', () => {
+  const on = (nodeVersion: string, execArgv: string[] = [], nodeOptions?: string) =>
+    capDecision({ nodeVersion, execArgv, nodeOptions });
+  it('on the checked Node lines, unless the user set the size', () => {
+    for (const v of ['v20.19.0', 'v21.7.3', 'v22.23.3', 'v24.21.0', 'v26.10.0']) {
+      expect(on(v)).toBe('cap');
+    }
+    expect(on('v24.21.0', ['--max-semi-space-size=64'])).toBe('user-flag');
+    expect(on('v24.21.0', [], '--max-old-space-size=512 --max-semi-space-size=8')).toBe(
+      'user-flag',
+    );
+    expect(on('v24.21.0', ['--semi-space-growth-factor=4'])).toBe('user-flag');
+    // Other flags are not the user's say on the young generation.
+    expect(on('v24.21.0', ['--max-old-space-size=512'], '--enable-source-maps')).toBe('cap');
+  });
+  it('not on lines where the flag it sets is not known to exist', () => {
+    expect(on('v18.20.4')).toBe('node-line');
+    expect(on('v28.0.0')).toBe('node-line');
+    expect(on('not a version')).toBe('node-line');
+  });
+});
