@@ -7,8 +7,7 @@
 //   dist/scan/hash-worker.js  the hashing worker thread, self-contained (replaces tsc's)
 //   dist/catalog/usage-worker.js  a first scan's usage count on a thread (replaces tsc's)
 //   dist/catalog/checkpoint-worker.js  an execute's log checkpoints on a thread (replaces tsc's)
-//   dist/cli/bin.js           the installed entry: compile cache, young-generation cap, then
-//                             main.js
+//   dist/cli/bin.js           the installed entry: compile cache, then main.js
 //
 // Why: Node's ESM loader reads and parses ~160 modules one by one on every command; one bundle
 // is one read and one parse (README "Performance → Start-up").

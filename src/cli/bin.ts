@@ -5,14 +5,10 @@
  * - V8's compile cache (Node 22.1+; Node 20 has none and runs without it), so the bundle is
  *   not compiled again on every run (README "Performance → Start-up");
  * - under --debug, source maps, so a stack trace names src/ files and lines, not the bundle's.
- * It also caps V8's young generation at the size Node 20 gives it, which later Node lines
- * let grow to four times that (young-generation.ts).
  */
 import { enableCompileCache } from './compile-cache.js';
-import { capYoungGeneration } from './young-generation.js';
 
 enableCompileCache();
-capYoungGeneration();
 if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
 // A static import would be loaded before the lines above run: hence the dynamic one.
 await import('./main.js');

@@ -16,6 +16,7 @@ import { registerHosts } from './commands/hosts.js';
 import { registerScan } from './commands/scan.js';
 import { registerStats } from './commands/stats.js';
 import { errorReported, installOutputGuards, installSignalHandlers } from './signals.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -48,6 +49,8 @@ function buildProgram(): Command {
 async function main(argv: string[]): Promise<void> {
   installSignalHandlers();
   installOutputGuards();
+  // Node 24 and 26 let V8's young generation grow 2-4 times larger than Node 20 does.
+  capYoungGeneration();
   const debug = argv.includes('--debug');
   try {
     await buildProgram().parseAsync(argv);

@@ -89,6 +89,7 @@ describe('where the cap applies', () => {
       'user-flag',
     );
     expect(on('v24.21.0', ['--semi-space-growth-factor=4'])).toBe('user-flag');
+    expect(on('v22.23.3', [], '--max_semi_space_size=32')).toBe('user-flag');
     // Other flags are not the user's say on the young generation.
     expect(on('v24.21.0', ['--max-old-space-size=512'], '--enable-source-maps')).toBe('cap');
   });
