@@ -44,7 +44,7 @@ const USER_FLAG =
   /--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor)\b/;
 
 export type YoungGenerationCap =
-  | { readonly kind: 'capped'; readonly capBytes: number; stop(): void }
+  | { readonly kind: 'capped'; readonly capBytes: number }
   | { readonly kind: 'left'; readonly reason: 'node-line' | 'user-flag' };
 
 /** Whether the cap applies to a process started with these: the decision, without side effects. */
@@ -66,7 +66,7 @@ function newSpaceBytes(): number {
   return 0;
 }
 
-/** Start holding the young generation at `capBytes` (this process, until `stop`). */
+/** Start holding the young generation at `capBytes`, for the rest of this process. */
 export function capYoungGeneration(capBytes: number = YOUNG_CAP_BYTES): YoungGenerationCap {
   const decision = capDecision({
     nodeVersion: process.version,
@@ -84,13 +84,5 @@ export function capYoungGeneration(capBytes: number = YOUNG_CAP_BYTES): YoungGen
   const timer = setInterval(look, LOOK_EVERY_MS);
   // The timer must not keep a finished command's process alive.
   timer.unref();
-  return {
-    kind: 'capped',
-    capBytes,
-    stop() {
-      clearInterval(timer);
-      if (held) v8.setFlagsFromString('--semi-space-growth-factor=2');
-      held = false;
-    },
-  };
+  return { kind: 'capped', capBytes };
 }

@@ -47,7 +47,7 @@ function run(node: string, env: NodeJS.ProcessEnv): { kind: string; median: numb
   const r = spawnSync(node, ['--input-type=module', '-e', program], {
     encoding: 'utf8',
     env: clean,
-    // The timer is unref'd: the program ends when its work does, without `stop()`.
+    // The timer is unref'd: the program ends when its work does.
     timeout: 60_000,
   });
   expect(r.stderr).toBe('');
