@@ -120,8 +120,8 @@ async function planView(port: PlanTestCatalog, req: PlanRequest) {
  * and the paths of one inode by path. Each catalog gives those by row id, and row ids follow
  * the order a scan wrote its rows in, which the hashing threads decide (a file's row is written
  * with its hashes): the SQLite and the PostgreSQL scan of one tree number the links of an inode
- * differently at times (a run of the suite on Node 26, 2026-12-03). Keep rules break their ties by path, not by this order
- * (conductor/keep-rules.ts), so plans do not depend on it.
+ * differently at times (a run of the suite on Node 26, 2026-12-03). Keep rules break their
+ * ties by path, not by this order (conductor/keep-rules.ts), so plans do not depend on it.
  */
 function membersView(group: readonly Member[], dev: Map<number, string>): string[] {
   const byInode = (a: Member, b: Member) =>
