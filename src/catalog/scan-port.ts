@@ -129,6 +129,13 @@ export interface ScanTree extends DirFingerprintOps {
   /** Insert new file rows in order; resolves to their row ids, in the same order. */
   insertFiles(rows: readonly NewFileRow[]): Promise<readonly number[]>;
   /**
+   * The walk listed its last directory; the rows of its last hash results are still to come.
+   * The catalog gets ready for what follows now, while the workers read those files (SQLite
+   * builds the indexes a first scan deferred). Every row written after this is indexed as
+   * usual.
+   */
+  walkDone(): Promise<void>;
+  /**
    * A finished walk: mark the parked rows deleted, after letting new rows that are moves
    * take over their hashes. Resolves to how many were deleted and how many were moves.
    */
@@ -179,7 +186,10 @@ function scanTree(db: DB, scanId: number): ScanTree {
           r.hashes?.sha256 ?? null,
         ),
       ),
+    // The workers read the walk's last batches meanwhile: the build overlaps them.
+    walkDone: async () => void restoreDeferredIndexes(db),
     applyDeletions: async () => {
+      // Built already when the walk ended (walkDone); a stopped walk never gets here.
       // The fingerprints settle before the deletions (which the trigger sees) and are stored
       // after them: listing-fingerprint.ts.
       restoreDeferredIndexes(db);

@@ -96,14 +96,22 @@ export class HashQueue<P> {
     })();
   }
 
-  /** Send what is queued and wait for every result, full reads queued meanwhile included. */
-  async finish(): Promise<void> {
+  /**
+   * The walk is over: send what is queued, every worker taking full reads from now on, without
+   * waiting for the results (finish() waits).
+   */
+  async send(): Promise<void> {
     this.walkDone = true;
     if (this.walk.jobs.length > 0 || this.full.jobs.length > 0) {
       const pool = await this.pools.get();
       void this.flush(pool, this.walk);
       this.sendFull(pool);
     }
+  }
+
+  /** Send what is queued and wait for every result, full reads queued meanwhile included. */
+  async finish(): Promise<void> {
+    await this.send();
     // A full batch that ends sends the next (sendFull): wait until none is left.
     while (this.inflight.size > 0) await Promise.all(this.inflight);
   }

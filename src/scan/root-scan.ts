@@ -150,6 +150,14 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
         shouldStop,
       },
     }));
+    if (!stopped) {
+      // The catalog's end-of-walk work (a first scan's index build) runs while the workers
+      // read the last batches, instead of after them with the workers idle.
+      await hasher.send();
+      await tree.walkDone();
+      // Test-only: a crash with the walk done, its last hash results not yet written.
+      failpoint('scan-walk-done');
+    }
     // Rows still being hashed are written before deletions are applied: a moved file's new
     // row must exist to take over the old row's hashes. The last results may pair prefixes
     // whose full reads are queued then: again until none is left (a stop leaves them to the

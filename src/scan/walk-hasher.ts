@@ -324,6 +324,11 @@ export class WalkHasher {
     return written;
   }
 
+  /** The walk is over: send what is batched now, without waiting for the results. */
+  async send(): Promise<void> {
+    await this.queue.send();
+  }
+
   /**
    * Send what is batched and wait for every result (then apply() them, which may queue the
    * full reads of pairs: until hasQueued() says none are left).

@@ -273,6 +273,9 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       return ids;
     },
 
+    // PostgreSQL keeps its indexes through a first scan: nothing to get ready.
+    async walkDone() {},
+
     async applyDeletions() {
       // Every row of the walk is written before the moves are matched (write-behind.ts).
       await wb.sync();
