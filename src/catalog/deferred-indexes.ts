@@ -28,6 +28,13 @@ export const DEFER_BELOW_ROWS = 10_000;
 /** Helper threads for the index builds' sorts: one per CPU, at most 4. */
 const SORT_HELPERS = Math.min(4, Math.max(1, availableParallelism()));
 
+/**
+ * The page cache during the index builds, in KiB, which sets the size of the sort's runs: about
+ * SQLite's smallest run (250 pages), so that even the reference tree's keys make several runs
+ * for the helpers to share.
+ */
+const SORT_RUN_KIB = 1024;
+
 export interface DeferredIndex {
   readonly name: string;
   readonly sql: string;
@@ -102,14 +109,23 @@ export function restoreDeferredIndexes(db: DB): number {
     for (const ix of DEFERRED_INDEXES) if (missing.has(ix.name)) db.exec(ix.sql);
     return missing.size;
   };
-  // Each CREATE INDEX sorts every row; past the page cache the sort spills sorted runs to temp
-  // files, which helper threads sort and merge side by side (SQLite's PRAGMA threads). Only here:
-  // each helper holds a run in memory (the 1,000,000-file tree's build: 3.8 s on one thread,
-  // 3.0-3.2 s with 2 helpers on 2 CPUs; its scan peaked ~10 MB higher; README "Performance").
+  // Each CREATE INDEX sorts every row in runs as large as the page cache, spilled to temp files
+  // and merged; helper threads sort the runs side by side while the table is read (SQLite's
+  // PRAGMA threads). Only here: each helper holds a run in memory (the 1,000,000-file tree's
+  // build: 3.8 s on one thread, 3.0-3.2 s with 2 helpers on 2 CPUs; README "Performance").
+  // The runs' size is the page cache's, so the build shrinks the cache to SORT_RUN_KIB: 16 MiB
+  // runs left one run for the reference tree's keys (no helper at work) and sorted slower per
+  // key on the 1,000,000-file tree (2.5-2.9 s of wall and 3.7-4.4 s of CPU there, against
+  // 1.8-1.9 s and 2.7-2.9 s with 1 MiB runs, 3 interleaved pairs). A smaller cache holds fewer of
+  // the transaction's dirty pages, which SQLite then writes to the WAL uncommitted: the same
+  // pages a commit writes, earlier.
+  const cacheSize = db.pragma('cache_size', { simple: true }) as number;
   db.pragma(`threads = ${SORT_HELPERS}`);
+  db.pragma(`cache_size = -${SORT_RUN_KIB}`);
   try {
     return db.inTransaction ? build() : db.transaction(build).immediate();
   } finally {
+    db.pragma(`cache_size = ${cacheSize}`);
     db.pragma('threads = 0');
   }
 }

@@ -336,7 +336,7 @@ describe('a row inserted by another scan in between', () => {
   });
 });
 
-describe('the sort helpers of an index build', () => {
+describe('the sort helpers and the smaller page cache of an index build', () => {
   let dir: string;
   beforeEach(() => {
     dir = realpathSync(tempDir('hashall-defer-threads-'));
@@ -352,15 +352,18 @@ describe('the sort helpers of an index build', () => {
     return cat;
   }
 
-  it('are lent to the build only: the connection has none after it', () => {
+  it('are lent to the build only: the connection has none after it, and its own cache', () => {
     const db = new Database(withoutHashedIndex());
     try {
+      // Not SQLite's default, nor the build's: the connection's own setting comes back.
+      db.pragma('cache_size = -12345');
       expect(db.pragma('threads', { simple: true })).toBe(0);
       expect(restoreDeferredIndexes(db)).toBe(1);
       expect(db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'files_hashed'`).get()).toEqual({
         1: 1,
       });
       expect(db.pragma('threads', { simple: true })).toBe(0);
+      expect(db.pragma('cache_size', { simple: true })).toBe(-12345);
     } finally {
       db.close();
     }
@@ -369,8 +372,10 @@ describe('the sort helpers of an index build', () => {
   it('nor after a build that failed', () => {
     const db = new Database(withoutHashedIndex(), { readonly: true });
     try {
+      db.pragma('cache_size = -12345');
       expect(() => restoreDeferredIndexes(db)).toThrow(/readonly/i);
       expect(db.pragma('threads', { simple: true })).toBe(0);
+      expect(db.pragma('cache_size', { simple: true })).toBe(-12345);
     } finally {
       db.close();
     }
