@@ -1,10 +1,12 @@
 /**
- * The write-ahead log copied back into the catalog file on another thread while an execute
- * writes (checkpoint-worker.ts). An execute commits its outcomes every 2,048 actions, and each
- * commit's pages are spread over the whole catalog (the replaced paths' rows and their
+ * The write-ahead log copied back into the catalog file on another thread while an execute or
+ * a scan writes (checkpoint-worker.ts). An execute commits its outcomes every 2,048 actions, and
+ * each commit's pages are spread over the whole catalog (the replaced paths' rows and their
  * indexes); SQLite's own checkpoint after each such commit copied ~3,400 pages and synced the
  * file on the executing thread: 1.2-1.8 s of the reference tree's execute. On a thread of its
- * own that copy and that sync overlap the filesystem work.
+ * own that copy and that sync overlap the filesystem work. A scan's walk commits every second
+ * or 20,000 files, its hash stages every 2,048 results: on the 1,000,000-file tree the walk's
+ * commits took 1.85 s of the scan's one thread with the checkpoints on it, 0.93 s without.
  *
  * While the thread runs, the executing connection checkpoints only past BACKSTOP_PAGES of log:
  * if the thread falls behind, the log file grows to that plus one commit (90 MB in one

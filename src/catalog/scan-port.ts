@@ -6,6 +6,7 @@
  * serve it. Transactions are the catalog's: the walk's batching writer (`scanWriter`) and the
  * port's `unitOfWork` (port.ts).
  */
+import type { WalCheckpointer } from './checkpointer.js';
 import type { DB } from './open.js';
 import type { HostSighting } from './host-port.js';
 import { lastScansPerRootAndHost } from './last-scans.js';
@@ -210,7 +211,12 @@ function scanTree(db: DB, scanId: number): ScanTree {
   };
 }
 
-export function scanOps(db: DB): ScanCatalog {
+/**
+ * The port over one connection. The checkpointer (checkpointer.ts) starts with the walk's
+ * writer and stops when the catalog closes: a scan's commits then leave the copy of the log
+ * back into the catalog file to that thread.
+ */
+export function scanOps(db: DB, checkpointer?: WalCheckpointer): ScanCatalog {
   // Prepared once the session's temporary tables exist (startSession), then reused.
   let hashWriter: HashWriter | undefined;
   return {
@@ -252,6 +258,9 @@ export function scanOps(db: DB): ScanCatalog {
       deviceHasFiles: async (deviceId) => deviceHasFiles(db, deviceId),
     },
     tree: { open: async (scanId) => scanTree(db, scanId) },
-    scanWriter: (policy) => sqliteScanWriter(db, policy),
+    scanWriter: (policy) => {
+      checkpointer?.start();
+      return sqliteScanWriter(db, policy);
+    },
   };
 }

@@ -61,7 +61,7 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     path,
     location: path,
     runLogs: runLogsBeside(path),
-    ...scanOps(db),
+    ...scanOps(db, checkpointer),
     ...planOps(db),
     ...executeOps(db, checkpointer),
     ...queryOps(db),

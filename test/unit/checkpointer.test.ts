@@ -143,6 +143,35 @@ describe('the checkpointer thread', () => {
     }
   });
 
+  it("starts with a scan's writer, and the catalog's close stops it", async () => {
+    // The built port (dist/), whose checkpointer finds its worker beside it.
+    const dist = new URL('../../dist/catalog/open.js', import.meta.url).href;
+    const { openCatalog: openBuilt } = (await import(dist)) as { openCatalog: typeof openCatalog };
+    const d = tempDir();
+    dirs.push(d);
+    const path = join(d, 'c.db');
+    const cat = openBuilt(path);
+    try {
+      expect(autocheckpoint(cat.db)).toBe(1000);
+      const writer = cat.scanWriter({ everyFiles: 1, everyMs: 1000, always: false });
+      // The thread runs: the connection itself now checkpoints only at the backstop.
+      expect(autocheckpoint(cat.db)).toBe(16384);
+      await writer.begin();
+      cat.db.exec('CREATE TABLE blobs (b BLOB NOT NULL)');
+      cat.db.prepare('INSERT INTO blobs VALUES (randomblob(?))').run(MiB);
+      await writer.commit();
+    } finally {
+      await cat.close();
+    }
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) FROM blobs').pluck().get()).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+
   it('starts once, and not at all on a read-only connection', async () => {
     const { cat, path } = await catalog();
     const cp = new WalCheckpointer(cat.db);
