@@ -56,8 +56,6 @@ export class WalCheckpointer {
       this.gaveUp = true;
       return;
     }
-    // Never what keeps the process alive.
-    worker.unref();
     this.worker = worker;
     this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
     this.exited = new Promise((resolve) => {
@@ -73,6 +71,10 @@ export class WalCheckpointer {
         resolve();
       });
     });
+    // Never what keeps the process alive: after the listeners, because on Node 20 a 'message'
+    // listener added to an unref'd worker refs it again (a program that closed its catalog
+    // without stopping the thread then never exited).
+    worker.unref();
   }
 
   /** Whether the thread is running (tests). */

@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,37 @@ describe('the checkpointer thread', () => {
       expect(db.prepare('SELECT count(*) FROM blobs').pluck().get()).toBe(1);
     } finally {
       db.close();
+    }
+  });
+
+  it('never keeps the process alive: a program that closes its connection without stopping it exits', () => {
+    // A scan or an execute closes its catalog, which stops the thread; a program (a test) that
+    // closes only the connection, or ends without closing it, must still end. On Node 20 it
+    // did not: the thread's 'message' listener had made it keep the event loop alive.
+    const d = tempDir();
+    dirs.push(d);
+    const dist = fileURLToPath(new URL('../../dist/catalog/', import.meta.url));
+    for (const end of ['cat.db.close();', '']) {
+      const program = `
+        const { openCatalog } = await import(${JSON.stringify(join(dist, 'open.js'))});
+        const { WalCheckpointer } = await import(${JSON.stringify(join(dist, 'checkpointer.js'))});
+        const cat = openCatalog(${JSON.stringify(join(d, 'c.db'))});
+        const cp = new WalCheckpointer(cat.db);
+        cp.start();
+        if (!cp.running) throw new Error('the thread did not start');
+        ${end}
+        console.log('done');
+      `;
+      // From a file: run with -e, Node 20 exited either way.
+      const script = join(d, 'program.mjs');
+      writeFileSync(script, program);
+      const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
+      expect({ end, code: r.status, signal: r.signal, stdout: r.stdout.trim() }).toEqual({
+        end,
+        code: 0,
+        signal: null,
+        stdout: 'done',
+      });
     }
   });
 
