@@ -115,9 +115,9 @@ export function restoreDeferredIndexes(db: DB): number {
   // build: 3.8 s on one thread, 3.0-3.2 s with 2 helpers on 2 CPUs; README "Performance").
   // The runs' size is the page cache's, so the build shrinks the cache to SORT_RUN_KIB: 16 MiB
   // runs left one run for the reference tree's keys (no helper at work) and sorted slower per
-  // key on the 1,000,000-file tree (2.5-2.9 s of wall and 3.7-4.4 s of CPU there, against
-  // 1.8-1.9 s and 2.7-2.9 s with 1 MiB runs, 3 interleaved pairs). A smaller cache holds fewer of
-  // the transaction's dirty pages, which SQLite then writes to the WAL uncommitted: the same
+  // key on the 1,000,000-file tree (2.4-2.6 s of wall and 3.6-3.8 s of CPU there, against
+  // 1.7-1.9 s and 2.7-2.8 s with 1 MiB runs, 4 interleaved pairs). A smaller cache holds fewer
+  // of the transaction's dirty pages, which SQLite then writes to the WAL uncommitted: the same
   // pages a commit writes, earlier.
   const cacheSize = db.pragma('cache_size', { simple: true }) as number;
   db.pragma(`threads = ${SORT_HELPERS}`);
