@@ -133,8 +133,11 @@ async function main() {
   let millionTree = null;
   if (opts.million) {
     millionTree = ensureTree(TREE_SPECS.million);
-    // One timed run after the warm-up: each first scan is minutes long on a busy machine.
-    million = await runMillion(millionTree, 1, opts.timeout * MILLION_TIMEOUT_FACTOR);
+    // As many timed rounds as the reference tree's, medians reported: one timed run per row
+    // swung T6a by more than its margin (a first scan took 20-40 s for one build, on a machine
+    // that pages out what was not read for a minute), and the rounds after the warm-up read a
+    // tree the round before brought back (~35 s a round, against the warm-up's minutes).
+    million = await runMillion(millionTree, opts.runs, opts.timeout * MILLION_TIMEOUT_FACTOR);
   }
 
   try {
