@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type * as CheckpointerMod from '../../src/catalog/checkpointer.js';
 import type { DB } from '../../src/catalog/open.js';
 import { openCatalog } from '../../src/catalog/open.js';
+import { toMeta } from '../../src/scan/walker.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 
 const { WalCheckpointer } = (await import(
@@ -143,7 +144,7 @@ describe('the checkpointer thread', () => {
     }
   });
 
-  it("starts with a scan's writer, and the catalog's close stops it", async () => {
+  it("starts once a scan's commits have grown the log, and the catalog's close stops it", async () => {
     // The built port (dist/), whose checkpointer finds its worker beside it.
     const dist = new URL('../../dist/catalog/open.js', import.meta.url).href;
     const { openCatalog: openBuilt } = (await import(dist)) as { openCatalog: typeof openCatalog };
@@ -153,22 +154,98 @@ describe('the checkpointer thread', () => {
     const cat = openBuilt(path);
     try {
       expect(autocheckpoint(cat.db)).toBe(1000);
-      const writer = cat.scanWriter({ everyFiles: 1, everyMs: 1000, always: false });
-      // The thread runs: the connection itself now checkpoints only at the backstop.
-      expect(autocheckpoint(cat.db)).toBe(16384);
-      await writer.begin();
+      const writer = cat.scanWriter({ everyFiles: 1, everyMs: 60_000, always: false });
+      const write = async (rows: number, commit: () => Promise<unknown>) => {
+        await writer.begin();
+        const insert = cat.db.prepare('INSERT INTO blobs VALUES (randomblob(?))');
+        for (let i = 0; i < rows; i++) insert.run(MiB);
+        await commit();
+      };
       cat.db.exec('CREATE TABLE blobs (b BLOB NOT NULL)');
-      cat.db.prepare('INSERT INTO blobs VALUES (randomblob(?))').run(MiB);
-      await writer.commit();
+      // An unchanged rescan's commits: a log far below SQLite's first checkpoint, no thread.
+      // (The connection checkpoints as before: its own limit, not the backstop.)
+      await write(0, () => writer.commitIfDue(1));
+      await write(1, () => writer.commitIfDue(1));
+      expect(autocheckpoint(cat.db)).toBe(1000);
+      // The last commit of a scan starts nothing either: there is nothing after it to overlap.
+      await write(6, () => writer.commit());
+      expect(autocheckpoint(cat.db)).toBe(1000);
+      // A walk's commit that leaves the log past 1,000 pages (4 MiB) starts the thread: the
+      // connection itself now checkpoints only at the backstop.
+      await write(6, () => writer.commitIfDue(1));
+      expect(autocheckpoint(cat.db)).toBe(16384);
+      await write(1, () => writer.commitIfDue(1));
     } finally {
       await cat.close();
     }
     expect(existsSync(`${path}-wal`)).toBe(false);
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT count(*) FROM blobs').pluck().get()).toBe(1);
+      expect(db.prepare('SELECT count(*) FROM blobs').pluck().get()).toBe(14);
     } finally {
       db.close();
+    }
+  });
+
+  it("starts with a device's first scan, and not with a later one's", async () => {
+    const dist = new URL('../../dist/catalog/open.js', import.meta.url).href;
+    const { openCatalog: openBuilt } = (await import(dist)) as { openCatalog: typeof openCatalog };
+    const d = tempDir();
+    dirs.push(d);
+    const path = join(d, 'c.db');
+    const owner = { pid: process.pid, startTime: '0' };
+    /** A scan of the device at `d`, its tree opened as a scan opens it. */
+    const scanOf = async (cat: ReturnType<typeof openBuilt>) => {
+      const device = await cat.devices.register({
+        identity: 'test:checkpointer',
+        stable: true,
+        fsType: 'test',
+        stDev: statSync(d, { bigint: true }).dev,
+        mountPoint: Buffer.from(d),
+        mountRoot: Buffer.from('/'),
+      });
+      const scanId = await cat.scans.start({ root: Buffer.from(d), owner });
+      await cat.scans.setRoot({ scanId, deviceId: device.id, fsPath: Buffer.from('/') });
+      return { device, tree: await cat.tree.open(scanId) };
+    };
+    const first = openBuilt(path);
+    try {
+      expect(autocheckpoint(first.db)).toBe(1000);
+      const { device, tree } = await scanOf(first);
+      // The device has no file yet: every file will be written, the thread runs from here on.
+      expect(autocheckpoint(first.db)).toBe(16384);
+      writeFileSync(join(d, 'f'), 'x');
+      const meta = toMeta(statSync(join(d, 'f'), { bigint: true }));
+      await first.unitOfWork(async () => {
+        const merged = await tree.mergeListing({
+          deviceId: device.id,
+          fsPath: Buffer.from('/'),
+          parentDirId: undefined,
+          files: [{ name: Buffer.from('f'), meta }],
+          subdirs: [],
+          kept: [],
+          moves: 'none',
+        });
+        await tree.insertFiles(
+          merged.fresh.map((f) => ({
+            deviceId: device.id,
+            dirId: merged.dirId,
+            name: f.name,
+            meta: f.meta,
+            hashes: undefined,
+          })),
+        );
+      });
+    } finally {
+      await first.close();
+    }
+    const later = openBuilt(path);
+    try {
+      await scanOf(later);
+      // The device has files: this scan starts it only if its commits grow the log.
+      expect(autocheckpoint(later.db)).toBe(1000);
+    } finally {
+      await later.close();
     }
   });
 
