@@ -15,6 +15,8 @@ const ALONE = [
 const common = {
   testTimeout: 120_000,
   hookTimeout: 300_000,
+  // Keeps better-sqlite3's objects from being collected: Node 24 aborts otherwise (see there).
+  setupFiles: ['test/helpers/keep-native.mjs'],
 };
 
 export default defineConfig({

@@ -40,6 +40,30 @@ db.close();
 console.log('STRESS-DONE');
 `;
 
+/**
+ * The stress above with `new Database` as the tests use it, in a program that loads what
+ * every test process loads first (test/helpers/keep-native.mjs, vitest.config.ts setupFiles).
+ */
+const KEEP_NATIVE = new URL('../helpers/keep-native.mjs', import.meta.url).href;
+const STRESS_PLAIN = `
+import { createRequire } from 'node:module';
+const { keptNativeObjects } = await import(${JSON.stringify(KEEP_NATIVE)});
+const Database = createRequire(${JSON.stringify(new URL('../../package.json', import.meta.url).pathname)})('better-sqlite3');
+let junk = [];
+for (let round = 0; round < 150; round++) {
+  const db = new Database(process.argv[2]);
+  for (let i = 0; i < 50; i++) db.prepare('SELECT ? AS v').get(i);
+  db.pragma('user_version', { simple: true });
+  db.pragma('cache_size = -512');
+  for (const _ of db.prepare('SELECT 1 UNION ALL SELECT 2').iterate());
+  db.close();
+  for (let i = 0; i < 20000; i++) junk.push({ s: 'x'.repeat(24) + i });
+  if (junk.length > 200000) junk = [];
+  await new Promise((r) => setImmediate(r));
+}
+console.log('STRESS-DONE', keptNativeObjects());
+`;
+
 /** A scan and a plan in one process; prints how many native objects that process keeps. */
 const COUNT = `
 const { openCatalog } = await import(${JSON.stringify(OPEN)});
@@ -69,6 +93,26 @@ describe('native objects outlive every garbage collection (Node 24 abort)', () =
     expect(r.stdout).toContain('STRESS-DONE');
     // The dangerous path was really taken: collections ran from a platform task, outside any
     // JS context ("finalize incremental marking via task", or a scavenge task).
+    expect(r.stdout).toMatch(/via task|\) task;/);
+  });
+
+  it("and so does a test process's own `new Database` garbage (what the suite loads first)", () => {
+    // On Node 24 vitest's workers aborted so, after their tests had passed: "Worker exited
+    // unexpectedly", 15 times in one run of the suite.
+    const dir = tempDir();
+    dirs.push(dir);
+    const script = join(dir, 'stress-plain.mjs');
+    writeFileSync(script, STRESS_PLAIN);
+    const r = spawnSync(process.execPath, ['--trace-gc', script, join(dir, 'plain.db')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 64 << 20,
+    });
+    expect(r.stderr.slice(0, 2000)).not.toMatch(/Assertion failed/);
+    expect({ code: r.status, signal: r.signal }).toEqual({ code: 0, signal: null });
+    // Every database, statement (the pragmas' too) and iterator of the 150 rounds.
+    expect(r.stdout).toMatch(/STRESS-DONE (\d+)/);
+    expect(Number(/STRESS-DONE (\d+)/.exec(r.stdout)![1])).toBe(150 * (1 + 50 + 2 + 2));
     expect(r.stdout).toMatch(/via task|\) task;/);
   });
 
