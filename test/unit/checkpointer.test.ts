@@ -16,6 +16,7 @@ import type { DB } from '../../src/catalog/open.js';
 import { openCatalog } from '../../src/catalog/open.js';
 import { toMeta } from '../../src/scan/walker.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
+import { mergeAndInsert } from '../helpers/scan-port-suite.js';
 
 const { WalCheckpointer } = (await import(
   new URL('../../dist/catalog/checkpointer.js', import.meta.url).href
@@ -216,8 +217,8 @@ describe('the checkpointer thread', () => {
       expect(autocheckpoint(first.db)).toBe(16384);
       writeFileSync(join(d, 'f'), 'x');
       const meta = toMeta(statSync(join(d, 'f'), { bigint: true }));
-      await first.unitOfWork(async () => {
-        const merged = await tree.mergeListing({
+      await first.unitOfWork(() =>
+        mergeAndInsert(tree, {
           deviceId: device.id,
           fsPath: Buffer.from('/'),
           parentDirId: undefined,
@@ -225,17 +226,8 @@ describe('the checkpointer thread', () => {
           subdirs: [],
           kept: [],
           moves: 'none',
-        });
-        await tree.insertFiles(
-          merged.fresh.map((f) => ({
-            deviceId: device.id,
-            dirId: merged.dirId,
-            name: f.name,
-            meta: f.meta,
-            hashes: undefined,
-          })),
-        );
-      });
+        }),
+      );
     } finally {
       await first.close();
     }
