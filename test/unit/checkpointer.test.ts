@@ -145,14 +145,22 @@ describe('the checkpointer thread', () => {
     }
   });
 
-  it("starts once a scan's commits have grown the log, and the catalog's close stops it", async () => {
-    // The built port (dist/), whose checkpointer finds its worker beside it.
+  /**
+   * A catalog file in a temp directory, opened through the built port (dist/), whose
+   * checkpointer finds its worker beside it.
+   */
+  async function builtCatalogFile() {
     const dist = new URL('../../dist/catalog/open.js', import.meta.url).href;
     const { openCatalog: openBuilt } = (await import(dist)) as { openCatalog: typeof openCatalog };
-    const d = tempDir();
-    dirs.push(d);
-    const path = join(d, 'c.db');
-    const cat = openBuilt(path);
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = join(dir, 'c.db');
+    return { dir, path, open: () => openBuilt(path) };
+  }
+
+  it("starts once a scan's commits have grown the log, and the catalog's close stops it", async () => {
+    const { path, open } = await builtCatalogFile();
+    const cat = open();
     try {
       expect(autocheckpoint(cat.db)).toBe(1000);
       const writer = cat.scanWriter({ everyFiles: 1, everyMs: 60_000, always: false });
@@ -189,14 +197,10 @@ describe('the checkpointer thread', () => {
   });
 
   it("starts with a device's first scan, and not with a later one's", async () => {
-    const dist = new URL('../../dist/catalog/open.js', import.meta.url).href;
-    const { openCatalog: openBuilt } = (await import(dist)) as { openCatalog: typeof openCatalog };
-    const d = tempDir();
-    dirs.push(d);
-    const path = join(d, 'c.db');
+    const { dir: d, open } = await builtCatalogFile();
     const owner = { pid: process.pid, startTime: '0' };
     /** A scan of the device at `d`, its tree opened as a scan opens it. */
-    const scanOf = async (cat: ReturnType<typeof openBuilt>) => {
+    const scanOf = async (cat: ReturnType<typeof open>) => {
       const device = await cat.devices.register({
         identity: 'test:checkpointer',
         stable: true,
@@ -209,7 +213,7 @@ describe('the checkpointer thread', () => {
       await cat.scans.setRoot({ scanId, deviceId: device.id, fsPath: Buffer.from('/') });
       return { device, tree: await cat.tree.open(scanId) };
     };
-    const first = openBuilt(path);
+    const first = open();
     try {
       expect(autocheckpoint(first.db)).toBe(1000);
       const { device, tree } = await scanOf(first);
@@ -231,7 +235,7 @@ describe('the checkpointer thread', () => {
     } finally {
       await first.close();
     }
-    const later = openBuilt(path);
+    const later = open();
     try {
       await scanOf(later);
       // The device has files: this scan starts it only if its commits grow the log.
