@@ -36,6 +36,8 @@ export class WalCheckpointer {
    * otherwise be started (and fail) ~100 times in one reference execute.
    */
   private gaveUp = false;
+  /** The log's size at SQLite's own first checkpoint on this connection (startOnceLogGrows). */
+  private firstCheckpointBytes: number | undefined;
 
   constructor(private readonly db: DB) {}
 
@@ -98,9 +100,12 @@ export class WalCheckpointer {
       // No log (not in WAL mode, or nothing written yet): nothing to copy.
       return;
     }
-    const pages = Number(this.db.pragma('wal_autocheckpoint', { simple: true }));
-    const pageSize = Number(this.db.pragma('page_size', { simple: true }));
-    if (pages > 0 && bytes >= pages * pageSize) this.start();
+    // Read once: each pragma is a statement the process keeps (native-handles.ts), and a scan
+    // of millions of files that writes little calls this a few hundred times.
+    this.firstCheckpointBytes ??=
+      Number(this.db.pragma('wal_autocheckpoint', { simple: true })) *
+      Number(this.db.pragma('page_size', { simple: true }));
+    if (this.firstCheckpointBytes > 0 && bytes >= this.firstCheckpointBytes) this.start();
   }
 
   /** Whether the thread is running (tests). */
