@@ -17,6 +17,15 @@ const OPEN = dist('catalog/open.js');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeTree));
 
+/** A temp directory of its own, holding `source` as a program file. */
+function program(source: string): { dir: string; script: string } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const script = join(dir, 'program.mjs');
+  writeFileSync(script, source);
+  return { dir, script };
+}
+
 /**
  * A child that uses the catalog the way commands do — statements prepared and dropped, pragmas,
  * iterators run to the end, transactions — while it allocates enough garbage for V8 to finish
@@ -94,11 +103,8 @@ describe('native objects outlive every garbage collection (Node 24 abort)', () =
    * really taken (collections ran from a platform task, outside any JS context: "finalize
    * incremental marking via task", or a scavenge task). Its output.
    */
-  function stress(program: string): string {
-    const dir = tempDir();
-    dirs.push(dir);
-    const script = join(dir, 'stress.mjs');
-    writeFileSync(script, program);
+  function stress(source: string): string {
+    const { dir, script } = program(source);
     const r = spawnSync(process.execPath, ['--trace-gc', script, join(dir, 'catalog.db')], {
       encoding: 'utf8',
       timeout: 120_000,
@@ -150,20 +156,23 @@ describe('native objects outlive every garbage collection (Node 24 abort)', () =
     }
   });
 
+  /** Run a counting program (COUNT, RESCAN_COUNT) on a tree and a catalog: what it keeps. */
+  function keptBy(script: string, args: { tree: string; catalog: string; flags?: string }) {
+    const r = spawnSync(process.execPath, [script, args.tree, args.catalog], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: args.flags ? { ...process.env, HASHALL_FAILPOINT_FLAGS: args.flags } : process.env,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { kept: number }).kept;
+  }
+
   it('keeps a few dozen native objects per command, however big the tree', () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const script = join(dir, 'count.mjs');
-    writeFileSync(script, COUNT);
+    const { dir, script } = program(COUNT);
     const kept = (files: number): number => {
       const tree = join(dir, `tree-${files}`);
       mktree(tree, ['--files', String(files), '--total-mb', '8', '--dup-ratio', '0.6']);
-      const r = spawnSync(process.execPath, [script, tree, join(dir, `${files}.db`)], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { kept: number }).kept;
+      return keptBy(script, { tree, catalog: join(dir, `${files}.db`) });
     };
     const small = kept(300);
     const big = kept(4000); // 900 duplicate groups, 13 times the files
@@ -175,22 +184,13 @@ describe('native objects outlive every garbage collection (Node 24 abort)', () =
     // The walk asks after each commit whether the log has grown enough to start the
     // checkpointer thread (checkpointer.ts): asked by pragma each time, that kept two
     // statements per commit: 276 more for the bigger tree than for the smaller one.
-    const dir = tempDir();
-    dirs.push(dir);
-    const script = join(dir, 'rescan-count.mjs');
-    writeFileSync(script, RESCAN_COUNT);
+    const { dir, script } = program(RESCAN_COUNT);
     const kept = (files: number): number => {
       const tree = join(dir, `tree-${files}`);
       mktree(tree, ['--files', String(files), '--total-mb', '4']);
       const catalog = join(dir, `${files}.db`);
       expect(hashall(['scan', tree, '--catalog', catalog, '--quiet']).code).toBe(0);
-      const r = spawnSync(process.execPath, [script, tree, catalog], {
-        encoding: 'utf8',
-        timeout: 120_000,
-        env: { ...process.env, HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
-      });
-      expect(r.status, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { kept: number }).kept;
+      return keptBy(script, { tree, catalog, flags: 'scan-small-commits' });
     };
     const small = kept(200);
     const big = kept(3000);
