@@ -34,6 +34,34 @@ export interface DirEntry {
   statKind(): EntryKind;
 }
 
+/**
+ * A listing read by index, with no object made per entry: what a rescan reads of a directory
+ * the catalog already holds (scan/skim.ts), where one object per entry was most of the main
+ * thread's work. Entry `i` is `entries[i]` of the same listing, field for field.
+ */
+export interface ListingView {
+  readonly count: number;
+  /** What the directory said entry `i` is (DirEntry.kind). */
+  kindAt(i: number): EntryKind;
+  /** What entry `i`'s lstat says it is; throws as DirEntry.statKind does. */
+  statKindAt(i: number): EntryKind;
+  /** Entry `i`'s name: a view, valid as long as the listing is kept. */
+  nameAt(i: number): Buffer;
+  /** Entry `i`'s lstat; throws as DirEntry.stat does. */
+  statAt(i: number): EntryStat;
+}
+
+/** The view of a listing whose entries are objects already (the JS lister's). */
+export function viewOfEntries(entries: readonly DirEntry[]): ListingView {
+  return {
+    count: entries.length,
+    kindAt: (i) => entries[i]!.kind,
+    statKindAt: (i) => entries[i]!.statKind(),
+    nameAt: (i) => entries[i]!.name,
+    statAt: (i) => entries[i]!.stat(),
+  };
+}
+
 export interface DirIdentity {
   readonly dev: bigint;
   readonly ino: bigint;
@@ -42,7 +70,10 @@ export interface DirIdentity {
 export type DirRead =
   | {
       readonly kind: 'listed';
+      /** Every entry, as objects (the native listing makes them on first use). */
       readonly entries: readonly DirEntry[];
+      /** The same entries read in place (ListingView). */
+      readonly view: ListingView;
       /**
        * A digest of everything a rescan compares in this listing (the directory's identity, its
        * entries' names and kinds, and each stat()ed entry's stat or stat error), or undefined when

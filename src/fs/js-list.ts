@@ -23,6 +23,7 @@ import {
   type DirRead,
   type EntryKind,
   type EntryStat,
+  viewOfEntries,
 } from './dir-list.js';
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -190,7 +191,12 @@ export class JsDirLister implements DirLister {
         const wanted = kind === 'file' || kind === 'dir';
         return new JsEntry(d.name, kind, wanted ? statEntry(d.name) : undefined);
       });
-      return { kind: 'listed', entries, fingerprint: fingerprintOf(expect, entries) };
+      return {
+        kind: 'listed',
+        entries,
+        view: viewOfEntries(entries),
+        fingerprint: fingerprintOf(expect, entries),
+      };
     } catch (error) {
       return { kind: 'failed', error };
     } finally {

@@ -20,6 +20,7 @@ import {
   type EntryKind,
   type EntryStat,
   kindOfMode,
+  type ListingView,
 } from './dir-list.js';
 import type { NativeAddon } from './native.js';
 
@@ -82,45 +83,51 @@ function wordsOf(buf: Buffer): Words {
   };
 }
 
-class NativeEntry implements DirEntry {
-  private nameView: Buffer | undefined;
+/**
+ * One listing's records, read by index (ListingView). A rescan's skim reads a directory the
+ * catalog already holds through this alone; the entries as objects are made only when the walk
+ * asks for them (NativeListing.entries).
+ */
+class NativeView implements ListingView {
+  readonly count: number;
 
   constructor(
-    private readonly names: Buffer,
-    readonly kind: EntryKind,
     private readonly w: Words,
-    private readonly at: number,
-  ) {}
+    /** The names region: the listing's own bytes, or a copy of them (NativeListing.entries). */
+    private readonly names: Buffer,
+  ) {
+    this.count = w.buf.readUInt32LE(4);
+  }
 
-  /**
-   * A view of the listing's names, made on first use: a rescan of a directory the catalog
-   * already holds never looks at its files' names (walker.ts), and a view per name was the
-   * largest part of decoding a listing.
-   */
-  get name(): Buffer {
-    if (this.nameView) return this.nameView;
+  kindAt(i: number): EntryKind {
+    const buf = this.w.buf;
+    const at = HEADER + i * RECORD;
+    const dtype = buf[at + 6]!;
+    // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
+    if (dtype === 0 && buf[at + 7]! & F_STATTED) return kindOfMode(buf.readUInt32LE(at + 12));
+    return DTYPE[dtype] ?? 'other';
+  }
+
+  nameAt(i: number): Buffer {
     const { buf } = this.w;
-    const off = buf.readUInt32LE(this.at);
-    this.nameView = this.names.subarray(off, off + buf.readUInt16LE(this.at + 4));
-    return this.nameView;
+    const at = HEADER + i * RECORD;
+    const off = buf.readUInt32LE(at);
+    return this.names.subarray(off, off + buf.readUInt16LE(at + 4));
   }
 
-  statKind(): EntryKind {
-    const flags = this.w.buf[this.at + 7]!;
-    if (flags & F_STAT_ERROR)
-      throw systemError(this.w.buf.readInt32LE(this.at + 8), 'lstat', this.name);
-    if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
-    return kindOfMode(this.w.u32[(this.at >> 2) + 3]!);
+  statKindAt(i: number): EntryKind {
+    const at = HEADER + i * RECORD;
+    this.statted(i, at);
+    return kindOfMode(this.w.u32[(at >> 2) + 3]!);
   }
 
-  stat(): EntryStat {
+  statAt(i: number): EntryStat {
     const { buf, i64, u32 } = this.w;
-    const at = this.at;
+    const at = HEADER + i * RECORD;
+    this.statted(i, at);
     const q = at >> 3; // in 64-bit words
     const d = at >> 2; // in 32-bit words
     const flags = buf[at + 7]!;
-    if (flags & F_STAT_ERROR) throw systemError(buf.readInt32LE(at + 8), 'lstat', this.name);
-    if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
     const mode = u32[d + 3]!;
     return {
       kind: kindOfMode(mode),
@@ -139,31 +146,77 @@ class NativeEntry implements DirEntry {
         flags & F_CTIME_WIDE ? i64[q + 12]! * 1_000_000_000n + BigInt(u32[d + 23]!) : i64[q + 9]!,
     };
   }
+
+  /** Throws the entry's stat error, or that it was not stat()ed (a symlink, a FIFO…). */
+  private statted(i: number, at: number): void {
+    const flags = this.w.buf[at + 7]!;
+    if (flags & F_STAT_ERROR)
+      throw systemError(this.w.buf.readInt32LE(at + 8), 'lstat', this.nameAt(i));
+    if (!(flags & F_STATTED)) throw new Error('native listing: entry was not stat()ed');
+  }
 }
 
-/** Decode one packed listing. */
+class NativeEntry implements DirEntry {
+  private nameView: Buffer | undefined;
+
+  constructor(
+    private readonly view: NativeView,
+    private readonly i: number,
+    readonly kind: EntryKind,
+  ) {}
+
+  /**
+   * Made on first use: a rescan of a directory the catalog already holds never looks at its
+   * files' names (walker.ts), and a view per name was the largest part of decoding a listing.
+   */
+  get name(): Buffer {
+    return (this.nameView ??= this.view.nameAt(this.i));
+  }
+
+  statKind(): EntryKind {
+    return this.view.statKindAt(this.i);
+  }
+
+  stat(): EntryStat {
+    return this.view.statAt(this.i);
+  }
+}
+
+/** A listed directory: its records read in place, its entries as objects made on first use. */
+class NativeListing {
+  readonly kind = 'listed';
+  readonly view: NativeView;
+  private made: NativeEntry[] | undefined;
+
+  constructor(
+    private readonly w: Words,
+    private readonly namesAt: number,
+    readonly fingerprint: Buffer | undefined,
+  ) {
+    this.view = new NativeView(w, w.buf.subarray(namesAt));
+  }
+
+  get entries(): readonly DirEntry[] {
+    if (this.made) return this.made;
+    // One copy of all the names, each name a view of it: the walk keeps some names (catalog
+    // rows, kept names) past this listing, and a copy per name was a third of the decoding
+    // time. A name kept that way holds those bytes only, not the listing's records.
+    const view = new NativeView(this.w, Buffer.from(this.w.buf.subarray(this.namesAt)));
+    const made = new Array<NativeEntry>(view.count);
+    for (let i = 0; i < made.length; i++) made[i] = new NativeEntry(view, i, view.kindAt(i));
+    this.made = made;
+    return made;
+  }
+}
+
+/** Decode one packed listing: its header now, its entries when they are asked for. */
 export function decodeListing(raw: Buffer): DirRead {
   if (raw.readUInt32LE(28) & H_CHANGED) return { kind: 'changed' };
   const w = wordsOf(raw);
-  const buf = w.buf;
-  const count = buf.readUInt32LE(4);
-  const namesAt = buf.readUInt32LE(24);
-  // One copy of all the names, each name a view of it: the walk keeps some names (catalog rows,
-  // kept names) past this listing, and a copy per name was a third of the decoding time.
-  const names = Buffer.from(buf.subarray(namesAt));
-  const entries: NativeEntry[] = new Array<NativeEntry>(count);
-  for (let i = 0; i < count; i++) {
-    const at = HEADER + i * RECORD;
-    const dtype = buf[at + 6]!;
-    let kind = DTYPE[dtype] ?? 'other';
-    // DT_UNKNOWN (a filesystem that does not fill d_type): the entry was stat()ed; use that.
-    if (dtype === 0 && buf[at + 7]! & F_STATTED) kind = kindOfMode(buf.readUInt32LE(at + 12));
-    entries[i] = new NativeEntry(names, kind, w, at);
-  }
-  const fp = buf.subarray(FINGERPRINT_AT, FINGERPRINT_AT + 32);
+  const fp = w.buf.subarray(FINGERPRINT_AT, FINGERPRINT_AT + 32);
   // A copy: the listing's buffer is not kept past the walk's use of its entries.
   const fingerprint = fp.some((b) => b !== 0) ? Buffer.from(fp) : undefined;
-  return { kind: 'listed', entries, fingerprint };
+  return new NativeListing(w, w.buf.readUInt32LE(24), fingerprint);
 }
 
 /** A listing's failure, with the error shaped as Node's own when it is a system error. */

@@ -14,7 +14,7 @@
  * listing: the walk does not skim when there are any. Mount points depend on the mount table:
  * checked here, as is every subdirectory's name.
  */
-import type { DirEntry, EntryKind, EntryStat } from '../fs/dir-list.js';
+import type { EntryKind, EntryStat, ListingView } from '../fs/dir-list.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
 
 export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
@@ -43,7 +43,8 @@ export interface Skimmed {
 }
 
 export interface SkimParams {
-  readonly entries: readonly DirEntry[];
+  /** The listing, read in place: no object is made for a file. */
+  readonly view: ListingView;
   /** The listed directory's st_dev: a subdirectory on another is a mount point. */
   readonly stDev: bigint;
   /** Whether a subdirectory (by name) is a mount point of the mount table. */
@@ -51,27 +52,28 @@ export interface SkimParams {
 }
 
 /** The listing's files counted and subdirectories kept, or undefined: take the full path. */
-export function skimListing({ entries, stDev, isMountPoint }: SkimParams): Skimmed | undefined {
+export function skimListing({ view, stDev, isMountPoint }: SkimParams): Skimmed | undefined {
   let files = 0;
   const subdirs: { name: Buffer; stat: EntryStat }[] = [];
   const skipped: SkipKind[] = [];
-  for (const d of entries) {
-    if (d.kind === 'file') {
+  for (let i = 0; i < view.count; i++) {
+    const dtype = view.kindAt(i);
+    if (dtype === 'file') {
       let kind: EntryKind;
       try {
-        kind = d.statKind();
+        kind = view.statKindAt(i);
       } catch {
         return undefined;
       }
       // As the full walk: lstat is trusted over d_type; a directory there is not walked.
       if (kind === 'file') files++;
       else if (kind !== 'dir') skipped.push(skipKind(kind));
-    } else if (d.kind === 'dir') {
-      const name = d.name;
+    } else if (dtype === 'dir') {
+      const name = view.nameAt(i);
       if (hasTempPrefix(name)) return undefined;
       let st: EntryStat;
       try {
-        st = d.stat();
+        st = view.statAt(i);
       } catch {
         return undefined;
       }
@@ -82,8 +84,8 @@ export function skimListing({ entries, stDev, isMountPoint }: SkimParams): Skimm
       if (st.dev !== stDev || isMountPoint(name)) return undefined;
       subdirs.push({ name, stat: st });
     } else {
-      if (hasTempPrefix(d.name)) return undefined;
-      skipped.push(skipKind(d.kind));
+      if (hasTempPrefix(view.nameAt(i))) return undefined;
+      skipped.push(skipKind(dtype));
     }
   }
   return { files, subdirs, skipped };

@@ -235,7 +235,7 @@ export async function walk({
         knownId === undefined
           ? undefined
           : skimListing({
-              entries: read.entries,
+              view: read.view,
               stDev: dir.stDev,
               isMountPoint: (name) => mountPoints.has(byteKey(joinPath(dir.abs, name))),
             });
