@@ -16,7 +16,7 @@ const common = {
   testTimeout: 120_000,
   hookTimeout: 300_000,
   // Keeps better-sqlite3's objects from being collected: Node 24 aborts otherwise (see there).
-  setupFiles: ['test/helpers/keep-native.mjs'],
+  setupFiles: ['test/helpers/keep-native.ts'],
 };
 
 export default defineConfig({

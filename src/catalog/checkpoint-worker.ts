@@ -5,8 +5,9 @@
  * writer; it copies what no reader still needs, and once it has copied everything, the
  * writer's next transaction starts the log from its beginning again.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from './native-handles.js';
 
 export interface CheckpointAsk {
   readonly path: string;
@@ -35,12 +36,11 @@ function fail(error: unknown): never {
 let db: Database.Database;
 let checkpoint: Database.Statement;
 try {
-  db = new Database(ask.path, { fileMustExist: true });
+  db = openDatabase(ask.path, { fileMustExist: true });
   // A checkpoint reads log frames and writes database pages: no page cache to speak of.
   db.pragma('cache_size = -256');
-  // Prepared once and kept for the thread's life: db.pragma() would make a statement every
-  // 50 ms for the collector to free, and freeing better-sqlite3's objects in a collection
-  // Node 24 finishes on a platform task is what aborts it (native-handles.ts).
+  // Prepared once: every statement is kept for the thread's life (native-handles.ts), so
+  // db.pragma() every 50 ms would keep one more each time.
   checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 } catch (error) {
   fail(error);

@@ -50,13 +50,13 @@ console.log('STRESS-DONE');
 `;
 
 /**
- * The stress above with `new Database` as the tests use it, in a program that loads what
- * every test process loads first (test/helpers/keep-native.mjs, vitest.config.ts setupFiles).
+ * The stress above with `new Database` as the tests use it, in a program that first does what
+ * every test process does first (test/helpers/keep-native.ts, vitest.config.ts setupFiles).
  */
-const KEEP_NATIVE = new URL('../helpers/keep-native.mjs', import.meta.url).href;
 const STRESS_PLAIN = `
 import { createRequire } from 'node:module';
-const { keptNativeObjects } = await import(${JSON.stringify(KEEP_NATIVE)});
+const { keepEveryNativeObject, keptNativeObjects } = await import(${JSON.stringify(dist('catalog/native-handles.js'))});
+keepEveryNativeObject();
 const Database = createRequire(${JSON.stringify(new URL('../../package.json', import.meta.url).pathname)})('better-sqlite3');
 let junk = [];
 for (let round = 0; round < 150; round++) {
