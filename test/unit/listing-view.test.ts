@@ -45,6 +45,16 @@ function listed(lister: DirLister, dir: Buffer): Extract<DirRead, { kind: 'liste
   return read;
 }
 
+/** Entry by entry, what the entries give. */
+function fromEntries(read: Extract<DirRead, { kind: 'listed' }>) {
+  return read.entries.map((e) => ({
+    name: e.name,
+    kind: e.kind,
+    statKind: outcome(() => e.statKind()),
+    stat: outcome(() => e.stat()),
+  }));
+}
+
 /** Entry by entry, what the view reads. */
 function viewed(v: ListingView) {
   return Array.from({ length: v.count }, (_, i) => ({
@@ -83,13 +93,7 @@ describe('a listing read in place', () => {
     try {
       for (const d of dirs) {
         const read = listed(js, d);
-        const fromEntries = read.entries.map((e) => ({
-          name: e.name,
-          kind: e.kind,
-          statKind: outcome(() => e.statKind()),
-          stat: outcome(() => e.stat()),
-        }));
-        expect(viewed(read.view)).toEqual(fromEntries);
+        expect(viewed(read.view)).toEqual(fromEntries(read));
       }
     } finally {
       js.close();
@@ -114,13 +118,7 @@ describe('a listing read in place', () => {
         const n = listed(native, d);
         // Read in place first: the entries are made on first use and must not change that.
         const inPlace = viewed(n.view);
-        const fromEntries = n.entries.map((e) => ({
-          name: e.name,
-          kind: e.kind,
-          statKind: outcome(() => e.statKind()),
-          stat: outcome(() => e.stat()),
-        }));
-        expect(inPlace).toEqual(fromEntries);
+        expect(inPlace).toEqual(fromEntries(n));
         expect(viewed(n.view)).toEqual(inPlace);
 
         const stDev = lstatSync(d, { bigint: true }).dev;
