@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mktree, removeTree, sh, tempDir } from '../helpers/fs.js';
+import { makeSocket, mktree, removeTree, sh, tempDir } from '../helpers/fs.js';
 
 const DUMP = fileURLToPath(new URL('../helpers/walk-dump.mjs', import.meta.url));
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -84,11 +84,7 @@ describe('native walk vs JS walk', () => {
     // temporary names, a directory full of files.
     const extra = join(tree, 'extra');
     mkdirSync(join(extra, 'excluded_dir'), { recursive: true });
-    sh('python3', [
-      '-c',
-      'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])',
-      join(extra, 'sock'),
-    ]);
+    makeSocket(join(extra, 'sock'));
     sh('mknod', [join(extra, 'null'), 'c', '1', '3']);
     writeFileSync(join(extra, 'before-1970'), 'old');
     utimesSync(join(extra, 'before-1970'), -86_400.5, -86_400.25);

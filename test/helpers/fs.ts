@@ -78,6 +78,18 @@ export {
   unmountAll,
 } from './mounts.js';
 
+/**
+ * A UNIX socket at `path` (bound, then left behind as a filesystem entry): Node has no call
+ * that makes one without listening, so Python binds it.
+ */
+export function makeSocket(path: string): void {
+  execFileSync('python3', [
+    '-c',
+    'import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.close()',
+    path,
+  ]);
+}
+
 export function countEntries(dir: string): number {
   return readdirSync(dir).length;
 }

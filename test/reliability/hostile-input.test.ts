@@ -30,6 +30,7 @@ import { readCatalog } from '../helpers/catalog.js';
 import { CLI, hashall, type CliOptions, type CliResult } from '../helpers/cli.js';
 import {
   findFiles,
+  makeSocket,
   mountTmpfs,
   mountUnavailableReason,
   removeTree,
@@ -301,11 +302,7 @@ describe('entry types', () => {
     writeTree(tree, { 'a.txt': 'same content', 'b.txt': 'same content' });
     // Named like media files: only the type may decide.
     const sock = join(tree, 'socket.mkv');
-    execFileSync('python3', [
-      '-c',
-      'import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.close()',
-      sock,
-    ]);
+    makeSocket(sock);
     execFileSync('mknod', [join(tree, 'chardev.bin'), 'c', '1', '3']);
     execFileSync('mknod', [join(tree, 'blockdev.bin'), 'b', '7', '200']);
     expect(lstatSync(sock).isSocket()).toBe(true);

@@ -12,7 +12,7 @@ import { JsDirLister } from '../../src/fs/js-list.js';
 import { NativeDirLister } from '../../src/fs/native-list.js';
 import { nativeStatus } from '../../src/fs/native.js';
 import { skimListing } from '../../src/scan/skim.js';
-import { mktree, removeTree, sh, tempDir } from '../helpers/fs.js';
+import { makeSocket, mktree, removeTree, sh, tempDir } from '../helpers/fs.js';
 
 /** What a call gives, or the code of what it threw: comparable either way. */
 function outcome<T>(f: () => T): T | { threw: unknown } {
@@ -77,11 +77,7 @@ describe('a listing read in place', () => {
     // directory whose name is one.
     const extra = join(tree, 'extra');
     mkdirSync(join(extra, '.hashall-tmp-dir'), { recursive: true });
-    sh('python3', [
-      '-c',
-      'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])',
-      join(extra, 'sock'),
-    ]);
+    makeSocket(join(extra, 'sock'));
     sh('mknod', [join(extra, 'null'), 'c', '1', '3']);
     writeFileSync(join(extra, '.hashall-tmp-link'), 'ours');
     dirs = directories(tree);
