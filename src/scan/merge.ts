@@ -6,7 +6,7 @@
  */
 import type { NewFileRow, ScanTree } from '../catalog/scan-port.js';
 import type { ScanSummary } from './summary.js';
-import type { FirstOfSize, WalkHasher } from './walk-hasher.js';
+import type { Offer, WalkHasher } from './walk-hasher.js';
 import type { DirListing } from './walker.js';
 
 export interface MergeTarget {
@@ -39,23 +39,21 @@ export async function mergeListing(
   summary.unchanged += merged.counts.unchanged;
   if (merged.fresh.length === 0) return dirId;
   // The new files in listing order: each is taken by the walk's hashing (its row is written
-  // with its hashes later) or inserted now; a first file of its size needs its row id.
+  // with its hashes later) or inserted now; the hashing wants some of their row ids.
   hasher.beginListing(merged.knownInodes);
   const rows: NewFileRow[] = [];
-  const firsts: (FirstOfSize | undefined)[] = [];
+  const offers: Offer[] = [];
   for (const f of merged.fresh) {
     summary.new++;
     const file = { tree, deviceId, dirId, dirAbs: l.abs, name: f.name, meta: f.meta };
     const offer = hasher.offerNew(file);
     if (offer.kind === 'taken') continue;
-    firsts.push(offer.first);
-    rows.push({ deviceId, dirId, name: f.name, meta: f.meta, hashes: undefined });
+    offers.push(offer);
+    const hashes = offer.kind === 'insert-hashed' ? offer.hashes : undefined;
+    rows.push({ deviceId, dirId, name: f.name, meta: f.meta, hashes });
   }
   if (rows.length === 0) return dirId;
   const ids = await tree.insertFiles(rows);
-  ids.forEach((id, i) => {
-    const first = firsts[i];
-    if (first) hasher.inserted(first, id);
-  });
+  ids.forEach((id, i) => hasher.inserted(offers[i]!, id));
   return dirId;
 }

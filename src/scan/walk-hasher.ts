@@ -10,10 +10,13 @@
  * `--hash candidates`: a new file is hashed as soon as another inode of its size has been seen
  * in this scan; the first inode of each size is hashed (and its row updated) when the second
  * one shows up. Two such inodes whose prefixes then agree are read whole at once, their rows
- * updated (prefix-pairs.ts). `--hash all`: every new file. Left to the stages after the walk:
- * - inodes with several links (a job is per inode, and its other paths may come later);
+ * updated (prefix-pairs.ts). `--hash all`: every new file. A new inode with several links is
+ * read through the first of its paths met, its hashes written on each of its paths' rows
+ * (linked-inodes.ts). Left to the stages after the walk:
  * - new rows whose inode the catalog already knows: possibly a move, which keeps its hashes;
- * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes.
+ * - sizes shared only with rows of earlier scans, and new first-of-size rows of those sizes;
+ * - a linked inode whose read failed or found it changed, a path of one met with another
+ *   identity, linked inodes past MAX_TRACKED, and the full reads of linked inodes.
  */
 import type {
   FileMeta,
@@ -29,6 +32,7 @@ import type { LazyHashPool } from './hash-pool.js';
 import { HashQueue } from './hash-queue.js';
 import { PrefixPairs, type PrefixRead } from './prefix-pairs.js';
 import { digestsOf, HashStatus, type HashJob } from './hash-job.js';
+import { LinkedInodes, type Linked, type LinkedOffer } from './linked-inodes.js';
 
 /**
  * What becomes of a result: a row to insert, the row of a first-of-size file to update, or the
@@ -44,7 +48,9 @@ type Pending =
       readonly meta: FileMeta;
     }
   | { readonly kind: 'update'; readonly deviceId: number; readonly fileId: number }
-  | { readonly kind: 'full'; readonly deviceId: number; readonly fileId: number };
+  | { readonly kind: 'full'; readonly deviceId: number; readonly fileId: number }
+  /** A new inode with several links: its result lands on the row of each of its paths. */
+  | { readonly kind: 'links'; readonly deviceId: number; readonly linked: Linked };
 
 /** The first new inode of a size seen in this scan. */
 export interface FirstOfSize {
@@ -52,6 +58,8 @@ export interface FirstOfSize {
   readonly inode: bigint;
   /** Its job when it is ours to hash (one link, not possibly moved). */
   readonly job: HashJob | undefined;
+  /** Or, a new inode with several links: read once another inode has its size. */
+  readonly linked: Linked | undefined;
   /** Its row, once inserted. */
   fileId: number;
   /** A second inode of its size came before its row was inserted: hash it once it is. */
@@ -60,11 +68,14 @@ export interface FirstOfSize {
 
 /**
  * What becomes of a file offered to the walk's hashing: taken (its row is written with its
- * hashes by apply()), or to be inserted by the caller now; a first of its size then reports
- * its row id through inserted().
+ * hashes by apply()), or to be inserted by the caller now: plainly, with the hashes its inode
+ * was read with through another path, or (a first of its size, a path of a linked inode)
+ * reporting its row id through inserted().
  */
 export type Offer =
-  { readonly kind: 'taken' } | { readonly kind: 'insert'; readonly first: FirstOfSize | undefined };
+  | { readonly kind: 'taken' }
+  | { readonly kind: 'insert-first'; readonly first: FirstOfSize }
+  | LinkedOffer;
 
 /** An inserted row's inode, read for its prefix alone. */
 interface PrefixOnly {
@@ -73,7 +84,7 @@ interface PrefixOnly {
 }
 
 const TAKEN: Offer = { kind: 'taken' };
-const INSERT: Offer = { kind: 'insert', first: undefined };
+const INSERT: Offer = { kind: 'insert' };
 
 /** A size already held by two inodes: every further new file of it is a candidate. */
 const SHARED = null;
@@ -120,6 +131,8 @@ export class WalkHasher {
   private readonly pairs = new PrefixPairs();
   /** Inodes of the current listing's new files that already have a row: possibly moves. */
   private knownInodes: ReadonlySet<bigint> = new Set();
+  /** New inodes with several links, read through their first path met. */
+  private readonly links = new LinkedInodes();
 
   private readonly hashing: HashingOps;
   private readonly stage: WalkHashStage;
@@ -156,13 +169,20 @@ export class WalkHasher {
 
   /**
    * A listed file that has no row. Taken: its row will be written by apply() once it is
-   * hashed. Otherwise the caller inserts the row, and reports the row id of a first of its
-   * size through inserted().
+   * hashed. Otherwise the caller inserts the row (with the offer's hashes, if it has some), and
+   * reports its row id through inserted().
    */
   offerNew(file: NewFile): Offer {
     const { tree, deviceId, dirId, dirAbs, name, meta } = file;
-    const mine = meta.nlink === 1 && !this.knownInodes.has(meta.inode);
+    if (meta.nlink > 1) {
+      const met = this.links.find(deviceId, meta);
+      if (met !== undefined) return this.links.later(met);
+    }
+    const known = this.knownInodes.has(meta.inode);
+    const mine = meta.nlink === 1 && !known;
     if (this.stage === 'all') {
+      const linked = this.track(file, known);
+      if (linked) return this.queueLinked(linked);
       if (!mine) return INSERT;
       this.queue.add(
         'walk',
@@ -175,36 +195,64 @@ export class WalkHasher {
     const size = Number(meta.size);
     const seen = this.sizes.get(size);
     if (seen === undefined) {
+      const linked = this.track(file, known);
       const first: FirstOfSize = {
         deviceId,
         inode: meta.inode,
         job: mine ? jobFor(dirAbs, name, meta) : undefined,
+        linked,
         fileId: 0,
         wanted: false,
       };
       this.sizes.set(size, first);
-      return { kind: 'insert', first };
+      return linked ? { kind: 'insert-link', linked } : { kind: 'insert-first', first };
     }
     if (seen !== SHARED) {
-      // Another name of the same inode is no duplicate.
+      // Another name of the same inode is no duplicate (an inode not tracked: see track()).
       if (seen.deviceId === deviceId && seen.inode === meta.inode) return INSERT;
       if (seen.job) {
         // Its row may still be waiting to be inserted with the rest of its listing.
         if (seen.fileId > 0) this.enqueueFirst(seen);
         else seen.wanted = true;
-      }
+      } else if (seen.linked) this.queueLinked(seen.linked);
       this.sizes.set(size, SHARED);
     }
+    const linked = this.track(file, known);
+    if (linked) return this.queueLinked(linked);
     if (!mine) return INSERT;
     const job = jobFor(dirAbs, name, meta);
     this.queue.add('walk', { kind: 'insert', tree, deviceId, dirId, name, meta }, job);
     return TAKEN;
   }
 
-  /** The row id of a first of its size, once inserted. */
-  inserted(first: FirstOfSize, fileId: number): void {
-    first.fileId = fileId;
-    if (first.wanted) this.enqueueFirst(first);
+  /**
+   * Track the first path met of a new inode with several links, in its device's first scan
+   * only: elsewhere rows of earlier scans may hold its inode unhashed, which only the stages
+   * after the walk update with the rest (by inode), reading it once.
+   */
+  private track(file: NewFile, known: boolean): Linked | undefined {
+    const { deviceId, dirAbs, name, meta } = file;
+    if (meta.nlink < 2 || known || meta.size === 0n || this.hadRows.get(deviceId) !== false)
+      return undefined;
+    return this.links.add(deviceId, jobFor(dirAbs, name, meta), meta.nlink);
+  }
+
+  /** Read a tracked inode (once); its paths' rows get its result. */
+  private queueLinked(linked: Linked): Offer {
+    if (linked.state.kind === 'waiting') {
+      linked.state = { kind: 'queued' };
+      this.queue.add('walk', { kind: 'links', deviceId: linked.deviceId, linked }, linked.job);
+    }
+    return { kind: 'insert-link', linked };
+  }
+
+  /** The row id of an offer the caller inserted (a first of its size, a linked inode's path). */
+  inserted(offer: Offer, fileId: number): void {
+    if (offer.kind === 'insert-first') {
+      const first = offer.first;
+      first.fileId = fileId;
+      if (first.wanted) this.enqueueFirst(first);
+    } else if (offer.kind === 'insert-link') this.links.inserted(offer.linked, fileId);
   }
 
   /** Hash a first of its size now that another inode has its size: its row is updated. */
@@ -228,7 +276,7 @@ export class WalkHasher {
 
   /** Whether apply() has anything to write (or a failure to throw). */
   hasResults(): boolean {
-    return this.queue.hasResults();
+    return this.queue.hasResults() || this.links.hasLate();
   }
 
   /**
@@ -254,14 +302,21 @@ export class WalkHasher {
     const stored: HashResults['stored'][number][] = [];
     const read: InodeRef[] = [];
     const failed: InodeRef[] = [];
+    written += this.links.takeLate(stored);
     for (const { pending, jobs, r } of done) {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
         const job = jobs[i]!;
         this.report.read(r.bytesRead[i]!);
+        const status = r.status[i] as HashStatus;
+        if (p.kind === 'links') {
+          const digests = status === HashStatus.Ok ? digestsOf(r, i) : undefined;
+          if (digests) this.report.hashed();
+          written += this.links.result(p.linked, digests, stored, read);
+          continue;
+        }
         let prefix: Buffer | null = null;
         let sha256: Buffer | null = null;
-        const status = r.status[i] as HashStatus;
         if (status === HashStatus.Ok) {
           const d = digestsOf(r, i);
           prefix = d.prefix;

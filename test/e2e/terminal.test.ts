@@ -11,6 +11,18 @@ import { join } from 'node:path';
 import { CLI, hashall } from '../helpers/cli.js';
 import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 
+/**
+ * Scan a small tree beside `root` into `catalog` first. A filesystem's first scan reads an inode
+ * with several links during its walk (src/scan/linked-inodes.ts); once the filesystem has rows,
+ * the stages after the walk read it, which is what the hashing bar and the pending count here
+ * need to show.
+ */
+function scanEarlierTree(root: string, catalog: string): void {
+  const earlier = `${root}-earlier`;
+  writeTree(earlier, { 'alone.txt': 'no other file has this size at all' });
+  expect(hashall(['scan', earlier, '--catalog', catalog, '-q']).code).toBe(0);
+}
+
 function onTerminal(args: string[], input: string, env: Record<string, string> = {}): string {
   const cmd = [process.execPath, CLI, ...args]
     .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
@@ -36,6 +48,7 @@ describe('on a terminal', () => {
     writeTree(tree, { 'a.bin': 'same bytes', 'b.bin': 'same bytes', 'c.bin': 'other text' });
     // An inode with two links is hashed after the walk: the hashing bar shows too.
     linkSync(join(tree, 'c.bin'), join(tree, 'c-link.bin'));
+    scanEarlierTree(tree, cat);
   });
   afterAll(() => removeTree(dir));
 
@@ -92,6 +105,7 @@ describe('progress bars', () => {
       linkSync(join(tree, `a/${i}`), join(tree, `a/${i}.link`));
       linkSync(join(tree, `b/${i}`), join(tree, `b/${i}.link`));
     }
+    scanEarlierTree(tree, join(dir, 'linked.db'));
     const out = onTerminal(['scan', tree, '--catalog', join(dir, 'linked.db')], '', {
       HASHALL_FAILPOINT_DELAY: 'scan-hash-job=10',
     });
@@ -195,6 +209,7 @@ describe.skipIf(noTmux)('Ctrl-C on a terminal (tmux; skipped when tmux is not in
     files['z.txt'] = 'file z\n';
     writeTree(tree, files);
     linkSync(join(tree, 'x.txt'), join(tree, 'y.txt'));
+    scanEarlierTree(tree, join(dir, 'c.db'));
     const q = (s: string) => `'${s}'`;
     const { screen, code } = await inTmux(
       `HASHALL_FAILPOINT_DELAY=scan-dir=30 HASHALL_FAILPOINT_FLAGS=scan-small-commits ${q(process.execPath)} ${q(CLI)} scan ${q(tree)} --catalog ${q(join(dir, 'c.db'))}`,

@@ -5,7 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { appendFileSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { removeTree, tempDir } from '../helpers/fs.js';
 // Types from src, code from dist: the hash pool starts its workers from the compiled
@@ -15,12 +22,16 @@ import type { NewFileRow } from '../../src/catalog/scan-port.js';
 import type * as WalkHasherMod from '../../src/scan/walk-hasher.js';
 import type * as WalkerMod from '../../src/scan/walker.js';
 import type * as PoolMod from '../../src/scan/hash-pool.js';
+import type * as MergeMod from '../../src/scan/merge.js';
+import type * as SummaryMod from '../../src/scan/summary.js';
 
 const dist = (m: string) => new URL(`../../dist/${m}`, import.meta.url).href;
 const { openCatalog } = (await import(dist('catalog/open.js'))) as typeof OpenMod;
 const { WalkHasher } = (await import(dist('scan/walk-hasher.js'))) as typeof WalkHasherMod;
 const { toMeta } = (await import(dist('scan/walker.js'))) as typeof WalkerMod;
 const { LazyHashPool } = (await import(dist('scan/hash-pool.js'))) as typeof PoolMod;
+const { mergeListing } = (await import(dist('scan/merge.js'))) as typeof MergeMod;
+const { emptySummary } = (await import(dist('scan/summary.js'))) as typeof SummaryMod;
 
 interface Row {
   name: Buffer;
@@ -123,23 +134,20 @@ describe('WalkHasher', () => {
         hasher.beginListing(merged.knownInodes);
         const taken: string[] = [];
         const rows: NewFileRow[] = [];
-        const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
+        const offers: WalkHasherMod.Offer[] = [];
         for (const { name, meta } of merged.fresh) {
           const file = { tree, deviceId: dev.id, dirId, dirAbs: Buffer.from(dir), name, meta };
           const offer = hasher.offerNew(file);
           if (offer.kind === 'taken') taken.push(name.toString());
           else {
             rows.push({ deviceId: dev.id, dirId, name, meta, hashes: undefined });
-            firsts.push(offer.first);
+            offers.push(offer);
           }
         }
         // The first of each size is inserted with its listing; a later file of the same size
         // is taken and written with its hashes. Empty files are never hashed.
         expect(taken).toEqual(['second.bin', 'changed.bin', 'small-b.txt']);
-        (await tree.insertFiles(rows)).forEach((id, i) => {
-          const first = firsts[i];
-          if (first) hasher.inserted(first, id);
-        });
+        (await tree.insertFiles(rows)).forEach((id, i) => hasher.inserted(offers[i]!, id));
         // Nothing is sent before the walk asks (no worker runs before wait() or finish()
         // starts one): change a taken file now, so that the worker finds it changed.
         appendFileSync(join(dir, 'changed.bin'), '+');
@@ -203,7 +211,7 @@ describe('WalkHasher', () => {
           const merged = await mergeRoot(Object.keys(files));
           hasher.beginListing(merged.knownInodes);
           const rows: NewFileRow[] = [];
-          const firsts: (WalkHasherMod.FirstOfSize | undefined)[] = [];
+          const offers: WalkHasherMod.Offer[] = [];
           for (const { name, meta } of merged.fresh) {
             const file = {
               tree,
@@ -214,15 +222,12 @@ describe('WalkHasher', () => {
               meta,
             };
             const offer = hasher.offerNew(file);
-            if (offer.kind === 'insert') {
+            if (offer.kind !== 'taken') {
               rows.push({ deviceId: dev.id, dirId: merged.dirId, name, meta, hashes: undefined });
-              firsts.push(offer.first);
+              offers.push(offer);
             }
           }
-          (await tree.insertFiles(rows)).forEach((id, i) => {
-            const first = firsts[i];
-            if (first) hasher.inserted(first, id);
-          });
+          (await tree.insertFiles(rows)).forEach((id, i) => hasher.inserted(offers[i]!, id));
           // As the walk does between listings: the workers start, the prefixes come back.
           await hasher.wait();
           while (!hasher.hasResults()) await new Promise((r) => setTimeout(r, 5));
@@ -277,4 +282,86 @@ describe('WalkHasher', () => {
       }
     },
   );
+  it('reads a new inode with several links once, through its first path, and writes its hashes on every path; one that changes is left to the stages after the walk', async () => {
+    const sub = join(dir, 'links');
+    mkdirSync(join(sub, 'later'), { recursive: true });
+    const SIZE = 100_000; // past the whole-read limit: prefix only
+    const files: Record<string, string> = {
+      a1: 'same-size-1', // a1 and later/a2: one inode
+      b: 'same-size-2', // b's size makes a a candidate
+      c1: 'C'.repeat(SIZE), // c1 and later/c2: one inode, read for its prefix
+      d: `${'C'.repeat(SIZE - 1)}d`, // c's size and prefix, other content
+      e1: 'changes!', // e1 and e2: one inode, changed before it is read
+      f: 'other-8b',
+    };
+    for (const [n, c] of Object.entries(files)) writeFileSync(join(sub, n), c);
+    linkSync(join(sub, 'a1'), join(sub, 'later', 'a2'));
+    linkSync(join(sub, 'c1'), join(sub, 'later', 'c2'));
+    linkSync(join(sub, 'e1'), join(sub, 'e2'));
+    const c3 = openCatalog(join(dir, 'links.db'));
+    const pools = new LazyHashPool(2);
+    try {
+      const { dev, tree, seen, hasher } = await startScan({
+        port: c3,
+        root: sub,
+        identity: 'test:walk-hasher-links',
+        pools,
+        shouldStop: () => false,
+      });
+      const summary = emptySummary();
+      const device = { deviceId: dev.id } as Parameters<typeof mergeListing>[1]['device'];
+      const listing = (rel: string, parentDirId: number | undefined, names: string[]) => ({
+        abs: Buffer.from(join(sub, rel)),
+        fsPath: Buffer.from(join('/', rel)),
+        device,
+        parentDirId,
+        files: names.map((n) => ({
+          name: Buffer.from(n),
+          meta: toMeta(lstatSync(join(sub, rel, n), { bigint: true })),
+        })),
+        subdirs: rel === '' ? [Buffer.from('later')] : [],
+        kept: [],
+        fingerprint: undefined,
+      });
+      await c3.unitOfWork(async () => {
+        const rootId = await mergeListing(
+          { tree, hasher, summary },
+          listing('', undefined, ['a1', 'b', 'c1', 'd', 'e1', 'e2', 'f']),
+        );
+        // Nothing is read before the walk asks: e changes before its read.
+        appendFileSync(join(sub, 'e1'), '+');
+        await hasher.finish();
+        // a1, b, c1, d, f; not e.
+        expect(await hasher.apply()).toBe(5);
+        // The later paths of a and c, met after their inodes were read.
+        await mergeListing({ tree, hasher, summary }, listing('later', rootId, ['a2', 'c2']));
+        expect(await hasher.apply()).toBe(0);
+      });
+      const row = (n: string) =>
+        c3.db
+          .prepare('SELECT prefix_hash, sha256 FROM files WHERE name = ?')
+          .get(Buffer.from(n)) as Row;
+      const hex = (b: Buffer | null) => b?.toString('hex') ?? null;
+      const digest = (c: string) => createHash('sha256').update(c).digest('hex');
+      const prefixOf = (c: string) => digest(c.slice(0, 4096));
+      // Every path of a has its hashes, written by row id: in the walk, or with its row.
+      for (const n of ['a1', 'a2']) expect(hex(row(n).sha256)).toBe(digest(files.a1!));
+      expect(hex(row('b').sha256)).toBe(digest(files.b!));
+      // c read for its prefix only; its full read, paired with d's, is the full stage's.
+      for (const n of ['c1', 'c2', 'd']) {
+        expect(hex(row(n).prefix_hash)).toBe(prefixOf(files.c1!));
+        expect(row(n).sha256).toBeNull();
+      }
+      // e changed under its read: no hashes, not reported here; the stages after the walk
+      // read it (by any of its paths) and report it.
+      for (const n of ['e1', 'e2']) expect(row(n).prefix_hash).toBeNull();
+      expect(seen).toMatchObject({ hashed: 5, changed: 0, errors: [] });
+      expect((await c3.hashing.prepareJobs('prefix')).jobs).toBe(1);
+      // c (two paths, one job) and d; c's prefix was read once already: counted once.
+      expect((await c3.hashing.prepareJobs('full')).jobs).toBe(2);
+    } finally {
+      await pools.close();
+      c3.db.close();
+    }
+  });
 });

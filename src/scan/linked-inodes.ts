@@ -1,0 +1,205 @@
+/**
+ * New inodes with several links, hashed while the walk goes on (walk-hasher.ts).
+ *
+ * A job reads an inode, not a path, and its other paths may come later in the walk, or never
+ * (links outside the scanned root). So such an inode used to be left whole to the stages after
+ * the walk: 2,848 of the reference tree's inodes, read while the other CPU waited (~0.1 s of a
+ * first scan on SQLite, ~0.3 s on PostgreSQL, whose stage is a few statements more), and on a
+ * tree of hardlinked snapshots nearly every file. Here the first path met reads the inode for
+ * all of them: its result lands on each path's row by row id, as a one-path inode's does (no
+ * lookup by inode, whose index a first scan builds only after its walk: deferred-indexes.ts), a
+ * path met after the result is inserted with it, and a path met with another identity (the
+ * file changed between two lstats) gets a plain row that the stages after the walk read.
+ *
+ * An inode is tracked only in its device's first scan (no row of an earlier scan can hold it),
+ * from the first of its paths met; a later path is attached only with the identity hashed
+ * (inode, size, mtime, ctime), and hashes land only on rows that still have it. A read that fails or finds the file changed is left to the stages after the walk, which
+ * try every path of the inode and report the outcome, as before.
+ */
+import type { FileMeta, HashResults, InodeRef } from '../catalog/scan-port.js';
+import type { HashJob } from './hash-job.js';
+
+/** Hashes a row is written with. */
+export interface RowHashes {
+  readonly prefix: Buffer;
+  readonly sha256: Buffer | null;
+}
+
+export type LinkedState =
+  /** Not a candidate yet: no other inode of its size so far (the prefix stage). */
+  | { readonly kind: 'waiting' }
+  | { readonly kind: 'queued' }
+  | { readonly kind: 'hashed'; readonly hashes: RowHashes }
+  /** Its read failed or found it changed: the stages after the walk read it again. */
+  | { readonly kind: 'left' };
+
+const WAITING: LinkedState = { kind: 'waiting' };
+
+/** What the caller does with a path's row (walk-hasher.ts Offer). */
+export type LinkedOffer =
+  /** Insert it plainly. */
+  | { readonly kind: 'insert' }
+  /** Insert it with the hashes its inode was read with through another path. */
+  | { readonly kind: 'insert-hashed'; readonly hashes: RowHashes }
+  /** Insert it plainly and report its row id (inserted()): its inode's result is still to come. */
+  | { readonly kind: 'insert-link'; readonly linked: Linked };
+
+const INSERT: LinkedOffer = { kind: 'insert' };
+
+type Stored = HashResults['stored'][number];
+
+/** A tracked inode: its job (through the first path met), its rows, how many paths were met. */
+export class Linked {
+  state: LinkedState = WAITING;
+  /** Row ids of its paths inserted before its result: the result is written on each. */
+  readonly rows: number[] = [];
+  /** Paths offered so far, the first included. */
+  offered = 1;
+  constructor(
+    readonly deviceId: number,
+    readonly job: HashJob,
+    private readonly nlink: number,
+  ) {}
+
+  /** Every link was met: no later path will ask for it. */
+  get allMet(): boolean {
+    return this.offered >= this.nlink;
+  }
+}
+
+/**
+ * Tracked at once at most. Each costs ~700 bytes of heap (the object, its job and path, its
+ * map entry, its hashes once read): a first scan of two hardlinked copies of the reference tree
+ * (200,000 paths, 97,000 inodes of two links each) peaked at 251 MB against 184 with none
+ * tracked, and took 5.2 s against 6.8. At this bound, ~45 MB. An entry is dropped once all its
+ * links were met; past the bound, the other linked inodes are left to the stages after the
+ * walk, as before, and tracking stops for the rest of the scan, so that no inode is tracked
+ * from its second path on (its first path's row would not get its hashes).
+ */
+export const MAX_TRACKED = 65_536;
+
+export class LinkedInodes {
+  private readonly byDevice = new Map<number, Map<bigint, Linked>>();
+  private tracked = 0;
+  private full = false;
+  /** Rows inserted after their inode's result was written: written by the next takeLate(). */
+  private late: { readonly linked: Linked; readonly fileId: number }[] = [];
+
+  constructor(private readonly max = MAX_TRACKED) {}
+
+  /**
+   * The tracked inode a path belongs to; 'other identity' when its inode is tracked but the
+   * path's stat differs from the one hashed; undefined when its inode is not tracked.
+   */
+  find(deviceId: number, meta: FileMeta): Linked | 'other identity' | undefined {
+    const l = this.byDevice.get(deviceId)?.get(meta.inode);
+    if (!l) return undefined;
+    const j = l.job;
+    return j.size === meta.size && j.mtimeNs === meta.mtimeNs && j.ctimeNs === meta.ctimeNs
+      ? l
+      : 'other identity';
+  }
+
+  /** Track a new inode from its first path; undefined once MAX_TRACKED were tracked at once. */
+  add(deviceId: number, job: HashJob, nlink: number): Linked | undefined {
+    if (this.full || this.tracked >= this.max) {
+      this.full = true;
+      return undefined;
+    }
+    let m = this.byDevice.get(deviceId);
+    if (!m) this.byDevice.set(deviceId, (m = new Map()));
+    // Held until its links are met, maybe long: its own memory, not a slice of a pool that it
+    // would keep alive whole (8 KiB for each such path).
+    const path = Buffer.allocUnsafeSlow(job.path.length);
+    job.path.copy(path);
+    const l = new Linked(deviceId, { ...job, path }, nlink);
+    m.set(job.inode, l);
+    this.tracked++;
+    return l;
+  }
+
+  /** A later path of a tracked inode (find()'s answer). */
+  later(met: Linked | 'other identity'): LinkedOffer {
+    // Changed between the two lstats: a plain row, which the stages after the walk read.
+    if (met === 'other identity') return INSERT;
+    met.offered++;
+    const s = met.state;
+    if (s.kind === 'hashed' || s.kind === 'left') this.settle(met);
+    if (s.kind === 'hashed') return { kind: 'insert-hashed', hashes: s.hashes };
+    if (s.kind === 'left') return INSERT;
+    return { kind: 'insert-link', linked: met };
+  }
+
+  /** The row id of a path inserted plainly ('insert-link'). */
+  inserted(linked: Linked, fileId: number): void {
+    // Its result was written between the offer and the insert: the row gets it next.
+    if (linked.state.kind === 'hashed') this.late.push({ linked, fileId });
+    else if (linked.state.kind !== 'left') linked.rows.push(fileId);
+  }
+
+  /** Whether takeLate() has rows to write. */
+  hasLate(): boolean {
+    return this.late.length > 0;
+  }
+
+  /** The hashes of rows inserted after their inode's result, to store; how many. */
+  takeLate(stored: Stored[]): number {
+    for (const { linked, fileId } of this.late) {
+      const s = linked.state;
+      if (s.kind === 'hashed') stored.push(storedOn(fileId, linked, s.hashes));
+    }
+    const n = this.late.length;
+    this.late = [];
+    return n;
+  }
+
+  /**
+   * A tracked inode's read: its hashes (undefined: the read failed or found it changed) go on
+   * the row of each of its paths inserted so far, and on those met later. A failed read is not
+   * reported nor marked: the stages after the walk read the inode by any of its paths and
+   * report what they find. Returns the rows written.
+   */
+  result(
+    linked: Linked,
+    digests: { readonly prefix: Buffer; readonly sha256: Buffer | undefined } | undefined,
+    stored: Stored[],
+    read: InodeRef[],
+  ): number {
+    const rows = linked.rows.splice(0);
+    if (!digests) {
+      linked.state = { kind: 'left' };
+      this.settle(linked);
+      return 0;
+    }
+    const hashes: RowHashes = { prefix: digests.prefix, sha256: digests.sha256 ?? null };
+    linked.state = { kind: 'hashed', hashes };
+    for (const fileId of rows) stored.push(storedOn(fileId, linked, hashes));
+    // Its full read, if its prefix pairs with another's, is the full stage's: counted once.
+    if (!hashes.sha256) read.push({ deviceId: linked.deviceId, inode: linked.job.inode });
+    this.settle(linked);
+    return rows.length;
+  }
+
+  /**
+   * Stop looking for more paths of `l` once every link was met (it stays alive where the walk
+   * still holds it: its size's entry, its job in flight).
+   */
+  private settle(l: Linked): void {
+    if (!l.allMet) return;
+    const m = this.byDevice.get(l.deviceId);
+    if (m?.get(l.job.inode) === l) {
+      m.delete(l.job.inode);
+      this.tracked--;
+    }
+  }
+}
+
+/** A tracked inode's hashes, to store on the row of one of its paths (if its identity holds). */
+function storedOn(fileId: number, linked: Linked, h: RowHashes): Stored {
+  const { inode, size, mtimeNs, ctimeNs } = linked.job;
+  return {
+    target: { fileId, paths: 1, deviceId: linked.deviceId, inode, size, mtimeNs, ctimeNs },
+    prefix: h.prefix,
+    sha256: h.sha256 ?? undefined,
+  };
+}
