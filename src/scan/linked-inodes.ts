@@ -3,18 +3,19 @@
  *
  * A job reads an inode, not a path, and its other paths may come later in the walk, or never
  * (links outside the scanned root). So such an inode used to be left whole to the stages after
- * the walk: 2,848 of the reference tree's inodes, read while the other CPU waited (~0.1 s of a
- * first scan on SQLite, ~0.3 s on PostgreSQL, whose stage is a few statements more), and on a
- * tree of hardlinked snapshots nearly every file. Here the first path met reads the inode for
- * all of them: its result lands on each path's row by row id, as a one-path inode's does (no
- * lookup by inode, whose index a first scan builds only after its walk: deferred-indexes.ts), a
- * path met after the result is inserted with it, and a path met with another identity (the
- * file changed between two lstats) gets a plain row that the stages after the walk read.
+ * the walk, which read it with the other CPU idle: on a tree of hardlinked snapshots, nearly
+ * every file (see MAX_TRACKED for what this saves there). Here the first path met reads the
+ * inode for all of them: its result lands on each path's row by row id, as a one-path inode's
+ * does (no lookup by inode, whose index a first scan builds only after its walk:
+ * deferred-indexes.ts); a path met after the result is inserted with it; a path met with
+ * another identity (the file changed between two lstats) gets a plain row, which the stages
+ * after the walk read.
  *
  * An inode is tracked only in its device's first scan (no row of an earlier scan can hold it),
  * from the first of its paths met; a later path is attached only with the identity hashed
- * (inode, size, mtime, ctime), and hashes land only on rows that still have it. A read that fails or finds the file changed is left to the stages after the walk, which
- * try every path of the inode and report the outcome, as before.
+ * (inode, size, mtime, ctime), and hashes land only on rows that still have it. A read that
+ * fails or finds the file changed is left to the stages after the walk, which try every path
+ * of the inode and report the outcome, as before.
  */
 import type { FileMeta, HashResults, InodeRef } from '../catalog/scan-port.js';
 import type { HashJob } from './hash-job.js';
@@ -29,7 +30,8 @@ export type LinkedState =
   /** Not a candidate yet: no other inode of its size so far (the prefix stage). */
   | { readonly kind: 'waiting' }
   | { readonly kind: 'queued' }
-  | { readonly kind: 'hashed'; readonly hashes: RowHashes }
+  /** Read: its prefix hash, then its SHA-256 if it was read whole (see hashesOf()). */
+  | { readonly kind: 'hashed'; readonly digests: Buffer }
   /** Its read failed or found it changed: the stages after the walk read it again. */
   | { readonly kind: 'left' };
 
@@ -57,7 +59,8 @@ export class Linked {
   offered = 1;
   constructor(
     readonly deviceId: number,
-    readonly job: HashJob,
+    /** Its path is emptied once read: only the identity is needed after. */
+    public job: HashJob,
     private readonly nlink: number,
   ) {}
 
@@ -68,18 +71,55 @@ export class Linked {
 }
 
 /**
- * Tracked at once at most. Each costs ~700 bytes of heap (the object, its job and path, its
- * map entry, its hashes once read): a first scan of two hardlinked copies of the reference tree
- * (200,000 paths, 97,000 inodes of two links each) peaked at 251 MB against 184 with none
- * tracked, and took 5.2 s against 6.8. At this bound, ~45 MB. An entry is dropped once all its
- * links were met; past the bound, the other linked inodes are left to the stages after the
- * walk, as before, and tracking stops for the rest of the scan, so that no inode is tracked
- * from its second path on (its first path's row would not get its hashes).
+ * Tracked at once at most. Each costs ~460 bytes (the object, its job, its map entry, its path
+ * and then its digests in an Arena): a first scan of two hardlinked copies of the reference tree
+ * (200,000 paths, 97,000 inodes of two links each, 65,536 of them tracked at once) peaked at
+ * 212 MB against 182 with none tracked, and took 4.35 s against 5.29 (medians of 3); the
+ * reference tree's 2,848 such inodes, 2 MB and no time. At this bound, ~30 MB. An entry is
+ * dropped once all its links were met; past the bound, the other linked inodes are left to the
+ * stages after the walk, as before, and tracking stops for the rest of the scan, so that no
+ * inode is tracked from its second path on (its first path's row would not get its hashes).
  */
 export const MAX_TRACKED = 65_536;
 
+/** The hashes a row is written with, from a tracked inode's digests. */
+const hashesOf = (d: Buffer): RowHashes => ({
+  prefix: d.subarray(0, 32),
+  sha256: d.length > 32 ? d.subarray(32, 64) : null,
+});
+
+const NO_PATH = Buffer.alloc(0);
+
+/**
+ * Copies of the small buffers an entry holds long (paths, digests), packed into chunks of their
+ * own: ~100 bytes each where a buffer of its own costs ~250, and unlike slices of Node's pool
+ * they keep alive only chunks of such copies (a digest sliced from the pool kept its 8 KiB).
+ */
+class Arena {
+  private chunk = Buffer.allocUnsafeSlow(0);
+  private at = 0;
+  copy(src: Buffer): Buffer {
+    if (src.length > ARENA_CHUNK / 8) {
+      const own = Buffer.allocUnsafeSlow(src.length);
+      src.copy(own);
+      return own;
+    }
+    if (this.at + src.length > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(ARENA_CHUNK);
+      this.at = 0;
+    }
+    const out = this.chunk.subarray(this.at, this.at + src.length);
+    src.copy(out);
+    this.at += src.length;
+    return out;
+  }
+}
+
+const ARENA_CHUNK = 64 * 1024;
+
 export class LinkedInodes {
   private readonly byDevice = new Map<number, Map<bigint, Linked>>();
+  private readonly arena = new Arena();
   private tracked = 0;
   private full = false;
   /** Rows inserted after their inode's result was written: written by the next takeLate(). */
@@ -108,11 +148,8 @@ export class LinkedInodes {
     }
     let m = this.byDevice.get(deviceId);
     if (!m) this.byDevice.set(deviceId, (m = new Map()));
-    // Held until its links are met, maybe long: its own memory, not a slice of a pool that it
-    // would keep alive whole (8 KiB for each such path).
-    const path = Buffer.allocUnsafeSlow(job.path.length);
-    job.path.copy(path);
-    const l = new Linked(deviceId, { ...job, path }, nlink);
+    // Held until it is read, maybe long (see Arena).
+    const l = new Linked(deviceId, { ...job, path: this.arena.copy(job.path) }, nlink);
     m.set(job.inode, l);
     this.tracked++;
     return l;
@@ -125,7 +162,7 @@ export class LinkedInodes {
     met.offered++;
     const s = met.state;
     if (s.kind === 'hashed' || s.kind === 'left') this.settle(met);
-    if (s.kind === 'hashed') return { kind: 'insert-hashed', hashes: s.hashes };
+    if (s.kind === 'hashed') return { kind: 'insert-hashed', hashes: hashesOf(s.digests) };
     if (s.kind === 'left') return INSERT;
     return { kind: 'insert-link', linked: met };
   }
@@ -146,7 +183,7 @@ export class LinkedInodes {
   takeLate(stored: Stored[]): number {
     for (const { linked, fileId } of this.late) {
       const s = linked.state;
-      if (s.kind === 'hashed') stored.push(storedOn(fileId, linked, s.hashes));
+      if (s.kind === 'hashed') stored.push(storedOn(fileId, linked, hashesOf(s.digests)));
     }
     const n = this.late.length;
     this.late = [];
@@ -171,8 +208,11 @@ export class LinkedInodes {
       this.settle(linked);
       return 0;
     }
+    // Held until the inode's links are met (see Arena).
+    const both = digests.sha256 ? Buffer.concat([digests.prefix, digests.sha256]) : digests.prefix;
+    linked.state = { kind: 'hashed', digests: this.arena.copy(both) };
+    linked.job = { ...linked.job, path: NO_PATH };
     const hashes: RowHashes = { prefix: digests.prefix, sha256: digests.sha256 ?? null };
-    linked.state = { kind: 'hashed', hashes };
     for (const fileId of rows) stored.push(storedOn(fileId, linked, hashes));
     // Its full read, if its prefix pairs with another's, is the full stage's: counted once.
     if (!hashes.sha256) read.push({ deviceId: linked.deviceId, inode: linked.job.inode });
