@@ -289,7 +289,8 @@ export class WalkHasher {
 
   /**
    * Write the finished results (inside the caller's unit of work): the taken files' rows, in
-   * the order they were taken, and the first-of-size rows' hashes. Resolves to the rows written.
+   * the order they were taken, the first-of-size rows' hashes, and the hashes of linked inodes'
+   * rows (linked-inodes.ts). Resolves to the rows written.
    */
   async apply(): Promise<number> {
     const done = this.queue.take();
