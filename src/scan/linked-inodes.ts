@@ -122,8 +122,6 @@ export class LinkedInodes {
   private readonly arena = new Arena();
   private tracked = 0;
   private full = false;
-  /** Rows inserted after their inode's result was written: written by the next takeLate(). */
-  private late: { readonly linked: Linked; readonly fileId: number }[] = [];
 
   constructor(private readonly max = MAX_TRACKED) {}
 
@@ -167,27 +165,14 @@ export class LinkedInodes {
     return { kind: 'insert-link', linked: met };
   }
 
-  /** The row id of a path inserted plainly ('insert-link'). */
+  /**
+   * The row id of a path inserted plainly ('insert-link'). Its inode's result cannot have been
+   * written meanwhile: the walk writes results only between listings, and a listing's rows are
+   * inserted before its merge returns. (Were it written, the row would stay plain, and the
+   * stages after the walk would read the inode again: slower, never wrong.)
+   */
   inserted(linked: Linked, fileId: number): void {
-    // Its result was written between the offer and the insert: the row gets it next.
-    if (linked.state.kind === 'hashed') this.late.push({ linked, fileId });
-    else if (linked.state.kind !== 'left') linked.rows.push(fileId);
-  }
-
-  /** Whether takeLate() has rows to write. */
-  hasLate(): boolean {
-    return this.late.length > 0;
-  }
-
-  /** The hashes of rows inserted after their inode's result, to store; how many. */
-  takeLate(stored: Stored[]): number {
-    for (const { linked, fileId } of this.late) {
-      const s = linked.state;
-      if (s.kind === 'hashed') stored.push(storedOn(fileId, linked, hashesOf(s.digests)));
-    }
-    const n = this.late.length;
-    this.late = [];
-    return n;
+    if (linked.state.kind !== 'left') linked.rows.push(fileId);
   }
 
   /**

@@ -276,7 +276,7 @@ export class WalkHasher {
 
   /** Whether apply() has anything to write (or a failure to throw). */
   hasResults(): boolean {
-    return this.queue.hasResults() || this.links.hasLate();
+    return this.queue.hasResults();
   }
 
   /**
@@ -303,7 +303,6 @@ export class WalkHasher {
     const stored: HashResults['stored'][number][] = [];
     const read: InodeRef[] = [];
     const failed: InodeRef[] = [];
-    written += this.links.takeLate(stored);
     for (const { pending, jobs, r } of done) {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;

@@ -88,18 +88,6 @@ describe('LinkedInodes', () => {
     expect(read).toEqual([{ deviceId: 1, inode: 9n }]);
   });
 
-  it('a row inserted after the read is written by takeLate()', () => {
-    const links = new LinkedInodes();
-    const l = links.add(1, jobOf(meta(11n)), 3)!;
-    links.result(l, digests, [], []);
-    links.inserted(l, 40);
-    expect(links.hasLate()).toBe(true);
-    const stored: Parameters<LinkedInodes['result']>[2] = [];
-    expect(links.takeLate(stored)).toBe(1);
-    expect(stored[0]!.target.fileId).toBe(40);
-    expect(links.hasLate()).toBe(false);
-  });
-
   it('tracks at most its bound at once, and nothing more in the scan once it was reached', () => {
     const links = new LinkedInodes(2);
     const a = links.add(1, jobOf(meta(1n)), 2)!;
