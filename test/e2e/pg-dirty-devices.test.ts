@@ -180,7 +180,12 @@ describe.skipIf(pgBackend.unavailable)('devices whose every key is dirty', () =>
     // wait for it, and leaves its claim.
     await scan.query('BEGIN');
     await claimDevices(scan, [device]);
-    expect(await foldPgStoredTotals(c)).toEqual({ kind: 'folded', keys: 0, devices: 0 });
+    expect(await foldPgStoredTotals(c)).toEqual({
+      kind: 'folded',
+      keys: 0,
+      devices: 0,
+      usage: { kind: 'with the groups' },
+    });
     // Its change marks no key; once it commits, readers regroup the claimed device.
     await scan.query('UPDATE files SET uid = uid + 1 WHERE id = $1', [hashed[0]]);
     await scan.query('COMMIT');
@@ -194,7 +199,12 @@ describe.skipIf(pgBackend.unavailable)('devices whose every key is dirty', () =>
     const fold = await startFold(c, watcher);
     expect(fold.outcome()).toBeUndefined();
     await scan.query('COMMIT');
-    expect(await fold.done).toEqual({ kind: 'folded', keys: 0, devices: 0 });
+    expect(await fold.done).toEqual({
+      kind: 'folded',
+      keys: 0,
+      devices: 0,
+      usage: { kind: 'with the groups' },
+    });
     expect(await claims(watcher)).toEqual([]);
     await expectExactPg(watcher);
     expect(analyze(url).same_device.source).toEqual({ kind: 'cached' });

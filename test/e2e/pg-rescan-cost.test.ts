@@ -172,7 +172,12 @@ describe.skipIf(pgBackend.unavailable)('an unchanged rescan on PostgreSQL', () =
     // (A fold that waited would fail here after 5 s rather than hang.)
     await folder.query(`SET lock_timeout = '5s'`);
     const outcome: FoldOutcome = await foldPgStoredTotals(folder);
-    expect(outcome).toEqual({ kind: 'folded', keys: 0, devices: 0 });
+    expect(outcome).toEqual({
+      kind: 'folded',
+      keys: 0,
+      devices: 0,
+      usage: { kind: 'with the groups' },
+    });
     await writer.query('ROLLBACK');
     // A committed change of a key's rows: dirty, and the next fold folds it.
     await writer.query(
@@ -180,7 +185,12 @@ describe.skipIf(pgBackend.unavailable)('an unchanged rescan on PostgreSQL', () =
       [A.length],
     );
     expect(await dirty()).toBeGreaterThan(0);
-    expect(await foldPgStoredTotals(folder)).toEqual({ kind: 'folded', keys: 1, devices: 0 });
+    expect(await foldPgStoredTotals(folder)).toEqual({
+      kind: 'folded',
+      keys: 1,
+      devices: 0,
+      usage: { kind: 'with the groups' },
+    });
     expect(await dirty()).toBe(0);
     await expectExactPg(watcher);
   });

@@ -11,6 +11,7 @@ import type { Catalog } from '../port.js';
 import { pgDeviceMountOps } from './device-mounts.js';
 import { pgExecuteOps } from './execute.js';
 import { pgHostOps } from './hosts.js';
+import { connectPg } from './connect.js';
 import { connectMigrated } from './migrate.js';
 import { pgPlanOps } from './plan.js';
 import { pgQueryOps } from './query.js';
@@ -37,7 +38,9 @@ export async function openPgPort(url: string): Promise<Catalog> {
   return {
     location,
     runLogs: runLogsFor(location),
-    ...pgScanOps(client),
+    // A first scan's fold counts the device usage on a second connection (./stored-totals.ts);
+    // the schema is this program's already, so that one only connects.
+    ...pgScanOps(client, async () => (await connectPg(url)).client),
     ...pgPlanOps(client),
     ...pgExecuteOps(client),
     ...pgQueryOps(client),

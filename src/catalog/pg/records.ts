@@ -9,7 +9,7 @@ import { usageWithLastScans, type DeviceRow, type DeviceSighting } from '../devi
 import type { RunningScan, ScanStatus } from '../scans.js';
 import type { DeviceRecords, ScanRecords } from '../scan-port.js';
 import { pgUnitOfWork } from './tx.js';
-import { foldPgStoredTotals, pgStoredUsage } from './stored-totals.js';
+import { foldPgStoredTotals, pgStoredUsage, type SecondConnection } from './stored-totals.js';
 import { pgLastScansPerRootAndHost } from './last-scans.js';
 import { pgAdoptLegacyDevice, pgRecordMount, pgWithMounts } from './device-mounts.js';
 
@@ -156,7 +156,11 @@ interface RawScan {
 
 const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
 
-export function pgScanRecords(client: pg.Client): ScanRecords {
+/**
+ * `second`: how to open another connection to the catalog, for a first scan's fold to count
+ * the device usage beside the groups (./stored-totals.ts); without it the fold runs on `client`.
+ */
+export function pgScanRecords(client: pg.Client, second?: SecondConnection): ScanRecords {
   return {
     async running(): Promise<RunningScan[]> {
       const r = await client.query<RawScan>(
@@ -218,7 +222,7 @@ export function pgScanRecords(client: pg.Client): ScanRecords {
       );
       // A completed scan brings the stored totals up to date, so that analyze reads them
       // instead of regrouping what the scan changed (./stored-totals.ts).
-      if (status === 'completed') await foldPgStoredTotals(client);
+      if (status === 'completed') await foldPgStoredTotals(client, second ? { second } : {});
     },
     lastPerRoot: () => pgLastScansPerRootAndHost(client),
   };

@@ -11,6 +11,7 @@ import type { Catalog } from '../port.js';
 import type { ScanCatalog } from '../scan-port.js';
 import { pgHashingOps } from './hashing.js';
 import { pgDeviceRecords, pgScanRecords } from './records.js';
+import type { SecondConnection } from './stored-totals.js';
 import { pgScanTree } from './tree.js';
 import { pgScanWriter, pgUnitOfWork } from './tx.js';
 import { queuedClient } from './write-behind.js';
@@ -18,11 +19,12 @@ import { queuedClient } from './write-behind.js';
 /** The scan concern plus the port's unit of work, on one connection. */
 export type PgScanCatalog = ScanCatalog & Pick<Catalog, 'unitOfWork'>;
 
-export function pgScanOps(connection: pg.Client): PgScanCatalog {
+/** `second`: another connection for a first scan's fold (./stored-totals.ts), if it may open one. */
+export function pgScanOps(connection: pg.Client, second?: SecondConnection): PgScanCatalog {
   // Every statement in order behind what the walk writes behind it (write-behind.ts).
   const client = queuedClient(connection);
   return {
-    scans: pgScanRecords(client),
+    scans: pgScanRecords(client, second),
     devices: pgDeviceRecords(client),
     hashing: pgHashingOps(client),
     tree: { open: (scanId) => pgScanTree(client, scanId) },
