@@ -1,10 +1,11 @@
 /**
  * The published command is the bundle (scripts/build.mjs): a package holding exactly the files
  * `npm pack` publishes — no tsc module tree — runs scans (hashing worker threads included),
- * the conductor and reports, and loads the `pg` driver only for a postgresql:// catalog.
+ * the conductor and reports, and loads the PostgreSQL catalog and its `pg` driver (bundled, a
+ * chunk of their own) only for a postgresql:// catalog.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,8 @@ describe('the published bundle', () => {
   let dir: string;
   let pkg: string;
   let published: string[];
+  /** The published chunks that hold the PostgreSQL catalog or the `pg` driver. */
+  let pgChunks: string[];
   beforeAll(() => {
     dir = tempDir();
     pkg = join(dir, 'pkg');
@@ -28,14 +31,22 @@ describe('the published bundle', () => {
     published = (JSON.parse(pack.stdout) as [{ files: { path: string }[] }])[0].files.map(
       (f) => f.path,
     );
+    // The driver's own text and the catalog's: which chunks a SQLite command must never load.
+    const pgCode = (f: string) =>
+      /Client was passed a null or undefined query|LOCK TABLE group_dirty/.test(
+        readFileSync(join(REPO, f), 'utf8'),
+      );
+    pgChunks = published.filter((f) => /^dist\/chunks\/.*\.js$/.test(f) && pgCode(f));
+    // Published without those chunks: a SQLite command must not need them.
     for (const f of published) {
+      if (pgChunks.includes(f)) continue;
       mkdirSync(dirname(join(pkg, f)), { recursive: true });
       cpSync(join(REPO, f), join(pkg, f));
     }
-    // The dependencies, less the PostgreSQL driver: a SQLite command must not need it.
+    // The dependencies, less the PostgreSQL driver: the bundle has its own copy.
     mkdirSync(join(pkg, 'node_modules'));
     for (const name of readdirSync(join(REPO, 'node_modules'))) {
-      if (name !== 'pg')
+      if (!name.startsWith('pg'))
         symlinkSync(join(REPO, 'node_modules', name), join(pkg, 'node_modules', name));
     }
     // The native addon as built here (the install step builds it in a real install).
@@ -69,6 +80,8 @@ describe('the published bundle', () => {
   });
 
   it('scans with hashing workers, analyzes and reports from those files alone, without pg', () => {
+    // Both the catalog's chunk and the driver's were found, and left out.
+    expect(pgChunks.length).toBeGreaterThanOrEqual(2);
     const db = join(dir, 'c.db');
     const version = run(['--version']);
     expect(version.code).toBe(0);
@@ -100,10 +113,41 @@ describe('the published bundle', () => {
   });
 
   it('loads the PostgreSQL catalog code and its driver only for a postgresql:// catalog', () => {
-    // The driver is absent from this package: reaching for it shows that only this command does.
+    // Their chunks are absent from this package: reaching for them shows that only this
+    // command does.
     const r = run(['stats', '--catalog', 'postgresql://nobody@localhost:1/none']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/Cannot find package 'pg' imported from \S*\/dist\/chunks\//);
+    expect(r.stderr).toMatch(/Cannot find module '\S*\/dist\/chunks\/\S+\.js'/);
+  });
+
+  it('bundles the pg driver: a PostgreSQL command needs no pg package installed', () => {
+    const full = join(dir, 'full');
+    for (const f of published) {
+      mkdirSync(dirname(join(full, f)), { recursive: true });
+      cpSync(join(REPO, f), join(full, f));
+    }
+    // No pg* package at all: the command reaches the server with the bundled driver, and
+    // reports that nothing listens there.
+    mkdirSync(join(full, 'node_modules'));
+    for (const name of readdirSync(join(REPO, 'node_modules'))) {
+      if (!name.startsWith('pg'))
+        symlinkSync(join(REPO, 'node_modules', name), join(full, 'node_modules', name));
+    }
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(full, 'dist', 'cli', 'bin.js'),
+        'stats',
+        '--catalog',
+        'postgresql://nobody@localhost:1/none',
+      ],
+      { encoding: 'utf8', env: { ...process.env, HASHALL_CATALOG: '' } },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /^hashall: error: cannot connect to catalog postgresql:\/\/nobody@localhost:1\/none: nothing listens/,
+    );
+    expect(r.stderr).not.toMatch(/Cannot find/);
   });
 
   it('names source files in a --debug stack trace, and shows none without --debug', () => {
