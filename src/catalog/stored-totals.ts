@@ -3,6 +3,7 @@
  * writer: at the end of a completed scan, and before a plan groups. Readers never fold; they
  * recount what is dirty.
  */
+import { debugNote } from '../debug-note.js';
 import { failpoint } from '../failpoint.js';
 import type { DB } from './open.js';
 import { dirtiness, foldGroupTotals } from './group-totals.js';
@@ -64,10 +65,8 @@ export async function foldStoredTotalsAfterScan(
       foldUsageTotals(db);
       fold = { kind: 'inline', why: counted ? counted.why : 'not a first scan' };
       // As the native walk says why it did not load (fs/native.ts): the same figures, slower.
-      if (counted && process.argv.includes('--debug')) {
-        process.stderr.write(
-          `hashall: debug: device usage counted after the groups, not beside them (${counted.why})\n`,
-        );
+      if (counted) {
+        debugNote(`device usage counted after the groups, not beside them (${counted.why})`);
       }
     }
     db.exec('COMMIT');

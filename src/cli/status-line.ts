@@ -3,6 +3,7 @@
  * is drawn goes through `above` (or the line is cleared first): the line is wiped, the text
  * printed, the line drawn again below it, so the two never mix on one line.
  */
+import { setDebugSink } from '../debug-note.js';
 import { setLineClearer } from './signals.js';
 
 /** Redraws at most this often: a terminal need not show more, and it costs the work time. */
@@ -15,6 +16,8 @@ export class StatusLine {
 
   constructor(private readonly out: NodeJS.WriteStream) {
     setLineClearer(() => this.clear());
+    // A --debug line from below (a fallback the catalog took) goes above the line, not into it.
+    setDebugSink((line) => this.above(process.stderr, line));
   }
 
   /** True when a redraw is due (callers skip building the text otherwise). */
@@ -51,6 +54,7 @@ export class StatusLine {
   stop(): void {
     this.clear();
     setLineClearer(undefined);
+    setDebugSink(undefined);
   }
 }
 

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { debugNote } from '../debug-note.js';
 
 /** What the addon exports (see native/walk.cc). */
 export interface NativeAddon {
@@ -138,10 +139,8 @@ export function nativeStatus(): NativeStatus {
   if (!status) {
     status = load();
     // Said once, by the main thread: the hashing workers load it too (src/scan/hash-worker.ts).
-    if (status.kind === 'unavailable' && isMainThread && process.argv.includes('--debug')) {
-      process.stderr.write(
-        `hashall: debug: native walk not loaded (${status.reason}); using the JS walk\n`,
-      );
+    if (status.kind === 'unavailable' && isMainThread) {
+      debugNote(`native walk not loaded (${status.reason}); using the JS walk`);
     }
   }
   return status;

@@ -6,7 +6,7 @@
  * fold counts the device usage on a second connection, in a transaction of its own, beside the
  * groups; when that connection cannot open or fails, the fold's own connection counts it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -327,7 +327,22 @@ describe.skipIf(pgBackend.unavailable)('the stored totals fold on PostgreSQL', (
     expect(scanDebug(limited)).toMatch(
       /debug: device usage folded after the groups, not beside them \(no second connection: .*too many connections/,
     );
-    await cluster.admin(`ALTER ROLE ${role} CONNECTION LIMIT -1`);
     await check(limited);
+    // On a terminal, that line is printed above the progress line, not into it.
+    const onTty = await catalog();
+    const cmd = [process.execPath, CLI, 'scan', tree, '--catalog', onTty, '--debug']
+      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      // A commit after every directory: progress is drawn before the fold.
+      env: { ...process.env, HASHALL_CATALOG: '', HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(tty.status, tty.stdout).toBe(0);
+    expect(tty.stdout).toMatch(/walking /);
+    // The line is wiped (carriage return, erase line) right before it.
+    expect(tty.stdout).toContain('\r\x1b[2Khashall: debug: device usage folded after the groups');
+    await cluster.admin(`ALTER ROLE ${role} CONNECTION LIMIT -1`);
   });
 });

@@ -20,6 +20,7 @@
  * lock (foldPgStoredTotals says why that is safe).
  */
 import type pg from 'pg';
+import { debugNote } from '../../debug-note.js';
 import type { Dirtiness } from '../group-totals.js';
 import type { DeviceUsage } from '../devices.js';
 import type { Int } from './query-sql.js';
@@ -200,11 +201,7 @@ async function foldAside(client: pg.Client, second: SecondConnection): Promise<F
     return { kind: 'folded', keys, devices: counted.devices, usage: { kind: 'aside' } };
   }
   // As the native walk says why it did not load (fs/native.ts): the same figures, later.
-  if (process.argv.includes('--debug')) {
-    process.stderr.write(
-      `hashall: debug: device usage folded after the groups, not beside them (${counted.why})\n`,
-    );
-  }
+  debugNote(`device usage folded after the groups, not beside them (${counted.why})`);
   const devices = await pgUnitOfWork(client, async () => {
     await client.query('LOCK TABLE usage_dirty IN SHARE ROW EXCLUSIVE MODE');
     await client.query(FOLD_SETTINGS);
