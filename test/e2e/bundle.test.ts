@@ -13,6 +13,22 @@ import { removeTree, tempDir, writeTree } from '../helpers/fs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * `files` copied into `to` as a package, with this checkout's dependencies linked beside them,
+ * less the PostgreSQL driver's packages (pg*): the bundle carries its own copy.
+ */
+function installPackage(to: string, files: readonly string[]): void {
+  for (const f of files) {
+    mkdirSync(dirname(join(to, f)), { recursive: true });
+    cpSync(join(REPO, f), join(to, f));
+  }
+  mkdirSync(join(to, 'node_modules'));
+  for (const name of readdirSync(join(REPO, 'node_modules'))) {
+    if (!name.startsWith('pg'))
+      symlinkSync(join(REPO, 'node_modules', name), join(to, 'node_modules', name));
+  }
+}
+
 describe('the published bundle', () => {
   let dir: string;
   let pkg: string;
@@ -38,17 +54,10 @@ describe('the published bundle', () => {
       );
     pgChunks = published.filter((f) => /^dist\/chunks\/.*\.js$/.test(f) && pgCode(f));
     // Published without those chunks: a SQLite command must not need them.
-    for (const f of published) {
-      if (pgChunks.includes(f)) continue;
-      mkdirSync(dirname(join(pkg, f)), { recursive: true });
-      cpSync(join(REPO, f), join(pkg, f));
-    }
-    // The dependencies, less the PostgreSQL driver: the bundle has its own copy.
-    mkdirSync(join(pkg, 'node_modules'));
-    for (const name of readdirSync(join(REPO, 'node_modules'))) {
-      if (!name.startsWith('pg'))
-        symlinkSync(join(REPO, 'node_modules', name), join(pkg, 'node_modules', name));
-    }
+    installPackage(
+      pkg,
+      published.filter((f) => !pgChunks.includes(f)),
+    );
     // The native addon as built here (the install step builds it in a real install).
     if (existsSync(join(REPO, 'build'))) symlinkSync(join(REPO, 'build'), join(pkg, 'build'));
     writeTree(join(dir, 'tree'), {
@@ -121,18 +130,10 @@ describe('the published bundle', () => {
   });
 
   it('bundles the pg driver: a PostgreSQL command needs no pg package installed', () => {
+    // Every published file, and still no pg* package: the command reaches the server with
+    // the bundled driver, and reports that nothing listens there.
     const full = join(dir, 'full');
-    for (const f of published) {
-      mkdirSync(dirname(join(full, f)), { recursive: true });
-      cpSync(join(REPO, f), join(full, f));
-    }
-    // No pg* package at all: the command reaches the server with the bundled driver, and
-    // reports that nothing listens there.
-    mkdirSync(join(full, 'node_modules'));
-    for (const name of readdirSync(join(REPO, 'node_modules'))) {
-      if (!name.startsWith('pg'))
-        symlinkSync(join(REPO, 'node_modules', name), join(full, 'node_modules', name));
-    }
+    installPackage(full, published);
     const r = spawnSync(
       process.execPath,
       [
