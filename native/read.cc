@@ -55,9 +55,11 @@ struct Result {
   uint32_t bytesRead = 0;
 };
 
-// Reads one file into `out` (which it resizes to the bytes read).
+// Reads one file into `out` (which it resizes to the bytes read) and, when suffixAt >= 0, the
+// suffixBytes from that offset into `tail` (hash-file.ts: a file past WHOLE_READ_MAX).
 Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t expected,
-               std::vector<uint8_t> &out) {
+               int64_t suffixAt, uint32_t suffixBytes, std::vector<uint8_t> &out,
+               std::vector<uint8_t> &tail) {
   Result r;
   // The flags of hash-file.ts (O_NONBLOCK: a FIFO swapped in cannot hang the read), plus
   // O_CLOEXEC, and O_NOATIME where the kernel permits it (owner or CAP_FOWNER): reading for a
@@ -103,8 +105,28 @@ Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t 
     }
     out.resize(got);
     r.bytesRead = got;
+    bool complete = got == expected;
+    if (!failed && complete && suffixAt >= 0) {
+      // The end, by position, as hash-file.ts reads it.
+      tail.resize(suffixBytes);
+      uint32_t end = 0;
+      while (end < suffixBytes) {
+        ssize_t n = pread(fd, tail.data() + end, suffixBytes - end, suffixAt + end);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          fail(SYS_READ);
+          failed = true;
+          break;
+        }
+        if (n == 0) break;
+        end += static_cast<uint32_t>(n);
+      }
+      tail.resize(end);
+      r.bytesRead += end;
+      complete = end == suffixBytes;
+    }
     if (!failed) {
-      if (got != expected) {
+      if (!complete) {
         r.status = S_CHANGED;
       } else if (fstat(fd, &st) != 0) {
         fail(SYS_FSTAT);
@@ -136,6 +158,12 @@ class Digests {
   Digests(const Digests &) = delete;
   Digests &operator=(const Digests &) = delete;
 
+  // The digest of `len` bytes (a suffix).
+  bool digest(const uint8_t *data, size_t len, uint8_t *out) {
+    return ctx_ && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1 &&
+           EVP_DigestUpdate(ctx_, data, len) == 1 && final(ctx_, out);
+  }
+
   bool hash(const uint8_t *data, size_t len, size_t prefixBytes, bool whole, uint8_t *prefix,
             uint8_t *full) {
     if (!ctx_ || !copy_) return false;
@@ -164,11 +192,15 @@ template <typename T> T field(const Napi::Object &o, const char *name) {
 
 } // namespace
 
-// readFiles({ paths, pathEnds, meta, limits, expected, whole, prefixBytes, prefix, sha256 })
+// readFiles({ paths, pathEnds, meta, limits, expected, whole, prefixBytes, prefix, sha256,
+//             suffixAt, suffixBytes, suffix })
 //   -> { status: Uint8Array, syscall: Uint8Array, errno: Int32Array, bytesRead: Uint32Array }
 // Job i reads at most limits[i] bytes and must read exactly expected[i]; limits[i] == 0 skips
 // it. A job read OK gets the digest of its first prefixBytes bytes in prefix[32i..], and when
-// whole[i], the digest of all it read in sha256[32i..] (both arrays are the caller's).
+// whole[i], the digest of all it read in sha256[32i..] (both arrays are the caller's). When
+// suffixAt[i] >= 0 it also reads suffixBytes from that offset, all of them or it changed, and
+// gets their digest in suffix[32i..]. (READ_FILES_VERSION 2: a binary without it has none of
+// the three suffix fields, and the caller leaves such jobs to node:fs.)
 Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
@@ -187,10 +219,14 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
   auto prefixOut = field<Napi::Uint8Array>(a, "prefix");
   auto fullOut = field<Napi::Uint8Array>(a, "sha256");
   const uint32_t prefixBytes = field<Napi::Number>(a, "prefixBytes").Uint32Value();
+  auto suffixAt = field<Napi::Float64Array>(a, "suffixAt");
+  auto suffixOut = field<Napi::Uint8Array>(a, "suffix");
+  const uint32_t suffixBytes = field<Napi::Number>(a, "suffixBytes").Uint32Value();
   const size_t n = ends.ElementLength();
   if (meta.ElementLength() != n * 4 || limits.ElementLength() != n ||
       expected.ElementLength() != n || whole.ElementLength() != n ||
-      prefixOut.ElementLength() != n * 32 || fullOut.ElementLength() != n * 32) {
+      prefixOut.ElementLength() != n * 32 || fullOut.ElementLength() != n * 32 ||
+      suffixAt.ElementLength() != n || suffixOut.ElementLength() != n * 32) {
     Napi::TypeError::New(env, "readFiles: arrays of different lengths")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -199,7 +235,7 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
   auto syscalls = Napi::Uint8Array::New(env, n);
   auto errnos = Napi::Int32Array::New(env, n);
   auto bytesRead = Napi::Uint32Array::New(env, n);
-  std::vector<uint8_t> data;
+  std::vector<uint8_t> data, tail;
   Digests digests;
   std::string path;
   uint32_t start = 0;
@@ -212,10 +248,12 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info) {
     // it, so leave it to the JS path, which refuses it.
     if (limits[i] != 0 && path.find('\0') == std::string::npos) {
       Identity want{meta[i * 4], meta[i * 4 + 1], meta[i * 4 + 2], meta[i * 4 + 3]};
-      r = readOne(path.c_str(), want, limits[i], expected[i], data);
+      const int64_t at = suffixAt[i] >= 0 ? static_cast<int64_t>(suffixAt[i]) : -1;
+      r = readOne(path.c_str(), want, limits[i], expected[i], at, suffixBytes, data, tail);
       if (r.status == S_OK) {
         if (!digests.hash(data.data(), data.size(), prefixBytes, whole[i] != 0,
-                          prefixOut.Data() + i * 32, fullOut.Data() + i * 32)) {
+                          prefixOut.Data() + i * 32, fullOut.Data() + i * 32) ||
+            (at >= 0 && !digests.digest(tail.data(), tail.size(), suffixOut.Data() + i * 32))) {
           Napi::Error::New(env, "hashall: OpenSSL's SHA-256 failed").ThrowAsJavaScriptException();
           return env.Undefined();
         }

@@ -302,6 +302,8 @@ namespace {
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   Init(env, exports);
   exports.Set("readFiles", Napi::Function::New(env, ReadFiles));
+  // 2: readFiles reads suffixes (read.cc); a binary without this reads none.
+  exports.Set("readFilesVersion", Napi::Number::New(env, 2));
   InitAt(env, exports);
   InitListPool(env, exports);
   return exports;

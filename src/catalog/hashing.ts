@@ -1,7 +1,8 @@
 /**
  * Which inodes need hashing (DESIGN §3.5), in stages: a size shared with another active inode
- * anywhere in the catalog makes a candidate for the prefix hash; a (size, prefix hash) shared
- * with another inode makes a candidate for the full SHA-256. Each inode is one job, however
+ * anywhere in the catalog makes a candidate for the prefix hash (and the suffix hash of a file
+ * past 64 KiB, read with it); a (size, prefix hash, suffix hash) shared with another inode makes
+ * a candidate for the full SHA-256. Each inode is one job, however
  * many paths it has. Jobs go through a temporary table so the caller can page through them
  * while writing results on the same connection.
  */
@@ -28,8 +29,14 @@ export interface JobRow {
 
 const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
                                  AND (g.device_id != f.device_id OR g.inode != f.inode))`;
+/**
+ * The full stage's pairing: size and prefix equal, and the suffixes too where both rows have
+ * one (ReadDigests). A row read by a hashall from before suffixes (migration 20) has none: it
+ * pairs as before, so an upgrade reads nothing again and misses no pair.
+ */
+export const SUFFIXES_AGREE = `(g.suffix_hash = f.suffix_hash OR g.suffix_hash IS NULL OR f.suffix_hash IS NULL)`;
 const PREFIX_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
-                                   AND g.prefix_hash = f.prefix_hash
+                                   AND g.prefix_hash = f.prefix_hash AND ${SUFFIXES_AGREE}
                                    AND (g.device_id != f.device_id OR g.inode != f.inode))`;
 
 /**
@@ -160,14 +167,22 @@ export interface InodeRef {
   readonly inode: bigint;
 }
 
+/**
+ * What one read of a file gives (src/scan/hash-file.ts): the digest of its first 4 KiB; of its
+ * last 4 KiB when it is larger than 64 KiB (src/scan/hash-job.ts SUFFIX_BYTES); of its whole
+ * content when it was read whole.
+ */
+export interface ReadDigests {
+  readonly prefix: Buffer;
+  /** Absent for a file up to 64 KiB, which has no suffix digest. */
+  readonly suffix?: Buffer | undefined;
+  readonly sha256: Buffer | undefined;
+}
+
 /** A page of hashing outcomes, written by one port operation. */
 export interface HashResults {
   /** Hashes computed for an inode that must still have the identity it was hashed with. */
-  readonly stored: readonly {
-    readonly target: HashTarget;
-    readonly prefix: Buffer;
-    readonly sha256: Buffer | undefined;
-  }[];
+  readonly stored: readonly ({ readonly target: HashTarget } & ReadDigests)[];
   /** Inodes whose prefix was read but whose rows were written with their hashes already. */
   readonly read: readonly InodeRef[];
   /** Inodes whose hashing failed (changed, unreadable): not retried in this scan. */
@@ -186,13 +201,16 @@ export class HashWriter {
     this.failed = db.prepare(
       'INSERT OR IGNORE INTO temp.failed_inodes (device_id, inode) VALUES (?, ?)',
     );
+    // A digest not computed by this read keeps the row's: a row's digests all describe its
+    // current identity (a changed file's row loses them: tree.ts), which the WHERE holds to.
+    const set = `prefix_hash = ?, suffix_hash = coalesce(?, suffix_hash), sha256 = coalesce(?, sha256)`;
     this.upd = db.prepare(
-      `UPDATE files SET prefix_hash = ?, sha256 = coalesce(?, sha256)
+      `UPDATE files SET ${set}
         WHERE device_id = ? AND inode = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ? AND status = 'active'`,
     );
     // The common case, an inode with one path: found by row id, not through the inode index.
     this.updOne = db.prepare(
-      `UPDATE files SET prefix_hash = ?, sha256 = coalesce(?, sha256)
+      `UPDATE files SET ${set}
         WHERE id = ? AND device_id = ? AND inode = ? AND size = ? AND mtime_ns = ? AND ctime_ns = ? AND status = 'active'`,
     );
   }
@@ -200,27 +218,29 @@ export class HashWriter {
    * Store hashes for every active path of the inode whose identity is still the one hashed.
    * Call inside a transaction: one commit per thousands of results, not per result.
    */
-  store(job: HashTarget, prefix: Buffer, sha256: Buffer | undefined): void {
-    if (job.paths === 1) this.storeOne(job.fileId, job, prefix, sha256);
+  store(job: HashTarget, d: ReadDigests): void {
+    if (job.paths === 1) this.storeOne(job.fileId, job, d);
     else {
       this.upd.run(
-        prefix,
-        sha256 ?? null,
+        d.prefix,
+        d.suffix ?? null,
+        d.sha256 ?? null,
         job.deviceId,
         job.inode,
         job.size,
         job.mtimeNs,
         job.ctimeNs,
       );
-      if (!sha256) this.markRead(job.deviceId, job.inode);
+      if (!d.sha256) this.markRead(job.deviceId, job.inode);
     }
   }
 
   /** Store hashes on one row (an inode with a single path), if it still has the identity. */
-  storeOne(fileId: number, id: HashedIdentity, prefix: Buffer, sha256: Buffer | undefined): void {
+  storeOne(fileId: number, id: HashedIdentity, d: ReadDigests): void {
     this.updOne.run(
-      prefix,
-      sha256 ?? null,
+      d.prefix,
+      d.suffix ?? null,
+      d.sha256 ?? null,
       fileId,
       id.deviceId,
       id.inode,
@@ -228,7 +248,7 @@ export class HashWriter {
       id.mtimeNs,
       id.ctimeNs,
     );
-    if (!sha256) this.markRead(id.deviceId, id.inode);
+    if (!d.sha256) this.markRead(id.deviceId, id.inode);
   }
 
   /** The inode's prefix was read: the full stage reads it again but counts it once. */
@@ -243,7 +263,7 @@ export class HashWriter {
 
   /** Write a page of outcomes (inside the caller's transaction). */
   write(r: HashResults): void {
-    for (const s of r.stored) this.store(s.target, s.prefix, s.sha256);
+    for (const s of r.stored) this.store(s.target, s);
     for (const x of r.read) this.markRead(x.deviceId, x.inode);
     for (const x of r.failed) this.markFailed(x.deviceId, x.inode);
   }

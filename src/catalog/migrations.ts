@@ -3,9 +3,18 @@
  * whose version is above the last one here was written by a newer hashall and is refused.
  * Never edit a migration that has shipped: add the next one.
  */
+import type { DB } from './open.js';
+
 export const APPLICATION_ID = 0x48534841; // 'HSHA'
 
-export const MIGRATIONS: readonly string[] = [
+/**
+ * One step: SQL, or a function for a change SQLite cannot make conditional in SQL (a new
+ * column: ALTER TABLE has no IF NOT EXISTS). Each step must be re-runnable: tests of older
+ * catalogs set user_version back on a catalog that already has every step's changes.
+ */
+export type Migration = string | ((db: DB) => void);
+
+export const MIGRATIONS: readonly Migration[] = [
   // 1: devices, scans, directories and files.
   `
   CREATE TABLE devices (
@@ -475,6 +484,16 @@ export const MIGRATIONS: readonly string[] = [
      WHERE NEW.dir_id IS NOT OLD.dir_id AND id = NEW.dir_id AND listing_fp IS NOT NULL;
   END;
   `,
+  // 20 (issue 14): the suffix digest, SHA-256 of the last 4 KiB of a file past 64 KiB, read with
+  // its prefix (src/scan/hash-job.ts SUFFIX_BYTES). NULL on an older catalog's rows: those pair
+  // on size and prefix as before (hashing.ts SUFFIXES_AGREE), so nothing is read again. Not in
+  // any index, nor in a trigger's column list: it only narrows the full stage's candidates.
+  // The PostgreSQL schema has the same (src/catalog/pg/schema.ts, migration 11).
+  (db) => {
+    const columns = db.pragma('table_info(files)') as { name: string }[];
+    if (!columns.some((c) => c.name === 'suffix_hash'))
+      db.exec('ALTER TABLE files ADD COLUMN suffix_hash BLOB');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

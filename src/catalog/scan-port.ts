@@ -40,6 +40,7 @@ import {
   type HashResults,
   type HashStage,
   type JobRow,
+  type ReadDigests,
 } from './hashing.js';
 import { deviceHasFiles } from './known-inodes.js';
 import { ListingFingerprints } from './listing-fingerprint.js';
@@ -117,7 +118,7 @@ export interface NewFileRow {
   readonly dirId: number;
   readonly name: Buffer;
   readonly meta: FileMeta;
-  readonly hashes: { readonly prefix: Buffer; readonly sha256: Buffer | null } | undefined;
+  readonly hashes: ReadDigests | undefined;
 }
 
 /**
@@ -159,7 +160,14 @@ export interface ScanCatalog {
 
 export type { CommitPolicy, ScanWriter } from './unit-of-work.js';
 export type { ListingInput, ListedFile, MergedListing } from './listing-merge.js';
-export type { HashResults, HashStage, HashTarget, InodeRef, JobRow } from './hashing.js';
+export type {
+  HashResults,
+  HashStage,
+  HashTarget,
+  InodeRef,
+  JobRow,
+  ReadDigests,
+} from './hashing.js';
 export type { FileMeta } from './tree.js';
 export type { FingerprintScope, StoredFingerprint, UnchangedDir } from './dir-fingerprints.js';
 export type { DeviceRow, DeviceSighting, DeviceUsage } from './devices.js';
@@ -183,16 +191,7 @@ function scanTree(db: DB, scanId: number, checkpointer?: WalCheckpointer): ScanT
     ...sqliteDirFingerprintOps(db, scanId),
     mergeListing: async (l) => mergeListing({ db, tree, fingerprints }, l),
     insertFiles: async (rows) =>
-      rows.map((r) =>
-        tree.insertFile(
-          r.deviceId,
-          r.dirId,
-          r.name,
-          r.meta,
-          r.hashes?.prefix ?? null,
-          r.hashes?.sha256 ?? null,
-        ),
-      ),
+      rows.map((r) => tree.insertFile(r.deviceId, r.dirId, r.name, r.meta, r.hashes)),
     // The workers read the walk's last batches meanwhile: the build overlaps them.
     walkDone: async () => void restoreDeferredIndexes(db),
     applyDeletions: async () => {

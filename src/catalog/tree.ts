@@ -6,6 +6,7 @@
  * an interrupted or failed scan drops the parked rows, so it marks nothing deleted.
  */
 import type { DB } from './open.js';
+import type { ReadDigests } from './hashing.js';
 import type { Statement } from 'better-sqlite3';
 import { ROOT_PATH, byteKey, parentOf } from '../paths.js';
 
@@ -84,14 +85,15 @@ export class TreeStore {
     );
     this.insFile = db.prepare(
       `INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                          blocks, prefix_hash, sha256, status, first_seen_scan, changed_scan)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
+                          blocks, prefix_hash, suffix_hash, sha256, status, first_seen_scan, changed_scan)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
        ON CONFLICT (dir_id, name) DO NOTHING`,
     );
     this.fileIdByName = db.prepare('SELECT id FROM files WHERE dir_id = ? AND name = ?');
     this.updFile = db.prepare(
       `UPDATE files SET inode = ?, nlink = ?, size = ?, mtime_ns = ?, ctime_ns = ?, mode = ?, uid = ?, gid = ?,
                         blocks = ?, prefix_hash = CASE WHEN ? THEN prefix_hash END,
+                        suffix_hash = CASE WHEN ? THEN suffix_hash END,
                         sha256 = CASE WHEN ? THEN sha256 END,
                         status = 'active', changed_scan = ?, deleted_scan = NULL
         WHERE id = ?`,
@@ -170,8 +172,7 @@ export class TreeStore {
     dirId: number,
     name: Buffer,
     meta: FileMeta,
-    prefix: Buffer | null = null,
-    sha256: Buffer | null = null,
+    hashes?: ReadDigests,
   ): number {
     const r = this.insFile.run(
       deviceId,
@@ -186,8 +187,9 @@ export class TreeStore {
       meta.uid,
       meta.gid,
       meta.blocks,
-      prefix,
-      sha256,
+      hashes?.prefix ?? null,
+      hashes?.suffix ?? null,
+      hashes?.sha256 ?? null,
       this.scanId,
       this.scanId,
     );
@@ -216,6 +218,7 @@ export class TreeStore {
       meta.uid,
       meta.gid,
       meta.blocks,
+      keep,
       keep,
       keep,
       this.scanId,
@@ -265,9 +268,11 @@ export class TreeStore {
       .prepare(
         `UPDATE files AS n
             SET prefix_hash = coalesce(n.prefix_hash, o.prefix_hash),
+                suffix_hash = coalesce(n.suffix_hash, o.suffix_hash),
                 sha256 = coalesce(n.sha256, o.sha256)
            FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns,
-                        max(f.prefix_hash) AS prefix_hash, max(f.sha256) AS sha256
+                        max(f.prefix_hash) AS prefix_hash, max(f.suffix_hash) AS suffix_hash,
+                        max(f.sha256) AS sha256
                    FROM temp.gone_files g JOIN files f ON f.id = g.file_id
                   WHERE f.status = 'active'
                   GROUP BY f.device_id, f.inode, f.size, f.mtime_ns) AS o

@@ -21,6 +21,8 @@ export interface NativeAddon {
    * in which case the workers read with node:fs.
    */
   readonly readFiles?: (batch: NativeReadBatch) => NativeReadResult;
+  /** 2: readFiles reads suffixes; absent (1) from a binary built before them. */
+  readonly readFilesVersion?: number;
   /**
    * The executor's *at() calls (native/at.cc); absent from a binary built before them, in
    * which case the executor names files through /proc/self/fd (src/fs/at-ops.ts).
@@ -90,6 +92,11 @@ export interface NativeReadBatch {
   /** 32 bytes per job, written for the jobs read OK. */
   readonly prefix: Uint8Array;
   readonly sha256: Uint8Array;
+  /** Read suffixBytes from this offset of job i too (all of them, or it changed); -1: none. */
+  readonly suffixAt: Float64Array;
+  readonly suffixBytes: number;
+  /** 32 bytes per job: the digest of its suffix, where one was read. */
+  readonly suffix: Uint8Array;
 }
 
 /** What readFiles returns: a verdict per job. */

@@ -8,7 +8,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { describeErrno } from '../errors.js';
 import type { PathReach } from '../fs/reach.js';
-import { HashStatus, PREFIX_BYTES, WHOLE_READ_MAX, type HashJob } from './hash-job.js';
+import {
+  HashStatus,
+  PREFIX_BYTES,
+  SUFFIX_BYTES,
+  WHOLE_READ_MAX,
+  hasSuffixDigest,
+  type HashJob,
+} from './hash-job.js';
 
 const OPEN_FLAGS =
   constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
@@ -16,6 +23,8 @@ const OPEN_FLAGS =
 export interface HashOutcome {
   status: HashStatus;
   prefix?: Buffer;
+  /** For a file past WHOLE_READ_MAX: the digest of its last SUFFIX_BYTES (hash-job.ts). */
+  suffix?: Buffer;
   sha256?: Buffer;
   bytesRead: number;
   error?: string;
@@ -71,12 +80,22 @@ export function hashFile(job: HashJob, full: boolean, buf: Buffer, reach: PathRe
       bytesRead += n;
     }
     const expected = whole ? size : Math.min(size, PREFIX_BYTES);
-    if (bytesRead !== expected || !sameIdentity(fstatSync(fd, { bigint: true }), job)) {
-      return { status: HashStatus.Changed, bytesRead };
+    if (bytesRead !== expected) return { status: HashStatus.Changed, bytesRead };
+    // The end, read by position. A whole read has just read it (it is in the page cache) and
+    // counted its bytes already.
+    let suffix: Buffer | undefined;
+    if (hasSuffixDigest(job.size)) {
+      const n = readSync(fd, buf, 0, SUFFIX_BYTES, size - SUFFIX_BYTES);
+      if (!whole) bytesRead += n;
+      if (n !== SUFFIX_BYTES) return { status: HashStatus.Changed, bytesRead };
+      suffix = createHash('sha256').update(buf.subarray(0, n)).digest();
     }
-    if (!whole) return { status: HashStatus.Ok, prefix: hash.digest(), bytesRead };
+    // Checked after every read: the digests describe the identity the catalog expects.
+    if (!sameIdentity(fstatSync(fd, { bigint: true }), job))
+      return { status: HashStatus.Changed, bytesRead };
+    if (!whole) return { status: HashStatus.Ok, prefix: hash.digest(), suffix, bytesRead };
     const sha256 = hash.digest();
-    return { status: HashStatus.Ok, prefix: prefix ?? sha256, sha256, bytesRead };
+    return { status: HashStatus.Ok, prefix: prefix ?? sha256, suffix, sha256, bytesRead };
   } catch (err) {
     return { status: HashStatus.Error, error: describeErrno(err), bytesRead };
   } finally {

@@ -1,3 +1,5 @@
+import type { ReadDigests } from '../catalog/scan-port.js';
+
 /**
  * The messages between the scan and its hashing workers. A batch travels as a few flat typed
  * arrays whose buffers are transferred, not cloned: structured-cloning one small Buffer per path
@@ -14,6 +16,21 @@ export const PREFIX_BYTES = 4096;
 export const WHOLE_READ_MAX = 64 * 1024;
 
 export const DIGEST_BYTES = 32;
+
+/**
+ * Every read of a file larger than WHOLE_READ_MAX also digests its last SUFFIX_BYTES (its
+ * prefix read included: one more read on the open file). Same-size files that share their
+ * first 4 KiB, one header, often differ at their end (an audio file's trailing tag, a
+ * container's index, a log's last line): the full stage pairs only files whose suffixes agree
+ * too, and reads no such file whole. On the reference tree, 8 files (393 MB of the 1.52 GB a
+ * first scan hashed) were such (README "Performance"). rdfind and fclones compare the end too.
+ */
+export const SUFFIX_BYTES = 4096;
+
+/** Whether a read of a file of this size gives its suffix digest (see SUFFIX_BYTES). */
+export function hasSuffixDigest(size: bigint): boolean {
+  return size > BigInt(WHOLE_READ_MAX);
+}
 
 /** A batch sent to a worker: this many files, or this many bytes to read, whichever first. */
 export const BATCH_FILES = 256;
@@ -51,6 +68,9 @@ export interface HashResultMessage {
   readonly batchId: number;
   readonly status: Uint8Array;
   readonly prefix: Uint8Array;
+  /** The suffix digest (SUFFIX_BYTES), 32 bytes per job, where hasSuffix says so. */
+  readonly suffix: Uint8Array;
+  readonly hasSuffix: Uint8Array;
   readonly sha256: Uint8Array;
   /** 1 when sha256 holds a full hash for that job. */
   readonly hasSha256: Uint8Array;
@@ -93,15 +113,28 @@ export function decodeJob(m: HashBatchMessage, i: number): HashJob {
   };
 }
 
-/** The digests of job `i` of a result (its status must be Ok); sha256 only when computed. */
-export function digestsOf(
-  r: HashResultMessage,
-  i: number,
-): { prefix: Buffer; sha256: Buffer | undefined } {
+/** The digests of job `i` of a result (its status must be Ok): suffix, sha256 where computed. */
+export function digestsOf(r: HashResultMessage, i: number): ReadDigests {
   const at = i * DIGEST_BYTES;
   return {
     prefix: Buffer.from(r.prefix.subarray(at, at + DIGEST_BYTES)),
+    suffix: r.hasSuffix[i] ? Buffer.from(r.suffix.subarray(at, at + DIGEST_BYTES)) : undefined,
     sha256: r.hasSha256[i] ? Buffer.from(r.sha256.subarray(at, at + DIGEST_BYTES)) : undefined,
+  };
+}
+
+/** An empty result for a batch of `n` jobs, filled in by the worker. */
+export function emptyResult(batchId: number, n: number): HashResultMessage {
+  return {
+    batchId,
+    status: new Uint8Array(n),
+    prefix: new Uint8Array(n * DIGEST_BYTES),
+    suffix: new Uint8Array(n * DIGEST_BYTES),
+    hasSuffix: new Uint8Array(n),
+    sha256: new Uint8Array(n * DIGEST_BYTES),
+    hasSha256: new Uint8Array(n),
+    bytesRead: new Float64Array(n),
+    errors: {},
   };
 }
 
@@ -109,6 +142,6 @@ export function transferList(m: HashBatchMessage | HashResultMessage): ArrayBuff
   const views =
     'paths' in m
       ? [m.paths, m.pathEnds, m.meta]
-      : [m.status, m.prefix, m.sha256, m.hasSha256, m.bytesRead];
+      : [m.status, m.prefix, m.suffix, m.hasSuffix, m.sha256, m.hasSha256, m.bytesRead];
   return views.map((v) => v.buffer as ArrayBuffer);
 }

@@ -4,8 +4,10 @@
  * saves the per-file cost of node:fs (a BigInt Stats object per fstat, a call into libuv per
  * syscall, two node:crypto Hash objects per file). The verdicts are hash-file.ts's, made in C by
  * the same rules; the digests come from the OpenSSL that Node links (the code behind
- * node:crypto), written straight into the batch's result arrays. Files to be read whole past WHOLE_READ_MAX, and paths that need PathReach (longer than
- * SHORT_PATH_LIMIT), are left to hash-file.ts, which streams them.
+ * node:crypto), written straight into the batch's result arrays; a prefix read of a file past
+ * WHOLE_READ_MAX reads its suffix too, as hash-file.ts does. Files to be read whole past
+ * WHOLE_READ_MAX, and paths that need PathReach (longer than SHORT_PATH_LIMIT), are left to
+ * hash-file.ts, which streams them.
  */
 import { describeErrno } from '../errors.js';
 import type { NativeAddon } from '../fs/native.js';
@@ -14,12 +16,20 @@ import { SHORT_PATH_LIMIT } from '../fs/reach.js';
 import {
   HashStatus,
   PREFIX_BYTES,
+  SUFFIX_BYTES,
   WHOLE_READ_MAX,
+  hasSuffixDigest,
   type HashBatchMessage,
   type HashResultMessage,
 } from './hash-job.js';
 
 export type ReadFiles = NonNullable<NativeAddon['readFiles']>;
+
+/** The native read as a worker uses it: whether it reads suffixes (a binary built before: no). */
+export interface NativeRead {
+  readonly readFiles: ReadFiles;
+  readonly suffixes: boolean;
+}
 
 /** Not read natively (native/read.cc S_SKIPPED). */
 const SKIPPED = 3;
@@ -30,7 +40,7 @@ const SYSCALLS = ['', 'open', 'fstat', 'read'] as const;
  * (the others are for hash-file.ts).
  */
 export function hashBatchNative(
-  readFiles: ReadFiles,
+  native: NativeRead,
   batch: HashBatchMessage,
   out: HashResultMessage,
 ): Uint8Array {
@@ -38,10 +48,15 @@ export function hashBatchNative(
   const limits = new Uint32Array(n);
   const expected = new Uint32Array(n);
   const whole = new Uint8Array(n);
+  const suffixAt = new Float64Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
     const pathLen = batch.pathEnds[i]! - (i === 0 ? 0 : batch.pathEnds[i - 1]!);
     const size = batch.meta[i * 4 + 1]!;
     if (pathLen >= SHORT_PATH_LIMIT || size < 0n) continue;
+    if (hasSuffixDigest(size)) {
+      if (!native.suffixes) continue;
+      suffixAt[i] = Number(size) - SUFFIX_BYTES;
+    }
     // Read whole: as hash-file.ts decides; past WHOLE_READ_MAX such a file is streamed there.
     if (batch.full || size <= BigInt(WHOLE_READ_MAX)) {
       if (size > BigInt(WHOLE_READ_MAX)) continue;
@@ -54,7 +69,7 @@ export function hashBatchNative(
       expected[i] = Math.min(Number(size), PREFIX_BYTES);
     }
   }
-  const r = readFiles({
+  const r = native.readFiles({
     paths: batch.paths,
     pathEnds: batch.pathEnds,
     meta: batch.meta,
@@ -64,6 +79,9 @@ export function hashBatchNative(
     prefixBytes: PREFIX_BYTES,
     prefix: out.prefix,
     sha256: out.sha256,
+    suffixAt,
+    suffixBytes: SUFFIX_BYTES,
+    suffix: out.suffix,
   });
   const done = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -74,6 +92,7 @@ export function hashBatchNative(
     out.bytesRead[i] = r.bytesRead[i]!;
     if (status === HashStatus.Ok) {
       out.hasSha256[i] = whole[i]!;
+      out.hasSuffix[i] = suffixAt[i]! >= 0 ? 1 : 0;
     } else if (status === HashStatus.Error) {
       const from = i === 0 ? 0 : batch.pathEnds[i - 1]!;
       const path = Buffer.from(

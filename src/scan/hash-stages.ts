@@ -100,8 +100,7 @@ async function hashStage(ctx: ScanContext, stage: HashStage): Promise<boolean> {
       if (status === HashStatus.Ok) {
         if (!job.readBefore) summary.hashedFiles++;
         progress.hashedFiles++;
-        const d = digestsOf(r, i);
-        toWrite.push({ target: job, prefix: d.prefix, sha256: d.sha256 });
+        toWrite.push({ target: job, ...digestsOf(r, i) });
       } else if (status === HashStatus.Changed) {
         failed.push(job);
         summary.hashChanged++;

@@ -7,11 +7,11 @@ import {
   DIGEST_BYTES,
   HashStatus,
   decodeJob,
+  emptyResult,
   transferList,
   type HashBatchMessage,
-  type HashResultMessage,
 } from './hash-job.js';
-import { hashBatchNative, type ReadFiles } from './hash-native.js';
+import { hashBatchNative, type NativeRead } from './hash-native.js';
 
 const buf = Buffer.allocUnsafeSlow(1 << 20);
 const reach = new PathReach();
@@ -20,21 +20,16 @@ const reach = new PathReach();
 // Loaded now, while the worker starts: its path is absolute, so the working directory the walk
 // moves does not matter.
 const native = nativeStatus();
-const readFiles: ReadFiles | undefined =
-  native.kind === 'loaded' ? native.addon.readFiles?.bind(native.addon) : undefined;
+const readFiles = native.kind === 'loaded' ? native.addon.readFiles?.bind(native.addon) : undefined;
+const nativeRead: NativeRead | undefined = readFiles && {
+  readFiles,
+  suffixes: native.kind === 'loaded' && (native.addon.readFilesVersion ?? 1) >= 2,
+};
 
 parentPort!.on('message', (batch: HashBatchMessage) => {
   const n = batch.count;
-  const out: HashResultMessage = {
-    batchId: batch.batchId,
-    status: new Uint8Array(n),
-    prefix: new Uint8Array(n * DIGEST_BYTES),
-    sha256: new Uint8Array(n * DIGEST_BYTES),
-    hasSha256: new Uint8Array(n),
-    bytesRead: new Float64Array(n),
-    errors: {},
-  };
-  const done = readFiles ? hashBatchNative(readFiles, batch, out) : undefined;
+  const out = emptyResult(batch.batchId, n);
+  const done = nativeRead ? hashBatchNative(nativeRead, batch, out) : undefined;
   for (let i = 0; i < n; i++) {
     if (done?.[i]) continue;
     const r = hashFile(decodeJob(batch, i), batch.full, buf, reach);
@@ -42,6 +37,10 @@ parentPort!.on('message', (batch: HashBatchMessage) => {
     out.bytesRead[i] = r.bytesRead;
     if (r.status === HashStatus.Ok) {
       out.prefix.set(r.prefix!, i * DIGEST_BYTES);
+      if (r.suffix) {
+        out.suffix.set(r.suffix, i * DIGEST_BYTES);
+        out.hasSuffix[i] = 1;
+      }
       if (r.sha256) {
         out.sha256.set(r.sha256, i * DIGEST_BYTES);
         out.hasSha256[i] = 1;

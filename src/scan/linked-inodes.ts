@@ -17,21 +17,18 @@
  * fails or finds the file changed is left to the stages after the walk, which try every path
  * of the inode and report the outcome, as before.
  */
-import type { FileMeta, HashResults, InodeRef } from '../catalog/scan-port.js';
+import type { FileMeta, HashResults, InodeRef, ReadDigests } from '../catalog/scan-port.js';
 import type { HashJob } from './hash-job.js';
-
-/** Hashes a row is written with. */
-export interface RowHashes {
-  readonly prefix: Buffer;
-  readonly sha256: Buffer | null;
-}
 
 export type LinkedState =
   /** Not a candidate yet: no other inode of its size so far (the prefix stage). */
   | { readonly kind: 'waiting' }
   | { readonly kind: 'queued' }
-  /** Read: its prefix hash, then its SHA-256 if it was read whole (see hashesOf()). */
-  | { readonly kind: 'hashed'; readonly digests: Buffer }
+  /**
+   * Read: its prefix hash, then its suffix hash if it has one, then its SHA-256 if it was read
+   * whole, packed (see hashesOf()).
+   */
+  | { readonly kind: 'hashed'; readonly digests: Buffer; readonly suffix: boolean }
   /** Its read failed or found it changed: the stages after the walk read it again. */
   | { readonly kind: 'left' };
 
@@ -42,7 +39,7 @@ export type LinkedOffer =
   /** Insert it plainly. */
   | { readonly kind: 'insert' }
   /** Insert it with the hashes its inode was read with through another path. */
-  | { readonly kind: 'insert-hashed'; readonly hashes: RowHashes }
+  | { readonly kind: 'insert-hashed'; readonly hashes: ReadDigests }
   /** Insert it plainly and report its row id (inserted()): its inode's result is still to come. */
   | { readonly kind: 'insert-link'; readonly linked: Linked };
 
@@ -82,11 +79,15 @@ export class Linked {
  */
 export const MAX_TRACKED = 65_536;
 
-/** The hashes a row is written with, from a tracked inode's digests. */
-const hashesOf = (d: Buffer): RowHashes => ({
-  prefix: d.subarray(0, 32),
-  sha256: d.length > 32 ? d.subarray(32, 64) : null,
-});
+/** The hashes a row is written with, from a tracked inode's packed digests. */
+function hashesOf(d: Buffer, suffix: boolean): ReadDigests {
+  const full = suffix ? 64 : 32;
+  return {
+    prefix: d.subarray(0, 32),
+    suffix: suffix ? d.subarray(32, 64) : undefined,
+    sha256: d.length > full ? d.subarray(full, full + 32) : undefined,
+  };
+}
 
 const NO_PATH = Buffer.alloc(0);
 
@@ -160,7 +161,8 @@ export class LinkedInodes {
     met.offered++;
     const s = met.state;
     if (s.kind === 'hashed' || s.kind === 'left') this.settle(met);
-    if (s.kind === 'hashed') return { kind: 'insert-hashed', hashes: hashesOf(s.digests) };
+    if (s.kind === 'hashed')
+      return { kind: 'insert-hashed', hashes: hashesOf(s.digests, s.suffix) };
     if (s.kind === 'left') return INSERT;
     return { kind: 'insert-link', linked: met };
   }
@@ -183,7 +185,7 @@ export class LinkedInodes {
    */
   result(
     linked: Linked,
-    digests: { readonly prefix: Buffer; readonly sha256: Buffer | undefined } | undefined,
+    digests: ReadDigests | undefined,
     stored: Stored[],
     read: InodeRef[],
   ): number {
@@ -194,13 +196,17 @@ export class LinkedInodes {
       return 0;
     }
     // Held until the inode's links are met (see Arena).
-    const both = digests.sha256 ? Buffer.concat([digests.prefix, digests.sha256]) : digests.prefix;
-    linked.state = { kind: 'hashed', digests: this.arena.copy(both) };
+    const { prefix, suffix, sha256 } = digests;
+    const packed = Buffer.concat([
+      prefix,
+      ...(suffix ? [suffix] : []),
+      ...(sha256 ? [sha256] : []),
+    ]);
+    linked.state = { kind: 'hashed', digests: this.arena.copy(packed), suffix: !!suffix };
     linked.job = { ...linked.job, path: NO_PATH };
-    const hashes: RowHashes = { prefix: digests.prefix, sha256: digests.sha256 ?? null };
-    for (const fileId of rows) stored.push(storedOn(fileId, linked, hashes));
+    for (const fileId of rows) stored.push(storedOn(fileId, linked, digests));
     // Its full read, if its prefix pairs with another's, is the full stage's: counted once.
-    if (!hashes.sha256) read.push({ deviceId: linked.deviceId, inode: linked.job.inode });
+    if (!sha256) read.push({ deviceId: linked.deviceId, inode: linked.job.inode });
     this.settle(linked);
     return rows.length;
   }
@@ -220,11 +226,12 @@ export class LinkedInodes {
 }
 
 /** A tracked inode's hashes, to store on the row of one of its paths (if its identity holds). */
-function storedOn(fileId: number, linked: Linked, h: RowHashes): Stored {
+function storedOn(fileId: number, linked: Linked, h: ReadDigests): Stored {
   const { inode, size, mtimeNs, ctimeNs } = linked.job;
   return {
     target: { fileId, paths: 1, deviceId: linked.deviceId, inode, size, mtimeNs, ctimeNs },
     prefix: h.prefix,
-    sha256: h.sha256 ?? undefined,
+    suffix: h.suffix,
+    sha256: h.sha256,
   };
 }

@@ -1,13 +1,15 @@
 /**
  * Which new inodes the walk's hashing reads whole (DESIGN §6 T1): two new inodes of one size
- * whose prefixes agree are candidates for the full SHA-256, exactly as the full stage after
- * the walk would find them (catalog/hashing.ts, PREFIX_COLLISION). Reading them while the walk
+ * whose prefixes (and suffixes, past 64 KiB) agree are candidates for the full SHA-256, exactly
+ * as the full stage after the walk would find them (catalog/hashing.ts, PREFIX_COLLISION; every
+ * read of this scan gives a suffix where the size has one, so none pairs by its absence). Reading them while the walk
  * goes on overlaps the largest reads of a first scan with it: on the reference tree, 334
  * inodes and 1.27 GB were read by the full stage alone after the walk, both hashing workers
  * busy and the walk and the catalog idle. The stage stays the authority: it reads what this
  * does not see (a pair with a row of an earlier scan, an inode with several links, a read cut
  * short by a stop).
  */
+import type { ReadDigests } from '../catalog/scan-port.js';
 import type { HashJob } from './hash-job.js';
 
 /** A new inode read in the prefix stage, its row inserted: what its full read needs. */
@@ -18,7 +20,7 @@ export interface PrefixRead {
   readonly job: HashJob;
 }
 
-/** Marks a (size, prefix) that two inodes share: every further one is a candidate too. */
+/** Marks a (size, prefix, suffix) that two inodes share: every further one is a candidate too. */
 const SHARED = null;
 
 export class PrefixPairs {
@@ -26,10 +28,10 @@ export class PrefixPairs {
 
   /**
    * A prefix read of a new inode: the reads whose full hash is wanted now — none (the first
-   * of its size and prefix), this one and the first (the second), or this one (any after).
+   * of its size and edges), this one and the first (the second), or this one (any after).
    */
-  add(read: PrefixRead, prefix: Buffer): readonly PrefixRead[] {
-    const key = `${read.job.size}:${prefix.toString('latin1')}`;
+  add(read: PrefixRead, d: ReadDigests): readonly PrefixRead[] {
+    const key = `${read.job.size}:${d.prefix.toString('latin1')}:${d.suffix?.toString('latin1') ?? ''}`;
     const first = this.seen.get(key);
     if (first === undefined) {
       this.seen.set(key, read);

@@ -25,6 +25,7 @@ import type {
   HashStage,
   InodeRef,
   NewFileRow,
+  ReadDigests,
   ScanTree,
 } from '../catalog/scan-port.js';
 import { joinPath } from '../paths.js';
@@ -77,10 +78,10 @@ export type Offer =
   | { readonly kind: 'insert-first'; readonly first: FirstOfSize }
   | LinkedOffer;
 
-/** An inserted row's inode, read for its prefix alone. */
+/** An inserted row's inode, read for its prefix (and suffix) alone. */
 interface PrefixOnly {
   readonly job: HashJob;
-  readonly prefix: Buffer;
+  readonly digests: ReadDigests;
 }
 
 const TAKEN: Offer = { kind: 'taken' };
@@ -299,7 +300,7 @@ export class WalkHasher {
     const inserts: { tree: ScanTree; rows: NewFileRow[]; reads: (PrefixOnly | undefined)[] }[] = [];
     /** Inodes read for their prefix alone, with their rows: a pair of them is read whole. */
     const prefixOnly: PrefixRead[] = [];
-    const prefixes: Buffer[] = [];
+    const prefixes: ReadDigests[] = [];
     const stored: HashResults['stored'][number][] = [];
     const read: InodeRef[] = [];
     const failed: InodeRef[] = [];
@@ -315,12 +316,9 @@ export class WalkHasher {
           written += this.links.result(p.linked, digests, stored, read);
           continue;
         }
-        let prefix: Buffer | null = null;
-        let sha256: Buffer | null = null;
+        let digests: ReadDigests | undefined;
         if (status === HashStatus.Ok) {
-          const d = digestsOf(r, i);
-          prefix = d.prefix;
-          sha256 = d.sha256 ?? null;
+          digests = digestsOf(r, i);
           // A full read counts its bytes; the file was counted when its prefix was read.
           if (p.kind !== 'full') this.report.hashed();
         } else {
@@ -334,24 +332,23 @@ export class WalkHasher {
             dirId: p.dirId,
             name: p.name,
             meta: p.meta,
-            hashes: prefix ? { prefix, sha256 } : undefined,
+            hashes: digests,
           };
-          const once = prefix && !sha256 ? { job, prefix } : undefined;
+          const once = digests && !digests.sha256 ? { job, digests } : undefined;
           const last = inserts[inserts.length - 1];
           if (last?.tree === p.tree) {
             last.rows.push(row);
             last.reads.push(once);
           } else inserts.push({ tree: p.tree, rows: [row], reads: [once] });
           if (once) read.push({ deviceId: p.deviceId, inode: job.inode });
-        } else if (prefix) {
+        } else if (digests) {
           stored.push({
             target: { fileId: p.fileId, paths: 1, deviceId: p.deviceId, ...job },
-            prefix,
-            sha256: sha256 ?? undefined,
+            ...digests,
           });
-          if (p.kind === 'update' && !sha256) {
+          if (p.kind === 'update' && !digests.sha256) {
             prefixOnly.push({ deviceId: p.deviceId, fileId: p.fileId, job });
-            prefixes.push(prefix);
+            prefixes.push(digests);
           }
         }
         written++;
@@ -362,7 +359,7 @@ export class WalkHasher {
       reads.forEach((once, i) => {
         if (!once) return;
         prefixOnly.push({ deviceId: rows[i]!.deviceId, fileId: ids[i]!, job: once.job });
-        prefixes.push(once.prefix);
+        prefixes.push(once.digests);
       });
     }
     if (stored.length > 0 || read.length > 0 || failed.length > 0)

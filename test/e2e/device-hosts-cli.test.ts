@@ -63,8 +63,8 @@ describe('devices as hosts see them (CLI, SQLite)', () => {
     const bare = before.identity.replace(/@n1$/, '');
     lite.exec(`DROP TABLE device_mounts; DROP TABLE scan_hosts; DELETE FROM hosts;`);
     lite.prepare('UPDATE devices SET identity = ?').run(bare);
-    const version = MIGRATIONS.findIndex((m) =>
-      m.includes('CREATE TABLE IF NOT EXISTS device_mounts'),
+    const version = MIGRATIONS.findIndex(
+      (m) => typeof m === 'string' && m.includes('CREATE TABLE IF NOT EXISTS device_mounts'),
     );
     expect(version).toBeGreaterThan(0);
     lite.pragma(`user_version = ${version}`);

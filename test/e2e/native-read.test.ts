@@ -1,8 +1,9 @@
 /**
  * The hashing workers' native read (native/read.cc, src/scan/hash-native.ts) against the node:fs
  * read (src/scan/hash-file.ts): the same jobs on the same real tree, hashed once with the addon
- * and once with HASHALL_NATIVE=0, must give exactly the same statuses, digests, byte counts and
- * error texts — for files of every size around the prefix and whole-read limits, empty files,
+ * and once with HASHALL_NATIVE=0, must give exactly the same statuses, digests (the suffix's
+ * included), byte counts and error texts — for files of every size around the prefix and
+ * whole-read limits, empty files,
  * files changed, removed or replaced (FIFO, symlink, directory) after their job was made, names
  * the kernel refuses, a path long enough to need PathReach, and (as an unprivileged user) an unreadable file.
  */
@@ -36,6 +37,7 @@ interface Result {
   status: number;
   bytesRead: number;
   prefix: string | null;
+  suffix: string | null;
   sha256: string | null;
   error: string | null;
 }
@@ -155,8 +157,18 @@ describe('native read path', () => {
       expect(pre.status).toBe(0);
       expect(pre.prefix).toBe(sha(data.subarray(0, 4096)));
       expect(pre.sha256).toBe(data.length <= 65536 ? sha(data) : null);
+      // Past the whole-read limit, the last 4 KiB too (hash-job.ts SUFFIX_BYTES): read by
+      // position, counted as read by a prefix read.
+      const suffix = data.length > 65536 ? sha(data.subarray(data.length - 4096)) : null;
+      expect(pre.suffix).toBe(suffix);
+      expect(pre.bytesRead).toBe(
+        data.length <= 65536 ? data.length : 4096 + (suffix === null ? 0 : 4096),
+      );
       const full = native.stages.full[index]!;
       expect(full.sha256).toBe(sha(data));
+      expect(full.suffix).toBe(suffix);
+      // A whole read counts each byte once: the suffix's were read in the stream already.
+      expect(full.bytesRead).toBe(data.length);
       // Both digests come from one running hash (the prefix's a copy taken mid-stream).
       expect(full.prefix).toBe(sha(data.subarray(0, 4096)));
     }

@@ -474,7 +474,9 @@ describe('stored group totals and device usage', () => {
     const devicesBefore = run(['devices'], cat);
     // Back to the schema before the stored totals: their tables and triggers gone.
     const db = new Database(cat);
-    const ours = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE IF NOT EXISTS group_totals'));
+    const ours = MIGRATIONS.findIndex(
+      (m) => typeof m === 'string' && m.includes('CREATE TABLE IF NOT EXISTS group_totals'),
+    );
     expect(ours).toBeGreaterThan(0);
     for (const t of ['group', 'usage'])
       for (const op of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER files_${t}_${op}`);

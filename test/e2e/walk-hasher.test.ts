@@ -104,7 +104,7 @@ describe('WalkHasher', () => {
   });
 
   it('hashes a size once a second inode has it, the first by row id; a file changed meanwhile gets a row without hashes and is not retried', async () => {
-    const big = 'z'.repeat(100_000); // > the whole-read limit: prefix only
+    const big = 'z'.repeat(100_000); // > the whole-read limit: prefix (and suffix) only
     const files: Record<string, string> = {
       'first.bin': big,
       'second.bin': big,
@@ -157,7 +157,8 @@ describe('WalkHasher', () => {
     } finally {
       await pools.close();
     }
-    expect(seen).toEqual({ read: 4096 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
+    // Each big file's first and last 4 KiB (hash-job.ts SUFFIX_BYTES), the small ones whole.
+    expect(seen).toEqual({ read: 8192 * 2 + 4 * 2 + 0, hashed: 4, changed: 1, errors: [] });
     const rows = new Map(
       (cat.db.prepare('SELECT name, prefix_hash, sha256 FROM files').all() as Row[]).map((r) => [
         r.name.toString(),
@@ -180,11 +181,11 @@ describe('WalkHasher', () => {
   });
 
   it.each(['goes on', 'is stopped'] as const)(
-    'reads two new inodes whose size and prefix agree whole while the walk %s, and every later one; not one whose prefix differs',
+    'reads two new inodes whose size, prefix and suffix agree whole while the walk %s, and every later one; not one whose prefix or suffix differs',
     async (walk) => {
       const sub = join(dir, `pairs-${walk.replace(' ', '-')}`);
       mkdirSync(sub);
-      // Past the whole-read limit: prefix only at first.
+      // Past the whole-read limit: prefix and suffix only at first.
       const SIZE = 100_000;
       const big = 'z'.repeat(SIZE);
       const files: Record<string, string> = {
@@ -192,7 +193,8 @@ describe('WalkHasher', () => {
         'b.bin': big,
         'c.bin': big,
         'd.bin': `q${big.slice(1)}`, // another prefix
-        'e.bin': `${big.slice(0, -1)}w`, // the same prefix, other content
+        'e.bin': `${big.slice(0, -1)}w`, // the same prefix, another suffix
+        'f.bin': `${big.slice(0, SIZE / 2)}m${big.slice(SIZE / 2 + 1)}`, // the same edges, other content
       };
       for (const [n, c] of Object.entries(files)) writeFileSync(join(sub, n), c);
       const c2 = openCatalog(join(sub, 'c.db'));
@@ -231,7 +233,7 @@ describe('WalkHasher', () => {
           // As the walk does between listings: the workers start, the prefixes come back.
           await hasher.wait();
           while (!hasher.hasResults()) await new Promise((r) => setTimeout(r, 5));
-          expect(await hasher.apply()).toBe(5); // a's prefix by row id, four rows inserted
+          expect(await hasher.apply()).toBe(6); // a's prefix by row id, five rows inserted
         });
         // The prefixes are written; the pairs they make are read whole next, as root-scan.ts
         // does at the end of the walk (during it, at each listing).
@@ -241,12 +243,12 @@ describe('WalkHasher', () => {
               sha256: Buffer | null;
             }
           ).sha256?.toString('hex') ?? null;
-        expect(Object.keys(files).map(sha)).toEqual([null, null, null, null, null]);
+        expect(Object.keys(files).map(sha)).toEqual([null, null, null, null, null, null]);
         expect(hasher.hasQueued()).toBe(true);
         const digest = (c: string) => createHash('sha256').update(c).digest('hex');
         if (walk === 'is stopped') {
           // Ctrl-C. While the walk goes on, full reads go one batch at a time: a went as soon
-          // as it was queued, b, c and e wait. The batch at the workers is written; those not
+          // as it was queued, b, c and f wait. The batch at the workers is written; those not
           // yet sent are dropped, and the next scan's full stage finds them.
           stop = true;
           await port.unitOfWork(async () => {
@@ -254,14 +256,14 @@ describe('WalkHasher', () => {
             expect(await hasher.apply()).toBe(1);
           });
           expect(hasher.hasQueued()).toBe(false);
-          expect(Object.keys(files).map(sha)).toEqual([digest(big), null, null, null, null]);
-          expect(seen.read).toBe(5 * 4096 + SIZE);
+          expect(Object.keys(files).map(sha)).toEqual([digest(big), null, null, null, null, null]);
+          expect(seen.read).toBe(6 * 8192 + SIZE);
           expect((await port.hashing.prepareJobs('full')).jobs).toBe(3);
           return;
         }
         await port.unitOfWork(async () => {
           await hasher.finish();
-          expect(await hasher.apply()).toBe(4); // a, b, c and e read whole
+          expect(await hasher.apply()).toBe(4); // a, b, c and f read whole
         });
         expect(hasher.hasQueued()).toBe(false);
         expect(Object.keys(files).map(sha)).toEqual([
@@ -269,10 +271,12 @@ describe('WalkHasher', () => {
           digest(big),
           digest(big),
           null,
-          digest(files['e.bin']!),
+          null,
+          digest(files['f.bin']!),
         ]);
-        // Each file counted once; its bytes as read: five prefixes, then four whole files.
-        expect(seen).toEqual({ read: 5 * 4096 + 4 * SIZE, hashed: 5, changed: 0, errors: [] });
+        // Each file counted once; its bytes as read: six prefixes and suffixes, then four whole
+        // files (e, whose end differs, never).
+        expect(seen).toEqual({ read: 6 * 8192 + 4 * SIZE, hashed: 6, changed: 0, errors: [] });
         // Nothing is left to the stages after the walk.
         expect((await port.hashing.prepareJobs('prefix')).jobs).toBe(0);
         expect((await port.hashing.prepareJobs('full')).jobs).toBe(0);
@@ -290,7 +294,7 @@ describe('WalkHasher', () => {
       a1: 'same-size-1', // a1 and later/a2: one inode
       b: 'same-size-2', // b's size makes a a candidate
       c1: 'C'.repeat(SIZE), // c1 and later/c2: one inode, read for its prefix
-      d: `${'C'.repeat(SIZE - 1)}d`, // c's size and prefix, other content
+      d: `${'C'.repeat(SIZE / 2)}d${'C'.repeat(SIZE / 2 - 1)}`, // c's size and edges, other content
       e1: 'changes!', // e1 and e2: one inode, changed before it is read
       f: 'other-8b',
     };
@@ -339,8 +343,8 @@ describe('WalkHasher', () => {
       });
       const row = (n: string) =>
         c3.db
-          .prepare('SELECT prefix_hash, sha256 FROM files WHERE name = ?')
-          .get(Buffer.from(n)) as Row;
+          .prepare('SELECT prefix_hash, suffix_hash, sha256 FROM files WHERE name = ?')
+          .get(Buffer.from(n)) as Row & { suffix_hash: Buffer | null };
       const hex = (b: Buffer | null) => b?.toString('hex') ?? null;
       const digest = (c: string) => createHash('sha256').update(c).digest('hex');
       const prefixOf = (c: string) => digest(c.slice(0, 4096));
@@ -348,10 +352,13 @@ describe('WalkHasher', () => {
       for (const n of ['a1', 'a2']) expect(hex(row(n).sha256)).toBe(digest(files.a1!));
       expect(hex(row('b').sha256)).toBe(digest(files.b!));
       // c read for its prefix only; its full read, paired with d's, is the full stage's.
+      // c2, met after c's read, is inserted with c's packed digests, its suffix's included.
       for (const n of ['c1', 'c2', 'd']) {
         expect(hex(row(n).prefix_hash)).toBe(prefixOf(files.c1!));
+        expect(hex(row(n).suffix_hash)).toBe(digest(files.c1!.slice(-4096)));
         expect(row(n).sha256).toBeNull();
       }
+      for (const n of ['a1', 'a2', 'b']) expect(row(n).suffix_hash).toBeNull();
       // e changed under its read: no hashes, not reported here; the stages after the walk
       // read it (by any of its paths) and report it.
       for (const n of ['e1', 'e2']) expect(row(n).prefix_hash).toBeNull();

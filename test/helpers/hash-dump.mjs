@@ -20,7 +20,13 @@ const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8')).map((j) => ({
 }));
 const st = nativeStatus();
 const out = {
-  reader: st.kind === 'loaded' && typeof st.addon.readFiles === 'function' ? 'native' : 'js',
+  // Native only with the suffix read (readFilesVersion 2): an older binary leaves those jobs to JS.
+  reader:
+    st.kind === 'loaded' &&
+    typeof st.addon.readFiles === 'function' &&
+    st.addon.readFilesVersion >= 2
+      ? 'native'
+      : 'js',
   stages: {},
 };
 const pool = new HashPool(1);
@@ -32,6 +38,7 @@ for (const stage of ['prefix', 'full']) {
     status: r.status[i],
     bytesRead: r.bytesRead[i],
     prefix: r.status[i] === 0 ? hex(r.prefix, i) : null,
+    suffix: r.status[i] === 0 && r.hasSuffix[i] ? hex(r.suffix, i) : null,
     sha256: r.status[i] === 0 && r.hasSha256[i] ? hex(r.sha256, i) : null,
     error: r.errors[i] ?? null,
   }));

@@ -61,7 +61,7 @@ export interface CatalogDump {
 const DUMP_DIRS = `SELECT d.path, d.status, p.path AS parent FROM dirs d LEFT JOIN dirs p ON p.id = d.parent_id
                     ORDER BY d.path`;
 const DUMP_FILES = `SELECT d.path AS dir, f.name, f.inode, f.nlink, f.size, f.mtime_ns, f.ctime_ns, f.mode,
-                           f.uid, f.gid, f.blocks, f.prefix_hash, f.sha256, f.status,
+                           f.uid, f.gid, f.blocks, f.prefix_hash, f.suffix_hash, f.sha256, f.status,
                            f.deleted_scan IS NULL AS live
                       FROM files f JOIN dirs d ON d.id = f.dir_id ORDER BY d.path, f.name`;
 

@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { SCHEMA_VERSION } from '../../src/catalog/migrations.js';
 import { openCatalog } from '../../src/catalog/open.js';
 import type { DB } from '../../src/catalog/open.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
@@ -98,7 +99,7 @@ describe('the listing fingerprint trigger', () => {
     await old.close();
     const again = openCatalog(path);
     try {
-      expect(again.db.pragma('user_version', { simple: true })).toBe(19);
+      expect(again.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(triggerSql(again.db)).toBe(fresh);
       behaves(again.db);
     } finally {

@@ -17,7 +17,7 @@
  * per row.
  */
 import type pg from 'pg';
-import type { NewFileRow } from '../scan-port.js';
+import type { NewFileRow, ReadDigests } from '../scan-port.js';
 import { byteaArray, int8Array } from './binary-array.js';
 import { BinaryCopy, copyInto } from './copy-rows.js';
 
@@ -81,6 +81,7 @@ export class RowColumns {
   readonly gid: number[] = [];
   readonly blocks: number[] = [];
   readonly prefix: (Buffer | null)[] = [];
+  readonly suffix: (Buffer | null)[] = [];
   readonly sha256: (Buffer | null)[] = [];
 
   get length(): number {
@@ -105,6 +106,7 @@ export class RowColumns {
     this.gid.push(m.gid);
     this.blocks.push(m.blocks);
     this.prefix.push(row.hashes?.prefix ?? null);
+    this.suffix.push(row.hashes?.suffix ?? null);
     this.sha256.push(row.hashes?.sha256 ?? null);
   }
 }
@@ -147,11 +149,7 @@ export class FileRowBuffer {
    * Give a buffered row its hashes, if it is still buffered and has the hashed identity;
    * false otherwise (the caller updates the written row).
    */
-  setHashes(
-    fileId: number,
-    id: BufferedIdentity,
-    hashes: { readonly prefix: Buffer; readonly sha256: Buffer | undefined },
-  ): boolean {
+  setHashes(fileId: number, id: BufferedIdentity, hashes: ReadDigests): boolean {
     const i = this.byId.get(fileId);
     if (i === undefined) return false;
     const r = this.rows;
@@ -164,6 +162,7 @@ export class FileRowBuffer {
     )
       return false;
     r.prefix[i] = hashes.prefix;
+    r.suffix[i] = hashes.suffix ?? r.suffix[i] ?? null;
     r.sha256[i] = hashes.sha256 ?? r.sha256[i] ?? null;
     return true;
   }
@@ -230,27 +229,29 @@ export class FileRowBuffer {
 }
 
 const INSERT = `INSERT INTO files (id, device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode,
-                                   uid, gid, blocks, prefix_hash, sha256, status, first_seen_scan,
-                                   changed_scan)`;
+                                   uid, gid, blocks, prefix_hash, suffix_hash, sha256, status,
+                                   first_seen_scan, changed_scan)`;
 const FROM_ROWS = `SELECT id, device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-         blocks, prefix_hash, sha256, 'active', scan_id, scan_id
+         blocks, prefix_hash, suffix_hash, sha256, 'active', scan_id, scan_id
     FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::int8[],
                 $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[],
-                $13::int8[], $14::bytea[], $15::bytea[], $16::int8[])
+                $13::int8[], $14::bytea[], $15::bytea[], $16::bytea[], $17::int8[])
          WITH ORDINALITY AS n(id, device_id, dir_id, name, inode, nlink, size, mtime_ns,
-                              ctime_ns, mode, uid, gid, blocks, prefix_hash, sha256, scan_id, ord)
+                              ctime_ns, mode, uid, gid, blocks, prefix_hash, suffix_hash, sha256,
+                              scan_id, ord)
    ORDER BY ord`;
 
 /** The rows a plain insert sends by COPY (copy-rows.ts): fourteen int8 columns, then bytes. */
 const COPY_TARGET = `files (id, device_id, dir_id, inode, nlink, size, mtime_ns, ctime_ns, mode, uid, gid,
-                           blocks, first_seen_scan, changed_scan, name, prefix_hash, sha256, status)`;
+                           blocks, first_seen_scan, changed_scan, name, prefix_hash, suffix_hash, sha256,
+                           status)`;
 const ACTIVE = Buffer.from('active');
 
 /** The rows at `at` as COPY_TARGET's binary COPY data. */
 function copyData(r: RowColumns, at: readonly number[]): Buffer {
   const c = new BinaryCopy(at.length * 300);
   for (const i of at) {
-    c.row(18);
+    c.row(19);
     c.int8(r.ids[i]!);
     c.int8(r.deviceIds[i]!);
     c.int8(r.dirIds[i]!);
@@ -267,6 +268,7 @@ function copyData(r: RowColumns, at: readonly number[]): Buffer {
     c.int8(r.scanIds[i]!);
     c.bytes(r.names[i]!);
     c.bytes(r.prefix[i] ?? null);
+    c.bytes(r.suffix[i] ?? null);
     c.bytes(r.sha256[i] ?? null);
     c.bytes(ACTIVE);
   }
@@ -293,6 +295,7 @@ function rowParams(r: RowColumns, at: readonly number[]): Buffer[] {
     ints(r.gid),
     ints(r.blocks),
     bytes(r.prefix),
+    bytes(r.suffix),
     bytes(r.sha256),
     ints(r.scanIds),
   ];

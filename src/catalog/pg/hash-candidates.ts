@@ -13,6 +13,7 @@
  * FEW + 1 (an index-only scan of files_prefix_only), and the form chosen by the count.
  */
 import type pg from 'pg';
+import { SUFFIXES_AGREE } from '../hashing.js';
 
 /** Up to this many prefix-only rows, each is probed by itself. */
 export const FEW_PREFIX_ONLY = 256;
@@ -24,10 +25,10 @@ export const SIZE_COLLISION = `EXISTS (SELECT 1 FROM files g WHERE g.status = 'a
 /** How the full stage's collision is planned (see the header). */
 export type PrefixCollisionForm = 'probe' | 'join';
 
-/** A row `f` whose size and prefix some other inode has (the full stage). */
+/** A row `f` whose size, prefix and suffix some other inode has (the full stage). */
 export function prefixCollision(form: PrefixCollisionForm): string {
   return `EXISTS (SELECT 1 FROM files g WHERE g.status = 'active' AND g.size = f.size
-                    AND g.prefix_hash = f.prefix_hash
+                    AND g.prefix_hash = f.prefix_hash AND ${SUFFIXES_AGREE}
                     AND (g.device_id != f.device_id OR g.inode != f.inode)
                   ${form === 'probe' ? 'OFFSET 0' : ''})`;
 }

@@ -6,15 +6,11 @@
  * (binary-array.ts), whatever the number of results.
  */
 import type pg from 'pg';
-import type { HashTarget, InodeRef } from '../hashing.js';
+import type { HashResults, InodeRef } from '../hashing.js';
 import { byteaArray, int8Array } from './binary-array.js';
 
 /** A hash result to store (HashResults['stored'] of ../hashing.ts). */
-export interface StoredHash {
-  readonly target: HashTarget;
-  readonly prefix: Buffer;
-  readonly sha256: Buffer | undefined;
-}
+export type StoredHash = HashResults['stored'][number];
 
 /**
  * Where results land: `row`, the row of `target.fileId` (already resolved; an inode with one
@@ -45,21 +41,23 @@ export async function writeHashes(
   const byRow = match === 'row';
   await client.query(
     `WITH found AS MATERIALIZED (
-       SELECT g.id, h.prefix, h.sha256
-         FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                     $7::int8[]${byRow ? ', $8::int8[]' : ''})
-              AS h(prefix, sha256, device_id, inode, size, mtime_ns, ctime_ns${byRow ? ', file_id' : ''})
+       SELECT g.id, h.prefix, h.suffix, h.sha256
+         FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::int8[],
+                     $7::int8[], $8::int8[]${byRow ? ', $9::int8[]' : ''})
+              AS h(prefix, suffix, sha256, device_id, inode, size, mtime_ns, ctime_ns${byRow ? ', file_id' : ''})
         CROSS JOIN LATERAL (
           SELECT g.id FROM files g
            WHERE ${byRow ? 'g.id = h.file_id AND ' : ''}g.device_id = h.device_id AND g.inode = h.inode
              AND g.size = h.size AND g.mtime_ns = h.mtime_ns AND g.ctime_ns = h.ctime_ns
              AND g.status <> 'deleted'
           OFFSET 0) AS g)
-     UPDATE files f SET prefix_hash = found.prefix, sha256 = coalesce(found.sha256, f.sha256)
+     UPDATE files f SET prefix_hash = found.prefix, suffix_hash = coalesce(found.suffix, f.suffix_hash),
+                        sha256 = coalesce(found.sha256, f.sha256)
        FROM found
       WHERE f.id = ANY(ARRAY(SELECT id FROM found)) AND f.id = found.id`,
     [
       byteaArray(list.map((s) => s.prefix)),
+      byteaArray(list.map((s) => s.suffix ?? null)),
       byteaArray(list.map((s) => s.sha256 ?? null)),
       int8Array(list.map((s) => s.target.deviceId)),
       int8Array(list.map((s) => s.target.inode)),

@@ -379,6 +379,24 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX files_unhashed ON files(size, device_id, inode)
     WHERE status = 'active' AND prefix_hash IS NULL;
   `,
+  // 11 (issue 14; SQLite migration 20): the suffix digest of a file past 64 KiB. NULL on an
+  // older catalog's rows, which pair on size and prefix as before (../hashing.ts SUFFIXES_AGREE).
+  // A new nullable column without a default: no table rewrite. file_paths shows every column
+  // of files, as SQLite's `f.*` does by itself; PostgreSQL fixed its `f.*` when the view was
+  // made, so the view is replaced with the column added last, which keeps its grants (a role
+  // with only SELECT on it: README "Several hosts") where dropping it would not.
+  `
+  ALTER TABLE files ADD COLUMN IF NOT EXISTS suffix_hash bytea;
+  CREATE OR REPLACE VIEW file_paths AS
+    SELECT f.id, f.device_id, f.dir_id, f.name, f.inode, f.nlink, f.size, f.mtime_ns, f.ctime_ns,
+           f.mode, f.uid, f.gid, f.prefix_hash, f.sha256, f.status, f.first_seen_scan,
+           f.changed_scan, f.deleted_scan, f.blocks,
+           CASE WHEN d.path = '\\x2f'::bytea THEN '\\x2f'::bytea || f.name
+                ELSE d.path || '\\x2f'::bytea || f.name END AS path,
+           d.last_listed_scan AS last_seen_scan,
+           f.suffix_hash
+      FROM files f JOIN dirs d ON d.id = f.dir_id;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -128,6 +128,7 @@ async function mergeFiles(
           SET inode = l.inode, nlink = l.nlink, size = l.size, mtime_ns = l.mtime_ns,
               ctime_ns = l.ctime_ns, mode = l.mode, uid = l.uid, gid = l.gid, blocks = l.blocks,
               prefix_hash = CASE WHEN e.same THEN f.prefix_hash END,
+              suffix_hash = CASE WHEN e.same THEN f.suffix_hash END,
               sha256 = CASE WHEN e.same THEN f.sha256 END,
               status = 'active', changed_scan = $2, deleted_scan = NULL
          FROM e JOIN l ON l.ord = e.ord
@@ -315,9 +316,11 @@ export async function pgScanTree(client: pg.Client, scanId: number): Promise<Sca
       const moved = await client.query(
         `UPDATE files AS n
             SET prefix_hash = coalesce(n.prefix_hash, o.prefix_hash),
+                suffix_hash = coalesce(n.suffix_hash, o.suffix_hash),
                 sha256 = coalesce(n.sha256, o.sha256)
            FROM (SELECT f.device_id, f.inode, f.size, f.mtime_ns,
                         (array_agg(f.prefix_hash ORDER BY f.prefix_hash DESC NULLS LAST))[1] AS prefix_hash,
+                        (array_agg(f.suffix_hash ORDER BY f.suffix_hash DESC NULLS LAST))[1] AS suffix_hash,
                         (array_agg(f.sha256 ORDER BY f.sha256 DESC NULLS LAST))[1] AS sha256
                    FROM pg_temp.gone_files g JOIN files f ON f.id = g.file_id
                   WHERE f.status = 'active'

@@ -17,7 +17,7 @@
  * so nothing is written outside the transaction.
  */
 import type pg from 'pg';
-import type { InodeRef } from '../hashing.js';
+import type { InodeRef, ReadDigests } from '../hashing.js';
 import type { NewFileRow } from '../scan-port.js';
 import { claimDevices } from './dirty-devices.js';
 import { writeDirRows, type BufferedDir, type DirRemap } from './dir-rows.js';
@@ -156,11 +156,7 @@ export class WriteBehind {
   }
 
   /** Give a still-buffered row its hashes (see FileRowBuffer.setHashes). */
-  setHashes(
-    fileId: number,
-    id: BufferedIdentity,
-    hashes: { readonly prefix: Buffer; readonly sha256: Buffer | undefined },
-  ): boolean {
+  setHashes(fileId: number, id: BufferedIdentity, hashes: ReadDigests): boolean {
     return this.files.setHashes(fileId, id, hashes);
   }
 
