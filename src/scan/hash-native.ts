@@ -17,7 +17,6 @@ import {
   HashStatus,
   PREFIX_BYTES,
   SUFFIX_BYTES,
-  WHOLE_READ_MAX,
   hasSuffixDigest,
   type HashBatchMessage,
   type HashResultMessage,
@@ -53,20 +52,19 @@ export function hashBatchNative(
     const pathLen = batch.pathEnds[i]! - (i === 0 ? 0 : batch.pathEnds[i - 1]!);
     const size = batch.meta[i * 4 + 1]!;
     if (pathLen >= SHORT_PATH_LIMIT || size < 0n) continue;
-    if (hasSuffixDigest(size)) {
-      if (!native.suffixes) continue;
-      suffixAt[i] = Number(size) - SUFFIX_BYTES;
-    }
     // Read whole: as hash-file.ts decides; past WHOLE_READ_MAX such a file is streamed there.
-    if (batch.full || size <= BigInt(WHOLE_READ_MAX)) {
-      if (size > BigInt(WHOLE_READ_MAX)) continue;
+    if (batch.full || !hasSuffixDigest(size)) {
+      if (hasSuffixDigest(size)) continue;
       whole[i] = 1;
       // As hash-file.ts: one byte past the size, so that a file that grew reads as changed.
       limits[i] = Number(size) + 1;
       expected[i] = Number(size);
     } else {
+      // A prefix read, of a file past WHOLE_READ_MAX: its suffix too, where this binary can.
+      if (!native.suffixes) continue;
       limits[i] = PREFIX_BYTES;
-      expected[i] = Math.min(Number(size), PREFIX_BYTES);
+      expected[i] = PREFIX_BYTES;
+      suffixAt[i] = Number(size) - SUFFIX_BYTES;
     }
   }
   const r = native.readFiles({

@@ -23,6 +23,9 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeTree, tempDir } from '../helpers/fs.js';
+import { nativeStatus } from '../../src/fs/native.js';
+import { emptyResult, encodeBatch } from '../../src/scan/hash-job.js';
+import { hashBatchNative } from '../../src/scan/hash-native.js';
 
 const DUMP = fileURLToPath(new URL('../helpers/hash-dump.mjs', import.meta.url));
 
@@ -209,5 +212,38 @@ describe('native read path', () => {
       error: 'EACCES (permission denied)',
     });
     expect(native.stages.prefix[1]).toMatchObject({ status: 0, sha256: sha('public') });
+  });
+
+  it('leaves the prefix reads that need a suffix to node:fs where the binary cannot read one', (ctx) => {
+    const st = nativeStatus();
+    const readFiles = st.kind === 'loaded' ? st.addon.readFiles?.bind(st.addon) : undefined;
+    if (!readFiles) {
+      const why = 'the native addon (with readFiles) did not load';
+      if (process.env.HASHALL_REQUIRE_NATIVE === '1') throw new Error(why);
+      console.warn(`skipping: ${why} (npm run build:native)`);
+      return ctx.skip(why);
+    }
+    const small = join(dir, 'old-small');
+    const big = join(dir, 'old-big');
+    writeFileSync(small, 'x'.repeat(1000));
+    writeFileSync(big, 'y'.repeat(100_000));
+    const jobs = [small, big].map((p) => {
+      const st = lstatSync(p, { bigint: true });
+      return {
+        path: Buffer.from(p),
+        inode: BigInt.asIntN(64, st.ino),
+        size: st.size,
+        mtimeNs: st.mtimeNs,
+        ctimeNs: st.ctimeNs,
+      };
+    });
+    for (const suffixes of [false, true]) {
+      const batch = encodeBatch(1, false, jobs);
+      const out = emptyResult(1, 2);
+      const done = hashBatchNative({ readFiles, suffixes }, batch, out);
+      // The small file is read whole either way; the big one only by a binary with suffixes.
+      expect([...done]).toEqual([1, suffixes ? 1 : 0]);
+      expect([...out.hasSuffix]).toEqual([0, suffixes ? 1 : 0]);
+    }
   });
 });
