@@ -55,8 +55,29 @@ struct Result {
   uint32_t bytesRead = 0;
 };
 
-// Reads one file into `out` (which it resizes to the bytes read) and, when suffixAt >= 0, the
-// suffixBytes from that offset into `tail` (hash-file.ts: a file past WHOLE_READ_MAX).
+// Reads up to `limit` bytes into `buf`, resized to what was read: from the file's offset, or
+// from `at` when at >= 0. Returns 0, or the errno of the read that failed.
+int readInto(int fd, std::vector<uint8_t> &buf, uint32_t limit, int64_t at) {
+  buf.resize(limit);
+  uint32_t got = 0;
+  int err = 0;
+  while (got < limit) {
+    ssize_t n = at >= 0 ? pread(fd, buf.data() + got, limit - got, at + got)
+                        : read(fd, buf.data() + got, limit - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) break;
+    got += static_cast<uint32_t>(n);
+  }
+  buf.resize(got);
+  return err;
+}
+
+// Reads one file into `out` and, when suffixAt >= 0, the suffixBytes from that offset into
+// `tail` (hash-file.ts: a prefix read of a file past WHOLE_READ_MAX).
 Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t expected,
                int64_t suffixAt, uint32_t suffixBytes, std::vector<uint8_t> &out,
                std::vector<uint8_t> &tail) {
@@ -79,60 +100,33 @@ Result readOne(const char *path, const Identity &want, uint32_t limit, uint32_t 
     return r;
   }
   struct stat st;
-  auto fail = [&](uint8_t sys) {
+  auto fail = [&](uint8_t sys, int err) {
     r.status = S_ERROR;
-    r.err = errno;
+    r.err = err;
     r.syscall = sys;
   };
   if (fstat(fd, &st) != 0) {
-    fail(SYS_FSTAT);
+    fail(SYS_FSTAT, errno);
   } else if (!sameIdentity(st, want)) {
     r.status = S_CHANGED;
   } else {
-    out.resize(limit);
-    uint32_t got = 0;
-    bool failed = false;
-    while (got < limit) {
-      ssize_t n = read(fd, out.data() + got, limit - got);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail(SYS_READ);
-        failed = true;
-        break;
-      }
-      if (n == 0) break;
-      got += static_cast<uint32_t>(n);
-    }
-    out.resize(got);
-    r.bytesRead = got;
-    bool complete = got == expected;
-    if (!failed && complete && suffixAt >= 0) {
+    int err = readInto(fd, out, limit, -1);
+    r.bytesRead = static_cast<uint32_t>(out.size());
+    bool complete = err == 0 && out.size() == expected;
+    if (complete && suffixAt >= 0) {
       // The end, by position, as hash-file.ts reads it.
-      tail.resize(suffixBytes);
-      uint32_t end = 0;
-      while (end < suffixBytes) {
-        ssize_t n = pread(fd, tail.data() + end, suffixBytes - end, suffixAt + end);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          fail(SYS_READ);
-          failed = true;
-          break;
-        }
-        if (n == 0) break;
-        end += static_cast<uint32_t>(n);
-      }
-      tail.resize(end);
-      r.bytesRead += end;
-      complete = end == suffixBytes;
+      err = readInto(fd, tail, suffixBytes, suffixAt);
+      r.bytesRead += static_cast<uint32_t>(tail.size());
+      complete = err == 0 && tail.size() == suffixBytes;
     }
-    if (!failed) {
-      if (!complete) {
-        r.status = S_CHANGED;
-      } else if (fstat(fd, &st) != 0) {
-        fail(SYS_FSTAT);
-      } else {
-        r.status = sameIdentity(st, want) ? S_OK : S_CHANGED;
-      }
+    if (err != 0) {
+      fail(SYS_READ, err);
+    } else if (!complete) {
+      r.status = S_CHANGED;
+    } else if (fstat(fd, &st) != 0) {
+      fail(SYS_FSTAT, errno);
+    } else {
+      r.status = sameIdentity(st, want) ? S_OK : S_CHANGED;
     }
   }
   close(fd);
