@@ -85,7 +85,13 @@ export function hashFile(job: HashJob, full: boolean, buf: Buffer, reach: PathRe
     // counted its bytes already.
     let suffix: Buffer | undefined;
     if (hasSuffixDigest(job.size)) {
-      const n = readSync(fd, buf, 0, SUFFIX_BYTES, size - SUFFIX_BYTES);
+      // A network filesystem may return fewer bytes than asked before the end: read on.
+      let n = 0;
+      while (n < SUFFIX_BYTES) {
+        const k = readSync(fd, buf, n, SUFFIX_BYTES - n, size - SUFFIX_BYTES + n);
+        if (k === 0) break;
+        n += k;
+      }
       if (!whole) bytesRead += n;
       if (n !== SUFFIX_BYTES) return { status: HashStatus.Changed, bytesRead };
       suffix = createHash('sha256').update(buf.subarray(0, n)).digest();
