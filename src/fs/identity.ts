@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { qualifyIdentity } from '../device-identity.js';
 import type { MountEntry } from './mountinfo.js';
+import { superblockUuid } from './superblock.js';
 
 export interface FsIdentity {
   /**
@@ -45,17 +46,23 @@ function deviceNumbersOf(path: string): { major: number; minor: number } | undef
 }
 
 /**
- * UUID of a block device, read from the device itself: `blkid -p` probes the superblock and
- * bypasses libblkid's cache (/run/blkid/blkid.tab), which answers from memory for about 2 s
+ * UUID of a block device, read from the device itself: its superblock, in-process, for ext2/3/4,
+ * XFS and btrfs (./superblock.ts), `blkid -p` for any other type; both probe the device and
+ * bypass libblkid's cache (/run/blkid/blkid.tab), which answers from memory for about 2 s
  * after a probe: a loop device re-attached to another image and scanned at once was given the
  * previous filesystem's UUID, and its files two devices' rows after the next scan. udev's
  * by-uuid links lag the same way. Both are used only when the device cannot be read (an
  * unprivileged user): the links first, then the cached blkid answer.
  */
-function blockUuid(source: string): string | undefined {
+function blockUuid(source: string, fsType: string): string | undefined {
   if (!source.startsWith('/dev/')) return undefined;
-  const probed = run('blkid', ['-p', '-o', 'value', '-s', 'UUID', source]);
-  if (probed) return probed;
+  const read = superblockUuid(source, fsType);
+  if (read.kind === 'uuid') return read.uuid;
+  // `blkid -p` would open the same device and fail the same way: one program fewer.
+  if (read.kind !== 'unreadable') {
+    const probed = run('blkid', ['-p', '-o', 'value', '-s', 'UUID', source]);
+    if (probed) return probed;
+  }
   const byUuid = '/dev/disk/by-uuid';
   const target = deviceNumbersOf(source);
   if (target && existsSync(byUuid)) {
@@ -133,11 +140,11 @@ function computeIdentity(m: MountEntry): FsIdentity {
     if (guid && /^\d+$/.test(guid)) return { identity: `zfs:${guid}`, stable: true, fsType };
   }
   if (fsType === 'btrfs') {
-    const uuid = blockUuid(m.source);
+    const uuid = blockUuid(m.source, fsType);
     const subvol = optionValue(m.superOptions, 'subvolid');
     if (uuid) return { identity: `btrfs:${uuid}:subvol:${subvol ?? '5'}`, stable: true, fsType };
   }
-  const uuid = blockUuid(m.source);
+  const uuid = blockUuid(m.source, fsType);
   if (uuid) return { identity: `uuid:${uuid}`, stable: true, fsType };
   return { identity: `dev:${m.major}:${m.minor}`, stable: false, fsType };
 }

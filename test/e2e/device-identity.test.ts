@@ -4,7 +4,14 @@
  * was registered with the previous filesystem's UUID, and the next scan registered a second
  * device, leaving every file with two active rows. Needs root (losetup, mount).
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashall } from '../helpers/cli.js';
@@ -15,11 +22,13 @@ import {
   detachLoop,
   makeImage,
   mountDevice,
+  mountImage,
   mountLoop,
   requireMounts,
   sh,
   unmount,
   unmountAll,
+  type ImageFs,
 } from '../helpers/mounts.js';
 
 interface Dev {
@@ -88,5 +97,80 @@ describe('device identity of a re-attached loop device', () => {
     expect(hashall(['scan', mnt, '--catalog', cat, '--quiet']).code).toBe(0);
     expect(devicesOf(cat)).toHaveLength(2);
     expect(countRows(cat)).toBe(6);
+  });
+});
+
+describe('device identity read from the superblock', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('hashall-superblock-id-');
+  });
+  afterAll(() => {
+    unmountAll();
+    removeTree(dir);
+  });
+
+  // A `blkid` first on PATH that notes each run, then runs the real one: a scan of these
+  // filesystems reads their UUID itself (src/fs/superblock.ts) and starts no program for it.
+  function blkidShim(): { env: Record<string, string>; runs: () => string[] } {
+    const bin = join(dir, 'bin');
+    const log = join(dir, 'blkid.log');
+    mkdirSync(bin, { recursive: true });
+    const real = sh('sh', ['-c', 'command -v blkid']).trim();
+    writeFileSync(join(bin, 'blkid'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`);
+    chmodSync(join(bin, 'blkid'), 0o755);
+    writeFileSync(log, '');
+    return {
+      env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+      runs: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []),
+    };
+  }
+
+  it.for(['ext4', 'xfs', 'btrfs'] as ImageFs[])(
+    'a scan of %s names the device as blkid -p does, without running blkid',
+    (fs, ctx) => {
+      requireMounts(ctx);
+      const mnt = join(dir, `${fs}.mnt`);
+      mountImage(join(dir, `${fs}.img`), mnt, fs, 320);
+      writeFileSync(join(mnt, 'a.txt'), 'same');
+      writeFileSync(join(mnt, 'b.txt'), 'same');
+      const source = sh('findmnt', ['-n', '-o', 'SOURCE', '--target', mnt]).trim();
+      const uuid = sh('blkid', ['-p', '-o', 'value', '-s', 'UUID', source]).trim();
+      expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+      const shim = blkidShim();
+      const cat = join(dir, `${fs}.db`);
+      const r = hashall(['scan', mnt, '--catalog', cat, '--quiet'], { env: shim.env });
+      expect(r.code).toBe(0);
+      const want = fs === 'btrfs' ? `btrfs:${uuid}:subvol:5` : `uuid:${uuid}`;
+      expect(devicesOf(cat).map((d) => d.identity)).toEqual([want]);
+      expect(shim.runs()).toEqual([]);
+    },
+  );
+
+  it("a device this user cannot read: no probe is started, blkid's cache names it (as nobody)", (ctx) => {
+    requireMounts(ctx);
+    const mnt = join(dir, 'nobody.mnt');
+    mountImage(join(dir, 'nobody.img'), mnt, 'ext4', 32);
+    const tree = join(mnt, 't');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'a.txt'), 'same');
+    const source = sh('findmnt', ['-n', '-o', 'SOURCE', '--target', mnt]).trim();
+    const uuid = sh('blkid', ['-p', '-o', 'value', '-s', 'UUID', source]).trim();
+    sh('blkid', [source]); // what the cache (/run/blkid/blkid.tab) then holds for it
+    const shim = blkidShim();
+    const catDir = join(dir, 'nobody-cat');
+    mkdirSync(catDir);
+    sh('chown', ['-R', '65534:65534', tree, catDir]);
+    sh('chmod', ['755', dir, mnt, join(dir, 'bin')]);
+    sh('chmod', ['666', join(dir, 'blkid.log')]);
+    const cat = join(catDir, 'c.db');
+    const r = hashall(['scan', tree, '--catalog', cat, '--quiet'], {
+      env: shim.env,
+      asUser: { uid: 65534, gid: 65534 },
+    });
+    expect(r.code).toBe(0);
+    // The device node is root's: the superblock read fails, and so would `blkid -p`.
+    expect(shim.runs().filter((line) => line.startsWith('-p'))).toEqual([]);
+    expect(devicesOf(cat).map((d) => d.identity)).toEqual([`uuid:${uuid}`]);
   });
 });
