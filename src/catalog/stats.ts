@@ -11,6 +11,8 @@ export interface CatalogStats {
   readonly allocatedBytes: number;
   readonly emptyFiles: number;
   readonly prefixHashed: number;
+  /** Files whose last 4 KiB were digested too (a prefix read of a file past 64 KiB). */
+  readonly suffixHashed: number;
   readonly fullHashed: number;
   /** Directories at or below a scanned root (each once, however many roots overlap). */
   readonly dirs: number;
@@ -31,6 +33,7 @@ export function catalogStats(db: DB): CatalogStats {
                                                 GROUP BY device_id, inode)) AS allocated_bytes,
          (SELECT count(*) FROM files WHERE status = 'active' AND size = 0) AS empty_files,
          (SELECT count(*) FROM files WHERE status = 'active' AND prefix_hash IS NOT NULL) AS prefix_hashed,
+         (SELECT count(*) FROM files WHERE status = 'active' AND suffix_hash IS NOT NULL) AS suffix_hashed,
          (SELECT count(*) FROM files WHERE status = 'active' AND sha256 IS NOT NULL) AS full_hashed,
          -- Directories a scan listed, or found in a listing (one it could not read): not the
          -- ancestors of a root, which are rows only to give paths their parents.
@@ -49,6 +52,7 @@ export function catalogStats(db: DB): CatalogStats {
     allocatedBytes: r.allocated_bytes!,
     emptyFiles: r.empty_files!,
     prefixHashed: r.prefix_hashed!,
+    suffixHashed: r.suffix_hashed!,
     fullHashed: r.full_hashed!,
     dirs: r.dirs!,
     scans: r.scans!,

@@ -127,6 +127,15 @@ describe.each(CLI_BACKENDS)('suffix digests on $name', (b: CliBackend) => {
       expect(got[0]!.suffix!.equals(got[1]!.suffix!)).toBe(false);
       expect(got[2]!.sha256!.equals(got[3]!.sha256!)).toBe(true);
       expect(await hardlinkSaving(b, cat)).toBe(MiB + SMALL);
+      // `stats` counts them: six prefixes, four suffixes (the small pair has none), four whole.
+      const stats = hashall(['stats', '--catalog', cat, '--json']).json<Record<string, number>>();
+      expect(stats).toMatchObject({
+        prefix_hashed_files: 6,
+        suffix_hashed_files: 4,
+        sha256_files: 4,
+      });
+      const text = hashall(['stats', '--catalog', cat]).stdout;
+      expect(text).toContain('6 prefix (100.0%), 4 with the last 4 KiB (66.7%), 4 SHA-256 (66.7%)');
       // An unchanged rescan reads nothing.
       expect(scan(cat, tree)).toMatchObject({ hashed_files: 0, hashed_bytes: 0, pending: 0 });
     },

@@ -24,6 +24,7 @@ async function catalogStats(client: pg.Client): Promise<CatalogStats> {
                                               GROUP BY device_id, inode) i) AS allocated_bytes,
        (SELECT count(*) FROM files WHERE status = 'active' AND size = 0) AS empty_files,
        (SELECT count(*) FROM files WHERE status = 'active' AND prefix_hash IS NOT NULL) AS prefix_hashed,
+       (SELECT count(*) FROM files WHERE status = 'active' AND suffix_hash IS NOT NULL) AS suffix_hashed,
        (SELECT count(*) FROM files WHERE status = 'active' AND sha256 IS NOT NULL) AS full_hashed,
        -- Directories a scan listed, or found in a listing (as ../stats.ts).
        (SELECT count(*) FROM dirs d LEFT JOIN dirs p ON p.id = d.parent_id
@@ -42,6 +43,7 @@ async function catalogStats(client: pg.Client): Promise<CatalogStats> {
     allocatedBytes: n('allocated_bytes'),
     emptyFiles: n('empty_files'),
     prefixHashed: n('prefix_hashed'),
+    suffixHashed: n('suffix_hashed'),
     fullHashed: n('full_hashed'),
     dirs: n('dirs'),
     scans: n('scans'),
