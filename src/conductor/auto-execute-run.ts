@@ -124,7 +124,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
           );
         }
         scan = await runScan(catalog, {
-          roots: roots.roots.map((r) => r.toString()),
+          roots: roots.roots,
           exclude: req.rescan.exclude,
           oneFileSystem: req.rescan.oneFileSystem,
           shouldStop: req.shouldStop,

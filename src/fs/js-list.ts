@@ -161,6 +161,11 @@ function fingerprintOf(dir: DirIdentity, entries: readonly JsEntry[]): Buffer {
 export class JsDirLister implements DirLister {
   readonly kind = 'js';
   private readonly startCwd: string;
+  /**
+   * The working directory the walk came from, held open: process.cwd() decodes its path as
+   * UTF-8, so a directory named in other bytes could not be returned to by its path.
+   */
+  private startFd: number | undefined;
 
   constructor() {
     let cwd = '/';
@@ -170,6 +175,12 @@ export class JsDirLister implements DirLister {
       // the working directory was deleted: come back to '/'
     }
     this.startCwd = cwd;
+    try {
+      this.startFd = openSync('.', constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch {
+      // deleted, or not readable (search permission only): its path will do
+      this.startFd = undefined;
+    }
   }
 
   list(path: Buffer, expect: DirIdentity): DirRead {
@@ -206,6 +217,14 @@ export class JsDirLister implements DirLister {
   }
 
   close(): void {
-    process.chdir(this.startCwd);
+    try {
+      process.chdir(this.startFd === undefined ? this.startCwd : `/proc/self/fd/${this.startFd}`);
+    } catch {
+      // Gone meanwhile: the walk used absolute paths only, and nothing after it needs the
+      // directory it started in.
+    } finally {
+      if (this.startFd !== undefined) closeSync(this.startFd);
+      this.startFd = undefined;
+    }
   }
 }

@@ -2,6 +2,7 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { UserError, describeErrno } from '../errors.js';
 import { findMount, isPseudoFs, type MountEntry } from '../fs/mountinfo.js';
+import { displayPath } from '../paths.js';
 
 export interface ResolvedRoot {
   readonly abs: Buffer;
@@ -10,10 +11,20 @@ export interface ResolvedRoot {
   readonly mount: MountEntry;
 }
 
-export function resolveRoot(root: string, mounts: readonly MountEntry[]): ResolvedRoot {
+/**
+ * `root` as given (a command-line argument) or as the catalog recorded it (bytes: a root that
+ * `auto-execute --rescan` scans again may be named in any bytes).
+ */
+export function resolveRoot(given: string | Buffer, mounts: readonly MountEntry[]): ResolvedRoot {
+  const root = typeof given === 'string' ? given : displayPath(given);
   let abs: Buffer;
   try {
-    abs = realpathSync(Buffer.from(root), { encoding: 'buffer' });
+    // realpath(3) on the bytes. The JS realpathSync decodes the working directory as UTF-8 (a
+    // relative root such as `.` inside a directory named in Latin-1 was "not found") and a
+    // Buffer path too.
+    abs = realpathSync.native(typeof given === 'string' ? Buffer.from(given) : given, {
+      encoding: 'buffer',
+    });
   } catch (err) {
     throw new UserError(`cannot scan ${root}: ${describeErrno(err)}; check the path`);
   }

@@ -5,7 +5,8 @@ import type { PruneKind, SkipKind } from './walker.js';
 export type HashMode = 'candidates' | 'all';
 
 export interface ScanOptions {
-  readonly roots: readonly string[];
+  /** As given on the command line, or as the catalog recorded them (bytes). */
+  readonly roots: readonly (string | Buffer)[];
   readonly oneFileSystem?: boolean;
   readonly exclude?: readonly string[];
   readonly hash?: HashMode;

@@ -223,6 +223,69 @@ describe('names', () => {
     expect(new Set(Object.values(groups).map((g) => ino(join(tree, g[0]!)))).size).toBe(3);
   });
 
+  it('a root given as "." inside a directory named in Latin-1: scanned by both walks, rescanned by auto-execute', () => {
+    const dir = workDir();
+    const cat = join(dir, 'c.db');
+    // /…/café in Latin-1: 0xE9 alone is not UTF-8. Node cannot take such a working directory
+    // as a string, so a shell goes there (printf's octal escape) and runs the command.
+    const raw = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]);
+    mkdirSync(raw);
+    const file = (name: string) => Buffer.concat([raw, Buffer.from(`/${name}`)]);
+    writeFileSync(file('a.txt'), 'the same bytes\n');
+    writeFileSync(file('b.txt'), 'the same bytes\n');
+    const inRaw = (env: Record<string, string>, ...args: string[]) => {
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          'cd "$(printf \'%s/caf\\351\' "$DIR")" && exec "$@"',
+          'sh',
+          process.execPath,
+          CLI,
+          ...args,
+        ],
+        { encoding: 'utf8', env: { ...process.env, ...env, DIR: dir, HASHALL_CATALOG: '' } },
+      );
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    // Both walks: the JS one works from inside each directory and returns to where it started.
+    for (const native of ['1', '0']) {
+      const c = native === '1' ? cat : join(dir, 'js-walk.db');
+      const scan = inRaw({ HASHALL_NATIVE: native }, 'scan', '.', '--catalog', c, '--json');
+      expect(scan.code, scan.stderr).toBe(0);
+      expect((JSON.parse(scan.stdout) as ScanJson).files).toBe(2);
+      expect(activePathSet(c)).toEqual(
+        new Set([file('a.txt'), file('b.txt')].map((p) => p.toString('latin1'))),
+      );
+    }
+    // The same directory named as an argument, in its bytes (printf again: Node's spawn takes
+    // arguments as strings).
+    const named = spawnSync(
+      'sh',
+      [
+        '-c',
+        'exec "$0" "$1" scan "$(printf \'%s/caf\\351\' "$DIR")" --catalog "$2" --json',
+        process.execPath,
+        CLI,
+        join(dir, 'named.db'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, DIR: dir, HASHALL_CATALOG: '' } },
+    );
+    expect(named.status, named.stderr).toBe(0);
+    expect(activePathSet(join(dir, 'named.db'))).toEqual(activePathSet(cat));
+    // The recorded root is those bytes: a rescan finds it where it is, not "gone".
+    writeFileSync(file('c.txt'), 'the same bytes\n');
+    const auto = run(
+      ['conductor', 'auto-execute', '--device', dir, '--rescan', '--min-savings', '1TB'],
+      cat,
+    );
+    expect(auto.code, auto.stderr).toBe(0);
+    const doc = auto.json<{ rescan: ScanJson & { new: number }; missing_roots: unknown[] }>();
+    expect(doc.missing_roots).toEqual([]);
+    expect(doc.rescan.files).toBe(3);
+    expect(doc.rescan.new).toBe(1);
+  });
+
   it('duplicates only deeper than PATH_MAX: hashed while the walk is down there, nothing lost', () => {
     const dir = workDir();
     const tree = join(dir, 'tree');

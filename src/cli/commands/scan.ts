@@ -5,6 +5,7 @@ import { describeRecovery, recoverBeforeScan, type RunEvent } from '../../conduc
 import { recoveryEventText } from '../render/recovery.js';
 import { displayPath } from '../../display-path.js';
 import { jsonPath } from '../../paths.js';
+import { argBytes } from '../raw-argv.js';
 import { runScan, type HashMode, type ScanSummary } from '../../scan/scanner.js';
 import { withGlobals, open, printJson, say, warn, type GlobalOptions } from '../context.js';
 import { countOf, formatBytes, formatCount } from '../../format.js';
@@ -159,7 +160,8 @@ export function registerScan(program: Command): void {
     let summary: ScanSummary;
     try {
       summary = await runScan(catalog, {
-        roots,
+        // The bytes typed: a root named in Latin-1 reaches Node as U+FFFD (src/cli/raw-argv.ts).
+        roots: roots.map(argBytes),
         oneFileSystem: opts.oneFileSystem ?? false,
         exclude: opts.exclude,
         hash: opts.hash,
