@@ -4,21 +4,35 @@
  * an entered device, boundaries the mount table does not explain).
  */
 import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { isPseudoFs, mountAt, type MountEntry } from '../fs/mountinfo.js';
 import { joinPath } from '../paths.js';
 import type { PendingDir, WalkHooks, WalkOptions } from './walker.js';
 
-/** btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). */
+/**
+ * btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). The
+ * directory goes to `btrfs` as its file descriptor 3, named `/proc/self/fd/3`: an argument is a
+ * string, which cannot carry a name that is not UTF-8 (such a subvolume was reported unreadable
+ * and skipped).
+ */
 function btrfsRootId(abs: Buffer): string | undefined {
+  let fd: number;
   try {
-    const out = execFileSync('btrfs', ['inspect-internal', 'rootid', abs.toString('utf8')], {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const out = execFileSync('btrfs', ['inspect-internal', 'rootid', '/proc/self/fd/3'], {
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'ignore', fd],
       timeout: 10_000,
     }).trim();
     return /^\d+$/.test(out) ? out : undefined;
   } catch {
     return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

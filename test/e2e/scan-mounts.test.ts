@@ -148,12 +148,18 @@ describe('scans across filesystems', () => {
     writeTree(mnt, { 'a.txt': 'same', 'b.txt': 'same' });
     sh('btrfs', ['subvolume', 'create', join(mnt, 'sv')]);
     writeFileSync(join(mnt, 'sv', 'c.txt'), 'same');
+    // A second one named in Latin-1 (0xE9 alone is not UTF-8): its id is read as well.
+    const latin1 = Buffer.concat([Buffer.from(join(mnt, 'sv')), Buffer.from([0xe9])]);
+    sh('sh', ['-c', 'btrfs subvolume create "$(printf \'%s/sv\\351\' "$1")"', 'sh', mnt]);
+    writeFileSync(Buffer.concat([latin1, Buffer.from('/d.txt')]), 'same');
     const cat = join(dir, 'bt.db');
     const s = scanJson(cat, mnt);
-    expect(s.files).toBe(3);
+    expect(s.errors).toEqual([]);
+    expect(s.files).toBe(4);
     const devs = devicesOf(cat);
     expect(devs.map((d) => d.identity).sort()).toEqual([
       expect.stringMatching(/^btrfs:[0-9a-f-]{36}:subvol:256$/),
+      expect.stringMatching(/^btrfs:[0-9a-f-]{36}:subvol:257$/),
       expect.stringMatching(/^btrfs:[0-9a-f-]{36}:subvol:5$/),
     ]);
   });
