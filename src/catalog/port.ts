@@ -21,6 +21,11 @@ import type { QueryCatalog } from './query-port.js';
 import type { HostCatalog } from './host-port.js';
 import type { DeviceMountCatalog } from './device-mount-port.js';
 
+export interface OwnFiles {
+  readonly dir: string;
+  readonly names: readonly string[];
+}
+
 export interface Catalog
   extends ScanCatalog, PlanCatalog, ExecuteCatalog, QueryCatalog, HostCatalog, DeviceMountCatalog {
   /** Where the catalog is, for messages: a file path (a database URL never shows a password). */
@@ -30,6 +35,13 @@ export interface Catalog
    * this catalog's logs apart from another's in the same directory ('' for the default one).
    */
   readonly runLogs: { readonly dir: string; readonly tag: string };
+  /**
+   * The files the catalog itself keeps on this machine: a SQLite catalog's database and the
+   * files SQLite keeps beside it (WAL, shared memory, rollback journal), by directory and
+   * names; none for PostgreSQL. A scan never catalogues them: they change while it runs, and a
+   * plan must never offer to replace the live catalog with a link to a copy of it.
+   */
+  readonly ownFiles: OwnFiles | undefined;
   /**
    * fn as one write transaction: committed when its promise resolves, rolled back when it
    * rejects. Called inside another unit of work, it joins that one.

@@ -4,7 +4,7 @@
  * resolve at once (port.ts says why the port is asynchronous all the same).
  */
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Catalog } from './port.js';
 import { defaultCatalogPath } from './location.js';
 import type { DB } from './open.js';
@@ -61,6 +61,10 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
     path,
     location: path,
     runLogs: runLogsBeside(path),
+    ownFiles: {
+      dir: dirname(path),
+      names: ['', '-wal', '-shm', '-journal'].map((suffix) => basename(path) + suffix),
+    },
     ...scanOps(db, checkpointer),
     ...planOps(db),
     ...executeOps(db, checkpointer),

@@ -5,11 +5,13 @@ import type { HostIdentity } from '../fs/host.js';
 import type { MountEntry } from '../fs/mountinfo.js';
 import type { ExcludeMatcher } from './exclude.js';
 import type { LazyHashPool } from './hash-pool.js';
+import type { OwnFilesHere } from './own-files.js';
 import type { ScanOptions, ScanProgress, ScanSummary } from './summary.js';
 import type { WalkHasher } from './walk-hasher.js';
 
 /** The catalog as a scan uses it: the scan concern and units of work, no handle. */
-export type ScanPort = Pick<Catalog, keyof ScanCatalog | 'unitOfWork'>;
+export type ScanPort = Pick<Catalog, keyof ScanCatalog | 'unitOfWork'> &
+  Partial<Pick<Catalog, 'ownFiles'>>;
 
 export interface ScanContext {
   readonly catalog: ScanPort;
@@ -27,4 +29,5 @@ export interface ScanContext {
   readonly hasher: WalkHasher;
   readonly mounts: readonly MountEntry[];
   readonly isExcluded: ExcludeMatcher | undefined;
+  readonly ownFiles: OwnFilesHere | undefined;
 }

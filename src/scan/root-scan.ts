@@ -147,6 +147,7 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
         oneFileSystem: opts.oneFileSystem ?? false,
         mounts,
         isExcluded: ctx.isExcluded,
+        ...(ctx.ownFiles ? { ownFiles: ctx.ownFiles } : {}),
         shouldStop,
       },
     }));

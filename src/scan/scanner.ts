@@ -15,6 +15,7 @@ import { hashRemaining } from './hash-stages.js';
 import { closeKilledScans } from './killed-scans.js';
 import { scanRoot } from './root-scan.js';
 import { resolveRoot } from './roots.js';
+import { ownFilesHere } from './own-files.js';
 import { emptyProgress, emptySummary, type ScanOptions, type ScanSummary } from './summary.js';
 import { WalkHasher } from './walk-hasher.js';
 
@@ -85,6 +86,7 @@ export async function runScan(port: ScanPort, opts: ScanOptions): Promise<ScanSu
       hasher,
       mounts,
       isExcluded,
+      ownFiles: ownFilesHere(port.ownFiles),
     };
     for (const root of roots) {
       if (shouldStop()) break;

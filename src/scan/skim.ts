@@ -17,7 +17,8 @@
 import type { EntryKind, EntryStat, ListingView } from '../fs/dir-list.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
 
-export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
+/** Entries never opened: by type, and the catalog's own files (./own-files.ts). */
+export type SkipKind = 'symlink' | 'fifo' | 'socket' | 'device' | 'other' | 'catalog';
 
 export function skipKind(kind: EntryKind): SkipKind {
   switch (kind) {

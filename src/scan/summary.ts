@@ -81,7 +81,7 @@ export function emptySummary(): ScanSummary {
     hashedFiles: 0,
     hashedBytes: 0,
     hashChanged: 0,
-    skipped: { symlink: 0, fifo: 0, socket: 0, device: 0, other: 0 },
+    skipped: { symlink: 0, fifo: 0, socket: 0, device: 0, other: 0, catalog: 0 },
     pruned: { excluded: 0, other_filesystem: 0, pseudo_filesystem: 0, bind_mount: 0 },
     errors: [],
     errorCount: 0,

@@ -13,6 +13,7 @@ import { failpointDelayMs } from '../failpoint.js';
 import { byteKey, joinPath, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
 import { skimListing, skipKind, type SkipKind } from './skim.js';
+import type { OwnFilesHere } from './own-files.js';
 
 export interface DeviceContext {
   readonly deviceId: number;
@@ -93,6 +94,8 @@ export interface WalkOptions {
   readonly mounts: readonly MountEntry[];
   /** true when the entry (path relative to the root, its name) is excluded. */
   readonly isExcluded?: (rel: Buffer, name: Buffer, isDir: boolean) => boolean;
+  /** The catalog's own files, never catalogued (./own-files.ts). */
+  readonly ownFiles?: OwnFilesHere;
   readonly shouldStop: () => boolean;
 }
 
@@ -225,10 +228,13 @@ export async function walk({
         );
         continue;
       }
+      // The directory the catalog's own files are in: decoded every time, they skipped.
+      const own = opts.ownFiles;
+      const ownHere = own !== undefined && dir.stDev === own.stDev && dir.ino === own.ino;
       // A directory the catalog holds as it is listed: counted and walked on, not decoded.
       const fp = read.fingerprint;
       const knownId =
-        fp && !opts.isExcluded && hooks.unchanged
+        fp && !opts.isExcluded && !ownHere && hooks.unchanged
           ? hooks.knownListing?.({ device: dir.device, fsPath: dir.fsPath, fingerprint: fp })
           : undefined;
       const skimmed =
@@ -272,6 +278,11 @@ export async function walk({
         if (isOurTempLink(name)) {
           // A link a running (or killed) execute made: transient, never catalogued.
           kept.push(name);
+          continue;
+        }
+        if (ownHere && own.names.has(byteKey(name))) {
+          // Not listed, so a row an older scan made of it is marked deleted at the end.
+          hooks.skip('catalog');
           continue;
         }
         // The entry's full path, made only when needed: for most files it never is, and making
@@ -340,7 +351,8 @@ export async function walk({
         files,
         subdirs,
         kept,
-        fingerprint: kept.length === 0 ? read.fingerprint : undefined,
+        // Not stored where entries were left out: the next scan must decode the directory again.
+        fingerprint: kept.length === 0 && !ownHere ? read.fingerprint : undefined,
       });
       const pause = hooks.afterListing?.();
       if (pause) await pause;

@@ -377,7 +377,7 @@ describe('entry types', () => {
     expect(r.signal).toBeNull();
     expect(r.code, r.stderr).toBe(0);
     const s = r.json<ScanJson>();
-    expect(s.skipped).toEqual({ symlink: 0, fifo: 0, socket: 1, device: 2, other: 0 });
+    expect(s.skipped).toEqual({ symlink: 0, fifo: 0, socket: 1, device: 2, other: 0, catalog: 0 });
     expect(s.files).toBe(2);
     expect(s.errors).toEqual([]);
     expect(activePathSet(cat)).toEqual(

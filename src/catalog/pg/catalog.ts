@@ -38,6 +38,8 @@ export async function openPgPort(url: string): Promise<Catalog> {
   return {
     location,
     runLogs: runLogsFor(location),
+    // The database is the server's: nothing of it lies in the trees this host scans.
+    ownFiles: undefined,
     // A first scan's fold counts the device usage on a second connection (./stored-totals.ts);
     // the schema is this program's already, so that one only connects.
     ...pgScanOps(client, async () => (await connectPg(url)).client),

@@ -67,7 +67,11 @@ export function scanJson(s: ScanSummary): unknown {
 }
 
 /** The noun of each kind of entry a scan never opens ('device' alone would read as a filesystem). */
-const SKIP_NOUN: Record<string, string> = { device: 'device node', other: 'other entry' };
+const SKIP_NOUN: Record<string, string> = {
+  device: 'device node',
+  other: 'other entry',
+  catalog: 'catalog file',
+};
 
 function render(s: ScanSummary, st: Style): string {
   const skipped = Object.entries(s.skipped)
