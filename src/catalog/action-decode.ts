@@ -2,9 +2,8 @@
  * What a stored plan and action mean, decoded once at the catalog's edge. Pure: no database
  * here, so code outside src/catalog may use it (the layer rule allows this module's values).
  */
-import type { ActionRow } from './actions.js';
 import type { PlanRow } from './plans.js';
-import type { ActionType } from './plan-types.js';
+import type { ActionRow, ActionType } from './plan-types.js';
 
 /**
  * How a plan replaces its duplicates. Stored in the plan's options (absent in plans made before

@@ -4,40 +4,11 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { decodeAction, type PlanAction, type ReplaceMode } from './action-decode.js';
-import type { DB } from './open.js';
-import type { ActionType, PlannedAction } from './plan-types.js';
+import type { DB } from './db.js';
+import type { ActionRow, ActionStatus, ActionType, PlannedAction } from './plan-types.js';
+
+export type { ActionRow, ActionStatus } from './plan-types.js';
 import { stmt } from './stmt.js';
-
-export type ActionStatus = 'pending' | 'executed' | 'noop' | 'failed' | 'skipped';
-
-export interface ActionRow {
-  readonly id: number;
-  readonly planId: number;
-  readonly groupNo: number;
-  readonly type: ActionType;
-  readonly deviceId: number;
-  readonly groupHash: Buffer | null;
-  readonly size: number;
-  readonly sourceDeviceId: number;
-  readonly sourcePath: Buffer;
-  readonly targetPath: Buffer;
-  readonly sourceInode: bigint;
-  readonly sourceMtimeNs: bigint;
-  readonly sourceCtimeNs: bigint;
-  readonly targetInode: bigint;
-  readonly targetMtimeNs: bigint;
-  readonly targetCtimeNs: bigint;
-  readonly targetNlink: number;
-  readonly bytes: number;
-  readonly keepRule: string | null;
-  readonly reason: string | null;
-  readonly status: ActionStatus;
-  readonly error: string | null;
-  /** The target's catalog row when the plan was made (undefined in plans made before). */
-  readonly targetFileId: number | undefined;
-  /** What `conductor undo` did to this action (null before any undo; see catalog/undo.ts). */
-  readonly undoStatus?: 'undone' | 'left' | 'failed' | null;
-}
 
 /** Actions per INSERT statement, largest first: each size is one prepared statement. */
 const ACTION_CHUNKS = [64, 16, 4, 1] as const;

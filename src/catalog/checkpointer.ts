@@ -16,7 +16,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { CheckpointAsk, CheckpointFailure } from './checkpoint-worker.js';
 
 /** SQLite's default: a checkpoint once the log holds 1,000 pages (4 MiB). */

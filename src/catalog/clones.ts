@@ -1,6 +1,6 @@
 /** Catalog bookkeeping of reflink actions: the journaled clone inode, rows, bytes shared. */
 import type { BigIntStats } from 'node:fs';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { fileIdByPath } from './replacement.js';
 import { stmt } from './stmt.js';
 

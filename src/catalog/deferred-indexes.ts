@@ -17,7 +17,7 @@
  * off a `scan --hash all` of the reference tree (README "Performance").
  */
 import { availableParallelism } from 'node:os';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 /**
  * Defer only below this many file rows: building the indexes afterwards costs in proportion

@@ -1,7 +1,7 @@
 /** `device_mounts` on SQLite: the DeviceMountCatalog concern (device-mount-port.ts). */
 import { legacyIdentity } from '../device-identity.js';
-import type { DB } from './open.js';
-import type { DeviceRow, DeviceSighting } from './devices.js';
+import type { DB } from './db.js';
+import type { DeviceRow, DeviceSighting } from './device-types.js';
 import {
   placeDevice,
   type DeviceMount,

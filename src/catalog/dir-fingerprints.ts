@@ -12,7 +12,7 @@
  * that other writer left, as a directory the scan did not list.
  */
 import { descendantRange } from './tree.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 import { ROOT_PATH } from '../paths.js';
 

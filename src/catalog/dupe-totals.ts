@@ -6,8 +6,8 @@
  * bounds and scopes keep only some rows of a key, and cross-device groups span keys: those
  * listings group the rows (dupes.ts). PostgreSQL does the same (pg/query-dupes.ts).
  */
-import type { DB } from './open.js';
-import type { DupeRowFilter } from './dupes.js';
+import type { DB } from './db.js';
+import type { DupeRowFilter } from './dupe-filter.js';
 import { dirtiness, storedTotalsSelect } from './group-totals.js';
 
 export const dupesFromStoredTotals = (f: DupeRowFilter): boolean =>

@@ -5,25 +5,13 @@
  * a page at a time; each group's paths come from the files_hashed index. Memory is that of a
  * page and one group, however large the catalog.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
 import { dupesFromStoredTotals, prepareStoredDupeGroups } from './dupe-totals.js';
+import type { DupeRowFilter } from './dupe-filter.js';
 
-/** Which rows may form groups (all of it is SQL: no row is read only to be dropped). */
-export interface DupeRowFilter {
-  /** One device only (`--device`). */
-  readonly deviceId?: number | undefined;
-  /** Groups span filesystems (`--cross-device`); otherwise one group per device and content. */
-  readonly crossDevice: boolean;
-  /** Rows limited to temp.scope_dirs (prepared by the caller). */
-  readonly scoped: boolean;
-  readonly minSize?: number | undefined;
-  readonly maxSize?: number | undefined;
-  /** mtime_ns bounds: since inclusive, before exclusive. */
-  readonly mtimeSince?: bigint | undefined;
-  readonly mtimeBefore?: bigint | undefined;
-}
+export type { DupeRowFilter } from './dupe-filter.js';
 
 export interface DupeGroupKey {
   readonly rowId: number;

@@ -10,7 +10,7 @@
  * settling of one journaled action by recovery.
  */
 import { type PlanAction, type ReplaceMode, replaceMode } from './action-decode.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { listDevices, type DeviceRow } from './devices.js';
 import {
   actionCounts,

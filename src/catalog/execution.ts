@@ -7,7 +7,7 @@
  * trip per call, not one per file.
  */
 import type { BigIntStats } from 'node:fs';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { ActionRow } from './actions.js';
 import { setActionOutcome } from './actions.js';
 import { journalDone, journalIntent, type JournalRow } from './journal.js';

@@ -3,7 +3,7 @@
  * (conductor/lock.ts decides whether a holder is stale). Two runs whose devices are disjoint
  * both proceed; one that needs a device another live run holds is refused.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 export interface LockHolder {

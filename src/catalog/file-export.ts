@@ -3,7 +3,7 @@
  * index order (device, directory path, name): the query walks the dirs index and, per
  * directory, the files index, so SQLite never sorts or buffers the whole catalog.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 export interface ExportFileRow {
   readonly deviceId: number;

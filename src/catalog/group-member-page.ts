@@ -9,7 +9,7 @@
  * JOIN keeps the page's groups the outer loop, each one index search
  * (test/unit/group-member-page.test.ts holds both).
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { memberOf, type Member } from './groups.js';
 import { stmt } from './stmt.js';
 

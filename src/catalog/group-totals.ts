@@ -15,7 +15,7 @@
  * marking each key (claimDevice below; on PostgreSQL pg/dirty-devices.ts, whose rules are
  * stricter because its writers run at once), and the triggers mark no key of a listed device.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 import { deviceList } from './usage-query.js';
 

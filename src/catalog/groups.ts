@@ -7,7 +7,7 @@
  * *pinned* when its link count exceeds the links the catalog knows: replacing the known paths
  * would not free its blocks.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { scopeClause } from './scope.js';
 import { stmt } from './stmt.js';
 import { fillSameGroupsFromTotals, type GroupingSource } from './group-totals.js';

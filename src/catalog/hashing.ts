@@ -6,7 +6,7 @@
  * many paths it has. Jobs go through a temporary table so the caller can page through them
  * while writing results on the same connection.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 export type HashStage = 'prefix' | 'full' | 'all';

@@ -1,5 +1,5 @@
 /** The `hosts` table on SQLite: the HostCatalog concern (host-port.ts). */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { HostCatalog, HostRow, HostSighting } from './host-port.js';
 
 interface RawHost {

@@ -1,5 +1,5 @@
 /** The execution journal: an intent per action in flight, so a killed run can be recovered. */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 export interface JournalRow {

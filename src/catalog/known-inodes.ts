@@ -3,7 +3,7 @@
  * Asked once per directory listing (never once per file through the caller), so that a
  * backend across a network pays one round trip per directory.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 /** true when the device has any file row (asked before a scan inserts the device's first row). */

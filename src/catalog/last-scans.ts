@@ -5,7 +5,7 @@
  * scans that root again.
  * The PostgreSQL side is pg/last-scans.ts.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { LastScan, ScanStatus } from './scans.js';
 
 /** What both backends return per row, before the numbers are made numbers. */

@@ -14,7 +14,7 @@
  * - It is only trusted on an active directory (a deleted one that comes back revives its rows).
  */
 import type { Statement } from 'better-sqlite3';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 /** The marker of a directory merged by a scan that has not finished. */
 const MERGING = Buffer.alloc(0);

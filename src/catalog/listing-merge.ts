@@ -10,7 +10,7 @@ import { byteKey } from '../paths.js';
 import { claimDevice } from './group-totals.js';
 import { knownInodes } from './known-inodes.js';
 import type { ListingFingerprints } from './listing-fingerprint.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { FileMeta, MergeOutcome, TreeStore } from './tree.js';
 
 export interface ListedFile {

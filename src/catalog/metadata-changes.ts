@@ -5,7 +5,7 @@
  * A reflink clone keeps the target's own metadata: a reflink plan changes none.
  */
 import { replaceMode } from './action-decode.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { getPlan } from './plans.js';
 import { stmt } from './stmt.js';
 

@@ -3,7 +3,7 @@
  * whose version is above the last one here was written by a newer hashall and is refused.
  * Never edit a migration that has shipped: add the next one.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 export const APPLICATION_ID = 0x48534841; // 'HSHA'
 

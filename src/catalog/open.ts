@@ -3,7 +3,7 @@
  * create it with private permissions, and migrate forward. Every refusal is a UserError
  * (exit 2, one line); nothing is written to a file we refused.
  */
-import type Database from 'better-sqlite3';
+import type { DB } from './db.js';
 import {
   closeSync,
   linkSync,
@@ -23,8 +23,6 @@ import { openDatabase } from './native-handles.js';
 import { readableCopy, walFilesPresent } from './read-only-fs.js';
 import { sqliteCatalog, type SqliteCatalog } from './sqlite.js';
 import { catalogPath } from './location.js';
-
-export type DB = Database.Database;
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 

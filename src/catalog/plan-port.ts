@@ -10,7 +10,6 @@
  * for (`catalog.unitOfWork`), so that a plan is either stored whole or not at all.
  */
 import type { BigIntStats } from 'node:fs';
-import type { DB } from './open.js';
 import type { DeviceRow } from './devices.js';
 import type { Member } from './groups.js';
 import type { ActionStatus, ActionRow } from './actions.js';
@@ -19,7 +18,6 @@ import type { PlanOptions, PlanRow, PlanStatus } from './plans.js';
 import type { ScopeDir, StoredScope } from './scope.js';
 import type { UndoAction, UndoActionStatus, UndoJournalRow } from './undo.js';
 import type { LockHolder } from './executor-lock.js';
-import { planSqlite } from './plan-sqlite.js';
 
 // --- plans -------------------------------------------------------------------------------
 
@@ -227,8 +225,4 @@ export interface PlanCatalog {
   readonly planning: PlanningOps;
   readonly planDevices: PlanDevices;
   readonly undo: UndoRecords;
-}
-
-export function planOps(db: DB): PlanCatalog {
-  return planSqlite(db);
 }

@@ -3,7 +3,7 @@
  * aggregates its summary shows (per device, per group, per status). Nothing here holds a
  * plan's actions in memory: callers iterate.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { toAction, type ActionRow, type RawAction } from './actions.js';
 
 function* mapped(it: IterableIterator<unknown>): Generator<ActionRow, void, undefined> {

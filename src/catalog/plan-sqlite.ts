@@ -3,7 +3,7 @@
  * runs synchronously and answers with a resolved promise; writes that must be atomic run in one
  * transaction here, or join the caller's unit of work.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { findDeviceByAlias, getDeviceByIdentity, listDevices } from './devices.js';
 import {
   contentMembers,

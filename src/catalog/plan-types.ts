@@ -52,3 +52,36 @@ export function planFilters(o: StoredFilterOptions): { filters: FiltersJson; kee
     keepRules: o.keep_rules ?? [o.keep],
   };
 }
+
+/** Where an action stands: planned, done, or why not. */
+export type ActionStatus = 'pending' | 'executed' | 'noop' | 'failed' | 'skipped';
+
+/** An action as the catalog stores it (actions.ts reads and writes it). */
+export interface ActionRow {
+  readonly id: number;
+  readonly planId: number;
+  readonly groupNo: number;
+  readonly type: ActionType;
+  readonly deviceId: number;
+  readonly groupHash: Buffer | null;
+  readonly size: number;
+  readonly sourceDeviceId: number;
+  readonly sourcePath: Buffer;
+  readonly targetPath: Buffer;
+  readonly sourceInode: bigint;
+  readonly sourceMtimeNs: bigint;
+  readonly sourceCtimeNs: bigint;
+  readonly targetInode: bigint;
+  readonly targetMtimeNs: bigint;
+  readonly targetCtimeNs: bigint;
+  readonly targetNlink: number;
+  readonly bytes: number;
+  readonly keepRule: string | null;
+  readonly reason: string | null;
+  readonly status: ActionStatus;
+  readonly error: string | null;
+  /** The target's catalog row when the plan was made (undefined in plans made before). */
+  readonly targetFileId: number | undefined;
+  /** What `conductor undo` did to this action (null before any undo; see catalog/undo.ts). */
+  readonly undoStatus?: 'undone' | 'left' | 'failed' | null;
+}

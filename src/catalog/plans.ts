@@ -3,7 +3,7 @@
  * replacement have files of their own (actions.ts, journal.ts, executor-lock.ts,
  * replacement.ts).
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { FiltersJson } from './plan-types.js';
 import { stmt } from './stmt.js';
 

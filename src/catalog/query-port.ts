@@ -11,7 +11,7 @@
  * before other catalog work starts.
  */
 import { type ReplaceMode, replaceMode } from './action-decode.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { listDevices, type DeviceRow, type DeviceUsage } from './devices.js';
 import { storedDeviceUsage } from './usage-totals.js';
 import {

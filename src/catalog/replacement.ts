@@ -2,7 +2,7 @@
  * The catalog rows after a replacement: the replaced target's row, the link counts and ctimes
  * of the inodes touched, and the ctimes our own changes left (conductor_inode_state).
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { baseName, parentOf } from '../paths.js';
 import { stmt } from './stmt.js';
 

@@ -7,7 +7,7 @@
  * port's `unitOfWork` (port.ts).
  */
 import type { WalCheckpointer } from './checkpointer.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { HostSighting } from './host-port.js';
 import { lastScansPerRootAndHost } from './last-scans.js';
 import {

@@ -1,5 +1,5 @@
 /** Where earlier scans of a filesystem started (auto-execute --rescan scans them again). */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 /** The roots of this device's finished scans, as paths inside the filesystem. */

@@ -1,5 +1,5 @@
 /** The `scans` table: one row per root per `hashall scan` run. */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { HostSighting } from './host-port.js';
 import { registerHost } from './hosts.js';
 

@@ -7,7 +7,7 @@
  * [`/a/b/`, `/a/b0`) (`0` follows `/` in byte order), a range of the dirs(device_id, path)
  * index. Never a LIKE pattern: `_` and `%` are ordinary bytes in a name.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 
 export interface ScopeDir {

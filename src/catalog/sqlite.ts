@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Catalog } from './port.js';
 import { defaultCatalogPath } from './location.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { scanOps } from './scan-port.js';
 import { executeOps } from './execute-port.js';
-import { planOps } from './plan-port.js';
+import { planSqlite } from './plan-sqlite.js';
 import { queryOps } from './query-port.js';
 import { hostOps } from './hosts.js';
 import { deviceMountOps } from './device-mounts.js';
@@ -66,7 +66,7 @@ export function sqliteCatalog(db: DB, path: string): SqliteCatalog {
       names: ['', '-wal', '-shm', '-journal'].map((suffix) => basename(path) + suffix),
     },
     ...scanOps(db, checkpointer),
-    ...planOps(db),
+    ...planSqlite(db),
     ...executeOps(db, checkpointer),
     ...queryOps(db),
     ...hostOps(db),

@@ -1,5 +1,5 @@
 /** Catalog-wide figures for `hashall stats`. */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 export interface CatalogStats {
   readonly devices: number;

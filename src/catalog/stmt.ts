@@ -3,7 +3,7 @@
  * per action; compiling them each time cost more than running them.
  */
 import type { Statement } from 'better-sqlite3';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 const caches = new WeakMap<DB, Map<string, Statement>>();
 

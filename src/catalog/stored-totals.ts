@@ -5,7 +5,7 @@
  */
 import { debugNote } from '../debug-note.js';
 import { failpoint } from '../failpoint.js';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { dirtiness, foldGroupTotals } from './group-totals.js';
 import { countUsageAside } from './usage-aside.js';
 import { foldUsageTotals, storeCountedUsage, usageDirtyDevices } from './usage-totals.js';

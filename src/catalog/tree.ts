@@ -5,7 +5,7 @@
  * longer holds is parked in a temporary table and marked deleted only when the scan finishes;
  * an interrupted or failed scan drops the parked rows, so it marks nothing deleted.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import type { ReadDigests } from './hashing.js';
 import type { Statement } from 'better-sqlite3';
 import { ROOT_PATH, byteKey, parentOf } from '../paths.js';

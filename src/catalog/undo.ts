@@ -4,7 +4,7 @@
  * the plan's undo state, and removing a plan nobody ran.
  */
 import type { BigIntStats } from 'node:fs';
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { type PlanStatus } from './plans.js';
 import { toAction, type ActionRow, type RawAction } from './actions.js';
 import { stmt } from './stmt.js';

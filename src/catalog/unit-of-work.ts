@@ -4,7 +4,7 @@
  * Callers ask for it through the port (`scanWriter(policy)`) and never issue BEGIN or COMMIT;
  * a short unit of work (a page of hash results) is the port's `unitOfWork(fn)` (sqlite.ts).
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 
 /** When a ScanWriter's open transaction is due to commit. */
 export interface CommitPolicy {

@@ -9,7 +9,7 @@
  * devices live; a writer folds them (foldStoredTotals). Unlike the group totals, a dirty device
  * is counted whole: a change costs one pass over that device's rows, at the scan's end.
  */
-import type { DB } from './open.js';
+import type { DB } from './db.js';
 import { stmt } from './stmt.js';
 import { usageWithLastScans, type DeviceUsage } from './devices.js';
 import { deviceList, USAGE_OF, type UsageRow } from './usage-query.js';

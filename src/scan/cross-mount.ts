@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { isPseudoFs, mountAt, type MountEntry } from '../fs/mountinfo.js';
 import { joinPath } from '../paths.js';
-import type { PendingDir, WalkHooks, WalkOptions } from './walker.js';
+import type { PendingDir, WalkHooks, WalkOptions } from './walk-types.js';
 
 /**
  * btrfs subvolume id of a directory (for subvolumes that are not mounted on their own). The

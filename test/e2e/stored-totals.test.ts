@@ -23,7 +23,7 @@ import { MIGRATIONS } from '../../src/catalog/migrations.js';
 import { prepareSameDeviceGroups, sameGroupPage, type GroupKey } from '../../src/catalog/groups.js';
 import { deviceUsage, listDevices } from '../../src/catalog/devices.js';
 import { storedDeviceUsage } from '../../src/catalog/usage-totals.js';
-import type { DB } from '../../src/catalog/open.js';
+import type { DB } from '../../src/catalog/db.js';
 import { queryOps } from '../../src/catalog/query-port.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { foldPgStoredTotals } from '../../src/catalog/pg/stored-totals.js';

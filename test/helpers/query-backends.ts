@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import type pg from 'pg';
 import { openCatalog } from '../../src/catalog/open.js';
-import type { DB } from '../../src/catalog/open.js';
+import type { DB } from '../../src/catalog/db.js';
 import type { Catalog } from '../../src/catalog/port.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';

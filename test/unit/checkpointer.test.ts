@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as CheckpointerMod from '../../src/catalog/checkpointer.js';
-import type { DB } from '../../src/catalog/open.js';
+import type { DB } from '../../src/catalog/db.js';
 import { openCatalog } from '../../src/catalog/open.js';
 import { toMeta } from '../../src/scan/walker.js';
 import { removeTree, tempDir } from '../helpers/fs.js';

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { SCHEMA_VERSION } from '../../src/catalog/migrations.js';
 import { openCatalog } from '../../src/catalog/open.js';
-import type { DB } from '../../src/catalog/open.js';
+import type { DB } from '../../src/catalog/db.js';
 import { removeTree, tempDir } from '../helpers/fs.js';
 
 const dirs: string[] = [];

@@ -10,7 +10,7 @@ import { openCatalog } from '../../src/catalog/open.js';
 import { OWN_CTIMES_SQL } from '../../src/catalog/replacement.js';
 import { UNHASHED_CANDIDATES_SQL } from '../../src/catalog/hashing.js';
 import { DEFERRED_INDEXES } from '../../src/catalog/deferred-indexes.js';
-import type { DB } from '../../src/catalog/open.js';
+import type { DB } from '../../src/catalog/db.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashall-qplan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

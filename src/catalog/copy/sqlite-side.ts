@@ -1,6 +1,6 @@
 /** The SQLite end of a catalog copy (side.ts): a catalog file opened like any command opens it. */
 import type Database from 'better-sqlite3';
-import type { DB } from '../open.js';
+import type { DB } from '../db.js';
 import { openCatalog } from '../open.js';
 import type { ColumnKind, CopyRow, CopySide, CopyValue, TableInfo } from './side.js';
 
