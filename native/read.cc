@@ -1,4 +1,4 @@
-// hashall's native read path (README "Performance"): one synchronous call reads a batch of small
+// hashall's native read path (bench/NOTES.md): one synchronous call reads a batch of small
 // files (or the prefixes of larger ones) for a hashing worker thread, which already runs off the
 // main thread. Per file it does what src/scan/hash-file.ts does, in the same order and with the
 // same verdicts: open without following a link and without blocking, check the identity the

@@ -1,4 +1,4 @@
-// hashall's native directory listing (README "Performance"): one call lists a directory with
+// hashall's native directory listing (bench/NOTES.md): one call lists a directory with
 // getdents64 and stats its entries with statx relative to the directory's own fd, never following
 // a symlink, and returns everything as ONE packed buffer: listDir on the calling thread, the list
 // pool (native/list-pool.cc) on threads of its own ahead of the walk. The layout is decoded by
@@ -257,7 +257,7 @@ namespace {
 
 // listDir(path: Buffer, dev: bigint, ino: bigint): Buffer, on the calling thread. A directory's
 // getdents and statx take microseconds with a warm cache, less than a trip through libuv's
-// thread pool and back (measured in README "Performance"), so the walk calls it directly.
+// thread pool and back (measured in bench/NOTES.md), so the walk calls it directly.
 Napi::Value ListDir(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBigInt() || !info[2].IsBigInt()) {

@@ -14,7 +14,7 @@
  * deferred only when the catalog holds no file row at all: then no device of this scan can
  * have rows whose inodes the walk's move probes ask about (known-inodes.ts), and its keys
  * (inodes in walk order, not creation order) were random inserts too: deferring it took 0.37 s
- * off a `scan --hash all` of the reference tree (README "Performance").
+ * off a `scan --hash all` of the reference tree (bench/NOTES.md).
  */
 import { availableParallelism } from 'node:os';
 import type { DB } from './db.js';
@@ -112,7 +112,7 @@ export function restoreDeferredIndexes(db: DB): number {
   // Each CREATE INDEX sorts every row in runs as large as the page cache, spilled to temp files
   // and merged; helper threads sort the runs side by side while the table is read (SQLite's
   // PRAGMA threads). Only here: each helper holds a run in memory (the 1,000,000-file tree's
-  // build: 3.8 s on one thread, 3.0-3.2 s with 2 helpers on 2 CPUs; README "Performance").
+  // build: 3.8 s on one thread, 3.0-3.2 s with 2 helpers on 2 CPUs; bench/NOTES.md).
   // The runs' size is the page cache's, so the build shrinks the cache to SORT_RUN_KIB: 16 MiB
   // runs left one run for the reference tree's keys (no helper at work) and sorted slower per
   // key on the 1,000,000-file tree (2.4-2.6 s of wall and 3.6-3.8 s of CPU there, against

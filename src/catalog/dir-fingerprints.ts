@@ -1,5 +1,5 @@
 /**
- * A rescan's prefetched fingerprints (README "Performance"): instead of asking the catalog
+ * A rescan's prefetched fingerprints (bench/NOTES.md): instead of asking the catalog
  * about each directory it lists (one statement per directory, one round trip on PostgreSQL),
  * the scan reads the stored fingerprints of every active directory under its root once, a
  * page at a time, compares each listing with them in memory, and marks the directories found
@@ -19,7 +19,7 @@ import { ROOT_PATH } from '../paths.js';
 /**
  * An active directory with a stored fingerprint. Path and fingerprint come as hex (either
  * case; Buffer decodes both): a string each is cheaper to read by the hundred thousand than a
- * Buffer each, and smaller to hold (README "Performance").
+ * Buffer each, and smaller to hold (bench/NOTES.md).
  */
 export interface StoredFingerprint {
   readonly dirId: number;

@@ -26,7 +26,7 @@ import { deviceList } from './usage-query.js';
  * so a fold sees every row written under the claim; a scan whose claim a fold removed (another
  * process's plan, say) claims again with its next listing. Marking a key per hashed row was a
  * random insert into group_dirty each: on the reference tree 0.55 s of a `scan --hash all`
- * (README "Performance").
+ * (bench/NOTES.md).
  */
 export function claimDevice(db: DB, deviceId: number): void {
   stmt(db, 'INSERT OR IGNORE INTO group_dirty_devices (device_id) VALUES (?)').run(deviceId);
@@ -70,7 +70,7 @@ function totalsOver(source: string, where = ''): string {
  * another file had their size), so the keys are found first from the index alone (it covers
  * sha256, device, size and inode, and its WHERE is the rows' status and sha256), and only
  * their rows are read from the table for nlink, mode, uid and gid: on the reference tree 0.6×
- * the CPU of grouping every hashed row (a first scan folds every key; README "Performance").
+ * the CPU of grouping every hashed row (a first scan folds every key; bench/NOTES.md).
  */
 function allKeys(devices: readonly number[] | 'every device'): string {
   const only = devices === 'every device' ? '' : `AND device_id IN ${deviceList(devices)}`;

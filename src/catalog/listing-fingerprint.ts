@@ -1,5 +1,5 @@
 /**
- * Directory listing fingerprints (README "Performance"): the walk digests what a rescan
+ * Directory listing fingerprints (bench/NOTES.md): the walk digests what a rescan
  * compares in a directory's listing (src/fs/dir-list.ts), and a directory whose stored digest is
  * the listed one needs none of its file rows read: the listing is the one the rows were last
  * merged from, so every listed file is unchanged, none is new and none has gone.

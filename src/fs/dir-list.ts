@@ -77,7 +77,7 @@ export type DirRead =
       /**
        * A digest of everything a rescan compares in this listing (the directory's identity, its
        * entries' names and kinds, and each stat()ed entry's stat or stat error), or undefined when
-       * none could be made. Equal digests: equal listings (README "Performance").
+       * none could be made. Equal digests: equal listings (bench/NOTES.md).
        */
       readonly fingerprint: Buffer | undefined;
     }

@@ -232,7 +232,7 @@ export function listingFailed(err: unknown, path: Buffer): DirRead {
  * Lists on the calling thread: the walk's lister when it lists in turn (HASHALL_LIST_THREADS=0,
  * a test's scan-dir pause) and for paths reached through an open parent (reach.ts); otherwise
  * the addon's list pool lists the same way ahead of the walk (listing-queue.ts). One directory
- * at a time through libuv's thread pool was slower than this (README "Performance").
+ * at a time through libuv's thread pool was slower than this (bench/NOTES.md).
  */
 export class NativeDirLister implements DirLister {
   readonly kind = 'native';

@@ -23,7 +23,7 @@ export const DIGEST_BYTES = 32;
  * first 4 KiB, one header, often differ at their end (an audio file's trailing tag, a
  * container's index, a log's last line): the full stage pairs only files whose suffixes agree
  * too, and reads no such file whole. On the reference tree, 8 files (393 MB of the 1.52 GB a
- * first scan hashed) were such (README "Performance"). rdfind and fclones compare the end too;
+ * first scan hashed) were such (bench/NOTES.md). rdfind and fclones compare the end too;
  * fclones in a stage of its own, for the files whose prefixes agree. Read with the prefix
  * instead, it costs no second open nor a second round through the workers; on a spinning disk
  * it is one more seek per large candidate, most of which are copies, read whole next anyway.

@@ -1,5 +1,5 @@
 /**
- * The listings a rescan's catalog already holds (README "Performance"): the stored fingerprints
+ * The listings a rescan's catalog already holds (bench/NOTES.md): the stored fingerprints
  * of every active directory under the walked root, read from the catalog once per device the
  * walk enters, so that each listed directory is compared with its stored fingerprint in memory
  * instead of by a statement per directory. The directories found unchanged are marked listed a

@@ -3,7 +3,7 @@
  * in a few packed arrays: the bytes in one arena, an open-addressing hash table of their
  * numbers. A rescan holds one path per directory of the tree (known-listings.ts); a Map keyed by
  * strings cost ~320 bytes of resident memory per directory, mostly in the collector's heap,
- * against ~100 here (README "Performance").
+ * against ~100 here (bench/NOTES.md).
  */
 
 const EMPTY = -1;

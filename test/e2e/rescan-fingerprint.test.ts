@@ -1,5 +1,5 @@
 /**
- * Directory listing fingerprints (README "Performance"): a rescan skips the rows of a directory
+ * Directory listing fingerprints (bench/NOTES.md): a rescan skips the rows of a directory
  * whose listing is the one they were merged from. Whatever changed, a rescan must leave the
  * catalog exactly as a first scan of the same tree into a new catalog makes it (the oracle),
  * with the fingerprints in place — on the native walk and on the JS walk.

@@ -1,5 +1,5 @@
 /**
- * The rescan's prefetched fingerprints (README "Performance"), on the native walk and on the
+ * The rescan's prefetched fingerprints (bench/NOTES.md), on the native walk and on the
  * JS walk: directories found unchanged are marked listed a page (1,024) at a time, changed
  * ones among them are merged as before, a rescan of a subtree reads and marks that subtree's
  * directories only, and a rescan killed with a page marked but not committed leaves nothing

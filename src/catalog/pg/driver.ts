@@ -1,6 +1,6 @@
 /**
  * The `pg` driver, loaded on the first connection (./connect.ts) and only then: every command
- * would otherwise pay for loading it (about 60 ms of each start here, README "Performance") to
+ * would otherwise pay for loading it (about 60 ms of each start here, bench/NOTES.md) to
  * open a SQLite catalog. Modules that need the driver's values (not only its types) take them
  * from here once connected (loadedDriver), never by a static import of 'pg', which would load
  * it with the modules that import them, before loadDriver could.
