@@ -81,3 +81,13 @@ export function jsonPath(key: string, b: Buffer): Record<string, string> {
   if (!isUtf8(b)) out[`${key}_b64`] = b.toString('base64');
   return out;
 }
+
+/**
+ * A list of paths for JSON: `key` holds them as UTF-8 text, and when any is not valid UTF-8,
+ * `key_b64` holds every one of them in base64, index for index (README "Paths in JSON").
+ */
+export function jsonPaths(key: string, bs: readonly Buffer[]): Record<string, string[]> {
+  const out: Record<string, string[]> = { [key]: bs.map((b) => b.toString('utf8')) };
+  if (bs.some((b) => !isUtf8(b))) out[`${key}_b64`] = bs.map((b) => b.toString('base64'));
+  return out;
+}

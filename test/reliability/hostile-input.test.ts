@@ -20,6 +20,7 @@ import {
   readFileSync,
   readSync,
   realpathSync,
+  renameSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -223,7 +224,7 @@ describe('names', () => {
     expect(new Set(Object.values(groups).map((g) => ino(join(tree, g[0]!)))).size).toBe(3);
   });
 
-  it('a root given as "." inside a directory named in Latin-1: scanned by both walks, rescanned by auto-execute', () => {
+  it('a root given as "." inside a directory named in Latin-1: scanned by both walks, rescanned by auto-execute, named in its bytes once gone', () => {
     const dir = workDir();
     const cat = join(dir, 'c.db');
     // /…/café in Latin-1: 0xE9 alone is not UTF-8. Node cannot take such a working directory
@@ -282,8 +283,24 @@ describe('names', () => {
     expect(auto.code, auto.stderr).toBe(0);
     const doc = auto.json<{ rescan: ScanJson & { new: number }; missing_roots: unknown[] }>();
     expect(doc.missing_roots).toEqual([]);
+    expect(doc).not.toHaveProperty('missing_roots_b64');
     expect(doc.rescan.files).toBe(3);
     expect(doc.rescan.new).toBe(1);
+    // That root gone (another one still there): JSON names it in its exact bytes too, as
+    // README "Paths in JSON" says of any path that is not UTF-8.
+    mkdirSync(join(dir, 'other'));
+    writeFileSync(join(dir, 'other', 'd.txt'), 'other bytes\n');
+    expect(run(['scan', join(dir, 'other')], cat).code).toBe(0);
+    renameSync(raw, join(dir, 'moved'));
+    const gone = run(
+      ['conductor', 'auto-execute', '--device', dir, '--rescan', '--min-savings', '1TB'],
+      cat,
+    );
+    expect(gone.code, gone.stderr).toBe(0);
+    const goneDoc = gone.json<{ missing_roots: string[]; missing_roots_b64?: string[] }>();
+    expect(goneDoc.missing_roots).toEqual([`${dir}/caf\ufffd`]);
+    expect(goneDoc.missing_roots_b64).toEqual([raw.toString('base64')]);
+    expect(Buffer.from(goneDoc.missing_roots_b64![0]!, 'base64').equals(raw)).toBe(true);
   });
 
   it('duplicates only deeper than PATH_MAX: hashed while the walk is down there, nothing lost', () => {

@@ -24,7 +24,7 @@ import type { Scope } from '../../../conductor/scope.js';
 import { scheduleJob, type ScheduledJob } from '../../../conductor/schedule-job.js';
 import { EXIT, UserError } from '../../../errors.js';
 import { displayPath } from '../../../display-path.js';
-import { jsonPath } from '../../../paths.js';
+import { jsonPath, jsonPaths } from '../../../paths.js';
 import { MAIN_JS } from '../../main-path.js';
 import { deviceAndScope, PATHS_HELP } from '../../scope-args.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
@@ -330,7 +330,7 @@ function render(opts: AutoOpts, result: AutoResult<Execution>, c: RenderContext)
     ...jsonPath('mount_point', c.device.mountPoint),
     min_savings: c.minSavings,
     rescan: result.scan ? scanJson(result.scan) : null,
-    missing_roots: result.missing.map((m) => m.toString('utf8')),
+    ...jsonPaths('missing_roots', result.missing),
     plan: planDoc,
   };
   if (result.kind === 'not-run') {
