@@ -6,9 +6,9 @@ import type { Statement } from 'better-sqlite3';
 import { decodeAction, type PlanAction, type ReplaceMode } from './action-decode.js';
 import type { DB } from './db.js';
 import type { ActionRow, ActionStatus, ActionType, PlannedAction } from './plan-types.js';
+import { stmt } from './stmt.js';
 
 export type { ActionRow, ActionStatus } from './plan-types.js';
-import { stmt } from './stmt.js';
 
 /** Actions per INSERT statement, largest first: each size is one prepared statement. */
 const ACTION_CHUNKS = [64, 16, 4, 1] as const;

@@ -1,8 +1,9 @@
 /**
- * The shapes a plan is stored in: its actions as the planner hands them over and its filters
- * as kept in the plan's options. They live here, below the conductor that produces them, so
- * that the catalog that stores them needs nothing from above (conductor/keep.ts and
- * conductor/filters.ts re-export them).
+ * The shapes a plan is stored in: its actions as the planner hands them over and as the catalog
+ * stores them, and its filters as kept in the plan's options. They live here, below the
+ * conductor that produces them, so that the catalog that stores them needs nothing from above
+ * (conductor/keep.ts and conductor/filters.ts re-export them), and below actions.ts and
+ * action-decode.ts, which both read a stored action.
  */
 import type { Member } from './groups.js';
 
