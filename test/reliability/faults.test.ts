@@ -117,9 +117,9 @@ describe('SIGKILL of scan', () => {
         point,
         // The walk commits after every directory here (dozens of times), but how many of those
         // commits carry hash results depends on when the hashing threads answer: 5-11 times on
-        // an idle machine, 2-4 with the CPUs busy, and once in a CI run, when all of them came
-        // after the walk. So the scan dies at the first commit of hash results, which every
-        // scan of this tree makes; the next scan must still complete what it left.
+        // an idle machine, 2-4 with the CPUs busy, and only once in one CI run. So the scan dies
+        // at the first commit of hash results, which every scan of this tree makes; the next
+        // scan must still complete what it left.
         after: point === 'scan-walk-commit' ? 5 : 0,
         env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
       });
