@@ -38,6 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MODEL "execute-model"
+#include "model-common.h"
+
 enum { BATCH = 256, RECORD_EVERY = 2048, CHUNK = 1 << 20 };
 
 typedef struct {
@@ -49,36 +52,8 @@ typedef struct {
   struct stat after;      // the target once replaced
 } Action;
 
-static sqlite3 *db;
 static unsigned char *bufA, *bufB;
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-static double cpu(void) {
-  struct rusage r;
-  getrusage(RUSAGE_SELF, &r);
-  return r.ru_utime.tv_sec + r.ru_stime.tv_sec + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-static void die(const char *what, const char *detail) {
-  fprintf(stderr, "execute-model: %s: %s\n", what, detail);
-  exit(1);
-}
-static void exec(const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
-}
-static sqlite3_stmt *prep(const char *sql) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
-  return s;
-}
-static void step(sqlite3_stmt *s) {
-  if (sqlite3_step(s) != SQLITE_DONE) die("step", sqlite3_errmsg(db));
-  sqlite3_reset(s);
-}
 
 // The directory part and the name of a path (split in place: '/' replaced by 0 in a copy).
 static int openParent(const char *path, const char **name) {

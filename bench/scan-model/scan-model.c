@@ -42,6 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MODEL "scan-model"
+#include "model-common.h"
+
 enum { PREFIX = 4096, SUFFIX = 4096, WHOLE_MAX = 65536, CHUNK = 1 << 20 };
 
 typedef struct {
@@ -71,20 +74,6 @@ static size_t nfiles, capfiles;
 static Dir *dirs;
 static size_t ndirs, capdirs;
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-static double cpu(void) {
-  struct rusage r;
-  getrusage(RUSAGE_SELF, &r);
-  return r.ru_utime.tv_sec + r.ru_stime.tv_sec + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-static void die(const char *what, const char *detail) {
-  fprintf(stderr, "scan-model: %s: %s\n", what, detail);
-  exit(1);
-}
 
 static int addDir(const char *path, int parent) {
   if (ndirs == capdirs) dirs = realloc(dirs, (capdirs = capdirs ? capdirs * 2 : 1024) * sizeof(Dir));
@@ -274,20 +263,6 @@ share:
   free(inodes);
 }
 
-static sqlite3 *db;
-static void exec(const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
-}
-static sqlite3_stmt *prep(const char *sql) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) die(sql, sqlite3_errmsg(db));
-  return s;
-}
-static void step(sqlite3_stmt *s) {
-  if (sqlite3_step(s) != SQLITE_DONE) die("step", sqlite3_errmsg(db));
-  sqlite3_reset(s);
-}
 
 // The id of the directory row for an absolute path, made with its ancestors when missing.
 static sqlite3_int64 dirRow(sqlite3_stmt *sel, sqlite3_stmt *ins, const char *path, sqlite3_int64 parent) {
