@@ -9,7 +9,7 @@ import { hostDeviceIdentity } from '../fs/identity.js';
 import { rebase, relativeTo } from '../paths.js';
 import type { ScanContext } from './context.js';
 import { mergeListing } from './merge.js';
-import { safeDev, type ResolvedRoot } from './roots.js';
+import { safeDev, widestMount, type ResolvedRoot } from './roots.js';
 import { KnownListings, MARK_PAGE } from './known-listings.js';
 import { type DeviceContext, type DirListing, type UnchangedListing, walk } from './walker.js';
 
@@ -24,14 +24,15 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
   const host = { machineId: ctx.host.machineId, hostname: ctx.host.hostname };
   const identity = hostDeviceIdentity(root.mount, host.machineId);
   const mountSt = safeDev(root.mount.mountPoint) ?? root.stDev;
+  const shown = widestMount(mounts, root.mount);
   const device = await catalog.devices.register({
     host,
     identity: identity.identity,
     stable: identity.stable,
     fsType: identity.fsType,
     stDev: mountSt,
-    mountPoint: root.mount.mountPoint,
-    mountRoot: root.mount.root,
+    mountPoint: shown.mountPoint,
+    mountRoot: shown.root,
   });
   const fsPath = rebase(root.mount.root, relativeTo(root.abs, root.mount.mountPoint));
   const scanId = await catalog.scans.start({ root: root.abs, owner: ctx.owner });
@@ -122,14 +123,15 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
             ? { identity: knownIdentity, stable: true, fsType: mount.fsType }
             : hostDeviceIdentity(mount, host.machineId);
           await writer.begin();
+          const shownMount = widestMount(mounts, mount);
           const dev = await catalog.devices.register({
             host,
             identity: id.identity,
             stable: id.stable,
             fsType: id.fsType,
             stDev,
-            mountPoint: mount.mountPoint,
-            mountRoot: mount.root,
+            mountPoint: shownMount.mountPoint,
+            mountRoot: shownMount.root,
           });
           await known.load({ deviceId: dev.id, under: mount.root });
           return { deviceId: dev.id, identity: dev.identity, fsType: dev.fsType };

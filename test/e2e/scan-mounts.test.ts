@@ -115,6 +115,46 @@ describe('scans across filesystems', () => {
     unmount(join(src, 'a', 'loop'));
   });
 
+  it('a scan through a bind mount of a subdirectory records where the whole filesystem is mounted', (ctx) => {
+    requireMounts(ctx);
+    const fsRoot = join(dir, 'wholefs');
+    mountTmpfs(fsRoot);
+    writeTree(join(fsRoot, 'photos'), { 'a.jpg': 'same', 'b/a.jpg': 'same', 'c.jpg': 'c' });
+    const view = join(dir, 'photoview');
+    bindMount(join(fsRoot, 'photos'), view);
+    const cat = join(dir, 'bindsub.db');
+    expect(scanJson(cat, view).files).toBe(3);
+    const devAfterScan = hashall(['devices', '--catalog', cat, '--json']).json<{
+      devices: (Dev & { mount_root: string })[];
+    }>().devices;
+    expect(devAfterScan).toHaveLength(1);
+    // Not the bind (`photoview`, showing /photos): the tmpfs itself, showing all of it.
+    expect(devAfterScan[0]!.mount_point).toBe(realpathSync(fsRoot));
+    expect(devAfterScan[0]!.mount_root).toBe('/');
+    expect(devAfterScan[0]!.alias).toBe('wholefs');
+    // Once the bind is gone the device is still shown where it is, and its duplicates are
+    // found there.
+    unmount(view);
+    const human = hashall(['devices', '--catalog', cat]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(realpathSync(fsRoot));
+    expect(human.stdout).not.toContain('photoview');
+    const dupes = hashall(['dupes', '--catalog', cat, '--json']);
+    expect(dupes.code).toBe(0);
+    expect(dupes.stdout).toContain(join(realpathSync(fsRoot), 'photos', 'b', 'a.jpg'));
+    // A bind mount with no wider mount of its filesystem is recorded as it is.
+    const only = join(dir, 'onlybind.db');
+    const lone = join(dir, 'lonefs');
+    mountTmpfs(lone);
+    writeTree(join(lone, 'sub'), { 'x.txt': 'x' });
+    const loneView = join(dir, 'loneview');
+    bindMount(join(lone, 'sub'), loneView);
+    unmount(lone);
+    expect(scanJson(only, loneView).files).toBe(1);
+    const loneDev = devicesOf(only);
+    expect(loneDev[0]!.mount_point).toBe(realpathSync(loneView));
+  });
+
   it('a changed st_dev for a known filesystem updates the device, it does not add one', (ctx) => {
     requireMounts(ctx);
     const image = join(dir, 'move.ext4');
