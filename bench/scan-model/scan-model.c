@@ -17,10 +17,17 @@
 //   analyze the duplicate groups per device and content with two or more inodes, and the bytes
 //           a hardlink dedupe frees, in one GROUP BY over the hashed rows.
 //
+// Two other arrangements of the same work, to see whether overlapping it would pay:
+//   --overlap   the reads on their two threads while this thread inserts the directory rows and
+//               the rows of the files that are not read; the read files' rows once read;
+//   --pipeline  as a native scanner would: the walk inserts every row as it lists (no digests)
+//               and hands an inode to the reading threads as soon as another inode of its size
+//               turns up; then the whole reads, the digests written by row id, the indexes.
+//
 // Build and run (needs libsqlite3-dev and libssl-dev):
 //   cc -O2 -pthread -o /tmp/scan-model bench/scan-model/scan-model.c -lsqlite3 -lcrypto
 //   mkdir -p /tmp/empty && hashall scan /tmp/empty --catalog /tmp/model.db
-//   /tmp/scan-model bench/.cache/trees/files100000-mb2048-seed1 /tmp/model.db
+//   /tmp/scan-model bench/.cache/trees/files100000-mb2048-seed1 /tmp/model.db  [--overlap|--pipeline]
 // The catalog must be new: a scan of an empty directory on the tree's filesystem makes one with
 // the device's row and scan 1.
 #define _GNU_SOURCE
@@ -59,6 +66,7 @@ typedef struct {
   int64_t blocks;
   nlink_t nlink;
   int inode;    // index of the first file with this inode (the one that is read)
+  sqlite3_int64 rowid; // --pipeline: its row, inserted during the walk
   unsigned char prefix[32], suffix[32], sha[32];
   char has_prefix, has_suffix, has_sha;
 } File;
@@ -278,7 +286,37 @@ static sqlite3_int64 dirRow(sqlite3_stmt *sel, sqlite3_stmt *ins, const char *pa
   return sqlite3_last_insert_rowid(db);
 }
 
-static void insertRows(const char *catalog) {
+// Which files need reading (their inode's size is shared with another inode, and not 0): what
+// --overlap inserts only once they are read; the others' rows go in while they are.
+static char *isCandidate;
+
+static void markCandidates(void) {
+  int *order = malloc(nfiles * sizeof(int));
+  for (size_t i = 0; i < nfiles; i++) order[i] = (int)i;
+  qsort(order, nfiles, sizeof(int), bySizeIno);
+  isCandidate = calloc(nfiles, 1);
+  for (size_t i = 0; i < nfiles;) {
+    size_t k = i, inodes = 0;
+    for (; k < nfiles && files[order[k]].size == files[order[i]].size; k++)
+      if (k == i || files[order[k]].ino != files[order[k - 1]].ino) inodes++;
+    if (inodes > 1 && files[order[i]].size > 0)
+      for (size_t m = i; m < k; m++) isCandidate[order[m]] = 1;
+    i = k;
+  }
+  free(order);
+}
+
+static char *createIdx[5];
+static int nIdx;
+static sqlite3_stmt *insFile;
+
+// Open the catalog, drop the deferred indexes, insert every directory row: in one transaction
+// that finishRows commits.
+static void beginRowsFor(const char *catalog, size_t dirsNow);
+static void beginRows(const char *catalog) { beginRowsFor(catalog, ndirs); }
+
+// As beginRows, the directory rows of dirs[0, dirsNow) only (the others are the caller's).
+static void beginRowsFor(const char *catalog, size_t dirsNow) {
   if (sqlite3_open(catalog, &db) != SQLITE_OK) die(catalog, sqlite3_errmsg(db));
   exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
        "PRAGMA cache_size = -16384;");
@@ -286,11 +324,10 @@ static void insertRows(const char *catalog) {
   sqlite3_stmt *q = prep("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'"
                          " AND name IN ('files_inode', 'files_active_size', 'files_unhashed',"
                          " 'files_prefix_only', 'files_hashed')");
-  char *create[5];
   char drop[512] = "";
-  int n = 0;
-  while (sqlite3_step(q) == SQLITE_ROW && n < 5) {
-    create[n++] = strdup((const char *)sqlite3_column_text(q, 1));
+  nIdx = 0;
+  while (sqlite3_step(q) == SQLITE_ROW && nIdx < 5) {
+    createIdx[nIdx++] = strdup((const char *)sqlite3_column_text(q, 1));
     strcat(drop, "DROP INDEX "), strcat(drop, (const char *)sqlite3_column_text(q, 0)), strcat(drop, ";");
   }
   sqlite3_finalize(q);
@@ -310,34 +347,72 @@ static void insertRows(const char *catalog) {
     }
   }
   dirs[0].id = dirRow(sel, insd, dirs[0].path, parent);
-  for (size_t d = 1; d < ndirs; d++) dirs[d].id = dirRow(sel, insd, dirs[d].path, dirs[dirs[d].parent].id);
-  sqlite3_stmt *ins = prep(
+  for (size_t d = 1; d < dirsNow; d++) dirs[d].id = dirRow(sel, insd, dirs[d].path, dirs[dirs[d].parent].id);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(insd);
+  insFile = prep(
       "INSERT INTO files (device_id, dir_id, name, inode, nlink, size, mtime_ns, ctime_ns, mode, uid,"
       " gid, blocks, prefix_hash, suffix_hash, sha256, status, first_seen_scan, changed_scan)"
       " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, 1)");
+}
+
+// The rows of the files with isCandidate[i] == want (every file when want < 0); a file that is
+// not a candidate has no digests (it was not read), so none of its digest fields is looked at.
+static void fileRows(int want) {
   for (size_t i = 0; i < nfiles; i++) {
+    if (want >= 0 && isCandidate[i] != want) continue;
     File *f = &files[i];
-    sqlite3_bind_int64(ins, 1, dirs[f->dir].id);
-    sqlite3_bind_blob(ins, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 3, (sqlite3_int64)f->ino);
-    sqlite3_bind_int64(ins, 4, (sqlite3_int64)f->nlink);
-    sqlite3_bind_int64(ins, 5, f->size);
-    sqlite3_bind_int64(ins, 6, f->mtime);
-    sqlite3_bind_int64(ins, 7, f->ctime);
-    sqlite3_bind_int64(ins, 8, f->mode);
-    sqlite3_bind_int64(ins, 9, f->uid);
-    sqlite3_bind_int64(ins, 10, f->gid);
-    sqlite3_bind_int64(ins, 11, f->blocks);
-    if (f->has_prefix) sqlite3_bind_blob(ins, 12, f->prefix, 32, SQLITE_STATIC); else sqlite3_bind_null(ins, 12);
-    if (f->has_suffix) sqlite3_bind_blob(ins, 13, f->suffix, 32, SQLITE_STATIC); else sqlite3_bind_null(ins, 13);
-    if (f->has_sha) sqlite3_bind_blob(ins, 14, f->sha, 32, SQLITE_STATIC); else sqlite3_bind_null(ins, 14);
-    step(ins);
+    int digests = want != 0;
+    sqlite3_bind_int64(insFile, 1, dirs[f->dir].id);
+    sqlite3_bind_blob(insFile, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
+    sqlite3_bind_int64(insFile, 3, (sqlite3_int64)f->ino);
+    sqlite3_bind_int64(insFile, 4, (sqlite3_int64)f->nlink);
+    sqlite3_bind_int64(insFile, 5, f->size);
+    sqlite3_bind_int64(insFile, 6, f->mtime);
+    sqlite3_bind_int64(insFile, 7, f->ctime);
+    sqlite3_bind_int64(insFile, 8, f->mode);
+    sqlite3_bind_int64(insFile, 9, f->uid);
+    sqlite3_bind_int64(insFile, 10, f->gid);
+    sqlite3_bind_int64(insFile, 11, f->blocks);
+    if (digests && f->has_prefix) sqlite3_bind_blob(insFile, 12, f->prefix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 12);
+    if (digests && f->has_suffix) sqlite3_bind_blob(insFile, 13, f->suffix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 13);
+    if (digests && f->has_sha) sqlite3_bind_blob(insFile, 14, f->sha, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 14);
+    step(insFile);
   }
-  for (int i = 0; i < n; i++) exec(create[i]);
+}
+
+// The deferred indexes built again, and the commit.
+static void finishRows(void) {
+  for (int i = 0; i < nIdx; i++) exec(createIdx[i]);
   exec("COMMIT");
-  sqlite3_finalize(ins);
-  sqlite3_finalize(sel);
-  sqlite3_finalize(insd);
+  sqlite3_finalize(insFile);
+}
+
+static void insertRows(const char *catalog) {
+  beginRows(catalog);
+  fileRows(-1);
+  finishRows();
+}
+
+static void *hashThread(void *arg) {
+  (void)arg;
+  hashCandidates();
+  return NULL;
+}
+
+// --overlap: the reads (two threads) while this thread inserts the directories and the rows of
+// the files that are not read; the read files' rows once their digests are known.
+static void overlapped(const char *catalog) {
+  markCandidates();
+  pthread_t h;
+  pthread_create(&h, NULL, hashThread, NULL);
+  beginRows(catalog);
+  fileRows(0);
+  double w = now();
+  pthread_join(h, NULL);
+  printf("  (rows of unread files done; waited %.3f s for the reads)\n", now() - w);
+  fileRows(1);
+  finishRows();
 }
 
 static void analyze(void) {
@@ -353,9 +428,218 @@ static void analyze(void) {
   sqlite3_close(db);
 }
 
+// --pipeline: what a native scanner would do to overlap everything. The walk inserts each
+// directory's and file's row as it lists them (no digests yet), and hands an inode to the two
+// reading threads as soon as another inode of its size turns up (hashall's walk-hasher does the
+// same); once the walk is done and those reads drained, the larger inodes that share size,
+// prefix and suffix are read whole; then every read inode's paths get their digests (UPDATE by
+// row id), the deferred indexes are built and the transaction commits.
+enum { MAX_FILES = 1 << 21, MAX_DIRS = 1 << 18, TABLE = 1 << 22 };
+static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER;
+static size_t qlen, qnext;
+static int qclosed;
+
+static void enqueue(int file) {
+  pthread_mutex_lock(&qmu);
+  jobs[qlen++] = file;
+  pthread_cond_signal(&qcv);
+  pthread_mutex_unlock(&qmu);
+}
+
+// One read as hashall's first pass makes it (the body of reader()'s first two cases).
+static void readFirstPass(File *f, unsigned char *buf) {
+  char p[PATH_MAX];
+  pathOf(f, p);
+  int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+  if (fd < 0) return;
+  long long got = 0;
+  if (f->size <= WHOLE_MAX) {
+    ssize_t n = read(fd, buf, (size_t)f->size);
+    if (n == f->size) {
+      SHA256(buf, (size_t)n, f->sha);
+      SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
+      f->has_sha = f->has_prefix = 1;
+      got = n;
+    }
+  } else {
+    ssize_t n = pread(fd, buf, PREFIX, 0), m = pread(fd, buf + PREFIX, SUFFIX, f->size - SUFFIX);
+    if (n == PREFIX && m == SUFFIX) {
+      SHA256(buf, PREFIX, f->prefix);
+      SHA256(buf + PREFIX, SUFFIX, f->suffix);
+      f->has_prefix = f->has_suffix = 1;
+      got = n + m;
+    }
+  }
+  atomic_fetch_add(&bytes_read, got);
+  close(fd);
+}
+
+static void *queueReader(void *arg) {
+  (void)arg;
+  unsigned char *buf = malloc(CHUNK);
+  for (;;) {
+    pthread_mutex_lock(&qmu);
+    while (qnext == qlen && !qclosed) pthread_cond_wait(&qcv, &qmu);
+    if (qnext == qlen) {
+      pthread_mutex_unlock(&qmu);
+      break;
+    }
+    int j = jobs[qnext++];
+    pthread_mutex_unlock(&qmu);
+    readFirstPass(&files[j], buf);
+  }
+  free(buf);
+  return NULL;
+}
+
+// Open-addressing tables: inode -> its first file; size -> its first inode's file, or -2 once
+// a second inode of that size has been queued.
+static int64_t *inoKey, *sizeKey;
+static int *inoVal, *sizeVal;
+static size_t slot(int64_t *keys, int64_t k) {
+  size_t h = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (TABLE - 1);
+  while (keys[h] != -1 && keys[h] != k) h = (h + 1) & (TABLE - 1);
+  return h;
+}
+
+static void pipelined(const char *root, const char *catalog) {
+  files = malloc(MAX_FILES * sizeof(File));
+  capfiles = MAX_FILES;  // never reallocated: the readers hold pointers into it
+  dirs = malloc(MAX_DIRS * sizeof(Dir));
+  capdirs = MAX_DIRS;
+  jobs = malloc(MAX_FILES * sizeof(int));
+  inoKey = malloc(TABLE * sizeof(int64_t)), sizeKey = malloc(TABLE * sizeof(int64_t));
+  inoVal = malloc(TABLE * sizeof(int)), sizeVal = malloc(TABLE * sizeof(int));
+  memset(inoKey, 0xff, TABLE * sizeof(int64_t)), memset(sizeKey, 0xff, TABLE * sizeof(int64_t));
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, queueReader, NULL);
+  double t0 = now();
+
+  // The catalog: indexes dropped, the root's ancestors, all in one transaction.
+  addDir(root, -1);
+  ndirs = 1;
+  beginRowsFor(catalog, 1);
+  sqlite3_stmt *insd = prep("INSERT INTO dirs (device_id, parent_id, path, status, last_listed_scan)"
+                            " VALUES (1, ?, ?, 'active', 1)");
+  for (size_t d = 0; d < ndirs; d++) {
+    int fd = open(dirs[d].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) die(dirs[d].path, strerror(errno));
+    DIR *dh = fdopendir(fd);
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      struct stat st;
+      if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dirs[d].path, e->d_name);
+        int nd = addDir(p, (int)d);
+        sqlite3_bind_int64(insd, 1, dirs[d].id);
+        sqlite3_bind_blob(insd, 2, dirs[nd].path, (int)strlen(dirs[nd].path), SQLITE_STATIC);
+        step(insd);
+        dirs[nd].id = sqlite3_last_insert_rowid(db);
+      } else if (S_ISREG(st.st_mode)) {
+        if (nfiles == MAX_FILES) die(root, "too many files for --pipeline");
+        size_t i = nfiles;
+        File *f = &files[i];
+        memset(f, 0, sizeof *f);
+        f->dir = (int)d;
+        f->name = strdup(e->d_name);
+        f->ino = st.st_ino;
+        f->size = st.st_size;
+        f->mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        f->ctime = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+        f->mode = st.st_mode;
+        f->uid = st.st_uid;
+        f->gid = st.st_gid;
+        f->blocks = st.st_blocks;
+        f->nlink = st.st_nlink;
+        nfiles++;
+        size_t hi = slot(inoKey, (int64_t)f->ino);
+        if (inoKey[hi] != -1) {
+          f->inode = inoVal[hi];  // another path of a known inode: read once
+        } else {
+          inoKey[hi] = (int64_t)f->ino, inoVal[hi] = (int)i, f->inode = (int)i;
+          if (f->size > 0) {
+            size_t hs = slot(sizeKey, f->size);
+            if (sizeKey[hs] == -1) sizeKey[hs] = f->size, sizeVal[hs] = (int)i;
+            else {
+              if (sizeVal[hs] >= 0) enqueue(sizeVal[hs]), sizeVal[hs] = -2;
+              enqueue((int)i);
+            }
+          }
+        }
+        sqlite3_bind_int64(insFile, 1, dirs[d].id);
+        sqlite3_bind_blob(insFile, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
+        sqlite3_bind_int64(insFile, 3, (sqlite3_int64)f->ino);
+        sqlite3_bind_int64(insFile, 4, (sqlite3_int64)f->nlink);
+        sqlite3_bind_int64(insFile, 5, f->size);
+        sqlite3_bind_int64(insFile, 6, f->mtime);
+        sqlite3_bind_int64(insFile, 7, f->ctime);
+        sqlite3_bind_int64(insFile, 8, f->mode);
+        sqlite3_bind_int64(insFile, 9, f->uid);
+        sqlite3_bind_int64(insFile, 10, f->gid);
+        sqlite3_bind_int64(insFile, 11, f->blocks);
+        for (int k = 12; k <= 14; k++) sqlite3_bind_null(insFile, k);
+        step(insFile);
+        f->rowid = sqlite3_last_insert_rowid(db);
+      }
+    }
+    closedir(dh);
+  }
+  sqlite3_finalize(insd);
+  double tWalk = now() - t0;
+  pthread_mutex_lock(&qmu);
+  qclosed = 1;
+  pthread_cond_broadcast(&qcv);
+  pthread_mutex_unlock(&qmu);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  double tReads = now() - t0;
+  // Second pass: larger inodes sharing size, prefix and suffix with another, read whole.
+  size_t nlarge = 0;
+  for (size_t j = 0; j < qlen; j++)
+    if (files[jobs[j]].size > WHOLE_MAX && files[jobs[j]].has_suffix) jobs[nlarge++] = jobs[j];
+  qsort(jobs, nlarge, sizeof(int), bySizeDigests);
+  size_t nwhole = 0;
+  for (size_t i = 0; i < nlarge;) {
+    size_t k = i;
+    while (k < nlarge && !bySizeDigests(&jobs[i], &jobs[k])) k++;
+    if (k - i > 1)
+      for (size_t m = i; m < k; m++) jobs[nwhole++] = jobs[m];
+    i = k;
+  }
+  njobs = nwhole;
+  whole_pass = 1;
+  runReaders();
+  double tWhole = now() - t0;
+  // Every path of a read inode: its digests.
+  sqlite3_stmt *upd = prep("UPDATE files SET prefix_hash = ?, suffix_hash = ?, sha256 = ? WHERE id = ?");
+  size_t updated = 0;
+  for (size_t i = 0; i < nfiles; i++) {
+    File *f = &files[i], *r = &files[f->inode];
+    if (!r->has_prefix) continue;
+    sqlite3_bind_blob(upd, 1, r->prefix, 32, SQLITE_STATIC);
+    if (r->has_suffix) sqlite3_bind_blob(upd, 2, r->suffix, 32, SQLITE_STATIC); else sqlite3_bind_null(upd, 2);
+    if (r->has_sha) sqlite3_bind_blob(upd, 3, r->sha, 32, SQLITE_STATIC); else sqlite3_bind_null(upd, 3);
+    sqlite3_bind_int64(upd, 4, f->rowid);
+    step(upd);
+    updated++;
+  }
+  sqlite3_finalize(upd);
+  double tUpd = now() - t0;
+  finishRows();
+  printf("  walk + rows %.3f s; first-pass reads drained at %.3f s; whole reads at %.3f s;"
+         " %zu digest updates at %.3f s; indexes + commit at %.3f s\n",
+         tWalk, tReads, tWhole, updated, tUpd, now() - t0);
+}
+
 int main(int argc, char **argv) {
   hash_all = argc == 4 && !strcmp(argv[3], "--hash-all");
-  if (argc != 3 && !hash_all) die("usage", "scan-model ROOT CATALOG [--hash-all]");
+  int overlap = argc == 4 && !strcmp(argv[3], "--overlap");
+  int pipeline = argc == 4 && !strcmp(argv[3], "--pipeline");
+  if (argc != 3 && !hash_all && !overlap && !pipeline)
+    die("usage", "scan-model ROOT CATALOG [--hash-all | --overlap | --pipeline]");
   char root[PATH_MAX];
   if (!realpath(argv[1], root)) die(argv[1], strerror(errno));
   double t0 = now(), c0 = cpu(), t, c;
@@ -363,9 +647,20 @@ int main(int argc, char **argv) {
   t = now(), c = cpu();                                                                    \
   call;                                                                                    \
   printf("%-8s %6.3f s wall %6.3f s CPU\n", name, now() - t, cpu() - c);
+  if (pipeline) {
+    PHASE("pipeline", pipelined(root, argv[2]));
+    PHASE("analyze", analyze());
+    printf("total    %6.3f s wall %6.3f s CPU; %zu files, %zu directories, %lld bytes read\n", now() - t0,
+           cpu() - c0, nfiles, ndirs, (long long)atomic_load(&bytes_read));
+    return 0;
+  }
   PHASE("walk", walk(root));
-  PHASE("hash", hashCandidates());
-  PHASE("insert", insertRows(argv[2]));
+  if (overlap) {
+    PHASE("hash+insert", overlapped(argv[2]));
+  } else {
+    PHASE("hash", hashCandidates());
+    PHASE("insert", insertRows(argv[2]));
+  }
   PHASE("analyze", analyze());
   printf("total    %6.3f s wall %6.3f s CPU; %zu files, %zu directories, %lld bytes read\n", now() - t0,
          cpu() - c0, nfiles, ndirs, (long long)atomic_load(&bytes_read));
