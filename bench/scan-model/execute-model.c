@@ -187,34 +187,34 @@ static int finished;
 static double stalled;                   // the checking thread waiting for intents
 static double writerJournal, writerRecord; // the writer's time in each
 
+// Run work(b, e) with the lock released, adding its wall time to *spent.
+static void unlocked(void (*work)(size_t, size_t), size_t b, size_t e, double *spent) {
+  pthread_mutex_unlock(&mu);
+  double w0 = now();
+  work(b, e);
+  *spent += now() - w0;
+  pthread_mutex_lock(&mu);
+}
+
 static void *writer(void *arg) {
   (void)arg;
   size_t recorded = 0;
   pthread_mutex_lock(&mu);
   for (;;) {
     if (intentsAsked > intentsDone) {
-      size_t b = intentsDone, e = intentsAsked;
-      pthread_mutex_unlock(&mu);
-      double w0 = now();
-      journal(b, e);
-      writerJournal += now() - w0;
-      pthread_mutex_lock(&mu);
+      size_t e = intentsAsked;
+      unlocked(journal, intentsDone, e, &writerJournal);
       intentsDone = e;
       pthread_cond_broadcast(&toChecker);
-      continue;
-    }
-    if (appliedUpTo - recorded >= RECORD_EVERY || (finished && appliedUpTo > recorded)) {
-      size_t b = recorded, e = appliedUpTo;
-      pthread_mutex_unlock(&mu);
-      double w0 = now();
-      record(b, e);
-      writerRecord += now() - w0;
-      pthread_mutex_lock(&mu);
+    } else if (appliedUpTo - recorded >= RECORD_EVERY || (finished && appliedUpTo > recorded)) {
+      size_t e = appliedUpTo;
+      unlocked(record, recorded, e, &writerRecord);
       recorded = e;
-      continue;
+    } else if (finished) {
+      break;
+    } else {
+      pthread_cond_wait(&toWriter, &mu);
     }
-    if (finished) break;
-    pthread_cond_wait(&toWriter, &mu);
   }
   pthread_mutex_unlock(&mu);
   return NULL;

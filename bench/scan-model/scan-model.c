@@ -89,9 +89,29 @@ static int addDir(const char *path, int parent) {
   return (int)ndirs++;
 }
 
-static void walk(const char *root) {
-  addDir(root, -1);
-  for (size_t d = 0; d < ndirs; d++) {  // breadth first: dirs[] is the queue
+// A file's fields from its directory's listing.
+static void fillFile(File *f, int dir, const char *name, const struct stat *st) {
+  memset(f, 0, sizeof *f);
+  f->dir = dir;
+  f->name = strdup(name);
+  f->ino = st->st_ino;
+  f->size = st->st_size;
+  f->mtime = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+  f->ctime = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+  f->mode = st->st_mode;
+  f->uid = st->st_uid;
+  f->gid = st->st_gid;
+  f->blocks = st->st_blocks;
+  f->nlink = st->st_nlink;
+}
+
+static int fixedFiles;  // --pipeline: files[] is never reallocated (readers hold pointers)
+
+// The walk: breadth first (dirs[] is the queue), from the root (added unless dirs[] has it),
+// calling dirAdded / fileAdded (when given) for each directory and regular file it adds.
+static void walkTree(const char *root, void (*dirAdded)(int dir), void (*fileAdded)(size_t file)) {
+  if (ndirs == 0) addDir(root, -1);
+  for (size_t d = 0; d < ndirs; d++) {
     int fd = open(dirs[d].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) die(dirs[d].path, strerror(errno));
     DIR *dh = fdopendir(fd);
@@ -103,28 +123,23 @@ static void walk(const char *root) {
       if (S_ISDIR(st.st_mode)) {
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", dirs[d].path, e->d_name);
-        addDir(p, (int)d);
+        int nd = addDir(p, (int)d);
+        if (dirAdded) dirAdded(nd);
       } else if (S_ISREG(st.st_mode)) {
-        if (nfiles == capfiles)
+        if (nfiles == capfiles) {
+          if (fixedFiles) die(root, "too many files for --pipeline");
           files = realloc(files, (capfiles = capfiles ? capfiles * 2 : 65536) * sizeof(File));
-        File *f = &files[nfiles++];
-        memset(f, 0, sizeof *f);
-        f->dir = (int)d;
-        f->name = strdup(e->d_name);
-        f->ino = st.st_ino;
-        f->size = st.st_size;
-        f->mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-        f->ctime = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-        f->mode = st.st_mode;
-        f->uid = st.st_uid;
-        f->gid = st.st_gid;
-        f->blocks = st.st_blocks;
-        f->nlink = st.st_nlink;
+        }
+        fillFile(&files[nfiles], (int)d, e->d_name, &st);
+        nfiles++;
+        if (fileAdded) fileAdded(nfiles - 1);
       }
     }
     closedir(dh);
   }
 }
+
+static void walk(const char *root) { walkTree(root, NULL, NULL); }
 
 // Reading jobs: indexes of files (the first path of each inode), handed out to two threads.
 static int *jobs;
@@ -138,52 +153,70 @@ static void pathOf(const File *f, char *out) {
   snprintf(out, PATH_MAX, "%s/%s", dirs[f->dir].path, f->name);
 }
 
+static int openFile(const File *f) {
+  char p[PATH_MAX];
+  pathOf(f, p);
+  return open(p, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+}
+
+// One read as hashall's first pass makes it: up to WHOLE_MAX whole (its SHA-256 is its prefix and
+// full digest), larger files their first and last 4 KiB.
+static void readFirstPass(File *f, unsigned char *buf) {
+  int fd = openFile(f);
+  if (fd < 0) return;
+  long long got = 0;
+  if (f->size <= WHOLE_MAX) {
+    ssize_t n = read(fd, buf, (size_t)f->size);
+    if (n == f->size) {
+      SHA256(buf, (size_t)n, f->sha);
+      SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
+      f->has_sha = f->has_prefix = 1;
+      got = n;
+    }
+  } else {
+    ssize_t n = pread(fd, buf, PREFIX, 0), m = pread(fd, buf + PREFIX, SUFFIX, f->size - SUFFIX);
+    if (n == PREFIX && m == SUFFIX) {
+      SHA256(buf, PREFIX, f->prefix);
+      SHA256(buf + PREFIX, SUFFIX, f->suffix);
+      f->has_prefix = f->has_suffix = 1;
+      got = n + m;
+    }
+  }
+  atomic_fetch_add(&bytes_read, got);
+  close(fd);
+}
+
+// One inode read whole (SHA-256, 1 MiB reads); with --hash all, its prefix digest too.
+static void readWhole(File *f, unsigned char *buf) {
+  int fd = openFile(f);
+  if (fd < 0) return;
+  long long got = 0;
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+  ssize_t n;
+  while ((n = read(fd, buf, CHUNK)) > 0) {
+    if (got == 0 && !f->has_prefix) {  // --hash all: the prefix digest from the first chunk
+      SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
+      f->has_prefix = 1;
+    }
+    EVP_DigestUpdate(c, buf, (size_t)n);
+    got += n;
+  }
+  EVP_DigestFinal_ex(c, f->sha, NULL);
+  EVP_MD_CTX_free(c);
+  f->has_sha = got == f->size;
+  atomic_fetch_add(&bytes_read, got);
+  close(fd);
+}
+
 static void *reader(void *arg) {
   (void)arg;
   unsigned char *buf = malloc(CHUNK);
   for (;;) {
     size_t j = atomic_fetch_add(&next_job, 1);
     if (j >= njobs) break;
-    File *f = &files[jobs[j]];
-    char p[PATH_MAX];
-    pathOf(f, p);
-    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
-    if (fd < 0) continue;
-    long long got = 0;
-    if (!whole_pass && f->size <= WHOLE_MAX) {
-      ssize_t n = read(fd, buf, (size_t)f->size);
-      if (n == f->size) {
-        SHA256(buf, (size_t)n, f->sha);
-        SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
-        f->has_sha = f->has_prefix = 1;
-        got = n;
-      }
-    } else if (!whole_pass) {
-      ssize_t n = pread(fd, buf, PREFIX, 0), m = pread(fd, buf + PREFIX, SUFFIX, f->size - SUFFIX);
-      if (n == PREFIX && m == SUFFIX) {
-        SHA256(buf, PREFIX, f->prefix);
-        SHA256(buf + PREFIX, SUFFIX, f->suffix);
-        f->has_prefix = f->has_suffix = 1;
-        got = n + m;
-      }
-    } else {
-      EVP_MD_CTX *c = EVP_MD_CTX_new();
-      EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-      ssize_t n;
-      while ((n = read(fd, buf, CHUNK)) > 0) {
-        if (got == 0 && !f->has_prefix) {  // --hash all: the prefix digest from the first chunk
-          SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
-          f->has_prefix = 1;
-        }
-        EVP_DigestUpdate(c, buf, (size_t)n);
-        got += n;
-      }
-      EVP_DigestFinal_ex(c, f->sha, NULL);
-      EVP_MD_CTX_free(c);
-      f->has_sha = got == f->size;
-    }
-    atomic_fetch_add(&bytes_read, got);
-    close(fd);
+    if (whole_pass) readWhole(&files[jobs[j]], buf);
+    else readFirstPass(&files[jobs[j]], buf);
   }
   free(buf);
   return NULL;
@@ -206,6 +239,26 @@ static int bySizeDigests(const void *a, const void *b) {
   if (x->size != y->size) return x->size < y->size ? -1 : 1;
   int c = memcmp(x->prefix, y->prefix, 32);
   return c ? c : memcmp(x->suffix, y->suffix, 32);
+}
+
+// Pass 2 over the first `read` jobs: the larger inodes sharing size, prefix and suffix with
+// another, read whole.
+static void wholeReads(size_t read) {
+  size_t nlarge = 0;
+  for (size_t j = 0; j < read; j++)
+    if (files[jobs[j]].size > WHOLE_MAX && files[jobs[j]].has_suffix) jobs[nlarge++] = jobs[j];
+  qsort(jobs, nlarge, sizeof(int), bySizeDigests);
+  size_t nwhole = 0;
+  for (size_t i = 0; i < nlarge;) {
+    size_t k = i;
+    while (k < nlarge && !bySizeDigests(&jobs[i], &jobs[k])) k++;
+    if (k - i > 1)
+      for (size_t m = i; m < k; m++) jobs[nwhole++] = jobs[m];
+    i = k;
+  }
+  njobs = nwhole;
+  whole_pass = 1;
+  runReaders();
 }
 
 static void hashCandidates(void) {
@@ -241,22 +294,7 @@ static void hashCandidates(void) {
   }
   whole_pass = 0;
   runReaders();
-  // Pass 2: larger inodes sharing size, prefix and suffix with another: read whole.
-  size_t nlarge = 0;
-  for (size_t j = 0; j < njobs; j++)
-    if (files[jobs[j]].size > WHOLE_MAX && files[jobs[j]].has_suffix) jobs[nlarge++] = jobs[j];
-  qsort(jobs, nlarge, sizeof(int), bySizeDigests);
-  size_t nwhole = 0;
-  for (size_t i = 0; i < nlarge;) {
-    size_t k = i;
-    while (k < nlarge && !bySizeDigests(&jobs[i], &jobs[k])) k++;
-    if (k - i > 1)
-      for (size_t m = i; m < k; m++) jobs[nwhole++] = jobs[m];
-    i = k;
-  }
-  njobs = nwhole;
-  whole_pass = 1;
-  runReaders();
+  wholeReads(njobs);
 share:
   // Every path takes its inode's digests.
   for (size_t i = 0; i < nfiles; i++) {
@@ -356,28 +394,32 @@ static void beginRowsFor(const char *catalog, size_t dirsNow) {
       " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, 1)");
 }
 
+// One file's row; its digests only when `digests` (else they are not looked at: another thread
+// may be writing them).
+static void insertFile(const File *f, int digests) {
+  sqlite3_bind_int64(insFile, 1, dirs[f->dir].id);
+  sqlite3_bind_blob(insFile, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
+  sqlite3_bind_int64(insFile, 3, (sqlite3_int64)f->ino);
+  sqlite3_bind_int64(insFile, 4, (sqlite3_int64)f->nlink);
+  sqlite3_bind_int64(insFile, 5, f->size);
+  sqlite3_bind_int64(insFile, 6, f->mtime);
+  sqlite3_bind_int64(insFile, 7, f->ctime);
+  sqlite3_bind_int64(insFile, 8, f->mode);
+  sqlite3_bind_int64(insFile, 9, f->uid);
+  sqlite3_bind_int64(insFile, 10, f->gid);
+  sqlite3_bind_int64(insFile, 11, f->blocks);
+  if (digests && f->has_prefix) sqlite3_bind_blob(insFile, 12, f->prefix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 12);
+  if (digests && f->has_suffix) sqlite3_bind_blob(insFile, 13, f->suffix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 13);
+  if (digests && f->has_sha) sqlite3_bind_blob(insFile, 14, f->sha, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 14);
+  step(insFile);
+}
+
 // The rows of the files with isCandidate[i] == want (every file when want < 0); a file that is
 // not a candidate has no digests (it was not read), so none of its digest fields is looked at.
 static void fileRows(int want) {
   for (size_t i = 0; i < nfiles; i++) {
     if (want >= 0 && isCandidate[i] != want) continue;
-    File *f = &files[i];
-    int digests = want != 0;
-    sqlite3_bind_int64(insFile, 1, dirs[f->dir].id);
-    sqlite3_bind_blob(insFile, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
-    sqlite3_bind_int64(insFile, 3, (sqlite3_int64)f->ino);
-    sqlite3_bind_int64(insFile, 4, (sqlite3_int64)f->nlink);
-    sqlite3_bind_int64(insFile, 5, f->size);
-    sqlite3_bind_int64(insFile, 6, f->mtime);
-    sqlite3_bind_int64(insFile, 7, f->ctime);
-    sqlite3_bind_int64(insFile, 8, f->mode);
-    sqlite3_bind_int64(insFile, 9, f->uid);
-    sqlite3_bind_int64(insFile, 10, f->gid);
-    sqlite3_bind_int64(insFile, 11, f->blocks);
-    if (digests && f->has_prefix) sqlite3_bind_blob(insFile, 12, f->prefix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 12);
-    if (digests && f->has_suffix) sqlite3_bind_blob(insFile, 13, f->suffix, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 13);
-    if (digests && f->has_sha) sqlite3_bind_blob(insFile, 14, f->sha, 32, SQLITE_STATIC); else sqlite3_bind_null(insFile, 14);
-    step(insFile);
+    insertFile(&files[i], want != 0);
   }
 }
 
@@ -447,34 +489,6 @@ static void enqueue(int file) {
   pthread_mutex_unlock(&qmu);
 }
 
-// One read as hashall's first pass makes it (the body of reader()'s first two cases).
-static void readFirstPass(File *f, unsigned char *buf) {
-  char p[PATH_MAX];
-  pathOf(f, p);
-  int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
-  if (fd < 0) return;
-  long long got = 0;
-  if (f->size <= WHOLE_MAX) {
-    ssize_t n = read(fd, buf, (size_t)f->size);
-    if (n == f->size) {
-      SHA256(buf, (size_t)n, f->sha);
-      SHA256(buf, n < PREFIX ? (size_t)n : PREFIX, f->prefix);
-      f->has_sha = f->has_prefix = 1;
-      got = n;
-    }
-  } else {
-    ssize_t n = pread(fd, buf, PREFIX, 0), m = pread(fd, buf + PREFIX, SUFFIX, f->size - SUFFIX);
-    if (n == PREFIX && m == SUFFIX) {
-      SHA256(buf, PREFIX, f->prefix);
-      SHA256(buf + PREFIX, SUFFIX, f->suffix);
-      f->has_prefix = f->has_suffix = 1;
-      got = n + m;
-    }
-  }
-  atomic_fetch_add(&bytes_read, got);
-  close(fd);
-}
-
 static void *queueReader(void *arg) {
   (void)arg;
   unsigned char *buf = malloc(CHUNK);
@@ -503,9 +517,43 @@ static size_t slot(int64_t *keys, int64_t k) {
   return h;
 }
 
+static sqlite3_stmt *insDir;
+
+// --pipeline's walk: each directory's row as it is found (its parent's id is known: the parent
+// was listed first).
+static void pipelineDir(int nd) {
+  sqlite3_bind_int64(insDir, 1, dirs[dirs[nd].parent].id);
+  sqlite3_bind_blob(insDir, 2, dirs[nd].path, (int)strlen(dirs[nd].path), SQLITE_STATIC);
+  step(insDir);
+  dirs[nd].id = sqlite3_last_insert_rowid(db);
+}
+
+// --pipeline's walk: the file's row (no digests yet), and its inode queued for reading once
+// another inode of its size is found.
+static void pipelineFile(size_t i) {
+  File *f = &files[i];
+  size_t hi = slot(inoKey, (int64_t)f->ino);
+  if (inoKey[hi] != -1) {
+    f->inode = inoVal[hi];  // another path of a known inode: read once
+  } else {
+    inoKey[hi] = (int64_t)f->ino, inoVal[hi] = (int)i, f->inode = (int)i;
+    if (f->size > 0) {
+      size_t hs = slot(sizeKey, f->size);
+      if (sizeKey[hs] == -1) sizeKey[hs] = f->size, sizeVal[hs] = (int)i;
+      else {
+        if (sizeVal[hs] >= 0) enqueue(sizeVal[hs]), sizeVal[hs] = -2;
+        enqueue((int)i);
+      }
+    }
+  }
+  insertFile(f, 0);
+  f->rowid = sqlite3_last_insert_rowid(db);
+}
+
 static void pipelined(const char *root, const char *catalog) {
   files = malloc(MAX_FILES * sizeof(File));
-  capfiles = MAX_FILES;  // never reallocated: the readers hold pointers into it
+  capfiles = MAX_FILES;
+  fixedFiles = 1;
   dirs = malloc(MAX_DIRS * sizeof(Dir));
   capdirs = MAX_DIRS;
   jobs = malloc(MAX_FILES * sizeof(int));
@@ -518,77 +566,11 @@ static void pipelined(const char *root, const char *catalog) {
 
   // The catalog: indexes dropped, the root's ancestors, all in one transaction.
   addDir(root, -1);
-  ndirs = 1;
   beginRowsFor(catalog, 1);
-  sqlite3_stmt *insd = prep("INSERT INTO dirs (device_id, parent_id, path, status, last_listed_scan)"
-                            " VALUES (1, ?, ?, 'active', 1)");
-  for (size_t d = 0; d < ndirs; d++) {
-    int fd = open(dirs[d].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) die(dirs[d].path, strerror(errno));
-    DIR *dh = fdopendir(fd);
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      struct stat st;
-      if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (S_ISDIR(st.st_mode)) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", dirs[d].path, e->d_name);
-        int nd = addDir(p, (int)d);
-        sqlite3_bind_int64(insd, 1, dirs[d].id);
-        sqlite3_bind_blob(insd, 2, dirs[nd].path, (int)strlen(dirs[nd].path), SQLITE_STATIC);
-        step(insd);
-        dirs[nd].id = sqlite3_last_insert_rowid(db);
-      } else if (S_ISREG(st.st_mode)) {
-        if (nfiles == MAX_FILES) die(root, "too many files for --pipeline");
-        size_t i = nfiles;
-        File *f = &files[i];
-        memset(f, 0, sizeof *f);
-        f->dir = (int)d;
-        f->name = strdup(e->d_name);
-        f->ino = st.st_ino;
-        f->size = st.st_size;
-        f->mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-        f->ctime = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-        f->mode = st.st_mode;
-        f->uid = st.st_uid;
-        f->gid = st.st_gid;
-        f->blocks = st.st_blocks;
-        f->nlink = st.st_nlink;
-        nfiles++;
-        size_t hi = slot(inoKey, (int64_t)f->ino);
-        if (inoKey[hi] != -1) {
-          f->inode = inoVal[hi];  // another path of a known inode: read once
-        } else {
-          inoKey[hi] = (int64_t)f->ino, inoVal[hi] = (int)i, f->inode = (int)i;
-          if (f->size > 0) {
-            size_t hs = slot(sizeKey, f->size);
-            if (sizeKey[hs] == -1) sizeKey[hs] = f->size, sizeVal[hs] = (int)i;
-            else {
-              if (sizeVal[hs] >= 0) enqueue(sizeVal[hs]), sizeVal[hs] = -2;
-              enqueue((int)i);
-            }
-          }
-        }
-        sqlite3_bind_int64(insFile, 1, dirs[d].id);
-        sqlite3_bind_blob(insFile, 2, f->name, (int)strlen(f->name), SQLITE_STATIC);
-        sqlite3_bind_int64(insFile, 3, (sqlite3_int64)f->ino);
-        sqlite3_bind_int64(insFile, 4, (sqlite3_int64)f->nlink);
-        sqlite3_bind_int64(insFile, 5, f->size);
-        sqlite3_bind_int64(insFile, 6, f->mtime);
-        sqlite3_bind_int64(insFile, 7, f->ctime);
-        sqlite3_bind_int64(insFile, 8, f->mode);
-        sqlite3_bind_int64(insFile, 9, f->uid);
-        sqlite3_bind_int64(insFile, 10, f->gid);
-        sqlite3_bind_int64(insFile, 11, f->blocks);
-        for (int k = 12; k <= 14; k++) sqlite3_bind_null(insFile, k);
-        step(insFile);
-        f->rowid = sqlite3_last_insert_rowid(db);
-      }
-    }
-    closedir(dh);
-  }
-  sqlite3_finalize(insd);
+  insDir = prep("INSERT INTO dirs (device_id, parent_id, path, status, last_listed_scan)"
+                " VALUES (1, ?, ?, 'active', 1)");
+  walkTree(root, pipelineDir, pipelineFile);
+  sqlite3_finalize(insDir);
   double tWalk = now() - t0;
   pthread_mutex_lock(&qmu);
   qclosed = 1;
@@ -596,22 +578,7 @@ static void pipelined(const char *root, const char *catalog) {
   pthread_mutex_unlock(&qmu);
   for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
   double tReads = now() - t0;
-  // Second pass: larger inodes sharing size, prefix and suffix with another, read whole.
-  size_t nlarge = 0;
-  for (size_t j = 0; j < qlen; j++)
-    if (files[jobs[j]].size > WHOLE_MAX && files[jobs[j]].has_suffix) jobs[nlarge++] = jobs[j];
-  qsort(jobs, nlarge, sizeof(int), bySizeDigests);
-  size_t nwhole = 0;
-  for (size_t i = 0; i < nlarge;) {
-    size_t k = i;
-    while (k < nlarge && !bySizeDigests(&jobs[i], &jobs[k])) k++;
-    if (k - i > 1)
-      for (size_t m = i; m < k; m++) jobs[nwhole++] = jobs[m];
-    i = k;
-  }
-  njobs = nwhole;
-  whole_pass = 1;
-  runReaders();
+  wholeReads(qlen);
   double tWhole = now() - t0;
   // Every path of a read inode: its digests.
   sqlite3_stmt *upd = prep("UPDATE files SET prefix_hash = ?, suffix_hash = ?, sha256 = ? WHERE id = ?");
