@@ -16,6 +16,8 @@ export interface MountEntry {
   readonly fsType: string;
   readonly source: string;
   readonly superOptions: string;
+  /** This mount is read-only (`ro` in its own options): its files cannot be linked through it. */
+  readonly readOnly: boolean;
 }
 
 /** Kernel filesystems that hold no user data: never descended. */
@@ -107,6 +109,7 @@ export function parseMountinfo(text: Buffer): MountEntry[] {
       fsType: f[sep + 1]!.toString('utf8'),
       source: unescapeOctal(f[sep + 2]!).toString('utf8'),
       superOptions: f[sep + 3]!.toString('utf8'),
+      readOnly: f[5]!.toString('latin1').split(',').includes('ro'),
     });
   }
   return entries;

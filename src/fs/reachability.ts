@@ -17,6 +17,8 @@ export interface RecordedMount {
 export interface MountView {
   readonly mountPoint: Buffer;
   readonly root: Buffer;
+  /** Read-only mounts come last: see currentMounts. */
+  readonly readOnly?: boolean;
 }
 
 export function currentMounts(device: RecordedMount, mounts: readonly MountEntry[]): MountView[] {
@@ -30,10 +32,15 @@ export function currentMounts(device: RecordedMount, mounts: readonly MountEntry
     } catch {
       continue;
     }
-    out.push({ mountPoint: m.mountPoint, root: m.root });
+    out.push({ mountPoint: m.mountPoint, root: m.root, readOnly: m.readOnly });
   }
-  // Shortest root first: the mount that shows most of the filesystem.
-  return out.sort((a, b) => a.root.length - b.root.length);
+  // Writable mounts first (a path is taken through the first view that shows it, and execute
+  // links through it: a read-only mount of the whole filesystem beside a writable bind of a
+  // directory would fail every link with EROFS), then the shortest root: the mount that shows
+  // most of the filesystem.
+  return out.sort(
+    (a, b) => Number(a.readOnly) - Number(b.readOnly) || a.root.length - b.root.length,
+  );
 }
 
 /** The absolute path of a filesystem path through one of `views`, or undefined. */

@@ -85,6 +85,9 @@ export async function crossMount(
       fsType: 'btrfs',
       source: '',
       superOptions: `subvolid=${rootId}`,
+      // Not a mount of its own (this entry only names the subvolume for its device row):
+      // whether it can be written is its parent mount's, which execute finds in mountinfo.
+      readOnly: false,
     };
   } else {
     hooks.error(

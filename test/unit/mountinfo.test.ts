@@ -5,7 +5,7 @@ const SAMPLE = Buffer.from(
   [
     '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
     '42 27 7:0 / /mnt/my\\040disk rw,relatime shared:5 - ext4 /dev/loop0 rw',
-    '43 27 7:0 /data/sub /srv/bind rw,relatime - ext4 /dev/loop0 rw',
+    '43 27 7:0 /data/sub /srv/bind ro,nosuid,relatime - ext4 /dev/loop0 rw',
     '44 27 0:39 / /mnt/bt rw - btrfs /dev/loop1 rw,subvolid=256,subvol=/home',
     '22 27 0:21 / /proc rw - proc proc rw',
     '',
@@ -22,6 +22,8 @@ describe('mountinfo', () => {
     expect(mounts[1]!.source).toBe('/dev/loop0');
     expect(mounts[2]!.root.toString()).toBe('/data/sub');
     expect(mounts[3]!.superOptions).toContain('subvolid=256');
+    // The mount's own options say read-only (the filesystem's, after '-', may still be rw).
+    expect(mounts.map((m) => m.readOnly)).toEqual([false, false, true, false, false]);
   });
 
   it('finds the mount of a path by device number and longest prefix', () => {
