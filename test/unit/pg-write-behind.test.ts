@@ -9,7 +9,7 @@ import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { byteaArray, int8Array } from '../../src/catalog/pg/binary-array.js';
-import { BATCH_ROWS } from '../../src/catalog/pg/write-behind.js';
+import { BATCH_ROWS, HELD_ROWS } from '../../src/catalog/pg/write-behind.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { pgFailure } from '../../src/catalog/pg/failure.js';
 import type { DeviceRow, ListedFile, ScanTree } from '../../src/catalog/scan-port.js';
@@ -227,6 +227,103 @@ describe('PostgreSQL writes behind the walk', () => {
     expect(await dirty()).toBe(1);
   });
 
+  it('holds a row the walk may still hash out of a full batch: it takes its hashes there and is written at the commit', async () => {
+    writeTree(top, { 'a.txt': 'first of its size' });
+    const [a] = listed('', ['a.txt']);
+    const digests = (tag: string) => ({
+      prefix: Buffer.from(`prefix ${tag}`),
+      sha256: Buffer.from(`sha ${tag}`.padEnd(32, '.')),
+    });
+    /** Rows as the walk gives them: `hashed` ones with their digests, the others without. */
+    const rows = (dirId: number, names: readonly string[], hashed: boolean) =>
+      names.map((n) => ({
+        deviceId: device.id,
+        dirId,
+        name: Buffer.from(n),
+        meta: a!.meta,
+        hashes: hashed ? digests(n) : undefined,
+      }));
+    const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => prefix + i);
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await listing(t, '/', undefined, []);
+    const from = opened.statementTexts!().length;
+    // `first` and `never` come before a full batch of rows with their hashes: the batch is
+    // sent (the walk's memory stays bounded) without them.
+    const [first] = await t.insertFiles(rows(root.dirId, ['first', 'never'], false));
+    await t.insertFiles(rows(root.dirId, names('h', BATCH_ROWS), true));
+    await f.port.devices.list(); // the batch's step has run
+    expect(
+      opened.statementTexts!()
+        .slice(from)
+        .filter((q) => /^COPY files\b/.test(q)),
+    ).toHaveLength(1);
+    // A second file of its size turns up: `first` is hashed while still held.
+    await f.port.hashing.writeResults({
+      stored: [
+        {
+          target: { fileId: first!, paths: 1, deviceId: device.id, ...a!.meta },
+          ...digests('first'),
+        },
+      ],
+      read: [],
+      failed: [],
+    });
+    await writer.commit();
+    const sent = opened.statementTexts!().slice(from);
+    // Written once, with its hashes: no update of a written row.
+    expect(sent.filter((q) => /^COPY files\b/.test(q))).toHaveLength(2);
+    expect(sent.filter((q) => /\bUPDATE files\b/.test(q))).toEqual([]);
+    const dump = (await opened.dump()).files.map(
+      (l) => JSON.parse(l) as Record<string, string | null>,
+    );
+    expect(dump).toHaveLength(BATCH_ROWS + 2);
+    const row = (n: string) => dump.find((r) => Buffer.from(r.name!, 'hex').toString() === n)!;
+    expect(row('first').sha256).toBe(digests('first').sha256.toString('hex'));
+    // A row never hashed is written at the commit all the same.
+    expect(row('never').sha256).toBeNull();
+    expect(row('never').live).toBe('1');
+  });
+
+  it('holds HELD_ROWS rows at most: the oldest beyond them go with the batch', async () => {
+    writeTree(top, { 'a.txt': 'a' });
+    const [a] = listed('', ['a.txt']);
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await listing(t, '/', undefined, []);
+    const plain = (n: number, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({
+        deviceId: device.id,
+        dirId: root.dirId,
+        name: Buffer.from(`${tag}${i}`),
+        meta: a!.meta,
+        hashes: undefined,
+      }));
+    const ids = await t.insertFiles(plain(HELD_ROWS + 1, 'u'));
+    const hashed = await t.insertFiles(plain(BATCH_ROWS, 'h'));
+    expect(hashed).toHaveLength(BATCH_ROWS);
+    // The oldest row was sent with the batch: its hashes update the written row; the newest
+    // is still held and takes them in the buffer. Rows updated in this transaction, counted
+    // by the server after what was queued:
+    const stored = [ids[0]!, ids[HELD_ROWS]!].map((fileId) => ({
+      target: { fileId, paths: 1, deviceId: device.id, ...a!.meta },
+      prefix: Buffer.from('p'),
+      sha256: Buffer.alloc(32, 7),
+    }));
+    await f.port.hashing.writeResults({ stored, read: [], failed: [] });
+    expect(
+      await opened.count!(
+        `SELECT n_tup_upd AS n FROM pg_stat_xact_user_tables WHERE relname = 'files'`,
+      ),
+    ).toBe(1);
+    await writer.commit();
+    expect(
+      await opened.count!(`SELECT count(*) AS n FROM files WHERE sha256 = '\\x${'07'.repeat(32)}'`),
+    ).toBe(2);
+  });
+
   it('refuses a row whose 64-bit field is out of range rather than writing it wrapped', async () => {
     writeTree(top, { 'a.txt': 'a' });
     const t = await openScan(f.port, top);
@@ -251,13 +348,14 @@ describe('PostgreSQL writes behind the walk', () => {
       .unitOfWork(async () => {
         const m = await listing(t, '/', undefined, []);
         const [a] = listed('', ['a.txt']);
-        // A full batch (so it is sent at once) of rows in a directory that does not exist.
+        // A full batch (so it is sent at once: rows with their hashes, none held back) of
+        // rows in a directory that does not exist.
         const rows = Array.from({ length: BATCH_ROWS }, (_, i) => ({
           deviceId: device.id,
           dirId: m.dirId + 1000,
           name: Buffer.from(`n${i}`),
           meta: a!.meta,
-          hashes: undefined,
+          hashes: { prefix: Buffer.from('p'), sha256: Buffer.alloc(32) },
         }));
         await t.insertFiles(rows);
         // A statement that reads nothing queued runs after the queued insert, in a
