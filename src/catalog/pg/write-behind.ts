@@ -32,11 +32,12 @@ export const BATCH_ROWS = 4096;
  * the walk to give them their hashes before they are written; all are written at the next
  * COMMIT (every second or 20,000 files, ../../scan/root-scan.ts) or read. On the reference
  * tree's first scan, 7,595 rows were updated with their hashes after being written; with rows
- * held, ~3,500 (the others' second file of a size came after a commit), the server's CPU for
- * the scan went from 2.05 s to 1.92 s and the wall from 3.52 s to 3.38 s (medians of 5,
- * interleaved), for ~7 MB more at the peak (16,384 rows: ~2.5 MB of columns and names).
+ * held, 3,390–3,515, whether 4,096 or 16,384 may be held (the others' second file of a size
+ * comes after a commit). The server's CPU for the scan: 0.06–0.13 s less (medians of three
+ * sets of 5–7 interleaved rounds); the wall: 0.14 s and 0.19 s less in two sets, 0.03 s more
+ * in the third.
  */
-export const HELD_ROWS = 16_384;
+export const HELD_ROWS = 4_096;
 /**
  * Steps queued at most, besides the one the server runs, before the walk waits for the server
  * (bounds the memory held). One keeps the server busy: with commits queued too (tx.ts), the
