@@ -326,6 +326,54 @@ describe('PostgreSQL writes behind the walk', () => {
     ).toBe(2);
   });
 
+  it('writes 64-bit fields exactly by COPY, whether the row went with its batch or was held first', async () => {
+    writeTree(top, { 'a.txt': 'a' });
+    const [a] = listed('', ['a.txt']);
+    const t = await openScan(f.port, top);
+    const writer = f.port.scanWriter(NEVER);
+    await writer.begin();
+    const root = await listing(t, '/', undefined, []);
+    // Values whose 32-bit halves matter: each sign, each half's edges, int8's own edges.
+    const values: [bigint, bigint, bigint, bigint][] = [
+      [2n ** 63n - 1n, 0n, -1n, -(2n ** 63n)],
+      [2n ** 32n, 2n ** 32n - 1n, -(2n ** 32n), -(2n ** 31n) - 1n],
+      [2n ** 31n, 1n, -1_234_567_890_123_456_789n, 1_700_000_000_123_456_789n],
+    ];
+    const rows = (tag: string, hashes?: { prefix: Buffer; sha256: Buffer }) =>
+      values.map(([inode, size, mtimeNs, ctimeNs], i) => ({
+        deviceId: device.id,
+        dirId: root.dirId,
+        name: Buffer.from(`${tag}${i}`),
+        meta: { ...a!.meta, inode, size, mtimeNs, ctimeNs },
+        hashes,
+      }));
+    const digests = { prefix: Buffer.from('p'), sha256: Buffer.alloc(32, 9) };
+    // `held` rows have no hashes: kept back from the full batch after them, then written at
+    // the commit; `sent` rows have theirs and go with that batch.
+    await t.insertFiles(rows('held'));
+    await t.insertFiles(rows('sent', digests));
+    await t.insertFiles(
+      Array.from({ length: BATCH_ROWS }, (_, i) => ({
+        deviceId: device.id,
+        dirId: root.dirId,
+        name: Buffer.from(`fill${i}`),
+        meta: a!.meta,
+        hashes: digests,
+      })),
+    );
+    await writer.commit();
+    const dump = (await opened.dump()).files.map(
+      (l) => JSON.parse(l) as Record<string, string | null>,
+    );
+    for (const tag of ['held', 'sent'])
+      values.forEach(([inode, size, mtimeNs, ctimeNs], i) => {
+        const row = dump.find((r) => Buffer.from(r.name!, 'hex').toString() === `${tag}${i}`)!;
+        expect([row.inode, row.size, row.mtime_ns, row.ctime_ns]).toEqual(
+          [inode, size, mtimeNs, ctimeNs].map(String),
+        );
+      });
+  });
+
   it('refuses a row whose 64-bit field is out of range rather than writing it wrapped', async () => {
     writeTree(top, { 'a.txt': 'a' });
     const t = await openScan(f.port, top);
