@@ -227,32 +227,43 @@ describe('PostgreSQL writes behind the walk', () => {
     expect(await dirty()).toBe(1);
   });
 
-  it('holds a row the walk may still hash out of a full batch: it takes its hashes there and is written at the commit', async () => {
-    writeTree(top, { 'a.txt': 'first of its size' });
+  /** A scan with its transaction open and its root listed; `meta`: a real file's, for rows. */
+  const openRoot = async () => {
+    writeTree(top, { 'a.txt': 'a' });
     const [a] = listed('', ['a.txt']);
-    const digests = (tag: string) => ({
-      prefix: Buffer.from(`prefix ${tag}`),
-      sha256: Buffer.from(`sha ${tag}`.padEnd(32, '.')),
-    });
-    /** Rows as the walk gives them: `hashed` ones with their digests, the others without. */
-    const rows = (dirId: number, names: readonly string[], hashed: boolean) =>
-      names.map((n) => ({
-        deviceId: device.id,
-        dirId,
-        name: Buffer.from(n),
-        meta: a!.meta,
-        hashes: hashed ? digests(n) : undefined,
-      }));
-    const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => prefix + i);
     const t = await openScan(f.port, top);
     const writer = f.port.scanWriter(NEVER);
     await writer.begin();
     const root = await listing(t, '/', undefined, []);
+    return { meta: a!.meta, t, writer, rootId: root.dirId };
+  };
+  /** New rows of the root as the walk gives them, with `hashes(name)` or none. */
+  const rowsOf = (
+    dirId: number,
+    names: readonly string[],
+    meta: ListedFile['meta'],
+    hashes?: (name: string) => { prefix: Buffer; sha256: Buffer },
+  ) =>
+    names.map((n) => ({
+      deviceId: device.id,
+      dirId,
+      name: Buffer.from(n),
+      meta,
+      hashes: hashes?.(n),
+    }));
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => prefix + i);
+  const digests = (tag: string) => ({
+    prefix: Buffer.from(`prefix ${tag}`),
+    sha256: Buffer.from(`sha ${tag}`.padEnd(32, '.')),
+  });
+
+  it('holds a row the walk may still hash out of a full batch: it takes its hashes there and is written at the commit', async () => {
+    const { meta, t, writer, rootId } = await openRoot();
     const from = opened.statementTexts!().length;
     // `first` and `never` come before a full batch of rows with their hashes: the batch is
     // sent (the walk's memory stays bounded) without them.
-    const [first] = await t.insertFiles(rows(root.dirId, ['first', 'never'], false));
-    await t.insertFiles(rows(root.dirId, names('h', BATCH_ROWS), true));
+    const [first] = await t.insertFiles(rowsOf(rootId, ['first', 'never'], meta));
+    await t.insertFiles(rowsOf(rootId, names('h', BATCH_ROWS), meta, digests));
     await f.port.devices.list(); // the batch's step has run
     expect(
       opened.statementTexts!()
@@ -262,10 +273,7 @@ describe('PostgreSQL writes behind the walk', () => {
     // A second file of its size turns up: `first` is hashed while still held.
     await f.port.hashing.writeResults({
       stored: [
-        {
-          target: { fileId: first!, paths: 1, deviceId: device.id, ...a!.meta },
-          ...digests('first'),
-        },
+        { target: { fileId: first!, paths: 1, deviceId: device.id, ...meta }, ...digests('first') },
       ],
       read: [],
       failed: [],
@@ -287,30 +295,15 @@ describe('PostgreSQL writes behind the walk', () => {
   });
 
   it('holds HELD_ROWS rows at most: the oldest beyond them go with the batch', async () => {
-    writeTree(top, { 'a.txt': 'a' });
-    const [a] = listed('', ['a.txt']);
-    const t = await openScan(f.port, top);
-    const writer = f.port.scanWriter(NEVER);
-    await writer.begin();
-    const root = await listing(t, '/', undefined, []);
-    const rows = (n: number, tag: string, hashes?: { prefix: Buffer; sha256: Buffer }) =>
-      Array.from({ length: n }, (_, i) => ({
-        deviceId: device.id,
-        dirId: root.dirId,
-        name: Buffer.from(`${tag}${i}`),
-        meta: a!.meta,
-        hashes,
-      }));
+    const { meta, t, writer, rootId } = await openRoot();
     // More rows without hashes than may be held, then a full batch of rows with theirs.
-    const ids = await t.insertFiles(rows(HELD_ROWS + 1, 'u'));
-    await t.insertFiles(
-      rows(BATCH_ROWS, 'h', { prefix: Buffer.from('h'), sha256: Buffer.alloc(32, 8) }),
-    );
+    const ids = await t.insertFiles(rowsOf(rootId, names('u', HELD_ROWS + 1), meta));
+    await t.insertFiles(rowsOf(rootId, names('h', BATCH_ROWS), meta, digests));
     // The oldest row was sent with the batch: its hashes update the written row; the newest
     // is still held and takes them in the buffer. Rows updated in this transaction, counted
     // by the server after what was queued:
     const stored = [ids[0]!, ids[HELD_ROWS]!].map((fileId) => ({
-      target: { fileId, paths: 1, deviceId: device.id, ...a!.meta },
+      target: { fileId, paths: 1, deviceId: device.id, ...meta },
       prefix: Buffer.from('p'),
       sha256: Buffer.alloc(32, 7),
     }));
@@ -327,40 +320,26 @@ describe('PostgreSQL writes behind the walk', () => {
   });
 
   it('writes 64-bit fields exactly by COPY, whether the row went with its batch or was held first', async () => {
-    writeTree(top, { 'a.txt': 'a' });
-    const [a] = listed('', ['a.txt']);
-    const t = await openScan(f.port, top);
-    const writer = f.port.scanWriter(NEVER);
-    await writer.begin();
-    const root = await listing(t, '/', undefined, []);
+    const { meta, t, writer, rootId } = await openRoot();
     // Values whose 32-bit halves matter: each sign, each half's edges, int8's own edges.
     const values: [bigint, bigint, bigint, bigint][] = [
       [2n ** 63n - 1n, 0n, -1n, -(2n ** 63n)],
       [2n ** 32n, 2n ** 32n - 1n, -(2n ** 32n), -(2n ** 31n) - 1n],
       [2n ** 31n, 1n, -1_234_567_890_123_456_789n, 1_700_000_000_123_456_789n],
     ];
-    const rows = (tag: string, hashes?: { prefix: Buffer; sha256: Buffer }) =>
+    const rows = (tag: string, hashed: boolean) =>
       values.map(([inode, size, mtimeNs, ctimeNs], i) => ({
         deviceId: device.id,
-        dirId: root.dirId,
+        dirId: rootId,
         name: Buffer.from(`${tag}${i}`),
-        meta: { ...a!.meta, inode, size, mtimeNs, ctimeNs },
-        hashes,
+        meta: { ...meta, inode, size, mtimeNs, ctimeNs },
+        hashes: hashed ? digests(tag) : undefined,
       }));
-    const digests = { prefix: Buffer.from('p'), sha256: Buffer.alloc(32, 9) };
     // `held` rows have no hashes: kept back from the full batch after them, then written at
     // the commit; `sent` rows have theirs and go with that batch.
-    await t.insertFiles(rows('held'));
-    await t.insertFiles(rows('sent', digests));
-    await t.insertFiles(
-      Array.from({ length: BATCH_ROWS }, (_, i) => ({
-        deviceId: device.id,
-        dirId: root.dirId,
-        name: Buffer.from(`fill${i}`),
-        meta: a!.meta,
-        hashes: digests,
-      })),
-    );
+    await t.insertFiles(rows('held', false));
+    await t.insertFiles(rows('sent', true));
+    await t.insertFiles(rowsOf(rootId, names('fill', BATCH_ROWS), meta, digests));
     await writer.commit();
     const dump = (await opened.dump()).files.map(
       (l) => JSON.parse(l) as Record<string, string | null>,
