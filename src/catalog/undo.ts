@@ -36,7 +36,8 @@ export interface UndoAction {
   readonly undoStatus: UndoActionStatus | null;
 }
 
-type RawUndo = RawAction & {
+/** An action's row with what undo reads of it (both backends select these columns). */
+export type RawUndo = RawAction & {
   orig_uid: bigint | null;
   orig_gid: bigint | null;
   orig_mode: bigint | null;
@@ -45,7 +46,7 @@ type RawUndo = RawAction & {
   undo_status: UndoActionStatus | null;
 };
 
-function toUndo(r: RawUndo): UndoAction {
+export function toUndo(r: RawUndo): UndoAction {
   const orig =
     r.orig_uid === null ||
     r.orig_gid === null ||

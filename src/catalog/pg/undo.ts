@@ -6,41 +6,15 @@
  * transaction.
  */
 import type pg from 'pg';
-import { toAction, type RawAction } from '../actions.js';
 import type { UndoRecords, UndoSettlement } from '../plan-port.js';
-import type { UndoAction, UndoActionStatus, UndoJournalRow } from '../undo.js';
+import { toUndo, type RawUndo, type UndoJournalRow } from '../undo.js';
 import { baseName, parentOf } from '../../paths.js';
 import { ACTION_SELECT, actionRows } from './actions.js';
 import { exactRows, int8 } from './exact.js';
 import { pgUnitOfWork } from './tx.js';
 
-type RawUndo = RawAction & {
-  orig_uid: bigint | null;
-  orig_gid: bigint | null;
-  orig_mode: bigint | null;
-  orig_atime_ns: bigint | null;
-  orig_mtime_ns: bigint | null;
-  undo_status: UndoActionStatus | null;
-  own_ctime: bigint | null;
-};
-
-function toUndo(r: RawUndo): UndoAction {
-  const orig =
-    r.orig_uid === null ||
-    r.orig_gid === null ||
-    r.orig_mode === null ||
-    r.orig_atime_ns === null ||
-    r.orig_mtime_ns === null
-      ? undefined
-      : {
-          uid: Number(r.orig_uid),
-          gid: Number(r.orig_gid),
-          mode: Number(r.orig_mode),
-          atimeNs: r.orig_atime_ns,
-          mtimeNs: r.orig_mtime_ns,
-        };
-  return { action: toAction(r), orig, undoStatus: r.undo_status };
-}
+/** With the ctime our own operations left on the kept inode (one query for a page). */
+type PgRawUndo = RawUndo & { own_ctime: bigint | null };
 
 /** Executed HARDLINK actions not undone yet (as ../undo.ts's undoablePage). */
 const UNDOABLE = `action_type = 'HARDLINK' AND status = 'executed'
@@ -124,7 +98,7 @@ export function pgUndoRecords(client: pg.Client): UndoRecords {
   return {
     async page(q) {
       // Each action with the ctime on record for its kept inode (NULL: never changed by us).
-      const rows = await exactRows<RawUndo>(
+      const rows = await exactRows<PgRawUndo>(
         client,
         `SELECT a.*, s.ctime_ns AS own_ctime
            FROM (${ACTION_SELECT}, orig_uid, orig_gid, orig_mode, orig_atime_ns, orig_mtime_ns
