@@ -12,42 +12,9 @@
 import type pg from 'pg';
 import type { Member } from '../groups.js';
 import type { GroupKind, GroupPage, GroupSelection, PlanningOps, SizeRange } from '../plan-port.js';
-import type { ScopeDir } from '../scope.js';
 import { exactRows } from './exact.js';
+import { pgScopeClause, prepareScopeDirs } from './query-scope.js';
 import { pgDirtiness, storedGroupsSql } from './stored-totals.js';
-
-const SLASH = 0x2f;
-
-/** [low, high): every path strictly below `dir` (as ../scope.ts: a byte range, never LIKE). */
-function belowRange(dir: Buffer): [Buffer, Buffer] {
-  if (dir.length === 1 && dir[0] === SLASH) return [Buffer.from('/'), Buffer.from('0')];
-  return [Buffer.concat([dir, Buffer.from('/')]), Buffer.concat([dir, Buffer.from('0')])];
-}
-
-async function restrictTo(client: pg.Client, dirs: readonly ScopeDir[]): Promise<void> {
-  await client.query(`DROP TABLE IF EXISTS pg_temp.scope_dirs;
-                      CREATE TEMP TABLE scope_dirs (id bigint PRIMARY KEY)`);
-  if (dirs.length === 0) return;
-  const ranges = dirs.map((d) => belowRange(d.fsPath));
-  await client.query(
-    `INSERT INTO pg_temp.scope_dirs (id)
-     SELECT d.id FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::bytea[]) AS s(dev, path, lo, hi)
-       JOIN dirs d ON d.device_id = s.dev AND (d.path = s.path OR (d.path >= s.lo AND d.path < s.hi))
-     ON CONFLICT DO NOTHING`,
-    [
-      dirs.map((d) => d.deviceId),
-      dirs.map((d) => d.fsPath),
-      ranges.map((r) => r[0]),
-      ranges.map((r) => r[1]),
-    ],
-  );
-  // Autovacuum never analyzes temporary tables: without this the planner guesses their size.
-  await client.query('ANALYZE pg_temp.scope_dirs');
-}
-
-/** SQL keeping `files` rows (alias `col` for their dir_id) in the prepared scope. */
-const scopeClause = (scoped: boolean, col = 'dir_id') =>
-  scoped ? `AND ${col} IN (SELECT id FROM pg_temp.scope_dirs)` : '';
 
 /** `AND col = $1` when one device is selected ($1 is the device id or NULL). */
 const deviceClause = (sel: GroupSelection, col = 'device_id') =>
@@ -87,7 +54,7 @@ function everyRow(sel: GroupSelection): string {
                             max(mode) || ':' || max(uid) || ':' || max(gid) AS class
                        FROM files
                       WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
-                            ${deviceClause(sel)} ${scopeClause(sel.scoped)}
+                            ${deviceClause(sel)} ${pgScopeClause(sel.scoped)}
                       GROUP BY sha256, device_id, size, inode) per_inode
               GROUP BY sha256, device_id, size
              HAVING count(*) > 1`;
@@ -108,7 +75,7 @@ async function selectLinkOnly(client: pg.Client, sel: GroupSelection): Promise<v
                     max(f.size) AS size
                FROM files f
               WHERE f.status = 'active' ${deviceClause(sel, 'f.device_id')}
-                    ${scopeClause(sel.scoped, 'f.dir_id')}
+                    ${pgScopeClause(sel.scoped, 'f.dir_id')}
               GROUP BY f.device_id, f.inode HAVING count(*) > 1) x
       WHERE NOT EXISTS (SELECT 1 FROM pg_temp.same_groups g
                          WHERE g.device_id = x.device_id AND g.sha256 = x.sha256 AND g.size = x.size)`,
@@ -128,7 +95,7 @@ async function selectCrossDevice(client: pg.Client, sel: GroupSelection): Promis
             sha256, size, count(DISTINCT device_id), count(*)
        FROM (SELECT DISTINCT device_id, inode, sha256, size FROM files
               WHERE status = 'active' AND sha256 IS NOT NULL AND size > 0
-                    ${scopeClause(sel.scoped)}) copies
+                    ${pgScopeClause(sel.scoped)}) copies
       GROUP BY sha256, size
      HAVING count(DISTINCT device_id) > 1 ${having}`,
     deviceParam(sel),
@@ -229,7 +196,7 @@ async function page(
 
 export function pgPlanningOps(client: pg.Client): PlanningOps {
   return {
-    restrictTo: (dirs) => restrictTo(client, dirs),
+    restrictTo: (dirs) => prepareScopeDirs(client, dirs),
     select: (sel) =>
       sel.kind === 'same-device'
         ? selectSameDevice(client, sel)

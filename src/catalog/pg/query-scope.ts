@@ -16,8 +16,14 @@ function belowRange(dir: Buffer): [Buffer, Buffer] {
   return [Buffer.concat([dir, Buffer.from('/')]), Buffer.concat([dir, Buffer.from('0')])];
 }
 
-/** Fill pg_temp.scope_dirs with the ids of the directories at or below each entry. */
-async function prepareScopeDirs(client: pg.Client, dirs: readonly ScopeDir[]): Promise<void> {
+/**
+ * Fill pg_temp.scope_dirs with the ids of the directories at or below each entry (a grouping's
+ * scope, and a plan's: ./planning.ts).
+ */
+export async function prepareScopeDirs(
+  client: pg.Client,
+  dirs: readonly ScopeDir[],
+): Promise<void> {
   await client.query(`DROP TABLE IF EXISTS pg_temp.scope_dirs;
                       CREATE TEMP TABLE scope_dirs (id bigint PRIMARY KEY)`);
   // One statement for every entry: unnest pairs each device with its range.
