@@ -52,16 +52,18 @@ export function pgToAction(r: Record<string, unknown>): ActionRow {
   return toAction(raw as unknown as RawAction);
 }
 
+/** A plan's row; int8 columns as the driver gives them (a string), or as exactRows does (a bigint). */
+type Int8 = string | bigint;
 export interface PgRawPlan {
-  id: string;
+  id: Int8;
   name: string;
   status: PlanStatus;
-  created_at: string;
-  executed_at: string | null;
+  created_at: Int8;
+  executed_at: Int8 | null;
   options: string;
-  total_opportunities: string;
-  total_bytes_saveable: string;
-  pending_groups: string;
+  total_opportunities: Int8;
+  total_bytes_saveable: Int8;
+  pending_groups: Int8;
   undo_status: PlanStatus | null;
 }
 

@@ -7,42 +7,18 @@ import type pg from 'pg';
 import { replaceMode } from '../action-decode.js';
 import type { LockHolder } from '../executor-lock.js';
 import type { DiscardResult, PlanRecords } from '../plan-port.js';
-import type { PlanOptions, PlanRow, PlanStatus } from '../plans.js';
+import type { PlanRow } from '../plans.js';
 import type { StoredScope } from '../scope.js';
+import { pgToPlan, type PgRawPlan } from './action-rows.js';
 import { exactRows } from './exact.js';
 import { pgHashingOps } from './hashing.js';
 import { pgUnitOfWork } from './tx.js';
 
-interface RawPlan {
-  id: bigint;
-  name: string;
-  status: PlanStatus;
-  created_at: bigint;
-  executed_at: bigint | null;
-  options: string;
-  total_opportunities: bigint;
-  total_bytes_saveable: bigint;
-  pending_groups: bigint;
-  undo_status: PlanStatus | null;
-}
-
-function toPlan(r: RawPlan): PlanRow {
-  return {
-    id: Number(r.id),
-    name: r.name,
-    status: r.undo_status ?? r.status,
-    createdAt: Number(r.created_at),
-    executedAt: r.executed_at === null ? null : Number(r.executed_at),
-    options: JSON.parse(r.options) as PlanOptions,
-    opportunities: Number(r.total_opportunities),
-    bytesSaveable: Number(r.total_bytes_saveable),
-    pendingGroups: Number(r.pending_groups),
-  };
-}
-
 async function getPlan(client: pg.Client, id: number): Promise<PlanRow | undefined> {
-  const [r] = await exactRows<RawPlan>(client, 'SELECT * FROM conductor_plans WHERE id = $1', [id]);
-  return r ? toPlan(r) : undefined;
+  const [r] = await exactRows<PgRawPlan>(client, 'SELECT * FROM conductor_plans WHERE id = $1', [
+    id,
+  ]);
+  return r ? pgToPlan(r) : undefined;
 }
 
 interface RawScope {
@@ -126,8 +102,8 @@ export function pgPlanRecords(client: pg.Client): PlanRecords {
       }),
     get: (id) => getPlan(client, id),
     async list() {
-      const rows = await exactRows<RawPlan>(client, 'SELECT * FROM conductor_plans ORDER BY id');
-      return rows.map(toPlan);
+      const rows = await exactRows<PgRawPlan>(client, 'SELECT * FROM conductor_plans ORDER BY id');
+      return rows.map(pgToPlan);
     },
     async setStatus({ id, status, executedAt }) {
       if (executedAt === undefined)
