@@ -1,6 +1,8 @@
 /** The `devices` table: one row per filesystem identity (DESIGN §2). */
 import { UserError } from '../errors.js';
 import type { DB } from './db.js';
+import { stmt } from './stmt.js';
+import { USAGE_OF, type UsageRow } from './usage-query.js';
 import type { DeviceRow, DeviceSighting } from './device-types.js';
 import { adoptLegacyDevice, recordMount, withMounts } from './device-mounts.js';
 
@@ -143,27 +145,17 @@ export interface DeviceUsage {
 
 /** Active paths, distinct inodes and their bytes (each inode once), per device. */
 export function deviceUsage(db: DB): Map<number, DeviceUsage> {
-  const rows = db
-    .prepare(
-      `SELECT device_id, sum(paths) AS files, count(*) AS inodes, sum(size) AS bytes, sum(blocks) * 512 AS allocated
-         FROM (SELECT device_id, inode, count(*) AS paths, max(size) AS size, max(blocks) AS blocks FROM files
-                WHERE status = 'active' GROUP BY device_id, inode)
-        GROUP BY device_id`,
-    )
-    .all() as {
-    device_id: number;
-    files: number;
-    inodes: number;
-    bytes: number;
-    allocated: number;
-  }[];
+  return usageOfRows(db, stmt(db, USAGE_OF('')).all() as UsageRow[]);
+}
+
+/** Usage rows (counted by USAGE_OF, or stored) with each device's last completed scan. */
+export function usageOfRows(db: DB, rows: readonly UsageRow[]): Map<number, DeviceUsage> {
   const scans = new Map(
     (
-      db
-        .prepare(
-          `SELECT device_id, max(finished_at) AS at FROM scans WHERE status = 'completed' GROUP BY device_id`,
-        )
-        .all() as { device_id: number; at: number }[]
+      stmt(
+        db,
+        `SELECT device_id, max(finished_at) AS at FROM scans WHERE status = 'completed' GROUP BY device_id`,
+      ).all() as { device_id: number; at: number }[]
     ).map((r) => [r.device_id, r.at]),
   );
   return usageWithLastScans(

@@ -11,7 +11,7 @@
  */
 import type { DB } from './db.js';
 import { stmt } from './stmt.js';
-import { usageWithLastScans, type DeviceUsage } from './devices.js';
+import { usageOfRows, type DeviceUsage } from './devices.js';
 import { deviceList, USAGE_OF, type UsageRow } from './usage-query.js';
 
 const DIRTY = 'AND device_id IN (SELECT device_id FROM usage_dirty)';
@@ -63,29 +63,6 @@ export function storedDeviceUsage(db: DB): Map<number, DeviceUsage> {
       WHERE device_id NOT IN (SELECT device_id FROM usage_dirty)
      UNION ALL
      ${USAGE_OF(DIRTY)}`,
-  ).all() as {
-    device_id: number;
-    files: number;
-    inodes: number;
-    bytes: number;
-    allocated: number;
-  }[];
-  const scans = new Map(
-    (
-      stmt(
-        db,
-        `SELECT device_id, max(finished_at) AS at FROM scans WHERE status = 'completed' GROUP BY device_id`,
-      ).all() as { device_id: number; at: number }[]
-    ).map((r) => [r.device_id, r.at]),
-  );
-  return usageWithLastScans(
-    rows.map((r) => ({
-      deviceId: r.device_id,
-      files: r.files,
-      inodes: r.inodes,
-      bytes: r.bytes,
-      allocatedBytes: r.allocated,
-    })),
-    scans,
-  );
+  ).all() as UsageRow[];
+  return usageOfRows(db, rows);
 }
