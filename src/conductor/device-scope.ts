@@ -2,7 +2,8 @@
  * `--device PATH|ALIAS` and `PATH...` together, for the commands that plan or list duplicates
  * (analyze, plan, auto-execute, dupes). `--device` with an alias or a mount point means the
  * whole filesystem; `--device DIR` with a directory inside a filesystem means that directory
- * (it scopes like a PATH), never silently the whole filesystem.
+ * (it scopes like a PATH), never silently the whole filesystem. The mount point of a bind mount
+ * of one directory is that directory: it shows no more of its filesystem.
  */
 import type { DeviceRow } from '../catalog/devices.js';
 import { UserError } from '../errors.js';
@@ -37,7 +38,7 @@ export async function resolveDeviceAndScope(
     else {
       const r = await resolveCataloguedPath(catalog, deviceArg, '--device');
       device = r.device;
-      if (!r.isMountPoint) {
+      if (!r.wholeFilesystem) {
         const shown = `--device ${displayPath(deviceArg)}`;
         if (!lstatSync(r.abs).isDirectory()) {
           throw new UserError(

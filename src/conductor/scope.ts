@@ -12,7 +12,7 @@ import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import type { StoredScope } from '../catalog/scope.js';
 import { UserError, describeErrno } from '../errors.js';
-import { findMount, readMountinfo } from '../fs/mountinfo.js';
+import { findMount, readMountinfo, showsWholeFilesystem } from '../fs/mountinfo.js';
 import { hostDeviceIdentity } from '../fs/identity.js';
 import { hostIdentity } from '../fs/host.js';
 import { legacyIdentity } from '../device-identity.js';
@@ -83,8 +83,11 @@ export interface ResolvedPath {
   readonly device: DeviceRow;
   /** Its path inside the filesystem. */
   readonly fsPath: Buffer;
-  /** True when it is the mount point of its filesystem (the whole filesystem as mounted there). */
-  readonly isMountPoint: boolean;
+  /**
+   * True when it is a mount point that shows its whole filesystem (on btrfs, its whole
+   * subvolume). The mount point of a bind mount of one directory is that directory.
+   */
+  readonly wholeFilesystem: boolean;
 }
 
 /**
@@ -126,7 +129,12 @@ export async function resolveCataloguedPath(
     );
   }
   const fsPath = rebase(mount.root, relativeTo(abs, mount.mountPoint));
-  return { abs, device, fsPath, isMountPoint: abs.equals(mount.mountPoint) };
+  return {
+    abs,
+    device,
+    fsPath,
+    wholeFilesystem: abs.equals(mount.mountPoint) && showsWholeFilesystem(mount),
+  };
 }
 
 /** A scope directory: an existing, catalogued directory. */

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { qualifyIdentity } from '../device-identity.js';
-import type { MountEntry } from './mountinfo.js';
+import { mountOption, type MountEntry } from './mountinfo.js';
 import { superblockUuid } from './superblock.js';
 
 export interface FsIdentity {
@@ -79,13 +79,6 @@ function blockUuid(source: string, fsType: string): string | undefined {
   return uuid ? uuid : undefined;
 }
 
-function optionValue(options: string, key: string): string | undefined {
-  for (const opt of options.split(',')) {
-    if (opt.startsWith(`${key}=`)) return opt.slice(key.length + 1);
-  }
-  return undefined;
-}
-
 export function resolveIdentity(mount: MountEntry): FsIdentity {
   const key = `${mount.major}:${mount.minor}:${mount.source}:${mount.fsType}`;
   const hit = cache.get(key);
@@ -141,7 +134,7 @@ function computeIdentity(m: MountEntry): FsIdentity {
   }
   if (fsType === 'btrfs') {
     const uuid = blockUuid(m.source, fsType);
-    const subvol = optionValue(m.superOptions, 'subvolid');
+    const subvol = mountOption(m.superOptions, 'subvolid');
     if (uuid) return { identity: `btrfs:${uuid}:subvol:${subvol ?? '5'}`, stable: true, fsType };
   }
   const uuid = blockUuid(m.source, fsType);

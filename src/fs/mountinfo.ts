@@ -115,6 +115,24 @@ export function parseMountinfo(text: Buffer): MountEntry[] {
   return entries;
 }
 
+/** The value of `key=` in a mount's options (super options: `subvolid=5,subvol=/@home`). */
+export function mountOption(options: string, key: string): string | undefined {
+  for (const opt of options.split(',')) {
+    if (opt.startsWith(`${key}=`)) return opt.slice(key.length + 1);
+  }
+  return undefined;
+}
+
+/**
+ * Whether a mount shows its whole filesystem (on btrfs, its whole subvolume: the mount's root
+ * is the subvolume's own `subvol=` path), not one directory of it, as a bind mount of a
+ * subdirectory does. Unsure (an option that cannot be read back exactly): not whole.
+ */
+export function showsWholeFilesystem(m: MountEntry): boolean {
+  const own = m.fsType === 'btrfs' ? mountOption(m.superOptions, 'subvol') : '/';
+  return own !== undefined && m.root.equals(unescapeOctal(Buffer.from(own, 'utf8')));
+}
+
 export function readMountinfo(): MountEntry[] {
   return parseMountinfo(readFileSync('/proc/self/mountinfo'));
 }

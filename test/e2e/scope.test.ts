@@ -11,13 +11,18 @@ import { linkSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSy
 import { join } from 'node:path';
 import { CLI, hashall, type CliResult } from '../helpers/cli.js';
 import {
+  bindMount,
+  mountImage,
   mountTmpfs,
   mountUnavailableReason,
   removeTree,
   requireMounts,
+  sh,
   tempDir,
+  unmount,
   unmountAll,
 } from '../helpers/fs.js';
+import { mountSubvolume } from '../helpers/mounts.js';
 
 interface Action {
   type: string;
@@ -214,6 +219,77 @@ describe('scope', () => {
       );
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(run(args.map((a) => (a === join(m1, 'scope') ? m1 : a))).code).toBe(0);
+    }
+  });
+
+  it('--device at a bind mount of one directory plans that directory, not its whole filesystem (regression: all of it was planned)', (ctx) => {
+    requireMounts(ctx);
+    fresh();
+    // `mount --bind POOL/scope VIEW`: VIEW is a mount point, but it shows /scope only.
+    const view = join(base, 'scopeview');
+    bindMount(join(m1, 'scope'), view);
+    try {
+      const before = { c: ino(join(m1, 'sibling/c')), d: ino(join(m1, 'sibling/d')) };
+      const plan = ok<PlanJson>(['conductor', 'plan', 'viabind', '--device', view]);
+      expect(plan.scope).toEqual([{ path: view, device: expect.any(String), fs_path: '/scope' }]);
+      // What `--device POOL/scope` plans: a, b and sub/h, nothing of sibling/.
+      expect(plan.actions.HARDLINK).toBe(2);
+      expect(plan.bytes_saveable).toBe(10_000);
+      const show = ok<ShowJson>(['conductor', 'show-plan', String(plan.id), '--limit', '0']);
+      for (const t of targets(show)) expect(t.startsWith(`${m1}/scope/`), t).toBe(true);
+      const a = ok<{ same_device: { bytes_saveable: number }; scope: ScopeJson[] }>([
+        'conductor',
+        'analyze',
+        '--device',
+        view,
+      ]);
+      expect(a.scope).toEqual(plan.scope);
+      expect(a.same_device.bytes_saveable).toBe(10_000);
+      // Commands that report on whole filesystems refuse it as the directory it is.
+      const r = run(['conductor', 'status', '--device', view]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is a directory inside \S+ \(mounted at /);
+      const ex = run(['conductor', 'execute', String(plan.id), '--force', '--json']);
+      expect(ex.code, ex.stderr).toBe(0);
+      expect(ino(join(m1, 'sibling/c'))).toBe(before.c);
+      expect(ino(join(m1, 'sibling/d'))).toBe(before.d);
+    } finally {
+      unmount(view);
+    }
+  });
+
+  it('--device at a btrfs subvolume mounted on its own means that whole subvolume', (ctx) => {
+    requireMounts(ctx);
+    const top = join(base, 'bt');
+    mountImage(join(base, 'bt.btrfs'), top, 'btrfs', 160);
+    sh('btrfs', ['subvolume', 'create', join(top, 'sv')]);
+    writeFileSync(join(top, 'sv/a'), fill('S', 5000));
+    writeFileSync(join(top, 'sv/b'), fill('S', 5000));
+    const device = sh('findmnt', ['-n', '-o', 'SOURCE', top]).trim();
+    const svMount = join(base, 'svmount');
+    // Its mount's root is /sv, as a bind's would be: the subvolume's own path says it is whole.
+    mountSubvolume(device, '/sv', svMount);
+    const svCat = join(base, 'subvol.db');
+    try {
+      expect(hashall(['scan', svMount, '--catalog', svCat, '-q']).code).toBe(0);
+      const plan = hashall([
+        'conductor',
+        'plan',
+        'sv',
+        '--device',
+        svMount,
+        '--catalog',
+        svCat,
+        '--json',
+      ]);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.json<PlanJson>().scope).toEqual([]);
+      expect(plan.json<PlanJson>().bytes_saveable).toBe(5000);
+      const status = hashall(['conductor', 'status', '--device', svMount, '--catalog', svCat]);
+      expect(status.code, status.stderr).toBe(0);
+    } finally {
+      unmount(svMount);
+      unmount(top);
     }
   });
 

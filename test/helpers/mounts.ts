@@ -83,6 +83,11 @@ export function mountDevice(device: string, dir: string): void {
   mountAt(dir, [device]);
 }
 
+/** Mount one btrfs subvolume (its path inside the filesystem) of a block device on its own. */
+export function mountSubvolume(device: string, subvol: string, dir: string): void {
+  mountAt(dir, ['-o', `subvol=${subvol}`, device]);
+}
+
 export function bindMount(src: string, dir: string): void {
   mountAt(dir, ['--bind', src]);
 }
