@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { findMount, mountAt, parseMountinfo, splitDev } from '../../src/fs/mountinfo.js';
+import {
+  findMount,
+  mountAt,
+  parseMountinfo,
+  showsWholeFilesystem,
+  splitDev,
+} from '../../src/fs/mountinfo.js';
 
 const SAMPLE = Buffer.from(
   [
@@ -32,6 +38,32 @@ describe('mountinfo', () => {
     expect(findMount(mounts, Buffer.from('/mnt/my disk/a'), dev)!.mountId).toBe(42);
     expect(findMount(mounts, Buffer.from('/home/a'), (254 << 8) | 0)!.mountId).toBe(27);
     expect(mountAt(mounts, Buffer.from('/proc'))!.fsType).toBe('proc');
+  });
+
+  it('tells a mount that shows its whole filesystem (or btrfs subvolume) from a bind of a directory', () => {
+    const lines = parseMountinfo(
+      Buffer.from(
+        [
+          '27 1 254:0 / / rw - ext4 /dev/vda rw',
+          '43 27 254:0 /data/share /srv/share rw - ext4 /dev/vda rw',
+          '47 27 0:40 / /mnt/top rw - btrfs /dev/loop0 rw,subvolid=5,subvol=/',
+          '48 27 0:41 /sv /mnt/sv rw - btrfs /dev/loop0 rw,subvolid=256,subvol=/sv',
+          '49 27 0:41 /sv/dir /mnt/svdir rw - btrfs /dev/loop0 rw,subvolid=256,subvol=/sv',
+          '50 27 0:42 /my\\040vol /mnt/v rw - btrfs /dev/loop0 rw,subvolid=257,subvol=/my\\040vol',
+          '51 27 0:43 /x /mnt/nosub rw - btrfs /dev/loop0 rw,subvolid=258',
+          '',
+        ].join('\n'),
+      ),
+    );
+    expect(lines.map((m) => [m.mountId, showsWholeFilesystem(m)])).toEqual([
+      [27, true],
+      [43, false], // a bind of /data/share
+      [47, true],
+      [48, true], // the subvolume /sv, mounted on its own
+      [49, false], // a bind of a directory inside it
+      [50, true], // escaped alike in the root and the option
+      [51, false], // no subvol= to tell: not whole (never widens)
+    ]);
   });
 
   it('splits dev_t like glibc', () => {
