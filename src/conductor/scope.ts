@@ -12,7 +12,8 @@ import type { Catalog } from '../catalog/port.js';
 import type { DeviceRow } from '../catalog/devices.js';
 import type { StoredScope } from '../catalog/scope.js';
 import { UserError, describeErrno } from '../errors.js';
-import { findMount, readMountinfo, showsWholeFilesystem } from '../fs/mountinfo.js';
+import { findMount, readMountinfo } from '../fs/mountinfo.js';
+import { showsWholeFilesystem } from '../fs/mount-views.js';
 import { hostDeviceIdentity } from '../fs/identity.js';
 import { hostIdentity } from '../fs/host.js';
 import { legacyIdentity } from '../device-identity.js';
@@ -114,7 +115,8 @@ export async function resolveCataloguedPath(
     );
   }
   const st = lstatSync(abs, { bigint: true });
-  const mount = findMount(readMountinfo(), abs, st.dev);
+  const mounts = readMountinfo();
+  const mount = findMount(mounts, abs, st.dev);
   if (!mount) throw new UserError(`${shown}: no mount found for it in /proc/self/mountinfo`);
   // As this host's scan registered it (a bare device number is this host's); a catalog from
   // before hosts, not rescanned since, still has it unqualified.
@@ -133,7 +135,7 @@ export async function resolveCataloguedPath(
     abs,
     device,
     fsPath,
-    wholeFilesystem: abs.equals(mount.mountPoint) && showsWholeFilesystem(mount),
+    wholeFilesystem: abs.equals(mount.mountPoint) && showsWholeFilesystem(mounts, mount),
   };
 }
 

@@ -50,7 +50,7 @@ export function isPseudoFs(fsType: string): boolean {
   return PSEUDO_FS.has(fsType);
 }
 
-function unescapeOctal(field: Buffer): Buffer {
+export function unescapeOctal(field: Buffer): Buffer {
   if (!field.includes(0x5c)) return field;
   const out: number[] = [];
   for (let i = 0; i < field.length; i++) {
@@ -121,16 +121,6 @@ export function mountOption(options: string, key: string): string | undefined {
     if (opt.startsWith(`${key}=`)) return opt.slice(key.length + 1);
   }
   return undefined;
-}
-
-/**
- * Whether a mount shows its whole filesystem (on btrfs, its whole subvolume: the mount's root
- * is the subvolume's own `subvol=` path), not one directory of it, as a bind mount of a
- * subdirectory does. Unsure (an option that cannot be read back exactly): not whole.
- */
-export function showsWholeFilesystem(m: MountEntry): boolean {
-  const own = m.fsType === 'btrfs' ? mountOption(m.superOptions, 'subvol') : '/';
-  return own !== undefined && m.root.equals(unescapeOctal(Buffer.from(own, 'utf8')));
 }
 
 export function readMountinfo(): MountEntry[] {

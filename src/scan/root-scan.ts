@@ -9,7 +9,8 @@ import { hostDeviceIdentity } from '../fs/identity.js';
 import { rebase, relativeTo } from '../paths.js';
 import type { ScanContext } from './context.js';
 import { mergeListing } from './merge.js';
-import { safeDev, widestMount, type ResolvedRoot } from './roots.js';
+import { safeDev, widestMount } from '../fs/mount-views.js';
+import type { ResolvedRoot } from './roots.js';
 import { KnownListings, MARK_PAGE } from './known-listings.js';
 import { type DeviceContext, type DirListing, type UnchangedListing, walk } from './walker.js';
 

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  findMount,
-  mountAt,
-  parseMountinfo,
-  showsWholeFilesystem,
-  splitDev,
-} from '../../src/fs/mountinfo.js';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findMount, mountAt, parseMountinfo, splitDev } from '../../src/fs/mountinfo.js';
+import { showsWholeFilesystem } from '../../src/fs/mount-views.js';
 
 const SAMPLE = Buffer.from(
   [
@@ -55,7 +53,7 @@ describe('mountinfo', () => {
         ].join('\n'),
       ),
     );
-    expect(lines.map((m) => [m.mountId, showsWholeFilesystem(m)])).toEqual([
+    expect(lines.map((m) => [m.mountId, showsWholeFilesystem(lines, m)])).toEqual([
       [27, true],
       [43, false], // a bind of /data/share
       [47, true],
@@ -64,6 +62,27 @@ describe('mountinfo', () => {
       [50, true], // escaped alike in the root and the option
       [51, false], // no subvol= to tell: not whole (never widens)
     ]);
+  });
+
+  it('a network filesystem shows all of itself where no mount of it shows more (its root may be the export path)', () => {
+    // Mount points that exist, on one filesystem (the st_dev widestMount compares).
+    const dir = mkdtempSync(join(tmpdir(), 'hashall-views-'));
+    try {
+      mkdirSync(join(dir, 'nfs'));
+      mkdirSync(join(dir, 'bind'));
+      const lines = parseMountinfo(
+        Buffer.from(
+          [
+            `60 27 0:50 /export/photos ${dir}/nfs rw - nfs4 srv:/export/photos rw,vers=4.2`,
+            `61 27 0:50 /export/photos/2024 ${dir}/bind rw - nfs4 srv:/export/photos rw,vers=4.2`,
+            '',
+          ].join('\n'),
+        ),
+      );
+      expect(lines.map((m) => showsWholeFilesystem(lines, m))).toEqual([true, false]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('splits dev_t like glibc', () => {
