@@ -9,7 +9,7 @@ import { openListingQueue } from '../fs/listing-queue.js';
 import { crossMount } from './cross-mount.js';
 import { hasTempPrefix } from '../fs/temp-name.js';
 import { failpointDelayMs } from '../failpoint.js';
-import { byteKey, joinPath, relativeTo } from '../paths.js';
+import { baseName, byteKey, joinPath, parentOf, relativeTo } from '../paths.js';
 import type { FileMeta } from '../catalog/tree.js';
 import { skimListing, skipKind } from './skim.js';
 import type { ListedFile, PendingDir, WalkParams } from './walk-types.js';
@@ -90,6 +90,14 @@ export async function walk({
   const enqueue = (d: PendingDir): void => queue.add(d, d.abs, { dev: d.stDev, ino: d.ino });
   const entered = new Set<string>([root.device.identity]);
   const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
+  // The names of mount points by their directory: a file can be a mount point too.
+  const mountNamesIn = new Map<string, Set<string>>();
+  for (const m of opts.mounts) {
+    const dirKey = byteKey(parentOf(m.mountPoint));
+    const names = mountNamesIn.get(dirKey) ?? new Set<string>();
+    names.add(byteKey(baseName(m.mountPoint)));
+    mountNamesIn.set(dirKey, names);
+  }
   enqueue({
     abs: root.abs,
     fsPath: root.fsPath,
@@ -130,13 +138,15 @@ export async function walk({
         );
         continue;
       }
+      // Names in this directory that something is mounted on (few directories have any).
+      const mountsHere = mountNamesIn.get(byteKey(dir.abs));
       // The directory the catalog's own files are in: decoded every time, they skipped.
       const own = opts.ownFiles;
       const ownHere = own !== undefined && dir.stDev === own.stDev && dir.ino === own.ino;
       // A directory the catalog holds as it is listed: counted and walked on, not decoded.
       const fp = read.fingerprint;
       const knownId =
-        fp && !opts.isExcluded && !ownHere && hooks.unchanged
+        fp && !opts.isExcluded && !ownHere && !mountsHere && hooks.unchanged
           ? hooks.knownListing?.({ device: dir.device, fsPath: dir.fsPath, fingerprint: fp })
           : undefined;
       const skimmed =
@@ -198,6 +208,14 @@ export async function walk({
           continue;
         }
         if (d.kind === 'file') {
+          if (mountsHere?.has(byteKey(name))) {
+            // A file mounted over this name (`mount --bind /x/f DIR/NAME`): what it shows is
+            // another file, catalogued where it lives, and the name cannot be replaced
+            // (rename over a mount point: EBUSY). Left as it is, like a directory mount point.
+            hooks.prune('bind_mount', absOf());
+            kept.push(name);
+            continue;
+          }
           let st: EntryStat;
           try {
             st = d.stat();

@@ -115,6 +115,34 @@ describe('scans across filesystems', () => {
     unmount(join(src, 'a', 'loop'));
   });
 
+  it('a file mounted over a name in the tree is left as it is, not catalogued as a file there (regression: its replacement failed with EBUSY)', (ctx) => {
+    requireMounts(ctx);
+    const tree = join(dir, 'filebind');
+    const content = 'the same bytes, three times over';
+    writeTree(tree, { 'a/f1': content, 'b/f2': content, 'b/target': '' });
+    writeTree(join(dir, 'filebind-src'), { src: content });
+    // A file onto a file (bindMount makes its target a directory).
+    sh('mount', ['--bind', join(dir, 'filebind-src', 'src'), join(tree, 'b', 'target')]);
+    const cat = join(dir, 'filebind.db');
+    try {
+      const s = scanJson(cat, tree);
+      expect(s.files).toBe(2);
+      expect(s.pruned.bind_mount).toBe(1);
+      // A rescan (the directory decoded again: it holds a mount point) says the same.
+      const again = scanJson(cat, tree);
+      expect(again.files).toBe(2);
+      expect(again.unchanged).toBe(2);
+      const plan = hashall(['conductor', 'plan', 'fb', '--catalog', cat, '--json']);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.json<{ actions: Record<string, number> }>().actions.HARDLINK).toBe(1);
+      const ex = hashall(['conductor', 'execute', '1', '--force', '--catalog', cat, '--json']);
+      expect(ex.code, ex.stderr).toBe(0);
+      expect(ex.json<{ failed: number }>().failed).toBe(0);
+    } finally {
+      unmount(join(tree, 'b', 'target'));
+    }
+  });
+
   it('a scan through a bind mount of a subdirectory records where the whole filesystem is mounted', (ctx) => {
     requireMounts(ctx);
     const fsRoot = join(dir, 'wholefs');
