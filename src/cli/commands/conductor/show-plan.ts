@@ -12,7 +12,7 @@ import { styleFor } from '../../style.js';
 import { planFilters } from '../../../catalog/plan-types.js';
 import {
   metadataChanges,
-  mtimeText,
+  mtimeChangeTexts,
   planMetadataChanges,
 } from '../../../conductor/metadata-change.js';
 import { describeScope, scopeEntryJson } from '../../../conductor/scope.js';
@@ -173,10 +173,12 @@ export function registerShowPlan(conductor: Command): void {
         );
         if (a.reason && a.type !== 'HARDLINK') lines.push(`    Reason: ${a.reason}`);
         if (a.keepRule) lines.push(`    Kept by: ${a.keepRule}`);
-        if (metadataChanges(mode, a).length > 0)
+        if (metadataChanges(mode, a).length > 0) {
+          const [was, will] = mtimeChangeTexts(a.targetMtimeNs, a.sourceMtimeNs);
           lines.push(
-            `    ${styleFor().status('warning', `Metadata: mtime ${mtimeText(a.targetMtimeNs)} becomes ${mtimeText(a.sourceMtimeNs)} (the kept copy's)`)}`,
+            `    ${styleFor().status('warning', `Metadata: mtime ${was} becomes ${will} (the kept copy's)`)}`,
           );
+        }
         if (a.error) lines.push(`    Error: ${a.error}`);
         if (a.undoStatus)
           lines.push(
