@@ -89,8 +89,7 @@ export async function walk({
   const queue = openListingQueue<PendingDir>(TEST_DIR_DELAY_MS > 0 ? 'in-turn' : 'ahead-if-able');
   const enqueue = (d: PendingDir): void => queue.add(d, d.abs, { dev: d.stDev, ino: d.ino });
   const entered = new Set<string>([root.device.identity]);
-  const mountPoints = new Set(opts.mounts.map((m) => byteKey(m.mountPoint)));
-  // The names of mount points by their directory: a file can be a mount point too.
+  // The names of mount points by their directory: a directory or a file can be one.
   const mountNamesIn = new Map<string, Set<string>>();
   for (const m of opts.mounts) {
     const dirKey = byteKey(parentOf(m.mountPoint));
@@ -155,7 +154,7 @@ export async function walk({
           : skimListing({
               view: read.view,
               stDev: dir.stDev,
-              isMountPoint: (name) => mountPoints.has(byteKey(joinPath(dir.abs, name))),
+              isMountPoint: (name) => mountsHere?.has(byteKey(name)) === true,
             });
       if (fp && knownId !== undefined && skimmed) {
         for (const k of skimmed.skipped) hooks.skip(k);
@@ -243,7 +242,7 @@ export async function walk({
             hooks.skip(skipKind(st.kind));
             continue;
           }
-          const crossing = st.dev !== dir.stDev || mountPoints.has(byteKey(absOf()));
+          const crossing = st.dev !== dir.stDev || mountsHere?.has(byteKey(name)) === true;
           if (!crossing) {
             subdirs.push(name);
             children.push({
