@@ -1,8 +1,8 @@
 /**
  * The published command is the bundle (scripts/build.mjs): a package holding exactly the files
  * `npm pack` publishes — no tsc module tree — runs scans (hashing worker threads included),
- * the conductor and reports, and loads the PostgreSQL catalog and its `pg` driver (bundled, a
- * chunk of their own) only for a postgresql:// catalog.
+ * the conductor and reports, and loads the `pg` driver (bundled, a file of its own) only for a
+ * postgresql:// catalog.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
@@ -33,7 +33,7 @@ describe('the published bundle', () => {
   let dir: string;
   let pkg: string;
   let published: string[];
-  /** The published chunks that hold the PostgreSQL catalog or the `pg` driver. */
+  /** The published chunks that hold the `pg` driver. */
   let pgChunks: string[];
   beforeAll(() => {
     dir = tempDir();
@@ -47,12 +47,10 @@ describe('the published bundle', () => {
     published = (JSON.parse(pack.stdout) as [{ files: { path: string }[] }])[0].files.map(
       (f) => f.path,
     );
-    // The driver's own text and the catalog's: which chunks a SQLite command must never load.
+    // The driver's own text: which chunks a SQLite command must never load.
     const pgCode = (f: string) =>
-      /Client was passed a null or undefined query|LOCK TABLE group_dirty/.test(
-        readFileSync(join(REPO, f), 'utf8'),
-      );
-    pgChunks = published.filter((f) => /^dist\/chunks\/.*\.js$/.test(f) && pgCode(f));
+      /Client was passed a null or undefined query/.test(readFileSync(join(REPO, f), 'utf8'));
+    pgChunks = published.filter((f) => /^dist\/chunks\/.*\.cjs$/.test(f) && pgCode(f));
     // Published without those chunks: a SQLite command must not need them.
     installPackage(
       pkg,
@@ -71,7 +69,8 @@ describe('the published bundle', () => {
   const run = (args: string[], env: Record<string, string> = {}) => {
     const r = spawnSync(process.execPath, [join(pkg, 'dist', 'cli', 'bin.js'), ...args], {
       encoding: 'utf8',
-      env: { ...process.env, HASHALL_CATALOG: '', ...env },
+      // The code cache of this temporary package's path stays in the test's folder.
+      env: { ...process.env, HASHALL_CATALOG: '', XDG_CACHE_HOME: dir, ...env },
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -80,6 +79,10 @@ describe('the published bundle', () => {
     const code = published.filter((f) => f.startsWith('dist/') && f.endsWith('.js'));
     expect(code).toContain('dist/cli/bin.js');
     expect(code).toContain('dist/cli/main.js');
+    // The program itself: one CommonJS file that main.js compiles with V8's code cache. It is
+    // built from ES modules, which are always strict: so is it (the directive comes first).
+    expect(published).toContain('dist/cli/program.cjs');
+    expect(readFileSync(join(REPO, 'dist/cli/program.cjs'), 'utf8')).toMatch(/^'use strict';\n/);
     expect(code).toContain('dist/scan/hash-worker.js');
     expect(code).toContain('dist/catalog/usage-worker.js');
     expect(code).toContain('dist/catalog/checkpoint-worker.js');
@@ -89,8 +92,8 @@ describe('the published bundle', () => {
   });
 
   it('scans with hashing workers, analyzes and reports from those files alone, without pg', () => {
-    // Both the catalog's chunk and the driver's were found, and left out.
-    expect(pgChunks.length).toBeGreaterThanOrEqual(2);
+    // The driver's chunk was found, and left out.
+    expect(pgChunks).toEqual(['dist/chunks/pg.cjs']);
     const db = join(dir, 'c.db');
     const version = run(['--version']);
     expect(version.code).toBe(0);
@@ -121,12 +124,11 @@ describe('the published bundle', () => {
     expect(dupes.stdout).not.toMatch(/other\.bin/);
   });
 
-  it('loads the PostgreSQL catalog code and its driver only for a postgresql:// catalog', () => {
-    // Their chunks are absent from this package: reaching for them shows that only this
-    // command does.
+  it('loads the pg driver only for a postgresql:// catalog', () => {
+    // Its chunk is absent from this package: reaching for it shows that only this command does.
     const r = run(['stats', '--catalog', 'postgresql://nobody@localhost:1/none']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/Cannot find module '\S*\/dist\/chunks\/\S+\.js'/);
+    expect(r.stderr).toMatch(/Cannot find module '\S*chunks\/pg\.cjs'/);
   });
 
   it('bundles the pg driver: a PostgreSQL command needs no pg package installed', () => {
@@ -142,7 +144,7 @@ describe('the published bundle', () => {
         '--catalog',
         'postgresql://nobody@localhost:1/none',
       ],
-      { encoding: 'utf8', env: { ...process.env, HASHALL_CATALOG: '' } },
+      { encoding: 'utf8', env: { ...process.env, HASHALL_CATALOG: '', XDG_CACHE_HOME: dir } },
     );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(

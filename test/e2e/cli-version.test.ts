@@ -75,27 +75,33 @@ describe('the installed entry point (package.json "bin")', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("keeps Node's compile cache in the user's cache folder where Node has one (22.1+)", () => {
+    it("keeps the program's code cache, and Node's where it has one (22.1+), in the user's cache folder", () => {
       const xdg = join(dir, 'xdg');
       mkdirSync(xdg);
       version(node, cleanEnv({ XDG_CACHE_HOME: xdg, TMPDIR: dir }));
       const cache = join(xdg, 'hashall', 'compile-cache');
+      const v = spawnSync(node, ['-p', 'process.version + "-" + process.arch'], {
+        encoding: 'utf8',
+      }).stdout.trim();
+      const entries = readdirSync(cache);
+      // The program bundle's code, on every line (src/cli/code-cache.ts).
+      expect(entries.filter((e) => e.endsWith('.v8'))).toEqual([
+        expect.stringMatching(new RegExp(`^program-[0-9a-f]{8}-${v}\\.v8$`)),
+      ]);
+      const perNode = entries.filter((e) => !e.endsWith('.v8'));
       if (hasCache(node)) {
-        // One folder per Node version, holding the compiled code of the files that ran.
-        const [perNode, ...more] = readdirSync(cache);
-        expect(more).toEqual([]);
-        expect(readdirSync(join(cache, perNode!)).length).toBeGreaterThan(0);
+        // Node's: one folder per Node version, holding the compiled code of the files that ran.
+        expect(perNode).toHaveLength(1);
+        expect(readdirSync(join(cache, perNode[0]!)).length).toBeGreaterThan(0);
       } else {
-        expect(readdirSync(xdg)).toEqual([]);
+        expect(perNode).toEqual([]);
       }
       // Nothing in the temporary folder (Node's own default place for it).
       expect(readdirSync(dir)).toEqual(['xdg']);
       // Without XDG_CACHE_HOME: ~/.cache.
       mkdirSync(join(dir, 'home'));
       version(node, cleanEnv({ XDG_CACHE_HOME: '', HOME: join(dir, 'home') }));
-      expect(existsSync(join(dir, 'home', '.cache', 'hashall', 'compile-cache'))).toBe(
-        hasCache(node),
-      );
+      expect(existsSync(join(dir, 'home', '.cache', 'hashall', 'compile-cache'))).toBe(true);
     });
 
     it('runs uncached and silent where the cache folder cannot be made, or is turned off', () => {

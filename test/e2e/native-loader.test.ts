@@ -35,7 +35,8 @@ describe('native walk loader', () => {
   const runCli = (cli: string, args: string[]) => {
     const r = spawnSync(process.execPath, [cli, ...args], {
       encoding: 'utf8',
-      env: { ...process.env, HASHALL_CATALOG: '', HASHALL_NATIVE: '' },
+      // The code cache of this temporary package's path stays in the test's folder.
+      env: { ...process.env, HASHALL_CATALOG: '', HASHALL_NATIVE: '', XDG_CACHE_HOME: dir },
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
