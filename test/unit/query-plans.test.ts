@@ -10,6 +10,7 @@ import { openCatalog } from '../../src/catalog/open.js';
 import { OWN_CTIMES_SQL } from '../../src/catalog/replacement.js';
 import { UNHASHED_CANDIDATES_SQL } from '../../src/catalog/hashing.js';
 import { DEFERRED_INDEXES } from '../../src/catalog/deferred-indexes.js';
+import { PARKED_MOVES_SQL } from '../../src/catalog/tree.js';
 import type { DB } from '../../src/catalog/db.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashall-qplan-'));
@@ -92,6 +93,30 @@ describe('the candidate search over rows without a prefix hash', () => {
       expect(fileRowReads(again.db, UNHASHED_CANDIDATES_SQL)).toBe(0);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe("a finished scan's moves (rows inserted that a parked row's inode was)", () => {
+  it('start from the parked rows, never from every active file', async () => {
+    const cat = openCatalog(join(dir, 'moves.db'));
+    try {
+      cat.db.exec('CREATE TEMP TABLE IF NOT EXISTS gone_files (file_id INTEGER PRIMARY KEY)');
+      const steps = (sql: string) =>
+        (cat.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1) as { detail: string }[]).map(
+          (r) => r.detail,
+        );
+      const plan = steps(PARKED_MOVES_SQL);
+      // The parked rows are the outer loop, each a point lookup of its row in `files`.
+      const materialize = plan.indexOf('MATERIALIZE o');
+      expect(plan[materialize + 1]).toBe('SCAN g');
+      expect(plan[materialize + 2]).toBe('SEARCH f USING INTEGER PRIMARY KEY (rowid=?)');
+      expect(plan.filter((s) => /^SCAN f\b/.test(s))).toEqual([]);
+      // As it was written before: the planner scanned every active file to probe the parked.
+      const before = steps(PARKED_MOVES_SQL.replace('CROSS JOIN', 'JOIN'));
+      expect(before.filter((s) => /^SCAN f\b/.test(s))).toHaveLength(1);
+    } finally {
+      await cat.close();
     }
   });
 });
