@@ -14,13 +14,17 @@ import type {
 import type { LastScan } from '../catalog/scans.js';
 import { planCrossDeviceGroup, planSameDeviceGroup, type GroupOptions } from './keep.js';
 import { DEFAULT_KEEP, type KeepRule } from './keep-rules.js';
+import { locateKeepPrefixes } from './keep-prefixes.js';
 import { Filters } from './filters.js';
 import { Scope } from './scope.js';
 import { groupOptions } from './plan.js';
 import { byPathBudget, rowScope } from './group-view.js';
 
 /** The concerns analyze and status read. */
-export type AnalyzeCatalog = Pick<Catalog, 'groups' | 'stats' | 'devices' | 'hashing' | 'scans'>;
+export type AnalyzeCatalog = Pick<
+  Catalog,
+  'groups' | 'stats' | 'devices' | 'hashing' | 'scans' | 'planDevices'
+>;
 
 const PAGE = 500;
 /**
@@ -85,7 +89,12 @@ export async function analyze(
     groupOptions({ devices: devices.map((d) => d.device), filters, scope });
   const planning: Planning | undefined =
     filters.active || opts.keep?.length || scoped
-      ? { keep: opts.keep ?? DEFAULT_KEEP, filters, group: group(), scope: rows }
+      ? {
+          keep: await locateKeepPrefixes(catalog, opts.keep ?? DEFAULT_KEEP),
+          filters,
+          group: group(),
+          scope: rows,
+        }
       : undefined;
   const same = await sameDeviceSavings(catalog, { deviceId, limit: opts.limit, planning });
   let cross: Analysis['crossDevice'];

@@ -13,7 +13,19 @@ import type { Member } from '../catalog/groups.js';
 export type KeepRuleName = 'most-linked' | 'path' | 'oldest' | 'newest' | 'shortest-path';
 
 export type KeepRule =
-  { readonly kind: KeepRuleName } | { readonly kind: 'prefer'; readonly prefix: Buffer };
+  | { readonly kind: KeepRuleName }
+  | {
+      readonly kind: 'prefer';
+      /** As given, made absolute: matched against each path as the user sees it. */
+      readonly prefix: Buffer;
+      /**
+       * The same place inside its filesystem, where the prefix is on a catalogued one
+       * (keep-prefixes.ts): matched against each path's place there, so that a prefix given
+       * through another view of the filesystem (a bind mount) than the one paths are shown
+       * through still applies.
+       */
+      readonly within?: { readonly deviceId: number; readonly fsPath: Buffer };
+    };
 
 export const KEEP_RULE_NAMES: readonly KeepRuleName[] = [
   'most-linked',
@@ -91,10 +103,16 @@ export function compareBy(rule: KeepRule, a: Candidate, b: Candidate): number {
     case 'shortest-path':
       return a.visible.length - b.visible.length;
     case 'prefer': {
-      const ua = isUnder(a.visible, rule.prefix);
-      return ua === isUnder(b.visible, rule.prefix) ? 0 : ua ? -1 : 1;
+      const ua = preferred(rule, a);
+      return ua === preferred(rule, b) ? 0 : ua ? -1 : 1;
     }
   }
+}
+
+function preferred(rule: KeepRule & { kind: 'prefer' }, c: Candidate): boolean {
+  if (isUnder(c.visible, rule.prefix)) return true;
+  const w = rule.within;
+  return w !== undefined && c.member.deviceId === w.deviceId && isUnder(c.member.path, w.fsPath);
 }
 
 function compareAll(rules: readonly KeepRule[], a: Candidate, b: Candidate): number {

@@ -12,6 +12,7 @@ import {
   type GroupOptions,
 } from './keep.js';
 import { DEFAULT_KEEP, keepRuleText, type KeepRule } from './keep-rules.js';
+import { locateKeepPrefixes } from './keep-prefixes.js';
 import { Filters } from './filters.js';
 import { Scope } from './scope.js';
 import { visiblePathMapper } from './visible-path.js';
@@ -108,7 +109,7 @@ async function planGroups(
 
 export async function createPlan(catalog: PlanningCatalog, req: PlanRequest): Promise<PlanResult> {
   let reflink: ReflinkPlanner | undefined;
-  const keep = req.keep?.length ? req.keep : DEFAULT_KEEP;
+  const keep = await locateKeepPrefixes(catalog, req.keep?.length ? req.keep : DEFAULT_KEEP);
   const filters = req.filters ?? Filters.none;
   const scope = req.scope ?? Scope.all;
   const rules = keep.map(keepRuleText);

@@ -17,6 +17,7 @@ import type { DB } from '../../src/catalog/db.js';
 import type { Catalog } from '../../src/catalog/port.js';
 import { connectPg } from '../../src/catalog/pg/connect.js';
 import { migratePg } from '../../src/catalog/pg/migrate.js';
+import { pgPlanDevices } from '../../src/catalog/pg/plan-devices.js';
 import { pgQueryOps } from '../../src/catalog/pg/query.js';
 import { pgScanOps } from '../../src/catalog/pg/scan.js';
 import type { QueryCatalog } from '../../src/catalog/query-port.js';
@@ -25,7 +26,9 @@ import { hashall } from './cli.js';
 import { pgBackend, pgTestCluster } from './scan-backends.js';
 
 /** What the suite uses: scanning in, reading out. */
-export type QueryTestCatalog = ScanCatalog & Pick<Catalog, 'unitOfWork'> & QueryCatalog;
+export type QueryTestCatalog = ScanCatalog &
+  Pick<Catalog, 'unitOfWork' | 'planDevices'> &
+  QueryCatalog;
 
 export interface QueryOpened {
   readonly catalog: QueryTestCatalog;
@@ -112,7 +115,7 @@ export const pgQueryBackend: QueryBackend = {
     await migratePg(conn);
     const client = conn.client;
     return {
-      catalog: { ...pgScanOps(client), ...pgQueryOps(client) },
+      catalog: { ...pgScanOps(client), ...pgQueryOps(client), planDevices: pgPlanDevices(client) },
       async addPlan({ reference }) {
         const ref = openCatalog(reference, { readonly: true });
         try {
