@@ -34,7 +34,7 @@ import { Script } from 'node:vm';
 import { crc32 } from 'node:zlib';
 import { compileCacheDir } from './compile-cache.js';
 
-/** What the load did with the cache (tests and `--debug` read it; a command ignores it). */
+/** What the load did with the cache (the tests read it; a command ignores it). */
 export type CodeCacheUse =
   | { readonly kind: 'off'; readonly reason: 'debug' | 'disabled' | 'no-folder' }
   | { readonly kind: 'used' }

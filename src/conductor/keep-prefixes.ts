@@ -9,7 +9,6 @@
  */
 import type { KeepRule } from './keep-rules.js';
 import { resolveCataloguedPath, type ScopeCatalog } from './scope.js';
-import { UserError } from '../errors.js';
 
 /**
  * The rules with each prefer= prefix that exists on a catalogued filesystem located in it. A
@@ -29,8 +28,9 @@ export async function locateKeepPrefixes(
     try {
       const r = await resolveCataloguedPath(catalog, rule.prefix, '--keep prefer=');
       located.push({ ...rule, within: { deviceId: r.device.id, fsPath: r.fsPath } });
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
+    } catch {
+      // Not there, not readable, or on no catalogued filesystem: a prefix never failed a plan,
+      // and still does not. (A catalog that fails here fails the plan's next step.)
       located.push(rule);
     }
   }
