@@ -18,15 +18,37 @@ export interface ScanRoots {
   readonly missing: Buffer[];
 }
 
+/** A scope directory, by its place in its filesystem (scope.ts's entries fit). */
+export interface ScopeDir {
+  readonly deviceId: number;
+  readonly fsPath: Buffer;
+}
+
 /**
  * The roots earlier scans of this filesystem started from (recorded as paths inside the
- * filesystem, so a remount elsewhere still finds them), through its current mounts.
+ * filesystem, so a remount elsewhere still finds them), through its current mounts. With a
+ * scope (`auto-execute --device DIR` or PATHs), only what of them lies in it: a scope
+ * directory inside a root is rescanned itself, a root inside a scope directory whole, and a
+ * root beside the scope not at all. A scoped job read the whole filesystem to plan a corner of
+ * it. (Paths outside the scope keep their last scan's rows; they take no part in the plan but
+ * to pin the inodes they link, and an inode linked from outside keeps its links' count, which
+ * the rescan reads anew.)
  */
 export async function scanRootsOf(
   catalog: Pick<Catalog, 'execution'>,
   device: DeviceRow,
+  scope: readonly ScopeDir[] = [],
 ): Promise<ScanRoots> {
-  const fsPaths = await catalog.execution.scanRoots(device.id);
+  const recorded = await catalog.execution.scanRoots(device.id);
+  const inScope = scope.filter((s) => s.deviceId === device.id);
+  const fsPaths =
+    inScope.length === 0
+      ? recorded
+      : recorded.flatMap((root) =>
+          inScope.flatMap((s) =>
+            isUnder(s.fsPath, root) ? [s.fsPath] : isUnder(root, s.fsPath) ? [root] : [],
+          ),
+        );
   const views = localMountViews(device, readMountinfo());
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];

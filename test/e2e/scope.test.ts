@@ -457,4 +457,35 @@ describe('scope', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not on --device/);
   });
+
+  it('auto-execute --rescan with a scope rescans the scope, not the whole filesystem (regression: every root of it was read)', (ctx) => {
+    requireMounts(ctx);
+    fresh();
+    // A new pair inside the scope, and one beside it that the job must neither read nor plan.
+    writeFileSync(join(m1, 'scope/n1'), fill('N', 4000));
+    writeFileSync(join(m1, 'scope/n2'), fill('N', 4000));
+    writeFileSync(join(m1, 'sibling/o1'), fill('O', 4000));
+    writeFileSync(join(m1, 'sibling/o2'), fill('O', 4000));
+    const sibling = { o1: ino(join(m1, 'sibling/o1')), o2: ino(join(m1, 'sibling/o2')) };
+    const args = ['conductor', 'auto-execute', '--device', join(m1, 'scope'), '--rescan'];
+    const r = run([...args, '--min-savings', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = r.json<{
+      ran: boolean;
+      rescan: { files: number; new: number };
+      plan: { bytes_saveable: number };
+    }>();
+    // scope/ holds a, b, e, g1, g2, sub/h and the two new files: 8, of the filesystem's 17.
+    expect(doc.rescan).toMatchObject({ files: 8, new: 2 });
+    expect(doc.ran).toBe(true);
+    expect(doc.plan.bytes_saveable).toBe(10_000 + 4_000);
+    expect(ino(join(m1, 'scope/n2'))).toBe(ino(join(m1, 'scope/n1')));
+    expect(ino(join(m1, 'sibling/o1'))).toBe(sibling.o1);
+    expect(ino(join(m1, 'sibling/o2'))).toBe(sibling.o2);
+    // The sibling pair was never catalogued: the next job over the whole filesystem finds it.
+    const human = run([...args.slice(0, 3), m1, '--rescan', '--min-savings', '1']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`Rescanned ${m1}: 17 files, 2 new`));
+    expect(ino(join(m1, 'sibling/o2'))).toBe(ino(join(m1, 'sibling/o1')));
+  });
 });
