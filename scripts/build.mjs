@@ -31,7 +31,7 @@ import * as esbuild from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 process.chdir(root);
 
-// A clean tree: chunks are named by content hash, so a stale one would otherwise be packed.
+// A clean tree: a file an earlier build made and this one does not would otherwise be packed.
 rmSync('dist', { recursive: true, force: true });
 const tsc = spawnSync(
   process.execPath,
