@@ -182,7 +182,10 @@ describe("the program bundle's code cache", () => {
     // A folder the user chose for Node's compile cache holds this one too.
     const chosen = join(dir, 'chosen');
     load(PROGRAM, envFor(xdg, { NODE_COMPILE_CACHE: chosen }));
-    expect(readdirSync(chosen)).toEqual([expect.stringMatching(/^program-.*\.v8$/)]);
+    // (Node 22.1+ keeps its own cache of the probe's modules there too, in a folder.)
+    expect(readdirSync(chosen).filter((f) => f.startsWith('program-'))).toEqual([
+      expect.stringMatching(/^program-.*\.v8$/),
+    ]);
   });
 
   it('says in two lines, without a stack trace, that an installation without the program is incomplete', () => {
