@@ -112,7 +112,7 @@ export async function autoExecute<R extends { summary: ExecuteSummary }>(
       let scan: ScanSummary | undefined;
       let missing: Buffer[] = [];
       if (req.rescan.kind === 'rescan') {
-        const roots = await scanRootsOf(catalog, device, scope.entries);
+        const roots = await scanRootsOf(catalog, device, scope);
         missing = roots.missing;
         for (const m of missing) {
           onEvent({ kind: 'root-missing', path: m });

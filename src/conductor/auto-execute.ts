@@ -10,18 +10,13 @@ import { readMountinfo } from '../fs/mountinfo.js';
 import { byteKey, isUnder } from '../paths.js';
 import { absolutePath } from '../fs/reachability.js';
 import { localMountViews } from '../fs/host-reach.js';
+import { Scope } from './scope.js';
 
 export interface ScanRoots {
   /** Where to rescan now: the device's recorded scan roots, outermost only, reachable now. */
   readonly roots: Buffer[];
   /** Recorded roots that are gone or not reachable now (reported, not scanned). */
   readonly missing: Buffer[];
-}
-
-/** A scope directory, by its place in its filesystem (scope.ts's entries fit). */
-export interface ScopeDir {
-  readonly deviceId: number;
-  readonly fsPath: Buffer;
 }
 
 /**
@@ -37,18 +32,10 @@ export interface ScopeDir {
 export async function scanRootsOf(
   catalog: Pick<Catalog, 'execution'>,
   device: DeviceRow,
-  scope: readonly ScopeDir[] = [],
+  scope: Scope = Scope.all,
 ): Promise<ScanRoots> {
   const recorded = await catalog.execution.scanRoots(device.id);
-  const inScope = scope.filter((s) => s.deviceId === device.id);
-  const fsPaths =
-    inScope.length === 0
-      ? recorded
-      : recorded.flatMap((root) =>
-          inScope.flatMap((s) =>
-            isUnder(s.fsPath, root) ? [s.fsPath] : isUnder(root, s.fsPath) ? [root] : [],
-          ),
-        );
+  const fsPaths = recorded.flatMap((root) => scope.partsOf(device.id, root));
   const views = localMountViews(device, readMountinfo());
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];

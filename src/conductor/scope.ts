@@ -59,6 +59,18 @@ export class Scope {
     return this.entries.some((e) => e.deviceId === deviceId && isUnder(fsPath, e.fsPath));
   }
 
+  /**
+   * What of the tree at `fsPath` (a directory inside the filesystem) takes part, as paths
+   * inside the filesystem: the tree itself when the scope holds it, else the scope's
+   * directories inside it (none when the scope lies beside it).
+   */
+  partsOf(deviceId: number, fsPath: Buffer): Buffer[] {
+    if (this.contains(deviceId, fsPath)) return [fsPath];
+    return this.entries
+      .filter((e) => e.deviceId === deviceId && isUnder(e.fsPath, fsPath))
+      .map((e) => e.fsPath);
+  }
+
   /** For JSON: the absolute paths named (with `_b64` twins), their device and path inside. */
   toJson(): Record<string, unknown>[] {
     return this.entries.map((e) => scopeEntryJson(e, e.device.alias));
