@@ -67,18 +67,17 @@ export async function devicesOf(
     .map((d) => ({ device: d, usage: usage.get(d.id) }));
 }
 
-export async function analyze(
-  catalog: AnalyzeCatalog,
-  opts: {
-    device?: DeviceRow;
-    crossDevice: boolean;
-    limit: number;
-    keep?: readonly KeepRule[];
-    filters?: Filters;
-    /** Only paths at or below these directories (default: everything). */
-    scope?: Scope;
-  },
-): Promise<Analysis> {
+export interface AnalyzeOptions {
+  readonly device?: DeviceRow;
+  readonly crossDevice: boolean;
+  readonly limit: number;
+  readonly keep?: readonly KeepRule[];
+  readonly filters?: Filters;
+  /** Only paths at or below these directories (default: everything). */
+  readonly scope?: Scope;
+}
+
+export async function analyze(catalog: AnalyzeCatalog, opts: AnalyzeOptions): Promise<Analysis> {
   const deviceId = opts.device?.id;
   const filters = opts.filters ?? Filters.none;
   const scope = opts.scope ?? Scope.all;

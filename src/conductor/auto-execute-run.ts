@@ -11,7 +11,8 @@ import type { PlanRow } from '../catalog/plans.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../display-path.js';
 import { runScan, type ScanSummary } from '../scan/scanner.js';
-import { decide, scanRootsOf, type Decision } from './auto-execute.js';
+import { decide, type Decision } from './auto-execute.js';
+import { scanRootsOf, type Rescan } from './rescan.js';
 import type { ExecuteSummary, Verify } from './execute/index.js';
 import type { Filters } from './filters.js';
 import { keepRuleText, type KeepRule } from './keep-rules.js';
@@ -20,14 +21,6 @@ import { createPlan, type PlanResult } from './plan.js';
 import type { RunLog } from './run-log.js';
 import { withExecutorRun, type RunEvent } from './run.js';
 import { describeScope, type Scope } from './scope.js';
-
-export type Rescan =
-  | { readonly kind: 'none' }
-  | {
-      readonly kind: 'rescan';
-      readonly exclude: readonly string[];
-      readonly oneFileSystem: boolean;
-    };
 
 export interface AutoRequest {
   readonly catalog: Catalog;

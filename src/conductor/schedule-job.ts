@@ -22,7 +22,7 @@ import {
   type ScheduleText,
 } from './schedule.js';
 import { describeScope, type Scope } from './scope.js';
-import type { Rescan } from './auto-execute-run.js';
+import type { Rescan } from './rescan.js';
 
 export interface ScheduleRequest {
   readonly when: Schedule;

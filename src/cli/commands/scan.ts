@@ -13,6 +13,7 @@ import { formatDuration } from '../format.js';
 import { styleFor, type Style } from '../style.js';
 import { progressWanted, scanProgress } from '../progress.js';
 import { stopRequested } from '../signals.js';
+import { warnScanErrors } from '../render/rescan.js';
 
 interface ScanCliOptions extends GlobalOptions {
   oneFileSystem?: boolean;
@@ -114,7 +115,7 @@ function render(s: ScanSummary, st: Style): string {
  * A scan's note on the recovery it did first, when it did something: a recovery that found the
  * rows gone (a live run finished them meanwhile) has nothing to tell.
  */
-function warnScanRecovery(opts: GlobalOptions): (e: RunEvent) => void {
+export function warnScanRecovery(opts: GlobalOptions): (e: RunEvent) => void {
   return (e) => {
     if (e.kind === 'recovered-execute') {
       const r = e.report;
@@ -186,15 +187,7 @@ export function registerScan(program: Command): void {
         ),
       );
     }
-    for (const e of summary.errors) {
-      warn(opts, `hashall: warning: ${displayPath(e.path)}: ${e.error}`);
-    }
-    if (summary.errorCount > summary.errors.length) {
-      warn(
-        opts,
-        `hashall: warning: ${countOf(summary.errorCount - summary.errors.length, 'more error')} not shown`,
-      );
-    }
+    warnScanErrors(opts, summary);
     if (opts.json) printJson(scanJson(summary));
     else say(opts, render(summary, styleFor()));
     process.exitCode = summary.interrupted

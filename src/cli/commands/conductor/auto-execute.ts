@@ -9,12 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { catalogPath, defaultCatalogPath } from '../../../catalog/location.js';
 import type { DeviceRow } from '../../../catalog/devices.js';
-import {
-  autoExecute,
-  type AutoEvent,
-  type AutoResult,
-  type Rescan,
-} from '../../../conductor/auto-execute-run.js';
+import { autoExecute, type AutoEvent, type AutoResult } from '../../../conductor/auto-execute-run.js';
+import type { Rescan } from '../../../conductor/rescan.js';
 import type { Verify } from '../../../conductor/execute/index.js';
 import { parseSize } from '../../../conductor/filters.js';
 import { keepRuleText } from '../../../conductor/keep-rules.js';
@@ -35,6 +31,7 @@ import { styleFor } from '../../style.js';
 import { stopRequested } from '../../signals.js';
 import { runPlan } from '../../render/run-plan.js';
 import { scanJson } from '../scan.js';
+import { rescannedLine, warnScanErrors } from '../../render/rescan.js';
 
 interface AutoOpts extends GlobalOptions, FilterOpts {
   device: string;
@@ -235,16 +232,10 @@ async function runAuto(
             `hashall: warning: scan root ${displayPath(e.path)} is gone or not mounted; skipped`,
           );
           return;
-        case 'rescanned': {
-          const scan = e.scan;
-          for (const err of scan.errors)
-            warn(opts, `hashall: warning: ${displayPath(err.path)}: ${err.error}`);
-          if (human)
-            process.stdout.write(
-              `${styleFor().deco('🔄', 'Rescanned')} ${e.roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}\n`,
-            );
+        case 'rescanned':
+          warnScanErrors(opts, e.scan);
+          if (human) process.stdout.write(`${rescannedLine(e.roots, e.scan)}\n`);
           return;
-        }
         case 'no-reflinks': {
           const u = e.unsupported;
           warn(

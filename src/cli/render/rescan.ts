@@ -1,0 +1,22 @@
+/** A scan's warnings and a rescan's one-line summary, as scan, auto-execute and analyze say them. */
+import { displayPath } from '../../display-path.js';
+import { countOf, formatCount } from '../../format.js';
+import type { ScanSummary } from '../../scan/scanner.js';
+import { warn, type GlobalOptions } from '../context.js';
+import { styleFor } from '../style.js';
+
+/** Each error the scan kept (to stderr), and how many more it only counted. */
+export function warnScanErrors(opts: GlobalOptions, scan: ScanSummary): void {
+  for (const e of scan.errors) warn(opts, `hashall: warning: ${displayPath(e.path)}: ${e.error}`);
+  if (scan.errorCount > scan.errors.length) {
+    warn(
+      opts,
+      `hashall: warning: ${countOf(scan.errorCount - scan.errors.length, 'more error')} not shown`,
+    );
+  }
+}
+
+/** "🔄 Rescanned ROOTS: N files, N new, N changed, N deleted[, N errors]". */
+export function rescannedLine(roots: readonly Buffer[], scan: ScanSummary): string {
+  return `${styleFor().deco('🔄', 'Rescanned')} ${roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}`;
+}
