@@ -34,7 +34,7 @@ import { firstScanRow } from './rows/first-scan.mjs';
 import { floorRows } from './rows/floors.mjs';
 import { hashAllRow } from './rows/hash-all.mjs';
 import { runMillion } from './rows/million.mjs';
-import { rescanRow } from './rows/rescan.mjs';
+import { rescanOneRow, rescanRow } from './rows/rescan.mjs';
 import { pgRows } from './rows/pg.mjs';
 import { pgBinDir, startCluster } from './lib/pg-cluster.mjs';
 
@@ -64,6 +64,8 @@ function buildRows(tree, peerInfo, baseline, cluster) {
   return [
     ...both(firstScanRow),
     ...both(rescanRow),
+    // One build only: a baseline from before `analyze --rescan` has no such command.
+    rescanOneRow(tree),
     ...(cluster ? pgRows(tree, cluster) : []),
     ...both(hashAllRow),
     ...both(executeRow),

@@ -88,9 +88,9 @@ export function checkScan(id, piece, tree) {
 /** Analyze must find exactly the generator's saving and groups. */
 export function checkAnalyze(id, piece, tree) {
   statusCheck(id, piece, 'hashall');
-  if (piece.timedOut) return;
+  if (piece.timedOut) return null;
   const j = parseJson(id, piece);
-  if (!j) return;
+  if (!j) return null;
   check(
     id,
     'analyze same_device.bytes_saveable = hardlink_dedupe_saving_bytes',
@@ -105,6 +105,7 @@ export function checkAnalyze(id, piece, tree) {
     j.same_device?.groups,
     'hashall',
   );
+  return j;
 }
 
 /** An untimed scan of dir into db (setup), checked; its JSON or null. */
@@ -157,4 +158,32 @@ export function timeScanAndAnalyze(row, id, { tree, db, scanName, onScan, build 
   const b = row.time('analyze', hashallArgv(analyzeArgs(db), build), hx());
   checkAnalyze(id, b, tree);
   if (b.timedOut) noteTimeout(id, row);
+}
+
+/**
+ * A timed `hashall conductor analyze --rescan --catalog db` piece (the catalog holds T,
+ * unchanged since): its `rescan` part must record nothing and hash nothing, and its analysis
+ * must find the generator's figures, as the two-command row's pieces must.
+ */
+export function timeAnalyzeRescan(row, id, { tree, db }) {
+  const piece = row.time(
+    'analyze --rescan',
+    hashallArgv(['conductor', 'analyze', '--rescan', '--catalog', db, '--json', '-q']),
+    hx(),
+  );
+  const j = checkAnalyze(id, piece, tree);
+  if (piece.timedOut) return noteTimeout(id, row);
+  if (!j) return;
+  const scan = j.rescan;
+  if (!scan) return check(id, 'analyze --rescan: rescan part present', true, false, 'hashall');
+  check(
+    id,
+    'rescan: files = regular paths',
+    tree.summary.regular_file_paths,
+    scan.files,
+    'hashall',
+  );
+  check(id, 'rescan: error_count', 0, scan.error_count ?? (scan.errors ?? []).length, 'hashall');
+  checkUnchangedRescan(id, tree, scan);
+  check(id, 'rescan: hashed_files', 0, scan.hashed_files, 'hashall');
 }

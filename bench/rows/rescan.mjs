@@ -1,9 +1,16 @@
-// Row "hashall rescan + analyze": a catalog that already holds T, scanned once untimed (T2).
+// Rows "hashall rescan + analyze": a catalog that already holds T, scanned once untimed (T2),
+// rescanned and analyzed by two commands, and by one (`conductor analyze --rescan`).
 
 import path from 'node:path';
 import { check } from '../lib/checks.mjs';
 import { WORK } from '../lib/config.mjs';
-import { checkUnchangedRescan, current, timeScanAndAnalyze, untimedScan } from '../lib/hashall.mjs';
+import {
+  checkUnchangedRescan,
+  current,
+  timeAnalyzeRescan,
+  timeScanAndAnalyze,
+  untimedScan,
+} from '../lib/hashall.mjs';
 import { rmCatalog } from '../lib/util.mjs';
 
 export function rescanRow(tree, build = current) {
@@ -27,6 +34,33 @@ export function rescanRow(tree, build = current) {
         check(id, 'rescan: hashed_files', 0, j.hashed_files, 'hashall');
       };
       timeScanAndAnalyze(row, id, { tree, db, scanName: 'rescan', onScan, build });
+    },
+  };
+}
+
+/**
+ * Row "hashall analyze --rescan": the same look in one command (`conductor analyze --rescan`
+ * rescans the catalogued roots, then analyzes, in one process), on a catalog of its own that
+ * already holds T. Checked as the two-command row: the rescan part of its JSON records nothing,
+ * and the analysis finds exactly the generator's figures. The current build only: a baseline
+ * from before the option has no such command.
+ */
+export function rescanOneRow(tree) {
+  const db = path.join(WORK, `${current.key}-rescan-one.db`);
+  let ready = false;
+  return {
+    id: `${current.key}-rescan-one`,
+    group: 'hashall',
+    label: `${current.title} analyze --rescan (rescan + analyze, one command)`,
+    shown: 'hashall conductor analyze --rescan --catalog SCANNED.db',
+    run(row) {
+      const id = this.id;
+      if (!ready) {
+        rmCatalog(db);
+        untimedScan(id, 'initial (untimed) scan', tree.dir, db, tree);
+        ready = true;
+      }
+      timeAnalyzeRescan(row, id, { tree, db });
     },
   };
 }
