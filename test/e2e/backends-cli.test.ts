@@ -1,6 +1,6 @@
 /**
  * The whole workflow through the real CLI on both catalog backends — scan, analyze, plan,
- * execute, rescan, dupes, export, undo — each on its own copy of one hostile tree (mktree
+ * execute, rescan, analyze --rescan, dupes, export, undo — each on its own copy of one hostile tree (mktree
  * --tricky, same seed), and the figures each step reports compared between SQLite and
  * PostgreSQL: the same tree must give the same answers whichever catalog holds it.
  */
@@ -65,6 +65,16 @@ async function workflow(catalog: string, root: string): Promise<Record<string, u
   const rescan = run('scan', root);
   out.rescan = [rescan.new, rescan.changed, rescan.deleted, rescan.unchanged];
   out.after = (run('conductor', 'analyze').same_device as Doc).bytes_saveable;
+  // The same look in one command: the rescan part records nothing, the analysis agrees.
+  const looked = run('conductor', 'analyze', '--rescan');
+  const again = looked.rescan as Doc;
+  out.looked = [
+    again.new,
+    again.changed,
+    again.deleted,
+    again.files === scan.files,
+    (looked.same_device as Doc).bytes_saveable,
+  ];
   out.dupes = figures(run('dupes'), root);
   const exported = join(root, '..', 'export.json');
   run('export', '--format', 'json', '--out', exported);
@@ -121,6 +131,7 @@ describe.skipIf(PG_MISSING)('the CLI on SQLite and on PostgreSQL', () => {
     // Hostile names (newlines, non-UTF-8, paths beyond PATH_MAX) executed, none failed.
     expect((a.execute as Doc).failed).toBe(0);
     expect((a.rescan as number[]).slice(0, 3)).toEqual([0, 0, 0]);
+    expect(a.looked).toEqual([0, 0, 0, true, a.after]);
     expect(a.back).toEqual([0, 0, 0]);
   }, 600_000);
 });
