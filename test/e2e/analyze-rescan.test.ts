@@ -17,6 +17,7 @@ import {
 import { join } from 'node:path';
 import { CLI, hashall } from '../helpers/cli.js';
 import { readCatalog } from '../helpers/catalog.js';
+import { killAt } from '../helpers/kill-at.js';
 import {
   mktree,
   mountTmpfs,
@@ -98,6 +99,25 @@ describe('conductor analyze --rescan', () => {
       new RegExp(`^Rescanned ${realpathSync(tree)}: ${sum.regular_file_paths + 2} files, 0 new`),
     );
     expect(text.stdout).toMatch(/Same-device deduplication opportunities/);
+  });
+
+  it('after a rescan killed mid-walk, says so and completes it, as scan does', () => {
+    const dir = fresh();
+    const tree = join(dir, 'tree');
+    const sum = mktree(tree, ['--seed', '8', '--files', '400', '--total-mb', '4']);
+    const cat = join(dir, 'c.db');
+    expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
+    killAt(['conductor', 'analyze', '--rescan', '--catalog', cat, '-q'], {
+      point: 'scan-walk-commit',
+      after: 3,
+      env: { HASHALL_FAILPOINT_FLAGS: 'scan-small-commits' },
+    });
+    const r = analyze(cat, ['--rescan', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/earlier scan of .* was killed before it finished/);
+    const j = r.json<AnalyzeJson & { rescan: { recovered_scans: unknown[] } }>();
+    expect(j.rescan.recovered_scans).toHaveLength(1);
+    expect(j.same_device.bytes_saveable).toBe(sum.hardlink_dedupe_saving_bytes);
   });
 
   it('with a scope, rescans only what of the recorded roots lies in it', () => {

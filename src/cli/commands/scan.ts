@@ -13,7 +13,7 @@ import { formatDuration } from '../format.js';
 import { styleFor, type Style } from '../style.js';
 import { progressWanted, scanProgress } from '../progress.js';
 import { stopRequested } from '../signals.js';
-import { warnScanErrors } from '../render/rescan.js';
+import { warnScan } from '../render/rescan.js';
 
 interface ScanCliOptions extends GlobalOptions {
   oneFileSystem?: boolean;
@@ -178,16 +178,7 @@ export function registerScan(program: Command): void {
       progress.stop();
       await catalog.close();
     }
-    for (const r of summary.recovered) {
-      warn(
-        opts,
-        styleFor(process.stderr).deco(
-          '🔧',
-          `An earlier scan of ${displayPath(r.root)} (started ${new Date(r.startedAt).toISOString()}) was killed before it finished; what it recorded was kept, and it marked nothing deleted.`,
-        ),
-      );
-    }
-    warnScanErrors(opts, summary);
+    warnScan(opts, summary);
     if (opts.json) printJson(scanJson(summary));
     else say(opts, render(summary, styleFor()));
     process.exitCode = summary.interrupted

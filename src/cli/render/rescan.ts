@@ -5,8 +5,20 @@ import type { ScanSummary } from '../../scan/scanner.js';
 import { warn, type GlobalOptions } from '../context.js';
 import { styleFor } from '../style.js';
 
-/** Each error the scan kept (to stderr), and how many more it only counted. */
-export function warnScanErrors(opts: GlobalOptions, scan: ScanSummary): void {
+/**
+ * What a scan has to say on stderr: an earlier scan it found killed, each error it kept, and
+ * how many more it only counted.
+ */
+export function warnScan(opts: GlobalOptions, scan: ScanSummary): void {
+  for (const r of scan.recovered) {
+    warn(
+      opts,
+      styleFor(process.stderr).deco(
+        '🔧',
+        `An earlier scan of ${displayPath(r.root)} (started ${new Date(r.startedAt).toISOString()}) was killed before it finished; what it recorded was kept, and it marked nothing deleted.`,
+      ),
+    );
+  }
   for (const e of scan.errors) warn(opts, `hashall: warning: ${displayPath(e.path)}: ${e.error}`);
   if (scan.errorCount > scan.errors.length) {
     warn(

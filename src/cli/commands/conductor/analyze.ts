@@ -16,7 +16,7 @@ import { keepRuleText, type KeepRule } from '../../../conductor/keep-rules.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { progressWanted, scanProgress } from '../../progress.js';
 import { stopRequested } from '../../signals.js';
-import { rescannedLine, warnScanErrors } from '../../render/rescan.js';
+import { rescannedLine, warnScan } from '../../render/rescan.js';
 import { scanJson, warnScanRecovery } from '../scan.js';
 import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor } from '../../style.js';
@@ -134,7 +134,7 @@ function onEvent(opts: AnalyzeOpts, e: AnalyzeRunEvent): void {
       );
       return;
     case 'rescanned':
-      warnScanErrors(opts, e.scan);
+      warnScan(opts, e.scan);
       if (!opts.json) say(opts, `${rescannedLine(e.roots, e.scan)}\n`);
       return;
   }

@@ -9,7 +9,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { catalogPath, defaultCatalogPath } from '../../../catalog/location.js';
 import type { DeviceRow } from '../../../catalog/devices.js';
-import { autoExecute, type AutoEvent, type AutoResult } from '../../../conductor/auto-execute-run.js';
+import {
+  autoExecute,
+  type AutoEvent,
+  type AutoResult,
+} from '../../../conductor/auto-execute-run.js';
 import type { Rescan } from '../../../conductor/rescan.js';
 import type { Verify } from '../../../conductor/execute/index.js';
 import { parseSize } from '../../../conductor/filters.js';
@@ -31,7 +35,7 @@ import { styleFor } from '../../style.js';
 import { stopRequested } from '../../signals.js';
 import { runPlan } from '../../render/run-plan.js';
 import { scanJson } from '../scan.js';
-import { rescannedLine, warnScanErrors } from '../../render/rescan.js';
+import { rescannedLine, warnScan } from '../../render/rescan.js';
 
 interface AutoOpts extends GlobalOptions, FilterOpts {
   device: string;
@@ -233,7 +237,7 @@ async function runAuto(
           );
           return;
         case 'rescanned':
-          warnScanErrors(opts, e.scan);
+          warnScan(opts, e.scan);
           if (human) process.stdout.write(`${rescannedLine(e.roots, e.scan)}\n`);
           return;
         case 'no-reflinks': {
