@@ -80,6 +80,10 @@ export async function scanRoot(ctx: ScanContext, root: ResolvedRoot): Promise<vo
     summary.dirs++;
     progress.files = summary.files;
     progress.dirs = summary.dirs;
+    // An unchanged tree commits only once a page of directories: without this the display
+    // would sit blank through a whole rescan of a slow (network) filesystem. It draws a few
+    // times a second at most, so this costs a call per directory.
+    report();
     const due = known.listed(l.dirId, l.fingerprint);
     if (!due && !hasher.hasResults()) return;
     await writer.begin();

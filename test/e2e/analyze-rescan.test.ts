@@ -250,47 +250,68 @@ describe('conductor analyze --rescan', () => {
     const cat = join(dir, 'c.db');
     expect(hashall(['scan', tree, '--catalog', cat, '-q']).code).toBe(0);
     writeFileSync(join(tree, 'new.txt'), 'new');
-    const child = spawn(
-      process.execPath,
-      [CLI, 'conductor', 'analyze', '--rescan', '--json', '--catalog', cat],
-      {
-        env: {
-          ...process.env,
-          HASHALL_CATALOG: '',
-          HASHALL_FAILPOINT_DELAY: 'scan-dir=20',
-          HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
+
+    /** `analyze --rescan ARGS`, interrupted once the rescan has committed part of its walk. */
+    const interrupted = async (args: string[]): Promise<{ code: number | null; out: string }> => {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'conductor', 'analyze', '--rescan', ...args, '--catalog', cat],
+        {
+          env: {
+            ...process.env,
+            HASHALL_CATALOG: '',
+            NO_COLOR: '1',
+            HASHALL_FAILPOINT_DELAY: 'scan-dir=20',
+            HASHALL_FAILPOINT_FLAGS: 'scan-small-commits',
+          },
         },
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    // Interrupt once the rescan has committed part of its walk.
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const n = readCatalog(cat, (db) => {
-        try {
-          return (
-            db
-              .prepare(
-                `SELECT count(*) AS n FROM dirs WHERE last_listed_scan = (SELECT max(id) FROM scans WHERE status = 'running')`,
-              )
-              .get() as { n: number }
-          ).n;
-        } catch {
-          return 0;
-        }
-      });
-      if (n > 0 || Date.now() > until) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    expect(code).toBe(130);
-    const j = JSON.parse(out) as { interrupted: boolean; rescan: ScanPart; same_device?: unknown };
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const n = readCatalog(cat, (db) => {
+          try {
+            return (
+              db
+                .prepare(
+                  `SELECT count(*) AS n FROM dirs WHERE last_listed_scan = (SELECT max(id) FROM scans WHERE status = 'running')`,
+                )
+                .get() as { n: number }
+            ).n;
+          } catch {
+            return 0;
+          }
+        });
+        if (n > 0 || Date.now() > until) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      return { code, out };
+    };
+
+    const json = await interrupted(['--json']);
+    expect(json.code).toBe(130);
+    const j = JSON.parse(json.out) as {
+      interrupted: boolean;
+      rescan: ScanPart;
+      same_device?: unknown;
+    };
     expect(j.interrupted).toBe(true);
     expect(j.rescan.interrupted).toBe(true);
     expect(j.rescan.deleted).toBe(0);
     expect(j.same_device).toBeUndefined();
+
+    // In words: the rescan says it was stopped, not that it rescanned; no analysis follows.
+    const text = await interrupted([]);
+    expect(text.code).toBe(130);
+    expect(text.out).toMatch(
+      new RegExp(
+        `^warning: Rescan interrupted: ${realpathSync(tree)}: \\d+ files?, \\d+ new, 0 changed, 0 deleted\n   What it read is kept; nothing analyzed\\. Run the command again to finish\\.\n$`,
+      ),
+    );
+
     // The next one finishes the job.
     const again = analyze(cat, ['--rescan', '--json']).json<AnalyzeJson>();
     expect(again.rescan!.files).toBe(301);

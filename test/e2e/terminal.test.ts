@@ -63,6 +63,28 @@ describe('on a terminal', () => {
     expect(out).not.toMatch(/\{(done|bytes|rate)\}/);
   });
 
+  it('an unchanged rescan shows its walk too (scan and analyze --rescan)', () => {
+    // 300 directories that nothing changed in, listed slowly (5 ms each, as a network
+    // filesystem might): the rescan commits nothing for a page of directories, and the display
+    // must still move.
+    const slow = join(dir, 'slow');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`d${String(i).padStart(3, '0')}/f.txt`] = `file ${i}`;
+    writeTree(slow, files);
+    const slowCat = join(dir, 'slow.db');
+    expect(hashall(['scan', slow, '--catalog', slowCat, '-q']).code).toBe(0);
+    const env = { HASHALL_FAILPOINT_DELAY: 'scan-dir=5' };
+    for (const args of [
+      ['scan', slow],
+      ['conductor', 'analyze', '--rescan'],
+    ]) {
+      const out = onTerminal([...args, '--catalog', slowCat], '', env);
+      expect(out, args.join(' ')).toMatch(
+        /walking {2}\d+ files in \d+ directories \| hashed 0 files/,
+      );
+    }
+  });
+
   it('execute asks first: no changes nothing, yes executes', () => {
     expect(hashall(['conductor', 'plan', 'tty', '--catalog', cat, '-q']).code).toBe(0);
     const no = onTerminal(['conductor', 'execute', '1', '--catalog', cat], 'n\n');

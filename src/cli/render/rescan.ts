@@ -28,7 +28,18 @@ export function warnScan(opts: GlobalOptions, scan: ScanSummary): void {
   }
 }
 
-/** "🔄 Rescanned ROOTS: N files, N new, N changed, N deleted[, N errors]". */
-export function rescannedLine(roots: readonly Buffer[], scan: ScanSummary): string {
-  return `${styleFor().deco('🔄', 'Rescanned')} ${roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}`;
+/**
+ * "🔄 Rescanned ROOTS: N files, N new, N changed, N deleted[, N errors]", or for a rescan stopped
+ * by Ctrl-C, "Rescan interrupted: ROOTS: …" and what the command did not do (`skipped`).
+ */
+export function rescannedLine(
+  roots: readonly Buffer[],
+  scan: ScanSummary,
+  skipped: 'nothing analyzed' | 'nothing planned',
+): string {
+  const figures = `${roots.map((r) => displayPath(r)).join(', ')}: ${countOf(scan.files, 'file')}, ${formatCount(scan.new)} new, ${formatCount(scan.changed)} changed, ${formatCount(scan.deleted)} deleted${scan.errorCount ? `, ${countOf(scan.errorCount, 'error')}` : ''}`;
+  const st = styleFor();
+  if (scan.interrupted)
+    return `${st.status('warning', `Rescan interrupted: ${figures}`)}\n   What it read is kept; ${skipped}. Run the command again to finish.`;
+  return `${st.deco('🔄', 'Rescanned')} ${figures}`;
 }

@@ -135,7 +135,11 @@ function onEvent(opts: AnalyzeOpts, e: AnalyzeRunEvent): void {
       return;
     case 'rescanned':
       warnScan(opts, e.scan);
-      if (!opts.json) say(opts, `${rescannedLine(e.roots, e.scan)}\n`);
+      if (!opts.json)
+        say(
+          opts,
+          `${rescannedLine(e.roots, e.scan, 'nothing analyzed')}${e.scan.interrupted ? '' : '\n'}`,
+        );
       return;
   }
 }

@@ -238,7 +238,7 @@ async function runAuto(
           return;
         case 'rescanned':
           warnScan(opts, e.scan);
-          if (human) process.stdout.write(`${rescannedLine(e.roots, e.scan)}\n`);
+          if (human) process.stdout.write(`${rescannedLine(e.roots, e.scan, 'nothing planned')}\n`);
           return;
         case 'no-reflinks': {
           const u = e.unsupported;
