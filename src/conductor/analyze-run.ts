@@ -31,7 +31,11 @@ export type AnalyzeRunEvent =
 export type AnalyzeRunResult =
   /** Stopped (Ctrl-C) during the rescan: what it read is kept, nothing is analyzed. */
   | { readonly kind: 'scan-interrupted'; readonly scan: ScanSummary }
-  | { readonly kind: 'analyzed'; readonly scan: ScanSummary | undefined; readonly analysis: Analysis };
+  | {
+      readonly kind: 'analyzed';
+      readonly scan: ScanSummary | undefined;
+      readonly analysis: Analysis;
+    };
 
 export async function analyzeRun(
   req: AnalyzeRunRequest,
