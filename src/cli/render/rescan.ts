@@ -28,6 +28,11 @@ export function warnScan(opts: GlobalOptions, scan: ScanSummary): void {
   }
 }
 
+/** A recorded root a rescan could not reach now. */
+export function warnRootMissing(opts: GlobalOptions, path: Buffer): void {
+  warn(opts, `hashall: warning: scan root ${displayPath(path)} is gone or not mounted; skipped`);
+}
+
 /**
  * "🔄 Rescanned ROOTS: N files, N new, N changed, N deleted[, N errors]", or for a rescan stopped
  * by Ctrl-C, "Rescan interrupted: ROOTS: …" and what the command did not do (`skipped`).

@@ -16,7 +16,7 @@ import { keepRuleText, type KeepRule } from '../../../conductor/keep-rules.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
 import { progressWanted, scanProgress } from '../../progress.js';
 import { stopRequested } from '../../signals.js';
-import { rescannedLine, warnScan } from '../../render/rescan.js';
+import { rescannedLine, warnRootMissing, warnScan } from '../../render/rescan.js';
 import { scanJson, warnScanRecovery } from '../scan.js';
 import { countOf, formatBytes, formatCount } from '../../../format.js';
 import { styleFor } from '../../style.js';
@@ -128,10 +128,7 @@ function onEvent(opts: AnalyzeOpts, e: AnalyzeRunEvent): void {
       );
       return;
     case 'root-missing':
-      warn(
-        opts,
-        `hashall: warning: scan root ${displayPath(e.path)} is gone or not mounted; skipped`,
-      );
+      warnRootMissing(opts, e.path);
       return;
     case 'rescanned':
       warnScan(opts, e.scan);

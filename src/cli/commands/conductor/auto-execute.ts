@@ -35,7 +35,7 @@ import { styleFor } from '../../style.js';
 import { stopRequested } from '../../signals.js';
 import { runPlan } from '../../render/run-plan.js';
 import { scanJson } from '../scan.js';
-import { rescannedLine, warnScan } from '../../render/rescan.js';
+import { rescannedLine, warnRootMissing, warnScan } from '../../render/rescan.js';
 
 interface AutoOpts extends GlobalOptions, FilterOpts {
   device: string;
@@ -231,10 +231,7 @@ async function runAuto(
             );
           return;
         case 'root-missing':
-          warn(
-            opts,
-            `hashall: warning: scan root ${displayPath(e.path)} is gone or not mounted; skipped`,
-          );
+          warnRootMissing(opts, e.path);
           return;
         case 'rescanned':
           warnScan(opts, e.scan);
