@@ -53,12 +53,9 @@ export async function analyzeRun(
     for (const path of targets.missing) onEvent({ kind: 'root-missing', path });
     if (targets.roots.length === 0) {
       const { device, scope } = req.analyze;
-      const where = device ? ` of ${device.alias}` : scope?.active ? ' in the scope' : '';
-      const why = targets.missing.length
-        ? `${targets.missing.length} gone or not mounted`
-        : 'none was recorded';
+      const where = device ? ` on ${device.alias}` : scope?.active ? ' in the scope' : '';
       throw new UserError(
-        `--rescan: no root an earlier scan started from${where} is reachable now (${why}); scan with 'hashall scan PATH', or leave --rescan out to analyze the catalog as it is`,
+        `--rescan: nothing to rescan${where} (${targets.why}); scan with 'hashall scan PATH', or leave --rescan out to analyze the catalog as it is`,
       );
     }
     scan = await runScan(catalog, {

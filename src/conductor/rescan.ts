@@ -81,6 +81,8 @@ export interface RescanTargets extends ScanRoots {
    * catalog, or unmounted): their rows stay as their last scan left them.
    */
   readonly notHere: readonly DeviceRow[];
+  /** When there are no roots: why, in words. */
+  readonly why: string | undefined;
 }
 
 /**
@@ -100,15 +102,12 @@ export async function rescanTargets(
     : scope.active
       ? scope.deviceIds.map((id) => scope.entries.find((e) => e.deviceId === id)!.device)
       : undefined;
-  const notHere: DeviceRow[] = [];
-  let devices: readonly DeviceRow[];
-  if (named) devices = named;
-  else {
-    devices = [];
-    for (const d of await catalog.devices.list()) {
-      if (localMountViews(d, mounts).length > 0) (devices as DeviceRow[]).push(d);
-      else notHere.push(d);
-    }
+  let devices: readonly DeviceRow[] = named ?? [];
+  let notHere: readonly DeviceRow[] = [];
+  if (!named) {
+    const all = await catalog.devices.list();
+    devices = all.filter((d) => localMountViews(d, mounts).length > 0);
+    notHere = all.filter((d) => !devices.includes(d));
   }
   const roots: Buffer[] = [];
   const missing: Buffer[] = [];
@@ -120,5 +119,15 @@ export async function rescanTargets(
   // Each filesystem's roots are outermost already. Roots of different filesystems stay apart
   // even when one is mounted inside the other's: with --one-file-system the outer root's scan
   // does not reach the inner filesystem.
-  return { roots, missing, notHere };
+  return { roots, missing, notHere, why: roots.length ? undefined : nothingWhy() };
+
+  /** Why there is nothing to rescan, in words for the user. */
+  function nothingWhy(): string {
+    if (missing.length)
+      return `${missing.length} recorded ${missing.length === 1 ? 'root is' : 'roots are'} gone or not mounted`;
+    if (named)
+      return 'no scan started there: it was only ever scanned as part of another filesystem';
+    if (notHere.length) return 'no filesystem the catalog holds is mounted on this host';
+    return 'the catalog holds no scan yet';
+  }
 }

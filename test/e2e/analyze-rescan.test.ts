@@ -183,11 +183,15 @@ describe('conductor analyze --rescan', () => {
       `warning: scan root ${realpathSync(dir)}/tree is gone or not mounted; skipped`,
     );
     expect(gone.stderr).toMatch(
-      /hashall: error: --rescan: no root an earlier scan started from is reachable now \(1 gone or not mounted\); scan with 'hashall scan PATH', or leave --rescan out/,
+      /hashall: error: --rescan: nothing to rescan \(1 recorded root is gone or not mounted\); scan with 'hashall scan PATH', or leave --rescan out/,
     );
     expect(gone.stderr).not.toMatch(/\n\s+at /); // no stack trace
     // Without --rescan the catalog is analyzed as it is.
     expect(analyze(cat, ['--json']).code).toBe(0);
+    // A new catalog has nothing recorded.
+    const empty = analyze(join(dir, 'empty.db'), ['--rescan']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/--rescan: nothing to rescan \(the catalog holds no scan yet\)/);
   });
 
   it('rescans the filesystems this host mounts and names the others', (ctx) => {
@@ -201,6 +205,15 @@ describe('conductor analyze --rescan', () => {
     writeTree(join(mnt, 'data'), { 'x.txt': 'tmpfs', 'y.txt': 'tmpfs' });
     const cat = join(dir, 'c.db');
     expect(hashall(['scan', here, join(mnt, 'data'), '--catalog', cat, '-q']).code).toBe(0);
+    // A filesystem only ever scanned as part of another (the tmpfs inside dir/) has no root of
+    // its own to rescan.
+    const whole = join(dir, 'whole.db');
+    expect(hashall(['scan', dir, '--catalog', whole, '-q', '--exclude', '*.db*']).code).toBe(0);
+    const inner = analyze(whole, ['--device', mnt, '--rescan']);
+    expect(inner.code).toBe(2);
+    expect(inner.stderr).toMatch(
+      /--rescan: nothing to rescan on \S+ \(no scan started there: it was only ever scanned as part of another filesystem\)/,
+    );
     unmount(mnt);
     copyFileSync(join(here, 'a.txt'), join(here, 'a copy.txt'));
     const r = analyze(cat, ['--rescan', '--json']);
