@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end smoke of the CLI on one or more Node.js lines, one table row per line:
-#   scan (its usage worker ran: --debug says nothing) -> analyze -> plan -> show-plan -> execute -> rescan -> report (HTML) -> export,
+#   scan (its usage worker ran: --debug says nothing) -> analyze -> plan -> show-plan -> execute ->
+#   rescan (scan + analyze, and analyze --rescan) -> report (HTML) -> export,
 #   then a reflink plan on a loop-mounted btrfs image, then the native-lifetime and list-pool tests.
 # Freed bytes are checked against mktree.py's own figure (hardlink_dedupe_saving_bytes), and on
 # btrfs against the filesystem's accounting too. Needs root (loop mount).
@@ -60,10 +61,14 @@ smoke_line() {
   [ "$(json bytes_saved <<<"$out")" = "$expected" ] && [ "$(json status <<<"$out")" = executed ] && ok=0
   cell execute $ok
 
-  # The rescan sees the links: nothing is left to save.
+  # The rescan sees the links: nothing is left to save, by scan then analyze, and by the one
+  # command (analyze --rescan, which must read every file again).
   ok=1
   h scan "$tree" --quiet >/dev/null &&
-    [ "$(h conductor analyze --device "$tree" --json | json same_device.bytes_saveable)" = 0 ] && ok=0
+    [ "$(h conductor analyze --device "$tree" --json | json same_device.bytes_saveable)" = 0 ] &&
+    out="$(h conductor analyze --device "$tree" --rescan --json)" &&
+    [ "$(json same_device.bytes_saveable <<<"$out")" = 0 ] &&
+    [ "$(json rescan.files <<<"$out")" = "$files" ] && ok=0
   cell rescan $ok
 
   ok=1
