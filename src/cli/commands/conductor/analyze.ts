@@ -11,6 +11,7 @@ import { hostView } from '../../host-view.js';
 import type { Analysis } from '../../../conductor/analyze.js';
 import { analyzeRun, type AnalyzeRunEvent } from '../../../conductor/analyze-run.js';
 import type { Rescan } from '../../../conductor/rescan.js';
+import type { ScanSummary } from '../../../scan/scanner.js';
 import { describeFilters, type Filters } from '../../../conductor/filters.js';
 import { keepRuleText, type KeepRule } from '../../../conductor/keep-rules.js';
 import { open, printJson, say, warn, withGlobals, type GlobalOptions } from '../../context.js';
@@ -146,7 +147,8 @@ interface Shown {
   readonly keep: readonly KeepRule[];
   readonly filters: Filters;
   readonly scope: Scope;
-  readonly rescan: Parameters<typeof scanJson>[0] | undefined;
+  /** The rescan's summary (`--rescan`), or undefined. */
+  readonly rescan: ScanSummary | undefined;
 }
 
 async function render(opts: AnalyzeOpts, catalog: Catalog, shown: Shown): Promise<void> {
