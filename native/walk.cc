@@ -297,6 +297,8 @@ Napi::Value ReadFiles(const Napi::CallbackInfo &info);
 void InitAt(Napi::Env env, Napi::Object exports);
 // native/list-pool.cc: listings on threads of their own, ahead of the walk.
 void InitListPool(Napi::Env env, Napi::Object exports);
+// native/hash-pool.cc: candidates read and hashed on threads of their own.
+void InitHashPool(Napi::Env env, Napi::Object exports);
 
 namespace {
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
@@ -306,6 +308,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("readFilesVersion", Napi::Number::New(env, 2));
   InitAt(env, exports);
   InitListPool(env, exports);
+  InitHashPool(env, exports);
   return exports;
 }
 } // namespace

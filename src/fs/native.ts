@@ -33,7 +33,61 @@ export interface NativeAddon {
    * from a binary built before it, in which case the walk lists on its own thread.
    */
   readonly ListPool?: new (threads: number, maxDoneBytes: number) => NativeListPool;
+  /**
+   * A scan's candidates read and hashed on threads of the addon's own (native/hash-pool.cc);
+   * absent from a binary built before it, in which case Node worker threads hash them.
+   */
+  readonly HashPool?: new (
+    opts: NativeHashPoolOptions,
+    onBatch: (r: NativeHashBatch) => void,
+  ) => NativeHashPool;
 }
+
+/** What native/hash-pool.cc is told at construction: src/scan/hash-job.ts's sizes, its threads. */
+export interface NativeHashPoolOptions {
+  readonly threads: number;
+  /** Nice steps each thread runs below the walk (src/fs/process.ts hashNice). */
+  readonly nice: number;
+  readonly prefixBytes: number;
+  readonly suffixBytes: number;
+  readonly wholeReadMax: number;
+}
+
+/** native/hash-pool.cc: batches as src/scan/hash-job.ts encodes them, hashed on its threads. */
+export interface NativeHashPool {
+  /** The threads that started (fewer than asked where the system would start no more). */
+  readonly threads: number;
+  /** Queues a batch (its arrays are copied); onBatch gets its results, once. */
+  add(
+    batchId: number,
+    full: boolean,
+    paths: Uint8Array,
+    pathEnds: Uint32Array,
+    meta: BigInt64Array,
+  ): void;
+  /** Stops and joins the threads; batches not returned yet never are. */
+  close(): void;
+}
+
+/** A finished batch of a NativeHashPool: a verdict and digests per job, or OpenSSL's failure. */
+export type NativeHashBatch =
+  | {
+      readonly batchId: number;
+      readonly error?: undefined;
+      /** HashStatus per job. */
+      readonly status: Uint8Array;
+      /** For an error: 1 open, 2 fstat, 3 read. */
+      readonly syscall: Uint8Array;
+      /** For an error: the positive errno. */
+      readonly errno: Int32Array;
+      readonly bytesRead: Float64Array;
+      readonly prefix: Uint8Array;
+      readonly suffix: Uint8Array;
+      readonly hasSuffix: Uint8Array;
+      readonly sha256: Uint8Array;
+      readonly hasSha256: Uint8Array;
+    }
+  | { readonly batchId: number; readonly error: string };
 
 /** native/list-pool.cc: directories queued by token, listed as listDir lists them. */
 export interface NativeListPool {

@@ -92,18 +92,29 @@ export function hashBatchNative(
       out.hasSha256[i] = whole[i]!;
       out.hasSuffix[i] = suffixAt[i]! >= 0 ? 1 : 0;
     } else if (status === HashStatus.Error) {
-      const from = i === 0 ? 0 : batch.pathEnds[i - 1]!;
-      const path = Buffer.from(
-        batch.paths.buffer,
-        batch.paths.byteOffset + from,
-        batch.pathEnds[i]! - from,
-      );
-      const sys = SYSCALLS[r.syscall[i]!] ?? 'read';
-      // As node:fs words it: only openSync's error carries the path.
-      out.errors[i] = describeErrno(
-        systemError(r.errno[i]!, sys, sys === 'open' ? path : undefined),
-      );
+      out.errors[i] = nativeErrorText(batch, i, r.syscall[i]!, r.errno[i]!);
     }
   }
   return done;
+}
+
+/**
+ * The error text of job `i`, which failed natively in `syscall` (1 open, 2 fstat, 3 read) with
+ * `errno`: as node:fs words it, so that both reads say the same (only openSync's error carries
+ * the path).
+ */
+export function nativeErrorText(
+  batch: HashBatchMessage,
+  i: number,
+  syscall: number,
+  errno: number,
+): string {
+  const from = i === 0 ? 0 : batch.pathEnds[i - 1]!;
+  const path = Buffer.from(
+    batch.paths.buffer,
+    batch.paths.byteOffset + from,
+    batch.pathEnds[i]! - from,
+  );
+  const sys = SYSCALLS[syscall] ?? 'read';
+  return describeErrno(systemError(errno, sys, sys === 'open' ? path : undefined));
 }

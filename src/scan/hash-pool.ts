@@ -1,10 +1,37 @@
 /**
- * A fixed pool of hashing workers; batches go to the least busy one. Start it through
- * LazyHashPool, which knows when the working directory is safe for workers to start.
+ * The scan's hashing: the addon's threads (hash-threads.ts) where it loaded, else a fixed pool
+ * of Node worker threads (below), the pure-JS way. Start either through LazyHashPool, which
+ * knows when the working directory is safe for workers to start.
  */
 import { Worker } from 'node:worker_threads';
 import type { HashStage } from '../catalog/hashing.js';
+import { debugNote } from '../debug-note.js';
+import { nativeStatus } from '../fs/native.js';
 import { encodeBatch, transferList, type HashJob, type HashResultMessage } from './hash-job.js';
+import type { Hasher } from './hasher.js';
+import { ThreadHashPool } from './hash-threads.js';
+
+export { ThreadHashPool, type Hasher };
+
+/** Which pool hashes: HASHALL_HASH_POOL=workers asks for Node's workers where the addon loaded. */
+export type HashPoolKind = 'threads' | 'workers';
+
+export function hashPoolKind(env: NodeJS.ProcessEnv = process.env): HashPoolKind {
+  return env.HASHALL_HASH_POOL === 'workers' ? 'workers' : 'threads';
+}
+
+/** A pool of `size`: the addon's threads where asked and possible, else Node's workers. */
+export function startHashPool(size: number, kind: HashPoolKind = hashPoolKind()): Hasher {
+  const native = nativeStatus();
+  if (kind === 'threads' && native.kind === 'loaded' && native.addon.HashPool) {
+    try {
+      return new ThreadHashPool({ HashPool: native.addon.HashPool }, size);
+    } catch (err) {
+      debugNote(`hashing threads not started (${String(err)}); using worker threads`);
+    }
+  }
+  return new HashPool(size);
+}
 
 interface Slot {
   readonly worker: Worker;
@@ -17,7 +44,8 @@ interface Waiter {
   readonly slot: Slot;
 }
 
-export class HashPool {
+/** Node worker threads (hash-worker.ts); batches go to the least busy one. */
+export class HashPool implements Hasher {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, Waiter>();
   private nextBatch = 1;
@@ -78,10 +106,6 @@ export class HashPool {
     }
   }
 
-  /**
-   * Hash a batch for a stage: 'prefix' reads the prefix (and small files whole), 'full' and
-   * 'all' read whole files.
-   */
   run(stage: HashStage, jobs: readonly HashJob[]): Promise<HashResultMessage> {
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
@@ -101,30 +125,34 @@ export class HashPool {
 }
 
 /**
- * The scan's hashing workers, started on first use: a rescan that reads nothing starts none.
- * A worker reads the process's working directory while it starts, and the walk moves it into
+ * The scan's hashing pool, started on first use: a rescan that reads nothing starts none.
+ * A worker reads the process's working directory while it starts, and the JS walk moves it into
  * the tree, where its path may be longer than PATH_MAX (uv_cwd fails). So `get()` is only
  * awaited where the walk is paused between directories (it sets the working directory again
  * for each directory it lists) or after it, and starts the workers from '/' when the working
- * directory cannot be read; nothing changes it until they are ready.
+ * directory cannot be read; nothing changes it until they are ready. (The addon's threads read
+ * no working directory and are ready as they start.)
  */
 export class LazyHashPool {
-  private pool: HashPool | undefined;
-  constructor(readonly jobs: number) {}
+  private pool: Hasher | undefined;
+  constructor(
+    readonly jobs: number,
+    private readonly kind: HashPoolKind = hashPoolKind(),
+  ) {}
 
   /** The running pool, if started. */
-  get started(): HashPool | undefined {
+  get started(): Hasher | undefined {
     return this.pool;
   }
 
-  async get(): Promise<HashPool> {
+  async get(): Promise<Hasher> {
     if (!this.pool) {
       try {
         process.cwd();
       } catch {
         process.chdir('/');
       }
-      this.pool = new HashPool(this.jobs);
+      this.pool = startHashPool(this.jobs, this.kind);
     }
     await this.pool.ready;
     return this.pool;

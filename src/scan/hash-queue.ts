@@ -15,7 +15,8 @@
  */
 import { BATCH_BYTES, BATCH_FILES, PREFIX_BYTES, type HashResultMessage } from './hash-job.js';
 import type { HashJob } from './hash-job.js';
-import type { HashPool, LazyHashPool } from './hash-pool.js';
+import type { LazyHashPool } from './hash-pool.js';
+import type { Hasher } from './hasher.js';
 import type { HashStage } from '../catalog/scan-port.js';
 
 const FULL_BATCH_BYTES = 16 * 1024 * 1024;
@@ -145,7 +146,7 @@ export class HashQueue<P> {
   }
 
   /** Send the next full batches, up to one in flight while the walk goes on. */
-  private sendFull(pool: HashPool): void {
+  private sendFull(pool: Hasher): void {
     this.dropFullIfStopped();
     const full = this.full;
     const most = this.walkDone ? pool.size : 1;
@@ -166,7 +167,7 @@ export class HashQueue<P> {
   }
 
   /** Send a batch's first n jobs (all by default). */
-  private flush(pool: HashPool, batch: Batch<P>, n = batch.jobs.length): Promise<void> {
+  private flush(pool: Hasher, batch: Batch<P>, n = batch.jobs.length): Promise<void> {
     if (n === 0) return Promise.resolve();
     const jobs = batch.jobs.splice(0, n);
     const pending = batch.pending.splice(0, n);

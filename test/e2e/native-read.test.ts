@@ -1,11 +1,12 @@
 /**
- * The hashing workers' native read (native/read.cc, src/scan/hash-native.ts) against the node:fs
- * read (src/scan/hash-file.ts): the same jobs on the same real tree, hashed once with the addon
- * and once with HASHALL_NATIVE=0, must give exactly the same statuses, digests (the suffix's
- * included), byte counts and error texts — for files of every size around the prefix and
- * whole-read limits, empty files,
+ * The native reads against the node:fs read (src/scan/hash-file.ts): the same jobs on the same
+ * real tree, hashed by the addon's hashing threads (native/hash-pool.cc), by Node workers reading
+ * natively (native/read.cc, src/scan/hash-native.ts) and with HASHALL_NATIVE=0, must give
+ * exactly the same statuses, digests (the suffix's included), byte counts and error texts — for
+ * files of every size around the prefix, whole-read and chunk limits, empty files,
  * files changed, removed or replaced (FIFO, symlink, directory) after their job was made, names
- * the kernel refuses, a path long enough to need PathReach, and (as an unprivileged user) an unreadable file.
+ * the kernel refuses, paths long enough to need PathReach, and (as an unprivileged user) an
+ * unreadable file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -45,7 +46,7 @@ interface Result {
   error: string | null;
 }
 interface Dump {
-  reader: 'native' | 'js';
+  reader: 'threads' | 'native' | 'js';
   stages: Record<'prefix' | 'full', Result[]>;
 }
 
@@ -60,25 +61,37 @@ function jobOf(path: string): JobJson {
   };
 }
 
-function dump(jobsFile: string, native: '1' | '0', asNobody = false): Dump {
+/** Who hashes: the addon's threads, Node workers reading natively, or workers through node:fs. */
+type How = 'threads' | 'workers' | 'js';
+
+function dump(jobsFile: string, how: How, asNobody = false): Dump {
   const argv = asNobody
     ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]
     : [process.execPath];
   const r = spawnSync(argv[0]!, [...argv.slice(1), DUMP, jobsFile], {
     encoding: 'utf8',
-    env: { ...process.env, HASHALL_NATIVE: native },
+    env: {
+      ...process.env,
+      HASHALL_NATIVE: how === 'js' ? '0' : '1',
+      HASHALL_HASH_POOL: how === 'workers' ? 'workers' : '',
+    },
     maxBuffer: 64 << 20,
   });
-  if (r.status !== 0) throw new Error(`hash-dump (HASHALL_NATIVE=${native}): ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`hash-dump (${how}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Dump;
 }
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const b64 = (p: string) => Buffer.from(p).toString('base64');
 
 /** Without a built addon there is nothing to compare: skipped, saying why (CI requires it). */
-function requireNative(ctx: { skip: (note?: string) => void }, d: Dump): void {
-  if (d.reader === 'native') return;
-  const why = 'the native addon (with readFiles) did not load';
+function requireNative(
+  ctx: { skip: (note?: string) => void },
+  d: Dump,
+  reader: 'threads' | 'native' = 'native',
+): void {
+  if (d.reader === reader) return;
+  const why = `the native addon (with ${reader === 'threads' ? 'HashPool' : 'readFiles'}) did not load`;
   if (process.env.HASHALL_REQUIRE_NATIVE === '1') throw new Error(why);
   console.warn(`skipping: ${why} (npm run build:native)`);
   ctx.skip(why);
@@ -93,7 +106,8 @@ describe('native read path', () => {
   afterAll(() => removeTree(dir));
 
   it('gives the same verdicts, digests, byte counts and errors as the node:fs read', (ctx) => {
-    const sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 100_000, 2_000_000];
+    // 2,000,000 and 3 MiB + 5: streamed in 1 MiB chunks, the last one short.
+    const sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 100_000, 2_000_000, 3_145_733];
     const content = (n: number, seed: number) => {
       const b = Buffer.alloc(n);
       for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
@@ -145,14 +159,27 @@ describe('native read path', () => {
     expectOk.push({ index: jobs.length, data: content(3000, 9) });
     writeFileSync(join(deep, 'deep'), content(3000, 9));
     jobs.push(jobOf(join(deep, 'deep')));
+    expectOk.push({ index: jobs.length, data: content(150_000, 10) });
+    writeFileSync(join(deep, 'deep-big'), content(150_000, 10));
+    jobs.push(jobOf(join(deep, 'deep-big')));
+    // Long and gone: the file, then a directory on its way.
+    const deepGone = add('deep-gone-template', content(10, 11));
+    rmSync(deepGone);
+    jobs[jobs.length - 1] = { ...jobs[jobs.length - 1]!, path: b64(join(deep, 'gone')) };
+    jobs.push({ ...jobs[jobs.length - 1]!, path: b64(join(deep, 'no-dir', 'gone')) });
 
     const jobsFile = join(dir, 'jobs.json');
     writeFileSync(jobsFile, JSON.stringify(jobs));
-    const native = dump(jobsFile, '1');
+    const threads = dump(jobsFile, 'threads');
+    requireNative(ctx, threads, 'threads');
+    const native = dump(jobsFile, 'workers');
     requireNative(ctx, native);
-    const js = dump(jobsFile, '0');
+    const js = dump(jobsFile, 'js');
     expect(js.reader).toBe('js');
     expect(native.stages).toEqual(js.stages);
+    expect(threads.stages).toEqual(js.stages);
+    expect(threads.stages.prefix.at(-1)!.status).toBe(1);
+    expect(threads.stages.prefix.at(-2)!.status).toBe(1);
 
     // And they are right, not merely alike.
     for (const { index, data } of expectOk) {
@@ -203,10 +230,13 @@ describe('native read path', () => {
     const jobsFile = join(dir, 'jobs-perm.json');
     writeFileSync(jobsFile, JSON.stringify([jobOf(own), jobOf(open)]));
     chmodSync(jobsFile, 0o644);
-    const native = dump(jobsFile, '1', true);
+    const threads = dump(jobsFile, 'threads', true);
+    requireNative(ctx, threads, 'threads');
+    const native = dump(jobsFile, 'workers', true);
     requireNative(ctx, native);
-    const js = dump(jobsFile, '0', true);
+    const js = dump(jobsFile, 'js', true);
     expect(native.stages).toEqual(js.stages);
+    expect(threads.stages).toEqual(js.stages);
     expect(native.stages.prefix[0]).toMatchObject({
       status: 2,
       error: 'EACCES (permission denied)',

@@ -1,6 +1,7 @@
 // Hashes a list of jobs with the compiled hash pool (dist/scan/hash-pool.js), each stage in turn,
-// and prints every result as JSON, with whether the workers could read natively (chosen by
-// HASHALL_NATIVE as in the CLI). test/e2e/native-read.test.ts runs it both ways and compares.
+// and prints every result as JSON, with which reader hashed: the addon's threads, Node workers
+// reading natively, or Node workers reading through node:fs (chosen by HASHALL_NATIVE and
+// HASHALL_HASH_POOL as in the CLI). test/e2e/native-read.test.ts runs it each way and compares.
 //   node hash-dump.mjs JOBS.json    (JOBS.json: [{ path: base64, inode, size, mtimeNs, ctimeNs }])
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import process from 'node:process';
 import { URL } from 'node:url';
 
 const dist = (m) => new URL(`../../dist/${m}`, import.meta.url).href;
-const { HashPool } = await import(dist('scan/hash-pool.js'));
+const { HashPool, ThreadHashPool, startHashPool } = await import(dist('scan/hash-pool.js'));
 const { nativeStatus } = await import(dist('fs/native.js'));
 
 const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8')).map((j) => ({
@@ -19,18 +20,21 @@ const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8')).map((j) => ({
   ctimeNs: BigInt(j.ctimeNs),
 }));
 const st = nativeStatus();
+const pool = startHashPool(1);
+await pool.ready;
 const out = {
   // Native only with the suffix read (readFilesVersion 2): an older binary leaves those jobs to JS.
   reader:
-    st.kind === 'loaded' &&
-    typeof st.addon.readFiles === 'function' &&
-    st.addon.readFilesVersion >= 2
-      ? 'native'
-      : 'js',
+    pool instanceof ThreadHashPool
+      ? 'threads'
+      : pool instanceof HashPool &&
+          st.kind === 'loaded' &&
+          typeof st.addon.readFiles === 'function' &&
+          st.addon.readFilesVersion >= 2
+        ? 'native'
+        : 'js',
   stages: {},
 };
-const pool = new HashPool(1);
-await pool.ready;
 for (const stage of ['prefix', 'full']) {
   const r = await pool.run(stage, jobs);
   const hex = (a, i) => Buffer.from(a.subarray(i * 32, i * 32 + 32)).toString('hex');
