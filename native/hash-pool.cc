@@ -14,12 +14,14 @@
 // joins them, a large file's read stopping between two chunks.
 #include <napi.h>
 
+#include "identity.h"
+#include "threads.h"
+
 #include <openssl/evp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,25 +55,6 @@ struct Sizes {
   uint64_t suffixBytes;
   uint64_t wholeReadMax;
 };
-
-struct Identity {
-  int64_t ino, size, mtimeNs, ctimeNs;
-};
-
-bool toNs(int64_t sec, int64_t nsec, int64_t *ns) {
-  int64_t s;
-  if (__builtin_mul_overflow(sec, int64_t{1000000000}, &s)) return false;
-  return !__builtin_add_overflow(s, nsec, ns);
-}
-
-// hash-file.ts sameIdentity(): a regular file with the inode, size, mtime and ctime expected.
-bool sameIdentity(const struct stat &st, const Identity &want) {
-  int64_t m, c;
-  return S_ISREG(st.st_mode) && static_cast<int64_t>(st.st_ino) == want.ino &&
-         static_cast<int64_t>(st.st_size) == want.size &&
-         toNs(st.st_mtim.tv_sec, st.st_mtim.tv_nsec, &m) && m == want.mtimeNs &&
-         toNs(st.st_ctim.tv_sec, st.st_ctim.tv_nsec, &c) && c == want.ctimeNs;
-}
 
 // A batch as JavaScript sent it, and its results, filled in by one thread.
 struct Batch {
@@ -391,11 +374,6 @@ void *threadMain(void *arg) {
   }
 }
 
-void stopHook(void *arg) {
-  std::unique_ptr<std::shared_ptr<State>> own(static_cast<std::shared_ptr<State> *>(arg));
-  (*own)->stop();
-}
-
 template <typename A, typename T> A typed(Napi::Env env, const std::vector<T> &v) {
   A a = A::New(env, v.size());
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
@@ -478,31 +456,14 @@ public:
     napi_unref_threadsafe_function(env, s.tsfn);
     int want = static_cast<int>(num("threads"));
     want = std::max(0, std::min(want, 64));
-    // The threads take no signal: SIGINT and the rest stay with Node's own thread.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (int i = 0; i < want; i++) {
-      auto *arg = new std::shared_ptr<State>(state_);
-      pthread_t t;
-      if (pthread_create(&t, nullptr, threadMain, arg) != 0) {
-        delete arg; // out of threads (EAGAIN): work with those started
-        break;
-      }
-      s.threads.push_back(t);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    s.threads = startThreads(want, state_, threadMain);
     {
       // Microseconds: each thread has its priority lowered before the pool is used (and a test
       // reading the threads' nice values sees them all).
       std::unique_lock<std::mutex> lock(s.m);
       s.started.wait(lock, [&s] { return s.running == s.threads.size(); });
     }
-    hookArg_ = new std::shared_ptr<State>(state_);
-    if (napi_add_env_cleanup_hook(env, stopHook, hookArg_) != napi_ok) {
-      delete hookArg_;
-      hookArg_ = nullptr;
-    }
+    teardown_.arm(env, state_);
   }
 
   // As ListPool's: the finalizer stops the threads but leaves the cleanup hook registered
@@ -513,7 +474,7 @@ public:
 
 private:
   std::shared_ptr<State> state_;
-  std::shared_ptr<State> *hookArg_ = nullptr;
+  StopAtTeardown<State> teardown_;
   bool released_ = false;
 
   Napi::Value Threads(const Napi::CallbackInfo &info) {
@@ -577,11 +538,7 @@ private:
       released_ = true;
       napi_release_threadsafe_function(state_->tsfn, napi_tsfn_abort);
     }
-    if (hookArg_ != nullptr) {
-      napi_remove_env_cleanup_hook(env, stopHook, hookArg_);
-      delete hookArg_;
-      hookArg_ = nullptr;
-    }
+    teardown_.disarm(env);
     return env.Undefined();
   }
 };

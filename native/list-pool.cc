@@ -10,9 +10,9 @@
 #include <napi.h>
 
 #include "listing.h"
+#include "threads.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -97,11 +97,6 @@ void *threadMain(void *arg) {
   }
 }
 
-void stopHook(void *arg) {
-  std::unique_ptr<std::shared_ptr<State>> own(static_cast<std::shared_ptr<State> *>(arg));
-  (*own)->stop();
-}
-
 class ListPool : public Napi::ObjectWrap<ListPool> {
 public:
   static Napi::Function Define(Napi::Env env) {
@@ -128,25 +123,8 @@ public:
     if (want > 64) want = 64;
     state_ = std::make_shared<State>();
     state_->maxDoneBytes = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-    // The threads take no signal: SIGINT and the rest stay with Node's own thread.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (int i = 0; i < want; i++) {
-      auto *arg = new std::shared_ptr<State>(state_);
-      pthread_t t;
-      if (pthread_create(&t, nullptr, threadMain, arg) != 0) {
-        delete arg; // out of threads (EAGAIN): work with those started
-        break;
-      }
-      state_->threads.push_back(t);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    hookArg_ = new std::shared_ptr<State>(state_);
-    if (napi_add_env_cleanup_hook(env, stopHook, hookArg_) != napi_ok) {
-      delete hookArg_;
-      hookArg_ = nullptr;
-    }
+    state_->threads = startThreads(want, state_, threadMain);
+    teardown_.arm(env, state_);
   }
 
   // The finalizer may run at the environment's teardown: it stops the threads but leaves the
@@ -158,7 +136,7 @@ public:
 
 private:
   std::shared_ptr<State> state_;
-  std::shared_ptr<State> *hookArg_ = nullptr;
+  StopAtTeardown<State> teardown_;
 
   Napi::Value Threads(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->threads.size()) : 0);
@@ -231,12 +209,7 @@ private:
   Napi::Value Close(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (state_) state_->stop();
-    if (hookArg_ != nullptr) {
-      // The environment is alive (JavaScript called us): the hook may be removed now.
-      napi_remove_env_cleanup_hook(env, stopHook, hookArg_);
-      delete hookArg_;
-      hookArg_ = nullptr;
-    }
+    teardown_.disarm(env);
     return env.Undefined();
   }
 };

@@ -7,6 +7,8 @@
 // the implementation behind node:crypto), written straight into the worker's result arrays.
 #include <napi.h>
 
+#include "identity.h"
+
 #include <openssl/evp.h>
 
 #include <errno.h>
@@ -26,27 +28,6 @@ namespace {
 constexpr uint8_t S_OK = 0, S_CHANGED = 1, S_ERROR = 2, S_SKIPPED = 3;
 // Which call failed, for an S_ERROR (named in JS as Node names its syscalls).
 constexpr uint8_t SYS_OPEN = 1, SYS_FSTAT = 2, SYS_READ = 3;
-
-struct Identity {
-  int64_t ino, size, mtimeNs, ctimeNs;
-};
-
-// sec * 1e9 + nsec as Node's bigint stats compute it, or false when it does not fit in int64
-// (then it cannot equal an expected value, which is an int64).
-bool toNs(int64_t sec, int64_t nsec, int64_t *ns) {
-  int64_t s;
-  if (__builtin_mul_overflow(sec, int64_t{1000000000}, &s)) return false;
-  return !__builtin_add_overflow(s, nsec, ns);
-}
-
-// hash-file.ts sameIdentity(): a regular file with the inode, size, mtime and ctime expected.
-bool sameIdentity(const struct stat &st, const Identity &want) {
-  int64_t m, c;
-  return S_ISREG(st.st_mode) && static_cast<int64_t>(st.st_ino) == want.ino &&
-         static_cast<int64_t>(st.st_size) == want.size &&
-         toNs(st.st_mtim.tv_sec, st.st_mtim.tv_nsec, &m) && m == want.mtimeNs &&
-         toNs(st.st_ctim.tv_sec, st.st_ctim.tv_nsec, &c) && c == want.ctimeNs;
-}
 
 struct Result {
   uint8_t status = S_SKIPPED;
